@@ -1,0 +1,228 @@
+# Example root: one webhook source, end to end (DESIGN.md section 1).
+#   Function URL -> ingress Lambda -> DynamoDB outbox + SQS main queue (-> DLQ) -> PHP workers
+#   EventBridge Scheduler -> sweeper Lambda -> re-sends pending outbox rows
+# Code, runtime and environment of both functions are deployed by lambroll (function.json,
+# sweeper/function.json) from the outputs below; see docs/deploy.md.
+
+data "aws_region" "current" {}
+data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}
+
+locals {
+  region           = data.aws_region.current.region
+  account_id       = data.aws_caller_identity.current.account_id
+  partition        = data.aws_partition.current.partition
+  secret_parameter = coalesce(var.secret_parameter_name, "/${var.name}/secret")
+  ingress_name     = "${var.name}-ingress"
+  sweeper_name     = "${var.name}-sweeper"
+}
+
+module "alarm_topic" {
+  source = "../../modules/alarm-topic"
+  name   = "${var.name}-alarms"
+}
+
+# Encrypts both functions' log groups.
+resource "aws_kms_key" "logs" {
+  description             = "Encrypts the CloudWatch log groups of ${var.name}."
+  enable_key_rotation     = true
+  deletion_window_in_days = 30
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      {
+        Sid       = "AccountIamPolicies"
+        Effect    = "Allow"
+        Principal = { AWS = "arn:${local.partition}:iam::${local.account_id}:root" }
+        Action    = "kms:*"
+        Resource  = "*"
+      },
+      {
+        Sid       = "CloudWatchLogsOwnGroups"
+        Effect    = "Allow"
+        Principal = { Service = "logs.${local.region}.amazonaws.com" }
+        Action    = ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"]
+        Resource  = "*"
+        Condition = {
+          ArnLike = {
+            "kms:EncryptionContext:aws:logs:arn" = "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:/aws/lambda/${var.name}-*"
+          }
+        }
+      },
+    ]
+  })
+}
+
+resource "aws_kms_alias" "logs" {
+  name          = "alias/${var.name}-logs"
+  target_key_id = aws_kms_key.logs.key_id
+}
+
+module "outbox" {
+  source              = "../../modules/outbox-table"
+  name                = "${var.name}-outbox"
+  deletion_protection = var.table_deletion_protection
+}
+
+module "queue" {
+  source          = "../../modules/sqs-with-dlq"
+  name            = "${var.name}-events"
+  alarm_topic_arn = module.alarm_topic.topic_arn
+}
+
+module "secret" {
+  source = "../../modules/secret-parameter"
+  name   = local.secret_parameter
+}
+
+module "ingress" {
+  source              = "../../modules/lambda"
+  function_name       = local.ingress_name
+  description         = "Webhook ingress (${var.source_name}): verify, record in the outbox, enqueue"
+  architecture        = var.architecture
+  memory_size         = var.ingress_memory_size
+  timeout             = 10
+  log_retention_days  = var.log_retention_days
+  log_kms_key_arn     = aws_kms_key.logs.arn
+  create_function_url = true
+  alarm_topic_arn     = module.alarm_topic.topic_arn
+
+  # Same keys as function.json and ingress ENV_VARS (tests/infra checks it). lambroll owns the values.
+  environment = {
+    SOURCE_NAME              = var.source_name
+    OUTBOX_TABLE             = module.outbox.table_name
+    QUEUE_URL                = module.queue.queue_url
+    SECRET_PARAMETER         = module.secret.parameter_name
+    SIGNATURE_SCHEME         = var.signature_scheme
+    SIGNATURE_HEADER         = var.signature_header
+    SIGNATURE_ENCODING       = var.signature_encoding
+    SIGNATURE_PREFIX         = var.signature_prefix
+    EVENT_ID_HEADER          = var.event_id_header
+    EVENT_ID_POINTER         = var.event_id_pointer
+    EVENT_TYPE_POINTER       = var.event_type_pointer
+    MAX_BODY_BYTES           = var.max_body_bytes
+    TIMESTAMP_TOLERANCE_SECS = var.timestamp_tolerance_secs
+    PENDING_SHARDS           = var.pending_shards
+    RETENTION_DAYS           = var.retention_days
+    RESPONSE_BUDGET_MS       = var.response_budget_ms
+    METRICS_NAMESPACE        = var.metrics_namespace
+  }
+
+  # Exactly the actions of ingress IAM_ACTIONS (tests/infra checks it), each on exactly its resource.
+  policy_statements = [
+    {
+      sid       = "OutboxWrite"
+      actions   = ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DescribeTable"]
+      resources = [module.outbox.table_arn]
+    },
+    {
+      sid       = "OutboxKey"
+      actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+      resources = [module.outbox.kms_key_arn]
+      conditions = [{
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = ["dynamodb.${local.region}.amazonaws.com"]
+      }]
+    },
+    {
+      sid       = "QueueSend"
+      actions   = ["sqs:SendMessage", "sqs:GetQueueAttributes"]
+      resources = [module.queue.queue_arn]
+    },
+    {
+      sid       = "SecretRead"
+      actions   = ["ssm:GetParameter"]
+      resources = [module.secret.parameter_arn]
+    },
+    {
+      sid       = "SecretKey"
+      actions   = ["kms:Decrypt"]
+      resources = [module.secret.kms_key_arn]
+      conditions = [{
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = ["ssm.${local.region}.amazonaws.com"]
+      }]
+    },
+  ]
+}
+
+module "sweeper" {
+  source             = "../../modules/lambda"
+  function_name      = local.sweeper_name
+  description        = "Webhook outbox sweeper (${var.source_name}): re-sends pending events"
+  architecture       = var.architecture
+  memory_size        = var.sweeper_memory_size
+  timeout            = 60
+  log_retention_days = var.log_retention_days
+  log_kms_key_arn    = aws_kms_key.logs.arn
+  alarm_topic_arn    = module.alarm_topic.topic_arn
+
+  # Same keys as sweeper/function.json and sweeper ENV_VARS (tests/infra checks it).
+  environment = {
+    SOURCE_NAME       = var.source_name
+    OUTBOX_TABLE      = module.outbox.table_name
+    QUEUE_URL         = module.queue.queue_url
+    PENDING_SHARDS    = var.pending_shards
+    RETENTION_DAYS    = var.retention_days
+    METRICS_NAMESPACE = var.metrics_namespace
+    GRACE_SECS        = var.grace_secs
+    MAX_ATTEMPTS      = var.max_attempts
+  }
+
+  # Exactly the actions of sweeper IAM_ACTIONS (tests/infra checks it), each on exactly its resource.
+  policy_statements = [
+    {
+      sid       = "UnsentIndexQuery"
+      actions   = ["dynamodb:Query"]
+      resources = [module.outbox.unsent_index_arn]
+    },
+    {
+      sid       = "OutboxReadUpdate"
+      actions   = ["dynamodb:BatchGetItem", "dynamodb:UpdateItem"]
+      resources = [module.outbox.table_arn]
+    },
+    {
+      sid       = "OutboxKey"
+      actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+      resources = [module.outbox.kms_key_arn]
+      conditions = [{
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = ["dynamodb.${local.region}.amazonaws.com"]
+      }]
+    },
+    {
+      # SendMessageBatch is authorised by sqs:SendMessage.
+      sid       = "QueueSend"
+      actions   = ["sqs:SendMessage"]
+      resources = [module.queue.queue_arn]
+    },
+  ]
+}
+
+module "sweeper_schedule" {
+  source              = "../../modules/lambda-schedule"
+  name                = local.sweeper_name
+  schedule_expression = "rate(1 minute)"
+  function_arn        = module.sweeper.alias_arn
+}
+
+module "monitoring" {
+  source                = "../../modules/monitoring"
+  name                  = var.name
+  metrics_namespace     = var.metrics_namespace
+  source_name           = var.source_name
+  ingress_function_name = module.ingress.function_name
+  sweeper_function_name = module.sweeper.function_name
+  function_url          = module.ingress.function_url
+  table_name            = module.outbox.table_name
+  queue_name            = module.queue.queue_name
+  queue_url             = module.queue.queue_url
+  dlq_name              = module.queue.dlq_name
+  dlq_url               = module.queue.dlq_url
+  alarm_topic_arn       = module.alarm_topic.topic_arn
+  links                 = var.dashboard_links
+  other_alarm_arns      = concat(module.ingress.alarm_arns, module.queue.alarm_arns, module.sweeper.alarm_arns)
+}

@@ -1,0 +1,91 @@
+# Each output that lambroll needs is named after the environment variable it feeds (docs/deploy.md).
+
+output "function_url" {
+  description = "Give this URL to the webhook provider."
+  value       = module.ingress.function_url
+}
+
+output "ingress_function_name" {
+  description = "INGRESS_FUNCTION_NAME (function.json FunctionName)."
+  value       = module.ingress.function_name
+}
+
+output "ingress_role_arn" {
+  description = "INGRESS_ROLE_ARN (function.json Role)."
+  value       = module.ingress.role_arn
+}
+
+output "sweeper_function_name" {
+  description = "SWEEPER_FUNCTION_NAME (sweeper/function.json FunctionName)."
+  value       = module.sweeper.function_name
+}
+
+output "sweeper_role_arn" {
+  description = "SWEEPER_ROLE_ARN (sweeper/function.json Role)."
+  value       = module.sweeper.role_arn
+}
+
+output "outbox_table" {
+  description = "OUTBOX_TABLE."
+  value       = module.outbox.table_name
+}
+
+output "queue_url" {
+  description = "QUEUE_URL."
+  value       = module.queue.queue_url
+}
+
+output "dlq_url" {
+  description = "DLQ URL (outboxctl dlq ...)."
+  value       = module.queue.dlq_url
+}
+
+output "secret_parameter" {
+  description = "SECRET_PARAMETER (set its value with aws ssm put-parameter --overwrite)."
+  value       = module.secret.parameter_name
+}
+
+output "secret_kms_key_arn" {
+  description = "KMS key of the secret parameter (pass it as --key-id to put-parameter)."
+  value       = module.secret.kms_key_arn
+}
+
+output "alarm_topic_arn" {
+  description = "SNS topic every alarm publishes to: subscribe the team's chat or e-mail."
+  value       = module.alarm_topic.topic_arn
+}
+
+output "dashboard_url" {
+  description = "CloudWatch dashboard."
+  value       = module.monitoring.dashboard_url
+}
+
+output "lambroll_env" {
+  description = "Every variable function.json and sweeper/function.json read: eval \"$(terraform output -raw lambroll_env)\"."
+  value = join("\n", [for k, v in {
+    ARCH                     = var.architecture
+    INGRESS_FUNCTION_NAME    = module.ingress.function_name
+    INGRESS_ROLE_ARN         = module.ingress.role_arn
+    SWEEPER_FUNCTION_NAME    = module.sweeper.function_name
+    SWEEPER_ROLE_ARN         = module.sweeper.role_arn
+    SOURCE_NAME              = var.source_name
+    OUTBOX_TABLE             = module.outbox.table_name
+    QUEUE_URL                = module.queue.queue_url
+    SECRET_PARAMETER         = module.secret.parameter_name
+    SIGNATURE_SCHEME         = var.signature_scheme
+    SIGNATURE_HEADER         = var.signature_header
+    SIGNATURE_ENCODING       = var.signature_encoding
+    SIGNATURE_PREFIX         = var.signature_prefix
+    EVENT_ID_HEADER          = var.event_id_header
+    EVENT_ID_POINTER         = var.event_id_pointer
+    EVENT_TYPE_POINTER       = var.event_type_pointer
+    MAX_BODY_BYTES           = var.max_body_bytes
+    TIMESTAMP_TOLERANCE_SECS = var.timestamp_tolerance_secs
+    PENDING_SHARDS           = var.pending_shards
+    RETENTION_DAYS           = var.retention_days
+    RESPONSE_BUDGET_MS       = var.response_budget_ms
+    METRICS_NAMESPACE        = var.metrics_namespace
+    GRACE_SECS               = var.grace_secs
+    MAX_ATTEMPTS             = var.max_attempts
+  } : "export ${k}='${replace(v, "'", "'\\''")}'"])
+}

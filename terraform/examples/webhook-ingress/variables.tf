@@ -1,0 +1,154 @@
+variable "region" {
+  description = "AWS region."
+  type        = string
+}
+
+variable "name" {
+  description = "Prefix of every resource name (one deployment per webhook source: e.g. webhook-marketplace)."
+  type        = string
+  default     = "webhook-ingress"
+}
+
+variable "source_name" {
+  description = "SOURCE_NAME: the webhook source; prefixes outbox ids and is the EMF `Source` dimension."
+  type        = string
+}
+
+variable "secret_parameter_name" {
+  description = "SECRET_PARAMETER: SSM parameter name holding the signing secret (null: /<name>/secret)."
+  type        = string
+  default     = null
+}
+
+variable "architecture" {
+  description = "Initial architecture; must match the package built by scripts/package.sh and ARCH given to lambroll."
+  type        = string
+  default     = "arm64"
+}
+
+variable "ingress_memory_size" {
+  description = "Ingress memory (MB) at creation; keep function.json in step."
+  type        = number
+  default     = 256
+}
+
+variable "sweeper_memory_size" {
+  description = "Sweeper memory (MB) at creation; keep sweeper/function.json in step."
+  type        = number
+  default     = 256
+}
+
+variable "log_retention_days" {
+  description = "Retention of the functions' log groups."
+  type        = number
+  default     = 365
+}
+
+variable "metrics_namespace" {
+  description = "METRICS_NAMESPACE of the EMF metrics (alarms and dashboard read it)."
+  type        = string
+  default     = "WebhookIngress"
+}
+
+# Optional settings: an empty string means "unset, use the code's default" (DESIGN.md section 12).
+variable "signature_scheme" {
+  description = "SIGNATURE_SCHEME: hmac-sha256, standard-webhooks, stripe, github, shopify or slack."
+  type        = string
+  default     = ""
+}
+
+variable "signature_header" {
+  description = "SIGNATURE_HEADER (hmac-sha256 scheme)."
+  type        = string
+  default     = ""
+}
+
+variable "signature_encoding" {
+  description = "SIGNATURE_ENCODING: hex or base64 (hmac-sha256 scheme)."
+  type        = string
+  default     = ""
+}
+
+variable "signature_prefix" {
+  description = "SIGNATURE_PREFIX, e.g. sha256= (hmac-sha256 scheme)."
+  type        = string
+  default     = ""
+}
+
+variable "event_id_header" {
+  description = "EVENT_ID_HEADER: header carrying the provider's event id."
+  type        = string
+  default     = ""
+}
+
+variable "event_id_pointer" {
+  description = "EVENT_ID_POINTER: JSON pointer to the event id in the body."
+  type        = string
+  default     = ""
+}
+
+variable "event_type_pointer" {
+  description = "EVENT_TYPE_POINTER: JSON pointer to the event type in the body."
+  type        = string
+  default     = ""
+}
+
+variable "max_body_bytes" {
+  description = "MAX_BODY_BYTES (code default 262144)."
+  type        = string
+  default     = ""
+}
+
+variable "timestamp_tolerance_secs" {
+  description = "TIMESTAMP_TOLERANCE_SECS (code default 300)."
+  type        = string
+  default     = ""
+}
+
+variable "pending_shards" {
+  description = "PENDING_SHARDS (ingress and sweeper must agree)."
+  type        = string
+  default     = ""
+}
+
+variable "retention_days" {
+  description = "RETENTION_DAYS: how long sent rows are kept before the TTL removes them."
+  type        = string
+  default     = ""
+}
+
+variable "response_budget_ms" {
+  description = "RESPONSE_BUDGET_MS (code default 3000)."
+  type        = string
+  default     = ""
+}
+
+variable "grace_secs" {
+  description = "GRACE_SECS: sweeper leaves younger pending rows to the ingress (code default 120)."
+  type        = string
+  default     = ""
+}
+
+variable "max_attempts" {
+  description = "MAX_ATTEMPTS: sweeper re-sends before parking a row."
+  type        = string
+  default     = ""
+}
+
+variable "dashboard_links" {
+  description = "Extra dashboard links (title => URL): repository, runbook, worker dashboard."
+  type        = map(string)
+  default     = {}
+}
+
+variable "table_deletion_protection" {
+  description = "Deletion protection of the outbox table."
+  type        = bool
+  default     = true
+}
+
+variable "tags" {
+  description = "Extra tags for every resource."
+  type        = map(string)
+  default     = {}
+}

@@ -1,0 +1,10 @@
+variable "name" {
+  description = "SNS topic name."
+  type        = string
+}
+
+variable "tags" {
+  description = "Tags for every resource."
+  type        = map(string)
+  default     = {}
+}

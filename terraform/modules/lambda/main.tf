@@ -1,0 +1,185 @@
+data "aws_region" "current" {}
+data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}
+
+# A tiny placeholder so that Terraform can create (and destroy) the function. The real package, the runtime
+# settings and the environment are deployed by lambroll (function.json) and ignored here.
+data "archive_file" "placeholder" {
+  type             = "zip"
+  source_file      = "${path.module}/placeholder/bootstrap"
+  output_path      = "${path.root}/.terraform/placeholder-${var.function_name}.zip"
+  output_file_mode = "0755"
+}
+
+resource "aws_cloudwatch_log_group" "this" {
+  name              = "/aws/lambda/${var.function_name}"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = var.log_kms_key_arn
+  tags              = var.tags
+}
+
+data "aws_iam_policy_document" "assume" {
+  statement {
+    sid     = "LambdaAssume"
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["lambda.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [data.aws_caller_identity.current.account_id]
+    }
+  }
+}
+
+resource "aws_iam_role" "this" {
+  name               = "${var.function_name}-lambda"
+  assume_role_policy = data.aws_iam_policy_document.assume.json
+  tags               = var.tags
+}
+
+data "aws_iam_policy_document" "this" {
+  # The Lambda service writes the function's logs with the function's role: its own log group only.
+  statement {
+    sid       = "OwnLogGroup"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.this.arn}:*"]
+  }
+
+  dynamic "statement" {
+    for_each = var.policy_statements
+    content {
+      sid       = statement.value.sid
+      actions   = statement.value.actions
+      resources = statement.value.resources
+      dynamic "condition" {
+        for_each = statement.value.conditions
+        content {
+          test     = condition.value.test
+          variable = condition.value.variable
+          values   = condition.value.values
+        }
+      }
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "this" {
+  name   = "least-privilege"
+  role   = aws_iam_role.this.id
+  policy = data.aws_iam_policy_document.this.json
+}
+
+resource "aws_lambda_function" "this" {
+  #checkov:skip=CKV_AWS_50:X-Ray would need xray:PutTraceSegments, outside the least-privilege action set; latency comes from the EMF LatencyMs metric and the Duration metric.
+  #checkov:skip=CKV_AWS_116:No async DLQ: the ingress is invoked synchronously (Function URL); a failed sweeper run loses nothing (the outbox keeps every pending row and the next run one minute later retries).
+  #checkov:skip=CKV_AWS_117:Not in a VPC: the function only calls public AWS endpoints (DynamoDB, SQS, SSM); a VPC would add NAT or endpoint cost and cold-start latency for no isolation gain.
+  #checkov:skip=CKV_AWS_115:Reserved concurrency is optional (var.reserved_concurrency): new accounts have a concurrency quota of 10 that leaves nothing to reserve, and the ingress must not shed provider traffic by default.
+  #checkov:skip=CKV_AWS_173:The environment holds only resource names and settings, never secrets (the secret stays in SSM); it is owned by lambroll, which would drop a Terraform-set KMS key on deploy.
+  #checkov:skip=CKV_AWS_272:Code is deployed by lambroll from CI; Lambda code signing (AWS Signer) is not part of this pipeline.
+  function_name                  = var.function_name
+  description                    = var.description
+  role                           = aws_iam_role.this.arn
+  filename                       = data.archive_file.placeholder.output_path
+  source_code_hash               = data.archive_file.placeholder.output_base64sha256
+  handler                        = "bootstrap"
+  runtime                        = "provided.al2023"
+  architectures                  = [var.architecture]
+  memory_size                    = var.memory_size
+  timeout                        = var.timeout
+  reserved_concurrent_executions = var.reserved_concurrency == null ? -1 : var.reserved_concurrency
+  publish                        = false
+
+  environment {
+    variables = var.environment
+  }
+
+  logging_config {
+    log_format = "Text"
+    log_group  = aws_cloudwatch_log_group.this.name
+  }
+
+  tags = var.tags
+
+  # Code, runtime and environment belong to lambroll (function.json): Terraform only creates and deletes.
+  lifecycle {
+    ignore_changes = [
+      filename,
+      source_code_hash,
+      s3_bucket,
+      s3_key,
+      s3_object_version,
+      image_uri,
+      runtime,
+      handler,
+      architectures,
+      environment,
+      memory_size,
+      timeout,
+      layers,
+      description,
+      publish,
+    ]
+  }
+
+  depends_on = [aws_iam_role_policy.this]
+}
+
+# lambroll publishes a version on every deploy and moves this alias to it; `lambroll rollback` moves it back.
+# Callers (Function URL, scheduler) target the alias so that a rollback takes effect for them.
+resource "aws_lambda_alias" "this" {
+  name             = var.alias_name
+  function_name    = aws_lambda_function.this.function_name
+  function_version = "$LATEST"
+
+  lifecycle {
+    ignore_changes = [function_version, routing_config]
+  }
+}
+
+resource "aws_lambda_function_url" "this" {
+  #checkov:skip=CKV_AWS_258:Authorization NONE is by design: external webhook providers cannot sign SigV4; every request is authenticated by its webhook signature (HMAC with the SSM secret), and failures get a bare 404.
+  count              = var.create_function_url ? 1 : 0
+  function_name      = aws_lambda_function.this.function_name
+  qualifier          = aws_lambda_alias.this.name
+  authorization_type = "NONE" # the provider (>= 6.28) adds the public InvokeFunctionUrl + InvokeFunction (InvokedViaFunctionUrl) permissions
+  invoke_mode        = "BUFFERED"
+}
+
+resource "aws_cloudwatch_metric_alarm" "errors" {
+  alarm_name          = "${var.function_name}-errors"
+  alarm_description   = "Lambda ${var.function_name} failed (crash, timeout or init error). Check its log group; for the ingress, the provider retries non-2xx answers."
+  namespace           = "AWS/Lambda"
+  metric_name         = "Errors"
+  dimensions          = { FunctionName = aws_lambda_function.this.function_name }
+  statistic           = "Sum"
+  period              = 60
+  evaluation_periods  = var.alarm_evaluation_periods
+  datapoints_to_alarm = 1
+  threshold           = var.errors_threshold
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [var.alarm_topic_arn]
+  ok_actions          = [var.alarm_topic_arn]
+  tags                = var.tags
+}
+
+resource "aws_cloudwatch_metric_alarm" "throttles" {
+  alarm_name          = "${var.function_name}-throttles"
+  alarm_description   = "Lambda ${var.function_name} was throttled (account or reserved concurrency exhausted)."
+  namespace           = "AWS/Lambda"
+  metric_name         = "Throttles"
+  dimensions          = { FunctionName = aws_lambda_function.this.function_name }
+  statistic           = "Sum"
+  period              = 60
+  evaluation_periods  = var.alarm_evaluation_periods
+  datapoints_to_alarm = 1
+  threshold           = 1
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [var.alarm_topic_arn]
+  ok_actions          = [var.alarm_topic_arn]
+  tags                = var.tags
+}

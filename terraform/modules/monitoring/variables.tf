@@ -1,0 +1,84 @@
+variable "name" {
+  description = "Prefix of the dashboard and alarm names."
+  type        = string
+}
+
+variable "metrics_namespace" {
+  description = "Namespace of the functions' EMF metrics (METRICS_NAMESPACE)."
+  type        = string
+  default     = "WebhookIngress"
+}
+
+variable "source_name" {
+  description = "Value of the EMF `Source` dimension (SOURCE_NAME)."
+  type        = string
+}
+
+variable "ingress_function_name" {
+  description = "Ingress Lambda function name."
+  type        = string
+}
+
+variable "sweeper_function_name" {
+  description = "Sweeper Lambda function name."
+  type        = string
+}
+
+variable "function_url" {
+  description = "Ingress Function URL (shown on the dashboard)."
+  type        = string
+}
+
+variable "table_name" {
+  description = "Outbox table name."
+  type        = string
+}
+
+variable "queue_name" {
+  description = "Main queue name."
+  type        = string
+}
+
+variable "dlq_name" {
+  description = "DLQ name."
+  type        = string
+}
+
+variable "alarm_topic_arn" {
+  description = "SNS topic for the alarms."
+  type        = string
+}
+
+variable "other_alarm_arns" {
+  description = "Alarms created elsewhere (Lambda, queues) to show in the dashboard's alarm-status widget."
+  type        = list(string)
+  default     = []
+}
+
+variable "links" {
+  description = "Extra links for the dashboard's header (title => URL): repository, runbook, worker dashboards."
+  type        = map(string)
+  default     = {}
+}
+
+variable "oldest_pending_age_threshold_seconds" {
+  description = "OldestPendingAgeSeconds at or above which the stuck-outbox alarm fires (the sweeper's grace is 120 s)."
+  type        = number
+  default     = 600
+}
+
+variable "tags" {
+  description = "Tags for the alarms."
+  type        = map(string)
+  default     = {}
+}
+
+variable "queue_url" {
+  description = "Main queue URL (console link)."
+  type        = string
+}
+
+variable "dlq_url" {
+  description = "DLQ URL (console link)."
+  type        = string
+}

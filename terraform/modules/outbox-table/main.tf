@@ -1,0 +1,72 @@
+# The outbox (DESIGN.md section 5). Shape identical to scripts/localstack.py (tests/infra checks it).
+data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}
+
+resource "aws_kms_key" "table" {
+  description             = "Encrypts the webhook outbox table ${var.name} (raw webhook bodies)."
+  enable_key_rotation     = true
+  deletion_window_in_days = 30
+  # Key policy: the account's IAM policies decide who may use the key (the functions' roles may only via DynamoDB).
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Sid       = "AccountIamPolicies"
+      Effect    = "Allow"
+      Principal = { AWS = "arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}:root" }
+      Action    = "kms:*"
+      Resource  = "*"
+    }]
+  })
+  tags = var.tags
+}
+
+resource "aws_kms_alias" "table" {
+  name          = "alias/${var.name}-table"
+  target_key_id = aws_kms_key.table.key_id
+}
+
+resource "aws_dynamodb_table" "outbox" {
+  name                        = var.name
+  billing_mode                = "PAY_PER_REQUEST"
+  hash_key                    = "id"
+  deletion_protection_enabled = var.deletion_protection
+
+  attribute {
+    name = "id"
+    type = "S"
+  }
+
+  attribute {
+    name = "unsent_key"
+    type = "S"
+  }
+
+  attribute {
+    name = "received_at"
+    type = "N"
+  }
+
+  # Sparse: unsent_key ("pending#<shard>" / "parked#<shard>") exists only on unsent rows.
+  global_secondary_index {
+    name            = "unsent-index"
+    hash_key        = "unsent_key"
+    range_key       = "received_at"
+    projection_type = "KEYS_ONLY"
+  }
+
+  ttl {
+    attribute_name = "expires_at"
+    enabled        = true
+  }
+
+  point_in_time_recovery {
+    enabled = true
+  }
+
+  server_side_encryption {
+    enabled     = true
+    kms_key_arn = aws_kms_key.table.arn
+  }
+
+  tags = var.tags
+}

@@ -1,0 +1,38 @@
+output "queue_url" {
+  description = "Main queue URL (QUEUE_URL)."
+  value       = aws_sqs_queue.main.id
+}
+
+output "queue_arn" {
+  description = "Main queue ARN."
+  value       = aws_sqs_queue.main.arn
+}
+
+output "queue_name" {
+  description = "Main queue name."
+  value       = aws_sqs_queue.main.name
+}
+
+output "dlq_url" {
+  description = "DLQ URL."
+  value       = aws_sqs_queue.dlq.id
+}
+
+output "dlq_arn" {
+  description = "DLQ ARN."
+  value       = aws_sqs_queue.dlq.arn
+}
+
+output "dlq_name" {
+  description = "DLQ name."
+  value       = aws_sqs_queue.dlq.name
+}
+
+output "alarm_arns" {
+  description = "Queue and DLQ alarm ARNs."
+  value = [
+    aws_cloudwatch_metric_alarm.oldest_message_age.arn,
+    aws_cloudwatch_metric_alarm.visible_messages.arn,
+    aws_cloudwatch_metric_alarm.dlq_visible_messages.arn,
+  ]
+}
