@@ -1,0 +1,76 @@
+//! Loading the AWS SDK configuration once per cold start, with explicit timeouts and bounded
+//! retries so no call can hold a request past its budget. `AWS_ENDPOINT_URL` (and the per-service
+//! `AWS_ENDPOINT_URL_DYNAMODB`, `..._SQS`, `..._SSM`) point the clients at the local stack.
+
+use std::error::Error as StdError;
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, SdkConfig};
+
+/// Timeouts and retries applied to every AWS call a process makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CallLimits {
+    pub connect_timeout: Duration,
+    pub attempt_timeout: Duration,
+    pub operation_timeout: Duration,
+    pub max_attempts: u32,
+}
+
+impl CallLimits {
+    /// Limits for a request that must be answered within `budget`: three short attempts per
+    /// call, so one slow connection is retried instead of eating the whole budget.
+    pub fn within(budget: Duration) -> Self {
+        let attempt = (budget / 5).max(Duration::from_millis(100));
+        Self {
+            connect_timeout: attempt,
+            attempt_timeout: attempt,
+            operation_timeout: budget / 2,
+            max_attempts: 3,
+        }
+    }
+
+    /// Limits for background work (the sweeper), where patience is cheaper than a failed send.
+    pub fn background() -> Self {
+        Self {
+            connect_timeout: Duration::from_secs(3),
+            attempt_timeout: Duration::from_secs(5),
+            operation_timeout: Duration::from_secs(15),
+            max_attempts: 4,
+        }
+    }
+}
+
+/// Reads region, credentials and endpoints from the environment and applies `limits`.
+pub async fn load_sdk_config(limits: CallLimits) -> SdkConfig {
+    let timeouts = TimeoutConfig::builder()
+        .connect_timeout(limits.connect_timeout)
+        .operation_attempt_timeout(limits.attempt_timeout)
+        .operation_timeout(limits.operation_timeout)
+        .build();
+    aws_config::defaults(BehaviorVersion::latest())
+        .timeout_config(timeouts)
+        .retry_config(RetryConfig::standard().with_max_attempts(limits.max_attempts))
+        .load()
+        .await
+}
+
+/// A boxed SDK error kept as the source of our own error types.
+pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
+
+/// One line describing an SDK error with its whole chain (service code and message included),
+/// for logs and the outbox's `last_error`. SDK errors never contain request bodies or secrets.
+pub fn describe(error: &(dyn StdError + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}

@@ -1,0 +1,357 @@
+//! Typed configuration read from the environment once at cold start.
+//!
+//! Every value is validated here, so a bad deployment stops at init with a message naming the
+//! variable instead of failing on the first webhook. An empty value counts as unset: lambroll
+//! templates optional variables as `{{ env `NAME` `` }}`.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use http::HeaderName;
+
+use crate::signature::{GenericHmac, SignatureEncoding, SignatureScheme};
+
+/// SQS's largest message is 1 MiB; a body that needs base64 grows by a third and the attributes
+/// need room too, so this is the largest `MAX_BODY_BYTES` that always fits.
+pub const MAX_BODY_BYTES_LIMIT: usize = 768 * 1024;
+pub const DEFAULT_METRICS_NAMESPACE: &str = "WebhookIngress";
+
+/// A configuration value that stops the cold start.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{0} is required but not set")]
+    Missing(&'static str),
+    #[error("{name} is invalid: {reason}")]
+    Invalid { name: &'static str, reason: String },
+}
+
+fn invalid(name: &'static str, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        name,
+        reason: reason.into(),
+    }
+}
+
+/// Where configuration values come from: the process environment, or a map in tests.
+pub trait EnvSource {
+    fn var(&self, name: &str) -> Option<String>;
+}
+
+/// The real process environment.
+pub struct ProcessEnv;
+
+impl EnvSource for ProcessEnv {
+    fn var(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok()
+    }
+}
+
+impl EnvSource for HashMap<&str, &str> {
+    fn var(&self, name: &str) -> Option<String> {
+        self.get(name).map(|value| (*value).to_owned())
+    }
+}
+
+/// Typed accessors over an [`EnvSource`].
+pub struct Env<'e>(&'e dyn EnvSource);
+
+impl<'e> Env<'e> {
+    pub fn new(source: &'e dyn EnvSource) -> Self {
+        Self(source)
+    }
+
+    /// The trimmed value, `None` when unset or blank.
+    pub fn optional(&self, name: &'static str) -> Option<String> {
+        self.0
+            .var(name)
+            .map(|value| value.trim().to_owned())
+            .filter(|value| !value.is_empty())
+    }
+
+    pub fn required(&self, name: &'static str) -> Result<String, ConfigError> {
+        self.optional(name).ok_or(ConfigError::Missing(name))
+    }
+
+    /// An integer in `range`, or `default` when unset.
+    pub fn integer<T>(
+        &self,
+        name: &'static str,
+        default: T,
+        range: std::ops::RangeInclusive<T>,
+    ) -> Result<T, ConfigError>
+    where
+        T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy,
+    {
+        let Some(text) = self.optional(name) else {
+            return Ok(default);
+        };
+        let value: T = text
+            .parse()
+            .map_err(|_| invalid(name, format!("`{text}` is not a whole number")))?;
+        if !range.contains(&value) {
+            return Err(invalid(
+                name,
+                format!("{value} is outside {}..={}", range.start(), range.end()),
+            ));
+        }
+        Ok(value)
+    }
+
+    fn header_name(&self, name: &'static str) -> Result<Option<HeaderName>, ConfigError> {
+        self.optional(name)
+            .map(|text| {
+                HeaderName::try_from(text.to_ascii_lowercase())
+                    .map_err(|_| invalid(name, format!("`{text}` is not an HTTP header name")))
+            })
+            .transpose()
+    }
+
+    fn json_pointer(&self, name: &'static str) -> Result<Option<String>, ConfigError> {
+        match self.optional(name) {
+            Some(pointer) if !pointer.starts_with('/') => Err(invalid(
+                name,
+                format!("`{pointer}` is not a JSON pointer (RFC 6901): it must start with `/`, as in `/data/id`"),
+            )),
+            other => Ok(other),
+        }
+    }
+}
+
+/// A source name: the first part of every outbox key and the `Source` metric dimension.
+fn source_name(env: &Env) -> Result<String, ConfigError> {
+    const NAME: &str = "SOURCE_NAME";
+    let value = env.required(NAME)?;
+    let valid = value.len() <= 64
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if !valid {
+        return Err(invalid(
+            NAME,
+            "use at most 64 letters, digits, `-`, `_` or `.`",
+        ));
+    }
+    Ok(value)
+}
+
+fn queue_url(env: &Env) -> Result<String, ConfigError> {
+    const NAME: &str = "QUEUE_URL";
+    let value = env.required(NAME)?;
+    if !(value.starts_with("https://") || value.starts_with("http://")) {
+        return Err(invalid(
+            NAME,
+            "expected the queue URL (https://sqs...), not its name or ARN",
+        ));
+    }
+    Ok(value)
+}
+
+fn metrics_namespace(env: &Env) -> Result<String, ConfigError> {
+    const NAME: &str = "METRICS_NAMESPACE";
+    let value = env
+        .optional(NAME)
+        .unwrap_or_else(|| DEFAULT_METRICS_NAMESPACE.to_owned());
+    if value.len() > 255 || value.starts_with(':') {
+        return Err(invalid(
+            NAME,
+            "a CloudWatch namespace has at most 255 characters and does not start with `:`",
+        ));
+    }
+    Ok(value)
+}
+
+/// Settings both Lambdas need to find the outbox and the queue.
+#[derive(Debug, Clone)]
+pub struct OutboxSettings {
+    pub source: String,
+    pub table: String,
+    pub queue_url: String,
+    pub pending_shards: u16,
+    pub retention: Duration,
+    pub metrics_namespace: String,
+}
+
+impl OutboxSettings {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let retention_days: u64 = env.integer("RETENTION_DAYS", 14, 1..=3650)?;
+        Ok(Self {
+            source: source_name(env)?,
+            table: env.required("OUTBOX_TABLE")?,
+            queue_url: queue_url(env)?,
+            pending_shards: env.integer("PENDING_SHARDS", 8, 1..=256)?,
+            retention: Duration::from_secs(retention_days * 24 * 3600),
+            metrics_namespace: metrics_namespace(env)?,
+        })
+    }
+}
+
+/// Where the event id comes from when the scheme does not define it (DESIGN.md section 4).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EventIdRule {
+    pub header: Option<HeaderName>,
+    pub pointer: Option<String>,
+    pub type_pointer: Option<String>,
+}
+
+/// The ingress Lambda's configuration.
+#[derive(Debug, Clone)]
+pub struct IngressConfig {
+    pub outbox: OutboxSettings,
+    pub secret_parameter: String,
+    pub scheme: SignatureScheme,
+    pub event_id: EventIdRule,
+    pub max_body_bytes: usize,
+    pub timestamp_tolerance_secs: u64,
+    pub response_budget: Duration,
+}
+
+impl IngressConfig {
+    pub fn from_env(source: &dyn EnvSource) -> Result<Self, ConfigError> {
+        let env = Env::new(source);
+        let scheme = signature_scheme(&env)?;
+        let response_budget_ms: u64 = env.integer("RESPONSE_BUDGET_MS", 3000, 300..=60_000)?;
+        Ok(Self {
+            outbox: OutboxSettings::from_env(&env)?,
+            secret_parameter: env.required("SECRET_PARAMETER")?,
+            event_id: EventIdRule {
+                header: env.header_name("EVENT_ID_HEADER")?,
+                pointer: env.json_pointer("EVENT_ID_POINTER")?,
+                type_pointer: env.json_pointer("EVENT_TYPE_POINTER")?,
+            },
+            scheme,
+            max_body_bytes: env.integer("MAX_BODY_BYTES", 262_144, 1..=MAX_BODY_BYTES_LIMIT)?,
+            timestamp_tolerance_secs: env.integer("TIMESTAMP_TOLERANCE_SECS", 300, 1..=86_400)?,
+            response_budget: Duration::from_millis(response_budget_ms),
+        })
+    }
+}
+
+fn signature_scheme(env: &Env) -> Result<SignatureScheme, ConfigError> {
+    const SCHEME: &str = "SIGNATURE_SCHEME";
+    const GENERIC_ONLY: [&str; 3] = ["SIGNATURE_HEADER", "SIGNATURE_ENCODING", "SIGNATURE_PREFIX"];
+    let name = env
+        .optional(SCHEME)
+        .unwrap_or_else(|| "standard-webhooks".to_owned());
+    let header = env.header_name("SIGNATURE_HEADER")?;
+    let encoding = env.optional("SIGNATURE_ENCODING");
+    let prefix = env.optional("SIGNATURE_PREFIX");
+    match name.as_str() {
+        "standard-webhooks" => {
+            let stray = [header.is_some(), encoding.is_some(), prefix.is_some()];
+            if let Some(position) = stray.iter().position(|set| *set) {
+                return Err(invalid(
+                    GENERIC_ONLY[position],
+                    "only used with SIGNATURE_SCHEME=hmac-sha256; unset it",
+                ));
+            }
+            Ok(SignatureScheme::StandardWebhooks)
+        }
+        "hmac-sha256" => {
+            let header = header.ok_or(ConfigError::Missing("SIGNATURE_HEADER"))?;
+            let encoding = match encoding.as_deref().map(str::to_ascii_lowercase).as_deref() {
+                None | Some("hex") => SignatureEncoding::Hex,
+                Some("base64") => SignatureEncoding::Base64,
+                Some(other) => {
+                    return Err(invalid(
+                        "SIGNATURE_ENCODING",
+                        format!("`{other}` is not one of: hex, base64"),
+                    ))
+                }
+            };
+            Ok(SignatureScheme::HmacSha256(GenericHmac {
+                header,
+                encoding,
+                prefix: prefix.unwrap_or_default(),
+            }))
+        }
+        other => Err(invalid(
+            SCHEME,
+            format!("`{other}` is not one of: standard-webhooks, hmac-sha256"),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn minimal() -> HashMap<&'static str, &'static str> {
+        HashMap::from([
+            ("SOURCE_NAME", "marketplace"),
+            ("OUTBOX_TABLE", "webhook-outbox"),
+            (
+                "QUEUE_URL",
+                "https://sqs.eu-west-1.amazonaws.com/123/webhook-events",
+            ),
+            ("SECRET_PARAMETER", "/webhook-ingress/secret"),
+        ])
+    }
+
+    fn error_text(env: &HashMap<&str, &str>) -> String {
+        IngressConfig::from_env(env).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn defaults_apply_when_only_required_values_are_set() {
+        let config = IngressConfig::from_env(&minimal()).unwrap();
+        assert_eq!(config.scheme, SignatureScheme::StandardWebhooks);
+        assert_eq!(config.max_body_bytes, 262_144);
+        assert_eq!(config.timestamp_tolerance_secs, 300);
+        assert_eq!(config.response_budget, Duration::from_millis(3000));
+        assert_eq!(config.outbox.pending_shards, 8);
+        assert_eq!(config.outbox.retention, Duration::from_secs(14 * 86_400));
+        assert_eq!(config.outbox.metrics_namespace, "WebhookIngress");
+    }
+
+    #[test]
+    fn a_missing_variable_is_named() {
+        let mut env = minimal();
+        env.remove("OUTBOX_TABLE");
+        assert_eq!(error_text(&env), "OUTBOX_TABLE is required but not set");
+        env.insert("OUTBOX_TABLE", "   ");
+        assert_eq!(error_text(&env), "OUTBOX_TABLE is required but not set");
+    }
+
+    #[test]
+    fn invalid_values_are_named_with_the_reason() {
+        let cases = [
+            ("MAX_BODY_BYTES", "lots", "MAX_BODY_BYTES is invalid: `lots` is not a whole number"),
+            ("MAX_BODY_BYTES", "9999999", "MAX_BODY_BYTES is invalid: 9999999 is outside 1..=786432"),
+            ("PENDING_SHARDS", "0", "PENDING_SHARDS is invalid: 0 is outside 1..=256"),
+            ("SOURCE_NAME", "a:b", "SOURCE_NAME is invalid: use at most 64 letters, digits, `-`, `_` or `.`"),
+            ("QUEUE_URL", "webhook-events", "QUEUE_URL is invalid: expected the queue URL (https://sqs...), not its name or ARN"),
+            ("EVENT_ID_POINTER", "data.id", "EVENT_ID_POINTER is invalid: `data.id` is not a JSON pointer (RFC 6901): it must start with `/`, as in `/data/id`"),
+            ("SIGNATURE_SCHEME", "md5", "SIGNATURE_SCHEME is invalid: `md5` is not one of: standard-webhooks, hmac-sha256"),
+            ("SIGNATURE_PREFIX", "sha256=", "SIGNATURE_PREFIX is invalid: only used with SIGNATURE_SCHEME=hmac-sha256; unset it"),
+        ];
+        for (name, value, expected) in cases {
+            let mut env = minimal();
+            env.insert(name, value);
+            assert_eq!(error_text(&env), expected, "{name}={value}");
+        }
+    }
+
+    #[test]
+    fn generic_scheme_needs_its_header_and_parses_encoding_and_prefix() {
+        let mut env = minimal();
+        env.insert("SIGNATURE_SCHEME", "hmac-sha256");
+        assert_eq!(error_text(&env), "SIGNATURE_HEADER is required but not set");
+        env.insert("SIGNATURE_HEADER", "X-Hub-Signature-256");
+        env.insert("SIGNATURE_ENCODING", "BASE64");
+        env.insert("SIGNATURE_PREFIX", "sha256=");
+        let config = IngressConfig::from_env(&env).unwrap();
+        assert_eq!(
+            config.scheme,
+            SignatureScheme::HmacSha256(GenericHmac {
+                header: HeaderName::from_static("x-hub-signature-256"),
+                encoding: SignatureEncoding::Base64,
+                prefix: "sha256=".to_owned(),
+            })
+        );
+        env.insert("SIGNATURE_ENCODING", "binary");
+        assert_eq!(
+            error_text(&env),
+            "SIGNATURE_ENCODING is invalid: `binary` is not one of: hex, base64"
+        );
+    }
+}

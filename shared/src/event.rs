@@ -1,0 +1,297 @@
+//! What an accepted webhook becomes: its event id (DESIGN.md section 4), outbox key, body hash,
+//! event type and pending-index shard.
+
+use bytes::Bytes;
+use http::HeaderMap;
+use sha2::{Digest, Sha256};
+
+use crate::config::EventIdRule;
+use crate::signature::SignatureScheme;
+use crate::time::EpochMillis;
+
+/// Longest event id kept as given; DynamoDB keys and SQS attributes take far more, but an id this
+/// long is not one a provider assigns.
+pub const MAX_EVENT_ID_LEN: usize = 256;
+
+/// The provider's id for an event could not be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EventIdError {
+    #[error("the event id is empty")]
+    Empty,
+    #[error("the event id is longer than {MAX_EVENT_ID_LEN} bytes")]
+    TooLong,
+    #[error("the event id contains control characters")]
+    ControlCharacters,
+}
+
+/// Hex SHA-256 of `bytes`.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// The event id: the scheme's own id header, then the configured header, then the configured JSON
+/// pointer into the body; failing all of those the body's SHA-256, so that an identical retry of an
+/// id-less webhook is still recognised as a duplicate.
+pub fn event_id(
+    scheme: &SignatureScheme,
+    rule: &EventIdRule,
+    headers: &HeaderMap,
+    body: &[u8],
+    json: &LazyJson,
+) -> Result<String, EventIdError> {
+    let from_headers = scheme
+        .provider_event_id(headers)
+        .map(str::to_owned)
+        .or_else(|| {
+            rule.header
+                .as_ref()
+                .and_then(|name| headers.get(name))
+                .and_then(|value| value.to_str().ok())
+                .map(|value| value.trim().to_owned())
+        });
+    let given = from_headers.or_else(|| {
+        rule.pointer
+            .as_deref()
+            .and_then(|pointer| json.scalar_at(body, pointer))
+    });
+    match given {
+        Some(id) => validate(id),
+        None => Ok(sha256_hex(body)),
+    }
+}
+
+fn validate(id: String) -> Result<String, EventIdError> {
+    if id.is_empty() {
+        Err(EventIdError::Empty)
+    } else if id.len() > MAX_EVENT_ID_LEN {
+        Err(EventIdError::TooLong)
+    } else if id.chars().any(char::is_control) {
+        Err(EventIdError::ControlCharacters)
+    } else {
+        Ok(id)
+    }
+}
+
+/// The event type when known: the body's `type` for Standard Webhooks, else `EVENT_TYPE_POINTER`.
+pub fn event_type(
+    scheme: &SignatureScheme,
+    rule: &EventIdRule,
+    body: &[u8],
+    json: &LazyJson,
+) -> Option<String> {
+    let pointer = match scheme {
+        SignatureScheme::StandardWebhooks => Some(rule.type_pointer.as_deref().unwrap_or("/type")),
+        SignatureScheme::HmacSha256(_) => rule.type_pointer.as_deref(),
+    }?;
+    json.scalar_at(body, pointer)
+        .filter(|value| validate(value.clone()).is_ok())
+}
+
+/// The body parsed as JSON at most once, and only if a pointer asks for it.
+#[derive(Default)]
+pub struct LazyJson(std::cell::OnceCell<Option<serde_json::Value>>);
+
+impl LazyJson {
+    /// The string or number at `pointer`, if the body is JSON and has one there.
+    fn scalar_at(&self, body: &[u8], pointer: &str) -> Option<String> {
+        let document = self
+            .0
+            .get_or_init(|| serde_json::from_slice(body).ok())
+            .as_ref()?;
+        match document.pointer(pointer)? {
+            serde_json::Value::String(text) => Some(text.clone()),
+            serde_json::Value::Number(number) => Some(number.to_string()),
+            _ => None,
+        }
+    }
+}
+
+/// The outbox key `{source}:{event id}`.
+pub fn outbox_key(source: &str, event_id: &str) -> String {
+    format!("{source}:{event_id}")
+}
+
+/// The pending-index shard of a key: stable, so every delivery of an event lands on the same one.
+pub fn shard_of(key: &str, shards: u16) -> u16 {
+    let digest = Sha256::digest(key.as_bytes());
+    let prefix = u32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]]);
+    u16::try_from(prefix % u32::from(shards.max(1))).unwrap_or(0)
+}
+
+/// An accepted webhook, ready for the outbox and the queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AcceptedEvent {
+    pub key: String,
+    pub source: String,
+    pub event_id: String,
+    pub event_type: Option<String>,
+    pub body: Bytes,
+    pub body_sha256: String,
+    pub received_at: EpochMillis,
+}
+
+impl AcceptedEvent {
+    pub fn new(
+        source: &str,
+        event_id: String,
+        event_type: Option<String>,
+        body: Bytes,
+        received_at: EpochMillis,
+    ) -> Self {
+        Self {
+            key: outbox_key(source, &event_id),
+            source: source.to_owned(),
+            event_id,
+            event_type,
+            body_sha256: sha256_hex(&body),
+            body,
+            received_at,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use http::HeaderName;
+
+    use super::*;
+    use crate::signature::{GenericHmac, SignatureEncoding};
+
+    fn generic() -> SignatureScheme {
+        SignatureScheme::HmacSha256(GenericHmac {
+            header: HeaderName::from_static("x-signature"),
+            encoding: SignatureEncoding::Hex,
+            prefix: String::new(),
+        })
+    }
+
+    fn id(
+        scheme: &SignatureScheme,
+        rule: &EventIdRule,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Result<String, EventIdError> {
+        event_id(scheme, rule, headers, body, &LazyJson::default())
+    }
+
+    #[test]
+    fn standard_webhooks_uses_the_webhook_id_header() {
+        let mut headers = HeaderMap::new();
+        headers.insert("webhook-id", "msg_123".parse().unwrap());
+        let rule = EventIdRule {
+            pointer: Some("/id".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            id(
+                &SignatureScheme::StandardWebhooks,
+                &rule,
+                &headers,
+                br#"{"id":"other"}"#
+            ),
+            Ok("msg_123".into())
+        );
+    }
+
+    #[test]
+    fn configured_header_wins_over_the_pointer() {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-event-id", " evt-1 ".parse().unwrap());
+        let rule = EventIdRule {
+            header: Some(HeaderName::from_static("x-event-id")),
+            pointer: Some("/id".into()),
+            type_pointer: None,
+        };
+        assert_eq!(
+            id(&generic(), &rule, &headers, br#"{"id":"evt-2"}"#),
+            Ok("evt-1".into())
+        );
+    }
+
+    #[test]
+    fn pointer_reads_strings_and_numbers_from_the_body() {
+        let rule = EventIdRule {
+            pointer: Some("/data/id".into()),
+            ..Default::default()
+        };
+        let headers = HeaderMap::new();
+        assert_eq!(
+            id(&generic(), &rule, &headers, br#"{"data":{"id":"p-9"}}"#),
+            Ok("p-9".into())
+        );
+        assert_eq!(
+            id(&generic(), &rule, &headers, br#"{"data":{"id":42}}"#),
+            Ok("42".into())
+        );
+    }
+
+    #[test]
+    fn without_any_id_the_body_hash_is_used_so_retries_match() {
+        let rule = EventIdRule {
+            pointer: Some("/id".into()),
+            ..Default::default()
+        };
+        let headers = HeaderMap::new();
+        let body = b"not json at all";
+        let first = id(&generic(), &rule, &headers, body).unwrap();
+        assert_eq!(first, sha256_hex(body));
+        assert_eq!(first.len(), 64);
+        assert_eq!(id(&generic(), &rule, &headers, body).unwrap(), first);
+    }
+
+    #[test]
+    fn unusable_ids_are_refused() {
+        let rule = EventIdRule {
+            pointer: Some("/id".into()),
+            ..Default::default()
+        };
+        let headers = HeaderMap::new();
+        assert_eq!(
+            id(&generic(), &rule, &headers, br#"{"id":""}"#),
+            Err(EventIdError::Empty)
+        );
+        let long = format!(r#"{{"id":"{}"}}"#, "x".repeat(300));
+        assert_eq!(
+            id(&generic(), &rule, &headers, long.as_bytes()),
+            Err(EventIdError::TooLong)
+        );
+        assert_eq!(
+            id(&generic(), &rule, &headers, br#"{"id":"a\nb"}"#),
+            Err(EventIdError::ControlCharacters)
+        );
+    }
+
+    #[test]
+    fn event_type_comes_from_the_body() {
+        let json = LazyJson::default();
+        let body = br#"{"type":"product.reviewed"}"#;
+        assert_eq!(
+            event_type(
+                &SignatureScheme::StandardWebhooks,
+                &EventIdRule::default(),
+                body,
+                &json
+            ),
+            Some("product.reviewed".into())
+        );
+        assert_eq!(
+            event_type(&generic(), &EventIdRule::default(), body, &json),
+            None
+        );
+    }
+
+    #[test]
+    fn shards_are_stable_and_in_range() {
+        for shards in [1_u16, 3, 8, 256] {
+            for n in 0..200 {
+                let key = format!("marketplace:evt-{n}");
+                let shard = shard_of(&key, shards);
+                assert!(shard < shards);
+                assert_eq!(shard, shard_of(&key, shards));
+            }
+        }
+        let used: std::collections::BTreeSet<u16> =
+            (0..200).map(|n| shard_of(&format!("s:{n}"), 8)).collect();
+        assert_eq!(used.len(), 8, "200 keys should reach every one of 8 shards");
+    }
+}

@@ -1,0 +1,17 @@
+//! The domain of the durable webhook ingress, shared by the `ingress` and `sweeper` Lambdas.
+//!
+//! Pure logic (configuration, signature schemes, event ids, the queue message contract, EMF metric
+//! records) sits beside the adapters named after the AWS service they talk to (`DynamoDbOutbox`,
+//! `SqsQueue`, `SsmSecrets`), so the logic is tested without AWS and the adapters against moto.
+
+pub mod aws;
+pub mod config;
+pub mod event;
+pub mod logging;
+pub mod message;
+pub mod metrics;
+pub mod outbox;
+pub mod queue;
+pub mod secrets;
+pub mod signature;
+pub mod time;

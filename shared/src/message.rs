@@ -1,0 +1,156 @@
+//! The queue message contract the PHP workers rely on (DESIGN.md section 6): the raw body byte for
+//! byte, or base64 with `body-encoding: base64` when SQS cannot carry it, plus string attributes.
+
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine as _;
+
+use crate::event::AcceptedEvent;
+use crate::time::rfc3339_millis;
+
+pub const ATTR_EVENT_ID: &str = "event-id";
+pub const ATTR_SOURCE: &str = "source";
+pub const ATTR_EVENT_TYPE: &str = "event-type";
+pub const ATTR_RECEIVED_AT: &str = "received-at";
+pub const ATTR_DELIVERED_BY: &str = "delivered-by";
+pub const ATTR_BODY_ENCODING: &str = "body-encoding";
+
+/// Who put the message on the queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveredBy {
+    Ingress,
+    Sweeper,
+    Outboxctl,
+}
+
+impl DeliveredBy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ingress => "ingress",
+            Self::Sweeper => "sweeper",
+            Self::Outboxctl => "outboxctl",
+        }
+    }
+}
+
+/// A message ready for SendMessage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutgoingMessage {
+    pub body: String,
+    /// `(name, value)` pairs, all of SQS type String.
+    pub attributes: Vec<(&'static str, String)>,
+}
+
+impl OutgoingMessage {
+    pub fn for_event(event: &AcceptedEvent, delivered_by: DeliveredBy) -> Self {
+        let (body, base64) = match sqs_safe_text(&event.body) {
+            Some(text) => (text.to_owned(), false),
+            None => (BASE64.encode(&event.body), true),
+        };
+        let mut attributes = vec![
+            (ATTR_EVENT_ID, event.event_id.clone()),
+            (ATTR_SOURCE, event.source.clone()),
+            (ATTR_RECEIVED_AT, rfc3339_millis(event.received_at)),
+            (ATTR_DELIVERED_BY, delivered_by.as_str().to_owned()),
+        ];
+        if let Some(event_type) = &event.event_type {
+            attributes.push((ATTR_EVENT_TYPE, event_type.clone()));
+        }
+        if base64 {
+            attributes.push((ATTR_BODY_ENCODING, "base64".to_owned()));
+        }
+        Self { body, attributes }
+    }
+}
+
+/// The body as text if SQS accepts it unchanged: valid UTF-8, not empty, and only the characters
+/// SQS allows (`#x9 | #xA | #xD | #x20-#xD7FF | #xE000-#xFFFD | #x10000-#x10FFFF`). Rust strings
+/// cannot hold surrogates, so only the control characters and U+FFFE/U+FFFF need checking.
+pub fn sqs_safe_text(body: &[u8]) -> Option<&str> {
+    let text = std::str::from_utf8(body).ok()?;
+    let allowed = |c: char| {
+        matches!(c, '\t' | '\n' | '\r') || (c >= ' ' && c != '\u{FFFE}' && c != '\u{FFFF}')
+    };
+    (!text.is_empty() && text.chars().all(allowed)).then_some(text)
+}
+
+/// Reverses the encoding for a consumer: the exact bytes the provider sent.
+pub fn decode_body(body: &str, base64_encoded: bool) -> Result<Vec<u8>, base64::DecodeError> {
+    if base64_encoded {
+        BASE64.decode(body)
+    } else {
+        Ok(body.as_bytes().to_vec())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+
+    use super::*;
+
+    fn event(body: &'static [u8], event_type: Option<&str>) -> AcceptedEvent {
+        AcceptedEvent::new(
+            "marketplace",
+            "evt-1".into(),
+            event_type.map(str::to_owned),
+            Bytes::from_static(body),
+            1_614_265_330_123,
+        )
+    }
+
+    fn attribute<'m>(message: &'m OutgoingMessage, name: &str) -> Option<&'m str> {
+        message
+            .attributes
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    #[test]
+    fn json_bodies_travel_unchanged_with_every_attribute() {
+        let message = OutgoingMessage::for_event(
+            &event(br#"{"type":"a","x":"caf\u00e9 \u2603"}"#, Some("a")),
+            DeliveredBy::Ingress,
+        );
+        assert_eq!(
+            message.body.as_bytes(),
+            br#"{"type":"a","x":"caf\u00e9 \u2603"}"#
+        );
+        assert_eq!(attribute(&message, ATTR_EVENT_ID), Some("evt-1"));
+        assert_eq!(attribute(&message, ATTR_SOURCE), Some("marketplace"));
+        assert_eq!(attribute(&message, ATTR_EVENT_TYPE), Some("a"));
+        assert_eq!(
+            attribute(&message, ATTR_RECEIVED_AT),
+            Some("2021-02-25T15:02:10.123Z")
+        );
+        assert_eq!(attribute(&message, ATTR_DELIVERED_BY), Some("ingress"));
+        assert_eq!(attribute(&message, ATTR_BODY_ENCODING), None);
+    }
+
+    #[test]
+    fn bodies_sqs_cannot_carry_are_base64_and_flagged() {
+        for body in [
+            &b"\x00nul"[..],
+            b"\xff\xfe not utf-8",
+            b"bell\x07",
+            "\u{FFFF}".as_bytes(),
+            b"",
+        ] {
+            let accepted =
+                AcceptedEvent::new("s", "e".into(), None, Bytes::copy_from_slice(body), 0);
+            let message = OutgoingMessage::for_event(&accepted, DeliveredBy::Sweeper);
+            assert_eq!(
+                attribute(&message, ATTR_BODY_ENCODING),
+                Some("base64"),
+                "{body:?}"
+            );
+            assert_eq!(decode_body(&message.body, true).unwrap(), body);
+        }
+    }
+
+    #[test]
+    fn tabs_newlines_and_astral_characters_stay_text() {
+        let body = "a\tb\r\nc 😀 \u{E000}".as_bytes();
+        assert_eq!(sqs_safe_text(body), Some("a\tb\r\nc 😀 \u{E000}"));
+    }
+}
