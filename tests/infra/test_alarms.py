@@ -1,0 +1,65 @@
+"""Every alarm issue 4 and SEED-NOTES.md ask for exists, on the right metric, and notifies the one topic."""
+import pytest
+
+# (module, namespace, metric, dimension key) that must have an alarm.
+REQUIRED = [
+    ("lambda", "AWS/Lambda", "Errors", "FunctionName"),
+    ("lambda", "AWS/Lambda", "Throttles", "FunctionName"),
+    ("sqs-with-dlq", "AWS/SQS", "ApproximateAgeOfOldestMessage", "QueueName"),
+    ("sqs-with-dlq", "AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName"),
+    ("monitoring", "${var.metrics_namespace}", "OldestPendingAgeSeconds", "Source"),
+    ("monitoring", "${var.metrics_namespace}", "Parked", "Source"),
+]
+
+
+def alarms(modules, name):
+    return modules[name].of_type("aws_cloudwatch_metric_alarm")
+
+
+@pytest.mark.parametrize("module,namespace,metric,dimension", REQUIRED, ids=[r[2] for r in REQUIRED])
+def test_required_alarm_exists(modules, module, namespace, metric, dimension):
+    found = [a for a in alarms(modules, module).values()
+             if a["namespace"] == namespace and a["metric_name"] == metric]
+    assert found, f"modules/{module}: no alarm on {namespace} {metric}"
+    for a in found:
+        assert dimension in a["dimensions"], f"{metric}: alarm without the {dimension} dimension"
+
+
+def test_dlq_alarm_fires_on_one_message(modules):
+    a = alarms(modules, "sqs-with-dlq")["dlq_visible_messages"]
+    assert a["metric_name"] == "ApproximateNumberOfMessagesVisible"
+    assert a["dimensions"]["QueueName"] == "${aws_sqs_queue.dlq.name}"
+    assert a["threshold"] == 1 and a["comparison_operator"] == "GreaterThanOrEqualToThreshold"
+
+
+def test_emf_alarms_use_source_dimension(modules):
+    for name in ("oldest_pending_age", "parked"):
+        assert alarms(modules, "monitoring")[name]["dimensions"] == {"Source": "${var.source_name}"}
+
+
+def test_both_functions_get_lambda_alarms(example):
+    # The lambda module creates the Errors/Throttles alarms: the sweeper's Errors alarm is one of them.
+    for fn in ("ingress", "sweeper"):
+        assert example.modules[fn]["source"] == "../../modules/lambda"
+        assert example.modules[fn]["alarm_topic_arn"] == "${module.alarm_topic.topic_arn}"
+    assert example.modules["queue"]["alarm_topic_arn"] == "${module.alarm_topic.topic_arn}"
+    assert example.modules["monitoring"]["alarm_topic_arn"] == "${module.alarm_topic.topic_arn}"
+
+
+def test_every_alarm_notifies_the_topic(modules):
+    for module in ("lambda", "sqs-with-dlq", "monitoring"):
+        for name, a in alarms(modules, module).items():
+            assert a["alarm_actions"] == ["${var.alarm_topic_arn}"], f"modules/{module} {name}"
+
+
+def test_alarm_topic_is_encrypted(modules):
+    topic = modules["alarm-topic"].of_type("aws_sns_topic")["alarms"]
+    assert topic["kms_master_key_id"] == "${aws_kms_key.topic.arn}"
+
+
+def test_metrics_namespace_default(example, modules):
+    assert example.var_default("metrics_namespace") == "WebhookIngress"
+    assert modules["monitoring"].var_default("metrics_namespace") == "WebhookIngress"
+    assert example.modules["monitoring"]["metrics_namespace"] == "${var.metrics_namespace}"
+    assert example.modules["ingress"]["environment"]["METRICS_NAMESPACE"] == "${var.metrics_namespace}"
+    assert example.modules["sweeper"]["environment"]["METRICS_NAMESPACE"] == "${var.metrics_namespace}"

@@ -1,0 +1,74 @@
+"""lambroll's function.json and Terraform's initial function agree; Terraform leaves code to lambroll."""
+import re
+
+import pytest
+
+from conftest import ROOT, function_json
+
+FUNCTION_JSON = {"ingress": "function.json", "sweeper": "sweeper/function.json"}
+TIMEOUT = {"ingress": 10, "sweeper": 60}
+MEMORY_VAR = {"ingress": "ingress_memory_size", "sweeper": "sweeper_memory_size"}
+
+
+@pytest.mark.parametrize("fn", ["ingress", "sweeper"])
+def test_function_json_runtime(fn, example):
+    cfg = function_json(FUNCTION_JSON[fn])
+    assert cfg["Handler"] == "bootstrap"
+    assert cfg["Runtime"] == "provided.al2023"
+    assert cfg["Architectures"] == ["{{ env `ARCH` `arm64` }}"]
+    assert cfg["Timeout"] == TIMEOUT[fn] == example.modules[fn]["timeout"]
+    assert cfg["MemorySize"] == example.var_default(MEMORY_VAR[fn])
+    assert cfg["FunctionName"] == f"{{{{ must_env `{fn.upper()}_FUNCTION_NAME` }}}}"
+    assert cfg["Role"] == f"{{{{ must_env `{fn.upper()}_ROLE_ARN` }}}}"
+    assert example.var_default("architecture") == "arm64"
+
+
+def test_terraform_creates_what_lambroll_deploys(modules):
+    fn = modules["lambda"].of_type("aws_lambda_function")["this"]
+    assert fn["handler"] == "bootstrap" and fn["runtime"] == "provided.al2023"
+    ignored = set(fn["lifecycle"][0]["ignore_changes"])
+    for attr in ("filename", "source_code_hash", "runtime", "handler", "environment", "architectures",
+                 "memory_size", "timeout"):
+        assert attr in ignored, f"aws_lambda_function.this must ignore {attr} (owned by lambroll)"
+
+
+def test_function_url_is_public_on_the_alias(modules, example):
+    url = modules["lambda"].of_type("aws_lambda_function_url")["this"]
+    assert url["authorization_type"] == "NONE"
+    assert url["qualifier"] == "${aws_lambda_alias.this.name}"
+    assert example.modules["ingress"]["create_function_url"] is True
+    assert example.modules["sweeper"].get("create_function_url", False) is False
+
+
+def test_secret_value_is_left_to_the_operator(modules):
+    param = modules["secret-parameter"].of_type("aws_ssm_parameter")["secret"]
+    assert param["type"] == "SecureString"
+    assert param["key_id"] == "${aws_kms_key.secret.arn}"
+    assert param["lifecycle"][0]["ignore_changes"] == ["value"]
+    assert modules["secret-parameter"].of_type("aws_kms_key")["secret"]["enable_key_rotation"] is True
+
+
+def test_log_groups_have_retention(modules):
+    group = modules["lambda"].of_type("aws_cloudwatch_log_group")["this"]
+    assert group["name"] == "/aws/lambda/${var.function_name}"
+    assert group["retention_in_days"] == "${var.log_retention_days}"
+
+
+DASHBOARD_SECTIONS = ["Ingress Lambda", "Outbox", "Queue", "DLQ", "Sweeper"]
+DASHBOARD_METRICS = [
+    "Invocations", "Duration", "Errors", "Throttles", "Received", "Accepted", "Rejected", "Duplicate",
+    "EnqueueDeferred", "OutboxWriteFailed", "Failed", "LatencyMs", "PendingCount", "OldestPendingAgeSeconds",
+    "Parked", "NumberOfMessagesSent", "NumberOfMessagesReceived", "NumberOfMessagesDeleted",
+    "ApproximateAgeOfOldestMessage", "ApproximateNumberOfMessagesNotVisible",
+    "ApproximateNumberOfMessagesVisible", "Resent", "ResendFailed",
+]
+
+
+def test_dashboard_follows_the_data_flow():
+    text = (ROOT / "terraform" / "modules" / "monitoring" / "dashboard.tf").read_text(encoding="utf-8")
+    widgets = text[text.index("widgets = ["):]
+    assert re.search(r'\{\s*type = "text", x = 0, y = 0', widgets), "the first widget is the architecture text"
+    positions = [widgets.index(f"## {i}. {s}") for i, s in enumerate(DASHBOARD_SECTIONS, start=1)]
+    assert positions == sorted(positions)
+    for metric in DASHBOARD_METRICS:
+        assert f'"{metric}"' in widgets, f"dashboard lacks {metric}"

@@ -1,0 +1,75 @@
+"""scripts/localstack.py (the local stack) and Terraform create the same table, index, TTL and queues."""
+import pytest
+
+from conftest import localstack_constants
+
+LS = localstack_constants()
+
+
+def test_localstack_constants_were_found():
+    for name in ("TABLE_HASH_KEY", "TTL_ATTRIBUTE", "UNSENT_INDEX", "UNSENT_INDEX_HASH_KEY",
+                 "UNSENT_INDEX_RANGE_KEY", "UNSENT_INDEX_PROJECTION", "MAX_RECEIVE_COUNT",
+                 "QUEUE_VISIBILITY_TIMEOUT_SECS", "QUEUE_RETENTION_SECS", "DLQ_RETENTION_SECS",
+                 "MAX_MESSAGE_BYTES"):
+        assert name in LS, f"scripts/localstack.py no longer defines {name}"
+
+
+@pytest.fixture(scope="module")
+def table(modules):
+    return modules["outbox-table"].of_type("aws_dynamodb_table")["outbox"]
+
+
+def test_table_key(table):
+    attributes = {a["name"]: a["type"] for a in table["attribute"]}
+    assert table["hash_key"] == LS["TABLE_HASH_KEY"]
+    assert "range_key" not in table
+    assert attributes == {LS["TABLE_HASH_KEY"]: "S", LS["UNSENT_INDEX_HASH_KEY"]: "S",
+                          LS["UNSENT_INDEX_RANGE_KEY"]: "N"}
+    assert table["billing_mode"] == "PAY_PER_REQUEST"
+
+
+def test_unsent_index(table):
+    [gsi] = table["global_secondary_index"]
+    assert gsi["name"] == LS["UNSENT_INDEX"]
+    assert gsi["hash_key"] == LS["UNSENT_INDEX_HASH_KEY"]
+    assert gsi["range_key"] == LS["UNSENT_INDEX_RANGE_KEY"]
+    assert gsi["projection_type"] == LS["UNSENT_INDEX_PROJECTION"]
+
+
+def test_ttl_pitr_encryption_protection(table, modules):
+    [ttl] = table["ttl"]
+    assert ttl == {"attribute_name": LS["TTL_ATTRIBUTE"], "enabled": True}
+    assert table["point_in_time_recovery"] == [{"enabled": True}]
+    [sse] = table["server_side_encryption"]
+    assert sse["enabled"] is True and sse["kms_key_arn"] == "${aws_kms_key.table.arn}"
+    assert table["deletion_protection_enabled"] == "${var.deletion_protection}"
+    assert modules["outbox-table"].var_default("deletion_protection") is True
+    assert modules["outbox-table"].of_type("aws_kms_key")["table"]["enable_key_rotation"] is True
+
+
+def _queue_setting(example, modules, name):
+    """The value the example root gets: its override if any, else the module default."""
+    return example.modules["queue"].get(name, modules["sqs-with-dlq"].var_default(name))
+
+
+@pytest.mark.parametrize("variable,constant", [
+    ("max_receive_count", "MAX_RECEIVE_COUNT"),
+    ("visibility_timeout_seconds", "QUEUE_VISIBILITY_TIMEOUT_SECS"),
+    ("message_retention_seconds", "QUEUE_RETENTION_SECS"),
+    ("dlq_message_retention_seconds", "DLQ_RETENTION_SECS"),
+    ("max_message_size", "MAX_MESSAGE_BYTES"),
+])
+def test_queue_settings(example, modules, variable, constant):
+    assert _queue_setting(example, modules, variable) == LS[constant]
+
+
+def test_queues_use_the_settings(modules):
+    queues = modules["sqs-with-dlq"].of_type("aws_sqs_queue")
+    main, dlq = queues["main"], queues["dlq"]
+    assert main["max_message_size"] == dlq["max_message_size"] == "${var.max_message_size}"
+    assert main["visibility_timeout_seconds"] == "${var.visibility_timeout_seconds}"
+    assert main["message_retention_seconds"] == "${var.message_retention_seconds}"
+    assert dlq["message_retention_seconds"] == "${var.dlq_message_retention_seconds}"
+    assert "maxReceiveCount = var.max_receive_count" in main["redrive_policy"]
+    assert "deadLetterTargetArn = aws_sqs_queue.dlq.arn" in main["redrive_policy"]
+    assert main["sqs_managed_sse_enabled"] is True and dlq["sqs_managed_sse_enabled"] is True
