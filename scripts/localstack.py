@@ -113,7 +113,14 @@ def create_secret(kms, ssm, parameter, secret):
         key_id = kms.describe_key(KeyId=alias)["KeyMetadata"]["KeyId"]
     except ClientError:
         key_id = kms.create_key(Description="local webhook secret key")["KeyMetadata"]["KeyId"]
-        kms.create_alias(AliasName=alias, TargetKeyId=key_id)
+        try:
+            kms.create_alias(AliasName=alias, TargetKeyId=key_id)
+        except ClientError as err:
+            # Another provisioning run (a parallel test) created it first: use theirs.
+            if err.response["Error"]["Code"] != "AlreadyExistsException":
+                raise
+            kms.schedule_key_deletion(KeyId=key_id, PendingWindowInDays=7)
+            key_id = kms.describe_key(KeyId=alias)["KeyMetadata"]["KeyId"]
     ssm.put_parameter(Name=parameter, Value=secret, Type="SecureString", KeyId=key_id,
                       Overwrite=True)
 

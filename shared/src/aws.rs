@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
-use aws_config::{BehaviorVersion, SdkConfig};
+use aws_config::{BehaviorVersion, ConfigLoader, SdkConfig};
 
 /// Timeouts and retries applied to every AWS call a process makes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,6 +44,12 @@ impl CallLimits {
 
 /// Reads region, credentials and endpoints from the environment and applies `limits`.
 pub async fn load_sdk_config(limits: CallLimits) -> SdkConfig {
+    config_loader(limits).load().await
+}
+
+/// The loader behind [`load_sdk_config`], for callers that set region, credentials or endpoint
+/// themselves (tests pointing one client at a fault proxy).
+pub fn config_loader(limits: CallLimits) -> ConfigLoader {
     let timeouts = TimeoutConfig::builder()
         .connect_timeout(limits.connect_timeout)
         .operation_attempt_timeout(limits.attempt_timeout)
@@ -52,8 +58,6 @@ pub async fn load_sdk_config(limits: CallLimits) -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
         .timeout_config(timeouts)
         .retry_config(RetryConfig::standard().with_max_attempts(limits.max_attempts))
-        .load()
-        .await
 }
 
 /// A boxed SDK error kept as the source of our own error types.

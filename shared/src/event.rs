@@ -14,7 +14,7 @@ use crate::time::EpochMillis;
 pub const MAX_EVENT_ID_LEN: usize = 256;
 
 /// The provider's id for an event could not be used.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum EventIdError {
     #[error("the event id is empty")]
     Empty,

@@ -18,6 +18,7 @@ const STANDARD_WEBHOOKS_SECRET_PREFIX: &str = "whsec_";
 const WEBHOOK_ID: &str = "webhook-id";
 const WEBHOOK_TIMESTAMP: &str = "webhook-timestamp";
 const WEBHOOK_SIGNATURE: &str = "webhook-signature";
+const SHA256_LEN: usize = 32;
 /// Longest signature header we look at; anything longer is malformed, not worth parsing.
 const MAX_SIGNATURE_HEADER_BYTES: usize = 4096;
 
@@ -278,6 +279,7 @@ fn verify_standard_webhooks(
         .split(' ')
         .filter_map(|entry| entry.strip_prefix("v1,"))
         .filter_map(|encoded| BASE64.decode(encoded).ok())
+        .filter(|decoded| decoded.len() == SHA256_LEN)
         .collect();
     if claimed.is_empty() {
         return Err(Rejection::Malformed(WEBHOOK_SIGNATURE));

@@ -1,1 +1,7 @@
+//! The ingress integration tests: one binary, against the moto server (`make moto` starts it;
+//! `MOTO_ENDPOINT` overrides http://127.0.0.1:4566). Each test provisions its own table and queues.
 
+mod binary;
+mod lambda_runtime;
+mod rules;
+mod support;

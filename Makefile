@@ -1,0 +1,50 @@
+# Everything a developer or CI runs. `make help` lists the targets.
+SHELL := /bin/bash
+MOTO_VERSION := 5.2.5
+STANDARDWEBHOOKS_VERSION := 1.1.0
+export MOTO_ENDPOINT ?= http://127.0.0.1:4566
+
+.PHONY: help venv moto build run up down test lint unit-and-integration check-infra package clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 24
+
+venv: .venv/.installed ## install moto and the Standard Webhooks SDK into .venv
+
+.venv/.installed:
+	python3 -m venv .venv
+	.venv/bin/pip install --quiet --disable-pip-version-check 'moto[server]==$(MOTO_VERSION)' 'standardwebhooks==$(STANDARDWEBHOOKS_VERSION)'
+	touch $@
+
+moto: venv ## start the moto server on 127.0.0.1:4566 unless one is running
+	@scripts/stack.sh moto
+
+build: ## build the binaries (debug)
+	cargo build --workspace
+
+run: venv ## the whole local stack in the foreground (Ctrl-C stops it)
+	@scripts/stack.sh run
+
+up: venv ## the local stack in the background; returns when the ingress answers
+	@scripts/stack.sh up
+
+down: ## stop what `make up` started
+	@scripts/stack.sh down
+
+lint: ## rustfmt and clippy, warnings as errors
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+
+unit-and-integration: moto ## cargo tests (unit, integration against moto, end to end)
+	cargo test --workspace
+
+check-infra: ## parse terraform, run checkov and the consistency tests
+	scripts/check-infra.sh
+
+test: lint unit-and-integration check-infra ## everything CI runs
+
+package: ## bootstrap zips for provided.al2023 in dist/ (ARCH=x86_64|arm64)
+	scripts/package.sh $(or $(ARCH),x86_64)
+
+clean: down ## remove build output and local state
+	rm -rf target dist .local

@@ -1,0 +1,418 @@
+//! Every rule of DESIGN.md section 2, driven in-process through `Ingress::handle` with the real
+//! SDK against moto.
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::{HeaderMap, Method, StatusCode};
+use ingress::{Delivery, DuplicateOf, Ingress, Outcome, ReceivedBody, WebhookRequest};
+use shared::signature::{Rejection, SignatureScheme, SigningKey};
+use shared::time::now_millis;
+
+use crate::support::{has, s, secret_for, Stack};
+
+fn key_for(scheme: &SignatureScheme) -> SigningKey {
+    scheme
+        .parse_keys(&secret_for(scheme))
+        .unwrap()
+        .first()
+        .unwrap()
+        .clone()
+}
+
+/// Headers of a request signed now, as the provider signs it.
+pub fn signed(scheme: &SignatureScheme, event_id: &str, body: &[u8]) -> HeaderMap {
+    signed_at(scheme, event_id, body, now_millis() / 1000)
+}
+
+fn signed_at(scheme: &SignatureScheme, event_id: &str, body: &[u8], timestamp: i64) -> HeaderMap {
+    scheme
+        .sign(&key_for(scheme), event_id, timestamp, body)
+        .into_iter()
+        .map(|(name, value)| (name, value.parse().unwrap()))
+        .collect()
+}
+
+async fn post(ingress: &Ingress, headers: &HeaderMap, body: &[u8]) -> ingress::Handled {
+    ingress
+        .handle(WebhookRequest {
+            method: &Method::POST,
+            headers,
+            body: ReceivedBody::Complete(Bytes::copy_from_slice(body)),
+            request_id: "test",
+        })
+        .await
+}
+
+const BODY: &[u8] = br#"{"type":"product.reviewed","data":{"id":"p-1","status":"approved"}}"#;
+
+#[tokio::test]
+async fn valid_event_reaches_the_queue_byte_exact_with_attributes_and_a_sent_row() {
+    let stack = Stack::new().await;
+    let ingress = stack.ingress().await;
+    let scheme = SignatureScheme::StandardWebhooks;
+
+    let handled = post(&ingress, &signed(&scheme, "msg_valid_1", BODY), BODY).await;
+
+    assert_eq!(handled.status, StatusCode::OK);
+    assert_eq!(handled.outcome, Outcome::Accepted(Delivery::Enqueued));
+    assert_eq!(handled.metrics.get("Enqueued"), 1.0);
+    let messages = stack.drain(&stack.queue_url).await;
+    assert_eq!(messages.len(), 1);
+    let message = &messages[0];
+    assert_eq!(message.body.as_bytes(), BODY);
+    assert_eq!(message.attribute("event-id"), Some("msg_valid_1"));
+    assert_eq!(message.attribute("source"), Some("market"));
+    assert_eq!(message.attribute("event-type"), Some("product.reviewed"));
+    assert_eq!(message.attribute("delivered-by"), Some("ingress"));
+    assert_eq!(message.attribute("body-encoding"), None);
+    let received_at = message.attribute("received-at").unwrap();
+    assert!(
+        humantime::parse_rfc3339(received_at).is_ok(),
+        "{received_at}"
+    );
+
+    let row = stack.row("market:msg_valid_1").await.expect("outbox row");
+    assert_eq!(s(&row, "status").as_deref(), Some("sent"));
+    assert_eq!(row["body"].as_b().unwrap().as_ref(), BODY);
+    assert!(has(&row, "message_id") && has(&row, "sent_at") && has(&row, "expires_at"));
+    assert!(
+        !has(&row, "unsent_key"),
+        "a sent row must leave the unsent index"
+    );
+}
+
+#[tokio::test]
+async fn duplicate_delivery_creates_no_second_message() {
+    let stack = Stack::new().await;
+    let ingress = stack.ingress().await;
+    let headers = signed(&SignatureScheme::StandardWebhooks, "msg_dup", BODY);
+
+    let first = post(&ingress, &headers, BODY).await;
+    let second = post(&ingress, &headers, BODY).await;
+
+    assert_eq!(first.outcome, Outcome::Accepted(Delivery::Enqueued));
+    assert_eq!(second.status, StatusCode::OK);
+    assert_eq!(second.outcome, Outcome::Duplicate(DuplicateOf::Sent));
+    assert_eq!(second.metrics.get("Duplicate"), 1.0);
+    assert_eq!(stack.drain(&stack.queue_url).await.len(), 1);
+}
+
+#[tokio::test]
+async fn same_id_with_another_body_keeps_the_first() {
+    let stack = Stack::new().await;
+    let ingress = stack.ingress().await;
+    let scheme = SignatureScheme::StandardWebhooks;
+    let other = br#"{"type":"product.reviewed","data":{"id":"p-1","status":"rejected"}}"#;
+
+    post(&ingress, &signed(&scheme, "msg_conflict", BODY), BODY).await;
+    let conflict = post(&ingress, &signed(&scheme, "msg_conflict", other), other).await;
+
+    assert_eq!(conflict.status, StatusCode::OK);
+    assert_eq!(conflict.outcome, Outcome::IdConflict);
+    assert_eq!(conflict.metrics.get("IdConflict"), 1.0);
+    let messages = stack.drain(&stack.queue_url).await;
+    assert_eq!(messages.len(), 1);
+    assert_eq!(messages[0].body.as_bytes(), BODY);
+    let row = stack.row("market:msg_conflict").await.unwrap();
+    assert_eq!(row["body"].as_b().unwrap().as_ref(), BODY);
+}
+
+#[tokio::test]
+async fn forged_unsigned_and_stale_requests_get_404_and_leave_no_trace() {
+    let stack = Stack::new().await;
+    let ingress = stack.ingress().await;
+    let scheme = SignatureScheme::StandardWebhooks;
+
+    let mut forged = signed(&scheme, "msg_forged", BODY);
+    let tampered = br#"{"type":"product.reviewed","data":{"id":"p-1","status":"hacked"}}"#;
+    let wrong_key = SigningKey::from_bytes(b"not the secret".to_vec());
+    let stale_time = now_millis() / 1000 - 301;
+    let cases: Vec<(&str, HeaderMap, &[u8], Rejection)> = vec![
+        (
+            "tampered body",
+            forged.clone(),
+            tampered,
+            Rejection::NoMatch,
+        ),
+        (
+            "wrong secret",
+            scheme
+                .sign(&wrong_key, "msg_forged", now_millis() / 1000, BODY)
+                .into_iter()
+                .map(|(n, v)| (n, v.parse().unwrap()))
+                .collect(),
+            BODY,
+            Rejection::NoMatch,
+        ),
+        (
+            "unsigned",
+            HeaderMap::new(),
+            BODY,
+            Rejection::MissingHeader("webhook-id"),
+        ),
+        (
+            "stale",
+            signed_at(&scheme, "msg_forged", BODY, stale_time),
+            BODY,
+            Rejection::StaleTimestamp,
+        ),
+        (
+            "garbage signature",
+            {
+                forged.insert("webhook-signature", "v1,".parse().unwrap());
+                forged
+            },
+            BODY,
+            Rejection::Malformed("webhook-signature"),
+        ),
+    ];
+    for (case, headers, body, reason) in cases {
+        let handled = post(&ingress, &headers, body).await;
+        assert_eq!(handled.status, StatusCode::NOT_FOUND, "{case}");
+        assert_eq!(handled.outcome, Outcome::Rejected(reason), "{case}");
+        assert_eq!(handled.metrics.get("Rejected"), 1.0, "{case}");
+    }
+    assert_eq!(stack.row_count().await, 0);
+    assert!(stack.drain(&stack.queue_url).await.is_empty());
+}
+
+#[tokio::test]
+async fn other_methods_get_405_and_oversized_bodies_413() {
+    let stack = Stack::new().await;
+    let ingress = stack
+        .ingress_with(&[("MAX_BODY_BYTES", "64")], None, None)
+        .await;
+    let scheme = SignatureScheme::StandardWebhooks;
+
+    for method in [Method::GET, Method::PUT, Method::DELETE] {
+        let handled = ingress
+            .handle(WebhookRequest {
+                method: &method,
+                headers: &HeaderMap::new(),
+                body: ReceivedBody::Complete(Bytes::new()),
+                request_id: "t",
+            })
+            .await;
+        assert_eq!(handled.status, StatusCode::METHOD_NOT_ALLOWED, "{method}");
+    }
+    let big = vec![b'x'; 65];
+    let handled = post(&ingress, &signed(&scheme, "msg_big", &big), &big).await;
+    assert_eq!(handled.status, StatusCode::PAYLOAD_TOO_LARGE);
+    let handled = ingress
+        .handle(WebhookRequest {
+            method: &Method::POST,
+            headers: &HeaderMap::new(),
+            body: ReceivedBody::TooLarge,
+            request_id: "t",
+        })
+        .await;
+    assert_eq!(handled.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(stack.row_count().await, 0);
+}
+
+#[tokio::test]
+async fn binary_bodies_are_base64_on_the_queue_and_exact_in_the_outbox() {
+    let stack = Stack::new().await;
+    let ingress = stack.ingress().await;
+    let body: &[u8] = b"\x00\x01\xfe\xff raw bytes \x07";
+
+    let handled = post(
+        &ingress,
+        &signed(&SignatureScheme::StandardWebhooks, "msg_bin", body),
+        body,
+    )
+    .await;
+
+    assert_eq!(handled.outcome, Outcome::Accepted(Delivery::Enqueued));
+    let messages = stack.drain(&stack.queue_url).await;
+    assert_eq!(messages[0].attribute("body-encoding"), Some("base64"));
+    assert_eq!(messages[0].raw_body(), body);
+    assert_eq!(messages[0].attribute("event-type"), None);
+    let row = stack.row("market:msg_bin").await.unwrap();
+    assert_eq!(row["body"].as_b().unwrap().as_ref(), body);
+}
+
+#[tokio::test]
+async fn generic_hmac_scheme_takes_the_id_from_the_configured_pointer() {
+    let stack = Stack::new().await;
+    let overrides = [
+        ("SIGNATURE_SCHEME", "hmac-sha256"),
+        ("SIGNATURE_HEADER", "X-Signature"),
+        ("SIGNATURE_PREFIX", "sha256="),
+        ("EVENT_ID_POINTER", "/data/id"),
+        ("EVENT_TYPE_POINTER", "/type"),
+    ];
+    let ingress = stack.ingress_with(&overrides, None, None).await;
+    let scheme = ingress.config().scheme.clone();
+
+    let handled = post(&ingress, &signed(&scheme, "", BODY), BODY).await;
+    let no_id: &[u8] = br#"{"type":"ping"}"#;
+    let hashed = post(&ingress, &signed(&scheme, "", no_id), no_id).await;
+
+    assert_eq!(handled.outcome, Outcome::Accepted(Delivery::Enqueued));
+    assert_eq!(handled.key.as_deref(), Some("market:p-1"));
+    let expected_hash_key = format!("market:{}", shared::event::sha256_hex(no_id));
+    assert_eq!(hashed.key.as_deref(), Some(expected_hash_key.as_str()));
+    let messages = stack.drain(&stack.queue_url).await;
+    assert_eq!(messages.len(), 2);
+    assert!(messages
+        .iter()
+        .any(|m| m.attribute("event-id") == Some("p-1")));
+}
+
+#[tokio::test]
+async fn queue_missing_gives_200_and_a_pending_row_that_a_retry_then_sends() {
+    let stack = Stack::new().await;
+    let missing_queue = format!("{}/000000000000/no-such-queue", stack.endpoint);
+    let broken = stack
+        .ingress_with(&[("QUEUE_URL", &missing_queue)], None, None)
+        .await;
+    let headers = signed(&SignatureScheme::StandardWebhooks, "msg_deferred", BODY);
+
+    let handled = broken.handle(request(&headers)).await;
+
+    assert_eq!(handled.status, StatusCode::OK);
+    assert_eq!(handled.outcome, Outcome::Accepted(Delivery::Deferred));
+    assert_eq!(handled.metrics.get("EnqueueDeferred"), 1.0);
+    let row = stack.row("market:msg_deferred").await.unwrap();
+    assert_eq!(s(&row, "status").as_deref(), Some("pending"));
+    assert!(s(&row, "unsent_key").unwrap().starts_with("pending#"));
+    assert!(!has(&row, "expires_at"), "a pending row must never expire");
+
+    // The provider retries the same event once the queue is back: this request sends the pending row.
+    let healthy = stack.ingress().await;
+    let retried = healthy.handle(request(&headers)).await;
+    assert_eq!(
+        retried.outcome,
+        Outcome::Duplicate(DuplicateOf::Pending(Delivery::Enqueued))
+    );
+    assert_eq!(stack.drain(&stack.queue_url).await.len(), 1);
+    let row = stack.row("market:msg_deferred").await.unwrap();
+    assert_eq!(s(&row, "status").as_deref(), Some("sent"));
+}
+
+fn request(headers: &HeaderMap) -> WebhookRequest<'_> {
+    WebhookRequest {
+        method: &Method::POST,
+        headers,
+        body: ReceivedBody::Complete(Bytes::from_static(BODY)),
+        request_id: "t",
+    }
+}
+
+#[tokio::test]
+async fn table_missing_gives_200_and_the_message() {
+    let stack = Stack::new().await;
+    let ingress = stack
+        .ingress_with(&[("OUTBOX_TABLE", "no-such-table")], None, None)
+        .await;
+    let headers = signed(&SignatureScheme::StandardWebhooks, "msg_no_table", BODY);
+
+    let handled = ingress.handle(request(&headers)).await;
+
+    assert_eq!(handled.status, StatusCode::OK);
+    assert_eq!(
+        handled.outcome,
+        Outcome::Accepted(Delivery::EnqueuedWithoutOutbox)
+    );
+    assert_eq!(handled.metrics.get("OutboxWriteFailed"), 1.0);
+    let messages = stack.drain(&stack.queue_url).await;
+    assert_eq!(messages.len(), 1);
+    assert_eq!(messages[0].body.as_bytes(), BODY);
+}
+
+#[tokio::test]
+async fn table_and_queue_both_missing_give_500() {
+    let stack = Stack::new().await;
+    let missing_queue = format!("{}/000000000000/no-such-queue", stack.endpoint);
+    let ingress = stack
+        .ingress_with(
+            &[
+                ("OUTBOX_TABLE", "no-such-table"),
+                ("QUEUE_URL", &missing_queue),
+            ],
+            None,
+            None,
+        )
+        .await;
+    let headers = signed(&SignatureScheme::StandardWebhooks, "msg_nothing", BODY);
+
+    let handled = ingress.handle(request(&headers)).await;
+
+    assert_eq!(handled.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(handled.outcome, Outcome::Failed);
+    assert_eq!(handled.metrics.get("Failed"), 1.0);
+}
+
+/// A TCP listener that accepts connections and never answers: AWS hanging.
+async fn black_hole() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = listener.accept().await {
+            held.push(stream);
+        }
+    });
+    format!("http://{address}")
+}
+
+#[tokio::test]
+async fn hanging_aws_is_answered_within_the_response_budget() {
+    let stack = Stack::new().await;
+    let hole = black_hole().await;
+    let budget = Duration::from_millis(1000);
+    let slack = Duration::from_millis(150);
+    let scheme = SignatureScheme::StandardWebhooks;
+
+    // Both hang: nothing took the event, so 500, within the budget.
+    let ingress = stack
+        .ingress_with(&[("RESPONSE_BUDGET_MS", "1000")], Some(&hole), Some(&hole))
+        .await;
+    let started = Instant::now();
+    let handled = ingress
+        .handle(request(&signed(&scheme, "msg_hang_both", BODY)))
+        .await;
+    assert_eq!(handled.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(
+        started.elapsed() < budget + slack,
+        "took {:?}",
+        started.elapsed()
+    );
+
+    // Only DynamoDB hangs: the queue still gets the event, within the budget.
+    let ingress = stack
+        .ingress_with(&[("RESPONSE_BUDGET_MS", "1000")], Some(&hole), None)
+        .await;
+    let started = Instant::now();
+    let handled = ingress
+        .handle(request(&signed(&scheme, "msg_hang_table", BODY)))
+        .await;
+    assert_eq!(
+        handled.outcome,
+        Outcome::Accepted(Delivery::EnqueuedWithoutOutbox)
+    );
+    assert!(
+        started.elapsed() < budget + slack,
+        "took {:?}",
+        started.elapsed()
+    );
+
+    // Only SQS hangs: the row is durable, so 200, within the budget.
+    let ingress = stack
+        .ingress_with(&[("RESPONSE_BUDGET_MS", "1000")], None, Some(&hole))
+        .await;
+    let started = Instant::now();
+    let handled = ingress
+        .handle(request(&signed(&scheme, "msg_hang_queue", BODY)))
+        .await;
+    assert_eq!(handled.outcome, Outcome::Accepted(Delivery::Deferred));
+    assert!(
+        started.elapsed() < budget + slack,
+        "took {:?}",
+        started.elapsed()
+    );
+    let row = stack.row("market:msg_hang_queue").await.unwrap();
+    assert_eq!(s(&row, "status").as_deref(), Some("pending"));
+}
