@@ -31,21 +31,6 @@ async fn main() -> anyhow::Result<()> {
         .await
         .with_context(|| format!("INGRESS_LISTEN: cannot listen on {listen}"))?;
     tracing::info!(listen = %listener.local_addr()?, "ingress serving HTTP");
-    local::serve(listener, ingress, shutdown_signal()).await;
+    local::serve(listener, ingress, shared::process::shutdown_signal()).await;
     Ok(())
-}
-
-/// Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
-    let mut terminate =
-        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        () = async {
-            match terminate.as_mut() {
-                Some(signal) => { signal.recv().await; }
-                None => std::future::pending::<()>().await,
-            }
-        } => {}
-    }
 }

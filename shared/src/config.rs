@@ -226,6 +226,28 @@ impl IngressConfig {
     }
 }
 
+/// The sweeper Lambda's configuration.
+#[derive(Debug, Clone)]
+pub struct SweeperConfig {
+    pub outbox: OutboxSettings,
+    /// Rows younger than this are left to the ingress that is still handling them.
+    pub grace: Duration,
+    /// Failed re-sends before a row is parked.
+    pub max_attempts: u32,
+}
+
+impl SweeperConfig {
+    pub fn from_env(source: &dyn EnvSource) -> Result<Self, ConfigError> {
+        let env = Env::new(source);
+        let grace_secs: u64 = env.integer("GRACE_SECS", 120, 0..=86_400)?;
+        Ok(Self {
+            outbox: OutboxSettings::from_env(&env)?,
+            grace: Duration::from_secs(grace_secs),
+            max_attempts: env.integer("MAX_ATTEMPTS", 10, 1..=1000)?,
+        })
+    }
+}
+
 fn signature_scheme(env: &Env) -> Result<SignatureScheme, ConfigError> {
     const SCHEME: &str = "SIGNATURE_SCHEME";
     const GENERIC_ONLY: [&str; 3] = ["SIGNATURE_HEADER", "SIGNATURE_ENCODING", "SIGNATURE_PREFIX"];
@@ -329,6 +351,19 @@ mod tests {
             env.insert(name, value);
             assert_eq!(error_text(&env), expected, "{name}={value}");
         }
+    }
+
+    #[test]
+    fn sweeper_defaults_and_limits() {
+        let mut env = minimal();
+        let config = SweeperConfig::from_env(&env).unwrap();
+        assert_eq!(config.grace, Duration::from_secs(120));
+        assert_eq!(config.max_attempts, 10);
+        env.insert("MAX_ATTEMPTS", "0");
+        assert_eq!(
+            SweeperConfig::from_env(&env).unwrap_err().to_string(),
+            "MAX_ATTEMPTS is invalid: 0 is outside 1..=1000"
+        );
     }
 
     #[test]

@@ -11,7 +11,10 @@ pub mod logging;
 pub mod message;
 pub mod metrics;
 pub mod outbox;
+pub mod process;
 pub mod queue;
 pub mod secrets;
 pub mod signature;
+#[cfg(feature = "test-util")]
+pub mod testing;
 pub mod time;

@@ -10,8 +10,12 @@ use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::primitives::Blob;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, KeysAndAttributes, ReturnValuesOnConditionCheckFailure, Select,
+};
 use aws_sdk_dynamodb::Client;
+
+use bytes::Bytes;
 
 use crate::aws::{describe, BoxError};
 use crate::event::{shard_of, AcceptedEvent};
@@ -32,6 +36,13 @@ mod attr {
     pub const ATTEMPTS: &str = "attempts";
     pub const UNSENT_KEY: &str = "unsent_key";
 }
+
+/// BatchGetItem takes at most 100 keys.
+pub const MAX_BATCH_GET: usize = 100;
+/// How many times unprocessed BatchGetItem keys are asked for again before giving up.
+const BATCH_GET_ROUNDS: usize = 5;
+/// Longest `last_error` kept on a row.
+const MAX_LAST_ERROR_CHARS: usize = 500;
 
 /// Where a row is in its life (DESIGN.md section 5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,6 +90,43 @@ pub enum InsertOutcome {
     Inserted,
     /// A row with this key exists: a duplicate delivery, or our own retried write.
     AlreadyThere(ExistingRow),
+}
+
+/// A row found in the unsent index: its key and when it was received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnsentRef {
+    pub key: String,
+    pub received_at: EpochMillis,
+}
+
+/// One page of an unsent-index query.
+#[derive(Debug, Clone, Default)]
+pub struct UnsentPage {
+    pub rows: Vec<UnsentRef>,
+    /// Index items DynamoDB read to answer (what the query costs).
+    pub items_read: usize,
+    /// Where the next page starts; `None` on the last page.
+    pub next: Option<HashMap<String, AttributeValue>>,
+}
+
+/// A whole row, as the sweeper and on-call need it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredRow {
+    pub key: String,
+    pub status: RowStatus,
+    pub event: AcceptedEvent,
+    pub attempts: u32,
+}
+
+/// What happened when a failed send was recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureOutcome {
+    /// Still pending; the next sweep tries again.
+    WillRetry,
+    /// `MAX_ATTEMPTS` reached: parked for on-call, out of the pending index.
+    Parked,
+    /// The row was no longer pending (another sweeper sent it meanwhile).
+    NotPending,
 }
 
 /// The result of marking a row sent.
@@ -241,6 +289,186 @@ impl DynamoDbOutbox {
     }
 }
 
+impl DynamoDbOutbox {
+    /// One page of rows in `status` (pending or parked) on `shard` received before `before`,
+    /// oldest first, from the sparse index: never a Scan.
+    pub async fn unsent_page(
+        &self,
+        status: RowStatus,
+        shard: u16,
+        before: EpochMillis,
+        limit: i32,
+        start: Option<HashMap<String, AttributeValue>>,
+    ) -> Result<UnsentPage, OutboxError> {
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(UNSENT_INDEX)
+            .key_condition_expression("unsent_key = :key AND received_at < :before")
+            .expression_attribute_values(":key", s(&unsent_key(status, shard)))
+            .expression_attribute_values(":before", n(before))
+            .scan_index_forward(true)
+            .limit(limit)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(|err| OutboxError::aws("Query", err))?;
+        let items_read = usize::try_from(output.scanned_count()).unwrap_or(0);
+        let rows = output
+            .items()
+            .iter()
+            .map(|item| {
+                let key = item.get(attr::ID).and_then(|v| v.as_s().ok()).cloned();
+                let received_at = item
+                    .get(attr::RECEIVED_AT)
+                    .and_then(|v| v.as_n().ok())
+                    .and_then(|text| text.parse().ok());
+                match (key, received_at) {
+                    (Some(key), Some(received_at)) => Ok(UnsentRef { key, received_at }),
+                    _ => Err(OutboxError::MalformedRow {
+                        key: format!("{item:?}"),
+                        problem: "index item without id or received_at".into(),
+                    }),
+                }
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(UnsentPage {
+            rows,
+            items_read,
+            next: output.last_evaluated_key().cloned(),
+        })
+    }
+
+    /// How many rows in `status` are on `shard` (index items counted, not returned).
+    pub async fn count_unsent(
+        &self,
+        status: RowStatus,
+        shard: u16,
+    ) -> Result<(u64, usize), OutboxError> {
+        let mut count = 0_u64;
+        let mut items_read = 0_usize;
+        let mut start = None;
+        loop {
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(UNSENT_INDEX)
+                .key_condition_expression("unsent_key = :key")
+                .expression_attribute_values(":key", s(&unsent_key(status, shard)))
+                .select(Select::Count)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|err| OutboxError::aws("Query", err))?;
+            count += u64::try_from(output.count()).unwrap_or(0);
+            items_read += usize::try_from(output.scanned_count()).unwrap_or(0);
+            match output.last_evaluated_key() {
+                Some(next) => start = Some(next.clone()),
+                None => return Ok((count, items_read)),
+            }
+        }
+    }
+
+    /// Reads up to [`MAX_BATCH_GET`] whole rows with strongly consistent reads (the index is only
+    /// eventually consistent: the row itself says whether it is still pending). Keys whose row
+    /// is gone are left out.
+    pub async fn load_rows(&self, keys: &[String]) -> Result<Vec<StoredRow>, OutboxError> {
+        let mut wanted: Vec<HashMap<String, AttributeValue>> = keys
+            .iter()
+            .take(MAX_BATCH_GET)
+            .map(|key| HashMap::from([(attr::ID.to_owned(), s(key))]))
+            .collect();
+        let mut rows = Vec::with_capacity(wanted.len());
+        for _ in 0..BATCH_GET_ROUNDS {
+            if wanted.is_empty() {
+                break;
+            }
+            let request = KeysAndAttributes::builder()
+                .set_keys(Some(std::mem::take(&mut wanted)))
+                .consistent_read(true)
+                .build()
+                .map_err(|err| OutboxError::MalformedRow {
+                    key: String::new(),
+                    problem: err.to_string(),
+                })?;
+            let output = self
+                .client
+                .batch_get_item()
+                .request_items(&self.table, request)
+                .send()
+                .await
+                .map_err(|err| OutboxError::aws("BatchGetItem", err))?;
+            for item in output
+                .responses()
+                .and_then(|r| r.get(&self.table))
+                .into_iter()
+                .flatten()
+            {
+                rows.push(stored_row(item)?);
+            }
+            if let Some(left) = output.unprocessed_keys().and_then(|u| u.get(&self.table)) {
+                wanted = left.keys().to_vec();
+            }
+        }
+        if !wanted.is_empty() {
+            return Err(OutboxError::Aws {
+                operation: "BatchGetItem",
+                message: format!(
+                    "{} keys still unprocessed after {BATCH_GET_ROUNDS} rounds",
+                    wanted.len()
+                ),
+                source: "unprocessed keys".into(),
+            });
+        }
+        Ok(rows)
+    }
+
+    /// Records a failed re-send of a pending row: `attempts + 1` and `last_error`, and parks the
+    /// row (out of the pending index, into the parked one) once `attempts` reaches `max_attempts`.
+    pub async fn record_failure(
+        &self,
+        row: &StoredRow,
+        error: &str,
+        max_attempts: u32,
+    ) -> Result<FailureOutcome, OutboxError> {
+        let park = row.attempts.saturating_add(1) >= max_attempts;
+        let shard = shard_of(&row.key, self.shards);
+        let error: String = error.chars().take(MAX_LAST_ERROR_CHARS).collect();
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(attr::ID, s(&row.key))
+            .condition_expression("#status = :pending")
+            .expression_attribute_names("#status", attr::STATUS)
+            .expression_attribute_values(":pending", s(RowStatus::Pending.as_str()))
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":error", s(&error));
+        update = if park {
+            update
+                .update_expression(
+                    "SET #status = :parked, unsent_key = :parked_key, last_error = :error ADD attempts :one",
+                )
+                .expression_attribute_values(":parked", s(RowStatus::Parked.as_str()))
+                .expression_attribute_values(":parked_key", s(&unsent_key(RowStatus::Parked, shard)))
+        } else {
+            update.update_expression("SET last_error = :error ADD attempts :one")
+        };
+        match update.send().await {
+            Ok(_) if park => Ok(FailureOutcome::Parked),
+            Ok(_) => Ok(FailureOutcome::WillRetry),
+            Err(err) => match err.as_service_error() {
+                Some(UpdateItemError::ConditionalCheckFailedException(_)) => {
+                    Ok(FailureOutcome::NotPending)
+                }
+                _ => Err(OutboxError::aws("UpdateItem", err)),
+            },
+        }
+    }
+}
+
 fn s(value: &str) -> AttributeValue {
     AttributeValue::S(value.to_owned())
 }
@@ -276,5 +504,43 @@ fn existing_row(
         status,
         body_sha256,
         received_at,
+    })
+}
+
+fn stored_row(item: &HashMap<String, AttributeValue>) -> Result<StoredRow, OutboxError> {
+    let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
+    let key = text(attr::ID).ok_or_else(|| OutboxError::MalformedRow {
+        key: String::new(),
+        problem: "a row without id".into(),
+    })?;
+    let existing = existing_row(&key, item)?;
+    let malformed = |problem: &str| OutboxError::MalformedRow {
+        key: key.clone(),
+        problem: problem.to_owned(),
+    };
+    let body = item
+        .get(attr::BODY)
+        .and_then(|v| v.as_b().ok())
+        .map(|blob| Bytes::copy_from_slice(blob.as_ref()))
+        .ok_or_else(|| malformed("body is missing"))?;
+    let attempts = item
+        .get(attr::ATTEMPTS)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|text| text.parse().ok())
+        .unwrap_or(0);
+    let event = AcceptedEvent {
+        source: text(attr::SOURCE).ok_or_else(|| malformed("source is missing"))?,
+        event_id: text(attr::EVENT_ID).ok_or_else(|| malformed("event_id is missing"))?,
+        event_type: text(attr::EVENT_TYPE),
+        body,
+        body_sha256: existing.body_sha256,
+        received_at: existing.received_at,
+        key: key.clone(),
+    };
+    Ok(StoredRow {
+        key,
+        status: existing.status,
+        event,
+        attempts,
     })
 }

@@ -1,10 +1,15 @@
 //! The SQS queue the workers consume, through the SQS API.
 
-use aws_sdk_sqs::types::{MessageAttributeValue, QueueAttributeName};
+use aws_sdk_sqs::types::{MessageAttributeValue, QueueAttributeName, SendMessageBatchRequestEntry};
 use aws_sdk_sqs::Client;
 
 use crate::aws::{describe, BoxError};
 use crate::message::OutgoingMessage;
+
+/// SendMessageBatch takes at most ten entries...
+pub const MAX_BATCH_ENTRIES: usize = 10;
+/// ...and at most 1 MiB in all (bodies and attributes).
+pub const MAX_BATCH_BYTES: usize = 1024 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum QueueError {
@@ -82,10 +87,131 @@ impl SqsQueue {
     }
 }
 
+impl SqsQueue {
+    /// Sends up to [`MAX_BATCH_ENTRIES`] messages in one call. The result has one entry per
+    /// message, in order: its message id, or why SQS refused it. A failed call fails every entry.
+    pub async fn send_batch(&self, messages: &[&OutgoingMessage]) -> Vec<Result<String, String>> {
+        let mut entries = Vec::with_capacity(messages.len());
+        for (index, message) in messages.iter().enumerate() {
+            let mut entry = SendMessageBatchRequestEntry::builder()
+                .id(index.to_string())
+                .message_body(&message.body);
+            for (name, value) in &message.attributes {
+                match string_attribute(name, value) {
+                    Ok(attribute) => entry = entry.message_attributes(*name, attribute),
+                    Err(err) => return vec![Err(describe(&err)); messages.len()],
+                }
+            }
+            match entry.build() {
+                Ok(entry) => entries.push(entry),
+                Err(err) => return vec![Err(describe(&err)); messages.len()],
+            }
+        }
+        let output = match self
+            .client
+            .send_message_batch()
+            .queue_url(&self.url)
+            .set_entries(Some(entries))
+            .send()
+            .await
+        {
+            Ok(output) => output,
+            Err(err) => {
+                return vec![
+                    Err(format!("SendMessageBatch failed: {}", describe(&err)));
+                    messages.len()
+                ]
+            }
+        };
+        let mut results = vec![Err("SQS did not report on this entry".to_owned()); messages.len()];
+        for ok in output.successful() {
+            if let Some(slot) = ok
+                .id()
+                .parse::<usize>()
+                .ok()
+                .and_then(|i| results.get_mut(i))
+            {
+                *slot = Ok(ok.message_id().to_owned());
+            }
+        }
+        for failed in output.failed() {
+            if let Some(slot) = failed
+                .id()
+                .parse::<usize>()
+                .ok()
+                .and_then(|i| results.get_mut(i))
+            {
+                *slot = Err(format!(
+                    "{}: {}",
+                    failed.code(),
+                    failed.message().unwrap_or("no message")
+                ));
+            }
+        }
+        results
+    }
+}
+
+/// Splits messages into SendMessageBatch calls: at most ten each and at most
+/// [`MAX_BATCH_BYTES`] of bodies and attributes, keeping the order.
+pub fn batches<T>(items: &[T], size_of: impl Fn(&T) -> usize) -> Vec<&[T]> {
+    let mut batches = Vec::new();
+    let (mut start, mut bytes) = (0, 0);
+    for (index, item) in items.iter().enumerate() {
+        let size = size_of(item);
+        let count = index - start;
+        if count > 0 && (count == MAX_BATCH_ENTRIES || bytes + size > MAX_BATCH_BYTES) {
+            batches.push(&items[start..index]);
+            (start, bytes) = (index, 0);
+        }
+        bytes += size;
+    }
+    if start < items.len() {
+        batches.push(&items[start..]);
+    }
+    batches
+}
+
+impl OutgoingMessage {
+    /// Bytes SQS counts for this message: the body plus each attribute's name, type and value.
+    pub fn size(&self) -> usize {
+        self.body.len()
+            + self
+                .attributes
+                .iter()
+                .map(|(name, value)| name.len() + "String".len() + value.len())
+                .sum::<usize>()
+    }
+}
+
 fn string_attribute(name: &'static str, value: &str) -> Result<MessageAttributeValue, QueueError> {
     MessageAttributeValue::builder()
         .data_type("String")
         .string_value(value)
         .build()
         .map_err(|source| QueueError::Attribute { name, source })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batches_hold_at_most_ten_messages_and_one_mebibyte() {
+        let small = vec![1_usize; 25];
+        let sizes: Vec<usize> = batches(&small, |s| *s).iter().map(|b| b.len()).collect();
+        assert_eq!(sizes, vec![10, 10, 5]);
+
+        let big = vec![400 * 1024, 400 * 1024, 400 * 1024, 10, 900 * 1024];
+        let split: Vec<Vec<usize>> = batches(&big, |s| *s).iter().map(|b| b.to_vec()).collect();
+        assert_eq!(
+            split,
+            vec![
+                vec![400 * 1024, 400 * 1024],
+                vec![400 * 1024, 10],
+                vec![900 * 1024]
+            ]
+        );
+        assert!(batches(&Vec::<usize>::new(), |s| *s).is_empty());
+    }
 }

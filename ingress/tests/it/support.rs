@@ -1,142 +1,32 @@
-//! Test support: a private table and queues on the moto server for each test, clients that talk to
-//! it through the real AWS SDK, and helpers to read what reached the queue.
+//! Ingress-specific test support on top of `shared::testing`.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::Duration;
 
-use aws_config::{Region, SdkConfig};
-use aws_sdk_dynamodb::config::Credentials;
-use aws_sdk_dynamodb::types::AttributeValue;
-use aws_sdk_sqs::types::MessageSystemAttributeName;
 use ingress::Ingress;
-use shared::aws::{config_loader, CallLimits};
+use shared::aws::CallLimits;
 use shared::config::IngressConfig;
 use shared::outbox::DynamoDbOutbox;
 use shared::queue::SqsQueue;
-use shared::signature::SignatureScheme;
+pub use shared::testing::*;
 
-pub const STANDARD_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+/// Builds an [`Ingress`] over a test [`Stack`].
+pub trait IngressStack {
+    async fn ingress_with(
+        &self,
+        overrides: &[(&'static str, &str)],
+        dynamodb_endpoint: Option<&str>,
+        sqs_endpoint: Option<&str>,
+    ) -> Ingress;
 
-pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-pub fn moto_endpoint() -> String {
-    std::env::var("MOTO_ENDPOINT").unwrap_or_else(|_| "http://127.0.0.1:4566".to_owned())
-}
-
-/// Fails the test with instructions when moto is not running: never a silent skip.
-fn require_moto(endpoint: &str) {
-    let address = endpoint.trim_start_matches("http://");
-    let reachable = address
-        .parse::<SocketAddr>()
-        .ok()
-        .and_then(|addr| std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(1)).ok())
-        .is_some();
-    assert!(
-        reachable,
-        "no moto server at {endpoint}: start it with `make moto` (or run `make test`, which starts it), \
-         or set MOTO_ENDPOINT"
-    );
-}
-
-/// SDK configuration for the test process: fixed region and dummy credentials, one endpoint.
-pub async fn sdk_config(endpoint: &str, limits: CallLimits) -> SdkConfig {
-    config_loader(limits)
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("test", "test", None, None, "tests"))
-        .endpoint_url(endpoint)
-        .load()
-        .await
-}
-
-fn unique(prefix: &str) -> String {
-    static COUNTER: AtomicU32 = AtomicU32::new(0);
-    format!(
-        "{prefix}-{}-{}-{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed),
-        uuid::Uuid::new_v4()
-            .simple()
-            .to_string()
-            .get(..8)
-            .unwrap_or("x")
-    )
-}
-
-/// A uniquely named outbox table, queue, DLQ and secret parameter, provisioned by the same script
-/// as the local stack (scripts/localstack.py), so tests exercise the real resource shape.
-pub struct Stack {
-    pub endpoint: String,
-    pub table: String,
-    pub queue_url: String,
-    pub parameter: String,
-    pub dynamodb: aws_sdk_dynamodb::Client,
-    pub sqs: aws_sdk_sqs::Client,
-}
-
-impl Stack {
-    pub async fn new() -> Self {
-        Self::with_secret(STANDARD_SECRET).await
+    async fn ingress(&self) -> Ingress {
+        self.ingress_with(&[], None, None).await
     }
+}
 
-    pub async fn with_secret(secret: &str) -> Self {
-        let endpoint = moto_endpoint();
-        require_moto(&endpoint);
-        let (table, queue, dlq) = (unique("outbox"), unique("events"), unique("events-dlq"));
-        let parameter = format!("/tests/{}", unique("secret"));
-        let root = repo_root();
-        let output = Command::new(root.join(".venv/bin/python"))
-            .arg(root.join("scripts/localstack.py"))
-            .args([
-                "--endpoint",
-                &endpoint,
-                "--table",
-                &table,
-                "--queue",
-                &queue,
-                "--dlq",
-                &dlq,
-            ])
-            .args(["--parameter", &parameter, "--secret", secret])
-            .output()
-            .expect("run scripts/localstack.py with .venv/bin/python (make venv installs it)");
-        assert!(
-            output.status.success(),
-            "provisioning failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        let created: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-        let sdk = sdk_config(&endpoint, CallLimits::background()).await;
-        Self {
-            table,
-            queue_url: created["queue_url"].as_str().unwrap().to_owned(),
-            parameter,
-            dynamodb: aws_sdk_dynamodb::Client::new(&sdk),
-            sqs: aws_sdk_sqs::Client::new(&sdk),
-            endpoint,
-        }
-    }
-
-    /// The environment the ingress binary (or `IngressConfig`) gets for this stack.
-    pub fn env(&self) -> HashMap<&'static str, String> {
-        HashMap::from([
-            ("SOURCE_NAME", "market".to_owned()),
-            ("OUTBOX_TABLE", self.table.clone()),
-            ("QUEUE_URL", self.queue_url.clone()),
-            ("SECRET_PARAMETER", self.parameter.clone()),
-            ("RESPONSE_BUDGET_MS", "3000".to_owned()),
-            ("PENDING_SHARDS", "4".to_owned()),
-        ])
-    }
-
+impl IngressStack for Stack {
     /// An ingress over this stack, built like the binary builds it but with explicit endpoints:
     /// `dynamodb_endpoint` / `sqs_endpoint` may point at a dead port or a hanging listener.
-    pub async fn ingress_with(
+    async fn ingress_with(
         &self,
         overrides: &[(&'static str, &str)],
         dynamodb_endpoint: Option<&str>,
@@ -163,115 +53,4 @@ impl Stack {
         let queue = SqsQueue::new(aws_sdk_sqs::Client::new(&sqs_sdk), &config.outbox.queue_url);
         Ingress::new(config, keys, outbox, queue)
     }
-
-    pub async fn ingress(&self) -> Ingress {
-        self.ingress_with(&[], None, None).await
-    }
-
-    /// Every message on `queue_url`, received and deleted (waits briefly for stragglers).
-    pub async fn drain(&self, queue_url: &str) -> Vec<ReceivedMessage> {
-        let mut messages = Vec::new();
-        let mut empty_polls = 0;
-        while empty_polls < 2 {
-            let output = self
-                .sqs
-                .receive_message()
-                .queue_url(queue_url)
-                .max_number_of_messages(10)
-                .message_attribute_names("All")
-                .message_system_attribute_names(MessageSystemAttributeName::All)
-                .wait_time_seconds(0)
-                .send()
-                .await
-                .expect("ReceiveMessage");
-            let batch = output.messages.unwrap_or_default();
-            if batch.is_empty() {
-                empty_polls += 1;
-                continue;
-            }
-            for message in batch {
-                self.sqs
-                    .delete_message()
-                    .queue_url(queue_url)
-                    .receipt_handle(message.receipt_handle().unwrap())
-                    .send()
-                    .await
-                    .expect("DeleteMessage");
-                let attributes = message
-                    .message_attributes()
-                    .map(|attrs| {
-                        attrs
-                            .iter()
-                            .map(|(k, v)| {
-                                (k.clone(), v.string_value().unwrap_or_default().to_owned())
-                            })
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                messages.push(ReceivedMessage {
-                    body: message.body().unwrap_or_default().to_owned(),
-                    attributes,
-                });
-            }
-        }
-        messages
-    }
-
-    /// The outbox row under `key`, read consistently.
-    pub async fn row(&self, key: &str) -> Option<HashMap<String, AttributeValue>> {
-        self.dynamodb
-            .get_item()
-            .table_name(&self.table)
-            .key("id", AttributeValue::S(key.to_owned()))
-            .consistent_read(true)
-            .send()
-            .await
-            .expect("GetItem")
-            .item
-    }
-
-    pub async fn row_count(&self) -> usize {
-        let output = self
-            .dynamodb
-            .scan()
-            .table_name(&self.table)
-            .send()
-            .await
-            .expect("Scan");
-        output.items.unwrap_or_default().len()
-    }
-}
-
-pub fn secret_for(scheme: &SignatureScheme) -> String {
-    match scheme {
-        SignatureScheme::StandardWebhooks => STANDARD_SECRET.to_owned(),
-        SignatureScheme::HmacSha256(_) => "generic-app-secret".to_owned(),
-    }
-}
-
-/// A message as a worker receives it.
-#[derive(Debug, Clone)]
-pub struct ReceivedMessage {
-    pub body: String,
-    pub attributes: HashMap<String, String>,
-}
-
-impl ReceivedMessage {
-    pub fn attribute(&self, name: &str) -> Option<&str> {
-        self.attributes.get(name).map(String::as_str)
-    }
-
-    /// The exact bytes the provider sent, undoing the base64 rule.
-    pub fn raw_body(&self) -> Vec<u8> {
-        let base64 = self.attribute("body-encoding") == Some("base64");
-        shared::message::decode_body(&self.body, base64).expect("valid base64 body")
-    }
-}
-
-pub fn s(item: &HashMap<String, AttributeValue>, name: &str) -> Option<String> {
-    item.get(name).and_then(|v| v.as_s().ok()).cloned()
-}
-
-pub fn has(item: &HashMap<String, AttributeValue>, name: &str) -> bool {
-    item.contains_key(name)
 }

@@ -1,0 +1,392 @@
+//! The sweeper Lambda: re-sends every outbox row the ingress left pending (DESIGN.md section 7).
+//!
+//! The ingress answers 200 once a row is durable, even if SendMessage failed or the process died
+//! before it; this sweep is what turns "durable" into "on the queue". It reads the sparse unsent
+//! index shard by shard (cost follows the pending rows, never the table), re-reads each row
+//! consistently, sends in batches, marks rows sent with a conditional update, and parks a row
+//! after `MAX_ATTEMPTS` failed sends. [`Sweeper::sweep_once`] is one run, driven step by step
+//! by the tests.
+//!
+//! Two sweeps running at once lose nothing: both may send the same pending row (the workers
+//! deduplicate on `event-id`), and only one of them marks it sent.
+
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use shared::aws::{load_sdk_config, CallLimits};
+use shared::config::SweeperConfig;
+use shared::message::{DeliveredBy, OutgoingMessage};
+use shared::metrics::{EmfEmitter, MetricSet, Unit};
+use shared::outbox::{
+    DynamoDbOutbox, FailureOutcome, MarkOutcome, RowStatus, StoredRow, UnsentRef,
+};
+use shared::queue::{batches, SqsQueue};
+use shared::time::{now_millis, EpochMillis};
+use tokio::task::JoinSet;
+use tracing::{info, warn};
+
+/// Every environment variable the deployed function reads.
+pub const ENV_VARS: &[&str] = &[
+    "SOURCE_NAME",
+    "OUTBOX_TABLE",
+    "QUEUE_URL",
+    "PENDING_SHARDS",
+    "RETENTION_DAYS",
+    "METRICS_NAMESPACE",
+    "GRACE_SECS",
+    "MAX_ATTEMPTS",
+];
+
+/// The IAM actions the sweeper's AWS calls need (SendMessageBatch is authorised by SendMessage).
+pub const IAM_ACTIONS: &[&str] = &[
+    "dynamodb:Query",
+    "dynamodb:BatchGetItem",
+    "dynamodb:UpdateItem",
+    "sqs:SendMessage",
+];
+
+/// Index items asked for per Query page (and rows per BatchGetItem).
+const PAGE_SIZE: i32 = 100;
+/// No new step starts with less time than this left before the deadline.
+const STEP_RESERVE: Duration = Duration::from_millis(500);
+
+/// What one sweep did and the state it left, as the EMF metrics and the logs report it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct SweepReport {
+    /// Rows sent and marked sent.
+    pub resent: u64,
+    /// Rows whose send failed (attempts + 1).
+    pub resend_failed: u64,
+    /// Rows parked by this sweep after `MAX_ATTEMPTS` failures.
+    pub parked: u64,
+    /// Pending rows left after the sweep, whatever their age.
+    pub pending_after: u64,
+    /// Age of the oldest pending row after the sweep, 0 when none.
+    pub oldest_pending_age_secs: f64,
+    /// Index items DynamoDB read for this sweep (its cost), from the Query responses.
+    pub index_items_read: usize,
+    /// AWS calls that failed outright (a Query, a BatchGetItem, an UpdateItem).
+    pub errors: u64,
+    /// The deadline came before every pending row was looked at.
+    pub stopped_early: bool,
+}
+
+impl SweepReport {
+    fn absorb(&mut self, other: SweepReport) {
+        self.resent += other.resent;
+        self.resend_failed += other.resend_failed;
+        self.parked += other.parked;
+        self.errors += other.errors;
+        self.stopped_early |= other.stopped_early;
+    }
+
+    fn metrics(&self) -> MetricSet {
+        let mut metrics = MetricSet::default();
+        metrics.add("Resent", self.resent as f64, Unit::Count);
+        metrics.add("ResendFailed", self.resend_failed as f64, Unit::Count);
+        metrics.add("Parked", self.parked as f64, Unit::Count);
+        metrics.set("PendingCount", self.pending_after as f64, Unit::Count);
+        metrics.set(
+            "OldestPendingAgeSeconds",
+            self.oldest_pending_age_secs,
+            Unit::Seconds,
+        );
+        metrics
+    }
+}
+
+/// The sweeper with its clients, built once per cold start.
+pub struct Sweeper {
+    config: SweeperConfig,
+    outbox: DynamoDbOutbox,
+    queue: SqsQueue,
+    metrics: EmfEmitter,
+}
+
+impl Sweeper {
+    pub fn new(config: SweeperConfig, outbox: DynamoDbOutbox, queue: SqsQueue) -> Self {
+        let metrics = EmfEmitter::new(&config.outbox.metrics_namespace, &config.outbox.source);
+        Self {
+            config,
+            outbox,
+            queue,
+            metrics,
+        }
+    }
+
+    /// Builds the clients from the environment's AWS settings.
+    pub async fn from_config(config: SweeperConfig) -> Self {
+        let sdk = load_sdk_config(CallLimits::background()).await;
+        let outbox = DynamoDbOutbox::new(
+            aws_sdk_dynamodb::Client::new(&sdk),
+            &config.outbox.table,
+            config.outbox.pending_shards,
+        );
+        let queue = SqsQueue::new(aws_sdk_sqs::Client::new(&sdk), &config.outbox.queue_url);
+        Self::new(config, outbox, queue)
+    }
+
+    /// One sweep over every shard: re-sends pending rows received before `now - GRACE_SECS`,
+    /// starting no step after `deadline` (minus a small reserve), then measures what is left and
+    /// prints the EMF line.
+    pub async fn sweep_once(&self, now: EpochMillis, deadline: Instant) -> SweepReport {
+        let started = Instant::now();
+        let grace_ms = i64::try_from(self.config.grace.as_millis()).unwrap_or(i64::MAX);
+        let cutoff = now.saturating_sub(grace_ms);
+        let mut report = SweepReport::default();
+        'shards: for shard in 0..self.config.outbox.pending_shards {
+            let mut start = None;
+            loop {
+                if !has_time(deadline) {
+                    report.stopped_early = true;
+                    break 'shards;
+                }
+                let page =
+                    self.outbox
+                        .unsent_page(RowStatus::Pending, shard, cutoff, PAGE_SIZE, start);
+                let page = match bounded(deadline, page).await {
+                    Some(Ok(page)) => page,
+                    Some(Err(err)) => {
+                        report.errors += 1;
+                        warn!(shard, error = %err, "cannot read pending rows; next shard");
+                        continue 'shards;
+                    }
+                    None => {
+                        report.stopped_early = true;
+                        break 'shards;
+                    }
+                };
+                report.index_items_read += page.items_read;
+                if !page.rows.is_empty() {
+                    report.absorb(self.resend(&page.rows, deadline).await);
+                }
+                match page.next {
+                    Some(next) => start = Some(next),
+                    None => break,
+                }
+            }
+        }
+        self.measure_backlog(&mut report, deadline).await;
+        self.metrics.emit(&report.metrics(), now_millis());
+        info!(
+            resent = report.resent,
+            resend_failed = report.resend_failed,
+            parked = report.parked,
+            pending_after = report.pending_after,
+            oldest_pending_age_secs = report.oldest_pending_age_secs,
+            index_items_read = report.index_items_read,
+            errors = report.errors,
+            stopped_early = report.stopped_early,
+            duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            "sweep finished"
+        );
+        report
+    }
+
+    /// Re-reads one page of rows and sends those still pending, the batches concurrently.
+    async fn resend(&self, refs: &[UnsentRef], deadline: Instant) -> SweepReport {
+        let mut report = SweepReport::default();
+        let keys: Vec<String> = refs.iter().map(|r| r.key.clone()).collect();
+        let rows = match bounded(deadline, self.outbox.load_rows(&keys)).await {
+            Some(Ok(rows)) => rows,
+            Some(Err(err)) => {
+                report.errors += 1;
+                warn!(error = %err, "cannot load pending rows");
+                return report;
+            }
+            None => {
+                report.stopped_early = true;
+                return report;
+            }
+        };
+        let due: Vec<(StoredRow, OutgoingMessage)> = rows
+            .into_iter()
+            .filter(|row| row.status == RowStatus::Pending)
+            .map(|row| {
+                let message = OutgoingMessage::for_event(&row.event, DeliveredBy::Sweeper);
+                (row, message)
+            })
+            .collect();
+        let mut tasks = JoinSet::new();
+        for batch in batches(&due, |(_, message)| message.size()) {
+            let batch = batch.to_vec();
+            let (outbox, queue) = (self.outbox.clone(), self.queue.clone());
+            let (retention, max_attempts) =
+                (self.config.outbox.retention, self.config.max_attempts);
+            tasks.spawn(async move {
+                send_batch(&outbox, &queue, batch, retention, max_attempts, deadline).await
+            });
+        }
+        while let Some(done) = tasks.join_next().await {
+            match done {
+                Ok(batch_report) => report.absorb(batch_report),
+                Err(err) => {
+                    report.errors += 1;
+                    warn!(error = %err, "a batch task failed");
+                }
+            }
+        }
+        report
+    }
+
+    /// `PendingCount` and `OldestPendingAgeSeconds` after the sweep.
+    async fn measure_backlog(&self, report: &mut SweepReport, deadline: Instant) {
+        let mut oldest: Option<EpochMillis> = None;
+        for shard in 0..self.config.outbox.pending_shards {
+            let counted = bounded(
+                deadline,
+                self.outbox.count_unsent(RowStatus::Pending, shard),
+            )
+            .await;
+            match counted {
+                Some(Ok((0, items_read))) => report.index_items_read += items_read,
+                Some(Ok((count, items_read))) => {
+                    report.pending_after += count;
+                    report.index_items_read += items_read;
+                    let first = self.outbox.unsent_page(
+                        RowStatus::Pending,
+                        shard,
+                        EpochMillis::MAX,
+                        1,
+                        None,
+                    );
+                    if let Some(Ok(page)) = bounded(deadline, first).await {
+                        report.index_items_read += page.items_read;
+                        let shard_oldest = page.rows.first().map(|r| r.received_at);
+                        oldest = oldest.into_iter().chain(shard_oldest).min();
+                    }
+                }
+                Some(Err(err)) => {
+                    report.errors += 1;
+                    warn!(shard, error = %err, "cannot count pending rows");
+                }
+                None => {
+                    report.stopped_early = true;
+                    return;
+                }
+            }
+        }
+        report.oldest_pending_age_secs = oldest
+            .map(|at| (now_millis().saturating_sub(at)).max(0) as f64 / 1000.0)
+            .unwrap_or(0.0);
+    }
+}
+
+/// Sends one batch, then marks each sent row or records each failure.
+async fn send_batch(
+    outbox: &DynamoDbOutbox,
+    queue: &SqsQueue,
+    batch: Vec<(StoredRow, OutgoingMessage)>,
+    retention: Duration,
+    max_attempts: u32,
+    deadline: Instant,
+) -> SweepReport {
+    let mut report = SweepReport::default();
+    let messages: Vec<&OutgoingMessage> = batch.iter().map(|(_, message)| message).collect();
+    let results = match bounded(deadline, queue.send_batch(&messages)).await {
+        Some(results) => results,
+        None => {
+            vec![Err("SendMessageBatch timed out at the sweep deadline".to_owned()); batch.len()]
+        }
+    };
+    for ((row, _), result) in batch.iter().zip(results) {
+        match result {
+            Ok(message_id) => {
+                let marked = outbox.mark_sent(
+                    &row.key,
+                    &message_id,
+                    DeliveredBy::Sweeper,
+                    now_millis(),
+                    retention,
+                );
+                match bounded(deadline, marked).await {
+                    Some(Ok(MarkOutcome::Marked | MarkOutcome::NotPending)) => report.resent += 1,
+                    Some(Err(err)) => {
+                        report.resent += 1;
+                        report.errors += 1;
+                        warn!(key = %row.key, error = %err, "sent but not marked; a later sweep sends it again");
+                    }
+                    None => {
+                        report.resent += 1;
+                        report.stopped_early = true;
+                    }
+                }
+            }
+            Err(error) => {
+                report.resend_failed += 1;
+                warn!(key = %row.key, attempts = row.attempts + 1, error = %error, "re-send failed");
+                match bounded(deadline, outbox.record_failure(row, &error, max_attempts)).await {
+                    Some(Ok(FailureOutcome::Parked)) => {
+                        report.parked += 1;
+                        warn!(key = %row.key, "parked after {max_attempts} failed sends");
+                    }
+                    Some(Ok(FailureOutcome::WillRetry | FailureOutcome::NotPending)) => {}
+                    Some(Err(err)) => {
+                        report.errors += 1;
+                        warn!(key = %row.key, error = %err, "cannot record the failure");
+                    }
+                    None => report.stopped_early = true,
+                }
+            }
+        }
+    }
+    report
+}
+
+fn has_time(deadline: Instant) -> bool {
+    deadline.saturating_duration_since(Instant::now()) > STEP_RESERVE
+}
+
+/// Runs `step` until `deadline`; `None` when the deadline came first.
+async fn bounded<T>(deadline: Instant, step: impl std::future::Future<Output = T>) -> Option<T> {
+    tokio::time::timeout_at(deadline.into(), step).await.ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metrics_describe_the_state_after_the_sweep() {
+        let report = SweepReport {
+            resent: 7,
+            resend_failed: 2,
+            parked: 1,
+            pending_after: 3,
+            oldest_pending_age_secs: 95.5,
+            ..SweepReport::default()
+        };
+        let metrics = report.metrics();
+        assert_eq!(metrics.get("Resent"), 7.0);
+        assert_eq!(metrics.get("ResendFailed"), 2.0);
+        assert_eq!(metrics.get("Parked"), 1.0);
+        assert_eq!(metrics.get("PendingCount"), 3.0);
+        assert_eq!(metrics.get("OldestPendingAgeSeconds"), 95.5);
+    }
+
+    #[test]
+    fn env_vars_list_is_exactly_what_the_config_reads() {
+        use std::cell::RefCell;
+        use std::collections::BTreeSet;
+
+        use shared::config::EnvSource;
+
+        struct Recorder(RefCell<BTreeSet<String>>);
+        impl EnvSource for Recorder {
+            fn var(&self, name: &str) -> Option<String> {
+                self.0.borrow_mut().insert(name.to_owned());
+                let value = match name {
+                    "QUEUE_URL" => "https://sqs.example/q",
+                    "PENDING_SHARDS" | "RETENTION_DAYS" | "GRACE_SECS" | "MAX_ATTEMPTS" => "8",
+                    _ => "value",
+                };
+                Some(value.to_owned())
+            }
+        }
+        let recorder = Recorder(RefCell::default());
+        let config = SweeperConfig::from_env(&recorder);
+        assert!(config.is_ok(), "{config:?}");
+        let listed: BTreeSet<String> = ENV_VARS.iter().map(|name| (*name).to_owned()).collect();
+        assert_eq!(recorder.0.into_inner(), listed);
+    }
+}
