@@ -43,8 +43,8 @@ check-infra: ## parse terraform, run checkov and the consistency tests
 
 test: lint unit-and-integration check-infra ## everything CI runs
 
-package: ## bootstrap zips for provided.al2023 in dist/ (ARCH=x86_64|arm64)
-	scripts/package.sh $(or $(ARCH),x86_64)
+package: ## bootstrap zips for provided.al2023 in dist/ (ARCH=arm64 default, or x86_64)
+	scripts/package.sh $(or $(ARCH),arm64)
 
 clean: down ## remove build output and local state
 	rm -rf target dist .local

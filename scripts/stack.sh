@@ -59,6 +59,7 @@ write_env() {
   cat >"$STATE/env" <<ENV
 AWS_ENDPOINT_URL=${ENDPOINT}
 AWS_REGION=us-east-1
+AWS_DEFAULT_REGION=us-east-1
 AWS_ACCESS_KEY_ID=test
 AWS_SECRET_ACCESS_KEY=test
 SOURCE_NAME=${SOURCE_NAME:-local}
@@ -96,7 +97,7 @@ stop_pid() {
 }
 
 up() {
-  cargo build --quiet -p ingress
+  cargo build --quiet -p ingress -p sweeper
   start_moto
   local secret provisioned queue_url dlq_url
   secret="$(dev_secret)"
@@ -115,10 +116,14 @@ up() {
     fi
     sleep 0.2
   done
-  say "local stack up: moto ${ENDPOINT}, ingress http://${LISTEN}/ (logs in $STATE/), settings in $STATE/env"
+  stop_pid sweeper
+  (set -a; . "$STATE/env"; set +a; exec "$TARGET_DIR/debug/sweeper" --every "$SWEEP_EVERY") >>"$STATE/sweeper.log" 2>&1 &
+  echo $! >"$STATE/sweeper.pid"
+  say "local stack up: moto ${ENDPOINT}, ingress http://${LISTEN}/, sweeper every ${SWEEP_EVERY} s (logs in $STATE/), settings in $STATE/env"
 }
 
 down() {
+  stop_pid sweeper
   stop_pid ingress
   stop_pid moto
   say "local stack stopped"
@@ -147,7 +152,7 @@ case "${1:-}" in
     trap down EXIT
     up
     banner
-    tail -n 0 -F "$STATE/ingress.log"
+    tail -n 0 -F "$STATE/ingress.log" "$STATE/sweeper.log"
     ;;
   *) say "usage: scripts/stack.sh moto|up|run|down"; exit 2 ;;
 esac

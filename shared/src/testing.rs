@@ -2,17 +2,29 @@
 //! test, clients that talk to it through the real AWS SDK, and helpers to read what reached the
 //! queue. Used by the integration tests of every crate.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
+use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aws_config::{Region, SdkConfig};
 use aws_sdk_dynamodb::config::Credentials;
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_sqs::types::MessageSystemAttributeName;
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, Notify};
+
 use crate::aws::{config_loader, CallLimits};
 use crate::signature::SignatureScheme;
 
@@ -132,6 +144,22 @@ impl Stack {
         ])
     }
 
+    /// The environment a binary gets for this stack: [`Stack::env`] plus the AWS settings.
+    pub fn binary_env(&self) -> Vec<(String, String)> {
+        let aws = [
+            ("AWS_ENDPOINT_URL", self.endpoint.as_str()),
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_ACCESS_KEY_ID", "test"),
+            ("AWS_SECRET_ACCESS_KEY", "test"),
+            ("RUST_LOG", "info"),
+        ];
+        self.env()
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .chain(aws.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())))
+            .collect()
+    }
+
     /// Every message on `queue_url`, received and deleted (waits briefly for stragglers).
     pub async fn drain(&self, queue_url: &str) -> Vec<ReceivedMessage> {
         let mut messages = Vec::new();
@@ -238,4 +266,148 @@ pub fn s(item: &HashMap<String, AttributeValue>, name: &str) -> Option<String> {
 
 pub fn has(item: &HashMap<String, AttributeValue>, name: &str) -> bool {
     item.contains_key(name)
+}
+
+/// A minimal Lambda Runtime API (`/2018-06-01/runtime/...`) for running a real function binary
+/// locally: `next` hands out queued events, and each `response` or `error` the function posts
+/// comes back from [`RuntimeApi::next_answer`].
+pub struct RuntimeApi {
+    pub address: String,
+    state: Arc<RuntimeState>,
+    answers: tokio::sync::Mutex<mpsc::UnboundedReceiver<RuntimeAnswer>>,
+}
+
+/// What the function posted for one invocation.
+#[derive(Debug, Clone)]
+pub struct RuntimeAnswer {
+    pub request_id: String,
+    /// `response`, `error`, or the path of an init error.
+    pub kind: String,
+    pub body: String,
+}
+
+#[derive(Default)]
+struct RuntimeState {
+    pending: Mutex<VecDeque<(String, String)>>,
+    available: Notify,
+}
+
+impl RuntimeApi {
+    pub async fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind the runtime API");
+        let address = listener.local_addr().expect("local address").to_string();
+        let state = Arc::new(RuntimeState::default());
+        let (sender, answers) = mpsc::unbounded_channel();
+        let shared_state = Arc::clone(&state);
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let (state, sender) = (Arc::clone(&shared_state), sender.clone());
+                tokio::spawn(async move {
+                    let service = service_fn(move |request: Request<Incoming>| {
+                        let (state, sender) = (Arc::clone(&state), sender.clone());
+                        async move { Ok::<_, Infallible>(runtime_route(&state, &sender, request).await) }
+                    });
+                    let _ = http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        Self {
+            address,
+            state,
+            answers: tokio::sync::Mutex::new(answers),
+        }
+    }
+
+    /// Queues an invocation event.
+    pub fn invoke(&self, request_id: &str, event: String) {
+        self.state
+            .pending
+            .lock()
+            .expect("runtime state lock")
+            .push_back((request_id.to_owned(), event));
+        self.state.available.notify_one();
+    }
+
+    /// The next answer the function posted, waiting up to `timeout`.
+    pub async fn next_answer(&self, timeout: Duration) -> RuntimeAnswer {
+        tokio::time::timeout(timeout, self.answers.lock().await.recv())
+            .await
+            .expect("the function answers within the timeout")
+            .expect("runtime API still running")
+    }
+
+    /// The variables the Lambda runtime sets for a function, pointing it at this API.
+    pub fn lambda_env(&self, function_name: &str) -> Vec<(String, String)> {
+        [
+            ("AWS_LAMBDA_RUNTIME_API", self.address.as_str()),
+            ("AWS_LAMBDA_FUNCTION_NAME", function_name),
+            ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
+            ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256"),
+            ("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/test"),
+            ("AWS_LAMBDA_LOG_STREAM_NAME", "test"),
+        ]
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+    }
+}
+
+async fn runtime_route(
+    state: &RuntimeState,
+    answers: &mpsc::UnboundedSender<RuntimeAnswer>,
+    request: Request<Incoming>,
+) -> Response<Full<Bytes>> {
+    let path = request.uri().path().to_owned();
+    if path.ends_with("/invocation/next") {
+        let (id, event) = loop {
+            let next = state
+                .pending
+                .lock()
+                .expect("runtime state lock")
+                .pop_front();
+            match next {
+                Some(next) => break next,
+                None => state.available.notified().await,
+            }
+        };
+        let deadline = (crate::time::now_millis() + 30_000).to_string();
+        return Response::builder()
+            .header("lambda-runtime-aws-request-id", id)
+            .header("lambda-runtime-deadline-ms", deadline)
+            .header(
+                "lambda-runtime-invoked-function-arn",
+                "arn:aws:lambda:us-east-1:123456789012:function:test",
+            )
+            .header(
+                "lambda-runtime-trace-id",
+                "Root=1-5eb33c07-de25b420912dee103a5db434",
+            )
+            .body(Full::new(Bytes::from(event)))
+            .expect("valid response");
+    }
+    let body = request
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    let parts: Vec<&str> = path.split('/').collect();
+    // /2018-06-01/runtime/invocation/{id}/response|error, or /2018-06-01/runtime/init/error
+    let (request_id, kind) = match parts.as_slice() {
+        [_, _, _, "invocation", id, kind] => ((*id).to_owned(), (*kind).to_owned()),
+        _ => (String::new(), path.clone()),
+    };
+    let _ = answers.send(RuntimeAnswer {
+        request_id,
+        kind,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    });
+    Response::builder()
+        .status(202)
+        .body(Full::new(Bytes::new()))
+        .expect("valid response")
 }

@@ -42,12 +42,7 @@ pub fn binary_command(stack: &Stack, extra: &[(&str, &str)]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_ingress"));
     command
         .env_clear()
-        .envs(stack.env())
-        .env("AWS_ENDPOINT_URL", &stack.endpoint)
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("RUST_LOG", "info")
+        .envs(stack.binary_env())
         .envs(extra.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

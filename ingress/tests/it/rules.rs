@@ -9,7 +9,7 @@ use ingress::{Delivery, DuplicateOf, Ingress, Outcome, ReceivedBody, WebhookRequ
 use shared::signature::{Rejection, SignatureScheme, SigningKey};
 use shared::time::now_millis;
 
-use crate::support::{IngressStack, has, s, secret_for, Stack};
+use crate::support::{has, s, secret_for, IngressStack, Stack};
 
 fn key_for(scheme: &SignatureScheme) -> SigningKey {
     scheme

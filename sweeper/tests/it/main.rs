@@ -1,1 +1,6 @@
-//! placeholder
+//! The sweeper integration tests: one binary, against the moto server (`make moto` starts it).
+//! Rows are written with the same adapter the ingress uses, so each test sets up exactly the
+//! outbox state it needs (sent, pending, too young, unsendable) and drives `sweep_once` directly.
+
+mod binary;
+mod sweeps;

@@ -1,0 +1,118 @@
+//! The built `sweeper` binary: one local sweep, and one sweep per invocation under a Lambda
+//! Runtime API fed an EventBridge Scheduler event.
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use bytes::Bytes;
+use shared::aws::CallLimits;
+use shared::event::AcceptedEvent;
+use shared::outbox::DynamoDbOutbox;
+use shared::testing::{s, sdk_config, RuntimeApi, Stack};
+use shared::time::now_millis;
+
+fn sweeper_command(stack: &Stack) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_sweeper"));
+    command
+        .env_clear()
+        .envs(stack.binary_env())
+        .env("GRACE_SECS", "60")
+        .stdin(Stdio::null());
+    command
+}
+
+async fn one_old_pending_row(stack: &Stack, id: &str) -> String {
+    let sdk = sdk_config(&stack.endpoint, CallLimits::background()).await;
+    let outbox = DynamoDbOutbox::new(aws_sdk_dynamodb::Client::new(&sdk), &stack.table, 4);
+    let event = AcceptedEvent::new(
+        "market",
+        id.to_owned(),
+        None,
+        Bytes::from_static(b"\x00binary"),
+        now_millis() - 61_000,
+    );
+    outbox.insert_pending(&event).await.unwrap();
+    event.key
+}
+
+#[tokio::test]
+async fn one_local_sweep_sends_the_pending_row_and_prints_emf() {
+    let stack = Stack::new().await;
+    let key = one_old_pending_row(&stack, "evt-binary-local").await;
+
+    let output = sweeper_command(&stack).output().unwrap();
+
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let emf: serde_json::Value = stdout
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .find(|line| line.get("_aws").is_some())
+        .expect("an EMF line");
+    assert_eq!(emf["Resent"], 1.0);
+    assert_eq!(emf["PendingCount"], 0.0);
+    assert_eq!(emf["Source"], "market");
+    let messages = stack.drain(&stack.queue_url).await;
+    assert_eq!(messages.len(), 1);
+    assert_eq!(messages[0].raw_body(), b"\x00binary");
+    assert_eq!(
+        s(&stack.row(&key).await.unwrap(), "status").as_deref(),
+        Some("sent")
+    );
+}
+
+#[tokio::test]
+async fn bad_arguments_and_configuration_stop_with_a_clear_message() {
+    let stack = Stack::new().await;
+    let output = sweeper_command(&stack)
+        .args(["--every", "soon"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("--every takes a whole number of seconds")
+    );
+
+    let output = sweeper_command(&stack)
+        .env_remove("QUEUE_URL")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("QUEUE_URL is required but not set"));
+
+    let output = sweeper_command(&stack).arg("--help").output().unwrap();
+    assert!(output.status.success());
+    assert!(String::from_utf8_lossy(&output.stdout).contains("GRACE_SECS"));
+}
+
+#[tokio::test]
+async fn each_scheduled_invocation_is_one_sweep_under_the_lambda_runtime() {
+    let stack = Stack::new().await;
+    let key = one_old_pending_row(&stack, "evt-lambda-sweep").await;
+    let runtime = RuntimeApi::start().await;
+    // What EventBridge Scheduler sends with its default (empty) input.
+    runtime.invoke("sweep-1", "{}".to_owned());
+
+    let mut child = sweeper_command(&stack)
+        .envs(runtime.lambda_env("sweeper"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let answer = runtime.next_answer(Duration::from_secs(30)).await;
+    let _ = child.kill();
+    let _ = child.wait();
+
+    assert_eq!(answer.kind, "response", "{answer:?}");
+    let report: serde_json::Value = serde_json::from_str(&answer.body).unwrap();
+    assert_eq!(report["resent"], 1);
+    assert_eq!(report["stopped_early"], false);
+    assert_eq!(
+        s(&stack.row(&key).await.unwrap(), "status").as_deref(),
+        Some("sent")
+    );
+}

@@ -1,0 +1,262 @@
+//! `sweep_once` step by step: re-send after the grace period, parking, cost, deadline, two
+//! sweepers at once.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use shared::aws::CallLimits;
+use shared::config::SweeperConfig;
+use shared::event::AcceptedEvent;
+use shared::message::DeliveredBy;
+use shared::outbox::{DynamoDbOutbox, InsertOutcome};
+use shared::queue::SqsQueue;
+use shared::testing::{has, s, sdk_config, Stack};
+use shared::time::now_millis;
+use sweeper::Sweeper;
+use tokio::task::JoinSet;
+
+const GRACE_MS: i64 = 120_000;
+
+fn sweeper_for(
+    stack: &Stack,
+    overrides: &[(&'static str, &str)],
+    outbox: &DynamoDbOutbox,
+    queue: &SqsQueue,
+) -> Sweeper {
+    let mut env: HashMap<&str, String> = stack.env();
+    for (name, value) in overrides {
+        env.insert(name, (*value).to_owned());
+    }
+    let borrowed: HashMap<&str, &str> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let config = SweeperConfig::from_env(&borrowed).expect("valid sweeper configuration");
+    Sweeper::new(config, outbox.clone(), queue.clone())
+}
+
+async fn adapters(stack: &Stack, queue_url: &str) -> (DynamoDbOutbox, SqsQueue) {
+    let sdk = sdk_config(&stack.endpoint, CallLimits::background()).await;
+    let shards = stack.env()["PENDING_SHARDS"].parse().unwrap();
+    (
+        DynamoDbOutbox::new(aws_sdk_dynamodb::Client::new(&sdk), &stack.table, shards),
+        SqsQueue::new(aws_sdk_sqs::Client::new(&sdk), queue_url),
+    )
+}
+
+fn event(id: &str, received_at: i64) -> AcceptedEvent {
+    let body = format!(r#"{{"type":"product.reviewed","id":"{id}","note":"caf\u00e9"}}"#);
+    AcceptedEvent::new(
+        "market",
+        id.to_owned(),
+        Some("product.reviewed".into()),
+        Bytes::from(body),
+        received_at,
+    )
+}
+
+/// Writes `count` pending rows received at `received_at`, as the ingress does before SendMessage.
+async fn pending_rows(
+    outbox: &DynamoDbOutbox,
+    prefix: &str,
+    count: usize,
+    received_at: i64,
+) -> Vec<AcceptedEvent> {
+    let events: Vec<AcceptedEvent> = (0..count)
+        .map(|n| event(&format!("{prefix}-{n}"), received_at))
+        .collect();
+    let mut tasks = JoinSet::new();
+    for chunk in events.chunks(count.div_ceil(8).max(1)) {
+        let (outbox, chunk) = (outbox.clone(), chunk.to_vec());
+        tasks.spawn(async move {
+            for event in chunk {
+                assert_eq!(
+                    outbox.insert_pending(&event).await.unwrap(),
+                    InsertOutcome::Inserted
+                );
+            }
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        done.unwrap();
+    }
+    events
+}
+
+fn far_deadline() -> Instant {
+    Instant::now() + Duration::from_secs(60)
+}
+
+#[tokio::test]
+async fn a_row_whose_send_failed_is_on_the_queue_after_one_sweep_past_the_grace_period() {
+    let stack = Stack::new().await;
+    let (outbox, queue) = adapters(&stack, &stack.queue_url).await;
+    let sweeper = sweeper_for(&stack, &[], &outbox, &queue);
+    let now = now_millis();
+    let old = pending_rows(&outbox, "old", 3, now - GRACE_MS - 1_000).await;
+    let young = pending_rows(&outbox, "young", 2, now - 5_000).await;
+
+    let report = sweeper.sweep_once(now, far_deadline()).await;
+
+    assert_eq!(report.resent, 3);
+    assert_eq!(report.errors, 0);
+    assert_eq!(
+        report.pending_after, 2,
+        "rows inside the grace period are left to the ingress"
+    );
+    assert!(
+        report.oldest_pending_age_secs >= 5.0 && report.oldest_pending_age_secs < 60.0,
+        "{report:?}"
+    );
+    let messages = stack.drain(&stack.queue_url).await;
+    assert_eq!(messages.len(), 3);
+    for sent in &old {
+        let message = messages
+            .iter()
+            .find(|m| m.attribute("event-id") == Some(sent.event_id.as_str()))
+            .unwrap();
+        assert_eq!(message.raw_body(), sent.body.to_vec());
+        assert_eq!(message.attribute("delivered-by"), Some("sweeper"));
+        assert_eq!(message.attribute("event-type"), Some("product.reviewed"));
+        assert_eq!(message.attribute("source"), Some("market"));
+        let row = stack.row(&sent.key).await.unwrap();
+        assert_eq!(s(&row, "status").as_deref(), Some("sent"));
+        assert_eq!(s(&row, "delivered_by").as_deref(), Some("sweeper"));
+        assert!(!has(&row, "unsent_key") && has(&row, "expires_at"));
+    }
+    for waiting in &young {
+        let row = stack.row(&waiting.key).await.unwrap();
+        assert_eq!(s(&row, "status").as_deref(), Some("pending"));
+    }
+}
+
+#[tokio::test]
+async fn a_row_that_can_never_be_sent_ends_parked_with_a_metric() {
+    let stack = Stack::new().await;
+    let missing_queue = format!("{}/000000000000/no-such-queue", stack.endpoint);
+    let (outbox, queue) = adapters(&stack, &missing_queue).await;
+    let sweeper = sweeper_for(&stack, &[("MAX_ATTEMPTS", "3")], &outbox, &queue);
+    let now = now_millis();
+    let stuck = pending_rows(&outbox, "stuck", 1, now - GRACE_MS - 1_000).await;
+
+    let reports = [
+        sweeper.sweep_once(now, far_deadline()).await,
+        sweeper.sweep_once(now, far_deadline()).await,
+        sweeper.sweep_once(now, far_deadline()).await,
+        sweeper.sweep_once(now, far_deadline()).await,
+    ];
+
+    let failed: Vec<u64> = reports.iter().map(|r| r.resend_failed).collect();
+    let parked: Vec<u64> = reports.iter().map(|r| r.parked).collect();
+    assert_eq!(failed, vec![1, 1, 1, 0], "no retry once parked");
+    assert_eq!(parked, vec![0, 0, 1, 0]);
+    assert_eq!(reports[3].pending_after, 0);
+    let row = stack.row(&stuck[0].key).await.unwrap();
+    assert_eq!(s(&row, "status").as_deref(), Some("parked"));
+    assert_eq!(row["attempts"].as_n().unwrap(), "3");
+    assert!(
+        s(&row, "last_error").unwrap().contains("SendMessageBatch"),
+        "{row:?}"
+    );
+    assert!(
+        s(&row, "unsent_key").unwrap().starts_with("parked#"),
+        "parked rows stay findable"
+    );
+    assert!(!has(&row, "expires_at"), "a parked row never expires");
+}
+
+#[tokio::test]
+async fn the_sweep_reads_only_pending_rows_however_many_were_sent() {
+    let stack = Stack::new().await;
+    let (outbox, queue) = adapters(&stack, &stack.queue_url).await;
+    let sweeper = sweeper_for(&stack, &[], &outbox, &queue);
+    let now = now_millis();
+    let sent = pending_rows(&outbox, "sent", 300, now - GRACE_MS - 60_000).await;
+    for event in &sent {
+        let retention = Duration::from_secs(86_400);
+        outbox
+            .mark_sent(&event.key, "m", DeliveredBy::Ingress, now, retention)
+            .await
+            .unwrap();
+    }
+    pending_rows(&outbox, "pending", 5, now - GRACE_MS - 1_000).await;
+
+    let report = sweeper.sweep_once(now, far_deadline()).await;
+
+    assert_eq!(report.resent, 5);
+    assert_eq!(report.pending_after, 0);
+    assert_eq!(
+        report.index_items_read, 5,
+        "the sweep must read the 5 pending rows, not the 305-row table"
+    );
+    assert_eq!(stack.drain(&stack.queue_url).await.len(), 5);
+}
+
+#[tokio::test]
+async fn the_sweep_stops_before_its_deadline_with_thousands_of_rows_pending() {
+    let stack = Stack::new().await;
+    let (outbox, queue) = adapters(&stack, &stack.queue_url).await;
+    let sweeper = sweeper_for(&stack, &[], &outbox, &queue);
+    let now = now_millis();
+    let rows = pending_rows(&outbox, "backlog", 2_000, now - GRACE_MS - 1_000).await;
+    let budget = Duration::from_millis(1_500);
+
+    let started = Instant::now();
+    let report = sweeper.sweep_once(now, started + budget).await;
+    let took = started.elapsed();
+
+    assert!(took < budget + Duration::from_millis(250), "took {took:?}");
+    assert!(report.stopped_early, "{report:?}");
+    assert!(report.resent > 0 && report.resent < 2_000, "{report:?}");
+    let messages: HashSet<String> = stack
+        .drain(&stack.queue_url)
+        .await
+        .into_iter()
+        .filter_map(|m| m.attribute("event-id").map(str::to_owned))
+        .collect();
+    let mut sent_rows = 0;
+    for event in &rows {
+        let row = stack.row(&event.key).await.expect("no row is ever lost");
+        match s(&row, "status").as_deref() {
+            Some("sent") => {
+                sent_rows += 1;
+                assert!(
+                    messages.contains(&event.event_id),
+                    "{} marked sent but not on the queue",
+                    event.key
+                );
+            }
+            Some("pending") => assert!(has(&row, "unsent_key")),
+            other => panic!("unexpected status {other:?}"),
+        }
+    }
+    assert!(sent_rows > 0 && sent_rows < 2_000);
+}
+
+#[tokio::test]
+async fn two_sweepers_at_once_lose_nothing() {
+    let stack = Stack::new().await;
+    let (outbox, queue) = adapters(&stack, &stack.queue_url).await;
+    let first = Arc::new(sweeper_for(&stack, &[], &outbox, &queue));
+    let second = Arc::new(sweeper_for(&stack, &[], &outbox, &queue));
+    let now = now_millis();
+    let rows = pending_rows(&outbox, "race", 60, now - GRACE_MS - 1_000).await;
+
+    let (a, b) = tokio::join!(
+        first.sweep_once(now, far_deadline()),
+        second.sweep_once(now, far_deadline())
+    );
+
+    assert!(a.resent + b.resent >= 60, "{a:?} {b:?}");
+    assert_eq!(a.errors + b.errors, 0);
+    let delivered: HashSet<String> = stack
+        .drain(&stack.queue_url)
+        .await
+        .into_iter()
+        .filter_map(|m| m.attribute("event-id").map(str::to_owned))
+        .collect();
+    for event in &rows {
+        assert!(delivered.contains(&event.event_id), "{} lost", event.key);
+        let row = stack.row(&event.key).await.unwrap();
+        assert_eq!(s(&row, "status").as_deref(), Some("sent"));
+    }
+}
