@@ -483,34 +483,24 @@ mod tests {
 
     #[test]
     fn env_vars_list_is_exactly_what_the_config_reads() {
-        use std::cell::RefCell;
-        use std::collections::BTreeSet;
-
-        use shared::config::EnvSource;
-
-        /// Records every name the configuration asks for.
-        struct Recorder(RefCell<BTreeSet<String>>);
-        impl EnvSource for Recorder {
-            fn var(&self, name: &str) -> Option<String> {
-                self.0.borrow_mut().insert(name.to_owned());
-                let value = match name {
-                    "SIGNATURE_SCHEME" => "hmac-sha256",
-                    "QUEUE_URL" => "https://sqs.example/q",
-                    "SIGNATURE_HEADER" | "EVENT_ID_HEADER" => "x-header",
-                    "SIGNATURE_ENCODING" => "hex",
-                    "EVENT_ID_POINTER" | "EVENT_TYPE_POINTER" => "/id",
-                    "RESPONSE_BUDGET_MS" | "MAX_BODY_BYTES" | "TIMESTAMP_TOLERANCE_SECS" => "3000",
-                    "PENDING_SHARDS" | "RETENTION_DAYS" => "8",
-                    _ => "value",
-                };
-                Some(value.to_owned())
-            }
-        }
-        let recorder = Recorder(RefCell::default());
-        let config = IngressConfig::from_env(&recorder);
-        assert!(config.is_ok(), "{config:?}");
-        let asked = recorder.0.into_inner();
-        let listed: BTreeSet<String> = ENV_VARS.iter().map(|name| (*name).to_owned()).collect();
+        // The generic scheme, so the scheme-specific variables are asked for too.
+        let values = [
+            ("SIGNATURE_SCHEME", "hmac-sha256"),
+            ("QUEUE_URL", "https://sqs.example/q"),
+            ("SIGNATURE_HEADER", "x-header"),
+            ("EVENT_ID_HEADER", "x-header"),
+            ("SIGNATURE_ENCODING", "hex"),
+            ("EVENT_ID_POINTER", "/id"),
+            ("EVENT_TYPE_POINTER", "/type"),
+            ("RESPONSE_BUDGET_MS", "3000"),
+            ("MAX_BODY_BYTES", "3000"),
+            ("TIMESTAMP_TOLERANCE_SECS", "300"),
+            ("PENDING_SHARDS", "8"),
+            ("RETENTION_DAYS", "8"),
+        ];
+        let asked = shared::testing::variables_read(&values, IngressConfig::from_env);
+        let listed: std::collections::BTreeSet<String> =
+            ENV_VARS.iter().map(|name| (*name).to_owned()).collect();
         assert_eq!(asked, listed);
     }
 }

@@ -26,6 +26,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{mpsc, Notify};
 
 use crate::aws::{config_loader, CallLimits};
+use crate::config::EnvSource;
 use crate::signature::SignatureScheme;
 
 pub const STANDARD_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
@@ -266,6 +267,41 @@ pub fn s(item: &HashMap<String, AttributeValue>, name: &str) -> Option<String> {
 
 pub fn has(item: &HashMap<String, AttributeValue>, name: &str) -> bool {
     item.contains_key(name)
+}
+
+/// Every variable name `read` asks for when given an environment that answers from `values`
+/// (`"value"` for names not listed). Panics if `read` fails: pass values that make it succeed, so
+/// that every branch asks for its names.
+pub fn variables_read<T, E: std::fmt::Debug>(
+    values: &[(&str, &str)],
+    read: impl Fn(&dyn EnvSource) -> Result<T, E>,
+) -> std::collections::BTreeSet<String> {
+    struct Recorder<'v> {
+        values: &'v [(&'v str, &'v str)],
+        asked: Mutex<std::collections::BTreeSet<String>>,
+    }
+    impl EnvSource for Recorder<'_> {
+        fn var(&self, name: &str) -> Option<String> {
+            self.asked
+                .lock()
+                .expect("recorder lock")
+                .insert(name.to_owned());
+            let value = self
+                .values
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map_or("value", |(_, v)| v);
+            Some(value.to_owned())
+        }
+    }
+    let recorder = Recorder {
+        values,
+        asked: Mutex::default(),
+    };
+    if let Err(err) = read(&recorder) {
+        panic!("the configuration must accept the recorded values: {err:?}");
+    }
+    recorder.asked.into_inner().expect("recorder lock")
 }
 
 /// A minimal Lambda Runtime API (`/2018-06-01/runtime/...`) for running a real function binary

@@ -366,27 +366,16 @@ mod tests {
 
     #[test]
     fn env_vars_list_is_exactly_what_the_config_reads() {
-        use std::cell::RefCell;
-        use std::collections::BTreeSet;
-
-        use shared::config::EnvSource;
-
-        struct Recorder(RefCell<BTreeSet<String>>);
-        impl EnvSource for Recorder {
-            fn var(&self, name: &str) -> Option<String> {
-                self.0.borrow_mut().insert(name.to_owned());
-                let value = match name {
-                    "QUEUE_URL" => "https://sqs.example/q",
-                    "PENDING_SHARDS" | "RETENTION_DAYS" | "GRACE_SECS" | "MAX_ATTEMPTS" => "8",
-                    _ => "value",
-                };
-                Some(value.to_owned())
-            }
-        }
-        let recorder = Recorder(RefCell::default());
-        let config = SweeperConfig::from_env(&recorder);
-        assert!(config.is_ok(), "{config:?}");
-        let listed: BTreeSet<String> = ENV_VARS.iter().map(|name| (*name).to_owned()).collect();
-        assert_eq!(recorder.0.into_inner(), listed);
+        let values = [
+            ("QUEUE_URL", "https://sqs.example/q"),
+            ("PENDING_SHARDS", "8"),
+            ("RETENTION_DAYS", "8"),
+            ("GRACE_SECS", "8"),
+            ("MAX_ATTEMPTS", "8"),
+        ];
+        let asked = shared::testing::variables_read(&values, SweeperConfig::from_env);
+        let listed: std::collections::BTreeSet<String> =
+            ENV_VARS.iter().map(|name| (*name).to_owned()).collect();
+        assert_eq!(asked, listed);
     }
 }
