@@ -1,0 +1,107 @@
+//! The whole harness against the built binaries: the small soak must lose nothing while faults
+//! of every kind and kills really happen, and the harness must see a loss when there is one.
+
+use std::time::Instant;
+
+use e2e::harness::{run, SoakConfig};
+use e2e::proxy::Fault;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn small_soak_loses_no_accepted_webhook_under_faults_and_kills() {
+    let config = SoakConfig::small(7);
+    let started = Instant::now();
+    let report = run(&config).await.unwrap_or_else(|err| panic!("{err}"));
+    println!(
+        "{report}\nsmall soak took {:.1}s",
+        started.elapsed().as_secs_f64()
+    );
+
+    assert_eq!(report.lost_count(), 0, "{report}");
+    assert_eq!(report.wrong_body_messages, 0, "{report}");
+    assert_eq!(report.unexpected_messages, 0, "{report}");
+    assert_eq!((report.pending_left, report.parked), (0, 0), "{report}");
+    assert_eq!(
+        report.rejected(),
+        0,
+        "no signature or id problems: {report}"
+    );
+
+    // The run proves something only if the failures really happened.
+    assert_eq!(report.kills, 3, "{report}");
+    assert!(report.in_flight_at_kills > 0, "{report}");
+    for kind in Fault::ALL {
+        assert!(
+            report.ingress_proxy.faults_of(kind) > 0,
+            "no {kind} fault hit the ingress: {report}"
+        );
+    }
+    for operation in ["dynamodb:PutItem", "sqs:SendMessage", "dynamodb:UpdateItem"] {
+        assert!(
+            report.ingress_proxy.faults_for(operation) > 0,
+            "no fault on {operation}: {report}"
+        );
+    }
+    assert!(report.provider_retries() > 0, "{report}");
+    assert!(
+        report.accepted * 10 >= report.events * 9,
+        "most events must get through: {report}"
+    );
+    assert!(
+        report.base64_messages > 0,
+        "binary bodies travelled: {report}"
+    );
+
+    // The sweeper had work, did it, and never scanned the table.
+    assert!(report.sweeper.pending_after_send > 0, "{report}");
+    assert!(report.sweeper.runs > 0, "{report}");
+    assert!(
+        report.delivered_by.get("sweeper").copied().unwrap_or(0) > 0,
+        "{report}"
+    );
+    assert!(
+        report.sweeper_proxy.requests_for("dynamodb:Query") > 0,
+        "{report}"
+    );
+    assert_eq!(
+        report.sweeper_proxy.requests_for("dynamodb:Scan"),
+        0,
+        "{report}"
+    );
+    assert_eq!(
+        report.ingress_proxy.requests_for("dynamodb:Scan"),
+        0,
+        "{report}"
+    );
+}
+
+/// The control experiment: SQS always failing, no sweeper. The ingress rightly answers 200 (the
+/// rows are durable), nothing reaches the queue, and the harness must call every event lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn harness_reports_accepted_events_that_never_reach_the_queue_as_lost() {
+    let mut config = SoakConfig::small(3);
+    config.events = 30;
+    config.kills = 0;
+    config.send_fault_rate = 1.0;
+    config.dynamodb_fault_rate = 0.0;
+    config.fault_kinds = vec![Fault::Error500];
+    config.duplicate_rate = 0.0;
+    config.sweeper.enabled = false;
+
+    let report = run(&config).await.unwrap_or_else(|err| panic!("{err}"));
+
+    assert_eq!(report.accepted, 30, "{report}");
+    assert_eq!(report.messages, 0, "{report}");
+    assert_eq!(report.lost_count(), 30, "{report}");
+    assert_eq!(report.pending_left, 30, "{report}");
+    let lost = &report.lost[0];
+    assert!(
+        lost.row
+            .as_deref()
+            .is_some_and(|row| row.contains("status=pending")),
+        "{lost:?}"
+    );
+    assert!(!lost.log_lines.is_empty(), "{lost:?}");
+    if let Some(dir) = &report.log_dir {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
