@@ -40,6 +40,7 @@ class TfDir:
         self.variables = {}
         self.locals = {}
         self.outputs = {}
+        self.moved = []  # [{"from": "${addr}", "to": "${addr}"}]
         for tf in sorted(self.path.glob("*.tf")):
             doc = load_tf_file(tf)
             for block in doc.get("resource", []):
@@ -56,12 +57,105 @@ class TfDir:
                     target.update(block)
             for block in doc.get("locals", []):
                 self.locals.update(block)
+            self.moved += doc.get("moved", [])
 
     def of_type(self, rtype):
         return {name: body for (t, name), body in self.resources.items() if t == rtype}
 
     def var_default(self, name):
         return self.variables[name].get("default")
+
+    def instances(self, rtype):
+        """The resources of rtype by address: `name`, or `name["key"]` for each instance of a resource with
+        `for_each = { for x in local.LIST : x.KEY => x }` (or `=> merge(local.DEFAULTS, x)`), with
+        `each.key` and `each.value.ATTR` resolved as Terraform would."""
+        found = {}
+        for name, body in self.of_type(rtype).items():
+            if "for_each" not in body:
+                found[name] = body
+                continue
+            body = dict(body)
+            for key, value in self._for_each(body.pop("for_each")).items():
+                found[f'{name}["{key}"]'] = {attr: _substitute_each(v, key, value) for attr, v in body.items()}
+        return found
+
+    def resolve(self, value):
+        """value with `${local.NAME}` and `${merge(...)}` of locals and object literals resolved (recursively)."""
+        if isinstance(value, list):
+            return [self.resolve(v) for v in value]
+        if isinstance(value, dict):
+            return {k: self.resolve(v) for k, v in value.items()}
+        if not isinstance(value, str) or not (value.startswith("${") and value.endswith("}")):
+            return value
+        expr = value[2:-1].strip()
+        if m := re.fullmatch(r"local\.(\w+)", expr):
+            return self.resolve(self.locals[m.group(1)])
+        if m := re.fullmatch(r"merge\((.*)\)", expr, re.S):
+            merged = {}
+            for arg in _split_args(m.group(1)):
+                part = self.resolve(_literal(arg))
+                assert isinstance(part, dict), f"{self.path}: cannot resolve merge argument {arg!r}"
+                merged.update(part)
+            return merged
+        return value
+
+    def _for_each(self, expr):
+        m = re.fullmatch(r"\$\{\{for (\w+) in local\.(\w+) : \1\.(\w+) => (?:\1|merge\(local\.(\w+), \1\))\}\}",
+                         expr)
+        assert m, f"{self.path}: for_each {expr!r} is not of a form the tests resolve"
+        _, items, key_attr, defaults = m.groups()
+        defaults = self.resolve(self.locals[defaults]) if defaults else {}
+        result = {}
+        for item in self.resolve(self.locals[items]):
+            key = item[key_attr]
+            assert key not in result, f"{self.path}: for_each key {key!r} twice"
+            result[key] = {**defaults, **item}
+        return result
+
+
+def _literal(text):
+    """An HCL expression as python-hcl2 gives it: a nested `${...}` reference or a parsed literal."""
+    text = text.strip()
+    if text.startswith(("{", "[")):
+        return hcl2.loads(f"x = {text}\n", serialization_options=_OPTS)["x"]
+    return "${" + text + "}"
+
+
+def _split_args(text):
+    """Split a function's argument list at its top-level commas."""
+    args, depth, quoted, start = [], 0, False, 0
+    for i, ch in enumerate(text):
+        if ch == '"' and text[i - 1] != "\\":
+            quoted = not quoted
+        elif not quoted and ch in "{[(":
+            depth += 1
+        elif not quoted and ch in "}])":
+            depth -= 1
+        elif not quoted and depth == 0 and ch == ",":
+            args.append(text[start:i]); start = i + 1
+    args.append(text[start:])
+    return [a for a in (a.strip() for a in args) if a]
+
+
+def _substitute_each(value, key, item):
+    """value with `each.key` and `each.value.ATTR` replaced by this instance's key and item."""
+    if isinstance(value, list):
+        return [_substitute_each(v, key, item) for v in value]
+    if isinstance(value, dict):
+        return {k: _substitute_each(v, key, item) for k, v in value.items()}
+    if not isinstance(value, str):
+        return value
+    if m := re.fullmatch(r"\$\{each\.value\.(\w+)\}", value):
+        assert m.group(1) in item, f"for_each item {key!r} has no {m.group(1)!r}"
+        return item[m.group(1)]
+    if value == "${each.key}":
+        return key
+
+    def inline(m):
+        v = key if m.group(1) == "key" else item[m.group(2)]
+        assert isinstance(v, (str, int, float)), f"each.{m.group(0)} is not a string or number"
+        return str(v)
+    return re.sub(r"\$\{each\.(key|value\.(\w+))\}", inline, value)
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,8 @@ REQUIRED = [
 
 
 def alarms(modules, name):
-    return modules[name].of_type("aws_cloudwatch_metric_alarm")
+    """Every alarm instance of modules/NAME by address (for_each instances resolved: `this["dlq-not-empty"]`)."""
+    return modules[name].instances("aws_cloudwatch_metric_alarm")
 
 
 @pytest.mark.parametrize("module,namespace,metric,dimension", REQUIRED, ids=[r[2] for r in REQUIRED])
@@ -26,14 +27,14 @@ def test_required_alarm_exists(modules, module, namespace, metric, dimension):
 
 
 def test_dlq_alarm_fires_on_one_message(modules):
-    a = alarms(modules, "sqs-with-dlq")["dlq_visible_messages"]
+    a = alarms(modules, "sqs-with-dlq")['this["dlq-not-empty"]']
     assert a["metric_name"] == "ApproximateNumberOfMessagesVisible"
     assert a["dimensions"]["QueueName"] == "${aws_sqs_queue.dlq.name}"
     assert a["threshold"] == 1 and a["comparison_operator"] == "GreaterThanOrEqualToThreshold"
 
 
 def test_emf_alarms_use_source_dimension(modules):
-    for name in ("oldest_pending_age", "parked"):
+    for name in ('this["outbox-oldest-pending-age"]', 'this["outbox-parked"]'):
         assert alarms(modules, "monitoring")[name]["dimensions"] == {"Source": "${var.source_name}"}
 
 
@@ -63,3 +64,14 @@ def test_metrics_namespace_default(example, modules):
     assert example.modules["monitoring"]["metrics_namespace"] == "${var.metrics_namespace}"
     assert example.modules["ingress"]["environment"]["METRICS_NAMESPACE"] == "${var.metrics_namespace}"
     assert example.modules["sweeper"]["environment"]["METRICS_NAMESPACE"] == "${var.metrics_namespace}"
+
+
+@pytest.mark.parametrize("module", ["lambda", "sqs-with-dlq", "monitoring"])
+def test_moved_alarms_keep_their_state(modules, module):
+    """Alarms that were single resources are moved to for_each instances, not destroyed and recreated."""
+    tf = modules[module]
+    addresses = {f"aws_cloudwatch_metric_alarm.{a}" for a in alarms(modules, module)}
+    for block in tf.moved:
+        source, target = block["from"][2:-1], block["to"][2:-1]
+        assert target in addresses, f"modules/{module}: moved to {target}, which does not exist"
+        assert source not in addresses, f"modules/{module}: moved from {source}, which still exists"

@@ -148,17 +148,37 @@ resource "aws_lambda_function_url" "this" {
   invoke_mode        = "BUFFERED"
 }
 
-resource "aws_cloudwatch_metric_alarm" "errors" {
-  alarm_name          = "${var.function_name}-errors"
-  alarm_description   = "Lambda ${var.function_name} failed (crash, timeout or init error). Check its log group; for the ingress, the provider retries non-2xx answers."
+# Errors and Throttles, named "<function_name>-<name>"; the list order is the order of output alarm_arns.
+locals {
+  alarms = [
+    {
+      name        = "errors"
+      description = "Lambda ${var.function_name} failed (crash, timeout or init error). Check its log group; for the ingress, the provider retries non-2xx answers."
+      metric      = "Errors"
+      threshold   = var.errors_threshold
+    },
+    {
+      name        = "throttles"
+      description = "Lambda ${var.function_name} was throttled (account or reserved concurrency exhausted)."
+      metric      = "Throttles"
+      threshold   = 1
+    },
+  ]
+}
+
+resource "aws_cloudwatch_metric_alarm" "this" {
+  for_each = { for a in local.alarms : a.name => a }
+
+  alarm_name          = "${var.function_name}-${each.key}"
+  alarm_description   = each.value.description
   namespace           = "AWS/Lambda"
-  metric_name         = "Errors"
+  metric_name         = each.value.metric
   dimensions          = { FunctionName = aws_lambda_function.this.function_name }
   statistic           = "Sum"
   period              = 60
   evaluation_periods  = var.alarm_evaluation_periods
   datapoints_to_alarm = 1
-  threshold           = var.errors_threshold
+  threshold           = each.value.threshold
   comparison_operator = "GreaterThanOrEqualToThreshold"
   treat_missing_data  = "notBreaching"
   alarm_actions       = [var.alarm_topic_arn]
@@ -166,20 +186,13 @@ resource "aws_cloudwatch_metric_alarm" "errors" {
   tags                = var.tags
 }
 
-resource "aws_cloudwatch_metric_alarm" "throttles" {
-  alarm_name          = "${var.function_name}-throttles"
-  alarm_description   = "Lambda ${var.function_name} was throttled (account or reserved concurrency exhausted)."
-  namespace           = "AWS/Lambda"
-  metric_name         = "Throttles"
-  dimensions          = { FunctionName = aws_lambda_function.this.function_name }
-  statistic           = "Sum"
-  period              = 60
-  evaluation_periods  = var.alarm_evaluation_periods
-  datapoints_to_alarm = 1
-  threshold           = 1
-  comparison_operator = "GreaterThanOrEqualToThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = [var.alarm_topic_arn]
-  ok_actions          = [var.alarm_topic_arn]
-  tags                = var.tags
+# The alarms were single resources before: move their state instead of destroying and recreating them.
+moved {
+  from = aws_cloudwatch_metric_alarm.errors
+  to   = aws_cloudwatch_metric_alarm.this["errors"]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.throttles
+  to   = aws_cloudwatch_metric_alarm.this["throttles"]
 }

@@ -30,5 +30,5 @@ output "function_url" {
 
 output "alarm_arns" {
   description = "Errors and Throttles alarm ARNs."
-  value       = [aws_cloudwatch_metric_alarm.errors.arn, aws_cloudwatch_metric_alarm.throttles.arn]
+  value       = [for a in local.alarms : aws_cloudwatch_metric_alarm.this[a.name].arn]
 }

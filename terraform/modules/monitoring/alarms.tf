@@ -1,80 +1,95 @@
 # Alarms on the functions' EMF metrics (DESIGN.md sections 7 and 8), all to the one alarm topic.
-
-resource "aws_cloudwatch_metric_alarm" "oldest_pending_age" {
-  alarm_name          = "${var.name}-outbox-oldest-pending-age"
-  alarm_description   = "Outbox: an accepted event has not reached the queue for too long. The sweeper is failing to send (SQS errors, permissions) or not running. Check the sweeper's logs and `outboxctl status`."
-  namespace           = var.metrics_namespace
-  metric_name         = "OldestPendingAgeSeconds"
-  dimensions          = { Source = var.source_name }
-  statistic           = "Maximum"
-  period              = 60
-  evaluation_periods  = 5
-  datapoints_to_alarm = 3
-  threshold           = var.oldest_pending_age_threshold_seconds
-  comparison_operator = "GreaterThanOrEqualToThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = [var.alarm_topic_arn]
-  ok_actions          = [var.alarm_topic_arn]
-  tags                = var.tags
-}
-
-resource "aws_cloudwatch_metric_alarm" "parked" {
-  alarm_name          = "${var.name}-outbox-parked"
-  alarm_description   = "Outbox: the sweeper parked at least one event after MAX_ATTEMPTS failed re-sends. It will not be retried automatically: `outboxctl list --status parked`, fix the cause, then `outboxctl resend`."
-  namespace           = var.metrics_namespace
-  metric_name         = "Parked"
-  dimensions          = { Source = var.source_name }
-  statistic           = "Sum"
-  period              = 60
-  evaluation_periods  = 1
-  threshold           = 1
-  comparison_operator = "GreaterThanOrEqualToThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = [var.alarm_topic_arn]
-  ok_actions          = [var.alarm_topic_arn]
-  tags                = var.tags
-}
-
-resource "aws_cloudwatch_metric_alarm" "ingress_failed" {
-  alarm_name          = "${var.name}-ingress-failed"
-  alarm_description   = "Ingress answered 500: an event could be written neither to the outbox nor to the queue. The provider retries; if it persists, DynamoDB and SQS are both failing for the function (check its logs)."
-  namespace           = var.metrics_namespace
-  metric_name         = "Failed"
-  dimensions          = { Source = var.source_name }
-  statistic           = "Sum"
-  period              = 60
-  evaluation_periods  = 5
-  datapoints_to_alarm = 1
-  threshold           = 1
-  comparison_operator = "GreaterThanOrEqualToThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = [var.alarm_topic_arn]
-  ok_actions          = [var.alarm_topic_arn]
-  tags                = var.tags
-}
-
-resource "aws_cloudwatch_metric_alarm" "sweeper_not_running" {
-  alarm_name          = "${var.name}-sweeper-not-running"
-  alarm_description   = "The sweeper has not been invoked for 10 minutes: the schedule is disabled or its role cannot invoke the function. Pending events are not being re-sent."
-  namespace           = "AWS/Lambda"
-  metric_name         = "Invocations"
-  dimensions          = { FunctionName = var.sweeper_function_name }
-  statistic           = "Sum"
-  period              = 300
-  evaluation_periods  = 2
-  threshold           = 1
-  comparison_operator = "LessThanThreshold"
-  treat_missing_data  = "breaching"
-  alarm_actions       = [var.alarm_topic_arn]
-  ok_actions          = [var.alarm_topic_arn]
-  tags                = var.tags
-}
+# One entry per alarm, named "<var.name>-<name>"; an entry sets only what differs from alarm_defaults.
+# The list order is the order of the dashboard's alarm widget and of output alarm_arns.
 
 locals {
-  alarm_resources = [
-    aws_cloudwatch_metric_alarm.oldest_pending_age,
-    aws_cloudwatch_metric_alarm.parked,
-    aws_cloudwatch_metric_alarm.ingress_failed,
-    aws_cloudwatch_metric_alarm.sweeper_not_running,
+  alarm_defaults = {
+    namespace           = var.metrics_namespace
+    dimensions          = { Source = var.source_name }
+    statistic           = "Sum"
+    period              = 60
+    datapoints_to_alarm = null # = evaluation_periods
+    threshold           = 1
+    comparison          = "GreaterThanOrEqualToThreshold"
+    treat_missing_data  = "notBreaching"
+  }
+
+  alarms = [
+    {
+      name                = "outbox-oldest-pending-age"
+      description         = "Outbox: an accepted event has not reached the queue for too long. The sweeper is failing to send (SQS errors, permissions) or not running. Check the sweeper's logs and `outboxctl status`."
+      metric              = "OldestPendingAgeSeconds"
+      statistic           = "Maximum"
+      evaluation_periods  = 5
+      datapoints_to_alarm = 3
+      threshold           = var.oldest_pending_age_threshold_seconds
+    },
+    {
+      name               = "outbox-parked"
+      description        = "Outbox: the sweeper parked at least one event after MAX_ATTEMPTS failed re-sends. It will not be retried automatically: `outboxctl list --status parked`, fix the cause, then `outboxctl resend`."
+      metric             = "Parked"
+      evaluation_periods = 1
+    },
+    {
+      name                = "ingress-failed"
+      description         = "Ingress answered 500: an event could be written neither to the outbox nor to the queue. The provider retries; if it persists, DynamoDB and SQS are both failing for the function (check its logs)."
+      metric              = "Failed"
+      evaluation_periods  = 5
+      datapoints_to_alarm = 1
+    },
+    {
+      name               = "sweeper-not-running"
+      description        = "The sweeper has not been invoked for 10 minutes: the schedule is disabled or its role cannot invoke the function. Pending events are not being re-sent."
+      namespace          = "AWS/Lambda"
+      metric             = "Invocations"
+      dimensions         = { FunctionName = var.sweeper_function_name }
+      period             = 300
+      evaluation_periods = 2
+      comparison         = "LessThanThreshold"
+      treat_missing_data = "breaching"
+    },
   ]
+
+  alarm_arns = [for a in local.alarms : aws_cloudwatch_metric_alarm.this[a.name].arn]
+}
+
+resource "aws_cloudwatch_metric_alarm" "this" {
+  for_each = { for a in local.alarms : a.name => merge(local.alarm_defaults, a) }
+
+  alarm_name          = "${var.name}-${each.key}"
+  alarm_description   = each.value.description
+  namespace           = each.value.namespace
+  metric_name         = each.value.metric
+  dimensions          = each.value.dimensions
+  statistic           = each.value.statistic
+  period              = each.value.period
+  evaluation_periods  = each.value.evaluation_periods
+  datapoints_to_alarm = each.value.datapoints_to_alarm
+  threshold           = each.value.threshold
+  comparison_operator = each.value.comparison
+  treat_missing_data  = each.value.treat_missing_data
+  alarm_actions       = [var.alarm_topic_arn]
+  ok_actions          = [var.alarm_topic_arn]
+  tags                = var.tags
+}
+
+# The alarms were single resources before: move their state instead of destroying and recreating them.
+moved {
+  from = aws_cloudwatch_metric_alarm.oldest_pending_age
+  to   = aws_cloudwatch_metric_alarm.this["outbox-oldest-pending-age"]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.parked
+  to   = aws_cloudwatch_metric_alarm.this["outbox-parked"]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.ingress_failed
+  to   = aws_cloudwatch_metric_alarm.this["ingress-failed"]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.sweeper_not_running
+  to   = aws_cloudwatch_metric_alarm.this["sweeper-not-running"]
 }

@@ -37,7 +37,7 @@ locals {
       type = "alarm", x = 0, y = 8, width = 24, height = 3,
       properties = {
         title  = "Alarms"
-        alarms = concat(var.other_alarm_arns, [for a in local.alarm_resources : a.arn])
+        alarms = concat(var.other_alarm_arns, local.alarm_arns)
       }
     },
 

@@ -10,5 +10,5 @@ output "dashboard_url" {
 
 output "alarm_arns" {
   description = "EMF and sweeper-liveness alarm ARNs."
-  value       = [for a in local.alarm_resources : a.arn]
+  value       = local.alarm_arns
 }

@@ -30,17 +30,53 @@ resource "aws_sqs_queue_redrive_allow_policy" "dlq" {
   })
 }
 
-resource "aws_cloudwatch_metric_alarm" "oldest_message_age" {
-  alarm_name          = "${var.name}-oldest-message-age"
-  alarm_description   = "Queue ${var.name}: the oldest message has waited too long. Workers are slow, stopped or failing (check their receive/delete rates)."
+# One entry per alarm, named "<var.name>-<name>"; an entry sets only what differs from alarm_defaults.
+# The list order is the order of output alarm_arns.
+locals {
+  alarm_defaults = {
+    dimensions          = { QueueName = aws_sqs_queue.main.name }
+    evaluation_periods  = 5
+    datapoints_to_alarm = 5
+  }
+
+  alarms = [
+    {
+      name        = "oldest-message-age"
+      description = "Queue ${var.name}: the oldest message has waited too long. Workers are slow, stopped or failing (check their receive/delete rates)."
+      metric      = "ApproximateAgeOfOldestMessage"
+      threshold   = var.oldest_message_age_threshold_seconds
+    },
+    {
+      name        = "visible-messages"
+      description = "Queue ${var.name}: backlog of visible messages. Workers cannot keep up or are stopped."
+      metric      = "ApproximateNumberOfMessagesVisible"
+      threshold   = var.visible_messages_threshold
+    },
+    {
+      name                = "dlq-not-empty"
+      description         = "DLQ ${var.name}-dlq holds at least one message: a worker failed it ${var.max_receive_count} times. Inspect with `outboxctl dlq list`, fix, then `outboxctl dlq redrive`."
+      metric              = "ApproximateNumberOfMessagesVisible"
+      dimensions          = { QueueName = aws_sqs_queue.dlq.name }
+      evaluation_periods  = 1
+      datapoints_to_alarm = null # = evaluation_periods
+      threshold           = 1
+    },
+  ]
+}
+
+resource "aws_cloudwatch_metric_alarm" "this" {
+  for_each = { for a in local.alarms : a.name => merge(local.alarm_defaults, a) }
+
+  alarm_name          = "${var.name}-${each.key}"
+  alarm_description   = each.value.description
   namespace           = "AWS/SQS"
-  metric_name         = "ApproximateAgeOfOldestMessage"
-  dimensions          = { QueueName = aws_sqs_queue.main.name }
+  metric_name         = each.value.metric
+  dimensions          = each.value.dimensions
   statistic           = "Maximum"
   period              = 60
-  evaluation_periods  = 5
-  datapoints_to_alarm = 5
-  threshold           = var.oldest_message_age_threshold_seconds
+  evaluation_periods  = each.value.evaluation_periods
+  datapoints_to_alarm = each.value.datapoints_to_alarm
+  threshold           = each.value.threshold
   comparison_operator = "GreaterThanOrEqualToThreshold"
   treat_missing_data  = "notBreaching"
   alarm_actions       = [var.alarm_topic_arn]
@@ -48,37 +84,18 @@ resource "aws_cloudwatch_metric_alarm" "oldest_message_age" {
   tags                = var.tags
 }
 
-resource "aws_cloudwatch_metric_alarm" "visible_messages" {
-  alarm_name          = "${var.name}-visible-messages"
-  alarm_description   = "Queue ${var.name}: backlog of visible messages. Workers cannot keep up or are stopped."
-  namespace           = "AWS/SQS"
-  metric_name         = "ApproximateNumberOfMessagesVisible"
-  dimensions          = { QueueName = aws_sqs_queue.main.name }
-  statistic           = "Maximum"
-  period              = 60
-  evaluation_periods  = 5
-  datapoints_to_alarm = 5
-  threshold           = var.visible_messages_threshold
-  comparison_operator = "GreaterThanOrEqualToThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = [var.alarm_topic_arn]
-  ok_actions          = [var.alarm_topic_arn]
-  tags                = var.tags
+# The alarms were single resources before: move their state instead of destroying and recreating them.
+moved {
+  from = aws_cloudwatch_metric_alarm.oldest_message_age
+  to   = aws_cloudwatch_metric_alarm.this["oldest-message-age"]
 }
 
-resource "aws_cloudwatch_metric_alarm" "dlq_visible_messages" {
-  alarm_name          = "${var.name}-dlq-not-empty"
-  alarm_description   = "DLQ ${var.name}-dlq holds at least one message: a worker failed it ${var.max_receive_count} times. Inspect with `outboxctl dlq list`, fix, then `outboxctl dlq redrive`."
-  namespace           = "AWS/SQS"
-  metric_name         = "ApproximateNumberOfMessagesVisible"
-  dimensions          = { QueueName = aws_sqs_queue.dlq.name }
-  statistic           = "Maximum"
-  period              = 60
-  evaluation_periods  = 1
-  threshold           = 1
-  comparison_operator = "GreaterThanOrEqualToThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = [var.alarm_topic_arn]
-  ok_actions          = [var.alarm_topic_arn]
-  tags                = var.tags
+moved {
+  from = aws_cloudwatch_metric_alarm.visible_messages
+  to   = aws_cloudwatch_metric_alarm.this["visible-messages"]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.dlq_visible_messages
+  to   = aws_cloudwatch_metric_alarm.this["dlq-not-empty"]
 }

@@ -30,9 +30,5 @@ output "dlq_name" {
 
 output "alarm_arns" {
   description = "Queue and DLQ alarm ARNs."
-  value = [
-    aws_cloudwatch_metric_alarm.oldest_message_age.arn,
-    aws_cloudwatch_metric_alarm.visible_messages.arn,
-    aws_cloudwatch_metric_alarm.dlq_visible_messages.arn,
-  ]
+  value       = [for a in local.alarms : aws_cloudwatch_metric_alarm.this[a.name].arn]
 }
