@@ -4,8 +4,6 @@ data "aws_region" "current" {}
 locals {
   region  = data.aws_region.current.region
   console = "https://${local.region}.console.aws.amazon.com"
-  ns      = var.metrics_namespace
-  src     = var.source_name
 
   extra_links = join("", [for title, url in var.links : " · [${title}](${url})"])
 
@@ -28,179 +26,108 @@ locals {
     On-call: `outboxctl status` · runbook: docs/deploy.md (alarm list)
   EOT
 
-  lambda = "AWS/Lambda"
-  sqs    = "AWS/SQS"
+  # Architecture and links, the alarms, then one section per stage in the order data flows.
+  widgets = concat(
+    [
+      { type = "text", x = 0, y = 0, width = 24, height = 8, properties = { markdown = local.architecture } },
+      {
+        type = "alarm", x = 0, y = 8, width = 24, height = 3,
+        properties = {
+          title  = "Alarms"
+          alarms = concat(var.other_alarm_arns, local.alarm_arns)
+        }
+      },
+    ],
+    flatten([
+      for section in local.sections : [
+        { type = "text", x = 0, y = section.y, width = 24, height = 1, properties = { markdown = section.title } },
+        [
+          for r, row in section.rows : [
+            for i, w in row : {
+              type = "metric", x = i * 24 / length(row), y = section.y + 1 + 6 * r, width = 24 / length(row), height = 6
+              properties = merge(
+                { title = w.title, region = local.region, view = "timeSeries", period = 60 },
+                { for k in ["stat", "annotations"] : k => w[k] if can(w[k]) },
+                { metrics = [for l in w.lines : concat([w.on[0], l[0]], slice(w.on, 1, 3), slice(l, 1, length(l)))] },
+              )
+            }
+          ]
+        ],
+      ]
+    ]),
+  )
 
-  widgets = [
-    { type = "text", x = 0, y = 0, width = 24, height = 8, properties = { markdown = local.architecture } },
-    {
-      type = "alarm", x = 0, y = 8, width = 24, height = 3,
-      properties = {
-        title  = "Alarms"
-        alarms = concat(var.other_alarm_arns, local.alarm_arns)
-      }
-    },
+  # What a widget's lines are measured on: namespace, dimension name, dimension value.
+  ingress_fn  = ["AWS/Lambda", "FunctionName", var.ingress_function_name]
+  sweeper_fn  = ["AWS/Lambda", "FunctionName", var.sweeper_function_name]
+  emf         = [var.metrics_namespace, "Source", var.source_name]
+  queue       = ["AWS/SQS", "QueueName", var.queue_name]
+  dlq         = ["AWS/SQS", "QueueName", var.dlq_name]
+  percentiles = [for s in ["p50", "p99", "Maximum"] : { stat = s }]
 
-    # 1. Ingress Lambda
-    { type = "text", x = 0, y = 11, width = 24, height = 1, properties = { markdown = "## 1. Ingress Lambda (Function URL)" } },
+  # A section: a header line at `y`, then rows of metric widgets 6 high, each row sharing the 24 columns
+  # evenly. A widget's `lines` are metric names on `on`, each optionally followed by its options (stat,
+  # label); its `stat` (optional) applies to every line.
+  sections = [
     {
-      type = "metric", x = 0, y = 12, width = 8, height = 6,
-      properties = {
-        title = "Ingress: Invocations, Errors, Throttles", region = local.region, view = "timeSeries", stat = "Sum", period = 60
-        metrics = [
-          [local.lambda, "Invocations", "FunctionName", var.ingress_function_name],
-          [local.lambda, "Errors", "FunctionName", var.ingress_function_name],
-          [local.lambda, "Throttles", "FunctionName", var.ingress_function_name],
-        ]
-      }
+      y     = 11
+      title = "## 1. Ingress Lambda (Function URL)"
+      rows = [
+        [
+          { title = "Ingress: Invocations, Errors, Throttles", on = local.ingress_fn, stat = "Sum", lines = [["Invocations"], ["Errors"], ["Throttles"]] },
+          { title = "Ingress: Duration (ms)", on = local.ingress_fn, lines = [for p in local.percentiles : ["Duration", p]] },
+          { title = "Ingress outcomes (EMF)", on = local.emf, stat = "Sum", lines = [["Received"], ["Accepted"], ["Rejected"], ["Duplicate"]] },
+        ],
+        [
+          { title = "Ingress degraded paths (EMF): deferred to sweeper, no outbox row, 500", on = local.emf, stat = "Sum", lines = [["EnqueueDeferred"], ["OutboxWriteFailed"], ["Failed"]] },
+          { title = "Ingress LatencyMs (EMF, request to answer)", on = local.emf, lines = [for p in local.percentiles : ["LatencyMs", p]] },
+        ],
+      ]
     },
     {
-      type = "metric", x = 8, y = 12, width = 8, height = 6,
-      properties = {
-        title = "Ingress: Duration (ms)", region = local.region, view = "timeSeries", period = 60
-        metrics = [
-          [local.lambda, "Duration", "FunctionName", var.ingress_function_name, { stat = "p50" }],
-          [local.lambda, "Duration", "FunctionName", var.ingress_function_name, { stat = "p99" }],
-          [local.lambda, "Duration", "FunctionName", var.ingress_function_name, { stat = "Maximum" }],
-        ]
-      }
+      y     = 24
+      title = "## 2. Outbox (DynamoDB `${var.table_name}`), as seen by the sweeper"
+      rows = [[
+        { title = "PendingCount", on = local.emf, stat = "Maximum", lines = [["PendingCount"]] },
+        {
+          title = "OldestPendingAgeSeconds", on = local.emf, stat = "Maximum", lines = [["OldestPendingAgeSeconds"]]
+          annotations = { horizontal = [{ label = "alarm", value = var.oldest_pending_age_threshold_seconds }] }
+        },
+        { title = "Parked", on = local.emf, stat = "Sum", lines = [["Parked"]] },
+      ]]
     },
     {
-      type = "metric", x = 16, y = 12, width = 8, height = 6,
-      properties = {
-        title = "Ingress outcomes (EMF)", region = local.region, view = "timeSeries", stat = "Sum", period = 60
-        metrics = [
-          [local.ns, "Received", "Source", local.src],
-          [local.ns, "Accepted", "Source", local.src],
-          [local.ns, "Rejected", "Source", local.src],
-          [local.ns, "Duplicate", "Source", local.src],
-        ]
-      }
+      y     = 31
+      title = "## 3. Queue `${var.queue_name}` -> PHP workers"
+      rows = [[
+        {
+          title = "Sent / Received / Deleted", on = local.queue, stat = "Sum"
+          lines = [
+            ["NumberOfMessagesSent", { label = "SentMessages" }],
+            ["NumberOfMessagesReceived", { label = "ReceivedMessages" }],
+            ["NumberOfMessagesDeleted", { label = "DeletedMessages" }],
+          ]
+        },
+        { title = "ApproximateAgeOfOldestMessage (s)", on = local.queue, stat = "Maximum", lines = [["ApproximateAgeOfOldestMessage"]] },
+        { title = "In flight / waiting", on = local.queue, stat = "Maximum", lines = [["ApproximateNumberOfMessagesNotVisible"], ["ApproximateNumberOfMessagesVisible"]] },
+      ]]
     },
     {
-      type = "metric", x = 0, y = 18, width = 12, height = 6,
-      properties = {
-        title = "Ingress degraded paths (EMF): deferred to sweeper, no outbox row, 500", region = local.region, view = "timeSeries", stat = "Sum", period = 60
-        metrics = [
-          [local.ns, "EnqueueDeferred", "Source", local.src],
-          [local.ns, "OutboxWriteFailed", "Source", local.src],
-          [local.ns, "Failed", "Source", local.src],
-        ]
-      }
+      y     = 38
+      title = "## 4. DLQ `${var.dlq_name}` (any message = alarm; `outboxctl dlq list`)"
+      rows = [[
+        { title = "DLQ ApproximateNumberOfMessagesVisible", on = local.dlq, stat = "Maximum", lines = [["ApproximateNumberOfMessagesVisible"]] },
+        { title = "DLQ ApproximateAgeOfOldestMessage (s)", on = local.dlq, stat = "Maximum", lines = [["ApproximateAgeOfOldestMessage"]] },
+      ]]
     },
     {
-      type = "metric", x = 12, y = 18, width = 12, height = 6,
-      properties = {
-        title = "Ingress LatencyMs (EMF, request to answer)", region = local.region, view = "timeSeries", period = 60
-        metrics = [
-          [local.ns, "LatencyMs", "Source", local.src, { stat = "p50" }],
-          [local.ns, "LatencyMs", "Source", local.src, { stat = "p99" }],
-          [local.ns, "LatencyMs", "Source", local.src, { stat = "Maximum" }],
-        ]
-      }
-    },
-
-    # 2. Outbox
-    { type = "text", x = 0, y = 24, width = 24, height = 1, properties = { markdown = "## 2. Outbox (DynamoDB `${var.table_name}`), as seen by the sweeper" } },
-    {
-      type = "metric", x = 0, y = 25, width = 8, height = 6,
-      properties = {
-        title = "PendingCount", region = local.region, view = "timeSeries", stat = "Maximum", period = 60
-        metrics = [[local.ns, "PendingCount", "Source", local.src]]
-      }
-    },
-    {
-      type = "metric", x = 8, y = 25, width = 8, height = 6,
-      properties = {
-        title = "OldestPendingAgeSeconds", region = local.region, view = "timeSeries", stat = "Maximum", period = 60
-        metrics = [[local.ns, "OldestPendingAgeSeconds", "Source", local.src]]
-        annotations = { horizontal = [{ label = "alarm", value = var.oldest_pending_age_threshold_seconds }] }
-      }
-    },
-    {
-      type = "metric", x = 16, y = 25, width = 8, height = 6,
-      properties = {
-        title = "Parked", region = local.region, view = "timeSeries", stat = "Sum", period = 60
-        metrics = [[local.ns, "Parked", "Source", local.src]]
-      }
-    },
-
-    # 3. Queue
-    { type = "text", x = 0, y = 31, width = 24, height = 1, properties = { markdown = "## 3. Queue `${var.queue_name}` -> PHP workers" } },
-    {
-      type = "metric", x = 0, y = 32, width = 8, height = 6,
-      properties = {
-        title = "Sent / Received / Deleted", region = local.region, view = "timeSeries", stat = "Sum", period = 60
-        metrics = [
-          [local.sqs, "NumberOfMessagesSent", "QueueName", var.queue_name, { label = "SentMessages" }],
-          [local.sqs, "NumberOfMessagesReceived", "QueueName", var.queue_name, { label = "ReceivedMessages" }],
-          [local.sqs, "NumberOfMessagesDeleted", "QueueName", var.queue_name, { label = "DeletedMessages" }],
-        ]
-      }
-    },
-    {
-      type = "metric", x = 8, y = 32, width = 8, height = 6,
-      properties = {
-        title = "ApproximateAgeOfOldestMessage (s)", region = local.region, view = "timeSeries", stat = "Maximum", period = 60
-        metrics = [[local.sqs, "ApproximateAgeOfOldestMessage", "QueueName", var.queue_name]]
-      }
-    },
-    {
-      type = "metric", x = 16, y = 32, width = 8, height = 6,
-      properties = {
-        title = "In flight / waiting", region = local.region, view = "timeSeries", stat = "Maximum", period = 60
-        metrics = [
-          [local.sqs, "ApproximateNumberOfMessagesNotVisible", "QueueName", var.queue_name],
-          [local.sqs, "ApproximateNumberOfMessagesVisible", "QueueName", var.queue_name],
-        ]
-      }
-    },
-
-    # 4. DLQ
-    { type = "text", x = 0, y = 38, width = 24, height = 1, properties = { markdown = "## 4. DLQ `${var.dlq_name}` (any message = alarm; `outboxctl dlq list`)" } },
-    {
-      type = "metric", x = 0, y = 39, width = 12, height = 6,
-      properties = {
-        title = "DLQ ApproximateNumberOfMessagesVisible", region = local.region, view = "timeSeries", stat = "Maximum", period = 60
-        metrics = [[local.sqs, "ApproximateNumberOfMessagesVisible", "QueueName", var.dlq_name]]
-      }
-    },
-    {
-      type = "metric", x = 12, y = 39, width = 12, height = 6,
-      properties = {
-        title = "DLQ ApproximateAgeOfOldestMessage (s)", region = local.region, view = "timeSeries", stat = "Maximum", period = 60
-        metrics = [[local.sqs, "ApproximateAgeOfOldestMessage", "QueueName", var.dlq_name]]
-      }
-    },
-
-    # 5. Sweeper
-    { type = "text", x = 0, y = 45, width = 24, height = 1, properties = { markdown = "## 5. Sweeper (EventBridge Scheduler, every minute)" } },
-    {
-      type = "metric", x = 0, y = 46, width = 8, height = 6,
-      properties = {
-        title = "Sweeper: Invocations, Errors", region = local.region, view = "timeSeries", stat = "Sum", period = 60
-        metrics = [
-          [local.lambda, "Invocations", "FunctionName", var.sweeper_function_name],
-          [local.lambda, "Errors", "FunctionName", var.sweeper_function_name],
-        ]
-      }
-    },
-    {
-      type = "metric", x = 8, y = 46, width = 8, height = 6,
-      properties = {
-        title = "Sweeper: Duration (ms)", region = local.region, view = "timeSeries", stat = "Maximum", period = 60
-        metrics = [[local.lambda, "Duration", "FunctionName", var.sweeper_function_name]]
-      }
-    },
-    {
-      type = "metric", x = 16, y = 46, width = 8, height = 6,
-      properties = {
-        title = "Sweeper: Resent, ResendFailed (EMF)", region = local.region, view = "timeSeries", stat = "Sum", period = 60
-        metrics = [
-          [local.ns, "Resent", "Source", local.src],
-          [local.ns, "ResendFailed", "Source", local.src],
-        ]
-      }
+      y     = 45
+      title = "## 5. Sweeper (EventBridge Scheduler, every minute)"
+      rows = [[
+        { title = "Sweeper: Invocations, Errors", on = local.sweeper_fn, stat = "Sum", lines = [["Invocations"], ["Errors"]] },
+        { title = "Sweeper: Duration (ms)", on = local.sweeper_fn, stat = "Maximum", lines = [["Duration"]] },
+        { title = "Sweeper: Resent, ResendFailed (EMF)", on = local.emf, stat = "Sum", lines = [["Resent"], ["ResendFailed"]] },
+      ]]
     },
   ]
 }
