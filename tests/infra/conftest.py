@@ -62,6 +62,21 @@ class TfDir:
     def of_type(self, rtype):
         return {name: body for (t, name), body in self.resources.items() if t == rtype}
 
+    def call(self, name):
+        """The arguments of `module "NAME"`, with references to locals (and merges of them) resolved."""
+        return self.resolve(self.modules[name])
+
+    def environment(self, name):
+        env = self.call(name)["environment"]
+        assert isinstance(env, dict), f"{self.path}: module.{name}.environment is not resolvable: {env!r}"
+        return env
+
+    def policy_statements(self, name):
+        statements = self.call(name)["policy_statements"]
+        for s in statements:
+            assert isinstance(s, dict), f"{self.path}: module.{name} policy statement not resolvable: {s!r}"
+        return statements
+
     def var_default(self, name):
         return self.variables[name].get("default")
 

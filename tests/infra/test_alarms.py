@@ -62,8 +62,8 @@ def test_metrics_namespace_default(example, modules):
     assert example.var_default("metrics_namespace") == "WebhookIngress"
     assert modules["monitoring"].var_default("metrics_namespace") == "WebhookIngress"
     assert example.modules["monitoring"]["metrics_namespace"] == "${var.metrics_namespace}"
-    assert example.modules["ingress"]["environment"]["METRICS_NAMESPACE"] == "${var.metrics_namespace}"
-    assert example.modules["sweeper"]["environment"]["METRICS_NAMESPACE"] == "${var.metrics_namespace}"
+    assert example.environment("ingress")["METRICS_NAMESPACE"] == "${var.metrics_namespace}"
+    assert example.environment("sweeper")["METRICS_NAMESPACE"] == "${var.metrics_namespace}"
 
 
 @pytest.mark.parametrize("module", ["lambda", "sqs-with-dlq", "monitoring"])

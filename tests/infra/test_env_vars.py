@@ -51,7 +51,7 @@ def test_function_json_has_exactly_the_code_env_vars(fn):
 @pytest.mark.parametrize("fn", FUNCTIONS)
 def test_terraform_environment_has_exactly_the_code_env_vars(fn, example):
     code = set(code_env_vars(fn))
-    terraform = set(example.modules[fn]["environment"])
+    terraform = set(example.environment(fn))
     assert terraform == code, (
         f"terraform module.{fn}.environment vs ENV_VARS: missing in Terraform {sorted(code - terraform)}, "
         f"not read by the code {sorted(terraform - code)}")
@@ -60,7 +60,7 @@ def test_terraform_environment_has_exactly_the_code_env_vars(fn, example):
 @pytest.mark.parametrize("fn", FUNCTIONS)
 def test_terraform_environment_equals_function_json(fn, example):
     # Holds even before the Rust constants exist.
-    terraform = set(example.modules[fn]["environment"])
+    terraform = set(example.environment(fn))
     lambroll = set(function_json(FUNCTION_JSON[fn])["Environment"]["Variables"])
     assert terraform == lambroll
 
@@ -69,22 +69,25 @@ def test_terraform_environment_equals_function_json(fn, example):
 def test_local_only_variables_are_not_deployed(fn, example):
     local_only = set(rust_str_array_optional(LIB_RS[fn], "LOCAL_ONLY_ENV_VARS")) | {"INGRESS_LISTEN"}
     lambroll = set(function_json(FUNCTION_JSON[fn])["Environment"]["Variables"])
-    terraform = set(example.modules[fn]["environment"])
+    terraform = set(example.environment(fn))
     assert not local_only & lambroll, f"{FUNCTION_JSON[fn]} sets local-only variables"
     assert not local_only & terraform, f"terraform module.{fn} sets local-only variables"
 
 
 def test_lambroll_env_output_exports_every_templated_variable(example):
     """`eval "$(terraform output -raw lambroll_env)"` must give lambroll everything the templates read."""
-    exported = set(re.findall(r"^\s*([A-Z0-9_]+)\s*=", _lambroll_env_source(), re.M))
+    exported = set(_lambroll_env_map(example))
     templated = set()
     for path in FUNCTION_JSON.values():
         templated |= set(re.findall(r"env `([A-Z0-9_]+)`", (ROOT / path).read_text(encoding="utf-8")))
     assert templated <= exported, f"not exported by output lambroll_env: {sorted(templated - exported)}"
 
 
-def _lambroll_env_source():
-    text = (ROOT / "terraform" / "examples" / "webhook-ingress" / "outputs.tf").read_text(encoding="utf-8")
-    m = re.search(r'output "lambroll_env" \{(.*?)\n\}', text, re.S)
-    assert m, 'outputs.tf has no output "lambroll_env"'
-    return m.group(1)
+def _lambroll_env_map(example):
+    """The map output lambroll_env exports (`[for k, v in MAP : "export ..."]`), local references resolved."""
+    value = example.outputs["lambroll_env"]["value"]
+    m = re.search(r"\[for k, v in (.*) : \"export \$\{k\}=", value, re.S)
+    assert m, f'output "lambroll_env" is not [for k, v in MAP : "export ${{k}}=..."]: {value!r}'
+    exported = example.resolve("${" + m.group(1) + "}")
+    assert isinstance(exported, dict), f"output lambroll_env: cannot resolve {m.group(1)!r}"
+    return exported

@@ -30,7 +30,7 @@ FUNCTIONS = ["ingress", "sweeper"]
 
 
 def statements(example, fn):
-    return example.modules[fn]["policy_statements"]
+    return example.policy_statements(fn)
 
 
 def module_log_statement(modules):

@@ -15,6 +15,47 @@ locals {
   secret_parameter = coalesce(var.secret_parameter_name, "/${var.name}/secret")
   ingress_name     = "${var.name}-ingress"
   sweeper_name     = "${var.name}-sweeper"
+
+  # The functions' environments: the same keys as function.json / sweeper/function.json and each crate's
+  # ENV_VARS (tests/infra checks it); lambroll owns the values. Both functions read shared_env
+  # (PENDING_SHARDS, RETENTION_DAYS and METRICS_NAMESPACE must be equal for both).
+  shared_env = {
+    SOURCE_NAME       = var.source_name
+    OUTBOX_TABLE      = module.outbox.table_name
+    QUEUE_URL         = module.queue.queue_url
+    PENDING_SHARDS    = var.pending_shards
+    RETENTION_DAYS    = var.retention_days
+    METRICS_NAMESPACE = var.metrics_namespace
+  }
+  ingress_env = merge(local.shared_env, {
+    SECRET_PARAMETER         = module.secret.parameter_name
+    SIGNATURE_SCHEME         = var.signature_scheme
+    SIGNATURE_HEADER         = var.signature_header
+    SIGNATURE_ENCODING       = var.signature_encoding
+    SIGNATURE_PREFIX         = var.signature_prefix
+    EVENT_ID_HEADER          = var.event_id_header
+    EVENT_ID_POINTER         = var.event_id_pointer
+    EVENT_TYPE_POINTER       = var.event_type_pointer
+    MAX_BODY_BYTES           = var.max_body_bytes
+    TIMESTAMP_TOLERANCE_SECS = var.timestamp_tolerance_secs
+    RESPONSE_BUDGET_MS       = var.response_budget_ms
+  })
+  sweeper_env = merge(local.shared_env, {
+    GRACE_SECS   = var.grace_secs
+    MAX_ATTEMPTS = var.max_attempts
+  })
+
+  # Both functions read and write outbox rows: the table's key, through DynamoDB only.
+  outbox_key_statement = {
+    sid       = "OutboxKey"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    resources = [module.outbox.kms_key_arn]
+    conditions = [{
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = ["dynamodb.${local.region}.amazonaws.com"]
+    }]
+  }
 }
 
 module "alarm_topic" {
@@ -87,26 +128,7 @@ module "ingress" {
   create_function_url = true
   alarm_topic_arn     = module.alarm_topic.topic_arn
 
-  # Same keys as function.json and ingress ENV_VARS (tests/infra checks it). lambroll owns the values.
-  environment = {
-    SOURCE_NAME              = var.source_name
-    OUTBOX_TABLE             = module.outbox.table_name
-    QUEUE_URL                = module.queue.queue_url
-    SECRET_PARAMETER         = module.secret.parameter_name
-    SIGNATURE_SCHEME         = var.signature_scheme
-    SIGNATURE_HEADER         = var.signature_header
-    SIGNATURE_ENCODING       = var.signature_encoding
-    SIGNATURE_PREFIX         = var.signature_prefix
-    EVENT_ID_HEADER          = var.event_id_header
-    EVENT_ID_POINTER         = var.event_id_pointer
-    EVENT_TYPE_POINTER       = var.event_type_pointer
-    MAX_BODY_BYTES           = var.max_body_bytes
-    TIMESTAMP_TOLERANCE_SECS = var.timestamp_tolerance_secs
-    PENDING_SHARDS           = var.pending_shards
-    RETENTION_DAYS           = var.retention_days
-    RESPONSE_BUDGET_MS       = var.response_budget_ms
-    METRICS_NAMESPACE        = var.metrics_namespace
-  }
+  environment = local.ingress_env
 
   # Exactly the actions of ingress IAM_ACTIONS (tests/infra checks it), each on exactly its resource.
   policy_statements = [
@@ -115,16 +137,7 @@ module "ingress" {
       actions   = ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DescribeTable"]
       resources = [module.outbox.table_arn]
     },
-    {
-      sid       = "OutboxKey"
-      actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
-      resources = [module.outbox.kms_key_arn]
-      conditions = [{
-        test     = "StringEquals"
-        variable = "kms:ViaService"
-        values   = ["dynamodb.${local.region}.amazonaws.com"]
-      }]
-    },
+    local.outbox_key_statement,
     {
       sid       = "QueueSend"
       actions   = ["sqs:SendMessage", "sqs:GetQueueAttributes"]
@@ -159,17 +172,7 @@ module "sweeper" {
   log_kms_key_arn    = aws_kms_key.logs.arn
   alarm_topic_arn    = module.alarm_topic.topic_arn
 
-  # Same keys as sweeper/function.json and sweeper ENV_VARS (tests/infra checks it).
-  environment = {
-    SOURCE_NAME       = var.source_name
-    OUTBOX_TABLE      = module.outbox.table_name
-    QUEUE_URL         = module.queue.queue_url
-    PENDING_SHARDS    = var.pending_shards
-    RETENTION_DAYS    = var.retention_days
-    METRICS_NAMESPACE = var.metrics_namespace
-    GRACE_SECS        = var.grace_secs
-    MAX_ATTEMPTS      = var.max_attempts
-  }
+  environment = local.sweeper_env
 
   # Exactly the actions of sweeper IAM_ACTIONS (tests/infra checks it), each on exactly its resource.
   policy_statements = [
@@ -183,16 +186,7 @@ module "sweeper" {
       actions   = ["dynamodb:BatchGetItem", "dynamodb:UpdateItem"]
       resources = [module.outbox.table_arn]
     },
-    {
-      sid       = "OutboxKey"
-      actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
-      resources = [module.outbox.kms_key_arn]
-      conditions = [{
-        test     = "StringEquals"
-        variable = "kms:ViaService"
-        values   = ["dynamodb.${local.region}.amazonaws.com"]
-      }]
-    },
+    local.outbox_key_statement,
     {
       # SendMessageBatch is authorised by sqs:SendMessage.
       sid       = "QueueSend"

@@ -62,30 +62,11 @@ output "dashboard_url" {
 
 output "lambroll_env" {
   description = "Every variable function.json and sweeper/function.json read: eval \"$(terraform output -raw lambroll_env)\"."
-  value = join("\n", [for k, v in {
-    ARCH                     = var.architecture
-    INGRESS_FUNCTION_NAME    = module.ingress.function_name
-    INGRESS_ROLE_ARN         = module.ingress.role_arn
-    SWEEPER_FUNCTION_NAME    = module.sweeper.function_name
-    SWEEPER_ROLE_ARN         = module.sweeper.role_arn
-    SOURCE_NAME              = var.source_name
-    OUTBOX_TABLE             = module.outbox.table_name
-    QUEUE_URL                = module.queue.queue_url
-    SECRET_PARAMETER         = module.secret.parameter_name
-    SIGNATURE_SCHEME         = var.signature_scheme
-    SIGNATURE_HEADER         = var.signature_header
-    SIGNATURE_ENCODING       = var.signature_encoding
-    SIGNATURE_PREFIX         = var.signature_prefix
-    EVENT_ID_HEADER          = var.event_id_header
-    EVENT_ID_POINTER         = var.event_id_pointer
-    EVENT_TYPE_POINTER       = var.event_type_pointer
-    MAX_BODY_BYTES           = var.max_body_bytes
-    TIMESTAMP_TOLERANCE_SECS = var.timestamp_tolerance_secs
-    PENDING_SHARDS           = var.pending_shards
-    RETENTION_DAYS           = var.retention_days
-    RESPONSE_BUDGET_MS       = var.response_budget_ms
-    METRICS_NAMESPACE        = var.metrics_namespace
-    GRACE_SECS               = var.grace_secs
-    MAX_ATTEMPTS             = var.max_attempts
-  } : "export ${k}='${replace(v, "'", "'\\''")}'"])
+  value = join("\n", [for k, v in merge(local.ingress_env, local.sweeper_env, {
+    ARCH                  = var.architecture
+    INGRESS_FUNCTION_NAME = module.ingress.function_name
+    INGRESS_ROLE_ARN      = module.ingress.role_arn
+    SWEEPER_FUNCTION_NAME = module.sweeper.function_name
+    SWEEPER_ROLE_ARN      = module.sweeper.role_arn
+  }) : "export ${k}='${replace(v, "'", "'\\''")}'"])
 }
