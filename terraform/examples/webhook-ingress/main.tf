@@ -109,6 +109,7 @@ module "queue" {
   source          = "../../modules/sqs-with-dlq"
   name            = "${var.name}-events"
   alarm_topic_arn = module.alarm_topic.topic_arn
+  runbook_url     = var.runbook_url
 }
 
 module "secret" {
@@ -218,5 +219,6 @@ module "monitoring" {
   dlq_url               = module.queue.dlq_url
   alarm_topic_arn       = module.alarm_topic.topic_arn
   links                 = var.dashboard_links
+  runbook_url           = var.runbook_url
   other_alarm_arns      = concat(module.ingress.alarm_arns, module.queue.alarm_arns, module.sweeper.alarm_arns)
 }

@@ -36,7 +36,7 @@ output "queue_url" {
 }
 
 output "dlq_url" {
-  description = "DLQ URL (outboxctl dlq ...)."
+  description = "DLQ URL (DLQ_URL in docs/runbook.md): aws sqs receive-message --queue-url <it> --visibility-timeout 0 --message-attribute-names All."
   value       = module.queue.dlq_url
 }
 

@@ -141,6 +141,12 @@ variable "dashboard_links" {
   default     = {}
 }
 
+variable "runbook_url" {
+  description = "Where on-call finds docs/runbook.md, e.g. https://github.com/your-org/webhook-ingress/blob/main/docs/runbook.md: the dashboard links it and every outbox and queue alarm description points to its section. The default is the path in this repository."
+  type        = string
+  default     = "docs/runbook.md"
+}
+
 variable "table_deletion_protection" {
   description = "Deletion protection of the outbox table."
   type        = bool

@@ -17,29 +17,31 @@ locals {
   alarms = [
     {
       name                = "outbox-oldest-pending-age"
-      description         = "Outbox: an accepted event has not reached the queue for too long. The sweeper is failing to send (SQS errors, permissions) or not running. Check the sweeper's logs and `outboxctl status`."
+      description         = "Outbox: for 3 of the last 5 minutes an accepted event has waited >= ${var.oldest_pending_age_threshold_seconds} s to reach the queue, or the sweeper reported nothing (it emits this metric on every sweep, once a minute, so missing data is breaching). The sweeper cannot send (SQS errors, permissions, throttling) or is not running or crashing; events are safe in the outbox. Its last reports: `aws logs tail /aws/lambda/${var.sweeper_function_name} --since 30m --filter-pattern '{ $.message = \"sweep finished\" }'`. Runbook: ${var.runbook_url}#outbox-oldest-pending-age"
       metric              = "OldestPendingAgeSeconds"
       statistic           = "Maximum"
       evaluation_periods  = 5
       datapoints_to_alarm = 3
       threshold           = var.oldest_pending_age_threshold_seconds
+      # Every sweep emits the metric (0 when nothing is pending): no data means no sweep finished.
+      treat_missing_data = "breaching"
     },
     {
       name               = "outbox-parked"
-      description        = "Outbox: the sweeper parked at least one event after MAX_ATTEMPTS failed re-sends. It will not be retried automatically: `outboxctl list --status parked`, fix the cause, then `outboxctl resend`."
+      description        = "Outbox: the sweeper parked at least one event after MAX_ATTEMPTS failed re-sends; a parked event is never retried automatically and never expires. Fix the cause (the row's last_error), then re-queue it for the sweeper with a conditional update-item. List the parked keys: `for s in $(seq 0 7); do aws dynamodb query --table-name ${var.table_name} --index-name unsent-index --key-condition-expression 'unsent_key = :k' --expression-attribute-values '{\":k\":{\"S\":\"parked#'$s'\"}}' --query 'Items[].[id.S]' --output text; done` (shards 0..PENDING_SHARDS-1, default 8). Runbook: ${var.runbook_url}#outbox-parked"
       metric             = "Parked"
       evaluation_periods = 1
     },
     {
       name                = "ingress-failed"
-      description         = "Ingress answered 500: an event could be written neither to the outbox nor to the queue. The provider retries; if it persists, DynamoDB and SQS are both failing for the function (check its logs)."
+      description         = "Ingress answered 500: an event could be written neither to the outbox nor to the queue. The provider retries; if it persists, DynamoDB and SQS are both failing for the function (check its logs). Runbook: ${var.runbook_url}#ingress-failed"
       metric              = "Failed"
       evaluation_periods  = 5
       datapoints_to_alarm = 1
     },
     {
       name               = "sweeper-not-running"
-      description        = "The sweeper has not been invoked for 10 minutes: the schedule is disabled or its role cannot invoke the function. Pending events are not being re-sent."
+      description        = "The sweeper has not been invoked for 10 minutes: the schedule is disabled or its role cannot invoke the function. Pending events are not being re-sent. Runbook: ${var.runbook_url}#sweeper-not-running"
       namespace          = "AWS/Lambda"
       metric             = "Invocations"
       dimensions         = { FunctionName = var.sweeper_function_name }

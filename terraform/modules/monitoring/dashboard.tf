@@ -6,6 +6,7 @@ locals {
   console = "https://${local.region}.console.aws.amazon.com"
 
   extra_links = join("", [for title, url in var.links : " · [${title}](${url})"])
+  runbook     = can(regex("^https?://", var.runbook_url)) ? "[runbook](${var.runbook_url})" : "runbook `${var.runbook_url}` (repository)"
 
   architecture = <<-EOT
     # Webhook ingress `${var.source_name}`
@@ -23,15 +24,18 @@ locals {
     · [Queue](${local.console}/sqs/v3/home?region=${local.region}#/queues/${urlencode(var.queue_url)})
     · [DLQ](${local.console}/sqs/v3/home?region=${local.region}#/queues/${urlencode(var.dlq_url)})
     · [Alarms](${local.console}/cloudwatch/home?region=${local.region}#alarmsV2:?search=${var.name})${local.extra_links}
-    On-call: `outboxctl status` · runbook: docs/deploy.md (alarm list)
+
+    **On-call:** ${local.runbook}: a section per alarm, AWS CLI v2 commands only.
+    - sweeper reports (resent, resend_failed, parked, pending_after, errors): `aws logs tail /aws/lambda/${var.sweeper_function_name} --since 30m --filter-pattern '{ $.message = "sweep finished" }'`
+    - DLQ messages: `aws sqs receive-message --queue-url ${var.dlq_url} --max-number-of-messages 10 --visibility-timeout 0 --message-attribute-names All`
   EOT
 
   # Architecture and links, the alarms, then one section per stage in the order data flows.
   widgets = concat(
     [
-      { type = "text", x = 0, y = 0, width = 24, height = 8, properties = { markdown = local.architecture } },
+      { type = "text", x = 0, y = 0, width = 24, height = 10, properties = { markdown = local.architecture } },
       {
-        type = "alarm", x = 0, y = 8, width = 24, height = 3,
+        type = "alarm", x = 0, y = 10, width = 24, height = 3,
         properties = {
           title  = "Alarms"
           alarms = concat(var.other_alarm_arns, local.alarm_arns)
@@ -70,7 +74,7 @@ locals {
   # label); its `stat` (optional) applies to every line.
   sections = [
     {
-      y     = 11
+      y     = 13
       title = "## 1. Ingress Lambda (Function URL)"
       rows = [
         [
@@ -85,7 +89,7 @@ locals {
       ]
     },
     {
-      y     = 24
+      y     = 26
       title = "## 2. Outbox (DynamoDB `${var.table_name}`), as seen by the sweeper"
       rows = [[
         { title = "PendingCount", on = local.emf, stat = "Maximum", lines = [["PendingCount"]] },
@@ -97,7 +101,7 @@ locals {
       ]]
     },
     {
-      y     = 31
+      y     = 33
       title = "## 3. Queue `${var.queue_name}` -> PHP workers"
       rows = [[
         {
@@ -113,15 +117,15 @@ locals {
       ]]
     },
     {
-      y     = 38
-      title = "## 4. DLQ `${var.dlq_name}` (any message = alarm; `outboxctl dlq list`)"
+      y     = 40
+      title = "## 4. DLQ `${var.dlq_name}` (any message = alarm; runbook: dlq-not-empty)"
       rows = [[
         { title = "DLQ ApproximateNumberOfMessagesVisible", on = local.dlq, stat = "Maximum", lines = [["ApproximateNumberOfMessagesVisible"]] },
         { title = "DLQ ApproximateAgeOfOldestMessage (s)", on = local.dlq, stat = "Maximum", lines = [["ApproximateAgeOfOldestMessage"]] },
       ]]
     },
     {
-      y     = 45
+      y     = 47
       title = "## 5. Sweeper (EventBridge Scheduler, every minute)"
       rows = [[
         { title = "Sweeper: Invocations, Errors", on = local.sweeper_fn, stat = "Sum", lines = [["Invocations"], ["Errors"]] },

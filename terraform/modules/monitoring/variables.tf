@@ -82,3 +82,9 @@ variable "dlq_url" {
   description = "DLQ URL (console link)."
   type        = string
 }
+
+variable "runbook_url" {
+  description = "Where on-call finds docs/runbook.md: its URL in your repository browser (the dashboard then links it), or the path. Alarm descriptions append the alarm's section anchor (#outbox-parked, ...)."
+  type        = string
+  default     = "docs/runbook.md"
+}

@@ -55,3 +55,9 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "runbook_url" {
+  description = "Where on-call finds the runbook (URL or repository path); alarm descriptions append the alarm's section anchor (#dlq-not-empty, ...)."
+  type        = string
+  default     = "docs/runbook.md"
+}
