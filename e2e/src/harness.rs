@@ -217,6 +217,29 @@ pub enum HarnessError {
     Port(#[source] std::io::Error),
 }
 
+/// Median, 99th percentile and maximum of a set of durations in milliseconds (0 when empty).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Percentiles {
+    pub p50: u64,
+    pub p99: u64,
+    pub max: u64,
+}
+
+impl Percentiles {
+    pub fn of(mut values: Vec<u64>) -> Self {
+        values.sort_unstable();
+        let at = |q: usize| {
+            let index = (values.len() * q / 100).min(values.len().saturating_sub(1));
+            values.get(index).copied().unwrap_or(0)
+        };
+        Self {
+            p50: at(50),
+            p99: at(99),
+            max: values.last().copied().unwrap_or(0),
+        }
+    }
+}
+
 /// An event the ingress answered 2xx for that never reached the queue byte-exact.
 #[derive(Debug, Clone)]
 pub struct LostEvent {
@@ -253,6 +276,8 @@ pub struct Report {
     pub deliveries: u64,
     pub requests: u64,
     pub answers: BTreeMap<String, u64>,
+    /// Time to an answer with a status, as the provider saw it: median, 99th percentile, max.
+    pub answer_ms: Percentiles,
     /// Events with a 2xx answer: the ones the ingress promised to deliver.
     pub accepted: usize,
     /// Events the provider gave up on without any 2xx.
@@ -513,6 +538,13 @@ pub async fn run(config: &SoakConfig) -> Result<Report, HarnessError> {
         deliveries: provided.deliveries,
         requests: provided.requests,
         answers: provided.answers.clone(),
+        answer_ms: Percentiles::of(
+            provided
+                .records
+                .iter()
+                .flat_map(|record| record.answer_ms.iter().copied())
+                .collect(),
+        ),
         accepted: provided.records.iter().filter(|r| r.accepted).count(),
         gave_up: provided.records.iter().filter(|r| !r.accepted).count(),
         kills: kills.kills,
@@ -814,6 +846,14 @@ impl fmt::Display for Report {
         row(f, "HTTP requests", self.requests.to_string())?;
         row(f, "provider retries", self.provider_retries().to_string())?;
         row(f, "answers", join_counts(&self.answers))?;
+        row(
+            f,
+            "answer time p50 / p99 / max",
+            format!(
+                "{} / {} / {} ms",
+                self.answer_ms.p50, self.answer_ms.p99, self.answer_ms.max
+            ),
+        )?;
         row(f, "accepted (2xx)", self.accepted.to_string())?;
         row(
             f,
@@ -950,5 +990,45 @@ impl fmt::Display for Report {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_of_durations() {
+        let p = Percentiles::of((1..=100).rev().collect());
+        assert_eq!((p.p50, p.p99, p.max), (51, 100, 100));
+        assert_eq!(Percentiles::of(Vec::new()), Percentiles::default());
+        assert_eq!(Percentiles::of(vec![7]).p99, 7);
+    }
+
+    #[test]
+    fn kill_points_are_sorted_inside_the_run() {
+        let mut rng = XorShift64::new(1);
+        let points = kill_points(1000, 20, &mut rng);
+        assert_eq!(points.len(), 20);
+        assert!(points.windows(2).all(|w| w[0] <= w[1]));
+        assert!(points.iter().all(|p| (50..=900).contains(p)));
+        assert!(kill_points(1000, 0, &mut rng).is_empty());
+    }
+
+    #[test]
+    fn soak_defaults_meet_the_brief_and_rules_cover_the_right_calls() {
+        let soak = SoakConfig::soak(1);
+        assert!(soak.events >= 5000 && soak.kills >= 2);
+        assert!(soak.send_fault_rate >= 0.3 && soak.dynamodb_fault_rate >= 0.1);
+        let ingress = soak.ingress_rules();
+        assert!((ingress.total_rate("sqs:SendMessage") - 0.3).abs() < 1e-9);
+        assert!((ingress.total_rate("dynamodb:PutItem") - 0.1).abs() < 1e-9);
+        assert_eq!(ingress.total_rate("dynamodb:DescribeTable"), 0.0);
+        let sweeper = soak.sweeper_rules();
+        assert!((sweeper.total_rate("sqs:SendMessageBatch") - 0.3).abs() < 1e-9);
+        assert!((sweeper.total_rate("dynamodb:Query") - 0.1).abs() < 1e-9);
+        let mut bad = SoakConfig::small(1);
+        bad.send_fault_rate = 1.5;
+        assert!(matches!(bad.validate(), Err(HarnessError::Config(_))));
     }
 }

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::{header, Request};
@@ -34,6 +34,9 @@ pub enum BodyKind {
     Binary,
     /// UTF-8 text with characters SQS refuses (NUL, BEL; base64 on the queue).
     ControlText,
+    /// Random bytes of 100 to 190 KiB: base64 on the queue, near the 256 KiB body limit, so the
+    /// sweeper's batches must split by size, not only by count.
+    Huge,
 }
 
 impl BodyKind {
@@ -43,6 +46,7 @@ impl BodyKind {
             Self::LargeJson => "large json",
             Self::Binary => "binary (not UTF-8)",
             Self::ControlText => "text with control chars",
+            Self::Huge => "huge binary",
         }
     }
 }
@@ -65,11 +69,22 @@ pub fn generate(count: usize, seed: u64, tag: &str) -> Vec<Webhook> {
             let event_id = format!("evt_{tag}_{index:06}");
             let roll = rng.below(100);
             let (kind, content_type, body) = match roll {
-                0..=7 => (
-                    BodyKind::Binary,
-                    "application/octet-stream",
-                    binary_body(&mut rng),
-                ),
+                0 => {
+                    let len = rng_len(&mut rng, 100 * 1024, 190 * 1024);
+                    (
+                        BodyKind::Huge,
+                        "application/octet-stream",
+                        binary_body(&mut rng, len),
+                    )
+                }
+                1..=7 => {
+                    let len = rng_len(&mut rng, 1, 2048);
+                    (
+                        BodyKind::Binary,
+                        "application/octet-stream",
+                        binary_body(&mut rng, len),
+                    )
+                }
                 8..=12 => (
                     BodyKind::ControlText,
                     "text/plain; charset=utf-8",
@@ -123,8 +138,8 @@ fn json_body(rng: &mut XorShift64, event_id: &str, index: usize, padding: usize)
     .into_bytes()
 }
 
-fn binary_body(rng: &mut XorShift64) -> Vec<u8> {
-    let mut body = vec![0u8; rng_len(rng, 1, 2048)];
+fn binary_body(rng: &mut XorShift64, len: usize) -> Vec<u8> {
+    let mut body = vec![0u8; len.max(1)];
     rng.fill(&mut body);
     // 0xFF never occurs in UTF-8, so the body is certainly not text.
     body[0] = 0xFF;
@@ -192,6 +207,8 @@ pub struct ProviderConfig {
 pub struct EventRecord {
     /// Every answer, over all its deliveries, in order.
     pub answers: Vec<Answer>,
+    /// How long each answer with a status took, in milliseconds.
+    pub answer_ms: Vec<u64>,
     /// Deliveries started (2 for a deliberate duplicate).
     pub deliveries: u32,
     /// Some attempt got a 2xx: the ingress promised to deliver it.
@@ -345,10 +362,19 @@ async fn work(shared: Arc<Shared>, worker: usize) {
             }
             shared.progress.in_flight.fetch_add(1, Ordering::SeqCst);
             shared.progress.requests.fetch_add(1, Ordering::Relaxed);
+            let sent_at = Instant::now();
             let answer = post(&shared, webhook).await;
+            let took = u64::try_from(sent_at.elapsed().as_millis()).unwrap_or(u64::MAX);
             shared.progress.in_flight.fetch_sub(1, Ordering::SeqCst);
             let (success, retry) = (answer.is_success(), answer.is_retryable());
-            lock(&shared.records)[job.index].answers.push(answer);
+            {
+                let mut records = lock(&shared.records);
+                let record = &mut records[job.index];
+                if matches!(answer, Answer::Status(_)) {
+                    record.answer_ms.push(took);
+                }
+                record.answers.push(answer);
+            }
             if success {
                 accepted = true;
                 break;
@@ -453,10 +479,14 @@ mod tests {
             BodyKind::LargeJson,
             BodyKind::Binary,
             BodyKind::ControlText,
+            BodyKind::Huge,
         ] {
             assert!(first.iter().any(|w| w.kind == kind), "{kind:?}");
         }
-        for webhook in first.iter().filter(|w| w.kind == BodyKind::Binary) {
+        for webhook in first
+            .iter()
+            .filter(|w| matches!(w.kind, BodyKind::Binary | BodyKind::Huge))
+        {
             assert!(std::str::from_utf8(&webhook.body).is_err());
         }
         for webhook in first.iter().filter(|w| w.kind == BodyKind::ControlText) {

@@ -3,7 +3,7 @@
 //! ```text
 //! cargo run -p e2e --bin soak -- [--events 5000] [--send-faults 0.3] [--dynamodb-faults 0.1]
 //!     [--kills 20] [--seed N] [--concurrency 16] [--sweeper-faults 1.0] [--sweep-every SECS]
-//!     [--no-sweeper] [--quiet]
+//!     [--sweep-grace 10] [--no-sweeper] [--quiet]
 //! ```
 //! Prints the report and ends with `lost N`; exits 1 when N > 0, 2 when the run itself failed.
 
@@ -15,7 +15,7 @@ use e2e::harness::{run, SoakConfig};
 
 const USAGE: &str = "usage: soak [--events N] [--send-faults RATE] [--dynamodb-faults RATE] \
 [--kills N] [--seed N] [--concurrency N] [--sweeper-faults SCALE] [--sweep-every SECS] \
-[--no-sweeper] [--quiet]";
+[--sweep-grace SECS] [--no-sweeper] [--quiet]";
 
 fn main() -> ExitCode {
     let config = match parse(std::env::args().skip(1)) {
@@ -68,6 +68,9 @@ fn parse(mut args: impl Iterator<Item = String>) -> anyhow::Result<Option<SoakCo
             "--sweep-every" => {
                 let secs: u64 = number(&flag, &value(&flag)?)?;
                 config.sweeper.schedule_every = Some(Duration::from_secs(secs.max(1)));
+            }
+            "--sweep-grace" => {
+                config.sweeper.schedule_grace_secs = number(&flag, &value(&flag)?)?;
             }
             "--no-sweeper" => config.sweeper.enabled = false,
             "--quiet" => config.progress = false,
