@@ -223,15 +223,30 @@ impl Stack {
             .item
     }
 
+    /// Every row of the table (a test-only Scan, paginated).
+    pub async fn all_rows(&self) -> Vec<HashMap<String, AttributeValue>> {
+        let mut rows = Vec::new();
+        let mut start = None;
+        loop {
+            let output = self
+                .dynamodb
+                .scan()
+                .table_name(&self.table)
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .expect("Scan");
+            rows.extend(output.items.unwrap_or_default());
+            match output.last_evaluated_key {
+                Some(next) => start = Some(next),
+                None => return rows,
+            }
+        }
+    }
+
     pub async fn row_count(&self) -> usize {
-        let output = self
-            .dynamodb
-            .scan()
-            .table_name(&self.table)
-            .send()
-            .await
-            .expect("Scan");
-        output.items.unwrap_or_default().len()
+        self.all_rows().await.len()
     }
 }
 

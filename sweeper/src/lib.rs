@@ -49,6 +49,9 @@ pub const IAM_ACTIONS: &[&str] = &[
 const PAGE_SIZE: i32 = 100;
 /// No new step starts with less time than this left before the deadline.
 const STEP_RESERVE: Duration = Duration::from_millis(500);
+/// Time kept for measuring the backlog after re-sending (at most a fifth of the sweep's time),
+/// so an overwhelmed sweep still reports how far behind the outbox is.
+const BACKLOG_RESERVE: Duration = Duration::from_secs(3);
 
 /// What one sweep did and the state it left, as the EMF metrics and the logs report it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -59,10 +62,10 @@ pub struct SweepReport {
     pub resend_failed: u64,
     /// Rows parked by this sweep after `MAX_ATTEMPTS` failures.
     pub parked: u64,
-    /// Pending rows left after the sweep, whatever their age.
-    pub pending_after: u64,
-    /// Age of the oldest pending row after the sweep, 0 when none.
-    pub oldest_pending_age_secs: f64,
+    /// Pending rows left after the sweep, whatever their age; `None` if they could not be counted.
+    pub pending_after: Option<u64>,
+    /// Age of the oldest pending row after the sweep (0 when none); `None` if not measured.
+    pub oldest_pending_age_secs: Option<f64>,
     /// Index items DynamoDB read for this sweep (its cost), from the Query responses.
     pub index_items_read: usize,
     /// AWS calls that failed outright (a Query, a BatchGetItem, an UpdateItem).
@@ -85,12 +88,13 @@ impl SweepReport {
         metrics.add("Resent", self.resent as f64, Unit::Count);
         metrics.add("ResendFailed", self.resend_failed as f64, Unit::Count);
         metrics.add("Parked", self.parked as f64, Unit::Count);
-        metrics.set("PendingCount", self.pending_after as f64, Unit::Count);
-        metrics.set(
-            "OldestPendingAgeSeconds",
-            self.oldest_pending_age_secs,
-            Unit::Seconds,
-        );
+        // Omitted rather than reported as 0 when unmeasured: a missing datapoint alarms, a 0 hides.
+        if let Some(pending) = self.pending_after {
+            metrics.set("PendingCount", pending as f64, Unit::Count);
+        }
+        if let Some(age) = self.oldest_pending_age_secs {
+            metrics.set("OldestPendingAgeSeconds", age, Unit::Seconds);
+        }
         metrics
     }
 }
@@ -131,20 +135,22 @@ impl Sweeper {
     /// prints the EMF line.
     pub async fn sweep_once(&self, now: EpochMillis, deadline: Instant) -> SweepReport {
         let started = Instant::now();
+        let backlog_reserve = BACKLOG_RESERVE.min(deadline.saturating_duration_since(started) / 5);
+        let resend_deadline = deadline - backlog_reserve;
         let grace_ms = i64::try_from(self.config.grace.as_millis()).unwrap_or(i64::MAX);
         let cutoff = now.saturating_sub(grace_ms);
         let mut report = SweepReport::default();
         'shards: for shard in 0..self.config.outbox.pending_shards {
             let mut start = None;
             loop {
-                if !has_time(deadline) {
+                if !has_time(resend_deadline) {
                     report.stopped_early = true;
                     break 'shards;
                 }
                 let page =
                     self.outbox
                         .unsent_page(RowStatus::Pending, shard, cutoff, PAGE_SIZE, start);
-                let page = match bounded(deadline, page).await {
+                let page = match bounded(resend_deadline, page).await {
                     Some(Ok(page)) => page,
                     Some(Err(err)) => {
                         report.errors += 1;
@@ -158,7 +164,7 @@ impl Sweeper {
                 };
                 report.index_items_read += page.items_read;
                 if !page.rows.is_empty() {
-                    report.absorb(self.resend(&page.rows, deadline).await);
+                    report.absorb(self.resend(&page.rows, resend_deadline).await);
                 }
                 match page.next {
                     Some(next) => start = Some(next),
@@ -229,8 +235,10 @@ impl Sweeper {
         report
     }
 
-    /// `PendingCount` and `OldestPendingAgeSeconds` after the sweep.
+    /// `PendingCount` and `OldestPendingAgeSeconds` after the sweep; left `None` unless every
+    /// shard could be measured.
     async fn measure_backlog(&self, report: &mut SweepReport, deadline: Instant) {
+        let mut pending = 0_u64;
         let mut oldest: Option<EpochMillis> = None;
         for shard in 0..self.config.outbox.pending_shards {
             let counted = bounded(
@@ -238,27 +246,38 @@ impl Sweeper {
                 self.outbox.count_unsent(RowStatus::Pending, shard),
             )
             .await;
-            match counted {
-                Some(Ok((0, items_read))) => report.index_items_read += items_read,
-                Some(Ok((count, items_read))) => {
-                    report.pending_after += count;
-                    report.index_items_read += items_read;
-                    let first = self.outbox.unsent_page(
-                        RowStatus::Pending,
-                        shard,
-                        EpochMillis::MAX,
-                        1,
-                        None,
-                    );
-                    if let Some(Ok(page)) = bounded(deadline, first).await {
-                        report.index_items_read += page.items_read;
-                        let shard_oldest = page.rows.first().map(|r| r.received_at);
-                        oldest = oldest.into_iter().chain(shard_oldest).min();
-                    }
-                }
+            let (count, items_read) = match counted {
+                Some(Ok(counted)) => counted,
                 Some(Err(err)) => {
                     report.errors += 1;
                     warn!(shard, error = %err, "cannot count pending rows");
+                    return;
+                }
+                None => {
+                    report.stopped_early = true;
+                    return;
+                }
+            };
+            report.index_items_read += items_read;
+            if count == 0 {
+                continue;
+            }
+            pending += count;
+            let first =
+                self.outbox
+                    .unsent_page(RowStatus::Pending, shard, EpochMillis::MAX, 1, None);
+            match bounded(deadline, first).await {
+                Some(Ok(page)) => {
+                    report.index_items_read += page.items_read;
+                    oldest = oldest
+                        .into_iter()
+                        .chain(page.rows.first().map(|r| r.received_at))
+                        .min();
+                }
+                Some(Err(err)) => {
+                    report.errors += 1;
+                    warn!(shard, error = %err, "cannot read the oldest pending row");
+                    return;
                 }
                 None => {
                     report.stopped_early = true;
@@ -266,9 +285,10 @@ impl Sweeper {
                 }
             }
         }
-        report.oldest_pending_age_secs = oldest
-            .map(|at| (now_millis().saturating_sub(at)).max(0) as f64 / 1000.0)
-            .unwrap_or(0.0);
+        report.pending_after = Some(pending);
+        report.oldest_pending_age_secs = Some(oldest.map_or(0.0, |at| {
+            now_millis().saturating_sub(at).max(0) as f64 / 1000.0
+        }));
     }
 }
 
@@ -352,8 +372,8 @@ mod tests {
             resent: 7,
             resend_failed: 2,
             parked: 1,
-            pending_after: 3,
-            oldest_pending_age_secs: 95.5,
+            pending_after: Some(3),
+            oldest_pending_age_secs: Some(95.5),
             ..SweepReport::default()
         };
         let metrics = report.metrics();
@@ -362,6 +382,18 @@ mod tests {
         assert_eq!(metrics.get("Parked"), 1.0);
         assert_eq!(metrics.get("PendingCount"), 3.0);
         assert_eq!(metrics.get("OldestPendingAgeSeconds"), 95.5);
+    }
+
+    #[test]
+    fn an_unmeasured_backlog_is_left_out_not_reported_as_zero() {
+        let report = SweepReport {
+            resent: 1,
+            stopped_early: true,
+            ..SweepReport::default()
+        };
+        let emf = report.metrics().to_emf("WebhookIngress", "s", 0);
+        assert!(emf.get("PendingCount").is_none() && emf.get("OldestPendingAgeSeconds").is_none());
+        assert_eq!(emf["Resent"], 1.0);
     }
 
     #[test]

@@ -100,13 +100,12 @@ async fn a_row_whose_send_failed_is_on_the_queue_after_one_sweep_past_the_grace_
     assert_eq!(report.resent, 3);
     assert_eq!(report.errors, 0);
     assert_eq!(
-        report.pending_after, 2,
+        report.pending_after,
+        Some(2),
         "rows inside the grace period are left to the ingress"
     );
-    assert!(
-        report.oldest_pending_age_secs >= 5.0 && report.oldest_pending_age_secs < 60.0,
-        "{report:?}"
-    );
+    let age = report.oldest_pending_age_secs.unwrap();
+    assert!((5.0..60.0).contains(&age), "{report:?}");
     let messages = stack.drain(&stack.queue_url).await;
     assert_eq!(messages.len(), 3);
     for sent in &old {
@@ -149,7 +148,7 @@ async fn a_row_that_can_never_be_sent_ends_parked_with_a_metric() {
     let parked: Vec<u64> = reports.iter().map(|r| r.parked).collect();
     assert_eq!(failed, vec![1, 1, 1, 0], "no retry once parked");
     assert_eq!(parked, vec![0, 0, 1, 0]);
-    assert_eq!(reports[3].pending_after, 0);
+    assert_eq!(reports[3].pending_after, Some(0));
     let row = stack.row(&stuck[0].key).await.unwrap();
     assert_eq!(s(&row, "status").as_deref(), Some("parked"));
     assert_eq!(row["attempts"].as_n().unwrap(), "3");
@@ -183,7 +182,7 @@ async fn the_sweep_reads_only_pending_rows_however_many_were_sent() {
     let report = sweeper.sweep_once(now, far_deadline()).await;
 
     assert_eq!(report.resent, 5);
-    assert_eq!(report.pending_after, 0);
+    assert_eq!(report.pending_after, Some(0));
     assert_eq!(
         report.index_items_read, 5,
         "the sweep must read the 5 pending rows, not the 305-row table"
@@ -198,7 +197,7 @@ async fn the_sweep_stops_before_its_deadline_with_thousands_of_rows_pending() {
     let sweeper = sweeper_for(&stack, &[], &outbox, &queue);
     let now = now_millis();
     let rows = pending_rows(&outbox, "backlog", 2_000, now - GRACE_MS - 1_000).await;
-    let budget = Duration::from_millis(1_500);
+    let budget = Duration::from_secs(8);
 
     let started = Instant::now();
     let report = sweeper.sweep_once(now, started + budget).await;
@@ -207,16 +206,29 @@ async fn the_sweep_stops_before_its_deadline_with_thousands_of_rows_pending() {
     assert!(took < budget + Duration::from_millis(250), "took {took:?}");
     assert!(report.stopped_early, "{report:?}");
     assert!(report.resent > 0 && report.resent < 2_000, "{report:?}");
+    let backlog = report
+        .pending_after
+        .expect("the backlog is still measured when the sweep stops early");
+    assert!(
+        backlog > 0 && backlog + report.resent >= 2_000,
+        "{report:?}"
+    );
     let messages: HashSet<String> = stack
         .drain(&stack.queue_url)
         .await
         .into_iter()
         .filter_map(|m| m.attribute("event-id").map(str::to_owned))
         .collect();
+    let stored: HashMap<String, HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> = stack
+        .all_rows()
+        .await
+        .into_iter()
+        .map(|row| (s(&row, "id").unwrap(), row))
+        .collect();
     let mut sent_rows = 0;
     for event in &rows {
-        let row = stack.row(&event.key).await.expect("no row is ever lost");
-        match s(&row, "status").as_deref() {
+        let row = stored.get(&event.key).expect("no row is ever lost");
+        match s(row, "status").as_deref() {
             Some("sent") => {
                 sent_rows += 1;
                 assert!(
@@ -225,7 +237,7 @@ async fn the_sweep_stops_before_its_deadline_with_thousands_of_rows_pending() {
                     event.key
                 );
             }
-            Some("pending") => assert!(has(&row, "unsent_key")),
+            Some("pending") => assert!(has(row, "unsent_key")),
             other => panic!("unexpected status {other:?}"),
         }
     }
