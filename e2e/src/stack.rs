@@ -208,11 +208,17 @@ impl Stack {
             ("AWS_REGION", "us-east-1"),
             ("AWS_ACCESS_KEY_ID", "test"),
             ("AWS_SECRET_ACCESS_KEY", "test"),
-            ("RUST_LOG", "info"),
         ]
         .into_iter()
         .map(|(name, value)| (name.to_owned(), value.to_owned()))
-        .chain([("PENDING_SHARDS".to_owned(), self.pending_shards.to_string())])
+        .chain([
+            ("PENDING_SHARDS".to_owned(), self.pending_shards.to_string()),
+            // `E2E_RUST_LOG` (for example `info,aws_smithy_runtime=debug`) digs into the SDK.
+            (
+                "RUST_LOG".to_owned(),
+                std::env::var("E2E_RUST_LOG").unwrap_or_else(|_| "info".to_owned()),
+            ),
+        ])
         .collect()
     }
 
