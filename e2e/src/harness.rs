@@ -78,7 +78,8 @@ pub struct SoakConfig {
     pub sweeper: SweeperPlan,
     /// Longest wait for the queue to be empty at the end.
     pub drain_limit: Duration,
-    /// Keep the binaries' logs (and the moto resources) even when nothing was lost.
+    /// Keep the binaries' logs even when nothing was lost. (The table and queues on moto are
+    /// deleted after a run that lost nothing, kept after one that did.)
     pub keep_logs: bool,
     /// Print a progress line to stderr every few seconds.
     pub progress: bool,
@@ -577,10 +578,13 @@ pub async fn run(config: &SoakConfig) -> Result<Report, HarnessError> {
         lost.row = stack.describe_row(&lost.event_id).await.unwrap_or(None);
         lost.log_lines = log_lines_mentioning(&logs, &lost.event_id);
     }
-    if report.lost.is_empty() && !config.keep_logs {
-        let _ = std::fs::remove_dir_all(&log_dir);
-        report.log_dir = None;
+    // Evidence of a loss stays (logs and the table on moto); otherwise moto is cleaned up.
+    if report.lost.is_empty() {
         stack.delete().await;
+        if !config.keep_logs {
+            let _ = std::fs::remove_dir_all(&log_dir);
+            report.log_dir = None;
+        }
     }
     report.elapsed = started.elapsed();
     Ok(report)
