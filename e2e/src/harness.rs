@@ -81,6 +81,9 @@ pub struct SoakConfig {
     /// Keep the binaries' logs even when nothing was lost. (The table and queues on moto are
     /// deleted after a run that lost nothing, kept after one that did.)
     pub keep_logs: bool,
+    /// After a run that lost events, keep its logs and its table and queues on moto for
+    /// inspection (the default; a test that loses events on purpose turns it off).
+    pub keep_evidence: bool,
     /// Print a progress line to stderr every few seconds.
     pub progress: bool,
 }
@@ -114,6 +117,7 @@ impl SoakConfig {
             },
             drain_limit: Duration::from_secs(120),
             keep_logs: true,
+            keep_evidence: true,
             progress: true,
         }
     }
@@ -579,7 +583,8 @@ pub async fn run(config: &SoakConfig) -> Result<Report, HarnessError> {
         lost.log_lines = log_lines_mentioning(&logs, &lost.event_id);
     }
     // Evidence of a loss stays (logs and the table on moto); otherwise moto is cleaned up.
-    if report.lost.is_empty() {
+    let keep = !report.lost.is_empty() && config.keep_evidence;
+    if !keep {
         stack.delete().await;
         if !config.keep_logs {
             let _ = std::fs::remove_dir_all(&log_dir);

@@ -89,6 +89,7 @@ async fn harness_reports_accepted_events_that_never_reach_the_queue_as_lost() {
     config.fault_kinds = vec![Fault::Error500];
     config.duplicate_rate = 0.0;
     config.sweeper.enabled = false;
+    config.keep_evidence = false;
 
     let report = run(&config).await.unwrap_or_else(|err| panic!("{err}"));
 
@@ -104,7 +105,8 @@ async fn harness_reports_accepted_events_that_never_reach_the_queue_as_lost() {
         "{lost:?}"
     );
     assert!(!lost.log_lines.is_empty(), "{lost:?}");
-    if let Some(dir) = &report.log_dir {
-        let _ = std::fs::remove_dir_all(dir);
-    }
+    assert!(
+        report.log_dir.is_none(),
+        "evidence of an intended loss is not kept"
+    );
 }

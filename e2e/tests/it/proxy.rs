@@ -117,6 +117,7 @@ async fn without_rules_the_proxy_forwards_untouched_and_counts_each_operation() 
     assert_eq!(stats.requests_for("sqs:SendMessage"), 1);
     assert_eq!(stats.total_faults(), 0);
     assert_eq!(stats.upstream_errors, 0);
+    stack.delete().await;
 }
 
 #[tokio::test]
@@ -140,6 +141,7 @@ async fn error_500_fails_the_call_with_an_internal_error_and_writes_nothing() {
     assert!(!exists(&stack, "e500").await);
     assert_eq!(stack.queue_depth(&stack.queue_url).await.unwrap(), 0);
     assert_eq!(proxy.stats().faults_of(Fault::Error500), 2);
+    stack.delete().await;
 }
 
 #[tokio::test]
@@ -166,6 +168,7 @@ async fn throttle_carries_a_throttling_code_that_the_sdk_retries() {
     assert_eq!(stats.requests_for("sqs:SendMessage"), 2);
     assert_eq!(stats.faults_of(Fault::Throttle), 4);
     assert!(!exists(&stack, "throttled").await);
+    stack.delete().await;
 }
 
 #[tokio::test]
@@ -190,6 +193,7 @@ async fn hang_outlasts_the_attempt_timeout_and_writes_nothing() {
     );
     assert!(!exists(&stack, "hung").await);
     assert_eq!(proxy.stats().faults_of(Fault::Hang), 1);
+    stack.delete().await;
 }
 
 #[tokio::test]
@@ -219,6 +223,7 @@ async fn reset_drops_the_connection_without_an_answer() {
     assert!(!exists(&stack, "reset").await);
     assert_eq!(stack.queue_depth(&stack.queue_url).await.unwrap(), 0);
     assert_eq!(proxy.stats().faults_of(Fault::Reset), 2);
+    stack.delete().await;
 }
 
 #[tokio::test]
@@ -244,6 +249,7 @@ async fn fail_after_write_reports_an_error_although_the_write_happened() {
     assert_eq!(err.raw_response().map(|r| r.status().as_u16()), Some(500));
     assert_eq!(stack.queue_depth(&stack.queue_url).await.unwrap(), 1);
     assert_eq!(proxy.stats().faults_of(Fault::FailAfterWrite), 2);
+    stack.delete().await;
 }
 
 #[tokio::test]
@@ -275,4 +281,5 @@ async fn faults_are_drawn_at_the_configured_rate() {
     assert_eq!(stats.faults_for("dynamodb:DescribeTable"), failed);
     assert!((35..=85).contains(&failed), "{failed} of 200 at 30%");
     assert!(stats.faults_of(Fault::Error500) > 0 && stats.faults_of(Fault::Throttle) > 0);
+    stack.delete().await;
 }
