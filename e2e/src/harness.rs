@@ -309,6 +309,8 @@ pub struct Report {
     /// Messages with a known event id but other bytes than the provider sent.
     pub wrong_body_messages: u64,
     pub consumer_errors: u64,
+    /// Messages still on the queue when the consumers stopped (the drain timed out if not 0).
+    pub queue_left: u64,
     pub dlq_depth: u64,
     pub lost: Vec<LostEvent>,
     pub send_phase: Duration,
@@ -530,6 +532,10 @@ pub async fn run(config: &SoakConfig) -> Result<Report, HarnessError> {
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     let consumed = consumers.stop().await;
+    let queue_left = stack
+        .queue_depth(&stack.queue_url)
+        .await
+        .unwrap_or(u64::MAX);
     let dlq_depth = stack.queue_depth(&stack.dlq_url).await.unwrap_or(u64::MAX);
     let drain_phase = drain_started.elapsed();
 
@@ -569,6 +575,7 @@ pub async fn run(config: &SoakConfig) -> Result<Report, HarnessError> {
         unexpected_messages: 0,
         wrong_body_messages: 0,
         consumer_errors: consumed.errors,
+        queue_left,
         dlq_depth,
         lost: Vec::new(),
         send_phase,
@@ -948,7 +955,11 @@ impl fmt::Display for Report {
             self.unexpected_messages.to_string(),
         )?;
         row(f, "consumer errors", self.consumer_errors.to_string())?;
-        row(f, "DLQ depth", self.dlq_depth.to_string())?;
+        row(
+            f,
+            "left on the queue / DLQ depth",
+            format!("{} / {}", self.queue_left, self.dlq_depth),
+        )?;
         writeln!(f, "time")?;
         row(
             f,

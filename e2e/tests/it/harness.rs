@@ -20,6 +20,7 @@ async fn small_soak_loses_no_accepted_webhook_under_faults_and_kills() {
     assert_eq!(report.wrong_body_messages, 0, "{report}");
     assert_eq!(report.unexpected_messages, 0, "{report}");
     assert_eq!((report.pending_left, report.parked), (0, 0), "{report}");
+    assert_eq!((report.queue_left, report.dlq_depth), (0, 0), "{report}");
     assert_eq!(
         report.rejected(),
         0,
