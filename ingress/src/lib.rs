@@ -14,7 +14,9 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::{HeaderMap, Method, StatusCode};
-use shared::aws::{describe, load_sdk_config, CallLimits};
+use shared::aws::{
+    describe, dynamodb_without_retry_quota, load_sdk_config, sqs_without_retry_quota, CallLimits,
+};
 use shared::config::IngressConfig;
 use shared::event::{event_id, event_type, AcceptedEvent, EventIdError, LazyJson};
 use shared::message::{DeliveredBy, OutgoingMessage};
@@ -188,11 +190,11 @@ impl Ingress {
             .load(&config.secret_parameter, &config.scheme)
             .await?;
         let outbox = DynamoDbOutbox::new(
-            aws_sdk_dynamodb::Client::new(&sdk),
+            dynamodb_without_retry_quota(&sdk),
             &config.outbox.table,
             config.outbox.pending_shards,
         );
-        let queue = SqsQueue::new(aws_sdk_sqs::Client::new(&sdk), &config.outbox.queue_url);
+        let queue = SqsQueue::new(sqs_without_retry_quota(&sdk), &config.outbox.queue_url);
         let ingress = Self::new(config, keys, outbox, queue);
         ingress.warm_up().await;
         Ok(ingress)

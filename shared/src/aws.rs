@@ -60,6 +60,37 @@ pub fn config_loader(limits: CallLimits) -> ConfigLoader {
         .retry_config(RetryConfig::standard().with_max_attempts(limits.max_attempts))
 }
 
+/// A DynamoDB client whose retries are bounded only by `max_attempts` and the timeouts.
+///
+/// The SDK also keeps a per-process retry quota (500 tokens, 5 a retry): under a sustained partial
+/// outage a long-lived ingress exhausts it and silently stops retrying at all, which turns
+/// recoverable errors into 500s (the fault harness measured 372 refused retries in 1,500 requests
+/// at 50% SendMessage faults). The ingress already caps each request by the response budget, so
+/// it opts out; the sweeper keeps the quota, since backing off is right for background work.
+pub fn dynamodb_without_retry_quota(sdk: &SdkConfig) -> aws_sdk_dynamodb::Client {
+    use aws_sdk_dynamodb::config::retry::{RetryPartition, TokenBucket};
+    let partition = RetryPartition::custom("dynamodb-no-quota")
+        .token_bucket(TokenBucket::unlimited())
+        .build();
+    let config = aws_sdk_dynamodb::config::Builder::from(sdk)
+        .retry_partition(partition)
+        .build();
+    aws_sdk_dynamodb::Client::from_conf(config)
+}
+
+/// An SQS client whose retries are bounded only by `max_attempts` and the timeouts (see
+/// [`dynamodb_without_retry_quota`]).
+pub fn sqs_without_retry_quota(sdk: &SdkConfig) -> aws_sdk_sqs::Client {
+    use aws_sdk_sqs::config::retry::{RetryPartition, TokenBucket};
+    let partition = RetryPartition::custom("sqs-no-quota")
+        .token_bucket(TokenBucket::unlimited())
+        .build();
+    let config = aws_sdk_sqs::config::Builder::from(sdk)
+        .retry_partition(partition)
+        .build();
+    aws_sdk_sqs::Client::from_conf(config)
+}
+
 /// A boxed SDK error kept as the source of our own error types.
 pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
 

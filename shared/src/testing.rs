@@ -284,6 +284,21 @@ pub fn has(item: &HashMap<String, AttributeValue>, name: &str) -> bool {
     item.contains_key(name)
 }
 
+/// The URL of a TCP listener that accepts connections and never answers: AWS hanging.
+pub async fn black_hole() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind the black hole");
+    let address = listener.local_addr().expect("local address");
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = listener.accept().await {
+            held.push(stream);
+        }
+    });
+    format!("http://{address}")
+}
+
 /// Every variable name `read` asks for when given an environment that answers from `values`
 /// (`"value"` for names not listed). Panics if `read` fails: pass values that make it succeed, so
 /// that every branch asks for its names.

@@ -324,7 +324,7 @@ async fn send_batch(
                     Some(Err(err)) => {
                         report.resent += 1;
                         report.errors += 1;
-                        warn!(key = %row.key, error = %err, "sent but not marked; a later sweep sends it again");
+                        warn!(key = %row.key, error = %err, "sent, but marking it sent failed; unless the mark landed anyway, a later sweep sends it again");
                     }
                     None => {
                         report.resent += 1;

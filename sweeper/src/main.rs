@@ -94,14 +94,20 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Mode::Every(period) => {
+            let shutdown = shared::process::shutdown_signal();
+            tokio::pin!(shutdown);
             let mut ticks = tokio::time::interval(period);
             ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let sweep_time = LOCAL_SWEEP_TIME.min(period.max(Duration::from_secs(5)));
             loop {
                 tokio::select! {
-                    _ = ticks.tick() => {
-                        sweeper.sweep_once(now_millis(), Instant::now() + LOCAL_SWEEP_TIME.min(period.max(Duration::from_secs(5)))).await;
-                    }
-                    _ = shared::process::shutdown_signal() => return Ok(()),
+                    () = &mut shutdown => return Ok(()),
+                    _ = ticks.tick() => {}
+                }
+                // Stopping mid-sweep is safe: every row is still pending or already marked sent.
+                tokio::select! {
+                    () = &mut shutdown => return Ok(()),
+                    _ = sweeper.sweep_once(now_millis(), Instant::now() + sweep_time) => {}
                 }
             }
         }

@@ -9,7 +9,7 @@ use ingress::{Delivery, DuplicateOf, Ingress, Outcome, ReceivedBody, WebhookRequ
 use shared::signature::{Rejection, SignatureScheme, SigningKey};
 use shared::time::now_millis;
 
-use crate::support::{has, s, secret_for, IngressStack, Stack};
+use crate::support::{black_hole, has, s, secret_for, IngressStack, Stack};
 
 fn key_for(scheme: &SignatureScheme) -> SigningKey {
     scheme
@@ -343,19 +343,6 @@ async fn table_and_queue_both_missing_give_500() {
     assert_eq!(handled.status, StatusCode::INTERNAL_SERVER_ERROR);
     assert_eq!(handled.outcome, Outcome::Failed);
     assert_eq!(handled.metrics.get("Failed"), 1.0);
-}
-
-/// A TCP listener that accepts connections and never answers: AWS hanging.
-async fn black_hole() -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        let mut held = Vec::new();
-        while let Ok((stream, _)) = listener.accept().await {
-            held.push(stream);
-        }
-    });
-    format!("http://{address}")
 }
 
 #[tokio::test]

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use ingress::Ingress;
-use shared::aws::CallLimits;
+use shared::aws::{dynamodb_without_retry_quota, sqs_without_retry_quota, CallLimits};
 use shared::config::IngressConfig;
 use shared::outbox::DynamoDbOutbox;
 use shared::queue::SqsQueue;
@@ -46,11 +46,11 @@ impl IngressStack for Stack {
             .parse_keys(&secret_for(&config.scheme))
             .unwrap();
         let outbox = DynamoDbOutbox::new(
-            aws_sdk_dynamodb::Client::new(&dynamodb_sdk),
+            dynamodb_without_retry_quota(&dynamodb_sdk),
             &config.outbox.table,
             config.outbox.pending_shards,
         );
-        let queue = SqsQueue::new(aws_sdk_sqs::Client::new(&sqs_sdk), &config.outbox.queue_url);
+        let queue = SqsQueue::new(sqs_without_retry_quota(&sqs_sdk), &config.outbox.queue_url);
         Ingress::new(config, keys, outbox, queue)
     }
 }

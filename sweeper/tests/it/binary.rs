@@ -8,7 +8,7 @@ use bytes::Bytes;
 use shared::aws::CallLimits;
 use shared::event::AcceptedEvent;
 use shared::outbox::DynamoDbOutbox;
-use shared::testing::{s, sdk_config, RuntimeApi, Stack};
+use shared::testing::{black_hole, s, sdk_config, RuntimeApi, Stack};
 use shared::time::now_millis;
 
 fn sweeper_command(stack: &Stack) -> Command {
@@ -115,4 +115,38 @@ async fn each_scheduled_invocation_is_one_sweep_under_the_lambda_runtime() {
         s(&stack.row(&key).await.unwrap(), "status").as_deref(),
         Some("sent")
     );
+}
+
+#[tokio::test]
+async fn a_periodic_sweeper_stops_on_sigterm_even_in_the_middle_of_a_sweep() {
+    let stack = Stack::new().await;
+    // Every DynamoDB call hangs, so the first sweep is still running when the signal comes.
+    let hole = black_hole().await;
+    let mut child = sweeper_command(&stack)
+        .env("AWS_ENDPOINT_URL_DYNAMODB", &hole)
+        .args(["--every", "1"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    let sent = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break Some(status);
+        }
+        if started.elapsed() > Duration::from_secs(5) {
+            let _ = child.kill();
+            break None;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let status = status.expect("the sweeper must exit within 5 s of SIGTERM");
+    assert!(status.success(), "{status}");
 }
