@@ -105,6 +105,30 @@ fn log_file(path: &Path) -> Result<(File, File), ProcessError> {
     Ok((stdout, stderr))
 }
 
+/// Starts `binary` with exactly `env` and `args`, stdout and stderr to the file `log`, killed
+/// if the handle is dropped.
+fn spawn_logged(
+    binary: &Path,
+    env: &[(String, String)],
+    args: &[String],
+    log: &Path,
+) -> Result<Child, ProcessError> {
+    let (stdout, stderr) = log_file(log)?;
+    Command::new(binary)
+        .env_clear()
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(stdout)
+        .stderr(stderr)
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|source| ProcessError::Spawn {
+            path: binary.to_owned(),
+            source,
+        })
+}
+
 /// The last `lines` lines of a log file, for error messages.
 pub fn log_tail(path: &Path, lines: usize) -> String {
     let text = std::fs::read_to_string(path).unwrap_or_default();
@@ -183,20 +207,9 @@ impl IngressProcess {
     async fn spawn(&mut self) -> Result<(), ProcessError> {
         self.incarnation += 1;
         let log = self.log_path(self.incarnation);
-        let (stdout, stderr) = log_file(&log)?;
-        let mut child = Command::new(&self.binary)
-            .env_clear()
-            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .env("INGRESS_LISTEN", self.address.to_string())
-            .stdin(Stdio::null())
-            .stdout(stdout)
-            .stderr(stderr)
-            .kill_on_drop(true)
-            .spawn()
-            .map_err(|source| ProcessError::Spawn {
-                path: self.binary.clone(),
-                source,
-            })?;
+        let mut env = self.env.clone();
+        env.push(("INGRESS_LISTEN".to_owned(), self.address.to_string()));
+        let mut child = spawn_logged(&self.binary, &env, &[], &log)?;
         let limit = Duration::from_secs(30);
         let started = Instant::now();
         loop {
@@ -261,20 +274,8 @@ pub async fn sweep_once(
     log: PathBuf,
     limit: Duration,
 ) -> Result<SweeperRun, ProcessError> {
-    let (stdout, stderr) = log_file(&log)?;
     let started = Instant::now();
-    let mut child = Command::new(binary)
-        .env_clear()
-        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .stdin(Stdio::null())
-        .stdout(stdout)
-        .stderr(stderr)
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|source| ProcessError::Spawn {
-            path: binary.to_owned(),
-            source,
-        })?;
+    let mut child = spawn_logged(binary, env, &[], &log)?;
     let status = match tokio::time::timeout(limit, child.wait()).await {
         Ok(Ok(status)) => Some(status),
         Ok(Err(source)) => {
@@ -308,20 +309,8 @@ impl SweeperSchedule {
         every: Duration,
         log: PathBuf,
     ) -> Result<Self, ProcessError> {
-        let (stdout, stderr) = log_file(&log)?;
-        let child = Command::new(binary)
-            .env_clear()
-            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .args(["--every", &every.as_secs().max(1).to_string()])
-            .stdin(Stdio::null())
-            .stdout(stdout)
-            .stderr(stderr)
-            .kill_on_drop(true)
-            .spawn()
-            .map_err(|source| ProcessError::Spawn {
-                path: binary.to_owned(),
-                source,
-            })?;
+        let args = ["--every".to_owned(), every.as_secs().max(1).to_string()];
+        let child = spawn_logged(binary, env, &args, &log)?;
         Ok(Self { child, log })
     }
 

@@ -3,8 +3,8 @@
 //! The ingress and the sweeper promise that a webhook answered 2xx reaches the queue whatever AWS
 //! does. moto never fails, so the proxy makes AWS fail the ways it really does: 500s, throttling,
 //! calls that never answer, dropped connections, and the nastiest one, a write that happened but
-//! was reported as failed. The binaries are pointed at it with `AWS_ENDPOINT_URL_DYNAMODB` /
-//! `AWS_ENDPOINT_URL_SQS`; everything else (SSM) stays on moto.
+//! was reported as failed. The binaries are pointed at it with `AWS_ENDPOINT_URL`, so it sees
+//! every AWS call they make (SSM included, never faulted).
 //!
 //! Every request is identified by its `X-Amz-Target` header (both DynamoDB and the SQS JSON
 //! protocol the Rust SDK uses carry one) and named IAM-style, `dynamodb:PutItem`,
@@ -117,6 +117,8 @@ impl Operation {
             (Service::DynamoDb, "dynamodb")
         } else if prefix == "AmazonSQS" {
             (Service::Sqs, "sqs")
+        } else if prefix == "AmazonSSM" {
+            (Service::Other, "ssm")
         } else {
             (Service::Other, prefix)
         };
@@ -664,7 +666,7 @@ mod tests {
         );
         assert_eq!(
             Operation::from_target(Some("AmazonSSM.GetParameter")).name,
-            "AmazonSSM:GetParameter"
+            "ssm:GetParameter"
         );
         assert_eq!(Operation::from_target(None).name, "unknown");
         assert_eq!(

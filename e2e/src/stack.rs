@@ -195,16 +195,15 @@ impl Stack {
         })
     }
 
-    /// The environment both binaries share, with DynamoDB and SQS at `aws_endpoint` (the proxy)
-    /// and everything else (SSM) on moto.
+    /// The environment both binaries share, with every AWS call through `aws_endpoint` (the
+    /// proxy, which faults only DynamoDB and SQS, and records every operation: the tests compare
+    /// them with each function's IAM actions).
     pub fn binary_env(&self, aws_endpoint: &str) -> Vec<(String, String)> {
         [
             ("SOURCE_NAME", SOURCE_NAME),
             ("OUTBOX_TABLE", self.table.as_str()),
             ("QUEUE_URL", self.queue_url.as_str()),
-            ("AWS_ENDPOINT_URL", self.endpoint.as_str()),
-            ("AWS_ENDPOINT_URL_DYNAMODB", aws_endpoint),
-            ("AWS_ENDPOINT_URL_SQS", aws_endpoint),
+            ("AWS_ENDPOINT_URL", aws_endpoint),
             ("AWS_REGION", "us-east-1"),
             ("AWS_ACCESS_KEY_ID", "test"),
             ("AWS_SECRET_ACCESS_KEY", "test"),

@@ -1,6 +1,7 @@
 //! The whole harness against the built binaries: the small soak must lose nothing while faults
 //! of every kind and kills really happen, and the harness must see a loss when there is one.
 
+use std::collections::BTreeSet;
 use std::time::Instant;
 
 use e2e::harness::{run, SoakConfig};
@@ -76,6 +77,36 @@ async fn small_soak_loses_no_accepted_webhook_under_faults_and_kills() {
         0,
         "{report}"
     );
+
+    // Least privilege, checked at run time: the AWS operations each binary really called are
+    // exactly the IAM actions its crate declares (tests/infra checks Terraform grants those).
+    assert_eq!(
+        iam_actions_called(&report.ingress_proxy),
+        declared(ingress::IAM_ACTIONS),
+        "{report}"
+    );
+    assert_eq!(
+        iam_actions_called(&report.sweeper_proxy),
+        declared(sweeper::IAM_ACTIONS),
+        "{report}"
+    );
+}
+
+/// The IAM action behind each operation the proxy saw (SendMessageBatch is authorised by
+/// sqs:SendMessage).
+fn iam_actions_called(stats: &e2e::proxy::ProxyStats) -> BTreeSet<String> {
+    stats
+        .requests
+        .keys()
+        .map(|operation| match operation.as_str() {
+            "sqs:SendMessageBatch" => "sqs:SendMessage".to_owned(),
+            other => other.to_owned(),
+        })
+        .collect()
+}
+
+fn declared(actions: &[&str]) -> BTreeSet<String> {
+    actions.iter().map(|action| (*action).to_owned()).collect()
 }
 
 /// The control experiment: SQS always failing, no sweeper. The ingress rightly answers 200 (the
