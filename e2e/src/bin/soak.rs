@@ -1,7 +1,7 @@
 //! `soak`: the fault-injection run at full size, from the command line (`make soak`).
 //!
 //! ```text
-//! cargo run -p e2e --bin soak -- [--events 5000] [--send-faults 0.3] [--dynamodb-faults 0.1]
+//! cargo run -p e2e --bin soak -- [--events 5000] [--send-faults 0.33] [--dynamodb-faults 0.12]
 //!     [--kills 20] [--seed N] [--concurrency 16] [--sweeper-faults 1.0] [--sweep-every SECS]
 //!     [--sweep-grace 10] [--no-sweeper] [--quiet]
 //! ```
