@@ -52,6 +52,12 @@ impl EnvSource for HashMap<&str, &str> {
     }
 }
 
+impl EnvSource for HashMap<&str, String> {
+    fn var(&self, name: &str) -> Option<String> {
+        self.get(name).cloned()
+    }
+}
+
 /// Typed accessors over an [`EnvSource`].
 pub struct Env<'e>(&'e dyn EnvSource);
 

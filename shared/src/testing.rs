@@ -145,6 +145,17 @@ impl Stack {
         ])
     }
 
+    /// [`Stack::env`] with `overrides` applied: what a configuration reader gets in a test.
+    pub fn env_with(&self, overrides: &[(&'static str, &str)]) -> HashMap<&'static str, String> {
+        let mut env = self.env();
+        env.extend(
+            overrides
+                .iter()
+                .map(|(name, value)| (*name, (*value).to_owned())),
+        );
+        env
+    }
+
     /// The environment a binary gets for this stack: [`Stack::env`] plus the AWS settings.
     pub fn binary_env(&self) -> Vec<(String, String)> {
         let aws = [

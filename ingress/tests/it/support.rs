@@ -1,7 +1,5 @@
 //! Ingress-specific test support on top of `shared::testing`.
 
-use std::collections::HashMap;
-
 use ingress::Ingress;
 use shared::aws::{dynamodb_without_retry_quota, sqs_without_retry_quota, CallLimits};
 use shared::config::IngressConfig;
@@ -32,12 +30,8 @@ impl IngressStack for Stack {
         dynamodb_endpoint: Option<&str>,
         sqs_endpoint: Option<&str>,
     ) -> Ingress {
-        let mut env: HashMap<&str, String> = self.env();
-        for (name, value) in overrides {
-            env.insert(name, (*value).to_owned());
-        }
-        let borrowed: HashMap<&str, &str> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        let config = IngressConfig::from_env(&borrowed).expect("test configuration is valid");
+        let config = IngressConfig::from_env(&self.env_with(overrides))
+            .expect("test configuration is valid");
         let limits = CallLimits::within(config.response_budget);
         let dynamodb_sdk = sdk_config(dynamodb_endpoint.unwrap_or(&self.endpoint), limits).await;
         let sqs_sdk = sdk_config(sqs_endpoint.unwrap_or(&self.endpoint), limits).await;

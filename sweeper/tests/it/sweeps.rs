@@ -25,12 +25,8 @@ fn sweeper_for(
     outbox: &DynamoDbOutbox,
     queue: &SqsQueue,
 ) -> Sweeper {
-    let mut env: HashMap<&str, String> = stack.env();
-    for (name, value) in overrides {
-        env.insert(name, (*value).to_owned());
-    }
-    let borrowed: HashMap<&str, &str> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let config = SweeperConfig::from_env(&borrowed).expect("valid sweeper configuration");
+    let config =
+        SweeperConfig::from_env(&stack.env_with(overrides)).expect("valid sweeper configuration");
     Sweeper::new(config, outbox.clone(), queue.clone())
 }
 
