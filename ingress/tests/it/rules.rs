@@ -350,7 +350,8 @@ async fn hanging_aws_is_answered_within_the_response_budget() {
     let stack = Stack::new().await;
     let hole = black_hole().await;
     let budget = Duration::from_millis(1000);
-    let slack = Duration::from_millis(150);
+    // Room for scheduling on a loaded 2-core CI machine; a budget-less call would take seconds.
+    let slack = Duration::from_millis(300);
     let scheme = SignatureScheme::StandardWebhooks;
 
     // Both hang: nothing took the event, so 500, within the budget.
