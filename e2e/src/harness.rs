@@ -18,6 +18,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use shared::outbox::RowStatus;
+use shared::testing::unique;
+
 use crate::consumer::{Consumed, Consumers, Delivered};
 use crate::processes::{
     ingress_binary, sweep_once, sweeper_binary, IngressProcess, ProcessError, SweeperSchedule,
@@ -27,7 +30,7 @@ use crate::provider::{
 };
 use crate::proxy::{Fault, FaultProxy, FaultRules, ProxyConfig, ProxyError, ProxyStats};
 use crate::rng::XorShift64;
-use crate::stack::{unique, Stack, StackError};
+use crate::stack::{Stack, StackError};
 
 /// The sweeper's part of a run.
 #[derive(Debug, Clone)]
@@ -494,11 +497,11 @@ pub async fn run(config: &SoakConfig) -> Result<Report, HarnessError> {
 
     // Sweep phase: one-shot sweeps (GRACE_SECS=0, the ingress is gone) until nothing is pending.
     let sweep_started = Instant::now();
-    sweeper.pending_after_send = stack.unsent_count("pending").await?;
+    sweeper.pending_after_send = stack.unsent_count(RowStatus::Pending).await?;
     if let Some(binary) = &sweeper_bin {
         let env = sweeper_env(0);
         for run in 1..=config.sweeper.max_runs {
-            let pending = stack.unsent_count("pending").await?;
+            let pending = stack.unsent_count(RowStatus::Pending).await?;
             if pending == 0 {
                 break;
             }
@@ -517,8 +520,8 @@ pub async fn run(config: &SoakConfig) -> Result<Report, HarnessError> {
             }
         }
     }
-    let pending_left = stack.unsent_count("pending").await?;
-    let parked = stack.unsent_count("parked").await?;
+    let pending_left = stack.unsent_count(RowStatus::Pending).await?;
+    let parked = stack.unsent_count(RowStatus::Parked).await?;
     let sweep_phase = sweep_started.elapsed();
 
     // Drain phase: wait for an empty queue (visible and in flight), then stop the consumers.

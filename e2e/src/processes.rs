@@ -8,9 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
+use shared::testing::repo_root;
 use tokio::process::{Child, Command};
-
-use crate::stack::workspace_root;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProcessError {
@@ -76,7 +75,7 @@ fn find_binary(name: &'static str, override_var: &'static str) -> Result<PathBuf
     let path = match std::env::var_os(override_var).filter(|value| !value.is_empty()) {
         Some(path) => PathBuf::from(path),
         None => {
-            let root = workspace_root();
+            let root = repo_root();
             let target = std::env::var_os("CARGO_TARGET_DIR")
                 .filter(|value| !value.is_empty())
                 .map(|dir| root.join(dir))

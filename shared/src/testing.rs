@@ -36,23 +36,92 @@ pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
+/// `MOTO_ENDPOINT`, or moto's default address.
 pub fn moto_endpoint() -> String {
-    std::env::var("MOTO_ENDPOINT").unwrap_or_else(|_| "http://127.0.0.1:4566".to_owned())
+    std::env::var("MOTO_ENDPOINT")
+        .ok()
+        .filter(|value| !value.trim().is_empty())
+        .unwrap_or_else(|| "http://127.0.0.1:4566".to_owned())
 }
 
-/// Fails the test with instructions when moto is not running: never a silent skip.
-fn require_moto(endpoint: &str) {
-    let address = endpoint.trim_start_matches("http://");
-    let reachable = address
-        .parse::<SocketAddr>()
-        .ok()
-        .and_then(|addr| std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(1)).ok())
-        .is_some();
-    assert!(
-        reachable,
-        "no moto server at {endpoint}: start it with `make moto` (or run `make test`, which starts it), \
-         or set MOTO_ENDPOINT"
+/// Why test resources could not be provisioned. The messages say how to fix it: a missing
+/// emulator is a failure with instructions, never a silent skip.
+#[derive(Debug, thiserror::Error)]
+pub enum ProvisionError {
+    #[error(
+        "no moto server at {endpoint}: start it with `make moto` (or run `make test`, which \
+         starts it), or set MOTO_ENDPOINT"
+    )]
+    MotoUnreachable { endpoint: String },
+    #[error("cannot run .venv/bin/python scripts/localstack.py (`make venv` installs it)")]
+    Python(#[source] std::io::Error),
+    #[error("scripts/localstack.py failed: {0}")]
+    Script(String),
+    #[error("scripts/localstack.py printed something unexpected: {0}")]
+    Output(String),
+}
+
+/// A uniquely named outbox table, queue, DLQ and secret parameter on moto.
+#[derive(Debug, Clone)]
+pub struct Resources {
+    pub endpoint: String,
+    /// moto's socket address (the upstream of a fault proxy).
+    pub moto: SocketAddr,
+    pub table: String,
+    pub queue_url: String,
+    pub dlq_url: String,
+    pub parameter: String,
+}
+
+/// Provisions fresh resources named `{prefix}-...` on the moto server at `MOTO_ENDPOINT`, with the
+/// same script as the local stack (scripts/localstack.py), so tests exercise the real shape.
+pub fn provision(prefix: &str, secret: &str) -> Result<Resources, ProvisionError> {
+    let endpoint = moto_endpoint();
+    let unreachable = || ProvisionError::MotoUnreachable {
+        endpoint: endpoint.clone(),
+    };
+    let moto: SocketAddr = endpoint
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .parse()
+        .map_err(|_| unreachable())?;
+    std::net::TcpStream::connect_timeout(&moto, Duration::from_secs(1))
+        .map_err(|_| unreachable())?;
+    let (table, queue, dlq) = (
+        unique(&format!("{prefix}-outbox")),
+        unique(&format!("{prefix}-events")),
+        unique(&format!("{prefix}-dlq")),
     );
+    let parameter = format!("/{prefix}/{}", unique("secret"));
+    let root = repo_root();
+    let output = Command::new(root.join(".venv/bin/python"))
+        .arg(root.join("scripts/localstack.py"))
+        .args(["--endpoint", &endpoint, "--table", &table])
+        .args(["--queue", &queue, "--dlq", &dlq])
+        .args(["--parameter", &parameter, "--secret", secret])
+        .output()
+        .map_err(ProvisionError::Python)?;
+    if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr).trim().to_owned();
+        return Err(ProvisionError::Script(stderr));
+    }
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    let created: serde_json::Value =
+        serde_json::from_str(text.trim()).map_err(|_| ProvisionError::Output(text.clone()))?;
+    let url = |field: &str| {
+        created[field]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| ProvisionError::Output(text.clone()))
+    };
+    Ok(Resources {
+        queue_url: url("queue_url")?,
+        dlq_url: url("dlq_url")?,
+        endpoint,
+        moto,
+        table,
+        parameter,
+    })
 }
 
 /// SDK configuration for the test process: fixed region and dummy credentials, one endpoint.
@@ -65,7 +134,8 @@ pub async fn sdk_config(endpoint: &str, limits: CallLimits) -> SdkConfig {
         .await
 }
 
-fn unique(prefix: &str) -> String {
+/// A name no other test or run uses.
+pub fn unique(prefix: &str) -> String {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
     format!(
         "{prefix}-{}-{}-{}",
@@ -79,8 +149,7 @@ fn unique(prefix: &str) -> String {
     )
 }
 
-/// A uniquely named outbox table, queue, DLQ and secret parameter, provisioned by the same script
-/// as the local stack (scripts/localstack.py), so tests exercise the real resource shape.
+/// A test's own outbox table, queue and secret parameter ([`provision`]), with clients for them.
 pub struct Stack {
     pub endpoint: String,
     pub table: String,
@@ -96,40 +165,15 @@ impl Stack {
     }
 
     pub async fn with_secret(secret: &str) -> Self {
-        let endpoint = moto_endpoint();
-        require_moto(&endpoint);
-        let (table, queue, dlq) = (unique("outbox"), unique("events"), unique("events-dlq"));
-        let parameter = format!("/tests/{}", unique("secret"));
-        let root = repo_root();
-        let output = Command::new(root.join(".venv/bin/python"))
-            .arg(root.join("scripts/localstack.py"))
-            .args([
-                "--endpoint",
-                &endpoint,
-                "--table",
-                &table,
-                "--queue",
-                &queue,
-                "--dlq",
-                &dlq,
-            ])
-            .args(["--parameter", &parameter, "--secret", secret])
-            .output()
-            .expect("run scripts/localstack.py with .venv/bin/python (make venv installs it)");
-        assert!(
-            output.status.success(),
-            "provisioning failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        let created: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-        let sdk = sdk_config(&endpoint, CallLimits::background()).await;
+        let resources = provision("tests", secret).unwrap_or_else(|err| panic!("{err}"));
+        let sdk = sdk_config(&resources.endpoint, CallLimits::background()).await;
         Self {
-            table,
-            queue_url: created["queue_url"].as_str().unwrap().to_owned(),
-            parameter,
+            endpoint: resources.endpoint,
+            table: resources.table,
+            queue_url: resources.queue_url,
+            parameter: resources.parameter,
             dynamodb: aws_sdk_dynamodb::Client::new(&sdk),
             sqs: aws_sdk_sqs::Client::new(&sdk),
-            endpoint,
         }
     }
 

@@ -4,8 +4,9 @@
 use std::time::Duration;
 
 use aws_config::SdkConfig;
-use e2e::stack::{sdk_config, Stack};
+use e2e::stack::Stack;
 use shared::aws::CallLimits;
+use shared::testing::sdk_config;
 
 pub async fn stack() -> Stack {
     match Stack::provision(4).await {
