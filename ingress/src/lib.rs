@@ -331,10 +331,10 @@ impl Ingress {
     ) -> Outcome {
         let inserted = within(deadline, 0.4, self.outbox.insert_pending(event)).await;
         match inserted {
-            Ok(Ok(InsertOutcome::Inserted)) => {
+            Ok(InsertOutcome::Inserted) => {
                 Outcome::Accepted(self.send_durable(event, deadline, metrics).await)
             }
-            Ok(Ok(InsertOutcome::AlreadyThere(existing))) => {
+            Ok(InsertOutcome::AlreadyThere(existing)) => {
                 if existing.body_sha256 != event.body_sha256 {
                     metrics.count("IdConflict");
                     warn!(key = %event.key, kept_sha256 = %existing.body_sha256, "same event id with a different body: the first body is kept");
@@ -356,12 +356,8 @@ impl Ingress {
                     }
                 }
             }
-            Ok(Err(err)) => {
-                self.send_without_row(event, &describe(&err), deadline, metrics)
-                    .await
-            }
-            Err(Elapsed) => {
-                self.send_without_row(event, "PutItem timed out", deadline, metrics)
+            Err(error) => {
+                self.send_without_row(event, &error, deadline, metrics)
                     .await
             }
         }
@@ -376,10 +372,10 @@ impl Ingress {
     ) -> Delivery {
         let message = OutgoingMessage::for_event(event, DeliveredBy::Ingress);
         let message_id = match within(deadline, 0.7, self.queue.send(&message)).await {
-            Ok(Ok(message_id)) => message_id,
-            failed => {
+            Ok(message_id) => message_id,
+            Err(error) => {
                 metrics.count("EnqueueDeferred");
-                warn!(key = %event.key, error = %step_error(&failed), "SendMessage failed; the row stays pending for the sweeper");
+                warn!(key = %event.key, error, "SendMessage failed; the row stays pending for the sweeper");
                 return Delivery::Deferred;
             }
         };
@@ -397,10 +393,10 @@ impl Ingress {
         )
         .await;
         match marked {
-            Ok(Ok(MarkOutcome::Marked | MarkOutcome::NotPending)) => Delivery::Enqueued,
-            failed => {
+            Ok(MarkOutcome::Marked | MarkOutcome::NotPending) => Delivery::Enqueued,
+            Err(error) => {
                 metrics.count("MarkSentFailed");
-                warn!(key = %event.key, error = %step_error(&failed), "marking the row sent failed; the sweeper may send it again");
+                warn!(key = %event.key, error, "marking the row sent failed; the sweeper may send it again");
                 Delivery::EnqueuedMarkSentFailed
             }
         }
@@ -418,39 +414,30 @@ impl Ingress {
         warn!(key = %event.key, error, "outbox write failed; sending straight to the queue");
         let message = OutgoingMessage::for_event(event, DeliveredBy::Ingress);
         match within(deadline, 1.0, self.queue.send(&message)).await {
-            Ok(Ok(_)) => {
+            Ok(_) => {
                 metrics.count("Enqueued");
                 Outcome::Accepted(Delivery::EnqueuedWithoutOutbox)
             }
-            failed => {
-                warn!(key = %event.key, error = %step_error(&failed), "neither the outbox nor the queue took the event; answering 500 so the provider retries");
+            Err(error) => {
+                warn!(key = %event.key, error, "neither the outbox nor the queue took the event; answering 500 so the provider retries");
                 Outcome::Failed
             }
         }
     }
 }
 
-/// A step that ran out of its share of the budget.
-#[derive(Debug)]
-struct Elapsed;
-
-/// Runs `step` with `share` of the time left before `deadline` (1.0: all of it).
-async fn within<T>(
+/// Runs a fallible `step` with `share` of the time left before `deadline` (1.0: all of it).
+/// The error is what the log says: the SDK error's chain, or that the step ran out of time (in
+/// which case it may still have taken effect, which every failure rule allows for).
+async fn within<T, E: std::error::Error + 'static>(
     deadline: Instant,
     share: f64,
-    step: impl Future<Output = T>,
-) -> Result<T, Elapsed> {
+    step: impl Future<Output = Result<T, E>>,
+) -> Result<T, String> {
     let left = deadline.saturating_duration_since(Instant::now());
-    tokio::time::timeout(left.mul_f64(share), step)
-        .await
-        .map_err(|_| Elapsed)
-}
-
-fn step_error<T, E: std::error::Error + 'static>(result: &Result<Result<T, E>, Elapsed>) -> String {
-    match result {
-        Ok(Err(err)) => describe(err),
-        Ok(Ok(_)) => "no error".to_owned(),
-        Err(Elapsed) => "timed out within the response budget".to_owned(),
+    match tokio::time::timeout(left.mul_f64(share), step).await {
+        Ok(result) => result.map_err(|err| describe(&err)),
+        Err(_) => Err("timed out within the response budget".to_owned()),
     }
 }
 
