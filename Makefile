@@ -46,7 +46,7 @@ test: lint unit-and-integration check-infra ## everything CI runs
 package: ## bootstrap zips for provided.al2023 in dist/ (ARCH=arm64 default, or x86_64)
 	scripts/package.sh $(or $(ARCH),arm64)
 
-soak: moto build ## fault-injection soak: 5,000 webhooks, 30% SendMessage / 10% DynamoDB faults, 20 ingress kills; must end with `lost 0` (SOAK_ARGS=...)
+soak: moto build ## fault-injection soak: 5,000 webhooks, 33% SendMessage / 12% DynamoDB faults, 20 ingress kills; must end with `lost 0` (SOAK_ARGS=...)
 	cargo run -p e2e --bin soak -- $(SOAK_ARGS)
 
 bench-sweep: moto ## sweep throughput against moto (ROWS=3000)
