@@ -13,6 +13,7 @@ pub mod metrics;
 pub mod outbox;
 pub mod process;
 pub mod queue;
+pub mod routes;
 pub mod secrets;
 pub mod signature;
 #[cfg(feature = "test-util")]

@@ -21,6 +21,7 @@ use bytes::Bytes;
 use crate::aws::{describe, BoxError};
 use crate::event::{shard_of, AcceptedEvent};
 use crate::message::DeliveredBy;
+use crate::routes::Destination;
 use crate::time::EpochMillis;
 
 pub const UNSENT_INDEX: &str = "unsent-index";
@@ -36,6 +37,10 @@ mod attr {
     pub const RECEIVED_AT: &str = "received_at";
     pub const ATTEMPTS: &str = "attempts";
     pub const UNSENT_KEY: &str = "unsent_key";
+    /// The routed queue's URL; absent for the default queue (`QUEUE_URL`).
+    pub const DESTINATION: &str = "destination";
+    /// `MessageGroupId` for a FIFO destination.
+    pub const GROUP_ID: &str = "group_id";
 }
 
 /// BatchGetItem takes at most 100 keys.
@@ -240,6 +245,12 @@ impl DynamoDbOutbox {
         ]);
         if let Some(event_type) = &event.event_type {
             item.insert(attr::EVENT_TYPE.to_owned(), s(event_type));
+        }
+        if let Some(queue_url) = &event.destination.queue_url {
+            item.insert(attr::DESTINATION.to_owned(), s(queue_url));
+        }
+        if let Some(group_id) = &event.destination.group_id {
+            item.insert(attr::GROUP_ID.to_owned(), s(group_id));
         }
         let result = self
             .client
@@ -649,6 +660,10 @@ fn stored_row(item: &HashMap<String, AttributeValue>) -> Result<StoredRow, Outbo
         body_sha256: existing.body_sha256,
         received_at: existing.received_at,
         key: key.clone(),
+        destination: Destination {
+            queue_url: text(attr::DESTINATION),
+            group_id: text(attr::GROUP_ID),
+        },
     };
     Ok(StoredRow {
         key,
