@@ -44,7 +44,7 @@ def pending_item(source, event_id, received_at):
         "body_sha256": {"S": hashlib.sha256(body).hexdigest()},
         "received_at": {"N": str(received_at)},
         "attempts": {"N": "0"},
-        "unsent_key": {"S": f"pending#{shard_of(key, SHARDS)}"},
+        "unsent_key": {"S": f"pending#{source}#{shard_of(key, SHARDS)}"},
     }
 
 
