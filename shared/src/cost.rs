@@ -171,7 +171,10 @@ mod tests {
         assert_eq!(value_size(&list), 3 + 3 + 2);
         let map = AttributeValue::M(HashMap::from([("k".to_owned(), s("vv"))]));
         assert_eq!(value_size(&map), 3 + 1 + 2 + 1);
-        let item = Item::from([("id".to_owned(), s("abc")), ("n".to_owned(), AttributeValue::N("12".into()))]);
+        let item = Item::from([
+            ("id".to_owned(), s("abc")),
+            ("n".to_owned(), AttributeValue::N("12".into())),
+        ]);
         assert_eq!(item_size(&item), 2 + 3 + 1 + 2);
     }
 
@@ -187,7 +190,10 @@ mod tests {
     fn an_update_bills_the_larger_item_and_the_index_changes() {
         let old = Item::from([
             ("id".to_owned(), s("k")),
-            ("body".to_owned(), AttributeValue::B(Blob::new(vec![1; 1500]))),
+            (
+                "body".to_owned(),
+                AttributeValue::B(Blob::new(vec![1; 1500])),
+            ),
             ("gsi".to_owned(), s("pending#1")),
             ("at".to_owned(), AttributeValue::N("17".into())),
         ]);
@@ -195,11 +201,17 @@ mod tests {
         new.remove("gsi");
         assert_eq!(put(&old, &INDEX), WriteUnits { table: 2, index: 1 });
         // Leaving the sparse index deletes its entry.
-        assert_eq!(update(&old, &new, &INDEX), WriteUnits { table: 2, index: 1 });
+        assert_eq!(
+            update(&old, &new, &INDEX),
+            WriteUnits { table: 2, index: 1 }
+        );
         let mut moved = old.clone();
         moved.insert("gsi".to_owned(), s("parked#1"));
         // A new index key is a delete and a put.
-        assert_eq!(update(&old, &moved, &INDEX), WriteUnits { table: 2, index: 2 });
+        assert_eq!(
+            update(&old, &moved, &INDEX),
+            WriteUnits { table: 2, index: 2 }
+        );
         let mut same_key = old.clone();
         same_key.insert("note".to_owned(), s("x"));
         assert_eq!(update(&old, &same_key, &INDEX).index, 0);
@@ -211,8 +223,118 @@ mod tests {
             ("id".to_owned(), s("src:evt")),
             ("gsi".to_owned(), s("p#1")),
             ("at".to_owned(), AttributeValue::N("12".into())),
-            ("body".to_owned(), AttributeValue::B(Blob::new(vec![1; 5000]))),
+            (
+                "body".to_owned(),
+                AttributeValue::B(Blob::new(vec![1; 5000])),
+            ),
         ]);
-        assert_eq!(INDEX.entry_size(&item), Some(100 + (3 + 3) + (2 + 2) + (2 + 7)));
+        assert_eq!(
+            INDEX.entry_size(&item),
+            Some(100 + (3 + 3) + (2 + 2) + (2 + 7))
+        );
+    }
+}
+
+/// The units the outbox's real items cost, pinned: a change to what a row holds changes these
+/// figures, and docs/COST.md is computed from them.
+#[cfg(test)]
+mod pinned {
+    use super::*;
+    use crate::event::shard_of;
+    use crate::message::DeliveredBy;
+    use crate::outbox::{after_sent, pending_item, sent_changes, UNSENT_INDEX_KEYS};
+    use crate::samples::{legacy_pending_item, sample_event, Layout, Provider};
+
+    const SIZES: [usize; 4] = [1024, 2048, 8192, 32768];
+    const SEEDS: u64 = 3;
+
+    /// (PutItem table, PutItem index, UpdateItem table, UpdateItem index) for one event's usual life.
+    fn life(pending: &Item) -> (u64, u64, u64, u64) {
+        let changes = sent_changes(
+            "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d",
+            DeliveredBy::Ingress,
+            1_764_400_100_000,
+            std::time::Duration::from_secs(14 * 86_400),
+        );
+        let sent = after_sent(pending, &changes);
+        let put = put(pending, &UNSENT_INDEX_KEYS);
+        let update = update(pending, &sent, &UNSENT_INDEX_KEYS);
+        (put.table, put.index, update.table, update.index)
+    }
+
+    /// How each provider really sends its JSON: Stripe pretty-printed, GitHub and Shopify compact.
+    const NATIVE: [(Provider, Layout); 3] = [
+        (Provider::Stripe, Layout::Pretty),
+        (Provider::GitHub, Layout::Compact),
+        (Provider::Shopify, Layout::Compact),
+    ];
+
+    fn every_shape() -> Vec<(Provider, Layout)> {
+        Provider::ALL
+            .iter()
+            .flat_map(|p| Layout::ALL.iter().map(move |l| (*p, *l)))
+            .collect()
+    }
+
+    type Life = (u64, u64, u64, u64);
+
+    /// The costliest life over `shapes` and a few seeds at each size.
+    fn worst(
+        shapes: &[(Provider, Layout)],
+        build: impl Fn(&crate::event::AcceptedEvent, u16) -> Item,
+    ) -> Vec<(usize, Life)> {
+        let total = |l: Life| l.0 + l.1 + l.2 + l.3;
+        SIZES
+            .iter()
+            .map(|&size| {
+                let mut worst = (0, 0, 0, 0);
+                for &(provider, layout) in shapes {
+                    for seed in 0..SEEDS {
+                        let event = sample_event(provider, layout, size, seed);
+                        let units = life(&build(&event, shard_of(&event.key, 8)));
+                        if total(units) > total(worst) {
+                            worst = units;
+                        }
+                    }
+                }
+                (size, worst)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn write_units_per_webhook_before_issue_9() {
+        let expected = vec![
+            (1024, (2, 1, 2, 1)),
+            (2048, (3, 1, 3, 1)),
+            (8192, (9, 1, 9, 1)),
+            (32768, (33, 1, 33, 1)),
+        ];
+        assert_eq!(worst(&every_shape(), legacy_pending_item), expected);
+    }
+
+    #[test]
+    fn write_units_per_webhook_now() {
+        let native = vec![
+            (1024, (1, 1, 1, 1)),
+            (2048, (1, 1, 1, 1)),
+            (8192, (3, 1, 3, 1)),
+            (32768, (8, 1, 8, 1)),
+        ];
+        assert_eq!(worst(&NATIVE, pending_item), native);
+        // Compact JSON as dense in random ids as Stripe's: the worst case we know.
+        let densest = vec![
+            (1024, (1, 1, 1, 1)),
+            (2048, (1, 1, 2, 1)),
+            (8192, (3, 1, 3, 1)),
+            (32768, (8, 1, 8, 1)),
+        ];
+        assert_eq!(worst(&every_shape(), pending_item), densest);
+    }
+
+    #[test]
+    fn a_2_kb_json_webhook_costs_at_most_4_write_units() {
+        let (_, (put, put_index, update, update_index)) = worst(&NATIVE, pending_item)[1];
+        assert!(put + put_index + update + update_index <= 4);
     }
 }

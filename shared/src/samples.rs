@@ -5,7 +5,15 @@
 //!
 //! Seeded, so a pinned figure is the same on every run.
 
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::primitives::Blob;
+use aws_sdk_dynamodb::types::AttributeValue;
+use bytes::Bytes;
 use serde_json::{json, Value};
+
+use crate::event::AcceptedEvent;
+use crate::outbox::{unsent_key, RowStatus};
 
 /// The provider whose event shape a sample imitates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,6 +55,60 @@ impl Layout {
             Self::Pretty => "pretty",
         }
     }
+}
+
+/// An accepted event carrying a sample body, with the id and type the provider would give it
+/// (Stripe's `evt_` id, GitHub's and Shopify's delivery UUIDs), received on 2026-11-29.
+pub fn sample_event(
+    provider: Provider,
+    layout: Layout,
+    target_bytes: usize,
+    seed: u64,
+) -> AcceptedEvent {
+    let body = webhook(provider, layout, target_bytes, seed);
+    let mut rng = Rng::new(seed ^ 0x5EED);
+    let (event_id, event_type) = match provider {
+        Provider::Stripe => (format!("evt_{}", rng.alnum(24)), "payment_intent.succeeded"),
+        Provider::GitHub => (rng.uuid(), "push"),
+        Provider::Shopify => (rng.uuid(), "orders/create"),
+    };
+    AcceptedEvent::new(
+        provider.name(),
+        event_id,
+        Some(event_type.to_owned()),
+        Bytes::from(body),
+        1_764_400_000_000 + rng.range(0, 86_400_000) as i64,
+    )
+}
+
+/// The row exactly as the ingress wrote it before issue 9 (every attribute repeated, hex body
+/// hash, raw body, `attempts` 0), for before/after figures and for reading old rows in tests.
+pub fn legacy_pending_item(event: &AcceptedEvent, shard: u16) -> HashMap<String, AttributeValue> {
+    let s = |text: &str| AttributeValue::S(text.to_owned());
+    let mut item = HashMap::from([
+        ("id".to_owned(), s(&event.key)),
+        ("source".to_owned(), s(&event.source)),
+        ("event_id".to_owned(), s(&event.event_id)),
+        ("status".to_owned(), s("pending")),
+        (
+            "body".to_owned(),
+            AttributeValue::B(Blob::new(event.body.to_vec())),
+        ),
+        ("body_sha256".to_owned(), s(&event.body_sha256)),
+        (
+            "received_at".to_owned(),
+            AttributeValue::N(event.received_at.to_string()),
+        ),
+        ("attempts".to_owned(), AttributeValue::N("0".to_owned())),
+        (
+            "unsent_key".to_owned(),
+            s(&unsent_key(RowStatus::Pending, &event.source, shard)),
+        ),
+    ]);
+    if let Some(event_type) = &event.event_type {
+        item.insert("event_type".to_owned(), s(event_type));
+    }
+    item
 }
 
 /// A body of `provider`'s shape, as large as possible without exceeding `target_bytes` (the base
@@ -267,7 +329,9 @@ fn shopify_line_item(rng: &mut Rng) -> Value {
     })
 }
 
-const CITIES: &[&str] = &["Berlin", "Lyon", "Austin", "Leeds", "Porto", "Osaka", "Denver"];
+const CITIES: &[&str] = &[
+    "Berlin", "Lyon", "Austin", "Leeds", "Porto", "Osaka", "Denver",
+];
 
 /// Vocabulary for names, commit messages and titles: real text repeats words, as here.
 const WORDS: &[&str] = &[
@@ -275,9 +339,10 @@ const WORDS: &[&str] = &[
     "cache", "canvas", "cedar", "client", "cobalt", "config", "copper", "delta", "deploy", "drift",
     "ember", "engine", "falcon", "feature", "filter", "fix", "forest", "garden", "gateway",
     "granite", "harbor", "helper", "index", "island", "jasper", "kernel", "ledger", "linen",
-    "marble", "meadow", "merge", "module", "nectar", "orbit", "parser", "pepper", "pixel", "quartz",
-    "query", "refactor", "river", "router", "saddle", "schema", "signal", "silver", "socket",
-    "spruce", "tensor", "timber", "token", "update", "velvet", "vendor", "walnut", "worker", "yarrow",
+    "marble", "meadow", "merge", "module", "nectar", "orbit", "parser", "pepper", "pixel",
+    "quartz", "query", "refactor", "river", "router", "saddle", "schema", "signal", "silver",
+    "socket", "spruce", "tensor", "timber", "token", "update", "velvet", "vendor", "walnut",
+    "worker", "yarrow",
 ];
 
 const NAMES: &[&str] = &[
@@ -368,7 +433,11 @@ mod tests {
                 for target in [2048, 8192, 32768] {
                     let body = webhook(provider, layout, target, 1);
                     assert!(body.len() <= target, "{provider:?} {layout:?} {target}");
-                    assert!(body.len() > target - 64, "{provider:?} {layout:?} {target}: {}", body.len());
+                    assert!(
+                        body.len() > target - 64,
+                        "{provider:?} {layout:?} {target}: {}",
+                        body.len()
+                    );
                     assert!(serde_json::from_slice::<Value>(&body).is_ok());
                 }
             }
