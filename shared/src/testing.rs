@@ -278,6 +278,21 @@ impl Stack {
             .item
     }
 
+    /// Sets one attribute of the row under `key` as a hand edit, a bug or another tool (say
+    /// `outboxctl discard`) would leave it.
+    pub async fn set_row_attribute(&self, key: &str, name: &str, value: AttributeValue) {
+        self.dynamodb
+            .update_item()
+            .table_name(&self.table)
+            .key("id", AttributeValue::S(key.to_owned()))
+            .update_expression("SET #name = :value")
+            .expression_attribute_names("#name", name)
+            .expression_attribute_values(":value", value)
+            .send()
+            .await
+            .expect("UpdateItem");
+    }
+
     /// Every row of the table (a test-only Scan, paginated).
     pub async fn all_rows(&self) -> Vec<HashMap<String, AttributeValue>> {
         let mut rows = Vec::new();

@@ -107,22 +107,12 @@ async fn a_redelivery_of_a_discarded_event_is_a_duplicate_and_sends_nothing() {
     stack.drain(&stack.queue_url).await;
     // What `outboxctl discard` leaves: the row kept, audited, out of the index.
     stack
-        .dynamodb
-        .update_item()
-        .table_name(&stack.table)
-        .key(
-            "id",
-            aws_sdk_dynamodb::types::AttributeValue::S("market:msg_discarded".into()),
-        )
-        .update_expression("SET #s = :d")
-        .expression_attribute_names("#s", "status")
-        .expression_attribute_values(
-            ":d",
+        .set_row_attribute(
+            "market:msg_discarded",
+            "status",
             aws_sdk_dynamodb::types::AttributeValue::S("discarded".into()),
         )
-        .send()
-        .await
-        .unwrap();
+        .await;
 
     let again = post(&ingress, &headers, BODY).await;
 

@@ -340,15 +340,8 @@ async fn an_unreadable_row_does_not_hold_back_the_rest_of_its_page() {
     let rows = pending_rows(&outbox, "page", 6, now - GRACE_MS - 1_000).await;
     let broken = &rows[0].key;
     stack
-        .dynamodb
-        .update_item()
-        .table_name(&stack.table)
-        .key("id", AttributeValue::S(broken.clone()))
-        .update_expression("SET codec = :c")
-        .expression_attribute_values(":c", AttributeValue::S("no-such-codec".into()))
-        .send()
-        .await
-        .unwrap();
+        .set_row_attribute(broken, "codec", AttributeValue::S("no-such-codec".into()))
+        .await;
 
     let report = sweeper.sweep_once(now, far_deadline()).await;
 
