@@ -72,7 +72,7 @@ check() {
 }
 
 echo "spin $(spin -V | sed -n 's/Spin Version \([^ ]*\).*/\1/p'): the real protocol (no counterexample allowed)"
-one_source=(-DSWEEPERS_A=2 -DDUPLICATE_DELIVERY -DMAX_FAULTS=3 -DMAX_CRASHES=2)
+one_source=(-DSWEEPERS_A=2 -DDUPLICATE_DELIVERY -DMAX_FAULTS=4 -DMAX_CRASHES=2)
 two_sources=(-DSWEEPERS_A=1 -DWITH_SOURCE_B -DMAX_FAULTS=3 -DMAX_CRASHES=1)
 conflict_any_ttl=(-DSWEEPERS_A=2 -DCONFLICTING_BODY -DMAX_FAULTS=3 -DMAX_CRASHES=1)
 conflict=("${conflict_any_ttl[@]}" -DRETENTION_OUTLIVES_PROCESSES)
@@ -91,6 +91,7 @@ check wrong-unconditional-mark counterexample safety "${one_source[@]}" -DWRONG_
 check wrong-2xx-when-nothing-took-it counterexample safety "${one_source[@]}" -DWRONG_2XX_WHEN_NOTHING_TOOK_IT
 check wrong-sourceless-index counterexample safety "${two_sources[@]}" -DWRONG_SOURCELESS_INDEX
 check wrong-redrive-delete-first counterexample safety "${oncall[@]}" -DWRONG_REDRIVE_DELETE_FIRST
+check wrong-no-sweeper counterexample liveness -DLIVENESS -DSWEEPERS_A=0 -DMAX_FAULTS=2 -DMAX_CRASHES=1
 
 echo "known gaps of the real protocol (a counterexample expected until closed; see docs/MODEL.md)"
 check gap-first-body-without-outbox counterexample safety "${conflict[@]}" -DSTRICT_FIRST_BODY

@@ -75,6 +75,7 @@ byte sent_bodies[NR];   /* bit b: a message with body b for this key reached its
 bool ok2xx[NR];         /* the ingress answered 2xx for this key */
 byte first_body[NR];    /* the body of the first row written for the key (P4) */
 bool forgotten[NR];     /* TTL deleted the key's row: its retention window is over (P4 stops) */
+bool discarded[NR];     /* on-call discarded the key's row (its own, audited decision) */
 
 #define everq(r)     (sent_bodies[r] != 0)
 #define body_sent(r) ((sent_bodies[r] >> body[r]) & 1)   /* the row's body is on the queue (never for body 0) */
@@ -188,9 +189,10 @@ inline record_failure(r, ra) {
 #define P_HOLDS  (pc == P_SEND || pc == P_MARK)   /* the request has the row in hand */
 
 /* The ingress answers 200 (status_for(Accepted | Duplicate | IdConflict)). P1 at the moment of the
- * answer: the event is durable, in a row of the outbox or already on its queue. */
+ * answer: the event is durable, in a row of the outbox or already on its queue (or on-call has
+ * discarded it, and TTL may have deleted the discarded row since). */
 inline answer_2xx(s, pc) {
-  assert(st[s] != NONE || everq(s));
+  assert(st[s] != NONE || everq(s) || discarded[s]);
   ok2xx[s] = 1;
   pc = P_DONE
 }
@@ -252,8 +254,11 @@ end_provider:
        :: else ->
           if
           :: o != OK -> pc = P_DIRECT     /* Err (the call failed, whatever the row) */
-          :: o == OK && body[s] != b -> answer_2xx(s, pc)          /* Outcome::IdConflict: the first body is kept */
-          :: o == OK && body[s] == b && st[s] != PENDING -> answer_2xx(s, pc)  /* Duplicate(Sent | Parked) */
+          :: o == OK && st[s] == DISCARDED -> pc = P_DIRECT
+             /* RowStatus::parse does not know "discarded" (outboxctl's status): existing_row
+              * returns MalformedRow, an Err, so the request goes on to send_without_row */
+          :: o == OK && st[s] != DISCARDED && body[s] != b -> answer_2xx(s, pc)  /* Outcome::IdConflict: the first body is kept */
+          :: o == OK && body[s] == b && (st[s] == SENT || st[s] == PARKED) -> answer_2xx(s, pc)  /* Duplicate(Sent | Parked) */
           :: o == OK && body[s] == b && st[s] == PENDING ->        /* Duplicate(Pending): this request sends it */
 #ifdef WRONG_MARK_BEFORE_SEND
              pc = P_MARK
@@ -422,10 +427,10 @@ end_sweep:
 
 /* ---- TTL ---- */
 
-/* DynamoDB's TTL deletes a row whose expires_at is set, at any moment after it is set. Once
- * deleted, the key is forgotten: a later delivery of the id is a new event. */
+/* DynamoDB's TTL deletes a row whose expires_at is set (sent or discarded), at any moment after
+ * it is set. Once deleted, the key is forgotten: a later delivery of the id is a new event. */
 inline ttl_delete(r) {
-  assert(body_sent(r) || st[r] == DISCARDED);   /* P3: TTL never deletes an unsent event */
+  assert(body_sent(r) || st[r] == DISCARDED);   /* P3: TTL never deletes an unsent event (unless on-call discarded it) */
   st[r] = NONE; body[r] = 0; att[r] = 0; expiry[r] = 0;
   forgotten[r] = 1
 }
@@ -448,10 +453,10 @@ active proctype Workers() {
 
 #define C_IDLE     0      /* next: pick a command */
 #define C_RESEND   1      /* resend: next SqsQueue::send of the row read */
-#define C_RMARK    2      /* resend: next the conditional mark-sent */
-#define C_REPLAY   3      /* replay: next SqsQueue::send of the sent row's body */
-#define C_RSEND    4      /* dlq redrive: next SendMessage to the main queue */
-#define C_RDELETE  5      /* dlq redrive: next DeleteMessage from the DLQ */
+#define C_RMARK    2      /* resend: next DynamoDbOutbox::mark_resent */
+#define C_REPLAY   3      /* replay: next SqsQueue::send_batch of the sent row's body */
+#define C_RSEND    4      /* dlq redrive: next SqsQueue::send_copy to the main queue */
+#define C_RDELETE  5      /* dlq redrive: next SqsQueue::delete from the DLQ */
 #define C_HOLDS    (pc == C_RESEND || pc == C_RMARK || pc == C_REPLAY)   /* a command has the row in hand */
 
 /* On-call running outboxctl commands on source A's row, ONCALL_OPS of them, each possibly
@@ -459,7 +464,6 @@ active proctype Workers() {
 active proctype OnCall() {
   byte pc = C_IDLE;
   byte ops = 0;
-  byte rs = 0;            /* the row's status as read */
   byte rb = 0;            /* the row's body as read */
 
 end_oncall:
@@ -469,31 +473,34 @@ end_oncall:
        HOLD_BEFORE(C_HOLDS);
        ops++;
        if
-       :: /* resend: GetItem (consistent); a pending or parked row is sent */
+       :: /* resend: rows::resend_one -> DynamoDbOutbox::load_rows (consistent); a pending or
+           * parked row is sent (a discarded one fails to load and is skipped) */
           aws_read();
           if
-          :: o == OK && (st[A] == PENDING || st[A] == PARKED) -> rs = st[A]; rb = body[A]; pc = C_RESEND
+          :: o == OK && (st[A] == PENDING || st[A] == PARKED) -> rb = body[A]; pc = C_RESEND
           :: else
           fi
-       :: /* park: UpdateItem pending -> parked (keeps the body, no expiry) */
+       :: /* park: rows::park -> DynamoDbOutbox::park, UpdateItem pending -> parked (body kept,
+           * no expiry), condition status = pending */
           aws_call();
           if
           :: o != LOST && st[A] == PENDING -> st[A] = PARKED
           :: else
           fi
-       :: /* discard: UpdateItem parked -> discarded, audited, the body kept */
+       :: /* discard: rows::discard -> DynamoDbOutbox::discard, UpdateItem pending or parked ->
+           * discarded, audited, body kept, expires after the retention like a sent row */
           aws_call();
           if
-          :: o != LOST && st[A] == PARKED -> st[A] = DISCARDED
+          :: o != LOST && (st[A] == PENDING || st[A] == PARKED) -> st[A] = DISCARDED; expiry[A] = 1; discarded[A] = 1
           :: else
           fi
-       :: /* replay: GetItem; a sent row's body is enqueued again */
+       :: /* replay: replay::scan_segment -> DynamoDbOutbox::scan_sent finds the sent row */
           aws_read();
           if
           :: o == OK && st[A] == SENT -> rb = body[A]; pc = C_REPLAY
           :: else
           fi
-       :: /* dlq redrive: ReceiveMessage from the DLQ */
+       :: /* dlq redrive (by copy): dlq::redrive -> SqsQueue::receive from the DLQ */
           aws_read();
           if
           :: o == OK && dq[A] > 0 ->
@@ -511,7 +518,7 @@ end_oncall:
   :: atomic {
        pc == C_RESEND ->
        HOLD_BEFORE(C_HOLDS);
-       send_message(A, A, rb, 1);
+       send_message(A, A, rb, 1);         /* rows::resend_one -> SqsQueue::send */
        pc = (o == OK -> C_RMARK : C_IDLE);
        maybe_crash(pc, C_IDLE);
        HOLD_AFTER(C_HOLDS, A);
@@ -520,15 +527,16 @@ end_oncall:
   :: atomic {
        pc == C_RMARK ->
        HOLD_BEFORE(C_HOLDS);
-       mark_sent(A, st[A] == rs);         /* the sweeper's conditional mark-sent, from the status read */
-       pc = C_IDLE; rs = 0; rb = 0;
+       /* rows::resend_one -> DynamoDbOutbox::mark_resent: condition status IN (pending, parked) */
+       mark_sent(A, st[A] == PENDING || st[A] == PARKED);
+       pc = C_IDLE; rb = 0;
        HOLD_AFTER(C_HOLDS, A);
        o = 0
      }
   :: atomic {
        pc == C_REPLAY ->
        HOLD_BEFORE(C_HOLDS);
-       send_message(A, A, rb, 1);         /* a duplicate the workers tolerate */
+       send_message(A, A, rb, 1);         /* replay::replay_page -> SqsQueue::send_batch: a duplicate the workers tolerate */
        pc = C_IDLE; rb = 0;
        HOLD_AFTER(C_HOLDS, A);
        o = 0
@@ -536,11 +544,11 @@ end_oncall:
   :: atomic {
        pc == C_RSEND ->
        HOLD_BEFORE(C_HOLDS);
-       send_message(A, A, first_body[A], 0);  /* the DLQ message's body, unchanged */
+       send_message(A, A, first_body[A], 0);  /* dlq::redrive -> SqsQueue::send_copy: the DLQ message, unchanged */
 #ifdef WRONG_REDRIVE_DELETE_FIRST
        pc = C_IDLE;
 #else
-       pc = (o == OK -> C_RDELETE : C_IDLE);  /* never delete before the send succeeded */
+       pc = (o == OK -> C_RDELETE : C_IDLE);  /* never delete before the copy is on the main queue */
 #endif
        maybe_crash(pc, C_IDLE);
        HOLD_AFTER(C_HOLDS, A);
@@ -549,7 +557,7 @@ end_oncall:
   :: atomic {
        pc == C_RDELETE ->
        HOLD_BEFORE(C_HOLDS);
-       aws_call();
+       aws_call();                        /* dlq::redrive -> SqsQueue::delete */
        if
        :: o != LOST -> dq[A]--
        :: else
@@ -596,6 +604,6 @@ init {
 /* P1 as LTL: an event answered 2xx is eventually on its own queue, or parked / discarded (on-call
  * sees it, with its body). That it never reaches another source's queue is the assertion in
  * send_message. */
-#define done_A (everq(A) || st[A] == PARKED || st[A] == DISCARDED)
+#define done_A (everq(A) || st[A] == PARKED || discarded[A])
 ltl p1 { [] (ok2xx[A] -> <> done_A) }
 #endif
