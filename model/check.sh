@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-for tool in spin gcc; do
+for tool in spin cc; do
   command -v "$tool" >/dev/null || { echo "check.sh: $tool is missing (make model installs it)" >&2; exit 1; }
 done
 
@@ -37,8 +37,8 @@ check() {
     runflags+=(-a -f)
   fi
   local started=$SECONDS
-  if ! (cd "$dir" && spin -a "$@" outbox.pml >spin.log 2>&1 && gcc "${cflags[@]}" -o pan pan.c >gcc.log 2>&1); then
-    echo "FAIL  $name: spin or gcc failed, see model/$dir/spin.log and gcc.log"
+  if ! (cd "$dir" && spin -a "$@" outbox.pml >spin.log 2>&1 && cc "${cflags[@]}" -o pan pan.c >cc.log 2>&1); then
+    echo "FAIL  $name: spin or cc failed, see model/$dir/spin.log and cc.log"
     failed=1
     return
   fi
