@@ -31,7 +31,7 @@ check() {
   local report="$dir/report"
   # -O0: compiling pan.c takes longer than any of these searches does at -O2.
   local cflags=(-O0 -w -DVECTORSZ=512 -DCOLLAPSE "-DMEMLIM=$memlim")
-  local runflags=(-m200000)
+  local runflags=(-m200000 -w22)
   if [[ $mode == safety ]]; then
     cflags+=(-DSAFETY)
   else
@@ -108,6 +108,7 @@ run wrong-ttl-at-insert counterexample safety "${one_source[@]}" -DWRONG_TTL_AT_
 run wrong-unconditional-mark counterexample safety "${one_source[@]}" -DWRONG_UNCONDITIONAL_MARK
 run wrong-2xx-when-nothing-took-it counterexample safety "${one_source[@]}" -DWRONG_2XX_WHEN_NOTHING_TOOK_IT
 run wrong-sourceless-index counterexample safety "${two_sources[@]}" -DWRONG_SOURCELESS_INDEX
+run wrong-no-source-recheck counterexample safety "${two_sources[@]}" -DSTRAY_INDEX_ENTRIES -DWRONG_NO_SOURCE_RECHECK
 run wrong-redrive-delete-first counterexample safety "${oncall[@]}" -DWRONG_REDRIVE_DELETE_FIRST
 run wrong-no-sweeper counterexample liveness -DLIVENESS -DSWEEPERS_A=0 -DMAX_FAULTS=2 -DMAX_CRASHES=1
 

@@ -361,7 +361,7 @@ end_sweep:
   :: atomic {
        pc == S_LOOK ->
        HOLD_BEFORE(S_HOLDS);
-       /* DynamoDbOutbox::unsent_page: Query of the unsent index. Since issue 11 its key is
+       /* DynamoDbOutbox::unsent_page: Query of the unsent index. Its key is
         * pending#{source}#{shard}, so another source's row is never in the answer, stale or not
         * (a row's source never changes). */
 #if defined(WRONG_SOURCELESS_INDEX) || defined(STRAY_INDEX_ENTRIES)
@@ -376,9 +376,9 @@ end_sweep:
        /* The index is eventually consistent: it may miss a pending row (a stale answer spends a
         * fault), or list a row no longer pending, which the consistent re-read filters out just
         * as if it had not been listed. Sweeper::resend -> DynamoDbOutbox::load_rows then re-reads
-        * the listed rows (consistent BatchGetItem) and keeps those still pending, and since
-        * issue 11 only those of its own source. Query and re-read are one step here: with the
-        * index free to be stale, what happens between them adds no behaviour. */
+        * the listed rows (consistent BatchGetItem) and keeps those still pending and of its own
+        * source. Query and re-read are one step here: with the index free to be stale, what
+        * happens between them adds no behaviour. */
        if
        :: st[r] == PENDING ->
           aws_read();                     /* the Query */
@@ -386,7 +386,7 @@ end_sweep:
           :: o == OK && faults < MAX_FAULTS -> faults++  /* stale: the row is missed */
           :: o == OK ->
              aws_read();                  /* the BatchGetItem */
-#ifdef WRONG_SOURCELESS_INDEX
+#if defined(WRONG_SOURCELESS_INDEX) || defined(WRONG_NO_SOURCE_RECHECK)
              if
              :: o == OK -> rb = body[r]; ra = att[r]; pc = S_SEND
              :: else
