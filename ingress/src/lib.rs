@@ -22,7 +22,7 @@ use shared::event::{event_id, event_type, AcceptedEvent, EventIdError, LazyJson}
 use shared::message::{DeliveredBy, OutgoingMessage};
 use shared::metrics::{EmfEmitter, MetricSet, Unit};
 use shared::outbox::{DynamoDbOutbox, InsertOutcome, MarkOutcome, RowStatus};
-use shared::queue::SqsQueue;
+use shared::queue::{QueueError, Queues, SqsQueue};
 use shared::secrets::{SecretsError, SsmSecrets};
 use shared::signature::{Rejection, SigningKeys};
 use shared::time::now_millis;
@@ -48,6 +48,7 @@ pub const ENV_VARS: &[&str] = &[
     "RETENTION_DAYS",
     "RESPONSE_BUDGET_MS",
     "METRICS_NAMESPACE",
+    "ROUTES",
 ];
 
 /// Read only when serving HTTP locally (no `AWS_LAMBDA_RUNTIME_API`).
@@ -159,7 +160,7 @@ pub struct Ingress {
     config: IngressConfig,
     keys: SigningKeys,
     outbox: DynamoDbOutbox,
-    queue: SqsQueue,
+    queues: Queues,
     metrics: EmfEmitter,
 }
 
@@ -171,11 +172,12 @@ impl Ingress {
         queue: SqsQueue,
     ) -> Self {
         let metrics = EmfEmitter::new(&config.outbox.metrics_namespace, &config.outbox.source);
+        let queues = Queues::new(queue, &config.outbox.routes);
         Self {
             config,
             keys,
             outbox,
-            queue,
+            queues,
             metrics,
         }
     }
@@ -201,15 +203,21 @@ impl Ingress {
         Ok(ingress)
     }
 
-    /// Opens both connections in parallel; a failure is logged, not fatal.
+    /// Opens the table's and every queue's connection in parallel; a failure is logged, not fatal.
     pub async fn warm_up(&self) {
-        let (table, queue) = tokio::join!(self.outbox.warm_up(), self.queue.warm_up());
-        if let Err(err) = table {
+        let mut queues = tokio::task::JoinSet::new();
+        for queue in self.queues.all() {
+            let queue = queue.clone();
+            queues.spawn(async move {
+                if let Err(err) = queue.warm_up().await {
+                    warn!(queue = queue.url(), error = %err, "queue not reachable at cold start");
+                }
+            });
+        }
+        if let Err(err) = self.outbox.warm_up().await {
             warn!(error = %err, "outbox table not reachable at cold start");
         }
-        if let Err(err) = queue {
-            warn!(error = %err, "queue not reachable at cold start");
-        }
+        while queues.join_next().await.is_some() {}
     }
 
     pub fn config(&self) -> &IngressConfig {
@@ -314,13 +322,12 @@ impl Ingress {
         let rule = &self.config.event_id;
         let id = event_id(&self.config.scheme, rule, headers, &body, &json)?;
         let kind = event_type(&self.config.scheme, rule, &body, &json);
-        Ok(AcceptedEvent::new(
-            &self.config.outbox.source,
-            id,
-            kind,
-            body,
-            now,
-        ))
+        let outbox = &self.config.outbox;
+        let destination =
+            outbox
+                .routes
+                .destination(headers, &body, &json, &outbox.source, &outbox.queue_url);
+        Ok(AcceptedEvent::new(&outbox.source, id, kind, body, now).routed_to(destination))
     }
 
     /// Steps 4 to 6 of DESIGN.md section 2 with their failure rules.
@@ -372,7 +379,7 @@ impl Ingress {
         metrics: &mut MetricSet,
     ) -> Delivery {
         let message = OutgoingMessage::for_event(event, DeliveredBy::Ingress);
-        let message_id = match within(deadline, 0.7, self.queue.send(&message)).await {
+        let message_id = match within(deadline, 0.7, self.send(event, &message)).await {
             Ok(message_id) => message_id,
             Err(error) => {
                 metrics.count("EnqueueDeferred");
@@ -414,7 +421,7 @@ impl Ingress {
         metrics.count("OutboxWriteFailed");
         warn!(key = %event.key, error, "outbox write failed; sending straight to the queue");
         let message = OutgoingMessage::for_event(event, DeliveredBy::Ingress);
-        match within(deadline, 1.0, self.queue.send(&message)).await {
+        match within(deadline, 1.0, self.send(event, &message)).await {
             Ok(_) => {
                 metrics.count("Enqueued");
                 Outcome::Accepted(Delivery::EnqueuedWithoutOutbox)
@@ -423,6 +430,24 @@ impl Ingress {
                 warn!(key = %event.key, error, "neither the outbox nor the queue took the event; answering 500 so the provider retries");
                 Outcome::Failed
             }
+        }
+    }
+}
+
+impl Ingress {
+    /// SendMessage to the event's destination. The destination always comes from this
+    /// process's own routes, so an unknown one is a bug; it fails like an SQS error would.
+    async fn send(
+        &self,
+        event: &AcceptedEvent,
+        message: &OutgoingMessage,
+    ) -> Result<String, QueueError> {
+        let destination = event.destination.queue_url.as_deref();
+        match self.queues.get(destination) {
+            Some(queue) => queue.send(message).await,
+            None => Err(QueueError::UnknownDestination(
+                destination.unwrap_or_default().to_owned(),
+            )),
         }
     }
 }
@@ -477,6 +502,10 @@ mod tests {
         let values = [
             ("SIGNATURE_SCHEME", "hmac-sha256"),
             ("QUEUE_URL", "https://sqs.example/q"),
+            (
+                "ROUTES",
+                r#"[{"name":"r","pointer":"/t","equals":"x","queue_url":"https://sqs.example/r"}]"#,
+            ),
             ("SIGNATURE_HEADER", "x-header"),
             ("EVENT_ID_HEADER", "x-header"),
             ("SIGNATURE_ENCODING", "hex"),
