@@ -92,8 +92,8 @@ one_source=(-DSWEEPERS_A=2 -DDUPLICATE_DELIVERY -DMAX_FAULTS=4 -DMAX_CRASHES=2)
 two_sources=(-DSWEEPERS_A=1 -DWITH_SOURCE_B -DMAX_FAULTS=3 -DMAX_CRASHES=1)
 conflict_any_ttl=(-DSWEEPERS_A=2 -DCONFLICTING_BODY -DMAX_FAULTS=4 -DMAX_CRASHES=2)
 conflict=("${conflict_any_ttl[@]}" -DRETENTION_OUTLIVES_PROCESSES)
-oncall=(-DSWEEPERS_A=2 -DWITH_ONCALL -DMAX_FAULTS=3 -DMAX_CRASHES=1)
-live=(-DLIVENESS -DSWEEPERS_A=2 -DWITH_ONCALL -DMAX_FAULTS=3 -DMAX_CRASHES=1)
+oncall=(-DSWEEPERS_A=1 -DWITH_ONCALL -DONCALL_OPS=3 -DMAX_FAULTS=3 -DMAX_CRASHES=1)
+live=(-DLIVENESS -DSWEEPERS_A=2 -DWITH_ONCALL -DMAX_FAULTS=2 -DMAX_CRASHES=1)
 
 section "the real protocol (no counterexample allowed)"
 run one-source pass safety "${one_source[@]}"
@@ -101,6 +101,7 @@ run two-sources pass safety "${two_sources[@]}" -DSTRAY_INDEX_ENTRIES
 run conflicting-body pass safety "${conflict[@]}"
 run on-call pass safety "${oncall[@]}"
 run liveness-p1 pass liveness "${live[@]}"
+run liveness-unknown-route pass liveness -DLIVENESS -DSWEEPERS_A=1 -DROUTE_UNKNOWN_TO_SWEEPER -DMAX_FAULTS=2 -DMAX_CRASHES=1
 
 section "known-wrong variants (a counterexample required)"
 run wrong-mark-before-send counterexample safety "${one_source[@]}" -DWRONG_MARK_BEFORE_SEND

@@ -9,7 +9,9 @@
  * The world: two sources, A and B, share one outbox table; each has its own queue, ingress and
  * sweeper. Each source receives one event, and both use the same event id, so the keys "A:e"
  * (row A) and "B:e" (row B) differ only by their source: a row's index is its source, and so is a
- * queue's. Bodies are small numbers: 1 is the provider's body, 2 another body under the same id.
+ * queue's. With ROUTES, "its queue" is the event's destination, chosen once by its source's routes
+ * and recorded in the row (a route's queue or QUEUE_URL): the model's queue q stands for it.
+ * Bodies are small numbers: 1 is the provider's body, 2 another body under the same id.
  *
  * Each process is a state machine (its local `pc`) whose every step is one atomic transition: one
  * AWS call with its effect and what the caller does with the answer. Between two steps every other
@@ -147,9 +149,10 @@ inline send_message(q, r, b, from_row) {
   fi
 }
 
-/* DynamoDbOutbox::mark_sent: UpdateItem status = sent, sent_at, message_id, expires_at, REMOVE
- * unsent_key, under the condition `status = pending` (guard). An UpdateItem on a missing key
- * would create the item; the condition prevents that. */
+/* DynamoDbOutbox::mark_sent: UpdateItem SET sent_changes (status sent, sent_at, message_id,
+ * delivered_by, expires_at) REMOVE SENT_REMOVES (unsent_key), under the condition
+ * `status = pending` (guard). An UpdateItem on a missing key would create the item; the
+ * condition prevents that. */
 inline mark_sent(r, guard) {
   aws_call();
   if
@@ -226,9 +229,10 @@ end_provider:
        pc == P_INSERT && tries < MAX_TRIES ->
        HOLD_BEFORE(P_HOLDS);
        tries++;
-       /* Ingress::record_and_send -> DynamoDbOutbox::insert_pending: PutItem status pending,
-        * unsent_key pending#{source}#{shard}, condition attribute_not_exists(id); on a failed
-        * condition the existing row's status and body hash come back (not an error). */
+       /* Ingress::record_and_send -> DynamoDbOutbox::insert_pending: PutItem of pending_item
+        * (status pending, unsent_key pending#{source}#{shard}, the destination, no expires_at),
+        * condition attribute_not_exists(id); on a failed condition the existing row comes back
+        * (not an error) and existing_row reads its status and body hash. */
        aws_call();
        if
        :: st[s] == NONE ->
@@ -283,7 +287,7 @@ end_provider:
   :: atomic {
        pc == P_SEND ->
        HOLD_BEFORE(P_HOLDS);
-       /* Ingress::send_durable -> SqsQueue::send */
+       /* Ingress::send_durable -> Ingress::send -> SqsQueue::send, to the event's destination */
        send_message(s, s, b, 1);
 #ifdef WRONG_MARK_BEFORE_SEND
        answer_2xx(s, pc);
@@ -314,8 +318,8 @@ end_provider:
   :: atomic {
        pc == P_DIRECT ->
        HOLD_BEFORE(P_HOLDS);
-       /* Ingress::send_without_row -> SqsQueue::send: the outbox write failed, so the event is
-        * safe only once it is on the queue */
+       /* Ingress::send_without_row -> Ingress::send -> SqsQueue::send: the outbox write failed,
+        * so the event is safe only once it is on the queue */
        send_message(s, s, b, 0);
 #ifdef DISCARD_IS_FINAL
        /* a delivery that found the event discarded by on-call does not put it on the queue */
@@ -343,7 +347,7 @@ end_provider:
 #define S_LOOK 0          /* next: Query the index and re-read the row */
 #define S_SEND 1          /* next: send_batch -> SqsQueue::send_batch */
 #define S_MARK 2          /* next: send_batch -> DynamoDbOutbox::mark_sent */
-#define S_FAIL 3          /* next: send_batch -> DynamoDbOutbox::record_failure */
+#define S_FAIL 3          /* next: send_batch / record_failures -> DynamoDbOutbox::record_failure */
 #define S_HOLDS (pc != S_LOOK)   /* the sweep has a row in hand */
 
 /* Sweeper::sweep_once, forever (EventBridge Scheduler starts one every minute; a crash ends one
@@ -390,12 +394,24 @@ end_sweep:
              if
              :: o == OK -> rb = body[r]; ra = att[r]; pc = S_SEND
              :: else
-             fi
+             fi;
 #else
              if
              :: o == OK && r == s -> rb = body[r]; ra = att[r]; pc = S_SEND
              :: else
+             fi;
+#endif
+             /* Sweeper::resend -> by_destination: the row's recorded destination, looked up in the
+              * sweeper's own queues. ROUTE_UNKNOWN_TO_SWEEPER: the sweeper's ROUTES lack it (a
+              * configuration drift), so record_failures counts a failed send for the row, which
+              * parks after MAX_ATTEMPTS. */
+#ifdef ROUTE_UNKNOWN_TO_SWEEPER
+             if
+             :: pc == S_SEND -> pc = S_FAIL
+             :: else
              fi
+#else
+             skip
 #endif
           :: else
           fi
@@ -434,7 +450,7 @@ end_sweep:
   :: atomic {
        pc == S_FAIL ->
        HOLD_BEFORE(S_HOLDS);
-       record_failure(r, ra);             /* send_batch -> DynamoDbOutbox::record_failure */
+       record_failure(r, ra);             /* send_batch (or record_failures) -> DynamoDbOutbox::record_failure */
        pc = S_LOOK; rb = 0; ra = 0;
        HOLD_AFTER(S_HOLDS, r);
        o = 0
