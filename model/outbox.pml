@@ -210,7 +210,7 @@ inline ingress_crash(pc) {
 
 /* A provider delivering one event (source s, body b): it retries on anything but 2xx (a 500, a
  * crashed function, a timeout), up to MAX_TRIES deliveries. Each delivery is the ingress's request
- * path (Ingress::handle), run by this process. Scheme::verify accepts the signature (a forged
+ * path (Ingress::handle), run by this process. SignatureScheme::verify accepts the signature (a forged
  * request writes nothing and gets 404; not modelled) and Ingress::accepted_event derives the key
  * "{source}:{event id}", row s. A crash before the first write is a delivery with no effect, which
  * the retry covers. Two Provider processes for one key model a provider delivering the same event
