@@ -229,6 +229,9 @@ end_provider:
        pc == P_INSERT && tries < MAX_TRIES ->
        HOLD_BEFORE(P_HOLDS);
        tries++;
+#ifdef DISCARD_IS_FINAL
+       found_discarded = 0;
+#endif
        /* Ingress::record_and_send -> DynamoDbOutbox::insert_pending: PutItem of pending_item
         * (status pending, unsent_key pending#{source}#{shard}, the destination, no expires_at),
         * condition attribute_not_exists(id); on a failed condition the existing row comes back
