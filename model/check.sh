@@ -103,6 +103,16 @@ run on-call pass safety "${oncall[@]}"
 run liveness-p1 pass liveness "${live[@]}"
 run liveness-unknown-route pass liveness -DLIVENESS -DSWEEPERS_A=1 -DROUTE_UNKNOWN_TO_SWEEPER -DMAX_FAULTS=2 -DMAX_CRASHES=1
 
+section "reachability: each situation occurs in its configuration (the checks are not vacuous)"
+run reach-parked counterexample safety "${one_source[@]}" -DREACH_PARKED
+run reach-ttl-deleted counterexample safety "${one_source[@]}" -DREACH_TTL_DELETED
+run reach-2xx-only-in-outbox counterexample safety "${one_source[@]}" -DREACH_2XX_ONLY_IN_OUTBOX
+run reach-both-sources-delivered counterexample safety "${two_sources[@]}" -DSTRAY_INDEX_ENTRIES -DREACH_BOTH_SOURCES_DELIVERED
+run reach-second-body-first counterexample safety "${conflict[@]}" -DREACH_SECOND_BODY_FIRST
+run reach-discarded counterexample safety "${oncall[@]}" -DREACH_DISCARDED
+run reach-redriven counterexample safety "${oncall[@]}" -DREACH_REDRIVEN
+run reach-parked-resent counterexample safety "${oncall[@]}" -DREACH_PARKED_RESENT
+
 section "known-wrong variants (a counterexample required)"
 run wrong-mark-before-send counterexample safety "${one_source[@]}" -DWRONG_MARK_BEFORE_SEND
 run wrong-ttl-at-insert counterexample safety "${one_source[@]}" -DWRONG_TTL_AT_INSERT
