@@ -4,7 +4,7 @@ MOTO_VERSION := 5.2.5
 STANDARDWEBHOOKS_VERSION := 1.1.0
 export MOTO_ENDPOINT ?= http://127.0.0.1:4566
 
-.PHONY: help venv moto build run up down test lint unit-and-integration check-infra package bench-sweep soak clean
+.PHONY: help venv moto build run up down test lint unit-and-integration check-infra model package bench-sweep soak clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 24
@@ -41,7 +41,15 @@ unit-and-integration: moto ## cargo tests (unit, integration against moto, end t
 check-infra: ## parse terraform, run checkov and the consistency tests
 	scripts/check-infra.sh
 
-test: lint unit-and-integration check-infra ## everything CI runs
+# spin and a C compiler come from Debian (apt-get, as root or with sudo) when missing.
+model: ## model-check the delivery protocol with spin: real model and known-wrong variants (docs/MODEL.md)
+	@command -v spin >/dev/null && command -v cc >/dev/null || { \
+	  echo "installing spin and gcc with apt-get"; \
+	  sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq spin gcc >/dev/null; }
+	model/check.sh
+
+test: lint unit-and-integration check-infra model ## everything CI runs
 
 package: ## bootstrap zips for provided.al2023 in dist/ (ARCH=arm64 default, or x86_64)
 	scripts/package.sh $(or $(ARCH),arm64)
