@@ -18,14 +18,14 @@ use shared::aws::{
     describe, dynamodb_without_retry_quota, load_sdk_config, sqs_without_retry_quota, CallLimits,
 };
 use shared::config::IngressConfig;
-use shared::event::{event_id, event_type, AcceptedEvent, EventIdError, LazyJson};
+use shared::event::{event_id, event_type, AcceptedEvent, LazyJson};
 use shared::message::{DeliveredBy, OutgoingMessage};
 use shared::metrics::{EmfEmitter, MetricSet, Unit};
 use shared::outbox::{DynamoDbOutbox, InsertOutcome, MarkOutcome, RowStatus};
 use shared::queue::SqsQueue;
 use shared::secrets::{SecretsError, SsmSecrets};
 use shared::signature::{Rejection, SigningKeys};
-use shared::time::now_millis;
+use shared::time::{now_millis, EpochMillis};
 use tracing::{info, warn};
 
 /// Every environment variable the deployed function reads (function.json and Terraform set
@@ -91,8 +91,6 @@ pub enum Outcome {
     TooLarge,
     /// The signature did not verify: 404 with an empty body, so nothing about authentication leaks.
     Rejected(Rejection),
-    /// Authentic, but its event id cannot be a key.
-    UnusableEventId(EventIdError),
     /// A new event, written to the outbox and/or the queue.
     Accepted(Delivery),
     /// The outbox already held this event with the same body.
@@ -131,7 +129,6 @@ pub fn status_for(outcome: Outcome) -> StatusCode {
         Outcome::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         Outcome::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         Outcome::Rejected(_) => StatusCode::NOT_FOUND,
-        Outcome::UnusableEventId(_) => StatusCode::BAD_REQUEST,
         Outcome::Accepted(_) | Outcome::Duplicate(_) | Outcome::IdConflict => StatusCode::OK,
         Outcome::Failed => StatusCode::INTERNAL_SERVER_ERROR,
     }
@@ -225,15 +222,22 @@ impl Ingress {
             ReceivedBody::Complete(body) => body.len(),
             ReceivedBody::TooLarge => 0,
         };
-        let (outcome, event) = self
-            .process(
-                request.method,
-                request.headers,
-                request.body,
-                deadline,
-                &mut metrics,
-            )
-            .await;
+        let admission = admit(
+            &self.config,
+            &self.keys,
+            request.method,
+            request.headers,
+            request.body,
+            now_millis(),
+            &mut metrics,
+        );
+        let (outcome, event) = match admission {
+            Admission::Answer(outcome) => (outcome, None),
+            Admission::Record(event) => {
+                let outcome = self.record_and_send(&event, deadline, &mut metrics).await;
+                (outcome, Some(event))
+            }
+        };
         let status = status_for(outcome);
         match status {
             StatusCode::OK => metrics.count("Accepted"),
@@ -264,62 +268,6 @@ impl Ingress {
             metrics,
             key: event.map(|e| e.key),
         }
-    }
-
-    async fn process(
-        &self,
-        method: &Method,
-        headers: &HeaderMap,
-        body: ReceivedBody,
-        deadline: Instant,
-        metrics: &mut MetricSet,
-    ) -> (Outcome, Option<AcceptedEvent>) {
-        if method != Method::POST {
-            return (Outcome::MethodNotAllowed, None);
-        }
-        let ReceivedBody::Complete(body) = body else {
-            return (Outcome::TooLarge, None);
-        };
-        if body.len() > self.config.max_body_bytes {
-            return (Outcome::TooLarge, None);
-        }
-        let now = now_millis();
-        let verified = self.config.scheme.verify(
-            headers,
-            &body,
-            &self.keys,
-            now / 1000,
-            self.config.timestamp_tolerance_secs,
-        );
-        if let Err(rejection) = verified {
-            info!(reason = %rejection, "signature rejected");
-            return (Outcome::Rejected(rejection), None);
-        }
-        let event = match self.accepted_event(headers, body, now) {
-            Ok(event) => event,
-            Err(err) => return (Outcome::UnusableEventId(err), None),
-        };
-        let outcome = self.record_and_send(&event, deadline, metrics).await;
-        (outcome, Some(event))
-    }
-
-    fn accepted_event(
-        &self,
-        headers: &HeaderMap,
-        body: Bytes,
-        now: i64,
-    ) -> Result<AcceptedEvent, EventIdError> {
-        let json = LazyJson::default();
-        let rule = &self.config.event_id;
-        let id = event_id(&self.config.scheme, rule, headers, &body, &json)?;
-        let kind = event_type(&self.config.scheme, rule, &body, &json);
-        Ok(AcceptedEvent::new(
-            &self.config.outbox.source,
-            id,
-            kind,
-            body,
-            now,
-        ))
     }
 
     /// Steps 4 to 6 of DESIGN.md section 2 with their failure rules.
@@ -426,6 +374,71 @@ impl Ingress {
     }
 }
 
+/// What the checks that need no AWS call decided about a request.
+#[derive(Debug)]
+pub enum Admission {
+    /// Answer now with this outcome; nothing is written.
+    Answer(Outcome),
+    /// Authentic: record and send this event.
+    Record(AcceptedEvent),
+}
+
+/// The request path up to the first AWS call: method, size, signature, event id and type. A plain
+/// function of its inputs (the time is given), so unit tests, property tests and the fuzz target
+/// drive it without AWS.
+pub fn admit(
+    config: &IngressConfig,
+    keys: &SigningKeys,
+    method: &Method,
+    headers: &HeaderMap,
+    body: ReceivedBody,
+    now: EpochMillis,
+    metrics: &mut MetricSet,
+) -> Admission {
+    if method != Method::POST {
+        return Admission::Answer(Outcome::MethodNotAllowed);
+    }
+    let ReceivedBody::Complete(body) = body else {
+        return Admission::Answer(Outcome::TooLarge);
+    };
+    if body.len() > config.max_body_bytes {
+        return Admission::Answer(Outcome::TooLarge);
+    }
+    let verified = config.scheme.verify(
+        headers,
+        &body,
+        keys,
+        now / 1000,
+        config.timestamp_tolerance_secs,
+    );
+    if let Err(rejection) = verified {
+        info!(reason = %rejection, "signature rejected");
+        return Admission::Answer(Outcome::Rejected(rejection));
+    }
+    let json = LazyJson::default();
+    let rule = &config.event_id;
+    let id = event_id(&config.scheme, rule, headers, &body, &json);
+    if let Some(unusable) = &id.unusable {
+        // Authentic, so it is kept under the body's hash; refusing it would lose it for good.
+        metrics.count("UnusableEventId");
+        warn!(
+            reason = %unusable.reason,
+            id_bytes = unusable.len,
+            id_start = %unusable.escaped_prefix,
+            event_id = %id.value,
+            "the provider's event id cannot be a key; the body's SHA-256 is the event id instead"
+        );
+    }
+    let kind = event_type(&config.scheme, rule, &body, &json);
+    Admission::Record(AcceptedEvent::new(
+        &config.outbox.source,
+        id.value,
+        kind,
+        body,
+        now,
+    ))
+}
+
 /// Runs a fallible `step` with `share` of the time left before `deadline` (1.0: all of it).
 /// The error is what the log says: the SDK error's chain, or that the step ran out of time (in
 /// which case it may still have taken effect, which every failure rule allows for).
@@ -452,7 +465,6 @@ mod tests {
             (Outcome::TooLarge, 413),
             (Outcome::Rejected(Rejection::NoMatch), 404),
             (Outcome::Rejected(Rejection::StaleTimestamp), 404),
-            (Outcome::UnusableEventId(EventIdError::TooLong), 400),
             (Outcome::Accepted(Delivery::Enqueued), 200),
             (Outcome::Accepted(Delivery::Deferred), 200),
             (Outcome::Accepted(Delivery::EnqueuedWithoutOutbox), 200),

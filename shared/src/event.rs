@@ -29,16 +29,37 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
+/// The event id an accepted webhook is keyed by.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventId {
+    /// The provider's id, or the body's SHA-256 when it gave none or an unusable one.
+    pub value: String,
+    /// Why the provider's id was set aside, when it was: the event is still accepted, keyed by hash.
+    pub unusable: Option<UnusableId>,
+}
+
+/// A provider id that cannot be a key or an attribute, described without its bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnusableId {
+    pub reason: EventIdError,
+    /// Its length in bytes.
+    pub len: usize,
+    /// At most its first 64 characters with control characters escaped, so a log line can show it
+    /// without carrying raw control bytes.
+    pub escaped_prefix: String,
+}
+
 /// The event id: the scheme's own id header, then the configured header, then the configured JSON
 /// pointer into the body; failing all of those the body's SHA-256, so that an identical retry of an
-/// id-less webhook is still recognised as a duplicate.
+/// id-less webhook is still recognised as a duplicate. An id that cannot be a key (empty, too long,
+/// control characters) is replaced by that hash too: refusing an authentic event would lose it.
 pub fn event_id(
     scheme: &SignatureScheme,
     rule: &EventIdRule,
     headers: &HeaderMap,
     body: &[u8],
     json: &LazyJson,
-) -> Result<String, EventIdError> {
+) -> EventId {
     let from_headers = scheme
         .provider_event_id(headers)
         .map(str::to_owned)
@@ -54,13 +75,27 @@ pub fn event_id(
             .as_deref()
             .and_then(|pointer| json.scalar_at(body, pointer))
     });
+    let hashed = |unusable| EventId {
+        value: sha256_hex(body),
+        unusable,
+    };
     match given {
-        Some(id) => validate(id),
-        None => Ok(sha256_hex(body)),
+        None => hashed(None),
+        Some(id) => match validate(&id) {
+            Ok(()) => EventId {
+                value: id,
+                unusable: None,
+            },
+            Err(reason) => hashed(Some(UnusableId {
+                reason,
+                len: id.len(),
+                escaped_prefix: id.chars().take(64).flat_map(char::escape_debug).collect(),
+            })),
+        },
     }
 }
 
-fn validate(id: String) -> Result<String, EventIdError> {
+fn validate(id: &str) -> Result<(), EventIdError> {
     if id.is_empty() {
         Err(EventIdError::Empty)
     } else if id.len() > MAX_EVENT_ID_LEN {
@@ -68,7 +103,7 @@ fn validate(id: String) -> Result<String, EventIdError> {
     } else if id.chars().any(char::is_control) {
         Err(EventIdError::ControlCharacters)
     } else {
-        Ok(id)
+        Ok(())
     }
 }
 
@@ -84,7 +119,7 @@ pub fn event_type(
         SignatureScheme::HmacSha256(_) => rule.type_pointer.as_deref(),
     }?;
     json.scalar_at(body, pointer)
-        .filter(|value| validate(value.clone()).is_ok())
+        .filter(|value| validate(value).is_ok())
 }
 
 /// The body parsed as JSON at most once, and only if a pointer asks for it.
@@ -170,8 +205,8 @@ mod tests {
         rule: &EventIdRule,
         headers: &HeaderMap,
         body: &[u8],
-    ) -> Result<String, EventIdError> {
-        event_id(scheme, rule, headers, body, &LazyJson::default())
+    ) -> String {
+        event_id(scheme, rule, headers, body, &LazyJson::default()).value
     }
 
     #[test]
@@ -189,7 +224,7 @@ mod tests {
                 &headers,
                 br#"{"id":"other"}"#
             ),
-            Ok("msg_123".into())
+            "msg_123"
         );
     }
 
@@ -204,7 +239,7 @@ mod tests {
         };
         assert_eq!(
             id(&generic(), &rule, &headers, br#"{"id":"evt-2"}"#),
-            Ok("evt-1".into())
+            "evt-1"
         );
     }
 
@@ -217,11 +252,11 @@ mod tests {
         let headers = HeaderMap::new();
         assert_eq!(
             id(&generic(), &rule, &headers, br#"{"data":{"id":"p-9"}}"#),
-            Ok("p-9".into())
+            "p-9"
         );
         assert_eq!(
             id(&generic(), &rule, &headers, br#"{"data":{"id":42}}"#),
-            Ok("42".into())
+            "42"
         );
     }
 
@@ -233,32 +268,45 @@ mod tests {
         };
         let headers = HeaderMap::new();
         let body = b"not json at all";
-        let first = id(&generic(), &rule, &headers, body).unwrap();
+        let first = id(&generic(), &rule, &headers, body);
         assert_eq!(first, sha256_hex(body));
         assert_eq!(first.len(), 64);
-        assert_eq!(id(&generic(), &rule, &headers, body).unwrap(), first);
+        assert_eq!(id(&generic(), &rule, &headers, body), first);
     }
 
     #[test]
-    fn unusable_ids_are_refused() {
+    fn unusable_ids_fall_back_to_the_body_hash_and_are_described_without_raw_bytes() {
         let rule = EventIdRule {
             pointer: Some("/id".into()),
             ..Default::default()
         };
         let headers = HeaderMap::new();
-        assert_eq!(
-            id(&generic(), &rule, &headers, br#"{"id":""}"#),
-            Err(EventIdError::Empty)
-        );
         let long = format!(r#"{{"id":"{}"}}"#, "x".repeat(300));
-        assert_eq!(
-            id(&generic(), &rule, &headers, long.as_bytes()),
-            Err(EventIdError::TooLong)
+        let cases: [(&[u8], EventIdError, usize); 3] = [
+            (br#"{"id":""}"#, EventIdError::Empty, 0),
+            (long.as_bytes(), EventIdError::TooLong, 300),
+            (
+                br#"{"id":"a\nb\u001b"}"#,
+                EventIdError::ControlCharacters,
+                4,
+            ),
+        ];
+        for (body, reason, len) in cases {
+            let id = event_id(&generic(), &rule, &headers, body, &LazyJson::default());
+            assert_eq!(id.value, sha256_hex(body), "{reason}");
+            let unusable = id.unusable.expect("the id is reported unusable");
+            assert_eq!((unusable.reason, unusable.len), (reason, len));
+            assert!(unusable.escaped_prefix.chars().all(|c| !c.is_control()));
+            assert!(unusable.escaped_prefix.chars().count() <= 64 * 10);
+        }
+        let usable = event_id(
+            &generic(),
+            &rule,
+            &headers,
+            br#"{"id":"ok"}"#,
+            &LazyJson::default(),
         );
-        assert_eq!(
-            id(&generic(), &rule, &headers, br#"{"id":"a\nb"}"#),
-            Err(EventIdError::ControlCharacters)
-        );
+        assert_eq!(usable.unusable, None);
     }
 
     #[test]

@@ -404,3 +404,43 @@ async fn hanging_aws_is_answered_within_the_response_budget() {
     let row = stack.row("market:msg_hang_queue").await.unwrap();
     assert_eq!(s(&row, "status").as_deref(), Some("pending"));
 }
+
+#[tokio::test]
+async fn authentic_events_with_unusable_ids_are_queued_under_the_body_hash() {
+    let stack = Stack::new().await;
+    let overrides = [
+        ("SIGNATURE_SCHEME", "hmac-sha256"),
+        ("SIGNATURE_HEADER", "X-Signature"),
+        ("EVENT_ID_POINTER", "/id"),
+    ];
+    let ingress = stack.ingress_with(&overrides, None, None).await;
+    let scheme = ingress.config().scheme.clone();
+    let too_long = format!(r#"{{"id":"{}","n":2}}"#, "x".repeat(257));
+    let bodies: [&[u8]; 3] = [
+        br#"{"id":"","n":1}"#,
+        too_long.as_bytes(),
+        br#"{"id":"evt\u0000\u001b[31m","n":3}"#,
+    ];
+
+    for body in bodies {
+        let handled = post(&ingress, &signed(&scheme, "", body), body).await;
+        assert_eq!(handled.status, StatusCode::OK);
+        assert_eq!(handled.outcome, Outcome::Accepted(Delivery::Enqueued));
+        assert_eq!(handled.metrics.get("UnusableEventId"), 1.0);
+        let hash = shared::event::sha256_hex(body);
+        assert_eq!(handled.key, Some(format!("market:{hash}")));
+        let row = stack.row(&format!("market:{hash}")).await.expect("row");
+        assert_eq!(s(&row, "event_id"), Some(hash));
+    }
+
+    let messages = stack.drain(&stack.queue_url).await;
+    assert_eq!(messages.len(), 3);
+    for body in bodies {
+        let message = messages
+            .iter()
+            .find(|m| m.raw_body() == body)
+            .expect("every event is on the queue");
+        let hash = shared::event::sha256_hex(body);
+        assert_eq!(message.attribute("event-id"), Some(hash.as_str()));
+    }
+}
