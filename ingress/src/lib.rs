@@ -24,7 +24,9 @@ use shared::metrics::{EmfEmitter, MetricSet, Unit};
 use shared::outbox::{DynamoDbOutbox, InsertOutcome, MarkOutcome, RowStatus};
 use shared::queue::SqsQueue;
 use shared::secrets::{SecretsError, SsmSecrets};
-use shared::signature::{Rejection, SigningKeys};
+use shared::signature::{
+    url_verification_challenge, Rejection, SignatureScheme, SigningKeys, Verified,
+};
 use shared::time::{now_millis, EpochMillis};
 use tracing::{info, warn};
 
@@ -91,6 +93,8 @@ pub enum Outcome {
     TooLarge,
     /// The signature did not verify: 404 with an empty body, so nothing about authentication leaks.
     Rejected(Rejection),
+    /// A verified Slack `url_verification` request: answered with its challenge, nothing written.
+    UrlVerification,
     /// A new event, written to the outbox and/or the queue.
     Accepted(Delivery),
     /// The outbox already held this event with the same body.
@@ -129,7 +133,10 @@ pub fn status_for(outcome: Outcome) -> StatusCode {
         Outcome::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         Outcome::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         Outcome::Rejected(_) => StatusCode::NOT_FOUND,
-        Outcome::Accepted(_) | Outcome::Duplicate(_) | Outcome::IdConflict => StatusCode::OK,
+        Outcome::UrlVerification
+        | Outcome::Accepted(_)
+        | Outcome::Duplicate(_)
+        | Outcome::IdConflict => StatusCode::OK,
         Outcome::Failed => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -142,6 +149,10 @@ pub struct Handled {
     pub metrics: MetricSet,
     /// The outbox key, once the request got that far.
     pub key: Option<String>,
+    /// Which active secret verified the request (its position in the parameter), if one did.
+    pub key_index: Option<usize>,
+    /// The answer's body: empty except for a Slack `url_verification` challenge (plain text).
+    pub body: Bytes,
 }
 
 /// Cold start failed; the message names what to fix.
@@ -231,9 +242,20 @@ impl Ingress {
             now_millis(),
             &mut metrics,
         );
+        let mut answer_body = Bytes::new();
+        let mut key_index = None;
         let (outcome, event) = match admission {
             Admission::Answer(outcome) => (outcome, None),
-            Admission::Record(event) => {
+            Admission::Challenge {
+                challenge,
+                verified,
+            } => {
+                key_index = Some(verified.key_index);
+                answer_body = Bytes::from(challenge);
+                (Outcome::UrlVerification, None)
+            }
+            Admission::Record { event, verified } => {
+                key_index = Some(verified.key_index);
                 let outcome = self.record_and_send(&event, deadline, &mut metrics).await;
                 (outcome, Some(event))
             }
@@ -257,6 +279,7 @@ impl Ingress {
             key = event.as_ref().map(|e| e.key.as_str()),
             body_bytes,
             body_sha256 = event.as_ref().map(|e| e.body_sha256.as_str()),
+            key_index,
             outcome = ?outcome,
             status = status.as_u16(),
             duration_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
@@ -267,6 +290,8 @@ impl Ingress {
             outcome,
             metrics,
             key: event.map(|e| e.key),
+            key_index,
+            body: answer_body,
         }
     }
 
@@ -379,8 +404,16 @@ impl Ingress {
 pub enum Admission {
     /// Answer now with this outcome; nothing is written.
     Answer(Outcome),
+    /// A verified Slack `url_verification` request: answer 200 with the challenge, record nothing.
+    Challenge {
+        challenge: String,
+        verified: Verified,
+    },
     /// Authentic: record and send this event.
-    Record(AcceptedEvent),
+    Record {
+        event: AcceptedEvent,
+        verified: Verified,
+    },
 }
 
 /// The request path up to the first AWS call: method, size, signature, event id and type. A plain
@@ -411,9 +444,20 @@ pub fn admit(
         now / 1000,
         config.timestamp_tolerance_secs,
     );
-    if let Err(rejection) = verified {
-        info!(reason = %rejection, "signature rejected");
-        return Admission::Answer(Outcome::Rejected(rejection));
+    let verified = match verified {
+        Ok(verified) => verified,
+        Err(rejection) => {
+            info!(reason = %rejection, "signature rejected");
+            return Admission::Answer(Outcome::Rejected(rejection));
+        }
+    };
+    if config.scheme == SignatureScheme::Slack {
+        if let Some(challenge) = url_verification_challenge(&body) {
+            return Admission::Challenge {
+                challenge,
+                verified,
+            };
+        }
     }
     let json = LazyJson::default();
     let rule = &config.event_id;
@@ -429,14 +473,11 @@ pub fn admit(
             "the provider's event id cannot be a key; the body's SHA-256 is the event id instead"
         );
     }
-    let kind = event_type(&config.scheme, rule, &body, &json);
-    Admission::Record(AcceptedEvent::new(
-        &config.outbox.source,
-        id.value,
-        kind,
-        body,
-        now,
-    ))
+    let kind = event_type(&config.scheme, rule, headers, &body, &json);
+    Admission::Record {
+        event: AcceptedEvent::new(&config.outbox.source, id.value, kind, body, now),
+        verified,
+    }
 }
 
 /// Runs a fallible `step` with `share` of the time left before `deadline` (1.0: all of it).
@@ -465,6 +506,7 @@ mod tests {
             (Outcome::TooLarge, 413),
             (Outcome::Rejected(Rejection::NoMatch), 404),
             (Outcome::Rejected(Rejection::StaleTimestamp), 404),
+            (Outcome::UrlVerification, 200),
             (Outcome::Accepted(Delivery::Enqueued), 200),
             (Outcome::Accepted(Delivery::Deferred), 200),
             (Outcome::Accepted(Delivery::EnqueuedWithoutOutbox), 200),

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use http::HeaderName;
 
-use crate::signature::{GenericHmac, SignatureEncoding, SignatureScheme};
+use crate::signature::{GenericHmac, SignatureEncoding, SignatureScheme, SCHEME_NAMES};
 
 /// SQS's largest message is 1 MiB; a body that needs base64 grows by a third and the attributes
 /// need room too, so this is the largest `MAX_BODY_BYTES` that always fits.
@@ -263,17 +263,12 @@ fn signature_scheme(env: &Env) -> Result<SignatureScheme, ConfigError> {
     let header = env.header_name("SIGNATURE_HEADER")?;
     let encoding = env.optional("SIGNATURE_ENCODING");
     let prefix = env.optional("SIGNATURE_PREFIX");
-    match name.as_str() {
-        "standard-webhooks" => {
-            let stray = [header.is_some(), encoding.is_some(), prefix.is_some()];
-            if let Some(position) = stray.iter().position(|set| *set) {
-                return Err(invalid(
-                    GENERIC_ONLY[position],
-                    "only used with SIGNATURE_SCHEME=hmac-sha256; unset it",
-                ));
-            }
-            Ok(SignatureScheme::StandardWebhooks)
-        }
+    let provider = match name.as_str() {
+        "standard-webhooks" => SignatureScheme::StandardWebhooks,
+        "stripe" => SignatureScheme::Stripe,
+        "github" => SignatureScheme::GitHub,
+        "shopify" => SignatureScheme::Shopify,
+        "slack" => SignatureScheme::Slack,
         "hmac-sha256" => {
             let header = header.ok_or(ConfigError::Missing("SIGNATURE_HEADER"))?;
             let encoding = match encoding.as_deref().map(str::to_ascii_lowercase).as_deref() {
@@ -286,17 +281,28 @@ fn signature_scheme(env: &Env) -> Result<SignatureScheme, ConfigError> {
                     ))
                 }
             };
-            Ok(SignatureScheme::HmacSha256(GenericHmac {
+            return Ok(SignatureScheme::HmacSha256(GenericHmac {
                 header,
                 encoding,
                 prefix: prefix.unwrap_or_default(),
-            }))
+            }));
         }
-        other => Err(invalid(
-            SCHEME,
-            format!("`{other}` is not one of: standard-webhooks, hmac-sha256"),
-        )),
+        other => {
+            return Err(invalid(
+                SCHEME,
+                format!("`{other}` is not one of: {}", SCHEME_NAMES.join(", ")),
+            ))
+        }
+    };
+    // A provider's scheme fixes its own header and encoding: a stray generic setting is a mistake.
+    let stray = [header.is_some(), encoding.is_some(), prefix.is_some()];
+    if let Some(position) = stray.iter().position(|set| *set) {
+        return Err(invalid(
+            GENERIC_ONLY[position],
+            "only used with SIGNATURE_SCHEME=hmac-sha256; unset it",
+        ));
     }
+    Ok(provider)
 }
 
 #[cfg(test)]
@@ -349,7 +355,7 @@ mod tests {
             ("SOURCE_NAME", "a:b", "SOURCE_NAME is invalid: use at most 64 letters, digits, `-`, `_` or `.`"),
             ("QUEUE_URL", "webhook-events", "QUEUE_URL is invalid: expected the queue URL (https://sqs...), not its name or ARN"),
             ("EVENT_ID_POINTER", "data.id", "EVENT_ID_POINTER is invalid: `data.id` is not a JSON pointer (RFC 6901): it must start with `/`, as in `/data/id`"),
-            ("SIGNATURE_SCHEME", "md5", "SIGNATURE_SCHEME is invalid: `md5` is not one of: standard-webhooks, hmac-sha256"),
+            ("SIGNATURE_SCHEME", "md5", "SIGNATURE_SCHEME is invalid: `md5` is not one of: standard-webhooks, hmac-sha256, stripe, github, shopify, slack"),
             ("SIGNATURE_PREFIX", "sha256=", "SIGNATURE_PREFIX is invalid: only used with SIGNATURE_SCHEME=hmac-sha256; unset it"),
         ];
         for (name, value, expected) in cases {
@@ -370,6 +376,26 @@ mod tests {
             SweeperConfig::from_env(&env).unwrap_err().to_string(),
             "MAX_ATTEMPTS is invalid: 0 is outside 1..=1000"
         );
+    }
+
+    #[test]
+    fn provider_schemes_are_named_and_refuse_generic_settings() {
+        let providers = [
+            ("stripe", SignatureScheme::Stripe),
+            ("github", SignatureScheme::GitHub),
+            ("shopify", SignatureScheme::Shopify),
+            ("slack", SignatureScheme::Slack),
+        ];
+        for (name, scheme) in providers {
+            let mut env = minimal();
+            env.insert("SIGNATURE_SCHEME", name);
+            assert_eq!(IngressConfig::from_env(&env).unwrap().scheme, scheme);
+            env.insert("SIGNATURE_HEADER", "X-Hub-Signature-256");
+            assert_eq!(
+                error_text(&env),
+                "SIGNATURE_HEADER is invalid: only used with SIGNATURE_SCHEME=hmac-sha256; unset it"
+            );
+        }
     }
 
     #[test]

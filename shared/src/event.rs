@@ -6,7 +6,7 @@ use http::HeaderMap;
 use sha2::{Digest, Sha256};
 
 use crate::config::EventIdRule;
-use crate::signature::SignatureScheme;
+use crate::signature::{Field, SignatureScheme};
 use crate::time::EpochMillis;
 
 /// Longest event id kept as given; DynamoDB keys and SQS attributes take far more, but an id this
@@ -60,21 +60,17 @@ pub fn event_id(
     body: &[u8],
     json: &LazyJson,
 ) -> EventId {
-    let from_headers = scheme
-        .provider_event_id(headers)
-        .map(str::to_owned)
+    let given = first_present(scheme.event_id_fields(), headers, body, json)
         .or_else(|| {
             rule.header
                 .as_ref()
-                .and_then(|name| headers.get(name))
-                .and_then(|value| value.to_str().ok())
-                .map(|value| value.trim().to_owned())
+                .and_then(|name| header_text(headers, name.as_str()))
+        })
+        .or_else(|| {
+            rule.pointer
+                .as_deref()
+                .and_then(|pointer| json.scalar_at(body, pointer))
         });
-    let given = from_headers.or_else(|| {
-        rule.pointer
-            .as_deref()
-            .and_then(|pointer| json.scalar_at(body, pointer))
-    });
     let hashed = |unusable| EventId {
         value: sha256_hex(body),
         unusable,
@@ -107,19 +103,42 @@ fn validate(id: &str) -> Result<(), EventIdError> {
     }
 }
 
-/// The event type when known: the body's `type` for Standard Webhooks, else `EVENT_TYPE_POINTER`.
+/// The event type when known: `EVENT_TYPE_POINTER` when set, else where the provider puts it (the
+/// body's `type` for Standard Webhooks and Stripe, a header for GitHub and Shopify, `event.type` or
+/// `type` for Slack). A value that could not be an attribute is left out.
 pub fn event_type(
     scheme: &SignatureScheme,
     rule: &EventIdRule,
+    headers: &HeaderMap,
     body: &[u8],
     json: &LazyJson,
 ) -> Option<String> {
-    let pointer = match scheme {
-        SignatureScheme::StandardWebhooks => Some(rule.type_pointer.as_deref().unwrap_or("/type")),
-        SignatureScheme::HmacSha256(_) => rule.type_pointer.as_deref(),
+    let found = match rule.type_pointer.as_deref() {
+        Some(pointer) => json.scalar_at(body, pointer),
+        None => first_present(scheme.event_type_fields(), headers, body, json),
     }?;
-    json.scalar_at(body, pointer)
-        .filter(|value| validate(value).is_ok())
+    validate(&found).is_ok().then_some(found)
+}
+
+/// The first of `fields` present in the request.
+fn first_present(
+    fields: &[Field],
+    headers: &HeaderMap,
+    body: &[u8],
+    json: &LazyJson,
+) -> Option<String> {
+    fields.iter().find_map(|field| match field {
+        Field::Header(name) => header_text(headers, name),
+        Field::Pointer(pointer) => json.scalar_at(body, pointer),
+    })
+}
+
+/// A header's trimmed text; headers that are not text count as absent.
+fn header_text(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|value| value.to_str().ok())
+        .map(|value| value.trim().to_owned())
 }
 
 /// The body parsed as JSON at most once, and only if a pointer asks for it.
@@ -317,14 +336,77 @@ mod tests {
             event_type(
                 &SignatureScheme::StandardWebhooks,
                 &EventIdRule::default(),
+                &HeaderMap::new(),
                 body,
                 &json
             ),
             Some("product.reviewed".into())
         );
         assert_eq!(
-            event_type(&generic(), &EventIdRule::default(), body, &json),
+            event_type(
+                &generic(),
+                &EventIdRule::default(),
+                &HeaderMap::new(),
+                body,
+                &json
+            ),
             None
+        );
+    }
+
+    #[test]
+    fn each_provider_scheme_finds_its_own_id_and_type() {
+        let json_body = br#"{"id":"evt_1","event_id":"Ev1","type":"event_callback","event":{"type":"app_mention"}}"#;
+        let mut headers = HeaderMap::new();
+        headers.insert("x-github-delivery", "72d3162e-cc78".parse().unwrap());
+        headers.insert("x-github-event", "push".parse().unwrap());
+        headers.insert("x-shopify-webhook-id", "b54557e4".parse().unwrap());
+        headers.insert("x-shopify-topic", "orders/create".parse().unwrap());
+        let rule = EventIdRule::default();
+        let cases = [
+            (SignatureScheme::Stripe, "evt_1", "event_callback"),
+            (SignatureScheme::GitHub, "72d3162e-cc78", "push"),
+            (SignatureScheme::Shopify, "b54557e4", "orders/create"),
+            (SignatureScheme::Slack, "Ev1", "app_mention"),
+        ];
+        for (scheme, expected_id, expected_type) in cases {
+            let json = LazyJson::default();
+            assert_eq!(
+                event_id(&scheme, &rule, &headers, json_body, &json).value,
+                expected_id
+            );
+            assert_eq!(
+                event_type(&scheme, &rule, &headers, json_body, &json).as_deref(),
+                Some(expected_type)
+            );
+        }
+        // Slack's url_verification and older payloads have only a top-level `type`.
+        assert_eq!(
+            event_type(
+                &SignatureScheme::Slack,
+                &rule,
+                &headers,
+                br#"{"type":"url_verification"}"#,
+                &LazyJson::default()
+            )
+            .as_deref(),
+            Some("url_verification")
+        );
+        // EVENT_TYPE_POINTER wins over the provider's place.
+        let pointed = EventIdRule {
+            type_pointer: Some("/event/type".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            event_type(
+                &SignatureScheme::GitHub,
+                &pointed,
+                &headers,
+                json_body,
+                &LazyJson::default()
+            )
+            .as_deref(),
+            Some("app_mention")
         );
     }
 

@@ -305,11 +305,17 @@ impl Stack {
     }
 }
 
+/// The test secret of each scheme, shaped like the provider's own.
 pub fn secret_for(scheme: &SignatureScheme) -> String {
     match scheme {
-        SignatureScheme::StandardWebhooks => STANDARD_SECRET.to_owned(),
-        SignatureScheme::HmacSha256(_) => "generic-app-secret".to_owned(),
+        SignatureScheme::StandardWebhooks => STANDARD_SECRET,
+        SignatureScheme::HmacSha256(_) => "generic-app-secret",
+        SignatureScheme::Stripe => "whsec_stripe_test_secret_4eC39HqLyjWDarjtT1zdp7dc",
+        SignatureScheme::GitHub => "github-webhook-secret-1",
+        SignatureScheme::Shopify => "shpss_0123456789abcdef0123456789abcdef",
+        SignatureScheme::Slack => "8f742231b10e8888abcd99yyyzzz85a5",
     }
+    .to_owned()
 }
 
 /// A message as a worker receives it.
