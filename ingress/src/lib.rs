@@ -23,7 +23,9 @@ use shared::message::{DeliveredBy, OutgoingMessage};
 use shared::metrics::{EmfEmitter, MetricSet, Unit};
 use shared::outbox::{DynamoDbOutbox, InsertOutcome, MarkOutcome, RowStatus};
 use shared::queue::SqsQueue;
-use shared::secrets::{SecretsError, SsmSecrets};
+use shared::secrets::{
+    RefreshPolicy, SecretCache, SecretsError, SsmParameter, SsmSecrets, MIN_REFRESH_GAP,
+};
 use shared::signature::{
     url_verification_challenge, Rejection, SignatureScheme, SigningKeys, Verified,
 };
@@ -46,6 +48,7 @@ pub const ENV_VARS: &[&str] = &[
     "EVENT_TYPE_POINTER",
     "MAX_BODY_BYTES",
     "TIMESTAMP_TOLERANCE_SECS",
+    "SECRET_REFRESH_SECS",
     "PENDING_SHARDS",
     "RETENTION_DAYS",
     "RESPONSE_BUDGET_MS",
@@ -66,6 +69,17 @@ pub const IAM_ACTIONS: &[&str] = &[
     "ssm:GetParameter",
 ];
 
+/// The share of the time left that a re-read of the secrets may take; the rest is the AWS steps'.
+const SECRET_READ_SHARE: f64 = 0.25;
+
+/// How the ingress's cached secrets are refreshed.
+fn refresh_policy(config: &IngressConfig) -> RefreshPolicy {
+    RefreshPolicy {
+        max_age: config.secret_refresh,
+        min_gap: MIN_REFRESH_GAP,
+    }
+}
+
 /// The time kept back from the response budget for writing the answer itself.
 const ANSWER_MARGIN: Duration = Duration::from_millis(100);
 
@@ -80,7 +94,7 @@ pub struct WebhookRequest<'r> {
 }
 
 /// The body, or the fact that it was over `MAX_BODY_BYTES` (then it was not read in full).
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum ReceivedBody {
     Complete(Bytes),
     TooLarge,
@@ -165,7 +179,7 @@ pub enum InitError {
 /// The ingress with its clients and secrets, built once per cold start.
 pub struct Ingress {
     config: IngressConfig,
-    keys: SigningKeys,
+    secrets: SecretCache,
     outbox: DynamoDbOutbox,
     queue: SqsQueue,
     metrics: EmfEmitter,
@@ -174,14 +188,14 @@ pub struct Ingress {
 impl Ingress {
     pub fn new(
         config: IngressConfig,
-        keys: SigningKeys,
+        secrets: SecretCache,
         outbox: DynamoDbOutbox,
         queue: SqsQueue,
     ) -> Self {
         let metrics = EmfEmitter::new(&config.outbox.metrics_namespace, &config.outbox.source);
         Self {
             config,
-            keys,
+            secrets,
             outbox,
             queue,
             metrics,
@@ -193,17 +207,19 @@ impl Ingress {
     /// the ingress still keeps its promise in a degraded mode.
     pub async fn from_config(config: IngressConfig) -> Result<Self, InitError> {
         let sdk = load_sdk_config(CallLimits::within(config.response_budget)).await;
-        let secrets = SsmSecrets::new(aws_sdk_ssm::Client::new(&sdk));
-        let keys = secrets
-            .load(&config.secret_parameter, &config.scheme)
-            .await?;
+        let source = SsmParameter {
+            secrets: SsmSecrets::new(aws_sdk_ssm::Client::new(&sdk)),
+            parameter: config.secret_parameter.clone(),
+            scheme: config.scheme.clone(),
+        };
+        let secrets = SecretCache::load(Box::new(source), refresh_policy(&config)).await?;
         let outbox = DynamoDbOutbox::new(
             dynamodb_without_retry_quota(&sdk),
             &config.outbox.table,
             config.outbox.pending_shards,
         );
         let queue = SqsQueue::new(sqs_without_retry_quota(&sdk), &config.outbox.queue_url);
-        let ingress = Self::new(config, keys, outbox, queue);
+        let ingress = Self::new(config, secrets, outbox, queue);
         ingress.warm_up().await;
         Ok(ingress)
     }
@@ -223,6 +239,49 @@ impl Ingress {
         &self.config
     }
 
+    /// [`admit`] with the cached secrets, re-read when old; when no secret matches, once more with
+    /// freshly read ones if the refresh gap allows (a secret rotated since the last read).
+    async fn admit_with_fresh_secrets(
+        &self,
+        request: &WebhookRequest<'_>,
+        deadline: Instant,
+        metrics: &mut MetricSet,
+    ) -> Admission {
+        if request.method != Method::POST {
+            // Answered before any secret is needed.
+            return Admission::Answer(Outcome::MethodNotAllowed);
+        }
+        let limit = deadline
+            .saturating_duration_since(Instant::now())
+            .mul_f64(SECRET_READ_SHARE);
+        let keys = self.secrets.current(limit).await;
+        let admit_with = |keys: &SigningKeys, metrics: &mut MetricSet| {
+            admit(
+                &self.config,
+                keys,
+                request.method,
+                request.headers,
+                request.body.clone(),
+                now_millis(),
+                metrics,
+            )
+        };
+        let admission = admit_with(&keys, metrics);
+        if !matches!(
+            admission,
+            Admission::Answer(Outcome::Rejected(Rejection::NoMatch))
+        ) {
+            return admission;
+        }
+        let limit = deadline
+            .saturating_duration_since(Instant::now())
+            .mul_f64(SECRET_READ_SHARE);
+        match self.secrets.after_failed_verification(limit).await {
+            Some(fresh) => admit_with(&fresh, metrics),
+            None => admission,
+        }
+    }
+
     /// Handles one request end to end and prints its EMF line.
     pub async fn handle(&self, request: WebhookRequest<'_>) -> Handled {
         let started = Instant::now();
@@ -233,15 +292,9 @@ impl Ingress {
             ReceivedBody::Complete(body) => body.len(),
             ReceivedBody::TooLarge => 0,
         };
-        let admission = admit(
-            &self.config,
-            &self.keys,
-            request.method,
-            request.headers,
-            request.body,
-            now_millis(),
-            &mut metrics,
-        );
+        let admission = self
+            .admit_with_fresh_secrets(&request, deadline, &mut metrics)
+            .await;
         let mut answer_body = Bytes::new();
         let mut key_index = None;
         let (outcome, event) = match admission {
@@ -538,6 +591,7 @@ mod tests {
             ("RESPONSE_BUDGET_MS", "3000"),
             ("MAX_BODY_BYTES", "3000"),
             ("TIMESTAMP_TOLERANCE_SECS", "300"),
+            ("SECRET_REFRESH_SECS", "300"),
             ("PENDING_SHARDS", "8"),
             ("RETENTION_DAYS", "8"),
         ];

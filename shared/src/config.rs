@@ -209,6 +209,8 @@ pub struct IngressConfig {
     pub max_body_bytes: usize,
     pub timestamp_tolerance_secs: u64,
     pub response_budget: Duration,
+    /// `SECRET_REFRESH_SECS`: cached secrets older than this are re-read.
+    pub secret_refresh: Duration,
 }
 
 impl IngressConfig {
@@ -228,6 +230,11 @@ impl IngressConfig {
             max_body_bytes: env.integer("MAX_BODY_BYTES", 262_144, 1..=MAX_BODY_BYTES_LIMIT)?,
             timestamp_tolerance_secs: env.integer("TIMESTAMP_TOLERANCE_SECS", 300, 1..=86_400)?,
             response_budget: Duration::from_millis(response_budget_ms),
+            secret_refresh: Duration::from_secs(env.integer(
+                "SECRET_REFRESH_SECS",
+                300,
+                1..=86_400,
+            )?),
         })
     }
 }
@@ -332,6 +339,7 @@ mod tests {
         assert_eq!(config.max_body_bytes, 262_144);
         assert_eq!(config.timestamp_tolerance_secs, 300);
         assert_eq!(config.response_budget, Duration::from_millis(3000));
+        assert_eq!(config.secret_refresh, Duration::from_secs(300));
         assert_eq!(config.outbox.pending_shards, 8);
         assert_eq!(config.outbox.retention, Duration::from_secs(14 * 86_400));
         assert_eq!(config.outbox.metrics_namespace, "WebhookIngress");
@@ -352,6 +360,7 @@ mod tests {
             ("MAX_BODY_BYTES", "lots", "MAX_BODY_BYTES is invalid: `lots` is not a whole number"),
             ("MAX_BODY_BYTES", "9999999", "MAX_BODY_BYTES is invalid: 9999999 is outside 1..=786432"),
             ("PENDING_SHARDS", "0", "PENDING_SHARDS is invalid: 0 is outside 1..=256"),
+            ("SECRET_REFRESH_SECS", "0", "SECRET_REFRESH_SECS is invalid: 0 is outside 1..=86400"),
             ("SOURCE_NAME", "a:b", "SOURCE_NAME is invalid: use at most 64 letters, digits, `-`, `_` or `.`"),
             ("QUEUE_URL", "webhook-events", "QUEUE_URL is invalid: expected the queue URL (https://sqs...), not its name or ARN"),
             ("EVENT_ID_POINTER", "data.id", "EVENT_ID_POINTER is invalid: `data.id` is not a JSON pointer (RFC 6901): it must start with `/`, as in `/data/id`"),

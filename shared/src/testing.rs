@@ -157,6 +157,7 @@ pub struct Stack {
     pub parameter: String,
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub sqs: aws_sdk_sqs::Client,
+    pub ssm: aws_sdk_ssm::Client,
 }
 
 impl Stack {
@@ -174,6 +175,7 @@ impl Stack {
             parameter: resources.parameter,
             dynamodb: aws_sdk_dynamodb::Client::new(&sdk),
             sqs: aws_sdk_sqs::Client::new(&sdk),
+            ssm: aws_sdk_ssm::Client::new(&sdk),
         }
     }
 
@@ -214,6 +216,19 @@ impl Stack {
             .map(|(k, v)| (k.to_owned(), v))
             .chain(aws.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())))
             .collect()
+    }
+
+    /// Replaces the secret parameter's value, as an operator rotating the secret does.
+    pub async fn put_secret(&self, value: &str) {
+        self.ssm
+            .put_parameter()
+            .name(&self.parameter)
+            .value(value)
+            .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+            .overwrite(true)
+            .send()
+            .await
+            .expect("PutParameter");
     }
 
     /// Every message on `queue_url`, received and deleted (waits briefly for stragglers).

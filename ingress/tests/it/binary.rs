@@ -51,9 +51,17 @@ pub fn binary_command(stack: &Stack, extra: &[(&str, &str)]) -> Command {
 }
 
 pub fn start_http(stack: &Stack) -> RunningIngress {
+    start_http_with(stack, &[])
+}
+
+/// The binary serving HTTP for `stack`, with `extra` settings (e.g. another signature scheme).
+pub fn start_http_with(stack: &Stack, extra: &[(&str, &str)]) -> RunningIngress {
     let address: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
     let log = std::env::temp_dir().join(format!("ingress-it-{}.log", address.port()));
-    let mut child = binary_command(stack, &[("INGRESS_LISTEN", &address.to_string())])
+    let listen = address.to_string();
+    let mut settings = vec![("INGRESS_LISTEN", listen.as_str())];
+    settings.extend_from_slice(extra);
+    let mut child = binary_command(stack, &settings)
         .stdout(std::fs::File::create(&log).unwrap())
         .spawn()
         .expect("spawn the ingress binary");

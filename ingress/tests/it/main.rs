@@ -3,5 +3,6 @@
 
 mod binary;
 mod lambda_runtime;
+mod rotation;
 mod rules;
 mod support;

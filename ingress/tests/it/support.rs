@@ -5,6 +5,7 @@ use shared::aws::{dynamodb_without_retry_quota, sqs_without_retry_quota, CallLim
 use shared::config::IngressConfig;
 use shared::outbox::DynamoDbOutbox;
 use shared::queue::SqsQueue;
+use shared::secrets::{FixedKeys, RefreshPolicy, SecretCache, MIN_REFRESH_GAP};
 pub use shared::testing::*;
 
 /// Builds an [`Ingress`] over a test [`Stack`].
@@ -45,6 +46,13 @@ impl IngressStack for Stack {
             config.outbox.pending_shards,
         );
         let queue = SqsQueue::new(sqs_without_retry_quota(&sqs_sdk), &config.outbox.queue_url);
-        Ingress::new(config, keys, outbox, queue)
+        let policy = RefreshPolicy {
+            max_age: config.secret_refresh,
+            min_gap: MIN_REFRESH_GAP,
+        };
+        let secrets = SecretCache::load(Box::new(FixedKeys(keys)), policy)
+            .await
+            .expect("fixed keys always load");
+        Ingress::new(config, secrets, outbox, queue)
     }
 }
