@@ -97,6 +97,16 @@ pub fn http_post(
     headers: &[(&str, String)],
     body: &[u8],
 ) -> u16 {
+    http_exchange(address, method, headers, body).0
+}
+
+/// A minimal HTTP/1.1 exchange; returns the status code and the response body.
+pub fn http_exchange(
+    address: SocketAddr,
+    method: &str,
+    headers: &[(&str, String)],
+    body: &[u8],
+) -> (u16, String) {
     let mut stream = TcpStream::connect(address).unwrap();
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
@@ -114,11 +124,16 @@ pub fn http_post(
     let _ = stream.write_all(body);
     let mut response = String::new();
     let _ = stream.read_to_string(&mut response);
-    response
+    let status = response
         .split_whitespace()
         .nth(1)
         .and_then(|code| code.parse().ok())
-        .unwrap_or_else(|| panic!("no HTTP status in {response:?}"))
+        .unwrap_or_else(|| panic!("no HTTP status in {response:?}"));
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_owned())
+        .unwrap_or_default();
+    (status, body)
 }
 
 fn send_webhook(address: SocketAddr, args: &[&str]) -> (bool, String) {

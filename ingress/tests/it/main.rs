@@ -3,6 +3,7 @@
 
 mod binary;
 mod lambda_runtime;
+mod providers;
 mod rotation;
 mod rules;
 mod support;
