@@ -20,7 +20,7 @@ pub enum EventIdError {
     Empty,
     #[error("the event id is longer than {MAX_EVENT_ID_LEN} bytes")]
     TooLong,
-    #[error("the event id contains control characters")]
+    #[error("the event id contains control characters or characters SQS refuses")]
     ControlCharacters,
 }
 
@@ -96,7 +96,10 @@ fn validate(id: &str) -> Result<(), EventIdError> {
         Err(EventIdError::Empty)
     } else if id.len() > MAX_EVENT_ID_LEN {
         Err(EventIdError::TooLong)
-    } else if id.chars().any(char::is_control) {
+    } else if id
+        .chars()
+        .any(|c| c.is_control() || matches!(c, '\u{FFFE}' | '\u{FFFF}'))
+    {
         Err(EventIdError::ControlCharacters)
     } else {
         Ok(())
