@@ -22,7 +22,7 @@ use shared::event::{event_id, event_type, AcceptedEvent, LazyJson};
 use shared::message::{DeliveredBy, OutgoingMessage};
 use shared::metrics::{EmfEmitter, MetricSet, Unit};
 use shared::outbox::{DynamoDbOutbox, InsertOutcome, MarkOutcome, RowStatus};
-use shared::queue::SqsQueue;
+use shared::queue::{QueueError, Queues, SqsQueue};
 use shared::secrets::{
     RefreshPolicy, SecretCache, SecretsError, SsmParameter, SsmSecrets, MIN_REFRESH_GAP,
 };
@@ -53,6 +53,7 @@ pub const ENV_VARS: &[&str] = &[
     "RETENTION_DAYS",
     "RESPONSE_BUDGET_MS",
     "METRICS_NAMESPACE",
+    "ROUTES",
 ];
 
 /// Read only when serving HTTP locally (no `AWS_LAMBDA_RUNTIME_API`).
@@ -181,7 +182,7 @@ pub struct Ingress {
     config: IngressConfig,
     secrets: SecretCache,
     outbox: DynamoDbOutbox,
-    queue: SqsQueue,
+    queues: Queues,
     metrics: EmfEmitter,
 }
 
@@ -193,11 +194,12 @@ impl Ingress {
         queue: SqsQueue,
     ) -> Self {
         let metrics = EmfEmitter::new(&config.outbox.metrics_namespace, &config.outbox.source);
+        let queues = Queues::new(queue, &config.outbox.routes);
         Self {
             config,
             secrets,
             outbox,
-            queue,
+            queues,
             metrics,
         }
     }
@@ -216,6 +218,7 @@ impl Ingress {
         let outbox = DynamoDbOutbox::new(
             dynamodb_without_retry_quota(&sdk),
             &config.outbox.table,
+            &config.outbox.source,
             config.outbox.pending_shards,
         );
         let queue = SqsQueue::new(sqs_without_retry_quota(&sdk), &config.outbox.queue_url);
@@ -224,15 +227,21 @@ impl Ingress {
         Ok(ingress)
     }
 
-    /// Opens both connections in parallel; a failure is logged, not fatal.
+    /// Opens the table's and every queue's connection in parallel; a failure is logged, not fatal.
     pub async fn warm_up(&self) {
-        let (table, queue) = tokio::join!(self.outbox.warm_up(), self.queue.warm_up());
-        if let Err(err) = table {
+        let mut queues = tokio::task::JoinSet::new();
+        for queue in self.queues.all() {
+            let queue = queue.clone();
+            queues.spawn(async move {
+                if let Err(err) = queue.warm_up().await {
+                    warn!(queue = queue.url(), error = %err, "queue not reachable at cold start");
+                }
+            });
+        }
+        if let Err(err) = self.outbox.warm_up().await {
             warn!(error = %err, "outbox table not reachable at cold start");
         }
-        if let Err(err) = queue {
-            warn!(error = %err, "queue not reachable at cold start");
-        }
+        while queues.join_next().await.is_some() {}
     }
 
     pub fn config(&self) -> &IngressConfig {
@@ -397,7 +406,7 @@ impl Ingress {
         metrics: &mut MetricSet,
     ) -> Delivery {
         let message = OutgoingMessage::for_event(event, DeliveredBy::Ingress);
-        let message_id = match within(deadline, 0.7, self.queue.send(&message)).await {
+        let message_id = match within(deadline, 0.7, self.send(event, &message)).await {
             Ok(message_id) => message_id,
             Err(error) => {
                 metrics.count("EnqueueDeferred");
@@ -439,7 +448,7 @@ impl Ingress {
         metrics.count("OutboxWriteFailed");
         warn!(key = %event.key, error, "outbox write failed; sending straight to the queue");
         let message = OutgoingMessage::for_event(event, DeliveredBy::Ingress);
-        match within(deadline, 1.0, self.queue.send(&message)).await {
+        match within(deadline, 1.0, self.send(event, &message)).await {
             Ok(_) => {
                 metrics.count("Enqueued");
                 Outcome::Accepted(Delivery::EnqueuedWithoutOutbox)
@@ -448,6 +457,24 @@ impl Ingress {
                 warn!(key = %event.key, error, "neither the outbox nor the queue took the event; answering 500 so the provider retries");
                 Outcome::Failed
             }
+        }
+    }
+}
+
+impl Ingress {
+    /// SendMessage to the event's destination. The destination always comes from this
+    /// process's own routes, so an unknown one is a bug; it fails like an SQS error would.
+    async fn send(
+        &self,
+        event: &AcceptedEvent,
+        message: &OutgoingMessage,
+    ) -> Result<String, QueueError> {
+        let destination = event.destination.queue_url.as_deref();
+        match self.queues.get(destination) {
+            Some(queue) => queue.send(message).await,
+            None => Err(QueueError::UnknownDestination(
+                destination.unwrap_or_default().to_owned(),
+            )),
         }
     }
 }
@@ -527,8 +554,13 @@ pub fn admit(
         );
     }
     let kind = event_type(&config.scheme, rule, headers, &body, &json);
+    let outbox = &config.outbox;
+    let destination =
+        outbox
+            .routes
+            .destination(headers, &body, &json, &outbox.source, &outbox.queue_url);
     Admission::Record {
-        event: AcceptedEvent::new(&config.outbox.source, id.value, kind, body, now),
+        event: AcceptedEvent::new(&outbox.source, id.value, kind, body, now).routed_to(destination),
         verified,
     }
 }
@@ -583,6 +615,10 @@ mod tests {
         let values = [
             ("SIGNATURE_SCHEME", "hmac-sha256"),
             ("QUEUE_URL", "https://sqs.example/q"),
+            (
+                "ROUTES",
+                r#"[{"name":"r","pointer":"/t","equals":"x","queue_url":"https://sqs.example/r"}]"#,
+            ),
             ("SIGNATURE_HEADER", "x-header"),
             ("EVENT_ID_HEADER", "x-header"),
             ("SIGNATURE_ENCODING", "hex"),

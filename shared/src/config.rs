@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use http::HeaderName;
 
+use crate::routes::Routes;
 use crate::signature::{GenericHmac, SignatureEncoding, SignatureScheme, SCHEME_NAMES};
 
 /// SQS's largest message is 1 MiB; a body that needs base64 grows by a third and the attributes
@@ -175,15 +176,21 @@ pub struct OutboxSettings {
     pub pending_shards: u16,
     pub retention: Duration,
     pub metrics_namespace: String,
+    /// Queues other than `queue_url` that events are routed to (`ROUTES`).
+    pub routes: Routes,
 }
 
 impl OutboxSettings {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let retention_days: u64 = env.integer("RETENTION_DAYS", 14, 1..=3650)?;
+        let queue_url = queue_url(env)?;
+        let routes = Routes::parse(&env.optional("ROUTES").unwrap_or_default(), &queue_url)
+            .map_err(|err| invalid("ROUTES", err.to_string()))?;
         Ok(Self {
             source: source_name(env)?,
             table: env.required("OUTBOX_TABLE")?,
-            queue_url: queue_url(env)?,
+            queue_url,
+            routes,
             pending_shards: env.integer("PENDING_SHARDS", 8, 1..=256)?,
             retention: Duration::from_secs(retention_days * 24 * 3600),
             metrics_namespace: metrics_namespace(env)?,

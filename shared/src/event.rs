@@ -6,6 +6,7 @@ use http::HeaderMap;
 use sha2::{Digest, Sha256};
 
 use crate::config::EventIdRule;
+use crate::routes::Destination;
 use crate::signature::{Field, SignatureScheme};
 use crate::time::EpochMillis;
 
@@ -150,7 +151,7 @@ pub struct LazyJson(std::cell::OnceCell<Option<serde_json::Value>>);
 
 impl LazyJson {
     /// The string or number at `pointer`, if the body is JSON and has one there.
-    fn scalar_at(&self, body: &[u8], pointer: &str) -> Option<String> {
+    pub(crate) fn scalar_at(&self, body: &[u8], pointer: &str) -> Option<String> {
         let document = self
             .0
             .get_or_init(|| serde_json::from_slice(body).ok())
@@ -185,6 +186,8 @@ pub struct AcceptedEvent {
     pub body: Bytes,
     pub body_sha256: String,
     pub received_at: EpochMillis,
+    /// Where it goes: a routed queue (`ROUTES`) or the default one, and its FIFO group.
+    pub destination: Destination,
 }
 
 impl AcceptedEvent {
@@ -203,6 +206,15 @@ impl AcceptedEvent {
             body_sha256: sha256_hex(&body),
             body,
             received_at,
+            destination: Destination::default(),
+        }
+    }
+
+    /// The same event sent to `destination` instead of the default queue.
+    pub fn routed_to(self, destination: Destination) -> Self {
+        Self {
+            destination,
+            ..self
         }
     }
 }

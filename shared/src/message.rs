@@ -5,6 +5,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 
 use crate::event::AcceptedEvent;
+use crate::routes::deduplication_id;
 use crate::time::rfc3339_millis;
 
 pub const ATTR_EVENT_ID: &str = "event-id";
@@ -38,6 +39,15 @@ pub struct OutgoingMessage {
     pub body: String,
     /// `(name, value)` pairs, all of SQS type String.
     pub attributes: Vec<(&'static str, String)>,
+    /// `MessageGroupId` and `MessageDeduplicationId`, for a FIFO destination only.
+    pub fifo: Option<FifoIds>,
+}
+
+/// The ids a FIFO queue requires.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FifoIds {
+    pub group_id: String,
+    pub deduplication_id: String,
 }
 
 impl OutgoingMessage {
@@ -58,7 +68,15 @@ impl OutgoingMessage {
         if base64 {
             attributes.push((ATTR_BODY_ENCODING, "base64".to_owned()));
         }
-        Self { body, attributes }
+        let fifo = event.destination.group_id.as_ref().map(|group_id| FifoIds {
+            group_id: group_id.clone(),
+            deduplication_id: deduplication_id(&event.key),
+        });
+        Self {
+            body,
+            attributes,
+            fifo,
+        }
     }
 }
 

@@ -1,7 +1,8 @@
-//! The DynamoDB outbox (DESIGN.md section 5): every accepted event is written here, `pending`,
-//! before it is sent, and marked `sent` after. Pending and parked rows carry `unsent_key`
-//! (`pending#<shard>` / `parked#<shard>`), the hash key of the sparse `unsent-index`; sent rows do
-//! not, so the sweeper's cost follows the number of unsent rows, never the table's size.
+//! The DynamoDB outbox: every accepted event is written here, `pending`, before it is sent, and
+//! marked `sent` after. Pending and parked rows carry `unsent_key` (`pending#{source}#{shard}` /
+//! `parked#{source}#{shard}`), the hash key of the sparse `unsent-index`; sent rows do not, so the
+//! sweeper's cost follows the number of unsent rows, never the table's size. The source in the key
+//! keeps sources that share a table apart: a sweeper only ever reads its own source's partitions.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -18,8 +19,11 @@ use aws_sdk_dynamodb::Client;
 use bytes::Bytes;
 
 use crate::aws::{describe, BoxError};
-use crate::event::{shard_of, AcceptedEvent};
+use crate::codec::{self, Codec};
+use crate::cost::{self, Item, KeysOnlyIndex};
+use crate::event::{sha256_hex, shard_of, AcceptedEvent};
 use crate::message::DeliveredBy;
+use crate::routes::Destination;
 use crate::time::EpochMillis;
 
 pub const UNSENT_INDEX: &str = "unsent-index";
@@ -32,9 +36,18 @@ mod attr {
     pub const STATUS: &str = "status";
     pub const BODY: &str = "body";
     pub const BODY_SHA256: &str = "body_sha256";
+    pub const CODEC: &str = "codec";
     pub const RECEIVED_AT: &str = "received_at";
     pub const ATTEMPTS: &str = "attempts";
     pub const UNSENT_KEY: &str = "unsent_key";
+    /// The routed queue's URL; absent for the default queue (`QUEUE_URL`).
+    pub const DESTINATION: &str = "destination";
+    /// `MessageGroupId` for a FIFO destination.
+    pub const GROUP_ID: &str = "group_id";
+    pub const SENT_AT: &str = "sent_at";
+    pub const MESSAGE_ID: &str = "message_id";
+    pub const DELIVERED_BY: &str = "delivered_by";
+    pub const EXPIRES_AT: &str = "expires_at";
 }
 
 /// BatchGetItem takes at most 100 keys.
@@ -71,8 +84,14 @@ impl RowStatus {
     }
 }
 
-/// The `unsent-index` hash key of a pending or parked row.
-pub fn unsent_key(status: RowStatus, shard: u16) -> String {
+/// The `unsent-index` hash key of a pending or parked row of `source`.
+pub fn unsent_key(status: RowStatus, source: &str, shard: u16) -> String {
+    format!("{}#{source}#{shard}", status.as_str())
+}
+
+/// The hash key rows had before the source was part of it (`pending#<shard>`): only the one-off
+/// migration ([`DynamoDbOutbox::migrate_legacy_keys`]) still reads it.
+fn legacy_unsent_key(status: RowStatus, shard: u16) -> String {
     format!("{}#{shard}", status.as_str())
 }
 
@@ -163,25 +182,37 @@ impl OutboxError {
     }
 }
 
-/// The outbox table through the DynamoDB API.
+/// The outbox table through the DynamoDB API, as seen by one source: it writes that source's
+/// rows and reads only that source's index partitions.
 #[derive(Debug, Clone)]
 pub struct DynamoDbOutbox {
     client: Client,
     table: String,
+    source: String,
     shards: u16,
 }
 
 impl DynamoDbOutbox {
-    pub fn new(client: Client, table: impl Into<String>, shards: u16) -> Self {
+    pub fn new(
+        client: Client,
+        table: impl Into<String>,
+        source: impl Into<String>,
+        shards: u16,
+    ) -> Self {
         Self {
             client,
             table: table.into(),
+            source: source.into(),
             shards,
         }
     }
 
     pub fn table(&self) -> &str {
         &self.table
+    }
+
+    pub fn source(&self) -> &str {
+        &self.source
     }
 
     /// Opens the connection (TLS included) so the first webhook after a cold start does not pay for it.
@@ -201,27 +232,7 @@ impl DynamoDbOutbox {
         &self,
         event: &AcceptedEvent,
     ) -> Result<InsertOutcome, OutboxError> {
-        let shard = shard_of(&event.key, self.shards);
-        let mut item = HashMap::from([
-            (attr::ID.to_owned(), s(&event.key)),
-            (attr::SOURCE.to_owned(), s(&event.source)),
-            (attr::EVENT_ID.to_owned(), s(&event.event_id)),
-            (attr::STATUS.to_owned(), s(RowStatus::Pending.as_str())),
-            (
-                attr::BODY.to_owned(),
-                AttributeValue::B(Blob::new(event.body.to_vec())),
-            ),
-            (attr::BODY_SHA256.to_owned(), s(&event.body_sha256)),
-            (attr::RECEIVED_AT.to_owned(), n(event.received_at)),
-            (attr::ATTEMPTS.to_owned(), n(0)),
-            (
-                attr::UNSENT_KEY.to_owned(),
-                s(&unsent_key(RowStatus::Pending, shard)),
-            ),
-        ]);
-        if let Some(event_type) = &event.event_type {
-            item.insert(attr::EVENT_TYPE.to_owned(), s(event_type));
-        }
+        let item = pending_item(event, shard_of(&event.key, self.shards));
         let result = self
             .client
             .put_item()
@@ -257,24 +268,28 @@ impl DynamoDbOutbox {
         now: EpochMillis,
         retention: Duration,
     ) -> Result<MarkOutcome, OutboxError> {
-        let expires_at = now / 1000 + i64::try_from(retention.as_secs()).unwrap_or(i64::MAX / 2);
-        let result = self
+        let changes = sent_changes(message_id, delivered_by, now, retention);
+        let mut update = self
             .client
             .update_item()
             .table_name(&self.table)
             .key(attr::ID, s(key))
             .condition_expression("#status = :pending")
-            .update_expression(
-                "SET #status = :sent, sent_at = :now, message_id = :message_id, \
-                 delivered_by = :delivered_by, expires_at = :expires_at REMOVE unsent_key",
-            )
             .expression_attribute_names("#status", attr::STATUS)
-            .expression_attribute_values(":pending", s(RowStatus::Pending.as_str()))
-            .expression_attribute_values(":sent", s(RowStatus::Sent.as_str()))
-            .expression_attribute_values(":now", n(now))
-            .expression_attribute_values(":message_id", s(message_id))
-            .expression_attribute_values(":delivered_by", s(delivered_by.as_str()))
-            .expression_attribute_values(":expires_at", n(expires_at))
+            .expression_attribute_values(":pending", s(RowStatus::Pending.as_str()));
+        let mut assignments = Vec::with_capacity(changes.len());
+        for (position, (name, value)) in changes.into_iter().enumerate() {
+            assignments.push(format!("#a{position} = :a{position}"));
+            update = update
+                .expression_attribute_names(format!("#a{position}"), name)
+                .expression_attribute_values(format!(":a{position}"), value);
+        }
+        let result = update
+            .update_expression(format!(
+                "SET {} REMOVE {}",
+                assignments.join(", "),
+                SENT_REMOVES.join(", ")
+            ))
             .send()
             .await;
         match result {
@@ -290,12 +305,23 @@ impl DynamoDbOutbox {
 }
 
 impl DynamoDbOutbox {
-    /// One page of rows in `status` (pending or parked) on `shard` received before `before`,
-    /// oldest first, from the sparse index: never a Scan.
+    /// One page of this source's rows in `status` (pending or parked) on `shard` received before
+    /// `before`, oldest first, from the sparse index: never a Scan.
     pub async fn unsent_page(
         &self,
         status: RowStatus,
         shard: u16,
+        before: EpochMillis,
+        limit: i32,
+        start: Option<HashMap<String, AttributeValue>>,
+    ) -> Result<UnsentPage, OutboxError> {
+        let partition = unsent_key(status, &self.source, shard);
+        self.partition_page(&partition, before, limit, start).await
+    }
+
+    async fn partition_page(
+        &self,
+        partition: &str,
         before: EpochMillis,
         limit: i32,
         start: Option<HashMap<String, AttributeValue>>,
@@ -306,7 +332,7 @@ impl DynamoDbOutbox {
             .table_name(&self.table)
             .index_name(UNSENT_INDEX)
             .key_condition_expression("unsent_key = :key AND received_at < :before")
-            .expression_attribute_values(":key", s(&unsent_key(status, shard)))
+            .expression_attribute_values(":key", s(partition))
             .expression_attribute_values(":before", n(before))
             .scan_index_forward(true)
             .limit(limit)
@@ -340,12 +366,18 @@ impl DynamoDbOutbox {
         })
     }
 
-    /// How many rows in `status` are on `shard` (index items counted, not returned).
+    /// How many of this source's rows in `status` are on `shard` (index items counted, not
+    /// returned).
     pub async fn count_unsent(
         &self,
         status: RowStatus,
         shard: u16,
     ) -> Result<(u64, usize), OutboxError> {
+        self.count_partition(unsent_key(status, &self.source, shard))
+            .await
+    }
+
+    async fn count_partition(&self, partition: String) -> Result<(u64, usize), OutboxError> {
         let mut count = 0_u64;
         let mut items_read = 0_usize;
         let mut start = None;
@@ -356,7 +388,7 @@ impl DynamoDbOutbox {
                 .table_name(&self.table)
                 .index_name(UNSENT_INDEX)
                 .key_condition_expression("unsent_key = :key")
-                .expression_attribute_values(":key", s(&unsent_key(status, shard)))
+                .expression_attribute_values(":key", s(&partition))
                 .select(Select::Count)
                 .set_exclusive_start_key(start)
                 .send()
@@ -435,6 +467,7 @@ impl DynamoDbOutbox {
     ) -> Result<FailureOutcome, OutboxError> {
         let park = row.attempts.saturating_add(1) >= max_attempts;
         let shard = shard_of(&row.key, self.shards);
+        let parked_key = unsent_key(RowStatus::Parked, &row.event.source, shard);
         let error: String = error.chars().take(MAX_LAST_ERROR_CHARS).collect();
         let mut update = self
             .client
@@ -452,7 +485,7 @@ impl DynamoDbOutbox {
                     "SET #status = :parked, unsent_key = :parked_key, last_error = :error ADD attempts :one",
                 )
                 .expression_attribute_values(":parked", s(RowStatus::Parked.as_str()))
-                .expression_attribute_values(":parked_key", s(&unsent_key(RowStatus::Parked, shard)))
+                .expression_attribute_values(":parked_key", s(&parked_key))
         } else {
             update.update_expression("SET last_error = :error ADD attempts :one")
         };
@@ -469,6 +502,82 @@ impl DynamoDbOutbox {
     }
 }
 
+/// What [`DynamoDbOutbox::migrate_legacy_keys`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MigrationReport {
+    /// This source's rows moved to the source-scoped key.
+    pub moved: u64,
+    /// Rows of other sources found under the legacy keys, left for their own migration.
+    pub other_sources: u64,
+    /// Rows that changed while being moved (sent or moved by someone else meanwhile).
+    pub changed_meanwhile: u64,
+}
+
+// One-off migration from the source-less index keys (`pending#<shard>`), written before sources
+// that share a table were kept apart.
+impl DynamoDbOutbox {
+    /// Moves this source's pending and parked rows from the legacy keys (`pending#<shard>`,
+    /// `parked#<shard>`) to `pending#{source}#{shard}` / `parked#{source}#{shard}`, each with a
+    /// conditional update, so the source's sweeper sees them again. Rows of other sources stay
+    /// where they are until their own source is migrated. Safe to run any number of times, beside
+    /// running sweepers and ingresses: a row only moves if it is still under the legacy key.
+    pub async fn migrate_legacy_keys(&self) -> Result<MigrationReport, OutboxError> {
+        let mut report = MigrationReport::default();
+        for status in [RowStatus::Pending, RowStatus::Parked] {
+            for shard in 0..self.shards {
+                let legacy = legacy_unsent_key(status, shard);
+                let mut start = None;
+                loop {
+                    let page = self
+                        .partition_page(&legacy, EpochMillis::MAX, MAX_BATCH_GET as i32, start)
+                        .await?;
+                    let keys: Vec<String> = page.rows.iter().map(|r| r.key.clone()).collect();
+                    for row in self.load_rows(&keys).await? {
+                        if row.event.source != self.source {
+                            report.other_sources += 1;
+                            continue;
+                        }
+                        let current =
+                            unsent_key(status, &self.source, shard_of(&row.key, self.shards));
+                        if self.move_index_key(&row.key, &legacy, &current).await? {
+                            report.moved += 1;
+                        } else {
+                            report.changed_meanwhile += 1;
+                        }
+                    }
+                    match page.next {
+                        Some(next) => start = Some(next),
+                        None => break,
+                    }
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    /// Rewrites a row's index key if it still holds `from`; `false` when it no longer did.
+    async fn move_index_key(&self, key: &str, from: &str, to: &str) -> Result<bool, OutboxError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(attr::ID, s(key))
+            .condition_expression("unsent_key = :from")
+            .update_expression("SET unsent_key = :to")
+            .expression_attribute_values(":from", s(from))
+            .expression_attribute_values(":to", s(to))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(err) => match err.as_service_error() {
+                Some(UpdateItemError::ConditionalCheckFailedException(_)) => Ok(false),
+                _ => Err(OutboxError::aws("UpdateItem", err)),
+            },
+        }
+    }
+}
+
 fn s(value: &str) -> AttributeValue {
     AttributeValue::S(value.to_owned())
 }
@@ -477,10 +586,132 @@ fn n(value: i64) -> AttributeValue {
     AttributeValue::N(value.to_string())
 }
 
-fn existing_row(
-    key: &str,
-    item: &HashMap<String, AttributeValue>,
-) -> Result<ExistingRow, OutboxError> {
+/// The item the ingress inserts for a new event, `pending` on `shard`: a pure function, so the
+/// size model (docs/COST.md) measures exactly what is written. The row holds only what cannot be
+/// derived: the source and event id are in the key, `attempts` is absent until a send fails, the
+/// body hash is computed from the body when a duplicate needs it (the failed conditional put
+/// returns the old row whole), and the body is compressed when that lowers the billed write units.
+pub fn pending_item(event: &AcceptedEvent, shard: u16) -> Item {
+    let mut item = HashMap::from([
+        (attr::ID.to_owned(), s(&event.key)),
+        (attr::STATUS.to_owned(), s(RowStatus::Pending.as_str())),
+        (attr::RECEIVED_AT.to_owned(), n(event.received_at)),
+        (
+            attr::UNSENT_KEY.to_owned(),
+            s(&unsent_key(RowStatus::Pending, &event.source, shard)),
+        ),
+    ]);
+    if let Some(event_type) = &event.event_type {
+        item.insert(attr::EVENT_TYPE.to_owned(), s(event_type));
+    }
+    if let Some(queue_url) = &event.destination.queue_url {
+        item.insert(attr::DESTINATION.to_owned(), s(queue_url));
+    }
+    if let Some(group_id) = &event.destination.group_id {
+        item.insert(attr::GROUP_ID.to_owned(), s(group_id));
+    }
+    with_cheapest_body(item, &event.body)
+}
+
+/// What marking a row sent sets (DESIGN: status, sent time, message id, who sent it, the TTL).
+pub fn sent_changes(
+    message_id: &str,
+    delivered_by: DeliveredBy,
+    now: EpochMillis,
+    retention: Duration,
+) -> Vec<(&'static str, AttributeValue)> {
+    let expires_at = now / 1000 + i64::try_from(retention.as_secs()).unwrap_or(i64::MAX / 2);
+    vec![
+        (attr::STATUS, s(RowStatus::Sent.as_str())),
+        (attr::SENT_AT, n(now)),
+        (attr::MESSAGE_ID, s(message_id)),
+        (attr::DELIVERED_BY, s(delivered_by.as_str())),
+        (attr::EXPIRES_AT, n(expires_at)),
+    ]
+}
+
+/// What marking a row sent removes: the index key, so the row leaves the sparse index.
+pub const SENT_REMOVES: &[&str] = &[attr::UNSENT_KEY];
+
+/// The `unsent-index` as the size model sees it (KEYS_ONLY).
+pub const UNSENT_INDEX_KEYS: KeysOnlyIndex = KeysOnlyIndex {
+    table_key: &[attr::ID],
+    index_key: &[attr::UNSENT_KEY, attr::RECEIVED_AT],
+};
+
+/// `item` after the UpdateItem that marks it sent.
+pub fn after_sent(item: &Item, changes: &[(&'static str, AttributeValue)]) -> Item {
+    let mut sent = item.clone();
+    for name in SENT_REMOVES {
+        sent.remove(*name);
+    }
+    for (name, value) in changes {
+        sent.insert((*name).to_owned(), value.clone());
+    }
+    sent
+}
+
+/// An SQS message id (a UUID), for sizing a row's sent state before it has one.
+const TYPICAL_MESSAGE_ID: &str = "8f14e45f-ceea-467f-a0e6-0a2f3c1b9d7e";
+
+/// `item` with the body stored raw, or compressed when that lowers what the row's life bills
+/// (PutItem plus the UpdateItem that marks it sent, which bills the larger item). Bodies whose
+/// raw row already costs the minimum are not even compressed.
+fn with_cheapest_body(item: Item, body: &[u8]) -> Item {
+    let mut raw = item;
+    raw.insert(
+        attr::BODY.to_owned(),
+        AttributeValue::B(Blob::new(body.to_vec())),
+    );
+    let raw_units = lifetime_write_units(&raw);
+    if raw_units <= 2 {
+        return raw;
+    }
+    let Some(compressed) = codec::compress(Codec::ZstdD1, body) else {
+        return raw;
+    };
+    let mut packed = raw.clone();
+    packed.insert(
+        attr::BODY.to_owned(),
+        AttributeValue::B(Blob::new(compressed)),
+    );
+    packed.insert(attr::CODEC.to_owned(), s(Codec::ZstdD1.id()));
+    if lifetime_write_units(&packed) < raw_units {
+        packed
+    } else {
+        raw
+    }
+}
+
+/// Table write units of a pending row's usual life: its PutItem and the UpdateItem marking it sent.
+fn lifetime_write_units(pending: &Item) -> u64 {
+    let received_at = pending
+        .get(attr::RECEIVED_AT)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|text| text.parse().ok())
+        .unwrap_or(0);
+    let changes = sent_changes(
+        TYPICAL_MESSAGE_ID,
+        DeliveredBy::Ingress,
+        received_at,
+        Duration::from_secs(14 * 86_400),
+    );
+    let sent = after_sent(pending, &changes);
+    cost::put(pending, &UNSENT_INDEX_KEYS).table
+        + cost::update(pending, &sent, &UNSENT_INDEX_KEYS).table
+}
+
+/// Status, receipt time and body hash of a row; the hash from `body_sha256` on rows written before
+/// issue 9, else computed from the body.
+fn existing_row(key: &str, item: &Item) -> Result<ExistingRow, OutboxError> {
+    let body_sha256 = match item.get(attr::BODY_SHA256).and_then(|v| v.as_s().ok()) {
+        Some(hex_digest) => hex_digest.clone(),
+        None => sha256_hex(&decoded_body(key, item)?),
+    };
+    row_state(key, item, body_sha256)
+}
+
+fn row_state(key: &str, item: &Item, body_sha256: String) -> Result<ExistingRow, OutboxError> {
     let malformed = |problem: &str| OutboxError::MalformedRow {
         key: key.to_owned(),
         problem: problem.to_owned(),
@@ -490,11 +721,6 @@ fn existing_row(
         .and_then(|v| v.as_s().ok())
         .and_then(|text| RowStatus::parse(text))
         .ok_or_else(|| malformed("status is missing or unknown"))?;
-    let body_sha256 = item
-        .get(attr::BODY_SHA256)
-        .and_then(|v| v.as_s().ok())
-        .cloned()
-        .ok_or_else(|| malformed("body_sha256 is missing"))?;
     let received_at = item
         .get(attr::RECEIVED_AT)
         .and_then(|v| v.as_n().ok())
@@ -507,35 +733,55 @@ fn existing_row(
     })
 }
 
-fn stored_row(item: &HashMap<String, AttributeValue>) -> Result<StoredRow, OutboxError> {
+/// The exact body a row holds, decoded by its `codec` (none: stored raw).
+fn decoded_body(key: &str, item: &Item) -> Result<Vec<u8>, OutboxError> {
+    let malformed = |problem: String| OutboxError::MalformedRow {
+        key: key.to_owned(),
+        problem,
+    };
+    let stored = item
+        .get(attr::BODY)
+        .and_then(|v| v.as_b().ok())
+        .ok_or_else(|| malformed("body is missing".into()))?;
+    let codec_id = item.get(attr::CODEC).and_then(|v| v.as_s().ok());
+    codec::decode(codec_id.map(String::as_str), stored.as_ref())
+        .map_err(|err| malformed(err.to_string()))
+}
+
+/// A whole row read back, whichever layout wrote it: the source and event id come from the key
+/// when the row does not repeat them, and the body is decoded by its `codec` (none: raw).
+pub fn stored_row(item: &Item) -> Result<StoredRow, OutboxError> {
     let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
     let key = text(attr::ID).ok_or_else(|| OutboxError::MalformedRow {
         key: String::new(),
         problem: "a row without id".into(),
     })?;
-    let existing = existing_row(&key, item)?;
-    let malformed = |problem: &str| OutboxError::MalformedRow {
-        key: key.clone(),
-        problem: problem.to_owned(),
-    };
-    let body = item
-        .get(attr::BODY)
-        .and_then(|v| v.as_b().ok())
-        .map(|blob| Bytes::copy_from_slice(blob.as_ref()))
-        .ok_or_else(|| malformed("body is missing"))?;
+    let body = decoded_body(&key, item)?;
+    let body_sha256 = text(attr::BODY_SHA256).unwrap_or_else(|| sha256_hex(&body));
+    let existing = row_state(&key, item, body_sha256)?;
     let attempts = item
         .get(attr::ATTEMPTS)
         .and_then(|v| v.as_n().ok())
         .and_then(|text| text.parse().ok())
         .unwrap_or(0);
+    let (key_source, key_event_id) =
+        key.split_once(':')
+            .ok_or_else(|| OutboxError::MalformedRow {
+                key: key.clone(),
+                problem: "the key is not {source}:{event id}".into(),
+            })?;
     let event = AcceptedEvent {
-        source: text(attr::SOURCE).ok_or_else(|| malformed("source is missing"))?,
-        event_id: text(attr::EVENT_ID).ok_or_else(|| malformed("event_id is missing"))?,
+        source: text(attr::SOURCE).unwrap_or_else(|| key_source.to_owned()),
+        event_id: text(attr::EVENT_ID).unwrap_or_else(|| key_event_id.to_owned()),
         event_type: text(attr::EVENT_TYPE),
-        body,
+        body: Bytes::from(body),
         body_sha256: existing.body_sha256,
         received_at: existing.received_at,
         key: key.clone(),
+        destination: Destination {
+            queue_url: text(attr::DESTINATION),
+            group_id: text(attr::GROUP_ID),
+        },
     };
     Ok(StoredRow {
         key,

@@ -173,6 +173,24 @@ impl SecretCache {
         })
     }
 
+    /// Keys that never change (tests, benchmarks): nothing is ever read.
+    pub fn fixed(keys: SigningKeys) -> Self {
+        let now = Instant::now();
+        Self {
+            source: Box::new(FixedKeys(keys.clone())),
+            policy: RefreshPolicy {
+                max_age: Duration::MAX,
+                min_gap: Duration::MAX,
+            },
+            cached: std::sync::Mutex::new(Cached {
+                keys: Arc::new(keys),
+                loaded_at: now,
+                last_attempt: now,
+            }),
+            reading: tokio::sync::Mutex::new(()),
+        }
+    }
+
     /// The keys to verify with, re-read first when they are older than the policy allows. The read
     /// gets at most `limit`; past it the current keys are used.
     pub async fn current(&self, limit: Duration) -> Arc<SigningKeys> {
@@ -240,8 +258,8 @@ impl SecretCache {
     }
 }
 
-/// Fixed keys (tests, benchmarks): every read returns them.
-pub struct FixedKeys(pub SigningKeys);
+/// Fixed keys: every read returns them.
+struct FixedKeys(SigningKeys);
 
 impl SecretSource for FixedKeys {
     fn load(&self) -> Pin<Box<dyn Future<Output = Result<SigningKeys, SecretsError>> + Send + '_>> {

@@ -5,7 +5,7 @@ use shared::aws::{dynamodb_without_retry_quota, sqs_without_retry_quota, CallLim
 use shared::config::IngressConfig;
 use shared::outbox::DynamoDbOutbox;
 use shared::queue::SqsQueue;
-use shared::secrets::{FixedKeys, RefreshPolicy, SecretCache, MIN_REFRESH_GAP};
+use shared::secrets::SecretCache;
 pub use shared::testing::*;
 
 /// Builds an [`Ingress`] over a test [`Stack`].
@@ -43,16 +43,10 @@ impl IngressStack for Stack {
         let outbox = DynamoDbOutbox::new(
             dynamodb_without_retry_quota(&dynamodb_sdk),
             &config.outbox.table,
+            &config.outbox.source,
             config.outbox.pending_shards,
         );
         let queue = SqsQueue::new(sqs_without_retry_quota(&sqs_sdk), &config.outbox.queue_url);
-        let policy = RefreshPolicy {
-            max_age: config.secret_refresh,
-            min_gap: MIN_REFRESH_GAP,
-        };
-        let secrets = SecretCache::load(Box::new(FixedKeys(keys)), policy)
-            .await
-            .expect("fixed keys always load");
-        Ingress::new(config, secrets, outbox, queue)
+        Ingress::new(config, SecretCache::fixed(keys), outbox, queue)
     }
 }

@@ -23,6 +23,7 @@ locals {
     SOURCE_NAME       = var.source_name
     OUTBOX_TABLE      = module.outbox.table_name
     QUEUE_URL         = module.queue.queue_url
+    ROUTES            = local.routes_json
     PENDING_SHARDS    = var.pending_shards
     RETENTION_DAYS    = var.retention_days
     METRICS_NAMESPACE = var.metrics_namespace
@@ -45,6 +46,19 @@ locals {
     GRACE_SECS   = var.grace_secs
     MAX_ATTEMPTS = var.max_attempts
   })
+
+  # ROUTES as the code reads it: each route with its queue's URL (optional fields left null).
+  routes_json = jsonencode([for r in var.routes : {
+    name          = r.name
+    pointer       = r.pointer
+    header        = r.header
+    equals        = r.equals
+    prefix        = r.prefix
+    group_pointer = r.group_pointer
+    queue_url     = module.routed_queue[r.name].queue_url
+  }])
+  # Both functions send to the main queue and to every routed queue, and to nothing else.
+  queue_arns = concat([module.queue.queue_arn], [for r in var.routes : module.routed_queue[r.name].queue_arn])
 
   # Both functions read and write outbox rows: the table's key, through DynamoDB only.
   outbox_key_statement = {
@@ -113,6 +127,16 @@ module "queue" {
   runbook_url     = var.runbook_url
 }
 
+module "routed_queue" {
+  source   = "../../modules/sqs-with-dlq"
+  for_each = { for r in var.routes : r.name => r }
+
+  name            = "${var.name}-${each.key}"
+  fifo            = each.value.fifo
+  alarm_topic_arn = module.alarm_topic.topic_arn
+  runbook_url     = var.runbook_url
+}
+
 module "secret" {
   source = "../../modules/secret-parameter"
   name   = local.secret_parameter
@@ -143,7 +167,7 @@ module "ingress" {
     {
       sid       = "QueueSend"
       actions   = ["sqs:SendMessage", "sqs:GetQueueAttributes"]
-      resources = [module.queue.queue_arn]
+      resources = local.queue_arns
     },
     {
       sid       = "SecretRead"
@@ -193,7 +217,7 @@ module "sweeper" {
       # SendMessageBatch is authorised by sqs:SendMessage.
       sid       = "QueueSend"
       actions   = ["sqs:SendMessage"]
-      resources = [module.queue.queue_arn]
+      resources = local.queue_arns
     },
   ]
 }
@@ -221,5 +245,8 @@ module "monitoring" {
   alarm_topic_arn       = module.alarm_topic.topic_arn
   links                 = var.dashboard_links
   runbook_url           = var.runbook_url
-  other_alarm_arns      = concat(module.ingress.alarm_arns, module.queue.alarm_arns, module.sweeper.alarm_arns)
+  other_alarm_arns = concat(
+    module.ingress.alarm_arns, module.queue.alarm_arns, module.sweeper.alarm_arns,
+    flatten([for r in var.routes : module.routed_queue[r.name].alarm_arns]),
+  )
 }
