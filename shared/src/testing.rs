@@ -157,6 +157,7 @@ pub struct Stack {
     pub parameter: String,
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub sqs: aws_sdk_sqs::Client,
+    pub ssm: aws_sdk_ssm::Client,
 }
 
 impl Stack {
@@ -174,6 +175,7 @@ impl Stack {
             parameter: resources.parameter,
             dynamodb: aws_sdk_dynamodb::Client::new(&sdk),
             sqs: aws_sdk_sqs::Client::new(&sdk),
+            ssm: aws_sdk_ssm::Client::new(&sdk),
         }
     }
 
@@ -214,6 +216,19 @@ impl Stack {
             .map(|(k, v)| (k.to_owned(), v))
             .chain(aws.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())))
             .collect()
+    }
+
+    /// Replaces the secret parameter's value, as an operator rotating the secret does.
+    pub async fn put_secret(&self, value: &str) {
+        self.ssm
+            .put_parameter()
+            .name(&self.parameter)
+            .value(value)
+            .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+            .overwrite(true)
+            .send()
+            .await
+            .expect("PutParameter");
     }
 
     /// Every message on `queue_url`, received and deleted (waits briefly for stragglers).
@@ -320,11 +335,17 @@ impl Stack {
     }
 }
 
+/// The test secret of each scheme, shaped like the provider's own.
 pub fn secret_for(scheme: &SignatureScheme) -> String {
     match scheme {
-        SignatureScheme::StandardWebhooks => STANDARD_SECRET.to_owned(),
-        SignatureScheme::HmacSha256(_) => "generic-app-secret".to_owned(),
+        SignatureScheme::StandardWebhooks => STANDARD_SECRET,
+        SignatureScheme::HmacSha256(_) => "generic-app-secret",
+        SignatureScheme::Stripe => "whsec_stripe_test_secret_4eC39HqLyjWDarjtT1zdp7dc",
+        SignatureScheme::GitHub => "github-webhook-secret-1",
+        SignatureScheme::Shopify => "shpss_0123456789abcdef0123456789abcdef",
+        SignatureScheme::Slack => "8f742231b10e8888abcd99yyyzzz85a5",
     }
+    .to_owned()
 }
 
 /// A message as a worker receives it.

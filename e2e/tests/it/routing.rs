@@ -62,7 +62,12 @@ async fn ingress(stack: &Stack, routes: &str, sqs_endpoint: &str) -> Ingress {
         config.outbox.pending_shards,
     );
     let queue = SqsQueue::new(sqs_without_retry_quota(&sqs), &config.outbox.queue_url);
-    Ingress::new(config, keys, outbox, queue)
+    Ingress::new(
+        config,
+        shared::secrets::SecretCache::fixed(keys),
+        outbox,
+        queue,
+    )
 }
 
 async fn sweeper(stack: &Stack, routes: &str) -> Sweeper {

@@ -39,6 +39,7 @@ locals {
     EVENT_TYPE_POINTER       = var.event_type_pointer
     MAX_BODY_BYTES           = var.max_body_bytes
     TIMESTAMP_TOLERANCE_SECS = var.timestamp_tolerance_secs
+    SECRET_REFRESH_SECS      = var.secret_refresh_secs
     RESPONSE_BUDGET_MS       = var.response_budget_ms
   })
   sweeper_env = merge(local.shared_env, {

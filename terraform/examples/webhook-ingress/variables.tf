@@ -124,6 +124,12 @@ variable "timestamp_tolerance_secs" {
   default     = ""
 }
 
+variable "secret_refresh_secs" {
+  description = "SECRET_REFRESH_SECS: cached signing secrets older than this are re-read (code default 300)."
+  type        = string
+  default     = ""
+}
+
 variable "pending_shards" {
   description = "PENDING_SHARDS (ingress and sweeper must agree)."
   type        = string
