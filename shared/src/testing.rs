@@ -362,8 +362,8 @@ impl ReceivedMessage {
 
     /// The exact bytes the provider sent, undoing the base64 rule.
     pub fn raw_body(&self) -> Vec<u8> {
-        let base64 = self.attribute("body-encoding") == Some("base64");
-        crate::message::decode_body(&self.body, base64).expect("valid base64 body")
+        crate::message::decode_body(&self.body, self.attribute("body-encoding"))
+            .expect("a body that decodes")
     }
 }
 
