@@ -6,6 +6,8 @@
 
 pub mod aws;
 pub mod config;
+#[cfg(feature = "oncall")]
+pub mod deployment;
 pub mod event;
 pub mod logging;
 pub mod message;
