@@ -32,6 +32,9 @@ use crate::proxy::{Fault, FaultProxy, FaultRules, ProxyConfig, ProxyError, Proxy
 use crate::rng::XorShift64;
 use crate::stack::{Stack, StackError};
 
+/// The second source whose sweeper races on the run's table.
+const RIVAL_SOURCE: &str = "rival";
+
 /// The sweeper's part of a run.
 #[derive(Debug, Clone)]
 pub struct SweeperPlan {
@@ -50,6 +53,10 @@ pub struct SweeperPlan {
     pub schedule_every: Option<Duration>,
     /// `GRACE_SECS` of that scheduled sweeper (the final runs use 0).
     pub schedule_grace_secs: u64,
+    /// Run a second source's sweeper (`SOURCE_NAME=rival`, its own queue, `GRACE_SECS=0`) every
+    /// N through the send and sweep phases, on the same table: it must never send this source's
+    /// events, so its queue must stay empty.
+    pub rival_every: Option<Duration>,
 }
 
 /// Everything a run can vary. [`SoakConfig::soak`] and [`SoakConfig::small`] are the two presets.
@@ -117,6 +124,7 @@ impl SoakConfig {
                 fault_scale: 1.0,
                 schedule_every: None,
                 schedule_grace_secs: 10,
+                rival_every: Some(Duration::from_secs(3)),
             },
             drain_limit: Duration::from_secs(120),
             keep_logs: true,
@@ -272,6 +280,11 @@ pub struct SweeperSummary {
     /// Pending rows before each run.
     pub pending_before_runs: Vec<u64>,
     pub schedule_exit: Option<String>,
+    /// How the rival source's sweeper ended, when one ran.
+    pub rival_exit: Option<String>,
+    /// Messages on the rival source's queue at the end: events sent to another source's
+    /// workers. Must be 0.
+    pub rival_messages: u64,
 }
 
 /// What a run did and found.
@@ -328,6 +341,11 @@ impl Report {
         self.lost.len()
     }
 
+    /// Messages that reached another source's queue (its sweeper sent this source's rows).
+    pub fn misrouted_count(&self) -> u64 {
+        self.sweeper.rival_messages
+    }
+
     /// Provider requests beyond the first of each delivery.
     pub fn provider_retries(&self) -> u64 {
         self.requests.saturating_sub(self.deliveries)
@@ -374,7 +392,7 @@ pub async fn run(config: &SoakConfig) -> Result<Report, HarnessError> {
     } else {
         None
     };
-    let stack = Stack::provision(config.pending_shards).await?;
+    let mut stack = Stack::provision(config.pending_shards).await?;
     let log_dir = std::env::temp_dir().join(unique("e2e-run"));
     std::fs::create_dir_all(&log_dir).map_err(|source| HarnessError::LogDir {
         path: log_dir.clone(),
@@ -400,6 +418,10 @@ pub async fn run(config: &SoakConfig) -> Result<Report, HarnessError> {
     ))
     .await?;
 
+    let rival_queue = match config.sweeper.rival_every {
+        Some(_) => Some(stack.create_queue("rival").await?),
+        None => None,
+    };
     let mut ingress_env = stack.binary_env(&ingress_proxy.endpoint());
     ingress_env.extend([
         ("SECRET_PARAMETER".to_owned(), stack.parameter.clone()),
@@ -424,6 +446,19 @@ pub async fn run(config: &SoakConfig) -> Result<Report, HarnessError> {
     let consumers = Consumers::start(stack.sqs.clone(), &stack.queue_url, config.consumers);
     let mut ingress =
         IngressProcess::start(ingress_bin, ingress_env, free_address()?, log_dir.clone()).await?;
+    let rival = match (&sweeper_bin, config.sweeper.rival_every, rival_queue) {
+        (Some(binary), Some(every), Some(queue_url)) => {
+            let mut env = sweeper_env(0);
+            env.extend([
+                ("SOURCE_NAME".to_owned(), RIVAL_SOURCE.to_owned()),
+                ("QUEUE_URL".to_owned(), queue_url.clone()),
+            ]);
+            let schedule =
+                SweeperSchedule::start(binary, &env, every, log_dir.join("sweeper-rival.log"))?;
+            Some((schedule, queue_url))
+        }
+        _ => None,
+    };
     let schedule = match (&sweeper_bin, config.sweeper.schedule_every) {
         (Some(binary), Some(every)) => Some(SweeperSchedule::start(
             binary,
@@ -522,6 +557,13 @@ pub async fn run(config: &SoakConfig) -> Result<Report, HarnessError> {
     }
     let pending_left = stack.unsent_count(RowStatus::Pending).await?;
     let parked = stack.unsent_count(RowStatus::Parked).await?;
+    if let Some((schedule, queue_url)) = rival {
+        sweeper.rival_exit = Some(match schedule.stop(Duration::from_secs(10)).await? {
+            Some(status) => status.to_string(),
+            None => "killed after SIGTERM was ignored".to_owned(),
+        });
+        sweeper.rival_messages = stack.queue_depth(&queue_url).await?;
+    }
     let sweep_phase = sweep_started.elapsed();
 
     // Drain phase: wait for an empty queue (visible and in flight), then stop the consumers.
@@ -923,6 +965,16 @@ impl fmt::Display for Report {
         )?;
         if let Some(exit) = &self.sweeper.schedule_exit {
             row(f, "scheduled sweeper exit", exit.clone())?;
+        }
+        if let Some(exit) = &self.sweeper.rival_exit {
+            row(
+                f,
+                "rival source's sweeper (exit, messages)",
+                format!(
+                    "{exit}; {} messages on its queue (must be 0)",
+                    self.sweeper.rival_messages
+                ),
+            )?;
         }
         row(f, "rows still pending", self.pending_left.to_string())?;
         row(f, "rows parked", self.parked.to_string())?;

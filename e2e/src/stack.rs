@@ -44,6 +44,8 @@ pub struct Stack {
     pub dlq_url: String,
     pub parameter: String,
     pub pending_shards: u16,
+    /// Queues created for the run beyond the main one and its DLQ.
+    pub extra_queues: Vec<String>,
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub sqs: aws_sdk_sqs::Client,
 }
@@ -61,6 +63,7 @@ impl Stack {
             dlq_url: resources.dlq_url,
             parameter: resources.parameter,
             pending_shards,
+            extra_queues: Vec::new(),
             dynamodb: aws_sdk_dynamodb::Client::new(&sdk),
             sqs: aws_sdk_sqs::Client::new(&sdk),
         })
@@ -95,7 +98,12 @@ impl Stack {
     /// Rows in `status` (pending or parked), counted on the unsent index shard by shard, with the
     /// same adapter call the sweeper uses for `PendingCount`.
     pub async fn unsent_count(&self, status: RowStatus) -> Result<u64, StackError> {
-        let outbox = DynamoDbOutbox::new(self.dynamodb.clone(), &self.table, self.pending_shards);
+        let outbox = DynamoDbOutbox::new(
+            self.dynamodb.clone(),
+            &self.table,
+            SOURCE_NAME,
+            self.pending_shards,
+        );
         let mut total = 0;
         for shard in 0..self.pending_shards {
             let (count, _) = outbox
@@ -163,6 +171,24 @@ impl Stack {
         }))
     }
 
+    /// Creates one more queue on moto (a second source's), deleted with the stack.
+    pub async fn create_queue(&mut self, role: &str) -> Result<String, StackError> {
+        let url = self
+            .sqs
+            .create_queue()
+            .queue_name(shared::testing::unique(&format!("e2e-{role}")))
+            .send()
+            .await
+            .map_err(|err| StackError::aws("CreateQueue", &err))?
+            .queue_url
+            .ok_or_else(|| StackError::Aws {
+                operation: "CreateQueue",
+                message: "no queue URL in the answer".to_owned(),
+            })?;
+        self.extra_queues.push(url.clone());
+        Ok(url)
+    }
+
     /// Deletes the table and queues (best effort) so moto's memory does not grow run after run.
     pub async fn delete(&self) {
         let _ = self
@@ -171,7 +197,10 @@ impl Stack {
             .table_name(&self.table)
             .send()
             .await;
-        for url in [&self.queue_url, &self.dlq_url] {
+        for url in [&self.queue_url, &self.dlq_url]
+            .into_iter()
+            .chain(&self.extra_queues)
+        {
             let _ = self.sqs.delete_queue().queue_url(url).send().await;
         }
     }

@@ -1,7 +1,8 @@
-//! The DynamoDB outbox (DESIGN.md section 5): every accepted event is written here, `pending`,
-//! before it is sent, and marked `sent` after. Pending and parked rows carry `unsent_key`
-//! (`pending#<shard>` / `parked#<shard>`), the hash key of the sparse `unsent-index`; sent rows do
-//! not, so the sweeper's cost follows the number of unsent rows, never the table's size.
+//! The DynamoDB outbox: every accepted event is written here, `pending`, before it is sent, and
+//! marked `sent` after. Pending and parked rows carry `unsent_key` (`pending#{source}#{shard}` /
+//! `parked#{source}#{shard}`), the hash key of the sparse `unsent-index`; sent rows do not, so the
+//! sweeper's cost follows the number of unsent rows, never the table's size. The source in the key
+//! keeps sources that share a table apart: a sweeper only ever reads its own source's partitions.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -71,8 +72,14 @@ impl RowStatus {
     }
 }
 
-/// The `unsent-index` hash key of a pending or parked row.
-pub fn unsent_key(status: RowStatus, shard: u16) -> String {
+/// The `unsent-index` hash key of a pending or parked row of `source`.
+pub fn unsent_key(status: RowStatus, source: &str, shard: u16) -> String {
+    format!("{}#{source}#{shard}", status.as_str())
+}
+
+/// The hash key rows had before the source was part of it (`pending#<shard>`): only the one-off
+/// migration ([`DynamoDbOutbox::migrate_legacy_keys`]) still reads it.
+fn legacy_unsent_key(status: RowStatus, shard: u16) -> String {
     format!("{}#{shard}", status.as_str())
 }
 
@@ -163,25 +170,37 @@ impl OutboxError {
     }
 }
 
-/// The outbox table through the DynamoDB API.
+/// The outbox table through the DynamoDB API, as seen by one source: it writes that source's
+/// rows and reads only that source's index partitions.
 #[derive(Debug, Clone)]
 pub struct DynamoDbOutbox {
     client: Client,
     table: String,
+    source: String,
     shards: u16,
 }
 
 impl DynamoDbOutbox {
-    pub fn new(client: Client, table: impl Into<String>, shards: u16) -> Self {
+    pub fn new(
+        client: Client,
+        table: impl Into<String>,
+        source: impl Into<String>,
+        shards: u16,
+    ) -> Self {
         Self {
             client,
             table: table.into(),
+            source: source.into(),
             shards,
         }
     }
 
     pub fn table(&self) -> &str {
         &self.table
+    }
+
+    pub fn source(&self) -> &str {
+        &self.source
     }
 
     /// Opens the connection (TLS included) so the first webhook after a cold start does not pay for it.
@@ -216,7 +235,7 @@ impl DynamoDbOutbox {
             (attr::ATTEMPTS.to_owned(), n(0)),
             (
                 attr::UNSENT_KEY.to_owned(),
-                s(&unsent_key(RowStatus::Pending, shard)),
+                s(&unsent_key(RowStatus::Pending, &event.source, shard)),
             ),
         ]);
         if let Some(event_type) = &event.event_type {
@@ -290,12 +309,23 @@ impl DynamoDbOutbox {
 }
 
 impl DynamoDbOutbox {
-    /// One page of rows in `status` (pending or parked) on `shard` received before `before`,
-    /// oldest first, from the sparse index: never a Scan.
+    /// One page of this source's rows in `status` (pending or parked) on `shard` received before
+    /// `before`, oldest first, from the sparse index: never a Scan.
     pub async fn unsent_page(
         &self,
         status: RowStatus,
         shard: u16,
+        before: EpochMillis,
+        limit: i32,
+        start: Option<HashMap<String, AttributeValue>>,
+    ) -> Result<UnsentPage, OutboxError> {
+        let partition = unsent_key(status, &self.source, shard);
+        self.partition_page(&partition, before, limit, start).await
+    }
+
+    async fn partition_page(
+        &self,
+        partition: &str,
         before: EpochMillis,
         limit: i32,
         start: Option<HashMap<String, AttributeValue>>,
@@ -306,7 +336,7 @@ impl DynamoDbOutbox {
             .table_name(&self.table)
             .index_name(UNSENT_INDEX)
             .key_condition_expression("unsent_key = :key AND received_at < :before")
-            .expression_attribute_values(":key", s(&unsent_key(status, shard)))
+            .expression_attribute_values(":key", s(partition))
             .expression_attribute_values(":before", n(before))
             .scan_index_forward(true)
             .limit(limit)
@@ -340,12 +370,18 @@ impl DynamoDbOutbox {
         })
     }
 
-    /// How many rows in `status` are on `shard` (index items counted, not returned).
+    /// How many of this source's rows in `status` are on `shard` (index items counted, not
+    /// returned).
     pub async fn count_unsent(
         &self,
         status: RowStatus,
         shard: u16,
     ) -> Result<(u64, usize), OutboxError> {
+        self.count_partition(unsent_key(status, &self.source, shard))
+            .await
+    }
+
+    async fn count_partition(&self, partition: String) -> Result<(u64, usize), OutboxError> {
         let mut count = 0_u64;
         let mut items_read = 0_usize;
         let mut start = None;
@@ -356,7 +392,7 @@ impl DynamoDbOutbox {
                 .table_name(&self.table)
                 .index_name(UNSENT_INDEX)
                 .key_condition_expression("unsent_key = :key")
-                .expression_attribute_values(":key", s(&unsent_key(status, shard)))
+                .expression_attribute_values(":key", s(&partition))
                 .select(Select::Count)
                 .set_exclusive_start_key(start)
                 .send()
@@ -435,6 +471,7 @@ impl DynamoDbOutbox {
     ) -> Result<FailureOutcome, OutboxError> {
         let park = row.attempts.saturating_add(1) >= max_attempts;
         let shard = shard_of(&row.key, self.shards);
+        let parked_key = unsent_key(RowStatus::Parked, &row.event.source, shard);
         let error: String = error.chars().take(MAX_LAST_ERROR_CHARS).collect();
         let mut update = self
             .client
@@ -452,7 +489,7 @@ impl DynamoDbOutbox {
                     "SET #status = :parked, unsent_key = :parked_key, last_error = :error ADD attempts :one",
                 )
                 .expression_attribute_values(":parked", s(RowStatus::Parked.as_str()))
-                .expression_attribute_values(":parked_key", s(&unsent_key(RowStatus::Parked, shard)))
+                .expression_attribute_values(":parked_key", s(&parked_key))
         } else {
             update.update_expression("SET last_error = :error ADD attempts :one")
         };
@@ -463,6 +500,82 @@ impl DynamoDbOutbox {
                 Some(UpdateItemError::ConditionalCheckFailedException(_)) => {
                     Ok(FailureOutcome::NotPending)
                 }
+                _ => Err(OutboxError::aws("UpdateItem", err)),
+            },
+        }
+    }
+}
+
+/// What [`DynamoDbOutbox::migrate_legacy_keys`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MigrationReport {
+    /// This source's rows moved to the source-scoped key.
+    pub moved: u64,
+    /// Rows of other sources found under the legacy keys, left for their own migration.
+    pub other_sources: u64,
+    /// Rows that changed while being moved (sent or moved by someone else meanwhile).
+    pub changed_meanwhile: u64,
+}
+
+// One-off migration from the source-less index keys (`pending#<shard>`), written before sources
+// that share a table were kept apart.
+impl DynamoDbOutbox {
+    /// Moves this source's pending and parked rows from the legacy keys (`pending#<shard>`,
+    /// `parked#<shard>`) to `pending#{source}#{shard}` / `parked#{source}#{shard}`, each with a
+    /// conditional update, so the source's sweeper sees them again. Rows of other sources stay
+    /// where they are until their own source is migrated. Safe to run any number of times, beside
+    /// running sweepers and ingresses: a row only moves if it is still under the legacy key.
+    pub async fn migrate_legacy_keys(&self) -> Result<MigrationReport, OutboxError> {
+        let mut report = MigrationReport::default();
+        for status in [RowStatus::Pending, RowStatus::Parked] {
+            for shard in 0..self.shards {
+                let legacy = legacy_unsent_key(status, shard);
+                let mut start = None;
+                loop {
+                    let page = self
+                        .partition_page(&legacy, EpochMillis::MAX, MAX_BATCH_GET as i32, start)
+                        .await?;
+                    let keys: Vec<String> = page.rows.iter().map(|r| r.key.clone()).collect();
+                    for row in self.load_rows(&keys).await? {
+                        if row.event.source != self.source {
+                            report.other_sources += 1;
+                            continue;
+                        }
+                        let current =
+                            unsent_key(status, &self.source, shard_of(&row.key, self.shards));
+                        if self.move_index_key(&row.key, &legacy, &current).await? {
+                            report.moved += 1;
+                        } else {
+                            report.changed_meanwhile += 1;
+                        }
+                    }
+                    match page.next {
+                        Some(next) => start = Some(next),
+                        None => break,
+                    }
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    /// Rewrites a row's index key if it still holds `from`; `false` when it no longer did.
+    async fn move_index_key(&self, key: &str, from: &str, to: &str) -> Result<bool, OutboxError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(attr::ID, s(key))
+            .condition_expression("unsent_key = :from")
+            .update_expression("SET unsent_key = :to")
+            .expression_attribute_values(":from", s(from))
+            .expression_attribute_values(":to", s(to))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(err) => match err.as_service_error() {
+                Some(UpdateItemError::ConditionalCheckFailedException(_)) => Ok(false),
                 _ => Err(OutboxError::aws("UpdateItem", err)),
             },
         }

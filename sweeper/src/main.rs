@@ -11,7 +11,7 @@ use shared::time::now_millis;
 use sweeper::Sweeper;
 
 const USAGE: &str = "\
-usage: sweeper [--every SECONDS]
+usage: sweeper [--every SECONDS | --migrate-legacy-keys]
 
 Re-sends every outbox row left pending for longer than GRACE_SECS, parks rows that failed
 MAX_ATTEMPTS times, and prints EMF metrics (Resent, ResendFailed, Parked, PendingCount,
@@ -20,6 +20,11 @@ OldestPendingAgeSeconds).
 Under the Lambda runtime (AWS_LAMBDA_RUNTIME_API set) each invocation is one sweep that stops
 before the invocation's deadline. Locally, without options: one sweep, then exit (status 1 if
 an AWS call failed). With --every N: a sweep every N seconds until Ctrl-C or SIGTERM.
+
+--migrate-legacy-keys moves this source's pending and parked rows from the index keys written
+before sources were kept apart (`pending#<shard>`) to `pending#<source>#<shard>`, prints what it
+did as JSON, and exits. Rows of other sources are left for their own source's migration. Safe to
+repeat and to run beside live functions. See README.md, \"Upgrading a live table\".
 
 Configuration comes from the environment: SOURCE_NAME, OUTBOX_TABLE, QUEUE_URL (required),
 PENDING_SHARDS, RETENTION_DAYS, METRICS_NAMESPACE, GRACE_SECS, MAX_ATTEMPTS, and the standard
@@ -33,6 +38,7 @@ const LAMBDA_MARGIN: Duration = Duration::from_secs(2);
 enum Mode {
     Once,
     Every(Duration),
+    MigrateLegacyKeys,
 }
 
 fn mode_from_args() -> anyhow::Result<Option<Mode>> {
@@ -45,6 +51,7 @@ fn mode_from_args() -> anyhow::Result<Option<Mode>> {
     {
         [] => Ok(Some(Mode::Once)),
         ["--help" | "-h"] => Ok(None),
+        ["--migrate-legacy-keys"] => Ok(Some(Mode::MigrateLegacyKeys)),
         ["--every", seconds] => {
             let seconds: u64 = seconds.parse().ok().filter(|s| *s > 0).with_context(|| {
                 format!("--every takes a whole number of seconds above 0, not `{seconds}`")
@@ -82,6 +89,21 @@ async fn main() -> anyhow::Result<()> {
     }
 
     match mode {
+        Mode::MigrateLegacyKeys => {
+            let report = sweeper
+                .migrate_legacy_keys()
+                .await
+                .context("the migration stopped; it is safe to run it again")?;
+            println!(
+                "{}",
+                serde_json::json!({
+                    "moved": report.moved,
+                    "other_sources": report.other_sources,
+                    "changed_meanwhile": report.changed_meanwhile,
+                })
+            );
+            Ok(())
+        }
         Mode::Once => {
             let report = sweeper
                 .sweep_once(now_millis(), Instant::now() + LOCAL_SWEEP_TIME)

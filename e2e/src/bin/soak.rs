@@ -3,9 +3,10 @@
 //! ```text
 //! cargo run -p e2e --bin soak -- [--events 5000] [--send-faults 0.33] [--dynamodb-faults 0.12]
 //!     [--kills 20] [--seed N] [--concurrency 16] [--sweeper-faults 1.0] [--sweep-every SECS]
-//!     [--sweep-grace 10] [--no-sweeper] [--quiet]
+//!     [--sweep-grace 10] [--rival-every 3 | --no-rival] [--no-sweeper] [--quiet]
 //! ```
-//! Prints the report and ends with `lost N`; exits 1 when N > 0, 2 when the run itself failed.
+//! Prints the report and ends with `misrouted N` (messages a rival source's sweeper sent to its
+//! own queue) and `lost N`; exits 1 when either is above 0, 2 when the run itself failed.
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -15,7 +16,7 @@ use e2e::harness::{run, SoakConfig};
 
 const USAGE: &str = "usage: soak [--events N] [--send-faults RATE] [--dynamodb-faults RATE] \
 [--kills N] [--seed N] [--concurrency N] [--sweeper-faults SCALE] [--sweep-every SECS] \
-[--sweep-grace SECS] [--no-sweeper] [--quiet]";
+[--sweep-grace SECS] [--rival-every SECS | --no-rival] [--no-sweeper] [--quiet]";
 
 fn main() -> ExitCode {
     let config = match parse(std::env::args().skip(1)) {
@@ -48,8 +49,9 @@ fn execute(config: &SoakConfig) -> anyhow::Result<usize> {
         .block_on(run(config))
         .context("the soak run could not complete")?;
     println!("{report}");
+    println!("misrouted {}", report.misrouted_count());
     println!("lost {}", report.lost_count());
-    Ok(report.lost_count())
+    Ok(report.lost_count() + usize::try_from(report.misrouted_count()).unwrap_or(usize::MAX))
 }
 
 /// `None` for `--help`.
@@ -73,6 +75,11 @@ fn parse(mut args: impl Iterator<Item = String>) -> anyhow::Result<Option<SoakCo
                 config.sweeper.schedule_grace_secs = number(&flag, &value(&flag)?)?;
             }
             "--no-sweeper" => config.sweeper.enabled = false,
+            "--rival-every" => {
+                let secs: u64 = number(&flag, &value(&flag)?)?;
+                config.sweeper.rival_every = Some(Duration::from_secs(secs.max(1)));
+            }
+            "--no-rival" => config.sweeper.rival_every = None,
             "--quiet" => config.progress = false,
             "--help" | "-h" => return Ok(None),
             other => bail!("unknown argument {other}"),

@@ -18,6 +18,9 @@ async fn small_soak_loses_no_accepted_webhook_under_faults_and_kills() {
     );
 
     assert_eq!(report.lost_count(), 0, "{report}");
+    // A second source's sweeper raced on the same table the whole time and sent none of ours.
+    assert!(report.sweeper.rival_exit.is_some(), "{report}");
+    assert_eq!(report.misrouted_count(), 0, "{report}");
     assert_eq!(report.wrong_body_messages, 0, "{report}");
     assert_eq!(report.unexpected_messages, 0, "{report}");
     assert_eq!((report.pending_left, report.parked), (0, 0), "{report}");

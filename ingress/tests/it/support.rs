@@ -42,6 +42,7 @@ impl IngressStack for Stack {
         let outbox = DynamoDbOutbox::new(
             dynamodb_without_retry_quota(&dynamodb_sdk),
             &config.outbox.table,
+            &config.outbox.source,
             config.outbox.pending_shards,
         );
         let queue = SqsQueue::new(sqs_without_retry_quota(&sqs_sdk), &config.outbox.queue_url);

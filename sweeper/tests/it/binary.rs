@@ -23,7 +23,12 @@ fn sweeper_command(stack: &Stack) -> Command {
 
 async fn one_old_pending_row(stack: &Stack, id: &str) -> String {
     let sdk = sdk_config(&stack.endpoint, CallLimits::background()).await;
-    let outbox = DynamoDbOutbox::new(aws_sdk_dynamodb::Client::new(&sdk), &stack.table, 4);
+    let outbox = DynamoDbOutbox::new(
+        aws_sdk_dynamodb::Client::new(&sdk),
+        &stack.table,
+        "market",
+        4,
+    );
     let event = AcceptedEvent::new(
         "market",
         id.to_owned(),

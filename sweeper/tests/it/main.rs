@@ -3,4 +3,5 @@
 //! outbox state it needs (sent, pending, too young, unsendable) and drives `sweep_once` directly.
 
 mod binary;
+mod sources;
 mod sweeps;

@@ -17,9 +17,11 @@ use shared::time::now_millis;
 use sweeper::Sweeper;
 use tokio::task::JoinSet;
 
-const GRACE_MS: i64 = 120_000;
+pub(crate) const GRACE_MS: i64 = 120_000;
+/// `PENDING_SHARDS` of the test stack's environment.
+pub(crate) const SHARDS: u16 = 4;
 
-fn sweeper_for(
+pub(crate) fn sweeper_for(
     stack: &Stack,
     overrides: &[(&'static str, &str)],
     outbox: &DynamoDbOutbox,
@@ -30,19 +32,32 @@ fn sweeper_for(
     Sweeper::new(config, outbox.clone(), queue.clone())
 }
 
-async fn adapters(stack: &Stack, queue_url: &str) -> (DynamoDbOutbox, SqsQueue) {
+pub(crate) async fn adapters(stack: &Stack, queue_url: &str) -> (DynamoDbOutbox, SqsQueue) {
+    source_adapters(stack, "market", queue_url).await
+}
+
+/// The outbox as `source` sees it (same table), and `queue_url`.
+pub(crate) async fn source_adapters(
+    stack: &Stack,
+    source: &str,
+    queue_url: &str,
+) -> (DynamoDbOutbox, SqsQueue) {
     let sdk = sdk_config(&stack.endpoint, CallLimits::background()).await;
-    let shards = stack.env()["PENDING_SHARDS"].parse().unwrap();
     (
-        DynamoDbOutbox::new(aws_sdk_dynamodb::Client::new(&sdk), &stack.table, shards),
+        DynamoDbOutbox::new(
+            aws_sdk_dynamodb::Client::new(&sdk),
+            &stack.table,
+            source,
+            SHARDS,
+        ),
         SqsQueue::new(aws_sdk_sqs::Client::new(&sdk), queue_url),
     )
 }
 
-fn event(id: &str, received_at: i64) -> AcceptedEvent {
+fn event(source: &str, id: &str, received_at: i64) -> AcceptedEvent {
     let body = format!(r#"{{"type":"product.reviewed","id":"{id}","note":"caf\u00e9"}}"#);
     AcceptedEvent::new(
-        "market",
+        source,
         id.to_owned(),
         Some("product.reviewed".into()),
         Bytes::from(body),
@@ -51,14 +66,14 @@ fn event(id: &str, received_at: i64) -> AcceptedEvent {
 }
 
 /// Writes `count` pending rows received at `received_at`, as the ingress does before SendMessage.
-async fn pending_rows(
+pub(crate) async fn pending_rows(
     outbox: &DynamoDbOutbox,
     prefix: &str,
     count: usize,
     received_at: i64,
 ) -> Vec<AcceptedEvent> {
     let events: Vec<AcceptedEvent> = (0..count)
-        .map(|n| event(&format!("{prefix}-{n}"), received_at))
+        .map(|n| event(outbox.source(), &format!("{prefix}-{n}"), received_at))
         .collect();
     let mut tasks = JoinSet::new();
     for chunk in events.chunks(count.div_ceil(8).max(1)) {
@@ -78,7 +93,7 @@ async fn pending_rows(
     events
 }
 
-fn far_deadline() -> Instant {
+pub(crate) fn far_deadline() -> Instant {
     Instant::now() + Duration::from_secs(60)
 }
 

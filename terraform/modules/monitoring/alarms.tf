@@ -28,7 +28,7 @@ locals {
     },
     {
       name               = "outbox-parked"
-      description        = "Outbox: the sweeper parked at least one event after MAX_ATTEMPTS failed re-sends; a parked event is never retried automatically and never expires. Fix the cause (the row's last_error), then re-queue it for the sweeper with a conditional update-item. List the parked keys: `for s in $(seq 0 7); do aws dynamodb query --table-name ${var.table_name} --index-name unsent-index --key-condition-expression 'unsent_key = :k' --expression-attribute-values '{\":k\":{\"S\":\"parked#'$s'\"}}' --query 'Items[].[id.S]' --output text; done` (shards 0..PENDING_SHARDS-1, default 8). Runbook: ${var.runbook_url}#outbox-parked"
+      description        = "Outbox: the sweeper parked at least one event after MAX_ATTEMPTS failed re-sends; a parked event is never retried automatically and never expires. Fix the cause (the row's last_error), then re-queue it for the sweeper with a conditional update-item. List the parked keys: `for s in $(seq 0 7); do aws dynamodb query --table-name ${var.table_name} --index-name unsent-index --key-condition-expression 'unsent_key = :k' --expression-attribute-values '{\":k\":{\"S\":\"parked#${var.source_name}#'$s'\"}}' --query 'Items[].[id.S]' --output text; done` (shards 0..PENDING_SHARDS-1, default 8). Runbook: ${var.runbook_url}#outbox-parked"
       metric             = "Parked"
       evaluation_periods = 1
     },
