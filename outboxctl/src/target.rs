@@ -115,6 +115,7 @@ impl Target {
         let outbox = DynamoDbOutbox::new(
             aws_sdk_dynamodb::Client::new(&sdk),
             &settings.table,
+            &settings.source,
             settings.pending_shards,
         );
         let queue = SqsQueue::new(aws_sdk_sqs::Client::new(&sdk), &settings.queue_url);

@@ -13,6 +13,8 @@ pub const ATTR_EVENT_TYPE: &str = "event-type";
 pub const ATTR_RECEIVED_AT: &str = "received-at";
 pub const ATTR_DELIVERED_BY: &str = "delivered-by";
 pub const ATTR_BODY_ENCODING: &str = "body-encoding";
+/// On a replayed message: the message id of the event's first delivery.
+pub const ATTR_REPLAY_OF: &str = "replay-of";
 
 /// Who put the message on the queue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,6 +61,19 @@ impl OutgoingMessage {
             attributes.push((ATTR_BODY_ENCODING, "base64".to_owned()));
         }
         Self { body, attributes }
+    }
+}
+
+impl OutgoingMessage {
+    /// An event already delivered once, sent again by on-call: `delivered-by: outboxctl` and
+    /// `replay-of` naming the first delivery's message id (or `unknown` when the row lacks it).
+    pub fn replay(event: &AcceptedEvent, first_message_id: Option<&str>) -> Self {
+        let mut message = Self::for_event(event, DeliveredBy::Outboxctl);
+        message.attributes.push((
+            ATTR_REPLAY_OF,
+            first_message_id.unwrap_or("unknown").to_owned(),
+        ));
+        message
     }
 }
 
