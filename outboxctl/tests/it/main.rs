@@ -2,11 +2,12 @@
 //! and secret parameter (provisioned like the local stack), the scene set up with the same
 //! adapters the ingress and the sweeper use.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use e2e::proxy::{FaultProxy, FaultRules, ProxyConfig};
 use serde_json::Value;
 use shared::aws::CallLimits;
 use shared::config::SweeperConfig;
@@ -23,6 +24,8 @@ const SHARDS: &str = "4";
 /// A test's own resources, the adapters on them, and a way to run the binary against them.
 struct Scene {
     resources: Resources,
+    /// Where outboxctl sends its AWS calls: moto, or a proxy in front of it that counts them.
+    endpoint: String,
     outbox: DynamoDbOutbox,
     queue: SqsQueue,
     dlq: SqsQueue,
@@ -53,6 +56,7 @@ impl Scene {
         );
         // The test's own view of the table goes through the same adapter as outboxctl's.
         Self {
+            endpoint: resources.endpoint.clone(),
             outbox: DynamoDbOutbox::new(dynamodb, &resources.table, SOURCE, 4),
             queue: SqsQueue::new(sqs.clone(), &resources.queue_url),
             dlq: SqsQueue::new(sqs.clone(), &resources.dlq_url),
@@ -70,7 +74,7 @@ impl Scene {
             ("QUEUE_URL", self.resources.queue_url.clone()),
             ("SECRET_PARAMETER", self.resources.parameter.clone()),
             ("PENDING_SHARDS", SHARDS.to_owned()),
-            ("AWS_ENDPOINT_URL", self.resources.endpoint.clone()),
+            ("AWS_ENDPOINT_URL", self.endpoint.clone()),
             ("AWS_REGION", "us-east-1".to_owned()),
             ("AWS_ACCESS_KEY_ID", "test".to_owned()),
             ("AWS_SECRET_ACCESS_KEY", "test".to_owned()),
@@ -217,9 +221,32 @@ fn keys_of(listed: &Value) -> Vec<String> {
         .collect()
 }
 
+/// The IAM actions behind the operations a proxy saw (batch calls are authorised by the single call).
+fn iam_actions_called(proxy: &FaultProxy) -> BTreeSet<String> {
+    proxy
+        .stats()
+        .requests
+        .keys()
+        .map(|operation| match operation.as_str() {
+            "sqs:SendMessageBatch" => "sqs:SendMessage".to_owned(),
+            "sqs:ChangeMessageVisibilityBatch" => "sqs:ChangeMessageVisibility".to_owned(),
+            other => other.to_owned(),
+        })
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn an_incident_is_diagnosed_and_repaired_with_outboxctl_alone() {
-    let scene = Scene::new("outboxctl-incident").await;
+    let mut scene = Scene::new("outboxctl-incident").await;
+    // Every AWS call outboxctl makes goes through a proxy that names each operation.
+    let proxy = FaultProxy::start(ProxyConfig::new(
+        scene.resources.moto,
+        FaultRules::none(),
+        7,
+    ))
+    .await
+    .expect("start the proxy");
+    scene.endpoint = proxy.endpoint();
     let now = now_millis();
     let minute = 60_000;
 
@@ -464,6 +491,28 @@ async fn an_incident_is_diagnosed_and_repaired_with_outboxctl_alone() {
     assert_eq!(
         by_id[&lost.event_id].attribute("delivered-by"),
         Some("outboxctl")
+    );
+
+    // Least privilege, checked at run time: every operation outboxctl called is in its declared
+    // IAM actions, and the incident used every declared action but the deployed-only ones
+    // (the Lambda API for --function and send-test's URL, and send-test's secret).
+    let called = iam_actions_called(&proxy);
+    let declared: BTreeSet<String> = outboxctl::OUTBOXCTL_IAM_ACTIONS
+        .iter()
+        .map(|action| (*action).to_owned())
+        .collect();
+    let deployed_only: BTreeSet<String> = [
+        "lambda:GetFunctionConfiguration",
+        "lambda:GetFunctionUrlConfig",
+        "ssm:GetParameter",
+    ]
+    .iter()
+    .map(|action| (*action).to_owned())
+    .collect();
+    assert_eq!(
+        called,
+        &declared - &deployed_only,
+        "called {called:?}, declared {declared:?}"
     );
 }
 
