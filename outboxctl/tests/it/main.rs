@@ -590,3 +590,125 @@ async fn errors_say_what_to_do_next() {
     let usage = scene.run(&["list", "--status", "sent"]);
     assert_eq!(usage.code, 2, "{}", usage.stderr);
 }
+
+/// Deploys a function named `name` on moto whose environment is `env` (the Lambda API is reached
+/// with boto3 from .venv, as the test resources are provisioned).
+fn deploy_function(scene: &Scene, name: &str, env: &[(&'static str, String)]) {
+    let variables: serde_json::Map<String, Value> = env
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), Value::String(v.clone())))
+        .collect();
+    let script = r#"
+import boto3, io, json, sys, zipfile
+endpoint, name, variables = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+kw = dict(endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="test", aws_secret_access_key="test")
+trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+role = boto3.client("iam", **kw).create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+package = io.BytesIO()
+with zipfile.ZipFile(package, "w") as z:
+    z.writestr("bootstrap", "placeholder")
+boto3.client("lambda", **kw).create_function(FunctionName=name, Runtime="provided.al2023", Role=role,
+    Handler="bootstrap", Code={"ZipFile": package.getvalue()}, Environment={"Variables": variables})
+"#;
+    let root = shared::testing::repo_root();
+    let output = Command::new(root.join(".venv/bin/python"))
+        .args(["-c", script, &scene.resources.endpoint, name])
+        .arg(Value::Object(variables).to_string())
+        .output()
+        .expect("run .venv/bin/python (`make venv` installs it)");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_function_name_is_enough_and_send_test_reaches_the_ingress() {
+    let scene = Scene::new("outboxctl-function").await;
+    let function = shared::testing::unique("ingress");
+    let deployed: Vec<(&'static str, String)> = scene
+        .env()
+        .into_iter()
+        .filter(|(name, _)| !name.starts_with("AWS_"))
+        .collect();
+    deploy_function(&scene, &function, &deployed);
+    let parked = event("parked-by-function", "t", b"{}", now_millis() - 60_000);
+    scene.insert(&parked).await;
+    scene.outbox.park(&parked.key).await.expect("park");
+
+    // Only the AWS settings in the environment: everything else from the function.
+    let only_aws = |args: &[&str]| {
+        let output = Command::new(env!("CARGO_BIN_EXE_outboxctl"))
+            .args(args)
+            .env_clear()
+            .envs(
+                scene
+                    .env()
+                    .into_iter()
+                    .filter(|(name, _)| name.starts_with("AWS_")),
+            )
+            .current_dir(std::env::temp_dir())
+            .output()
+            .expect("run outboxctl");
+        Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    };
+    let status = only_aws(&["--function", &function, "--json", "status"]);
+    assert_eq!(status.code, 3, "{}", status.stderr);
+    let status = status.json();
+    assert_eq!(status["origin"], format!("function {function}"));
+    assert_eq!(status["table"], scene.resources.table.as_str());
+    assert_eq!(
+        status["figures"]["parked"], 1,
+        "the DLQ came from the queue's RedrivePolicy: {status}"
+    );
+    let unknown = only_aws(&["--function", "no-such-function", "status"]);
+    assert_eq!(unknown.code, 1);
+    assert!(
+        unknown.stderr.contains("list-functions"),
+        "{}",
+        unknown.stderr
+    );
+
+    // send-test: signed with the deployment's scheme and the secret from SSM, accepted by the
+    // real ingress binary, and on the queue.
+    let binary = e2e::processes::ingress_binary().unwrap_or_else(|err| panic!("{err}"));
+    let address = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port");
+    let ingress_env: Vec<(String, String)> = scene
+        .env()
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+    let _ingress =
+        e2e::processes::IngressProcess::start(binary, ingress_env, address, std::env::temp_dir())
+            .await
+            .unwrap_or_else(|err| panic!("{err}"));
+    let url = format!("http://{address}/");
+    let sent = only_aws(&[
+        "--function",
+        &function,
+        "--json",
+        "send-test",
+        "--url",
+        &url,
+    ]);
+    assert_eq!(sent.code, 0, "{}{}", sent.stdout, sent.stderr);
+    let sent = sent.json();
+    assert_eq!(sent["status"], 200);
+    let event_id = sent["event_id"].as_str().expect("event id");
+    let on_queue = scene.drain().await;
+    assert!(
+        on_queue
+            .iter()
+            .any(|m| m.attribute("event-id") == Some(event_id)),
+        "the test event reached the queue"
+    );
+    let shown = only_aws(&["--function", &function, "--json", "show", event_id]).json();
+    assert_eq!(shown["status"], "sent");
+}
