@@ -685,10 +685,11 @@ async fn one_function_name_is_enough_and_send_test_reaches_the_ingress() {
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
         .collect();
-    let _ingress =
-        e2e::processes::IngressProcess::start(binary, ingress_env, address, std::env::temp_dir())
-            .await
-            .unwrap_or_else(|err| panic!("{err}"));
+    let logs = std::env::temp_dir().join(shared::testing::unique("outboxctl-ingress"));
+    std::fs::create_dir_all(&logs).expect("a log directory");
+    let _ingress = e2e::processes::IngressProcess::start(binary, ingress_env, address, logs)
+        .await
+        .unwrap_or_else(|err| panic!("{err}"));
     let url = format!("http://{address}/");
     let sent = only_aws(&[
         "--function",
