@@ -6,7 +6,7 @@ use anyhow::Context as _;
 use serde_json::{json, Value};
 use shared::event::outbox_key;
 use shared::message::{DeliveredBy, OutgoingMessage};
-use shared::outbox::{ChangeOutcome, ReceivedWindow, RowStatus, RowView, UnsentRef};
+use shared::outbox::{ChangeOutcome, OutboxError, ReceivedWindow, RowStatus, RowView, UnsentRef};
 use shared::time::{now_millis, rfc3339_millis, EpochMillis};
 
 use crate::cli::{ChangeArgs, DiscardArgs, ListArgs, ResendArgs, ShowArgs, UnsentStatus, Window};
@@ -221,11 +221,11 @@ pub async fn resend(target: &Target, args: &ResendArgs, output: Output) -> anyho
 
 /// Sends one row if it is still unsent, then marks it sent if it still is.
 async fn resend_one(target: &Target, key: &str, failed: &mut usize) -> anyhow::Result<Value> {
-    let rows = target.outbox.load_rows(&[key.to_owned()]).await;
-    let row = match rows {
+    let row = match target.outbox.load_rows(&[key.to_owned()]).await {
         Ok(rows) => rows.into_iter().next(),
         // A row whose status the sweeper does not know (discarded) is not a candidate.
-        Err(_) => None,
+        Err(OutboxError::MalformedRow { .. }) => None,
+        Err(err) => return Err(err.into()),
     };
     let Some(row) = row.filter(|row| row.status != RowStatus::Sent) else {
         let status = target.outbox.view(key).await?.map(|v| v.status);
