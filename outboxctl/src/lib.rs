@@ -33,7 +33,8 @@ pub const OUTBOXCTL_READ_ONLY_IAM_ACTIONS: &[&str] = &[
 
 /// Every IAM action outboxctl's AWS calls need: the reads above plus the repairs (resend, park,
 /// discard, replay, dlq redrive, send-test). The repair on-call policy grants exactly these
-/// (terraform/, checked by tests/infra).
+/// (terraform/, checked by tests/infra). Not listed: sts:GetCallerIdentity (who discarded a row),
+/// which every identity may call.
 pub const OUTBOXCTL_IAM_ACTIONS: &[&str] = &[
     "lambda:GetFunctionConfiguration",
     "dynamodb:Query",

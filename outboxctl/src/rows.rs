@@ -293,7 +293,7 @@ pub async fn discard(
     if !args.yes {
         return dry_run(target, &keys, "discard", output).await;
     }
-    let operator = target.operator();
+    let operator = target.operator().await;
     let mut results = Vec::new();
     for key in &keys {
         let outcome = target

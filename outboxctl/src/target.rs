@@ -9,7 +9,7 @@ use anyhow::Context as _;
 use aws_config::{Region, SdkConfig};
 use shared::aws::{config_loader, load_sdk_config, CallLimits};
 use shared::config::{Env, EnvSource, IngressConfig, OutboxSettings, ProcessEnv};
-use shared::deployment::{FunctionRef, LambdaFunctions};
+use shared::deployment::{caller_arn, FunctionRef, LambdaFunctions};
 use shared::outbox::DynamoDbOutbox;
 use shared::queue::SqsQueue;
 
@@ -169,15 +169,18 @@ impl Target {
             .with_context(|| format!("the function {function} has no Function URL: give --url"))
     }
 
-    /// Who is acting, for the audit attributes: the AWS caller's profile or the local user.
-    pub fn operator(&self) -> String {
+    /// Who is acting, for the audit attributes: the AWS caller's ARN and the local user.
+    pub async fn operator(&self) -> String {
         let user = ProcessEnv
             .var("USER")
             .or_else(|| ProcessEnv.var("LOGNAME"))
             .unwrap_or_else(|| "unknown".to_owned());
-        match ProcessEnv.var("AWS_PROFILE") {
-            Some(profile) => format!("{user} (profile {profile})"),
-            None => user,
+        match caller_arn(&aws_sdk_sts::Client::new(&self.sdk)).await {
+            Ok(arn) => format!("{arn} (user {user})"),
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot tell the AWS identity; recording the local user only");
+                format!("user {user}")
+            }
         }
     }
 }

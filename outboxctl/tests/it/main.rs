@@ -550,7 +550,12 @@ async fn park_and_discard_keep_the_row_and_say_who_and_why() {
         kept.attribute("discard_reason"),
         Some("provider test event")
     );
-    assert!(kept.attribute("discarded_by").is_some() && kept.attribute("expires_at").is_some());
+    assert!(
+        kept.attribute("discarded_by")
+            .is_some_and(|by| by.starts_with("arn:aws:")),
+        "the AWS identity that discarded it: {kept:?}"
+    );
+    assert!(kept.attribute("expires_at").is_some());
     assert!(
         kept.attribute("unsent_key").is_none(),
         "out of the unsent index"
