@@ -15,6 +15,12 @@ use crate::config::EnvSource;
 pub enum DeploymentError {
     #[error("no Lambda function {function} in this account and region")]
     UnknownFunction { function: String },
+    #[error("STS GetCallerIdentity failed: {message}")]
+    Identity {
+        message: String,
+        #[source]
+        source: BoxError,
+    },
     #[error("Lambda {operation} on {function} failed: {message}")]
     Aws {
         operation: &'static str,
@@ -147,9 +153,7 @@ pub async fn caller_arn(client: &aws_sdk_sts::Client) -> Result<String, Deployme
         .get_caller_identity()
         .send()
         .await
-        .map_err(|err| DeploymentError::Aws {
-            operation: "GetCallerIdentity",
-            function: String::new(),
+        .map_err(|err| DeploymentError::Identity {
             message: describe(&err),
             source: err.into(),
         })?;
