@@ -8,6 +8,8 @@ pub mod aws;
 pub mod codec;
 pub mod config;
 pub mod cost;
+#[cfg(feature = "oncall")]
+pub mod deployment;
 pub mod event;
 pub mod logging;
 pub mod message;

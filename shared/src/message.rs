@@ -20,6 +20,8 @@ pub const ENCODING_BASE64: &str = "base64";
 /// [`EMPTY_BODY_PLACEHOLDER`] and the webhook's body is no bytes at all.
 pub const ENCODING_EMPTY: &str = "empty";
 pub const EMPTY_BODY_PLACEHOLDER: &str = "-";
+/// On a replayed message: the message id of the event's first delivery.
+pub const ATTR_REPLAY_OF: &str = "replay-of";
 
 /// Who put the message on the queue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,6 +90,19 @@ impl OutgoingMessage {
             attributes,
             fifo,
         }
+    }
+}
+
+impl OutgoingMessage {
+    /// An event already delivered once, sent again by on-call: `delivered-by: outboxctl` and
+    /// `replay-of` naming the first delivery's message id (or `unknown` when the row lacks it).
+    pub fn replay(event: &AcceptedEvent, first_message_id: Option<&str>) -> Self {
+        let mut message = Self::for_event(event, DeliveredBy::Outboxctl);
+        message.attributes.push((
+            ATTR_REPLAY_OF,
+            first_message_id.unwrap_or("unknown").to_owned(),
+        ));
+        message
     }
 }
 

@@ -14,7 +14,9 @@ locals {
   partition        = data.aws_partition.current.partition
   secret_parameter = coalesce(var.secret_parameter_name, "/${var.name}/secret")
   ingress_name     = "${var.name}-ingress"
-  sweeper_name     = "${var.name}-sweeper"
+  # How on-call points outboxctl at this deployment (the alias that serves traffic).
+  outboxctl    = "outboxctl --function ${var.name}-ingress:current"
+  sweeper_name = "${var.name}-sweeper"
 
   # The functions' environments: the same keys as function.json / sweeper/function.json and each crate's
   # ENV_VARS (tests/infra checks it); lambroll owns the values. Both functions read shared_env
@@ -74,8 +76,10 @@ locals {
 }
 
 module "alarm_topic" {
-  source = "../../modules/alarm-topic"
-  name   = "${var.name}-alarms"
+  source             = "../../modules/alarm-topic"
+  name               = "${var.name}-alarms"
+  slack_workspace_id = var.slack_workspace_id
+  slack_channel_id   = var.slack_channel_id
 }
 
 # Encrypts both functions' log groups.
@@ -121,20 +125,22 @@ module "outbox" {
 }
 
 module "queue" {
-  source          = "../../modules/sqs-with-dlq"
-  name            = "${var.name}-events"
-  alarm_topic_arn = module.alarm_topic.topic_arn
-  runbook_url     = var.runbook_url
+  source            = "../../modules/sqs-with-dlq"
+  name              = "${var.name}-events"
+  alarm_topic_arn   = module.alarm_topic.topic_arn
+  runbook_url       = var.runbook_url
+  outboxctl_command = local.outboxctl
 }
 
 module "routed_queue" {
   source   = "../../modules/sqs-with-dlq"
   for_each = { for r in var.routes : r.name => r }
 
-  name            = "${var.name}-${each.key}"
-  fifo            = each.value.fifo
-  alarm_topic_arn = module.alarm_topic.topic_arn
-  runbook_url     = var.runbook_url
+  name              = "${var.name}-${each.key}"
+  fifo              = each.value.fifo
+  alarm_topic_arn   = module.alarm_topic.topic_arn
+  runbook_url       = var.runbook_url
+  outboxctl_command = local.outboxctl
 }
 
 module "secret" {
@@ -153,6 +159,9 @@ module "ingress" {
   log_kms_key_arn     = aws_kms_key.logs.arn
   create_function_url = true
   alarm_topic_arn     = module.alarm_topic.topic_arn
+  runbook_url         = var.runbook_url
+  runbook_section     = "ingress"
+  outboxctl_command   = local.outboxctl
 
   environment = local.ingress_env
 
@@ -197,6 +206,9 @@ module "sweeper" {
   log_retention_days = var.log_retention_days
   log_kms_key_arn    = aws_kms_key.logs.arn
   alarm_topic_arn    = module.alarm_topic.topic_arn
+  runbook_url        = var.runbook_url
+  runbook_section    = "sweeper"
+  outboxctl_command  = local.outboxctl
 
   environment = local.sweeper_env
 
@@ -245,6 +257,7 @@ module "monitoring" {
   alarm_topic_arn       = module.alarm_topic.topic_arn
   links                 = var.dashboard_links
   runbook_url           = var.runbook_url
+  outboxctl_command     = local.outboxctl
   other_alarm_arns = concat(
     module.ingress.alarm_arns, module.queue.alarm_arns, module.sweeper.alarm_arns,
     flatten([for r in var.routes : module.routed_queue[r.name].alarm_arns]),

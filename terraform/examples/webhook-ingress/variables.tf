@@ -183,3 +183,19 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "slack_workspace_id" {
+  description = "Optional: Slack workspace (team) id for the alarms (AWS Chatbot); set with slack_channel_id."
+  type        = string
+  default     = null
+}
+
+variable "slack_channel_id" {
+  description = "Optional: Slack channel id that receives every alarm (AWS Chatbot); set with slack_workspace_id."
+  type        = string
+  default     = null
+  validation {
+    condition     = (var.slack_channel_id == null) == (var.slack_workspace_id == null)
+    error_message = "Set both slack_workspace_id and slack_channel_id, or neither."
+  }
+}
