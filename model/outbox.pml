@@ -10,7 +10,10 @@
  * sweeper. Each source receives one event, and both use the same event id, so the keys "A:e"
  * (row A) and "B:e" (row B) differ only by their source: a row's index is its source, and so is a
  * queue's. With ROUTES, "its queue" is the event's destination, chosen once by its source's routes
- * and recorded in the row (a route's queue or QUEUE_URL): the model's queue q stands for it.
+ * when the event is first accepted and recorded in the row (a route's queue or QUEUE_URL): the
+ * model's queue q stands for the source's queues, and a route number (0 or 1) says which of them.
+ * With ROUTE_MAY_CHANGE a delivery may compute another route than the one before it (ROUTES
+ * changed in between, or a header route's header differs between deliveries).
  * Bodies are small numbers: 1 is the provider's body, 2 another body under the same id.
  *
  * Each process is a state machine (its local `pc`) whose every step is one atomic transition: one
@@ -63,6 +66,7 @@
 
 /* ---- the world ---- */
 byte st[NR];            /* the outbox row: status */
+byte dst[NR];           /* the outbox row: its destination (route 0 or 1 of its source) */
 byte body[NR];          /* the outbox row: body (0: none) */
 byte att[NR];           /* the outbox row: attempts */
 bool expiry[NR];        /* the outbox row: expires_at is set (TTL may delete it) */
@@ -76,8 +80,12 @@ hidden byte o;          /* an AWS call's outcome, used within one atomic step on
 byte sent_bodies[NR];   /* bit b: a message with body b for this key reached its own source's queue */
 bool ok2xx[NR];         /* the ingress answered 2xx for this key */
 byte first_body[NR];    /* the body of the first row written for the key (P4) */
+byte first_dst[NR];     /* the destination of the first row written for the key (P1) */
 bool forgotten[NR];     /* TTL deleted the key's row: its retention window is over (P4 stops) */
 bool discarded[NR];     /* on-call discarded the key's row (its own, audited decision) */
+bool discard_redelivered;  /* a delivery found its event's row discarded (REACH_DISCARD_REDELIVERED) */
+bool rerouted_duplicate;   /* a redelivery of a pending row computed another route than the row's */
+bool newer_row_kept;       /* mark_sent's condition refused a newer pending row under its key (REACH_NEWER_ROW) */
 
 #define everq(r)     (sent_bodies[r] != 0)
 #define body_sent(r) ((sent_bodies[r] >> body[r]) & 1)   /* the row's body is on the queue (never for body 0) */
@@ -106,30 +114,38 @@ inline maybe_crash(pc, to) {
   fi
 }
 
-/* RETENTION_OUTLIVES_PROCESSES: TTL never deletes a row while a process has it in hand (between
- * reading or writing it and its last step on it). Days of retention against a sweep's 60 s and a
- * request's 3 s make this true in production; the model checks without it unless told otherwise. */
-#ifdef RETENTION_OUTLIVES_PROCESSES
-byte holding[NR];       /* processes with the row in hand */
-hidden byte held;
-#define HOLD_BEFORE(h)    held = (h)
-#define HOLD_AFTER(h, r)  holding[r] = holding[r] + (h) - held
-#define TTL_MAY_DELETE(r) (expiry[r] && holding[r] == 0)
-#else
-#define HOLD_BEFORE(h)    skip
-#define HOLD_AFTER(h, r)  skip
-#define TTL_MAY_DELETE(r) expiry[r]
-#endif
+/* ---- received_at ----
+ * A row's received_at is set when it is written and never changes; a new row under the same key
+ * (only after TTL deleted the old one, days later) gets a later one. mark_sent compares it with the
+ * received_at its caller read, so what matters is only whether the row under the key is still the
+ * one the caller read. The model keeps exactly that: reading[r] has bit _pid set while process
+ * _pid holds the received_at of the row now under key r; a deletion clears every bit. (Numbered
+ * rows would tell apart states no step can tell apart, and multiply them.) Every configuration
+ * runs fewer than 15 processes, so each _pid has its bit. */
+short reading[NR];
+
+inline hold_rcv(r) {               /* the process reads the row's received_at */
+  reading[r] = reading[r] | (1 << _pid)
+}
+
+inline release_rcv(r) {            /* ... and forgets it */
+  reading[r] = reading[r] & ~(1 << _pid)
+}
+
+#define READ_THIS_ROW(r) ((reading[r] >> _pid) & 1)
 
 /* ---- steps shared by several processes ---- */
 
 /* SqsQueue::send / SqsQueue::send_batch (one entry): the message for row r with body b goes to
- * queue q. from_row: the body came from the outbox row (or was written to it by this request). */
-inline send_message(q, r, b, from_row) {
+ * route d of source q's queues. from_row: the body and the route came from the outbox row (or were
+ * written to it by this request). */
+inline send_message(q, d, r, b, from_row) {
   aws_call();
   if
   :: o != LOST ->
      assert(q == r);                    /* P1: an event only ever goes to its own source's queue */
+     /* P1: and, sent from the outbox, to the destination its row recorded when it was first accepted */
+     assert(!from_row || forgotten[r] || d == first_dst[r]);
 #ifdef STRICT_FIRST_BODY
      if                                 /* P4, strict: the first body that reached the outbox or the queue */
      :: first_body[r] == 0 -> first_body[r] = b
@@ -149,10 +165,18 @@ inline send_message(q, r, b, from_row) {
   fi
 }
 
+/* DynamoDbOutbox::mark_sent's condition: `status = pending AND received_at = :received_at`, the
+ * received_at the sender read, so a newer row under the same key, written after the one that
+ * was sent expired, is not marked. WRONG_MARK_WITHOUT_RECEIVED_AT: `status = pending` alone. */
+#ifdef WRONG_MARK_WITHOUT_RECEIVED_AT
+#define MARK_SENT_CONDITION(r) (st[r] == PENDING)
+#else
+#define MARK_SENT_CONDITION(r) (st[r] == PENDING && READ_THIS_ROW(r))
+#endif
+
 /* DynamoDbOutbox::mark_sent: UpdateItem SET sent_changes (status sent, sent_at, message_id,
- * delivered_by, expires_at) REMOVE SENT_REMOVES (unsent_key), under the condition
- * `status = pending` (guard). An UpdateItem on a missing key would create the item; the
- * condition prevents that. */
+ * delivered_by, expires_at) REMOVE SENT_REMOVES (unsent_key), under a condition (guard). An
+ * UpdateItem on a missing key would create the item; the condition prevents that. */
 inline mark_sent(r, guard) {
   aws_call();
   if
@@ -160,6 +184,9 @@ inline mark_sent(r, guard) {
      assert(body_sent(r));              /* P2: marked sent only once its body reached the queue */
      st[r] = SENT;
      expiry[r] = 1                      /* P3 holds here: body_sent(r) was just asserted */
+#ifdef REACH_NEWER_ROW
+  :: o != LOST && st[r] == PENDING && !(guard) -> newer_row_kept = 1
+#endif
   :: else
   fi
 }
@@ -189,7 +216,6 @@ inline record_failure(r, ra) {
 #define P_MARK   2        /* next: Ingress::send_durable -> DynamoDbOutbox::mark_sent */
 #define P_DIRECT 3        /* next: Ingress::send_without_row -> SqsQueue::send */
 #define P_DONE   4        /* answered 2xx: the provider stops */
-#define P_HOLDS  (pc == P_SEND || pc == P_MARK)   /* the request has the row in hand */
 
 /* The ingress answers 200 (status_for(Accepted | Duplicate | IdConflict)). P1 at the moment of the
  * answer: the event is durable, in a row of the outbox or already on its queue (or on-call has
@@ -198,6 +224,14 @@ inline answer_2xx(s, pc) {
   assert(st[s] != NONE || everq(s) || discarded[s]);
   ok2xx[s] = 1;
   pc = P_DONE
+}
+
+/* Between requests a provider has no row in hand: what it read is gone (fewer states). */
+inline provider_forget(s, pc, rd) {
+  if
+  :: pc == P_INSERT || pc == P_DONE -> release_rcv(s); rd = 0
+  :: else
+  fi
 }
 
 /* A crash of the ingress in the middle of a request: no answer, the provider retries. */
@@ -219,31 +253,35 @@ inline ingress_crash(pc) {
 proctype Provider(byte s; byte b) {
   byte pc = P_INSERT;
   byte tries = 0;
-#ifdef DISCARD_IS_FINAL
-  bool found_discarded = 0;   /* this delivery found the row discarded by on-call */
-#endif
+  byte rd = 0;                /* the route this request sends to */
+  bool saw_discarded = 0;     /* this delivery found its event's row discarded by on-call */
 
 end_provider:
   do
   :: atomic {
        pc == P_INSERT && tries < MAX_TRIES ->
-       HOLD_BEFORE(P_HOLDS);
        tries++;
-#ifdef DISCARD_IS_FINAL
-       found_discarded = 0;
+       saw_discarded = 0;
+       /* Ingress::accepted_event -> Routes::destination: the route this delivery computes */
+#ifdef ROUTE_MAY_CHANGE
+       if
+       :: rd = 0
+       :: rd = 1
+       fi;
 #endif
        /* Ingress::record_and_send -> DynamoDbOutbox::insert_pending: PutItem of pending_item
-        * (status pending, unsent_key pending#{source}#{shard}, the destination, no expires_at),
-        * condition attribute_not_exists(id); on a failed condition the existing row comes back
-        * (not an error) and existing_row reads its status and body hash. */
+        * (status pending, received_at, unsent_key pending#{source}#{shard}, the destination, no
+        * expires_at), condition attribute_not_exists(id); on a failed condition the existing row
+        * comes back (not an error) and existing_row reads its status, body hash, received_at and
+        * destination (row_state). */
        aws_call();
        if
        :: st[s] == NONE ->
           if
           :: o != LOST ->
-             st[s] = PENDING; body[s] = b; att[s] = 0;
+             st[s] = PENDING; body[s] = b; att[s] = 0; dst[s] = rd;
              if
-             :: first_body[s] == 0 -> first_body[s] = b
+             :: first_body[s] == 0 -> first_body[s] = b; first_dst[s] = rd
              :: else
              fi;
 #ifdef WRONG_TTL_AT_INSERT
@@ -254,6 +292,7 @@ end_provider:
           fi;
           if
           :: o == OK ->                   /* InsertOutcome::Inserted */
+             hold_rcv(s);
 #ifdef WRONG_MARK_BEFORE_SEND
              pc = P_MARK
 #else
@@ -264,18 +303,25 @@ end_provider:
        :: else ->
           if
           :: o != OK -> pc = P_DIRECT     /* Err (the call failed, whatever the row) */
-          :: o == OK && st[s] == DISCARDED ->
-             /* RowStatus::parse does not know "discarded" (outboxctl's status): existing_row
-              * returns MalformedRow, an Err, so the request goes on to send_without_row */
-             pc = P_DIRECT;
-#ifdef DISCARD_IS_FINAL
-             found_discarded = 1
+#ifdef WRONG_DISCARD_REVIVED
+          /* Before RowStatus::Discarded: existing_row cannot parse "discarded" and returns
+           * MalformedRow, an Err, so the request goes on to send_without_row */
+          :: o == OK && st[s] == DISCARDED -> saw_discarded = 1; discard_redelivered = 1; pc = P_DIRECT
+          :: o == OK && st[s] != DISCARDED && body[s] != b -> answer_2xx(s, pc)  /* Outcome::IdConflict */
 #else
-             skip
+          :: o == OK && body[s] != b -> answer_2xx(s, pc)  /* Outcome::IdConflict: the first body is kept */
+          :: o == OK && body[s] == b && st[s] == DISCARDED ->  /* Duplicate(Discarded): nothing is sent */
+             saw_discarded = 1; discard_redelivered = 1; answer_2xx(s, pc)
 #endif
-          :: o == OK && st[s] != DISCARDED && body[s] != b -> answer_2xx(s, pc)  /* Outcome::IdConflict: the first body is kept */
           :: o == OK && body[s] == b && (st[s] == SENT || st[s] == PARKED) -> answer_2xx(s, pc)  /* Duplicate(Sent | Parked) */
-          :: o == OK && body[s] == b && st[s] == PENDING ->        /* Duplicate(Pending): this request sends it */
+          :: o == OK && body[s] == b && st[s] == PENDING ->
+             /* Duplicate(Pending): this request sends the row as first received, its received_at
+              * and its destination (ExistingRow), whatever this delivery computed */
+             hold_rcv(s);
+             rerouted_duplicate = rerouted_duplicate || rd != dst[s];
+#ifndef WRONG_DUPLICATE_RECOMPUTES_ROUTE
+             rd = dst[s];
+#endif
 #ifdef WRONG_MARK_BEFORE_SEND
              pc = P_MARK
 #else
@@ -284,14 +330,14 @@ end_provider:
           fi
        fi;
        ingress_crash(pc);
-       HOLD_AFTER(P_HOLDS, s);
+       provider_forget(s, pc, rd);
        o = 0
      }
   :: atomic {
        pc == P_SEND ->
-       HOLD_BEFORE(P_HOLDS);
        /* Ingress::send_durable -> Ingress::send -> SqsQueue::send, to the event's destination */
-       send_message(s, s, b, 1);
+       assert(!saw_discarded);
+       send_message(s, rd, s, b, 1);
 #ifdef WRONG_MARK_BEFORE_SEND
        answer_2xx(s, pc);
 #else
@@ -301,34 +347,32 @@ end_provider:
        fi;
 #endif
        ingress_crash(pc);
-       HOLD_AFTER(P_HOLDS, s);
+       provider_forget(s, pc, rd);
        o = 0
      }
   :: atomic {
        pc == P_MARK ->
-       HOLD_BEFORE(P_HOLDS);
-       /* Ingress::send_durable -> DynamoDbOutbox::mark_sent; an error is MarkSentFailed, still 200 */
-       mark_sent(s, st[s] == PENDING);
+       /* Ingress::send_durable -> DynamoDbOutbox::mark_sent with the received_at of the row it
+        * wrote or found; an error is MarkSentFailed, still 200 */
+       mark_sent(s, MARK_SENT_CONDITION(s));
 #ifdef WRONG_MARK_BEFORE_SEND
        pc = P_SEND;
 #else
        answer_2xx(s, pc);                 /* Delivery::Enqueued | EnqueuedMarkSentFailed */
 #endif
        ingress_crash(pc);
-       HOLD_AFTER(P_HOLDS, s);
+       provider_forget(s, pc, rd);
        o = 0
      }
   :: atomic {
        pc == P_DIRECT ->
-       HOLD_BEFORE(P_HOLDS);
        /* Ingress::send_without_row -> Ingress::send -> SqsQueue::send: the outbox write failed,
-        * so the event is safe only once it is on the queue */
-       send_message(s, s, b, 0);
-#ifdef DISCARD_IS_FINAL
-       /* a delivery that found the event discarded by on-call does not put it on the queue */
-       assert(!found_discarded || o == LOST);
-       found_discarded = 0;
-#endif
+        * so the event is safe only once it is on the queue; it goes to the route this delivery
+        * computed (no row was read) */
+       send_message(s, rd, s, b, 0);
+       /* a delivery that found its event discarded by on-call does not put it on the queue */
+       assert(!saw_discarded || o == LOST);
+       saw_discarded = 0;
        if
        :: o == OK -> answer_2xx(s, pc)    /* Delivery::EnqueuedWithoutOutbox */
        :: else ->
@@ -339,7 +383,7 @@ end_provider:
 #endif
        fi;
        ingress_crash(pc);
-       HOLD_AFTER(P_HOLDS, s);
+       provider_forget(s, pc, rd);
        o = 0
      }
   od
@@ -351,7 +395,6 @@ end_provider:
 #define S_SEND 1          /* next: send_batch -> SqsQueue::send_batch */
 #define S_MARK 2          /* next: send_batch -> DynamoDbOutbox::mark_sent */
 #define S_FAIL 3          /* next: send_batch / record_failures -> DynamoDbOutbox::record_failure */
-#define S_HOLDS (pc != S_LOOK)   /* the sweep has a row in hand */
 
 /* Sweeper::sweep_once, forever (EventBridge Scheduler starts one every minute; a crash ends one
  * sweep and the next starts over at S_LOOK). Each round is one row of one page. GRACE_SECS is not
@@ -362,12 +405,12 @@ proctype Sweeper(byte s) {
   byte r = s;             /* the row in hand */
   byte rb = 0;            /* its body, as re-read */
   byte ra = 0;            /* its attempts, as re-read */
+  byte rd = 0;            /* its destination, as re-read */
 
 end_sweep:
   do
   :: atomic {
        pc == S_LOOK ->
-       HOLD_BEFORE(S_HOLDS);
        /* DynamoDbOutbox::unsent_page: Query of the unsent index. Its key is
         * pending#{source}#{shard}, so another source's row is never in the answer, stale or not
         * (a row's source never changes). */
@@ -395,12 +438,12 @@ end_sweep:
              aws_read();                  /* the BatchGetItem */
 #if defined(WRONG_SOURCELESS_INDEX) || defined(WRONG_NO_SOURCE_RECHECK)
              if
-             :: o == OK -> rb = body[r]; ra = att[r]; pc = S_SEND
+             :: o == OK -> rb = body[r]; ra = att[r]; hold_rcv(r); rd = dst[r]; pc = S_SEND
              :: else
              fi;
 #else
              if
-             :: o == OK && r == s -> rb = body[r]; ra = att[r]; pc = S_SEND
+             :: o == OK && r == s -> rb = body[r]; ra = att[r]; hold_rcv(r); rd = dst[r]; pc = S_SEND
              :: else
              fi;
 #endif
@@ -420,42 +463,37 @@ end_sweep:
           fi
        :: else
        fi;
-       HOLD_AFTER(S_HOLDS, r);
        o = 0
      }
   :: atomic {
        pc == S_SEND ->
-       HOLD_BEFORE(S_HOLDS);
-       /* send_batch -> SqsQueue::send_batch: this row's entry, to this sweeper's own queue */
-       send_message(s, r, rb, 1);
+       /* send_batch -> SqsQueue::send_batch: this row's entry, to the row's destination among this
+        * sweeper's own queues */
+       send_message(s, rd, r, rb, 1);
        pc = (o == OK -> S_MARK : S_FAIL);
        maybe_crash(pc, S_LOOK);
        if
-       :: pc == S_LOOK -> rb = 0; ra = 0
+       :: pc == S_LOOK -> rb = 0; ra = 0; release_rcv(r); rd = 0
        :: else
        fi;
-       HOLD_AFTER(S_HOLDS, r);
        o = 0
      }
   :: atomic {
        pc == S_MARK ->
-       HOLD_BEFORE(S_HOLDS);
 #ifdef WRONG_UNCONDITIONAL_MARK
        /* mark_sent without its condition: an UpdateItem that also creates a missing row */
        mark_sent(r, true);
 #else
-       mark_sent(r, st[r] == PENDING);    /* send_batch -> DynamoDbOutbox::mark_sent */
+       /* send_batch -> DynamoDbOutbox::mark_sent, with the received_at load_rows read */
+       mark_sent(r, MARK_SENT_CONDITION(r));
 #endif
-       pc = S_LOOK; rb = 0; ra = 0;
-       HOLD_AFTER(S_HOLDS, r);
+       pc = S_LOOK; rb = 0; ra = 0; release_rcv(r); rd = 0;
        o = 0
      }
   :: atomic {
        pc == S_FAIL ->
-       HOLD_BEFORE(S_HOLDS);
        record_failure(r, ra);             /* send_batch (or record_failures) -> DynamoDbOutbox::record_failure */
-       pc = S_LOOK; rb = 0; ra = 0;
-       HOLD_AFTER(S_HOLDS, r);
+       pc = S_LOOK; rb = 0; ra = 0; release_rcv(r); rd = 0;
        o = 0
      }
   od
@@ -467,15 +505,16 @@ end_sweep:
  * it is set. Once deleted, the key is forgotten: a later delivery of the id is a new event. */
 inline ttl_delete(r) {
   assert(body_sent(r) || st[r] == DISCARDED);   /* P3: TTL never deletes an unsent event (unless on-call discarded it) */
-  st[r] = NONE; body[r] = 0; att[r] = 0; expiry[r] = 0;
+  st[r] = NONE; body[r] = 0; att[r] = 0; dst[r] = 0; expiry[r] = 0;
+  reading[r] = 0;                       /* whoever read the row's received_at read a row now gone */
   forgotten[r] = 1
 }
 
 active proctype Ttl() {
 end_ttl:
   do
-  :: atomic { TTL_MAY_DELETE(A) -> ttl_delete(A) }
-  :: atomic { TTL_MAY_DELETE(B) -> ttl_delete(B) }
+  :: atomic { expiry[A] -> ttl_delete(A) }
+  :: atomic { expiry[B] -> ttl_delete(B) }
   od
 }
 
@@ -496,7 +535,6 @@ active proctype Workers() {
 #define C_REPLAY   3      /* replay: next SqsQueue::send_batch of the sent row's body */
 #define C_RSEND    4      /* dlq redrive: next SqsQueue::send_copy to the main queue */
 #define C_RDELETE  5      /* dlq redrive: next SqsQueue::delete from the DLQ */
-#define C_HOLDS    (pc == C_RESEND || pc == C_RMARK || pc == C_REPLAY)   /* a command has the row in hand */
 
 /* On-call running outboxctl commands on source A's row, ONCALL_OPS of them, each possibly
  * interrupted (the CLI killed) between any two steps. */
@@ -504,19 +542,19 @@ active proctype OnCall() {
   byte pc = C_IDLE;
   byte ops = 0;
   byte rb = 0;            /* the row's body as read */
+  byte rd = 0;            /* the row's destination as read */
 
 end_oncall:
   do
   :: atomic {
        pc == C_IDLE && ops < ONCALL_OPS ->
-       HOLD_BEFORE(C_HOLDS);
        ops++;
        if
        :: /* resend: rows::resend_one -> DynamoDbOutbox::load_rows (consistent); a pending or
-           * parked row is sent (a discarded one fails to load and is skipped) */
+           * parked row is sent to its destination, a sent or discarded one is skipped */
           aws_read();
           if
-          :: o == OK && (st[A] == PENDING || st[A] == PARKED) -> rb = body[A]; pc = C_RESEND
+          :: o == OK && (st[A] == PENDING || st[A] == PARKED) -> rb = body[A]; rd = dst[A]; pc = C_RESEND
           :: else
           fi
        :: /* park: rows::park -> DynamoDbOutbox::park, UpdateItem pending -> parked (body kept,
@@ -536,7 +574,7 @@ end_oncall:
        :: /* replay: replay::scan_segment -> DynamoDbOutbox::scan_sent finds the sent row */
           aws_read();
           if
-          :: o == OK && st[A] == SENT -> rb = body[A]; pc = C_REPLAY
+          :: o == OK && st[A] == SENT -> rb = body[A]; rd = dst[A]; pc = C_REPLAY
           :: else
           fi
        :: /* dlq redrive (by copy): dlq::redrive -> SqsQueue::receive from the DLQ */
@@ -551,21 +589,21 @@ end_oncall:
           :: else
           fi
        fi;
-       HOLD_AFTER(C_HOLDS, A);
        o = 0
      }
   :: atomic {
        pc == C_RESEND ->
-       HOLD_BEFORE(C_HOLDS);
-       send_message(A, A, rb, 1);         /* rows::resend_one -> SqsQueue::send */
+       send_message(A, rd, A, rb, 1);     /* rows::resend_one -> SqsQueue::send */
        pc = (o == OK -> C_RMARK : C_IDLE);
        maybe_crash(pc, C_IDLE);
-       HOLD_AFTER(C_HOLDS, A);
+       if
+       :: pc == C_IDLE -> rb = 0; rd = 0
+       :: else
+       fi;
        o = 0
      }
   :: atomic {
        pc == C_RMARK ->
-       HOLD_BEFORE(C_HOLDS);
        /* rows::resend_one -> DynamoDbOutbox::mark_resent: condition status IN (pending, parked) */
        if
        :: st[A] == PARKED -> resent_parked = 1
@@ -573,34 +611,29 @@ end_oncall:
        fi;
        mark_sent(A, st[A] == PENDING || st[A] == PARKED);
        resent_parked = resent_parked && st[A] == SENT;
-       pc = C_IDLE; rb = 0;
-       HOLD_AFTER(C_HOLDS, A);
+       pc = C_IDLE; rb = 0; rd = 0;
        o = 0
      }
   :: atomic {
        pc == C_REPLAY ->
-       HOLD_BEFORE(C_HOLDS);
-       send_message(A, A, rb, 1);         /* replay::replay_page -> SqsQueue::send_batch: a duplicate the workers tolerate */
-       pc = C_IDLE; rb = 0;
-       HOLD_AFTER(C_HOLDS, A);
+       send_message(A, rd, A, rb, 1);     /* replay::replay_page -> SqsQueue::send_batch: a duplicate the workers tolerate */
+       pc = C_IDLE; rb = 0; rd = 0;
        o = 0
      }
   :: atomic {
        pc == C_RSEND ->
-       HOLD_BEFORE(C_HOLDS);
-       send_message(A, A, first_body[A], 0);  /* dlq::redrive -> SqsQueue::send_copy: the DLQ message, unchanged */
+       /* dlq::redrive -> SqsQueue::send_copy: the DLQ message, unchanged, back to its main queue */
+       send_message(A, first_dst[A], A, first_body[A], 0);
 #ifdef WRONG_REDRIVE_DELETE_FIRST
        pc = C_IDLE;
 #else
        pc = (o == OK -> C_RDELETE : C_IDLE);  /* never delete before the copy is on the main queue */
 #endif
        maybe_crash(pc, C_IDLE);
-       HOLD_AFTER(C_HOLDS, A);
        o = 0
      }
   :: atomic {
        pc == C_RDELETE ->
-       HOLD_BEFORE(C_HOLDS);
        aws_call();                        /* dlq::redrive -> SqsQueue::delete */
        if
        :: o != LOST -> dq[A]--; redriven = 1
@@ -614,7 +647,6 @@ end_oncall:
        pc = C_IDLE;
 #endif
        maybe_crash(pc, C_IDLE);
-       HOLD_AFTER(C_HOLDS, A);
        o = 0
      }
   od
@@ -659,6 +691,12 @@ init {
 #define REACHED (first_body[A] == 2 && ok2xx[A])            /* the other body won the id */
 #elif defined(REACH_DISCARDED)
 #define REACHED (discarded[A])                              /* on-call discarded the row */
+#elif defined(REACH_DISCARD_REDELIVERED)
+#define REACHED (discard_redelivered)                       /* a delivery found its row discarded */
+#elif defined(REACH_NEWER_ROW)
+#define REACHED (newer_row_kept)                            /* a sender outlived its row: a newer one is not marked */
+#elif defined(REACH_ROUTE_CHANGED)
+#define REACHED (rerouted_duplicate)                        /* a pending row's redelivery computed another route */
 #elif defined(REACH_REDRIVEN)
 #define REACHED (redriven)                                  /* a DLQ message copied back, then deleted */
 #elif defined(REACH_PARKED_RESENT)
