@@ -8,7 +8,7 @@ VENV_STAMP := .venv/.installed-moto$(MOTO_VERSION)-sw$(STANDARDWEBHOOKS_VERSION)
 FUZZ_SECS ?= 60
 export MOTO_ENDPOINT ?= http://127.0.0.1:4566
 
-.PHONY: help venv signers moto build run up down test lint unit-and-integration check-infra fuzz package bench-sweep soak clean
+.PHONY: help venv signers moto build run up down test lint unit-and-integration check-infra model fuzz package bench-sweep soak clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 24
@@ -52,7 +52,15 @@ unit-and-integration: moto signers ## cargo tests (unit, integration against mot
 check-infra: ## parse terraform, run checkov and the consistency tests
 	scripts/check-infra.sh
 
-test: lint unit-and-integration check-infra ## everything CI runs
+# spin and a C compiler come from Debian (apt-get, as root or with sudo) when missing.
+model: ## model-check the delivery protocol with spin: real model and known-wrong variants (docs/MODEL.md)
+	@command -v spin >/dev/null && command -v cc >/dev/null || { \
+	  echo "installing spin and gcc with apt-get"; \
+	  sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq spin gcc >/dev/null; }
+	model/check.sh
+
+test: lint unit-and-integration check-infra model ## everything CI runs
 
 fuzz: ## fuzz the request checks for FUZZ_SECS seconds (default 60; needs nightly, installs cargo-fuzz)
 	@command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked

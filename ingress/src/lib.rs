@@ -138,6 +138,7 @@ pub enum Delivery {
 pub enum DuplicateOf {
     Sent,
     Parked,
+    Discarded,
     /// Still pending: this request tried to send it.
     Pending(Delivery),
 }
@@ -379,10 +380,13 @@ impl Ingress {
                 match existing.status {
                     RowStatus::Sent => Outcome::Duplicate(DuplicateOf::Sent),
                     RowStatus::Parked => Outcome::Duplicate(DuplicateOf::Parked),
+                    // On-call gave up on it on purpose: a redelivery must not revive it.
+                    RowStatus::Discarded => Outcome::Duplicate(DuplicateOf::Discarded),
                     RowStatus::Pending => {
                         // Durable but unsent: whoever gets there first sends it, this request or the sweeper.
                         let first_receipt = AcceptedEvent {
                             received_at: existing.received_at,
+                            destination: existing.destination,
                             ..event.clone()
                         };
                         Outcome::Duplicate(DuplicateOf::Pending(
@@ -420,6 +424,7 @@ impl Ingress {
             1.0,
             self.outbox.mark_sent(
                 &event.key,
+                event.received_at,
                 &message_id,
                 DeliveredBy::Ingress,
                 now_millis(),

@@ -12,9 +12,12 @@ use http::HeaderName;
 use crate::routes::Routes;
 use crate::signature::{GenericHmac, SignatureEncoding, SignatureScheme, SCHEME_NAMES};
 
-/// SQS's largest message is 1 MiB; a body that needs base64 grows by a third and the attributes
-/// need room too, so this is the largest `MAX_BODY_BYTES` that always fits.
-pub const MAX_BODY_BYTES_LIMIT: usize = 768 * 1024;
+/// The largest `MAX_BODY_BYTES`: a body every accepted event can be recorded with. A DynamoDB item
+/// holds at most 400 KiB (names and values), and an incompressible body is stored raw, so 384 KiB
+/// leaves room for the row's other attributes; as base64 (a third more) it also fits a 1 MiB SQS
+/// message with its attributes. Above it an accepted event could only travel without a durable
+/// record, so a larger value stops the cold start instead.
+pub const MAX_BODY_BYTES_LIMIT: usize = 384 * 1024;
 pub const DEFAULT_METRICS_NAMESPACE: &str = "WebhookIngress";
 
 /// A configuration value that stops the cold start.
@@ -365,7 +368,7 @@ mod tests {
     fn invalid_values_are_named_with_the_reason() {
         let cases = [
             ("MAX_BODY_BYTES", "lots", "MAX_BODY_BYTES is invalid: `lots` is not a whole number"),
-            ("MAX_BODY_BYTES", "9999999", "MAX_BODY_BYTES is invalid: 9999999 is outside 1..=786432"),
+            ("MAX_BODY_BYTES", "9999999", "MAX_BODY_BYTES is invalid: 9999999 is outside 1..=393216"),
             ("PENDING_SHARDS", "0", "PENDING_SHARDS is invalid: 0 is outside 1..=256"),
             ("SECRET_REFRESH_SECS", "0", "SECRET_REFRESH_SECS is invalid: 0 is outside 1..=86400"),
             ("SOURCE_NAME", "a:b", "SOURCE_NAME is invalid: use at most 64 letters, digits, `-`, `_` or `.`"),

@@ -63,6 +63,9 @@ pub enum RowStatus {
     Pending,
     Sent,
     Parked,
+    /// Given up by on-call (`outboxctl discard`): kept with who, when and why, never sent, and
+    /// expiring like a sent row. A later delivery of the same event is a duplicate.
+    Discarded,
 }
 
 impl RowStatus {
@@ -71,6 +74,7 @@ impl RowStatus {
             Self::Pending => "pending",
             Self::Sent => "sent",
             Self::Parked => "parked",
+            Self::Discarded => "discarded",
         }
     }
 
@@ -79,6 +83,7 @@ impl RowStatus {
             "pending" => Some(Self::Pending),
             "sent" => Some(Self::Sent),
             "parked" => Some(Self::Parked),
+            "discarded" => Some(Self::Discarded),
             _ => None,
         }
     }
@@ -101,6 +106,8 @@ pub struct ExistingRow {
     pub status: RowStatus,
     pub body_sha256: String,
     pub received_at: EpochMillis,
+    /// The queue the first delivery chose: a re-send goes there, whatever `ROUTES` says now.
+    pub destination: Destination,
 }
 
 /// The result of a conditional insert.
@@ -259,10 +266,13 @@ impl DynamoDbOutbox {
     }
 
     /// Marks a pending row sent: records the message id, leaves the unsent index and starts the TTL.
-    /// Only a row still `pending` changes, so a row is never marked sent by someone who did not send it.
+    /// Only the row the caller sent changes: still `pending`, and received at `received_at` (the
+    /// time the sender read), so a row is never marked sent by someone who did not send it, not
+    /// even a newer row under the same key written after the one that was sent expired.
     pub async fn mark_sent(
         &self,
         key: &str,
+        received_at: EpochMillis,
         message_id: &str,
         delivered_by: DeliveredBy,
         now: EpochMillis,
@@ -274,7 +284,9 @@ impl DynamoDbOutbox {
             .update_item()
             .table_name(&self.table)
             .key(attr::ID, s(key))
-            .condition_expression("#status = :pending")
+            .condition_expression("#status = :pending AND #received_at = :received_at")
+            .expression_attribute_names("#received_at", attr::RECEIVED_AT)
+            .expression_attribute_values(":received_at", n(received_at))
             .expression_attribute_names("#status", attr::STATUS)
             .expression_attribute_values(":pending", s(RowStatus::Pending.as_str()));
         let mut assignments = Vec::with_capacity(changes.len());
@@ -405,7 +417,7 @@ impl DynamoDbOutbox {
 
     /// Reads up to [`MAX_BATCH_GET`] whole rows with strongly consistent reads (the index is only
     /// eventually consistent: the row itself says whether it is still pending). Keys whose row
-    /// is gone are left out.
+    /// is gone, or cannot be read (logged), are left out.
     pub async fn load_rows(&self, keys: &[String]) -> Result<Vec<StoredRow>, OutboxError> {
         let mut wanted: Vec<HashMap<String, AttributeValue>> = keys
             .iter()
@@ -438,7 +450,14 @@ impl DynamoDbOutbox {
                 .into_iter()
                 .flatten()
             {
-                rows.push(stored_row(item)?);
+                // One unreadable row must not hold back the rest of the page: it stays pending
+                // (counted by PendingCount, and its age alarms) for on-call to look at.
+                match stored_row(item) {
+                    Ok(row) => rows.push(row),
+                    Err(err) => {
+                        tracing::warn!(error = %err, "an outbox row cannot be read; left as it is")
+                    }
+                }
             }
             if let Some(left) = output.unprocessed_keys().and_then(|u| u.get(&self.table)) {
                 wanted = left.keys().to_vec();
@@ -726,10 +745,15 @@ fn row_state(key: &str, item: &Item, body_sha256: String) -> Result<ExistingRow,
         .and_then(|v| v.as_n().ok())
         .and_then(|text| text.parse().ok())
         .ok_or_else(|| malformed("received_at is missing"))?;
+    let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
     Ok(ExistingRow {
         status,
         body_sha256,
         received_at,
+        destination: Destination {
+            queue_url: text(attr::DESTINATION),
+            group_id: text(attr::GROUP_ID),
+        },
     })
 }
 

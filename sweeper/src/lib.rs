@@ -412,6 +412,7 @@ async fn send_batch(
             Ok(message_id) => {
                 let marked = outbox.mark_sent(
                     &row.key,
+                    row.event.received_at,
                     &message_id,
                     DeliveredBy::Sweeper,
                     now_millis(),

@@ -86,7 +86,16 @@ async fn sweeper(stack: &Stack, routes: &str) -> Sweeper {
 }
 
 async fn post(ingress: &Ingress, event_id: &str, body: &str) -> StatusCode {
-    let headers: HeaderMap = SignatureScheme::StandardWebhooks
+    post_with(ingress, event_id, body, &[]).await
+}
+
+async fn post_with(
+    ingress: &Ingress,
+    event_id: &str,
+    body: &str,
+    extra: &[(&'static str, &str)],
+) -> StatusCode {
+    let mut headers: HeaderMap = SignatureScheme::StandardWebhooks
         .sign(
             &SignatureScheme::StandardWebhooks
                 .parse_keys(STANDARD_SECRET)
@@ -101,6 +110,9 @@ async fn post(ingress: &Ingress, event_id: &str, body: &str) -> StatusCode {
         .into_iter()
         .map(|(name, value)| (name, value.parse().unwrap()))
         .collect();
+    for (name, value) in extra {
+        headers.insert(*name, value.parse().unwrap());
+    }
     ingress
         .handle(WebhookRequest {
             method: &Method::POST,
@@ -254,4 +266,29 @@ async fn a_fifo_queue_keeps_one_message_for_an_event_the_ingress_and_the_sweeper
     );
     assert_eq!(received[0].body(), Some(order));
     assert!(stack.drain(&stack.queue_url).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_redelivery_of_a_pending_event_goes_to_the_queue_its_row_records() {
+    let stack = Stack::new().await;
+    let orders = queue(&stack, "orders", false).await;
+    let routes = format!(
+        r#"[{{"name":"orders","header":"X-Kind","equals":"order","queue_url":"{orders}"}}]"#
+    );
+    let body = r#"{"type":"anything"}"#;
+    // First delivery routed by its header, while SQS is down: the row is pending for `orders`.
+    let offline = ingress(&stack, &routes, DEAD_SQS).await;
+    assert_eq!(
+        post_with(&offline, "msg_header", body, &[("x-kind", "order")]).await,
+        StatusCode::OK
+    );
+
+    // The redelivery lacks the header (it would route to the default queue): the row decides.
+    let online = ingress(&stack, &routes, &stack.endpoint).await;
+    assert_eq!(post(&online, "msg_header", body).await, StatusCode::OK);
+
+    assert_eq!(ids(&stack.drain(&orders).await), vec!["msg_header"]);
+    assert!(stack.drain(&stack.queue_url).await.is_empty());
+    let row = stack.row("market:msg_header").await.unwrap();
+    assert_eq!(s(&row, "status").as_deref(), Some("sent"));
 }

@@ -99,6 +99,29 @@ async fn duplicate_delivery_creates_no_second_message() {
 }
 
 #[tokio::test]
+async fn a_redelivery_of_a_discarded_event_is_a_duplicate_and_sends_nothing() {
+    let stack = Stack::new().await;
+    let ingress = stack.ingress().await;
+    let headers = signed(&SignatureScheme::StandardWebhooks, "msg_discarded", BODY);
+    post(&ingress, &headers, BODY).await;
+    stack.drain(&stack.queue_url).await;
+    // What `outboxctl discard` leaves: the row kept, audited, out of the index.
+    stack
+        .set_row_attribute(
+            "market:msg_discarded",
+            "status",
+            aws_sdk_dynamodb::types::AttributeValue::S("discarded".into()),
+        )
+        .await;
+
+    let again = post(&ingress, &headers, BODY).await;
+
+    assert_eq!(again.status, StatusCode::OK);
+    assert_eq!(again.outcome, Outcome::Duplicate(DuplicateOf::Discarded));
+    assert!(stack.drain(&stack.queue_url).await.is_empty());
+}
+
+#[tokio::test]
 async fn same_id_with_another_body_keeps_the_first() {
     let stack = Stack::new().await;
     let ingress = stack.ingress().await;

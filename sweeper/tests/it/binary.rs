@@ -77,15 +77,8 @@ async fn migrate_legacy_keys_moves_the_row_and_reports_json() {
     let key = one_old_pending_row(&stack, "evt-binary-legacy").await;
     let legacy = format!("pending#{}", shared::event::shard_of(&key, 4));
     stack
-        .dynamodb
-        .update_item()
-        .table_name(&stack.table)
-        .key("id", AttributeValue::S(key.clone()))
-        .update_expression("SET unsent_key = :k")
-        .expression_attribute_values(":k", AttributeValue::S(legacy))
-        .send()
-        .await
-        .unwrap();
+        .set_row_attribute(&key, "unsent_key", AttributeValue::S(legacy))
+        .await;
 
     let output = sweeper_command(&stack)
         .arg("--migrate-legacy-keys")
