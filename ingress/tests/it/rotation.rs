@@ -29,11 +29,12 @@ fn sleep_until(instant: Instant) {
 #[tokio::test]
 async fn a_rotated_secret_is_picked_up_by_a_running_binary_without_a_restart() {
     let stack = Stack::with_secret(OLD).await;
-    let started = Instant::now();
     let ingress = start_http_with(
         &stack,
         &[("SIGNATURE_SCHEME", "github"), ("SECRET_REFRESH_SECS", "1")],
     );
+    // The binary read the parameter before it started listening, so before this instant.
+    let started = Instant::now();
     // Every read of the parameter is at least 10 s after the previous one.
     let gap = Duration::from_millis(10_500);
     let body = br#"{"zen":"Keep it logically awesome."}"#;

@@ -1,0 +1,127 @@
+//! Fuzzes the ingress's request path up to the first AWS call (`ingress::admit`): any method,
+//! headers and body, under every signature scheme, signed or not. It checks what must hold for
+//! every request: no panic, an unsigned request is never recorded, and a recorded event's id is
+//! one that can be a key and an attribute.
+#![no_main]
+
+use std::collections::HashMap;
+
+use arbitrary::Arbitrary;
+use bytes::Bytes;
+use http::{HeaderMap, HeaderName, HeaderValue, Method};
+use ingress::{admit, Admission, Outcome};
+use libfuzzer_sys::fuzz_target;
+use shared::config::IngressConfig;
+use shared::event::MAX_EVENT_ID_LEN;
+use shared::metrics::MetricSet;
+
+const NOW_MILLIS: i64 = 1_700_000_000_000;
+
+#[derive(Debug, Arbitrary)]
+struct Request {
+    scheme: u8,
+    post: bool,
+    /// Sign the body with the configured secret first, so the paths after verification are reached.
+    sign: bool,
+    /// Seconds between the signed timestamp and now.
+    clock_skew: i16,
+    event_id: String,
+    headers: Vec<(Vec<u8>, Vec<u8>)>,
+    body: Vec<u8>,
+}
+
+const SCHEMES: [(&str, &str); 6] = [
+    (
+        "standard-webhooks",
+        "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+    ),
+    ("hmac-sha256", "generic-app-secret"),
+    ("stripe", "whsec_stripe_secret"),
+    ("github", "github-secret"),
+    ("shopify", "shpss_secret"),
+    ("slack", "8f742231b10e8888abcd99yyyzzz85a5"),
+];
+
+fn config(scheme: &str) -> IngressConfig {
+    let mut env = HashMap::from([
+        ("SOURCE_NAME", "fuzz"),
+        ("OUTBOX_TABLE", "outbox"),
+        ("QUEUE_URL", "https://sqs.example/queue"),
+        ("SECRET_PARAMETER", "/fuzz/secret"),
+        ("SIGNATURE_SCHEME", scheme),
+        ("EVENT_ID_POINTER", "/data/id"),
+        ("MAX_BODY_BYTES", "65536"),
+    ]);
+    if scheme == "hmac-sha256" {
+        env.insert("SIGNATURE_HEADER", "X-Signature");
+        env.insert("EVENT_ID_HEADER", "X-Event-Id");
+    }
+    IngressConfig::from_env(&env).expect("the fuzz configuration is valid")
+}
+
+fuzz_target!(|request: Request| {
+    let (name, secret) = SCHEMES[usize::from(request.scheme) % SCHEMES.len()];
+    let config = config(name);
+    let keys = config.scheme.parse_keys(secret).expect("valid secret");
+    let mut headers = HeaderMap::new();
+    if request.sign {
+        let timestamp = NOW_MILLIS / 1000 + i64::from(request.clock_skew);
+        let first = keys.first().expect("one key");
+        for (header, value) in
+            config
+                .scheme
+                .sign(first, &request.event_id, timestamp, &request.body)
+        {
+            if let Ok(value) = HeaderValue::from_str(&value) {
+                headers.insert(header, value);
+            }
+        }
+    }
+    for (name, value) in &request.headers {
+        if let (Ok(name), Ok(value)) =
+            (HeaderName::from_bytes(name), HeaderValue::from_bytes(value))
+        {
+            headers.append(name, value);
+        }
+    }
+    let method = if request.post {
+        Method::POST
+    } else {
+        Method::PUT
+    };
+    let mut metrics = MetricSet::default();
+    let admission = admit(
+        &config,
+        &keys,
+        &method,
+        &headers,
+        ingress::ReceivedBody::Complete(Bytes::from(request.body)),
+        NOW_MILLIS,
+        &mut metrics,
+    );
+    match admission {
+        Admission::Record { event, .. } => {
+            assert!(
+                request.sign && request.post,
+                "an unsigned request was recorded"
+            );
+            let id = &event.event_id;
+            assert!(!id.is_empty() && id.len() <= MAX_EVENT_ID_LEN, "{id:?}");
+            assert!(!id.chars().any(char::is_control), "{id:?}");
+            assert_eq!(event.key, format!("fuzz:{id}"));
+            if let Some(kind) = &event.event_type {
+                assert!(!kind.chars().any(char::is_control), "{kind:?}");
+            }
+        }
+        Admission::Challenge { .. } => {
+            assert!(
+                request.sign && name == "slack",
+                "a challenge without a Slack signature"
+            );
+        }
+        Admission::Answer(Outcome::Rejected(_)) => {}
+        Admission::Answer(Outcome::MethodNotAllowed) => assert!(!request.post),
+        Admission::Answer(Outcome::TooLarge) => {}
+        Admission::Answer(other) => panic!("admit never answers {other:?}"),
+    }
+});
