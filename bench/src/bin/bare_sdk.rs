@@ -1,0 +1,85 @@
+//! The reference for the ingress's CPU per webhook: a bare program making the same three SDK
+//! calls (PutItem, SendMessage, UpdateItem) with the same clients, settings and payloads as the
+//! ingress, and nothing else (no HTTP server, no signature, no metrics). `scripts/bench.py`
+//! runs it and the ingress over the same bodies and compares their rusage.
+//!
+//!     bare-sdk bodies N      print N 2 KB JSON webhook bodies, one per line
+//!     bare-sdk run N RUN     send those N bodies (event ids `RUN-0`..), reading SOURCE_NAME,
+//!                            OUTBOX_TABLE, QUEUE_URL, PENDING_SHARDS and the AWS settings
+
+use anyhow::{bail, Context as _};
+use bytes::Bytes;
+use shared::aws::{
+    dynamodb_without_retry_quota, load_sdk_config, sqs_without_retry_quota, CallLimits,
+};
+use shared::event::AcceptedEvent;
+use shared::message::{DeliveredBy, OutgoingMessage};
+use shared::outbox::DynamoDbOutbox;
+use shared::queue::SqsQueue;
+use shared::samples::{webhook, Layout, Provider};
+use shared::time::now_millis;
+
+const USAGE: &str = "usage: bare-sdk bodies N | bare-sdk run N RUN";
+
+/// The `n`th benchmark body: the three providers in turn, compact, about 2 KB.
+fn body(n: u64) -> Vec<u8> {
+    let provider = Provider::ALL[(n % 3) as usize];
+    webhook(provider, Layout::Compact, 2048, n)
+}
+
+fn env(name: &str) -> anyhow::Result<String> {
+    std::env::var(name).with_context(|| format!("{name} is not set"))
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.as_slice() {
+        [mode, count] if mode == "bodies" => {
+            for n in 0..count.parse::<u64>().context(USAGE)? {
+                println!("{}", String::from_utf8(body(n))?);
+            }
+            Ok(())
+        }
+        [mode, count, run] if mode == "run" => send_all(count.parse().context(USAGE)?, run).await,
+        _ => bail!(USAGE),
+    }
+}
+
+async fn send_all(count: u64, run: &str) -> anyhow::Result<()> {
+    let source = env("SOURCE_NAME")?;
+    let shards = env("PENDING_SHARDS")?.parse().context("PENDING_SHARDS")?;
+    let sdk = load_sdk_config(CallLimits::within(std::time::Duration::from_secs(3))).await;
+    let outbox = DynamoDbOutbox::new(
+        dynamodb_without_retry_quota(&sdk),
+        env("OUTBOX_TABLE")?,
+        &source,
+        shards,
+    );
+    let queue = SqsQueue::new(sqs_without_retry_quota(&sdk), env("QUEUE_URL")?);
+    let retention = std::time::Duration::from_secs(14 * 86_400);
+    for n in 0..count {
+        let body = body(n);
+        let event = AcceptedEvent::new(
+            &source,
+            format!("{run}-{n}"),
+            None,
+            Bytes::from(body),
+            now_millis(),
+        );
+        outbox.insert_pending(&event).await?;
+        let message_id = queue
+            .send(&OutgoingMessage::for_event(&event, DeliveredBy::Ingress))
+            .await?;
+        outbox
+            .mark_sent(
+                &event.key,
+                &message_id,
+                DeliveredBy::Ingress,
+                now_millis(),
+                retention,
+            )
+            .await?;
+    }
+    Ok(())
+}
