@@ -6,6 +6,8 @@
 //!     bare-sdk bodies N      print N 2 KB JSON webhook bodies, one per line
 //!     bare-sdk run N RUN     send those N bodies (event ids `RUN-0`..), reading SOURCE_NAME,
 //!                            OUTBOX_TABLE, QUEUE_URL, PENDING_SHARDS and the AWS settings
+//!     bare-sdk pending N RUN only write them as pending rows received 10 minutes ago, as the
+//!                            ingress leaves them when SendMessage fails (the sweep's backlog)
 
 use anyhow::{bail, Context as _};
 use bytes::Bytes;
@@ -19,7 +21,7 @@ use shared::queue::SqsQueue;
 use shared::samples::{webhook, Layout, Provider};
 use shared::time::now_millis;
 
-const USAGE: &str = "usage: bare-sdk bodies N | bare-sdk run N RUN";
+const USAGE: &str = "usage: bare-sdk bodies N | bare-sdk run N RUN | bare-sdk pending N RUN";
 
 /// The `n`th benchmark body: the three providers in turn, compact, about 2 KB.
 fn body(n: u64) -> Vec<u8> {
@@ -41,12 +43,17 @@ async fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
-        [mode, count, run] if mode == "run" => send_all(count.parse().context(USAGE)?, run).await,
+        [mode, count, run] if mode == "run" => {
+            send_all(count.parse().context(USAGE)?, run, true).await
+        }
+        [mode, count, run] if mode == "pending" => {
+            send_all(count.parse().context(USAGE)?, run, false).await
+        }
         _ => bail!(USAGE),
     }
 }
 
-async fn send_all(count: u64, run: &str) -> anyhow::Result<()> {
+async fn send_all(count: u64, run: &str, send: bool) -> anyhow::Result<()> {
     let source = env("SOURCE_NAME")?;
     let shards = env("PENDING_SHARDS")?.parse().context("PENDING_SHARDS")?;
     let sdk = load_sdk_config(CallLimits::within(std::time::Duration::from_secs(3))).await;
@@ -58,6 +65,7 @@ async fn send_all(count: u64, run: &str) -> anyhow::Result<()> {
     );
     let queue = SqsQueue::new(sqs_without_retry_quota(&sdk), env("QUEUE_URL")?);
     let retention = std::time::Duration::from_secs(14 * 86_400);
+    let received_at = if send { 0 } else { now_millis() - 600_000 };
     for n in 0..count {
         let body = body(n);
         let event = AcceptedEvent::new(
@@ -65,9 +73,12 @@ async fn send_all(count: u64, run: &str) -> anyhow::Result<()> {
             format!("{run}-{n}"),
             None,
             Bytes::from(body),
-            now_millis(),
+            if send { now_millis() } else { received_at },
         );
         outbox.insert_pending(&event).await?;
+        if !send {
+            continue;
+        }
         let message_id = queue
             .send(&OutgoingMessage::for_event(&event, DeliveredBy::Ingress))
             .await?;
