@@ -42,6 +42,7 @@ FIXTURE = ROOT / "ingress" / "tests" / "it" / "data" / "function_url_request.jso
 SECRET = "whsec_" + base64.b64encode(b"bench-secret-0123456789abcdef").decode()
 SHARDS = 8
 MB = 1024 * 1024
+NOTES = []
 
 
 def cargo(*args):
@@ -147,7 +148,11 @@ def ingress_cpu_rows(endpoint, count, listen):
     try:
         payloads = bodies(count)
         ingress = subprocess.Popen([str(RELEASE / "ingress")], env=stack.env(INGRESS_LISTEN=listen),
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        # What the function would send to CloudWatch Logs, and its own latency per webhook.
+        log_lines = []
+        reader = threading.Thread(target=lambda: log_lines.extend(ingress.stdout), daemon=True)
+        reader.start()
         wait_for_port(listen)
         run = uuid.uuid4().hex[:6]
         statuses = {}
@@ -171,6 +176,11 @@ def ingress_cpu_rows(endpoint, count, listen):
             thread.join()
         ingress.send_signal(signal.SIGTERM)
         ours = cpu_seconds(ingress) / count
+        reader.join()
+        latencies = [json.loads(line)["LatencyMs"] for line in log_lines if b'"LatencyMs"' in line]
+        NOTES.append(f"ingress log output {sum(map(len, log_lines)) / count:.0f} bytes per webhook "
+                     f"(CloudWatch Logs adds ~300 bytes of START/END/REPORT lines); handler latency "
+                     f"p50 {statistics.median(latencies):.1f} ms against moto")
         if statuses.get(200) != count:
             sys.exit(f"bench.py: the ingress answered {statuses}, expected {count} x 200")
         bare = subprocess.Popen([str(RELEASE / "bare_sdk"), "run", str(count), f"bare-{run}"],
@@ -344,7 +354,7 @@ def main():
     rows += cold_start_rows(args.endpoint, args.cold_starts)
     rows += size_rows()
     rows += drain_rows(args.endpoint, args.rows, [int(x) for x in args.latencies.split(",")])
-    text = table(rows)
+    text = table(rows) + "".join(f"\n\n{note}" for note in NOTES)
     stamp = datetime.datetime.now(tz=datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     RESULTS.write_text(f"<!-- written by `make bench` ({stamp}, {os.cpu_count()} CPUs, moto) -->\n{text}\n")
     print(text)
