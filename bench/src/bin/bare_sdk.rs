@@ -4,8 +4,10 @@
 //! runs it and the ingress over the same bodies and compares their rusage.
 //!
 //!     bare-sdk bodies N      print N 2 KB JSON webhook bodies, one per line
-//!     bare-sdk run N RUN     send those N bodies (event ids `RUN-0`..), reading SOURCE_NAME,
-//!                            OUTBOX_TABLE, QUEUE_URL, PENDING_SHARDS and the AWS settings
+//!     bare-sdk run N RUN     send the N bodies read from stdin, one per line (event ids
+//!                            `RUN-0`..), reading SOURCE_NAME, OUTBOX_TABLE, QUEUE_URL,
+//!                            PENDING_SHARDS and the AWS settings; a failed call is counted
+//!                            on stderr, as the ingress would carry on
 //!     bare-sdk pending N RUN only write them as pending rows received 10 minutes ago, as the
 //!                            ingress leaves them when SendMessage fails (the sweep's backlog)
 
@@ -66,8 +68,21 @@ async fn send_all(count: u64, run: &str, send: bool) -> anyhow::Result<()> {
     let queue = SqsQueue::new(sqs_without_retry_quota(&sdk), env("QUEUE_URL")?);
     let retention = std::time::Duration::from_secs(14 * 86_400);
     let received_at = if send { 0 } else { now_millis() - 600_000 };
+    // Bodies come ready-made on stdin, so generating them costs this process nothing.
+    let given: Vec<Vec<u8>> = if send {
+        std::io::stdin()
+            .lines()
+            .map(|line| line.map(String::into_bytes))
+            .collect::<Result<_, _>>()?
+    } else {
+        Vec::new()
+    };
+    let mut failed = 0_u64;
     for n in 0..count {
-        let body = body(n);
+        let body = match given.get(n as usize) {
+            Some(body) => body.clone(),
+            None => body(n),
+        };
         let event = AcceptedEvent::new(
             &source,
             format!("{run}-{n}"),

@@ -1,7 +1,9 @@
 //! Verify cost per signature scheme against a raw HMAC-SHA256 over the same bytes, at 1 KB and
 //! 64 KB (goal: at most 1.3x). `scripts/bench.py` reads criterion's estimates for its table.
+//! A binary rather than a `cargo bench` target, so it reuses the release build's dependencies
+//! instead of building the SDK again under the bench profile:
 //!
-//!     cargo bench -p bench --bench verify
+//!     cargo build --release -p bench --bin verify && target/release/verify --bench
 
 use std::hint::black_box;
 
