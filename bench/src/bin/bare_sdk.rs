@@ -6,8 +6,7 @@
 //!     bare-sdk bodies N      print N 2 KB JSON webhook bodies, one per line
 //!     bare-sdk run N RUN     send the N bodies read from stdin, one per line (event ids
 //!                            `RUN-0`..), reading SOURCE_NAME, OUTBOX_TABLE, QUEUE_URL,
-//!                            PENDING_SHARDS and the AWS settings; a failed call is counted
-//!                            on stderr, as the ingress would carry on
+//!                            PENDING_SHARDS and the AWS settings; stops at a failed call
 //!     bare-sdk pending N RUN only write them as pending rows received 10 minutes ago, as the
 //!                            ingress leaves them when SendMessage fails (the sweep's backlog)
 
@@ -77,7 +76,6 @@ async fn send_all(count: u64, run: &str, send: bool) -> anyhow::Result<()> {
     } else {
         Vec::new()
     };
-    let mut failed = 0_u64;
     for n in 0..count {
         let body = match given.get(n as usize) {
             Some(body) => body.clone(),
