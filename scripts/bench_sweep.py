@@ -4,8 +4,8 @@
 Provisions a private table and queue (scripts/localstack.py), writes N pending rows older than the
 grace period exactly as the ingress writes them, then runs the built `sweeper` binary (one sweep per
 run, each limited to 55 s like the Lambda) until nothing is pending, and reports rows per second.
-A thread keeps draining the queue (receive and delete) so moto's depth-dependent slowdown (LOCAL-AWS.md: real
-SQS does not slow down) does not skew the figure.
+A thread keeps draining the queue (receive and delete) so moto's depth-dependent slowdown (real SQS does not
+slow down) does not skew the figure.
 
     make bench-sweep                      # 3,000 rows, the debug binary
     .venv/bin/python scripts/bench_sweep.py --rows 10000 --sweeper target/release/sweeper

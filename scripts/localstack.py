@@ -17,7 +17,7 @@ from botocore.exceptions import ClientError
 TABLE_HASH_KEY = "id"
 TTL_ATTRIBUTE = "expires_at"
 UNSENT_INDEX = "unsent-index"
-UNSENT_INDEX_HASH_KEY = "unsent_key"  # "pending#<shard>" or "parked#<shard>"; absent once sent
+UNSENT_INDEX_HASH_KEY = "unsent_key"  # "pending#<source>#<shard>" / "parked#<source>#<shard>"; absent once sent
 UNSENT_INDEX_RANGE_KEY = "received_at"  # epoch milliseconds (N)
 UNSENT_INDEX_PROJECTION = "KEYS_ONLY"
 

@@ -18,7 +18,7 @@ const DICTIONARY_V1: &[u8] = include_bytes!("../dictionaries/webhook-json-v1.txt
 const LEVEL: i32 = 9;
 
 /// Largest body a stored frame may claim to hold: above the ingress's largest accepted body
-/// (786432 bytes), so a corrupt frame cannot make a reader allocate without bound.
+/// (`MAX_BODY_BYTES_LIMIT`, 393216 bytes), so a corrupt frame cannot make a reader allocate without bound.
 pub const MAX_DECODED_BYTES: usize = 1 << 20;
 
 /// A stored body's encoding, named by the row's `codec` attribute.

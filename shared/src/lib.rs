@@ -8,6 +8,8 @@ pub mod aws;
 pub mod codec;
 pub mod config;
 pub mod cost;
+#[cfg(feature = "oncall")]
+pub mod deployment;
 pub mod event;
 pub mod logging;
 pub mod message;
@@ -15,6 +17,7 @@ pub mod metrics;
 pub mod outbox;
 pub mod process;
 pub mod queue;
+pub mod routes;
 #[cfg(any(test, feature = "test-util"))]
 pub mod samples;
 pub mod secrets;

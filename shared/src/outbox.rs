@@ -12,7 +12,8 @@ use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, KeysAndAttributes, ReturnValuesOnConditionCheckFailure, Select,
+    AttributeValue, KeysAndAttributes, ReturnConsumedCapacity, ReturnValuesOnConditionCheckFailure,
+    Select,
 };
 use aws_sdk_dynamodb::Client;
 
@@ -21,8 +22,9 @@ use bytes::Bytes;
 use crate::aws::{describe, BoxError};
 use crate::codec::{self, Codec};
 use crate::cost::{self, Item, KeysOnlyIndex};
-use crate::event::{sha256_hex, shard_of, AcceptedEvent};
+use crate::event::{outbox_key, sha256_hex, shard_of, AcceptedEvent};
 use crate::message::DeliveredBy;
+use crate::routes::Destination;
 use crate::time::EpochMillis;
 
 pub const UNSENT_INDEX: &str = "unsent-index";
@@ -39,6 +41,10 @@ mod attr {
     pub const RECEIVED_AT: &str = "received_at";
     pub const ATTEMPTS: &str = "attempts";
     pub const UNSENT_KEY: &str = "unsent_key";
+    /// The routed queue's URL; absent for the default queue (`QUEUE_URL`).
+    pub const DESTINATION: &str = "destination";
+    /// `MessageGroupId` for a FIFO destination.
+    pub const GROUP_ID: &str = "group_id";
     pub const SENT_AT: &str = "sent_at";
     pub const MESSAGE_ID: &str = "message_id";
     pub const DELIVERED_BY: &str = "delivered_by";
@@ -58,6 +64,9 @@ pub enum RowStatus {
     Pending,
     Sent,
     Parked,
+    /// Given up by on-call (`outboxctl discard`): kept with who, when and why, never sent, and
+    /// expiring like a sent row. A later delivery of the same event is a duplicate.
+    Discarded,
 }
 
 impl RowStatus {
@@ -66,6 +75,7 @@ impl RowStatus {
             Self::Pending => "pending",
             Self::Sent => "sent",
             Self::Parked => "parked",
+            Self::Discarded => "discarded",
         }
     }
 
@@ -74,6 +84,7 @@ impl RowStatus {
             "pending" => Some(Self::Pending),
             "sent" => Some(Self::Sent),
             "parked" => Some(Self::Parked),
+            "discarded" => Some(Self::Discarded),
             _ => None,
         }
     }
@@ -96,6 +107,8 @@ pub struct ExistingRow {
     pub status: RowStatus,
     pub body_sha256: String,
     pub received_at: EpochMillis,
+    /// The queue the first delivery chose: a re-send goes there, whatever `ROUTES` says now.
+    pub destination: Destination,
 }
 
 /// The result of a conditional insert.
@@ -254,24 +267,52 @@ impl DynamoDbOutbox {
     }
 
     /// Marks a pending row sent: records the message id, leaves the unsent index and starts the TTL.
-    /// Only a row still `pending` changes, so a row is never marked sent by someone who did not send it.
+    /// Only the row the caller sent changes: still `pending`, and received at `received_at` (the
+    /// time the sender read), so a row is never marked sent by someone who did not send it, not
+    /// even a newer row under the same key written after the one that was sent expired.
     pub async fn mark_sent(
         &self,
         key: &str,
+        received_at: EpochMillis,
         message_id: &str,
         delivered_by: DeliveredBy,
         now: EpochMillis,
         retention: Duration,
     ) -> Result<MarkOutcome, OutboxError> {
         let changes = sent_changes(message_id, delivered_by, now, retention);
+        let marked = self
+            .mark_sent_if(key, received_at, &[RowStatus::Pending], changes)
+            .await?;
+        Ok(if marked {
+            MarkOutcome::Marked
+        } else {
+            MarkOutcome::NotPending
+        })
+    }
+
+    /// The conditional UpdateItem behind every mark-sent: `changes` apply only while the row is in
+    /// one of `statuses` and still the row received at `received_at`; `false` when it was not.
+    async fn mark_sent_if(
+        &self,
+        key: &str,
+        received_at: EpochMillis,
+        statuses: &[RowStatus],
+        changes: Vec<(&'static str, AttributeValue)>,
+    ) -> Result<bool, OutboxError> {
         let mut update = self
             .client
             .update_item()
             .table_name(&self.table)
             .key(attr::ID, s(key))
-            .condition_expression("#status = :pending")
-            .expression_attribute_names("#status", attr::STATUS)
-            .expression_attribute_values(":pending", s(RowStatus::Pending.as_str()));
+            .expression_attribute_names("#received_at", attr::RECEIVED_AT)
+            .expression_attribute_values(":received_at", n(received_at))
+            .expression_attribute_names("#status", attr::STATUS);
+        let mut allowed = Vec::with_capacity(statuses.len());
+        for (position, status) in statuses.iter().enumerate() {
+            allowed.push(format!(":s{position}"));
+            update =
+                update.expression_attribute_values(format!(":s{position}"), s(status.as_str()));
+        }
         let mut assignments = Vec::with_capacity(changes.len());
         for (position, (name, value)) in changes.into_iter().enumerate() {
             assignments.push(format!("#a{position} = :a{position}"));
@@ -280,6 +321,10 @@ impl DynamoDbOutbox {
                 .expression_attribute_values(format!(":a{position}"), value);
         }
         let result = update
+            .condition_expression(format!(
+                "#status IN ({}) AND #received_at = :received_at",
+                allowed.join(", ")
+            ))
             .update_expression(format!(
                 "SET {} REMOVE {}",
                 assignments.join(", "),
@@ -288,11 +333,9 @@ impl DynamoDbOutbox {
             .send()
             .await;
         match result {
-            Ok(_) => Ok(MarkOutcome::Marked),
+            Ok(_) => Ok(true),
             Err(err) => match err.as_service_error() {
-                Some(UpdateItemError::ConditionalCheckFailedException(_)) => {
-                    Ok(MarkOutcome::NotPending)
-                }
+                Some(UpdateItemError::ConditionalCheckFailedException(_)) => Ok(false),
                 _ => Err(OutboxError::aws("UpdateItem", err)),
             },
         }
@@ -400,7 +443,7 @@ impl DynamoDbOutbox {
 
     /// Reads up to [`MAX_BATCH_GET`] whole rows with strongly consistent reads (the index is only
     /// eventually consistent: the row itself says whether it is still pending). Keys whose row
-    /// is gone are left out.
+    /// is gone, or cannot be read (logged), are left out.
     pub async fn load_rows(&self, keys: &[String]) -> Result<Vec<StoredRow>, OutboxError> {
         let mut wanted: Vec<HashMap<String, AttributeValue>> = keys
             .iter()
@@ -433,7 +476,14 @@ impl DynamoDbOutbox {
                 .into_iter()
                 .flatten()
             {
-                rows.push(stored_row(item)?);
+                // One unreadable row must not hold back the rest of the page: it stays pending
+                // (counted by PendingCount, and its age alarms) for on-call to look at.
+                match stored_row(item) {
+                    Ok(row) => rows.push(row),
+                    Err(err) => {
+                        tracing::warn!(error = %err, "an outbox row cannot be read; left as it is")
+                    }
+                }
             }
             if let Some(left) = output.unprocessed_keys().and_then(|u| u.get(&self.table)) {
                 wanted = left.keys().to_vec();
@@ -599,6 +649,12 @@ pub fn pending_item(event: &AcceptedEvent, shard: u16) -> Item {
     if let Some(event_type) = &event.event_type {
         item.insert(attr::EVENT_TYPE.to_owned(), s(event_type));
     }
+    if let Some(queue_url) = &event.destination.queue_url {
+        item.insert(attr::DESTINATION.to_owned(), s(queue_url));
+    }
+    if let Some(group_id) = &event.destination.group_id {
+        item.insert(attr::GROUP_ID.to_owned(), s(group_id));
+    }
     with_cheapest_body(item, &event.body)
 }
 
@@ -715,10 +771,15 @@ fn row_state(key: &str, item: &Item, body_sha256: String) -> Result<ExistingRow,
         .and_then(|v| v.as_n().ok())
         .and_then(|text| text.parse().ok())
         .ok_or_else(|| malformed("received_at is missing"))?;
+    let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
     Ok(ExistingRow {
         status,
         body_sha256,
         received_at,
+        destination: Destination {
+            queue_url: text(attr::DESTINATION),
+            group_id: text(attr::GROUP_ID),
+        },
     })
 }
 
@@ -767,6 +828,10 @@ pub fn stored_row(item: &Item) -> Result<StoredRow, OutboxError> {
         body_sha256: existing.body_sha256,
         received_at: existing.received_at,
         key: key.clone(),
+        destination: Destination {
+            queue_url: text(attr::DESTINATION),
+            group_id: text(attr::GROUP_ID),
+        },
     };
     Ok(StoredRow {
         key,
@@ -774,4 +839,299 @@ pub fn stored_row(item: &Item) -> Result<StoredRow, OutboxError> {
         event,
         attempts,
     })
+}
+
+// ---- On-call operations (outboxctl, issue 7): look at one row, list a time window of the
+// unsent index, resend, park and discard with the sweeper's conditional rules, and the segmented
+// Scan of sent rows that a replay needs. ----
+
+/// A row as on-call sees it: every attribute as text (the body apart, as bytes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowView {
+    pub key: String,
+    /// `pending`, `sent`, `parked` or `discarded`.
+    pub status: String,
+    /// Every attribute but the body, by name, as text (numbers as written, binaries in hex).
+    pub attributes: Vec<(String, String)>,
+    pub body: Option<Bytes>,
+}
+
+impl RowView {
+    pub fn attribute(&self, name: &str) -> Option<&str> {
+        self.attributes
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// The result of an on-call change to one row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeOutcome {
+    Changed,
+    /// The row was not in a state the change applies to (someone changed it meanwhile).
+    NotApplicable,
+}
+
+/// A sent row found by [`DynamoDbOutbox::scan_sent`], with the message id of its first delivery.
+#[derive(Debug, Clone)]
+pub struct SentRow {
+    pub row: StoredRow,
+    pub message_id: Option<String>,
+}
+
+/// One page of one segment of a Scan for sent rows.
+#[derive(Debug, Clone, Default)]
+pub struct SentPage {
+    pub rows: Vec<SentRow>,
+    /// Items DynamoDB read (all statuses, before the filter): what the Scan costs.
+    pub items_scanned: usize,
+    /// Read capacity units consumed, as DynamoDB reports them.
+    pub read_units: f64,
+    pub next: Option<HashMap<String, AttributeValue>>,
+}
+
+/// A time window of received rows, `since` inclusive, `until` exclusive (epoch ms).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReceivedWindow {
+    pub since: EpochMillis,
+    pub until: EpochMillis,
+}
+
+impl DynamoDbOutbox {
+    /// The row under `key`, read consistently, whatever its status.
+    pub async fn view(&self, key: &str) -> Result<Option<RowView>, OutboxError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(attr::ID, s(key))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|err| OutboxError::aws("GetItem", err))?;
+        Ok(output.item().map(|item| row_view(key, item)))
+    }
+
+    /// One page of this source's rows in `status` on `shard` received within `window`, oldest
+    /// first, from the sparse index.
+    pub async fn unsent_window(
+        &self,
+        status: RowStatus,
+        shard: u16,
+        window: ReceivedWindow,
+        limit: i32,
+        start: Option<HashMap<String, AttributeValue>>,
+    ) -> Result<UnsentPage, OutboxError> {
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(UNSENT_INDEX)
+            .key_condition_expression("unsent_key = :key AND received_at BETWEEN :since AND :last")
+            .expression_attribute_values(":key", s(&unsent_key(status, &self.source, shard)))
+            .expression_attribute_values(":since", n(window.since))
+            .expression_attribute_values(":last", n(window.until.saturating_sub(1)))
+            .scan_index_forward(true)
+            .limit(limit)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(|err| OutboxError::aws("Query", err))?;
+        let rows = output
+            .items()
+            .iter()
+            .filter_map(|item| {
+                let key = item.get(attr::ID)?.as_s().ok()?.clone();
+                let received_at = item.get(attr::RECEIVED_AT)?.as_n().ok()?.parse().ok()?;
+                Some(UnsentRef { key, received_at })
+            })
+            .collect();
+        Ok(UnsentPage {
+            rows,
+            items_read: usize::try_from(output.scanned_count()).unwrap_or(0),
+            next: output.last_evaluated_key().cloned(),
+        })
+    }
+
+    /// Marks a row sent by on-call: like [`DynamoDbOutbox::mark_sent`], but a parked row may be
+    /// marked too. Only the row that was read and is still unsent (pending or parked) changes, so
+    /// a row someone else sent meanwhile keeps its own record.
+    pub async fn mark_resent(
+        &self,
+        key: &str,
+        received_at: EpochMillis,
+        message_id: &str,
+        now: EpochMillis,
+        retention: Duration,
+    ) -> Result<ChangeOutcome, OutboxError> {
+        let changes = sent_changes(message_id, DeliveredBy::Outboxctl, now, retention);
+        let unsent = [RowStatus::Pending, RowStatus::Parked];
+        Ok(
+            if self
+                .mark_sent_if(key, received_at, &unsent, changes)
+                .await?
+            {
+                ChangeOutcome::Changed
+            } else {
+                ChangeOutcome::NotApplicable
+            },
+        )
+    }
+
+    /// Parks a pending row: the sweeper leaves it alone until on-call resends it.
+    pub async fn park(&self, key: &str) -> Result<ChangeOutcome, OutboxError> {
+        let parked_key = unsent_key(RowStatus::Parked, &self.source, shard_of(key, self.shards));
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(attr::ID, s(key))
+            .condition_expression("#status = :pending")
+            .update_expression("SET #status = :parked, unsent_key = :parked_key")
+            .expression_attribute_names("#status", attr::STATUS)
+            .expression_attribute_values(":pending", s(RowStatus::Pending.as_str()))
+            .expression_attribute_values(":parked", s(RowStatus::Parked.as_str()))
+            .expression_attribute_values(":parked_key", s(&parked_key))
+            .send()
+            .await;
+        conditional(result)
+    }
+
+    /// Gives up on an unsent (pending or parked) row for good, keeping it: status `discarded`,
+    /// who, when and why, out of the index, and the TTL of a sent row. Never a delete.
+    pub async fn discard(
+        &self,
+        key: &str,
+        by: &str,
+        reason: &str,
+        now: EpochMillis,
+        retention: Duration,
+    ) -> Result<ChangeOutcome, OutboxError> {
+        let expires_at = now / 1000 + i64::try_from(retention.as_secs()).unwrap_or(i64::MAX / 2);
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(attr::ID, s(key))
+            .condition_expression("#status IN (:pending, :parked)")
+            .update_expression(
+                "SET #status = :discarded, discarded_at = :now, discarded_by = :by, \
+                 discard_reason = :reason, expires_at = :expires_at REMOVE unsent_key",
+            )
+            .expression_attribute_names("#status", attr::STATUS)
+            .expression_attribute_values(":pending", s(RowStatus::Pending.as_str()))
+            .expression_attribute_values(":parked", s(RowStatus::Parked.as_str()))
+            .expression_attribute_values(":discarded", s(RowStatus::Discarded.as_str()))
+            .expression_attribute_values(":now", n(now))
+            .expression_attribute_values(":by", s(by))
+            .expression_attribute_values(":reason", s(reason))
+            .expression_attribute_values(":expires_at", n(expires_at))
+            .send()
+            .await;
+        conditional(result)
+    }
+
+    /// One page of one segment of a parallel Scan for this source's sent rows received within
+    /// `window` (and of `event_type`, when given). Sent rows are not in the sparse index, so
+    /// this reads the whole table: its cost is in `read_units`.
+    pub async fn scan_sent(
+        &self,
+        segment: i32,
+        total_segments: i32,
+        window: ReceivedWindow,
+        event_type: Option<&str>,
+        start: Option<HashMap<String, AttributeValue>>,
+    ) -> Result<SentPage, OutboxError> {
+        // The source is the key's prefix (rows do not repeat it in an attribute).
+        let mut filter = "#status = :sent AND begins_with(#id, :key_prefix) \
+                          AND received_at BETWEEN :since AND :last"
+            .to_owned();
+        let mut request = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .segment(segment)
+            .total_segments(total_segments)
+            .expression_attribute_names("#status", attr::STATUS)
+            .expression_attribute_names("#id", attr::ID)
+            .expression_attribute_values(":sent", s(RowStatus::Sent.as_str()))
+            .expression_attribute_values(":key_prefix", s(&outbox_key(&self.source, "")))
+            .expression_attribute_values(":since", n(window.since))
+            .expression_attribute_values(":last", n(window.until.saturating_sub(1)))
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .set_exclusive_start_key(start);
+        if let Some(event_type) = event_type {
+            filter.push_str(" AND event_type = :event_type");
+            request = request.expression_attribute_values(":event_type", s(event_type));
+        }
+        let output = request
+            .filter_expression(filter)
+            .send()
+            .await
+            .map_err(|err| OutboxError::aws("Scan", err))?;
+        let rows = output
+            .items()
+            .iter()
+            .map(|item| {
+                Ok(SentRow {
+                    row: stored_row(item)?,
+                    message_id: item.get("message_id").and_then(|v| v.as_s().ok()).cloned(),
+                })
+            })
+            .collect::<Result<Vec<_>, OutboxError>>()?;
+        Ok(SentPage {
+            rows,
+            items_scanned: usize::try_from(output.scanned_count()).unwrap_or(0),
+            read_units: output
+                .consumed_capacity()
+                .and_then(|c| c.capacity_units())
+                .unwrap_or(0.0),
+            next: output.last_evaluated_key().cloned(),
+        })
+    }
+}
+
+fn conditional<E>(
+    result: Result<E, SdkError<UpdateItemError>>,
+) -> Result<ChangeOutcome, OutboxError> {
+    match result {
+        Ok(_) => Ok(ChangeOutcome::Changed),
+        Err(err) => match err.as_service_error() {
+            Some(UpdateItemError::ConditionalCheckFailedException(_)) => {
+                Ok(ChangeOutcome::NotApplicable)
+            }
+            _ => Err(OutboxError::aws("UpdateItem", err)),
+        },
+    }
+}
+
+fn row_view(key: &str, item: &HashMap<String, AttributeValue>) -> RowView {
+    let mut attributes: Vec<(String, String)> = item
+        .iter()
+        .filter(|(name, _)| name.as_str() != attr::BODY)
+        .map(|(name, value)| {
+            let text = match value {
+                AttributeValue::S(text) | AttributeValue::N(text) => text.clone(),
+                AttributeValue::B(blob) => hex::encode(blob.as_ref()),
+                AttributeValue::Bool(flag) => flag.to_string(),
+                other => format!("{other:?}"),
+            };
+            (name.clone(), text)
+        })
+        .collect();
+    attributes.sort();
+    RowView {
+        key: key.to_owned(),
+        status: item
+            .get(attr::STATUS)
+            .and_then(|v| v.as_s().ok())
+            .cloned()
+            .unwrap_or_default(),
+        attributes,
+        body: item
+            .get(attr::BODY)
+            .and_then(|v| v.as_b().ok())
+            .map(|blob| Bytes::copy_from_slice(blob.as_ref())),
+    }
 }

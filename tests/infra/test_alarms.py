@@ -1,6 +1,8 @@
 """Every alarm issue 4 and SEED-NOTES.md ask for exists, on the right metric, and notifies the one topic."""
 import pytest
 
+from conftest import ROOT
+
 # (module, namespace, metric, dimension key) that must have an alarm.
 REQUIRED = [
     ("lambda", "AWS/Lambda", "Errors", "FunctionName"),
@@ -75,3 +77,54 @@ def test_moved_alarms_keep_their_state(modules, module):
         source, target = block["from"][2:-1], block["to"][2:-1]
         assert target in addresses, f"modules/{module}: moved to {target}, which does not exist"
         assert source not in addresses, f"modules/{module}: moved from {source}, which still exists"
+
+
+RUNBOOK = ROOT / "docs" / "runbook.md"
+
+
+def runbook_anchors():
+    """The GitHub-style anchors of the runbook's headings."""
+    import re
+    anchors = set()
+    for line in RUNBOOK.read_text(encoding="utf-8").splitlines():
+        if line.startswith("#"):
+            title = line.lstrip("#").strip().lower()
+            anchors.add(re.sub(r"[^a-z0-9 _-]", "", title).replace(" ", "-"))
+    return anchors
+
+
+@pytest.mark.parametrize("module", ["lambda", "sqs-with-dlq", "monitoring"])
+def test_every_alarm_names_its_runbook_section_and_first_outboxctl_command(modules, module):
+    import re
+    anchors = runbook_anchors()
+    for name, a in alarms(modules, module).items():
+        text = a["alarm_description"]
+        assert "First: `${var.outboxctl_command} " in text, f"modules/{module} {name}: no first outboxctl command"
+        m = re.search(r"Runbook: \$\{var\.runbook_url\}#(\S+)$", text)
+        assert m, f"modules/{module} {name}: no runbook section at the end of the description"
+        section = m.group(1)
+        if "${var.runbook_section}" in section:
+            wanted = {section.replace("${var.runbook_section}", fn) for fn in ("ingress", "sweeper")}
+        else:
+            wanted = {section}
+        assert wanted <= anchors, f"modules/{module} {name}: runbook has no section {sorted(wanted - anchors)}"
+
+
+def test_the_example_points_every_alarm_at_outboxctl_of_its_ingress(example):
+    assert example.locals["outboxctl"] == "outboxctl --function ${var.name}-ingress:current"
+    for call in ("ingress", "sweeper", "queue", "monitoring"):
+        assert example.modules[call]["outboxctl_command"] == "${local.outboxctl}", call
+    assert example.modules["ingress"]["runbook_section"] == "ingress"
+    assert example.modules["sweeper"]["runbook_section"] == "sweeper"
+
+
+def test_slack_destination_is_optional_and_on_the_alarm_topic(example, modules):
+    topic = modules["alarm-topic"]
+    [slack] = topic.of_type("aws_chatbot_slack_channel_configuration").values()
+    assert slack["count"] == "${local.slack}"
+    assert slack["sns_topic_arns"] == ["${aws_sns_topic.alarms.arn}"]
+    assert slack["slack_team_id"] == "${var.slack_workspace_id}"
+    assert slack["slack_channel_id"] == "${var.slack_channel_id}"
+    assert topic.var_default("slack_channel_id") is None and topic.var_default("slack_workspace_id") is None
+    call = example.modules["alarm_topic"]
+    assert (call["slack_workspace_id"], call["slack_channel_id"]) == ("${var.slack_workspace_id}", "${var.slack_channel_id}")

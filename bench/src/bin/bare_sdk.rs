@@ -98,6 +98,7 @@ async fn send_all(count: u64, run: &str, send: bool) -> anyhow::Result<()> {
         outbox
             .mark_sent(
                 &event.key,
+                event.received_at,
                 &message_id,
                 DeliveredBy::Ingress,
                 now_millis(),

@@ -12,14 +12,15 @@ use hmac::{Hmac, KeyInit, Mac};
 use http::{HeaderMap, HeaderName};
 use sha2::Sha256;
 use shared::samples::{webhook, Layout, Provider};
-use shared::signature::{GenericHmac, SignatureEncoding, SignatureScheme};
+use shared::signature::{GenericHmac, SignatureEncoding, SignatureScheme, SCHEME_NAMES};
 use shared::testing::secret_for;
 
 const SIZES: [(usize, &str); 2] = [(1024, "1KB"), (65536, "64KB")];
 const NOW: i64 = 1_764_400_000;
 
-/// One instance of every scheme. The match below has no wildcard: a scheme added to
-/// `SignatureScheme` does not compile here until it is benchmarked too.
+/// One instance of every scheme. The match below has no wildcard, so a variant added to
+/// `SignatureScheme` does not compile here until it is benchmarked too, and a name added to
+/// `SCHEME_NAMES` stops the benchmark with a message.
 fn every_scheme() -> Vec<SignatureScheme> {
     let schemes = vec![
         SignatureScheme::StandardWebhooks,
@@ -28,12 +29,26 @@ fn every_scheme() -> Vec<SignatureScheme> {
             encoding: SignatureEncoding::Hex,
             prefix: "sha256=".to_owned(),
         }),
+        SignatureScheme::Stripe,
+        SignatureScheme::GitHub,
+        SignatureScheme::Shopify,
+        SignatureScheme::Slack,
     ];
     for scheme in &schemes {
         match scheme {
-            SignatureScheme::StandardWebhooks | SignatureScheme::HmacSha256(_) => {}
+            SignatureScheme::StandardWebhooks
+            | SignatureScheme::HmacSha256(_)
+            | SignatureScheme::Stripe
+            | SignatureScheme::GitHub
+            | SignatureScheme::Shopify
+            | SignatureScheme::Slack => {}
         }
     }
+    let names: Vec<&str> = schemes.iter().map(SignatureScheme::name).collect();
+    assert_eq!(
+        names, SCHEME_NAMES,
+        "every SIGNATURE_SCHEME value is benchmarked"
+    );
     schemes
 }
 

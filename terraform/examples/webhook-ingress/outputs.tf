@@ -70,3 +70,13 @@ output "lambroll_env" {
     SWEEPER_ROLE_ARN      = module.sweeper.role_arn
   }) : "export ${k}='${replace(v, "'", "'\\''")}'"])
 }
+
+output "outboxctl_read_only_policy_arn" {
+  description = "IAM policy for on-call, read-only outboxctl (status, list, show, dlq list/show, replay --dry-run): attach it to the on-call role."
+  value       = aws_iam_policy.outboxctl_read_only.arn
+}
+
+output "outboxctl_repair_policy_arn" {
+  description = "IAM policy for on-call repairs with outboxctl (resend, park, discard, replay, dlq redrive, send-test), read-only included."
+  value       = aws_iam_policy.outboxctl_repair.arn
+}

@@ -14,6 +14,25 @@ variable "source_name" {
   type        = string
 }
 
+variable "routes" {
+  description = <<-EOT
+    ROUTES: events routed to queues of their own (each with its DLQ and alarms, created here), first match
+    wins, the rest go to the main queue. Each route names `pointer` (a JSON pointer into the body) or `header`,
+    and `equals` or `prefix`; `fifo = true` makes a FIFO queue whose MessageGroupId is the value at
+    `group_pointer` (default: the source).
+  EOT
+  type = list(object({
+    name          = string
+    pointer       = optional(string)
+    header        = optional(string)
+    equals        = optional(string)
+    prefix        = optional(string)
+    fifo          = optional(bool, false)
+    group_pointer = optional(string)
+  }))
+  default = []
+}
+
 variable "secret_parameter_name" {
   description = "SECRET_PARAMETER: SSM parameter name holding the signing secret (null: /<name>/secret)."
   type        = string
@@ -105,6 +124,12 @@ variable "timestamp_tolerance_secs" {
   default     = ""
 }
 
+variable "secret_refresh_secs" {
+  description = "SECRET_REFRESH_SECS: cached signing secrets older than this are re-read (code default 300)."
+  type        = string
+  default     = ""
+}
+
 variable "pending_shards" {
   description = "PENDING_SHARDS (ingress and sweeper must agree)."
   type        = string
@@ -157,4 +182,20 @@ variable "tags" {
   description = "Extra tags for every resource."
   type        = map(string)
   default     = {}
+}
+
+variable "slack_workspace_id" {
+  description = "Optional: Slack workspace (team) id for the alarms (AWS Chatbot); set with slack_channel_id."
+  type        = string
+  default     = null
+}
+
+variable "slack_channel_id" {
+  description = "Optional: Slack channel id that receives every alarm (AWS Chatbot); set with slack_workspace_id."
+  type        = string
+  default     = null
+  validation {
+    condition     = (var.slack_channel_id == null) == (var.slack_workspace_id == null)
+    error_message = "Set both slack_workspace_id and slack_channel_id, or neither."
+  }
 }

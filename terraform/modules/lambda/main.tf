@@ -153,13 +153,13 @@ locals {
   alarms = [
     {
       name        = "errors"
-      description = "Lambda ${var.function_name} failed (crash, timeout or init error). Check its log group; for the ingress, the provider retries non-2xx answers."
+      description = "Lambda ${var.function_name} failed (crash, timeout or init error). Check its log group; for the ingress, the provider retries non-2xx answers. First: `${var.outboxctl_command} status`. Runbook: ${var.runbook_url}#${var.runbook_section}-errors"
       metric      = "Errors"
       threshold   = var.errors_threshold
     },
     {
       name        = "throttles"
-      description = "Lambda ${var.function_name} was throttled (account or reserved concurrency exhausted)."
+      description = "Lambda ${var.function_name} was throttled (account or reserved concurrency exhausted). First: `${var.outboxctl_command} status`. Runbook: ${var.runbook_url}#${var.runbook_section}-throttles"
       metric      = "Throttles"
       threshold   = 1
     },

@@ -106,3 +106,20 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "outboxctl_command" {
+  description = "How on-call runs outboxctl against this deployment; alarm descriptions start their first command with it."
+  type        = string
+  default     = "outboxctl"
+}
+
+variable "runbook_url" {
+  description = "Where on-call finds the runbook (URL or repository path); alarm descriptions append the alarm's section anchor."
+  type        = string
+  default     = "docs/runbook.md"
+}
+
+variable "runbook_section" {
+  description = "The runbook's name for this function (`ingress` or `sweeper`): its alarms link to #<it>-errors and #<it>-throttles."
+  type        = string
+}

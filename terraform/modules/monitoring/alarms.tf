@@ -17,7 +17,7 @@ locals {
   alarms = [
     {
       name                = "outbox-oldest-pending-age"
-      description         = "Outbox: for 3 of the last 5 minutes an accepted event has waited >= ${var.oldest_pending_age_threshold_seconds} s to reach the queue, or the sweeper reported nothing (it emits this metric on every sweep, once a minute, so missing data is breaching). The sweeper cannot send (SQS errors, permissions, throttling) or is not running or crashing; events are safe in the outbox. Its last reports: `aws logs tail /aws/lambda/${var.sweeper_function_name} --since 30m --filter-pattern '{ $.message = \"sweep finished\" }'`. Runbook: ${var.runbook_url}#outbox-oldest-pending-age"
+      description         = "Outbox: for 3 of the last 5 minutes an accepted event has waited >= ${var.oldest_pending_age_threshold_seconds} s to reach the queue, or the sweeper reported nothing (it emits this metric on every sweep, so missing data is breaching). The sweeper cannot send (SQS errors, permissions, throttling) or is not running; events are safe in the outbox. First: `${var.outboxctl_command} status`, then `${var.outboxctl_command} list --status pending`. Runbook: ${var.runbook_url}#outbox-oldest-pending-age"
       metric              = "OldestPendingAgeSeconds"
       statistic           = "Maximum"
       evaluation_periods  = 5
@@ -28,20 +28,20 @@ locals {
     },
     {
       name               = "outbox-parked"
-      description        = "Outbox: the sweeper parked at least one event after MAX_ATTEMPTS failed re-sends; a parked event is never retried automatically and never expires. Fix the cause (the row's last_error), then re-queue it for the sweeper with a conditional update-item. List the parked keys: `for s in $(seq 0 7); do aws dynamodb query --table-name ${var.table_name} --index-name unsent-index --key-condition-expression 'unsent_key = :k' --expression-attribute-values '{\":k\":{\"S\":\"parked#'$s'\"}}' --query 'Items[].[id.S]' --output text; done` (shards 0..PENDING_SHARDS-1, default 8). Runbook: ${var.runbook_url}#outbox-parked"
+      description        = "Outbox (source ${var.source_name}): the sweeper parked at least one event after MAX_ATTEMPTS failed re-sends; a parked event is never retried automatically and never expires. First: `${var.outboxctl_command} list --status parked` (each row's last error); fix the cause, then `${var.outboxctl_command} resend --status parked --yes`. Runbook: ${var.runbook_url}#outbox-parked"
       metric             = "Parked"
       evaluation_periods = 1
     },
     {
       name                = "ingress-failed"
-      description         = "Ingress answered 500: an event could be written neither to the outbox nor to the queue. The provider retries; if it persists, DynamoDB and SQS are both failing for the function (check its logs). Runbook: ${var.runbook_url}#ingress-failed"
+      description         = "Ingress answered 500: an event could be written neither to the outbox nor to the queue. The provider retries; if it persists, DynamoDB and SQS are both failing for the function (check its logs). First: `${var.outboxctl_command} status`, then `${var.outboxctl_command} send-test`. Runbook: ${var.runbook_url}#ingress-failed"
       metric              = "Failed"
       evaluation_periods  = 5
       datapoints_to_alarm = 1
     },
     {
       name               = "sweeper-not-running"
-      description        = "The sweeper has not been invoked for 10 minutes: the schedule is disabled or its role cannot invoke the function. Pending events are not being re-sent. Runbook: ${var.runbook_url}#sweeper-not-running"
+      description        = "The sweeper has not been invoked for 10 minutes: the schedule is disabled or its role cannot invoke the function. Pending events are not being re-sent. First: `${var.outboxctl_command} status` (pending rows and their age). Runbook: ${var.runbook_url}#sweeper-not-running"
       namespace          = "AWS/Lambda"
       metric             = "Invocations"
       dimensions         = { FunctionName = var.sweeper_function_name }

@@ -88,3 +88,9 @@ variable "runbook_url" {
   type        = string
   default     = "docs/runbook.md"
 }
+
+variable "outboxctl_command" {
+  description = "How on-call runs outboxctl against this deployment; alarm descriptions start their first command with it."
+  type        = string
+  default     = "outboxctl"
+}

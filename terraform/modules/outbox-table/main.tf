@@ -46,7 +46,7 @@ resource "aws_dynamodb_table" "outbox" {
     type = "N"
   }
 
-  # Sparse: unsent_key ("pending#<shard>" / "parked#<shard>") exists only on unsent rows.
+  # Sparse: unsent_key ("pending#<source>#<shard>" / "parked#<source>#<shard>") exists only on unsent rows.
   global_secondary_index {
     name            = "unsent-index"
     hash_key        = "unsent_key"

@@ -1,7 +1,10 @@
 # Main queue + DLQ with redrive, both encrypted with SQS-managed SSE (no CMK: producers then need no KMS
 # permission, which keeps the ingress and sweeper policies at exactly the actions their code calls).
+# A FIFO pair (var.fifo) gets the ".fifo" suffix SQS requires on both names; a FIFO queue's DLQ must be
+# FIFO too. Deduplication ids come from the code (the outbox key), never from the body's content.
 resource "aws_sqs_queue" "dlq" {
-  name                      = "${var.name}-dlq"
+  name                      = var.fifo ? "${var.name}-dlq.fifo" : "${var.name}-dlq"
+  fifo_queue                = var.fifo
   message_retention_seconds = var.dlq_message_retention_seconds
   max_message_size          = var.max_message_size
   sqs_managed_sse_enabled   = true
@@ -9,7 +12,8 @@ resource "aws_sqs_queue" "dlq" {
 }
 
 resource "aws_sqs_queue" "main" {
-  name                       = var.name
+  name                       = var.fifo ? "${var.name}.fifo" : var.name
+  fifo_queue                 = var.fifo
   visibility_timeout_seconds = var.visibility_timeout_seconds
   message_retention_seconds  = var.message_retention_seconds
   max_message_size           = var.max_message_size
@@ -42,19 +46,19 @@ locals {
   alarms = [
     {
       name        = "oldest-message-age"
-      description = "Queue ${var.name}: the oldest message has waited too long. Workers are slow, stopped or failing (check their receive/delete rates). Runbook: ${var.runbook_url}#oldest-message-age"
+      description = "Queue ${var.name}: the oldest message has waited too long. Workers are slow, stopped or failing (check their receive/delete rates). First: `${var.outboxctl_command} status` (visible and in-flight messages). Runbook: ${var.runbook_url}#oldest-message-age"
       metric      = "ApproximateAgeOfOldestMessage"
       threshold   = var.oldest_message_age_threshold_seconds
     },
     {
       name        = "visible-messages"
-      description = "Queue ${var.name}: backlog of visible messages. Workers cannot keep up or are stopped. Runbook: ${var.runbook_url}#visible-messages"
+      description = "Queue ${var.name}: backlog of visible messages. Workers cannot keep up or are stopped. First: `${var.outboxctl_command} status`. Runbook: ${var.runbook_url}#visible-messages"
       metric      = "ApproximateNumberOfMessagesVisible"
       threshold   = var.visible_messages_threshold
     },
     {
       name                = "dlq-not-empty"
-      description         = "DLQ ${var.name}-dlq holds at least one message: a worker failed it ${var.max_receive_count} times. Look (receiving counts as a receive; keep the visibility timeout short): `aws sqs receive-message --queue-url ${aws_sqs_queue.dlq.id} --max-number-of-messages 10 --visibility-timeout 0 --message-attribute-names All`. Fix the worker, then move them back to ${var.name}: `aws sqs start-message-move-task --source-arn ${aws_sqs_queue.dlq.arn}` (watch: `aws sqs list-message-move-tasks --source-arn ${aws_sqs_queue.dlq.arn}`). Runbook: ${var.runbook_url}#dlq-not-empty"
+      description         = "DLQ ${var.name}-dlq holds at least one message: a worker failed it ${var.max_receive_count} times. First: `${var.outboxctl_command} dlq list` (event ids for the workers' owners); once the workers are fixed, `${var.outboxctl_command} dlq redrive --yes`. Runbook: ${var.runbook_url}#dlq-not-empty"
       metric              = "ApproximateNumberOfMessagesVisible"
       dimensions          = { QueueName = aws_sqs_queue.dlq.name }
       evaluation_periods  = 1

@@ -3,6 +3,12 @@ variable "name" {
   type        = string
 }
 
+variable "fifo" {
+  description = "Create a FIFO queue and FIFO DLQ (names end in .fifo): per-group order, and SQS drops a re-send with the same deduplication id within five minutes."
+  type        = bool
+  default     = false
+}
+
 variable "max_receive_count" {
   description = "Receives before SQS moves a message to the DLQ (scripts/localstack.py MAX_RECEIVE_COUNT)."
   type        = number
@@ -60,4 +66,10 @@ variable "runbook_url" {
   description = "Where on-call finds the runbook (URL or repository path); alarm descriptions append the alarm's section anchor (#dlq-not-empty, ...)."
   type        = string
   default     = "docs/runbook.md"
+}
+
+variable "outboxctl_command" {
+  description = "How on-call runs outboxctl against this deployment; alarm descriptions start their first command with it."
+  type        = string
+  default     = "outboxctl"
 }

@@ -1,0 +1,225 @@
+//! `status`: the queue, the DLQ and the outbox at a glance, and one verdict.
+
+use std::time::Duration;
+
+use serde::Serialize;
+use shared::outbox::RowStatus;
+use shared::queue::QueueDepth;
+use shared::time::{now_millis, EpochMillis};
+
+use crate::cli::StatusArgs;
+use crate::output::{table, Output};
+use crate::target::Target;
+use crate::timearg::age;
+use crate::Outcome;
+
+/// What `status` measured.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Figures {
+    pub queue: QueueDepth,
+    pub dlq: QueueDepth,
+    pub pending: u64,
+    /// Age of the oldest pending row; `None` when nothing is pending.
+    pub oldest_pending_age_secs: Option<f64>,
+    pub parked: u64,
+}
+
+/// The one-line judgement.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase", tag = "verdict", content = "reason")]
+pub enum Verdict {
+    Ok,
+    /// The outbox or the workers lag; it may catch up by itself.
+    Behind(String),
+    /// Rows or messages wait for a person.
+    Attention(String),
+}
+
+/// Parked rows and DLQ messages need a person; an old pending row or a long queue means lagging.
+pub fn verdict(figures: &Figures, max_pending_age: Duration, max_visible: u64) -> Verdict {
+    let mut attention = Vec::new();
+    if figures.parked > 0 {
+        attention.push(format!(
+            "{} parked row(s): see `outboxctl list --status parked`, fix the cause, then `outboxctl resend --status parked --yes`",
+            figures.parked
+        ));
+    }
+    let dead = figures.dlq.visible + figures.dlq.in_flight + figures.dlq.delayed;
+    if dead > 0 {
+        attention.push(format!(
+            "{dead} message(s) in the DLQ: see `outboxctl dlq list`; once the workers are fixed, `outboxctl dlq redrive --yes`"
+        ));
+    }
+    if !attention.is_empty() {
+        return Verdict::Attention(attention.join("; "));
+    }
+    let mut behind = Vec::new();
+    if let Some(oldest) = figures.oldest_pending_age_secs {
+        if oldest > max_pending_age.as_secs_f64() {
+            behind.push(format!(
+                "the oldest of {} pending row(s) is {} old (over {}): see `outboxctl list --status pending`; the sweeper should send them, `outboxctl resend ID... --yes` sends them now",
+                figures.pending,
+                age(oldest),
+                age(max_pending_age.as_secs_f64())
+            ));
+        }
+    }
+    if figures.queue.visible >= max_visible {
+        behind.push(format!(
+            "{} messages wait on the queue: the workers are slow or stopped",
+            figures.queue.visible
+        ));
+    }
+    if behind.is_empty() {
+        Verdict::Ok
+    } else {
+        Verdict::Behind(behind.join("; "))
+    }
+}
+
+/// Reads the queues and the unsent index (counts and one row per shard, never a Scan).
+pub async fn measure(target: &Target) -> anyhow::Result<Figures> {
+    let dlq = target.dlq().await?;
+    let mut figures = Figures {
+        queue: target.queue.depth().await?,
+        dlq: dlq.depth().await?,
+        ..Figures::default()
+    };
+    let now = now_millis();
+    let mut oldest: Option<EpochMillis> = None;
+    for shard in 0..target.settings.pending_shards {
+        let (pending, _) = target
+            .outbox
+            .count_unsent(RowStatus::Pending, shard)
+            .await?;
+        let (parked, _) = target.outbox.count_unsent(RowStatus::Parked, shard).await?;
+        figures.pending += pending;
+        figures.parked += parked;
+        if pending > 0 {
+            let first = target
+                .outbox
+                .unsent_page(RowStatus::Pending, shard, EpochMillis::MAX, 1, None)
+                .await?;
+            oldest = oldest
+                .into_iter()
+                .chain(first.rows.first().map(|row| row.received_at))
+                .min();
+        }
+    }
+    figures.oldest_pending_age_secs = oldest.map(|at| (now - at).max(0) as f64 / 1000.0);
+    Ok(figures)
+}
+
+pub async fn run(target: &Target, args: &StatusArgs, output: Output) -> anyhow::Result<Outcome> {
+    let figures = measure(target).await?;
+    let verdict = verdict(&figures, args.max_pending_age, args.max_visible);
+    let json = serde_json::json!({
+        "origin": target.origin.to_string(),
+        "source": target.settings.source,
+        "table": target.settings.table,
+        "figures": figures,
+        "status": verdict,
+    });
+    output.emit(&json, || {
+        println!(
+            "{} · source {} · table {}",
+            target.origin, target.settings.source, target.settings.table
+        );
+        let mut rows = table(&["", "count", "detail"]);
+        rows.add_row(vec![
+            "queue".to_owned(),
+            figures.queue.visible.to_string(),
+            format!(
+                "visible; {} in flight, {} delayed",
+                figures.queue.in_flight, figures.queue.delayed
+            ),
+        ]);
+        rows.add_row(vec![
+            "dlq".to_owned(),
+            (figures.dlq.visible + figures.dlq.in_flight + figures.dlq.delayed).to_string(),
+            format!(
+                "{} visible, {} in flight",
+                figures.dlq.visible, figures.dlq.in_flight
+            ),
+        ]);
+        rows.add_row(vec![
+            "pending".to_owned(),
+            figures.pending.to_string(),
+            figures
+                .oldest_pending_age_secs
+                .map_or_else(|| "none".to_owned(), |secs| format!("oldest {}", age(secs))),
+        ]);
+        rows.add_row(vec![
+            "parked".to_owned(),
+            figures.parked.to_string(),
+            "never retried by the sweeper".to_owned(),
+        ]);
+        println!("{rows}");
+        match &verdict {
+            Verdict::Ok => println!("verdict: ok"),
+            Verdict::Behind(reason) => println!("verdict: behind: {reason}"),
+            Verdict::Attention(reason) => println!("verdict: attention: {reason}"),
+        }
+    });
+    Ok(if verdict == Verdict::Ok {
+        Outcome::Ok
+    } else {
+        Outcome::Attention
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TEN_MINUTES: Duration = Duration::from_secs(600);
+
+    #[test]
+    fn young_pending_rows_are_ok() {
+        let figures = Figures {
+            pending: 3,
+            oldest_pending_age_secs: Some(30.0),
+            ..Figures::default()
+        };
+        assert_eq!(verdict(&figures, TEN_MINUTES, 1000), Verdict::Ok);
+    }
+
+    #[test]
+    fn old_pending_rows_or_a_long_queue_are_behind() {
+        let figures = Figures {
+            pending: 2,
+            oldest_pending_age_secs: Some(700.0),
+            ..Figures::default()
+        };
+        let Verdict::Behind(reason) = verdict(&figures, TEN_MINUTES, 1000) else {
+            panic!("expected behind");
+        };
+        assert!(
+            reason.contains("11m 40s") && reason.contains("list --status pending"),
+            "{reason}"
+        );
+        let mut long_queue = Figures::default();
+        long_queue.queue.visible = 1000;
+        assert!(matches!(
+            verdict(&long_queue, TEN_MINUTES, 1000),
+            Verdict::Behind(_)
+        ));
+    }
+
+    #[test]
+    fn parked_rows_and_dlq_messages_need_attention_first() {
+        let mut figures = Figures {
+            parked: 1,
+            oldest_pending_age_secs: Some(9_999.0),
+            ..Figures::default()
+        };
+        figures.dlq.in_flight = 2;
+        let Verdict::Attention(reason) = verdict(&figures, TEN_MINUTES, 1000) else {
+            panic!("expected attention");
+        };
+        assert!(
+            reason.contains("1 parked") && reason.contains("2 message(s) in the DLQ"),
+            "{reason}"
+        );
+    }
+}

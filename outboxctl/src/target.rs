@@ -1,0 +1,272 @@
+//! Where the deployment is: its settings (from a deployed function, the local stack's settings
+//! file, or this environment, with flags on top) parsed by the functions' own configuration code,
+//! and the AWS clients built once from them.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use anyhow::Context as _;
+use aws_config::{Region, SdkConfig};
+use shared::aws::{config_loader, load_sdk_config, CallLimits};
+use shared::config::{Env, EnvSource, IngressConfig, OutboxSettings, ProcessEnv};
+use shared::deployment::{caller_arn, FunctionRef, LambdaFunctions};
+use shared::outbox::DynamoDbOutbox;
+use shared::queue::{Queues, SqsQueue};
+
+use crate::cli::TargetArgs;
+
+/// Where the settings came from, for the first line of `status` and for error messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    Function(String),
+    LocalStack(String),
+    Environment,
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Function(name) => write!(f, "function {name}"),
+            Self::LocalStack(file) => write!(f, "local stack ({file})"),
+            Self::Environment => f.write_str("environment variables"),
+        }
+    }
+}
+
+/// Settings in layers: flags, then the chosen source, then (for `Environment` only) the process.
+struct Layered {
+    overrides: HashMap<&'static str, String>,
+    base: HashMap<String, String>,
+    process: bool,
+}
+
+impl EnvSource for Layered {
+    fn var(&self, name: &str) -> Option<String> {
+        self.overrides
+            .get(name)
+            .cloned()
+            .or_else(|| self.base.get(name).cloned())
+            .or_else(|| self.process.then(|| ProcessEnv.var(name)).flatten())
+    }
+}
+
+/// The resolved deployment, with its clients.
+pub struct Target {
+    pub origin: Origin,
+    pub settings: OutboxSettings,
+    pub outbox: DynamoDbOutbox,
+    pub queue: SqsQueue,
+    /// The main queue and every routed one (`ROUTES`): a row is re-sent where it was routed.
+    pub queues: Queues,
+    dlq_url: Option<String>,
+    ingress_url: Option<String>,
+    function: Option<FunctionRef>,
+    layered: Layered,
+    pub sdk: SdkConfig,
+}
+
+impl Target {
+    pub async fn resolve(args: &TargetArgs) -> anyhow::Result<Self> {
+        let mut overrides = HashMap::new();
+        let flags = [
+            ("OUTBOX_TABLE", args.table.clone()),
+            ("QUEUE_URL", args.queue_url.clone()),
+            ("DLQ_URL", args.dlq_url.clone()),
+            ("SOURCE_NAME", args.source.clone()),
+            ("PENDING_SHARDS", args.shards.map(|n| n.to_string())),
+        ];
+        for (name, value) in flags {
+            if let Some(value) = value {
+                overrides.insert(name, value);
+            }
+        }
+        let local_file = args.local_env.display().to_string();
+        let (origin, base, process, sdk, function) = if let Some(name) = &args.function {
+            let sdk = load_sdk_config(CallLimits::background()).await;
+            let function = FunctionRef::parse(name);
+            let environment = LambdaFunctions::new(aws_sdk_lambda::Client::new(&sdk))
+                .environment(&function)
+                .await?;
+            (
+                Origin::Function(function.to_string()),
+                environment.0,
+                false,
+                sdk,
+                Some(function),
+            )
+        } else if args.local || args.local_env.exists() {
+            let base = read_env_file(&args.local_env).with_context(|| {
+                format!(
+                    "cannot read the local stack's settings {local_file}: start it with `make up`"
+                )
+            })?;
+            let sdk = local_sdk_config(&base).await;
+            (Origin::LocalStack(local_file), base, false, sdk, None)
+        } else {
+            let sdk = load_sdk_config(CallLimits::background()).await;
+            (Origin::Environment, HashMap::new(), true, sdk, None)
+        };
+        let layered = Layered {
+            overrides,
+            base,
+            process,
+        };
+        let settings = OutboxSettings::from_env(&Env::new(&layered)).with_context(|| {
+            format!("the settings from the {origin} are incomplete: give --function NAME, --local, or the flag / variable named")
+        })?;
+        let outbox = DynamoDbOutbox::new(
+            aws_sdk_dynamodb::Client::new(&sdk),
+            &settings.table,
+            &settings.source,
+            settings.pending_shards,
+        );
+        let queue = SqsQueue::new(aws_sdk_sqs::Client::new(&sdk), &settings.queue_url);
+        let queues = Queues::new(queue.clone(), &settings.routes);
+        Ok(Self {
+            dlq_url: layered.var("DLQ_URL").filter(|v| !v.trim().is_empty()),
+            ingress_url: layered.var("INGRESS_URL").filter(|v| !v.trim().is_empty()),
+            origin,
+            settings,
+            outbox,
+            queue,
+            queues,
+            function,
+            layered,
+            sdk,
+        })
+    }
+
+    /// The DLQ: DLQ_URL / --dlq-url when given, else the main queue's RedrivePolicy target.
+    pub async fn dlq(&self) -> anyhow::Result<SqsQueue> {
+        if let Some(url) = &self.dlq_url {
+            return Ok(SqsQueue::new(aws_sdk_sqs::Client::new(&self.sdk), url));
+        }
+        self.queue.dead_letter_queue().await?.with_context(|| {
+            format!(
+                "the queue {} has no RedrivePolicy, so it has no DLQ: give --dlq-url",
+                self.settings.queue_url
+            )
+        })
+    }
+
+    /// The ingress's own configuration (scheme, secret parameter), for `send-test`.
+    pub fn ingress_config(&self) -> anyhow::Result<IngressConfig> {
+        IngressConfig::from_env(&self.layered).with_context(|| {
+            format!(
+                "the ingress settings from the {} are incomplete",
+                self.origin
+            )
+        })
+    }
+
+    /// Where to POST a test webhook: --url, INGRESS_URL, or the function's URL.
+    pub async fn ingress_url(&self, flag: Option<&str>) -> anyhow::Result<String> {
+        if let Some(url) = flag.map(str::to_owned).or_else(|| self.ingress_url.clone()) {
+            return Ok(url);
+        }
+        let function = self.function.as_ref().context(
+            "no ingress URL: give --url, set INGRESS_URL, or point at the function with --function",
+        )?;
+        LambdaFunctions::new(aws_sdk_lambda::Client::new(&self.sdk))
+            .url(function)
+            .await?
+            .with_context(|| format!("the function {function} has no Function URL: give --url"))
+    }
+
+    /// Who is acting, for the audit attributes: the AWS caller's ARN and the local user.
+    pub async fn operator(&self) -> String {
+        let user = ProcessEnv
+            .var("USER")
+            .or_else(|| ProcessEnv.var("LOGNAME"))
+            .unwrap_or_else(|| "unknown".to_owned());
+        match caller_arn(&aws_sdk_sts::Client::new(&self.sdk)).await {
+            Ok(arn) => format!("{arn} (user {user})"),
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot tell the AWS identity; recording the local user only");
+                format!("user {user}")
+            }
+        }
+    }
+}
+
+/// SDK settings for the local stack: its endpoint, region and dummy credentials from the file.
+async fn local_sdk_config(file: &HashMap<String, String>) -> SdkConfig {
+    let mut loader = config_loader(CallLimits::background());
+    if let Some(endpoint) = file.get("AWS_ENDPOINT_URL") {
+        loader = loader.endpoint_url(endpoint);
+    }
+    if let Some(region) = file.get("AWS_REGION") {
+        loader = loader.region(Region::new(region.clone()));
+    }
+    if let (Some(key), Some(secret)) = (
+        file.get("AWS_ACCESS_KEY_ID"),
+        file.get("AWS_SECRET_ACCESS_KEY"),
+    ) {
+        loader = loader.credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            key,
+            secret,
+            None,
+            None,
+            "local-stack",
+        ));
+    }
+    loader.load().await
+}
+
+/// `KEY=value` lines (the format `make up` writes); blank lines and `#` comments skipped.
+fn read_env_file(path: &Path) -> std::io::Result<HashMap<String, String>> {
+    Ok(parse_env_lines(&std::fs::read_to_string(path)?))
+}
+
+fn parse_env_lines(text: &str) -> HashMap<String, String> {
+    text.lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with('#'))
+        .filter_map(|line| line.split_once('='))
+        .map(|(name, value)| {
+            let value = value.trim();
+            let unquoted = value
+                .strip_prefix('"')
+                .and_then(|v| v.strip_suffix('"'))
+                .unwrap_or(value);
+            (name.trim().to_owned(), unquoted.to_owned())
+        })
+        .filter(|(_, value)| !value.is_empty())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_files_give_their_non_empty_values() {
+        let parsed = parse_env_lines(
+            "# local\nOUTBOX_TABLE=webhook-outbox\nSIGNATURE_HEADER=\nQUEUE_URL=\"http://q/1\"\n\n",
+        );
+        assert_eq!(
+            parsed.get("OUTBOX_TABLE").map(String::as_str),
+            Some("webhook-outbox")
+        );
+        assert_eq!(
+            parsed.get("QUEUE_URL").map(String::as_str),
+            Some("http://q/1")
+        );
+        assert!(!parsed.contains_key("SIGNATURE_HEADER"));
+    }
+
+    #[test]
+    fn flags_win_over_the_source_and_the_process_is_read_only_when_asked() {
+        let layered = Layered {
+            overrides: HashMap::from([("OUTBOX_TABLE", "from-flag".to_owned())]),
+            base: HashMap::from([
+                ("OUTBOX_TABLE".to_owned(), "from-function".to_owned()),
+                ("SOURCE_NAME".to_owned(), "market".to_owned()),
+            ]),
+            process: false,
+        };
+        assert_eq!(layered.var("OUTBOX_TABLE").as_deref(), Some("from-flag"));
+        assert_eq!(layered.var("SOURCE_NAME").as_deref(), Some("market"));
+        assert_eq!(layered.var("PATH"), None);
+    }
+}

@@ -1,0 +1,722 @@
+//! outboxctl end to end: the built binary against moto, each test with its own table, queue, DLQ
+//! and secret parameter (provisioned like the local stack), the scene set up with the same
+//! adapters the ingress and the sweeper use.
+
+use std::collections::{BTreeSet, HashMap};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use e2e::proxy::{FaultProxy, FaultRules, ProxyConfig};
+use serde_json::Value;
+use shared::aws::CallLimits;
+use shared::config::SweeperConfig;
+use shared::event::AcceptedEvent;
+use shared::message::{DeliveredBy, OutgoingMessage};
+use shared::outbox::{DynamoDbOutbox, InsertOutcome, MarkOutcome};
+use shared::queue::SqsQueue;
+use shared::testing::{provision, sdk_config, ReceivedMessage, Resources, STANDARD_SECRET};
+use shared::time::now_millis;
+
+const SOURCE: &str = "market";
+const SHARDS: &str = "4";
+
+/// A test's own resources, the adapters on them, and a way to run the binary against them.
+struct Scene {
+    resources: Resources,
+    /// Where outboxctl sends its AWS calls: moto, or a proxy in front of it that counts them.
+    endpoint: String,
+    outbox: DynamoDbOutbox,
+    queue: SqsQueue,
+    dlq: SqsQueue,
+    sqs: aws_sdk_sqs::Client,
+}
+
+/// What one run of the binary printed and returned.
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|err| panic!("not JSON ({err}): {}\n{}", self.stdout, self.stderr))
+    }
+}
+
+impl Scene {
+    async fn new(prefix: &str) -> Self {
+        let resources = provision(prefix, STANDARD_SECRET).unwrap_or_else(|err| panic!("{err}"));
+        let sdk = sdk_config(&resources.endpoint, CallLimits::background()).await;
+        let (dynamodb, sqs) = (
+            aws_sdk_dynamodb::Client::new(&sdk),
+            aws_sdk_sqs::Client::new(&sdk),
+        );
+        // The test's own view of the table goes through the same adapter as outboxctl's.
+        Self {
+            endpoint: resources.endpoint.clone(),
+            outbox: DynamoDbOutbox::new(dynamodb, &resources.table, SOURCE, 4),
+            queue: SqsQueue::new(sqs.clone(), &resources.queue_url),
+            dlq: SqsQueue::new(sqs.clone(), &resources.dlq_url),
+            resources,
+            sqs,
+        }
+    }
+
+    /// The environment a deployed function would have (no DLQ_URL: it is found from the
+    /// queue's RedrivePolicy), plus the AWS settings of the emulator.
+    fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("SOURCE_NAME", SOURCE.to_owned()),
+            ("OUTBOX_TABLE", self.resources.table.clone()),
+            ("QUEUE_URL", self.resources.queue_url.clone()),
+            ("SECRET_PARAMETER", self.resources.parameter.clone()),
+            ("PENDING_SHARDS", SHARDS.to_owned()),
+            ("AWS_ENDPOINT_URL", self.endpoint.clone()),
+            ("AWS_REGION", "us-east-1".to_owned()),
+            ("AWS_ACCESS_KEY_ID", "test".to_owned()),
+            ("AWS_SECRET_ACCESS_KEY", "test".to_owned()),
+        ]
+    }
+
+    /// Runs outboxctl in a directory without `.local/env`, so only this environment counts.
+    fn run(&self, args: &[&str]) -> Run {
+        let output = Command::new(env!("CARGO_BIN_EXE_outboxctl"))
+            .args(args)
+            .env_clear()
+            .envs(self.env())
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .current_dir(std::env::temp_dir())
+            .output()
+            .expect("run outboxctl");
+        Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    async fn insert(&self, event: &AcceptedEvent) {
+        let inserted = self.outbox.insert_pending(event).await.expect("PutItem");
+        assert_eq!(inserted, InsertOutcome::Inserted);
+    }
+
+    /// Every message on the main queue, received and deleted.
+    async fn drain(&self) -> Vec<ReceivedMessage> {
+        let mut messages = Vec::new();
+        let mut empty = 0;
+        while empty < 2 {
+            let batch = self.queue.receive(10, 60).await.expect("ReceiveMessage");
+            if batch.is_empty() {
+                empty += 1;
+            }
+            for message in batch {
+                self.queue.delete(&message).await.expect("DeleteMessage");
+                messages.push(ReceivedMessage {
+                    body: message.body.clone(),
+                    attributes: message
+                        .attributes
+                        .iter()
+                        .map(|(name, value)| {
+                            (
+                                name.clone(),
+                                value.string_value().unwrap_or_default().to_owned(),
+                            )
+                        })
+                        .collect(),
+                });
+            }
+        }
+        messages
+    }
+}
+
+fn event(id: &str, event_type: &str, body: &[u8], received_at: i64) -> AcceptedEvent {
+    AcceptedEvent::new(
+        SOURCE,
+        id.to_owned(),
+        Some(event_type.to_owned()),
+        Bytes::copy_from_slice(body),
+        received_at,
+    )
+}
+
+/// Parks `events` the way production does: a sweep while the queue it sends to does not exist.
+async fn park_by_a_sweep_without_queue(scene: &Scene, events: &[AcceptedEvent]) {
+    for event in events {
+        scene.insert(event).await;
+    }
+    let missing_queue = format!("{}/no-such-queue", scene.resources.endpoint);
+    let config = SweeperConfig::from_env(&HashMap::from([
+        ("SOURCE_NAME", SOURCE),
+        ("OUTBOX_TABLE", scene.resources.table.as_str()),
+        ("QUEUE_URL", missing_queue.as_str()),
+        ("PENDING_SHARDS", SHARDS),
+        ("GRACE_SECS", "0"),
+        ("MAX_ATTEMPTS", "2"),
+    ]))
+    .expect("sweeper config");
+    let sweeper = sweeper::Sweeper::new(
+        config,
+        scene.outbox.clone(),
+        SqsQueue::new(scene.sqs.clone(), missing_queue.clone()),
+    );
+    let mut parked = 0;
+    for _ in 0..2 {
+        let report = sweeper
+            .sweep_once(now_millis(), Instant::now() + Duration::from_secs(20))
+            .await;
+        parked += report.parked;
+    }
+    assert_eq!(
+        parked,
+        events.len() as u64,
+        "every row parked after 2 failed sweeps"
+    );
+}
+
+/// Sends `events` as the ingress would and lets a failing worker receive each one until SQS
+/// moves it to the DLQ (maxReceiveCount 5).
+async fn fail_into_the_dlq(scene: &Scene, events: &[AcceptedEvent]) {
+    for event in events {
+        scene.insert(event).await;
+        let message = OutgoingMessage::for_event(event, DeliveredBy::Ingress);
+        let id = scene.queue.send(&message).await.expect("SendMessage");
+        let marked = scene
+            .outbox
+            .mark_sent(
+                &event.key,
+                event.received_at,
+                &id,
+                DeliveredBy::Ingress,
+                now_millis(),
+                Duration::from_secs(86_400),
+            )
+            .await
+            .expect("UpdateItem");
+        assert_eq!(marked, MarkOutcome::Marked);
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let depth = scene.dlq.depth().await.expect("DLQ depth");
+        if depth.visible as usize == events.len() {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "messages did not reach the DLQ: {depth:?}"
+        );
+        // A worker that fails: receive, never delete, visible again at once.
+        scene.queue.receive(10, 0).await.expect("ReceiveMessage");
+    }
+}
+
+fn keys_of(listed: &Value) -> Vec<String> {
+    listed
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|row| row["key"].as_str().expect("key").to_owned())
+        .collect()
+}
+
+/// The IAM actions behind the operations a proxy saw (batch calls are authorised by the single call).
+fn iam_actions_called(proxy: &FaultProxy) -> BTreeSet<String> {
+    proxy
+        .stats()
+        .requests
+        .keys()
+        .map(|operation| match operation.as_str() {
+            "sqs:SendMessageBatch" => "sqs:SendMessage".to_owned(),
+            "sqs:ChangeMessageVisibilityBatch" => "sqs:ChangeMessageVisibility".to_owned(),
+            other => other.to_owned(),
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_incident_is_diagnosed_and_repaired_with_outboxctl_alone() {
+    let mut scene = Scene::new("outboxctl-incident").await;
+    // Every AWS call outboxctl makes goes through a proxy that names each operation.
+    let proxy = FaultProxy::start(ProxyConfig::new(
+        scene.resources.moto,
+        FaultRules::none(),
+        7,
+    ))
+    .await
+    .expect("start the proxy");
+    scene.endpoint = proxy.endpoint();
+    let now = now_millis();
+    let minute = 60_000;
+
+    // Parked: the queue was missing while the sweeper ran (one binary body, base64 on the queue).
+    let parked: Vec<AcceptedEvent> = (0..3)
+        .map(|n| {
+            let body: Vec<u8> = if n == 0 {
+                b"\x00\xffbinary parked".to_vec()
+            } else {
+                format!(r#"{{"type":"order.paid","n":{n}}}"#).into_bytes()
+            };
+            event(
+                &format!("parked-{n}"),
+                "order.paid",
+                &body,
+                now - 180 * minute + n,
+            )
+        })
+        .collect();
+    park_by_a_sweep_without_queue(&scene, &parked).await;
+    // In the DLQ: delivered, but a worker failed on each five times.
+    let dead: Vec<AcceptedEvent> = (0..3)
+        .map(|n| {
+            let body = format!(r#"{{"type":"order.refunded","n":{n}}}"#);
+            event(
+                &format!("dead-{n}"),
+                "order.refunded",
+                body.as_bytes(),
+                now - 90 * minute,
+            )
+        })
+        .collect();
+    fail_into_the_dlq(&scene, &dead).await;
+    // Needed again: sent and consumed an hour ago, then a worker bug lost what it did with it.
+    let lost = event(
+        "lost-0",
+        "invoice.created",
+        br#"{"type":"invoice.created","total":42}"#,
+        now - 60 * minute,
+    );
+    scene.insert(&lost).await;
+    let first_id = scene
+        .queue
+        .send(&OutgoingMessage::for_event(&lost, DeliveredBy::Ingress))
+        .await
+        .expect("SendMessage");
+    scene
+        .outbox
+        .mark_sent(
+            &lost.key,
+            lost.received_at,
+            &first_id,
+            DeliveredBy::Ingress,
+            now,
+            Duration::from_secs(86_400),
+        )
+        .await
+        .expect("UpdateItem");
+    assert_eq!(
+        scene.drain().await.len(),
+        1,
+        "the worker took the lost event"
+    );
+    // A backlog of pending rows the sweeper has not sent for 20 minutes.
+    let backlog: Vec<AcceptedEvent> = (0..4)
+        .map(|n| {
+            let body = format!(r#"{{"type":"order.created","n":{n}}}"#);
+            event(
+                &format!("pending-{n}"),
+                "order.created",
+                body.as_bytes(),
+                now - 20 * minute + n,
+            )
+        })
+        .collect();
+    for row in &backlog {
+        scene.insert(row).await;
+    }
+
+    // Diagnose.
+    let before = scene.run(&["status"]);
+    assert_eq!(before.code, 3, "{}{}", before.stdout, before.stderr);
+    assert!(
+        before.stdout.contains("verdict: attention"),
+        "{}",
+        before.stdout
+    );
+    let figures = scene.run(&["--json", "status"]).json()["figures"].clone();
+    assert_eq!(
+        (
+            figures["parked"].as_u64(),
+            figures["pending"].as_u64(),
+            figures["dlq"]["visible"].as_u64()
+        ),
+        (Some(3), Some(4), Some(3)),
+        "{figures}"
+    );
+    assert!(figures["oldest_pending_age_secs"].as_f64().unwrap() > 1_100.0);
+
+    let parked_list = scene.run(&["--json", "list", "--status", "parked"]).json();
+    let mut parked_keys = keys_of(&parked_list);
+    parked_keys.sort();
+    assert_eq!(
+        parked_keys,
+        parked.iter().map(|e| e.key.clone()).collect::<Vec<_>>()
+    );
+    assert!(
+        parked_list[0]["last_error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("NonExistentQueue")
+            || parked_list[0]["last_error"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("does not exist"),
+        "the parked row says why: {parked_list}"
+    );
+    let window = scene
+        .run(&[
+            "--json", "list", "--status", "pending", "--since", "30m", "--limit", "2",
+        ])
+        .json();
+    assert_eq!(
+        keys_of(&window),
+        vec![backlog[0].key.clone(), backlog[1].key.clone()],
+        "oldest first, limited"
+    );
+    let shown = scene.run(&["show", "parked-1"]);
+    assert_eq!(shown.code, 0, "{}", shown.stderr);
+    assert!(
+        shown.stdout.contains("\"n\": 1") && shown.stdout.contains("attempts"),
+        "{}",
+        shown.stdout
+    );
+    let raw = Command::new(env!("CARGO_BIN_EXE_outboxctl"))
+        .args(["show", &parked[0].key, "--body"])
+        .env_clear()
+        .envs(scene.env())
+        .current_dir(std::env::temp_dir())
+        .output()
+        .expect("run outboxctl");
+    assert_eq!(
+        raw.stdout,
+        parked[0].body.to_vec(),
+        "--body writes the exact bytes"
+    );
+    let dlq_list = scene.run(&["--json", "dlq", "list"]).json();
+    assert_eq!(dlq_list.as_array().map(Vec::len), Some(3), "{dlq_list}");
+
+    // Repair. A dry run first changes nothing.
+    let dry = scene.run(&["resend", "--status", "parked"]);
+    assert!(
+        dry.code == 0 && dry.stdout.contains("dry run"),
+        "{}",
+        dry.stdout
+    );
+    assert_eq!(
+        scene.run(&["--json", "status"]).json()["figures"]["parked"],
+        3
+    );
+
+    let resent = scene.run(&["--json", "resend", "--status", "parked", "--yes"]);
+    assert_eq!(resent.code, 0, "{}{}", resent.stdout, resent.stderr);
+    let pending_ids: Vec<String> = backlog.iter().map(|e| e.event_id.clone()).collect();
+    let mut args = vec!["resend", "--yes"];
+    args.extend(pending_ids.iter().map(String::as_str));
+    let resent = scene.run(&args);
+    assert_eq!(resent.code, 0, "{}{}", resent.stdout, resent.stderr);
+    let redriven = scene.run(&["--json", "dlq", "redrive", "--yes"]);
+    assert_eq!(redriven.code, 0, "{}{}", redriven.stdout, redriven.stderr);
+    assert_eq!(redriven.json()["moved"], 3);
+    let replay_args = [
+        "replay",
+        "--since",
+        "70m",
+        "--until",
+        "50m",
+        "--event-type",
+        "invoice.created",
+    ];
+    let counted = scene
+        .run(&[&["--json"][..], &replay_args, &["--dry-run"]].concat())
+        .json();
+    assert_eq!(
+        (counted["matched"].as_u64(), counted["sent"].as_u64()),
+        (Some(1), Some(0)),
+        "{counted}"
+    );
+    assert!(
+        counted["items_scanned"].as_u64().unwrap() >= 11,
+        "a Scan reads every row: {counted}"
+    );
+    let replayed = scene.run(&[&replay_args[..], &["--yes"]].concat());
+    assert_eq!(replayed.code, 0, "{}{}", replayed.stdout, replayed.stderr);
+
+    // Healthy again, and every affected event is on the queue, byte for byte.
+    let after = scene.run(&["status"]);
+    assert_eq!(after.code, 0, "{}{}", after.stdout, after.stderr);
+    assert!(after.stdout.contains("verdict: ok"), "{}", after.stdout);
+    let on_queue = scene.drain().await;
+    let by_id: HashMap<String, &ReceivedMessage> = on_queue
+        .iter()
+        .map(|m| (m.attribute("event-id").unwrap_or_default().to_owned(), m))
+        .collect();
+    assert_eq!(
+        on_queue.len(),
+        11,
+        "one message per affected event, no more"
+    );
+    for event in parked.iter().chain(&backlog).chain(&dead).chain([&lost]) {
+        let message = by_id
+            .get(&event.event_id)
+            .unwrap_or_else(|| panic!("{} is not on the queue", event.event_id));
+        assert_eq!(
+            message.raw_body(),
+            event.body.to_vec(),
+            "{} byte-exact",
+            event.event_id
+        );
+    }
+    for event in parked.iter().chain(&backlog) {
+        assert_eq!(
+            by_id[&event.event_id].attribute("delivered-by"),
+            Some("outboxctl")
+        );
+        let row = scene.outbox.view(&event.key).await.unwrap().unwrap();
+        assert_eq!(
+            (row.status.as_str(), row.attribute("delivered_by")),
+            ("sent", Some("outboxctl"))
+        );
+    }
+    for event in &dead {
+        assert_eq!(
+            by_id[&event.event_id].attribute("delivered-by"),
+            Some("ingress"),
+            "redrive keeps attributes"
+        );
+    }
+    assert_eq!(
+        by_id[&lost.event_id].attribute("replay-of"),
+        Some(first_id.as_str())
+    );
+    assert_eq!(
+        by_id[&lost.event_id].attribute("delivered-by"),
+        Some("outboxctl")
+    );
+
+    // Least privilege, checked at run time: every operation outboxctl called is in its declared
+    // IAM actions, and the incident used every declared action but the deployed-only ones
+    // (the Lambda API for --function and send-test's URL, and send-test's secret).
+    let called = iam_actions_called(&proxy);
+    let declared: BTreeSet<String> = outboxctl::OUTBOXCTL_IAM_ACTIONS
+        .iter()
+        .map(|action| (*action).to_owned())
+        .collect();
+    let deployed_only: BTreeSet<String> = [
+        "lambda:GetFunctionConfiguration",
+        "lambda:GetFunctionUrlConfig",
+        "ssm:GetParameter",
+    ]
+    .iter()
+    .map(|action| (*action).to_owned())
+    .collect();
+    assert_eq!(
+        called,
+        &declared - &deployed_only,
+        "called {called:?}, declared {declared:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn park_and_discard_keep_the_row_and_say_who_and_why() {
+    let scene = Scene::new("outboxctl-discard").await;
+    let row = event("doomed", "test.only", b"{}", now_millis() - 60_000);
+    scene.insert(&row).await;
+
+    let parked = scene.run(&["park", "doomed", "--yes"]);
+    assert_eq!(parked.code, 0, "{}", parked.stderr);
+    assert_eq!(
+        scene.outbox.view(&row.key).await.unwrap().unwrap().status,
+        "parked"
+    );
+
+    let refused = scene.run(&["discard", "doomed", "--yes"]);
+    assert_eq!(refused.code, 2, "a discard needs --reason");
+    let discarded = scene.run(&[
+        "discard",
+        "doomed",
+        "--reason",
+        "provider test event",
+        "--yes",
+    ]);
+    assert_eq!(discarded.code, 0, "{}", discarded.stderr);
+    let kept = scene
+        .outbox
+        .view(&row.key)
+        .await
+        .unwrap()
+        .expect("the row is kept");
+    assert_eq!(kept.status, "discarded");
+    assert_eq!(
+        kept.attribute("discard_reason"),
+        Some("provider test event")
+    );
+    assert!(
+        kept.attribute("discarded_by")
+            .is_some_and(|by| by.starts_with("arn:aws:")),
+        "the AWS identity that discarded it: {kept:?}"
+    );
+    assert!(kept.attribute("expires_at").is_some());
+    assert!(
+        kept.attribute("unsent_key").is_none(),
+        "out of the unsent index"
+    );
+    assert_eq!(kept.body.as_deref(), Some(&b"{}"[..]));
+
+    let resend = scene.run(&["--json", "resend", "doomed", "--yes"]);
+    assert_eq!(
+        resend.json()[0]["result"],
+        "skipped",
+        "a discarded row is not sent"
+    );
+    assert!(scene.drain().await.is_empty());
+    let status = scene.run(&["status"]);
+    assert_eq!(status.code, 0, "{}", status.stdout);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn errors_say_what_to_do_next() {
+    let scene = Scene::new("outboxctl-errors").await;
+    let missing = scene.run(&["--table", "no-such-table", "status"]);
+    assert_eq!(missing.code, 1);
+    assert!(
+        missing.stderr.contains("next:") && missing.stderr.contains("OUTBOX_TABLE"),
+        "{}",
+        missing.stderr
+    );
+    let unknown = scene.run(&["show", "never-received"]);
+    assert_eq!(unknown.code, 1);
+    assert!(
+        unknown
+            .stderr
+            .contains("no outbox row market:never-received"),
+        "{}",
+        unknown.stderr
+    );
+    let usage = scene.run(&["list", "--status", "sent"]);
+    assert_eq!(usage.code, 2, "{}", usage.stderr);
+}
+
+/// Deploys a function named `name` on moto whose environment is `env` (the Lambda API is reached
+/// with boto3 from .venv, as the test resources are provisioned).
+fn deploy_function(scene: &Scene, name: &str, env: &[(&'static str, String)]) {
+    let variables: serde_json::Map<String, Value> = env
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), Value::String(v.clone())))
+        .collect();
+    let script = r#"
+import boto3, io, json, sys, zipfile
+endpoint, name, variables = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+kw = dict(endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="test", aws_secret_access_key="test")
+trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+role = boto3.client("iam", **kw).create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+package = io.BytesIO()
+with zipfile.ZipFile(package, "w") as z:
+    z.writestr("bootstrap", "placeholder")
+boto3.client("lambda", **kw).create_function(FunctionName=name, Runtime="provided.al2023", Role=role,
+    Handler="bootstrap", Code={"ZipFile": package.getvalue()}, Environment={"Variables": variables})
+"#;
+    let root = shared::testing::repo_root();
+    let output = Command::new(root.join(".venv/bin/python"))
+        .args(["-c", script, &scene.resources.endpoint, name])
+        .arg(Value::Object(variables).to_string())
+        .output()
+        .expect("run .venv/bin/python (`make venv` installs it)");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_function_name_is_enough_and_send_test_reaches_the_ingress() {
+    let scene = Scene::new("outboxctl-function").await;
+    let function = shared::testing::unique("ingress");
+    let deployed: Vec<(&'static str, String)> = scene
+        .env()
+        .into_iter()
+        .filter(|(name, _)| !name.starts_with("AWS_"))
+        .collect();
+    deploy_function(&scene, &function, &deployed);
+    let parked = event("parked-by-function", "t", b"{}", now_millis() - 60_000);
+    scene.insert(&parked).await;
+    scene.outbox.park(&parked.key).await.expect("park");
+
+    // Only the AWS settings in the environment: everything else from the function.
+    let only_aws = |args: &[&str]| {
+        let output = Command::new(env!("CARGO_BIN_EXE_outboxctl"))
+            .args(args)
+            .env_clear()
+            .envs(
+                scene
+                    .env()
+                    .into_iter()
+                    .filter(|(name, _)| name.starts_with("AWS_")),
+            )
+            .current_dir(std::env::temp_dir())
+            .output()
+            .expect("run outboxctl");
+        Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    };
+    let status = only_aws(&["--function", &function, "--json", "status"]);
+    assert_eq!(status.code, 3, "{}", status.stderr);
+    let status = status.json();
+    assert_eq!(status["origin"], format!("function {function}"));
+    assert_eq!(status["table"], scene.resources.table.as_str());
+    assert_eq!(
+        status["figures"]["parked"], 1,
+        "the DLQ came from the queue's RedrivePolicy: {status}"
+    );
+    let unknown = only_aws(&["--function", "no-such-function", "status"]);
+    assert_eq!(unknown.code, 1);
+    assert!(
+        unknown.stderr.contains("list-functions"),
+        "{}",
+        unknown.stderr
+    );
+
+    // send-test: signed with the deployment's scheme and the secret from SSM, accepted by the
+    // real ingress binary, and on the queue.
+    let binary = e2e::processes::ingress_binary().unwrap_or_else(|err| panic!("{err}"));
+    let address = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port");
+    let ingress_env: Vec<(String, String)> = scene
+        .env()
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+    let logs = std::env::temp_dir().join(shared::testing::unique("outboxctl-ingress"));
+    std::fs::create_dir_all(&logs).expect("a log directory");
+    let _ingress = e2e::processes::IngressProcess::start(binary, ingress_env, address, logs)
+        .await
+        .unwrap_or_else(|err| panic!("{err}"));
+    let url = format!("http://{address}/");
+    let sent = only_aws(&[
+        "--function",
+        &function,
+        "--json",
+        "send-test",
+        "--url",
+        &url,
+    ]);
+    assert_eq!(sent.code, 0, "{}{}", sent.stdout, sent.stderr);
+    let sent = sent.json();
+    assert_eq!(sent["status"], 200);
+    let event_id = sent["event_id"].as_str().expect("event id");
+    let on_queue = scene.drain().await;
+    assert!(
+        on_queue
+            .iter()
+            .any(|m| m.attribute("event-id") == Some(event_id)),
+        "the test event reached the queue"
+    );
+    let shown = only_aws(&["--function", &function, "--json", "show", event_id]).json();
+    assert_eq!(shown["status"], "sent");
+}

@@ -1,0 +1,88 @@
+"""The on-call policies (terraform/examples/webhook-ingress/oncall.tf) grant exactly what outboxctl calls:
+the read-only one OUTBOXCTL_READ_ONLY_IAM_ACTIONS, the repair one OUTBOXCTL_IAM_ACTIONS, each action on
+exactly its resource, KMS only through the service that needs it."""
+from conftest import ROOT, rust_str_array
+
+LIB_RS = ROOT / "outboxctl" / "src" / "lib.rs"
+KMS = {"kms:Decrypt", "kms:GenerateDataKey"}
+
+FUNCTION = ["${module.ingress.function_arn}", "${module.ingress.function_arn}:*"]
+TABLE = ["${module.outbox.table_arn}"]
+QUEUE = ["${module.queue.queue_arn}"]
+DLQ = ["${module.queue.dlq_arn}"]
+RESOURCES_OF = {
+    "lambda:GetFunctionConfiguration": FUNCTION,
+    "lambda:GetFunctionUrlConfig": FUNCTION,
+    "dynamodb:Query": ["${module.outbox.unsent_index_arn}"],
+    "dynamodb:GetItem": TABLE,
+    "dynamodb:BatchGetItem": TABLE,
+    "dynamodb:Scan": TABLE,
+    "dynamodb:UpdateItem": TABLE,
+    "sqs:GetQueueAttributes": QUEUE + DLQ,
+    "sqs:GetQueueUrl": QUEUE + DLQ,
+    "sqs:ReceiveMessage": DLQ,
+    "sqs:ChangeMessageVisibility": DLQ,
+    "sqs:DeleteMessage": DLQ,
+    "sqs:StartMessageMoveTask": DLQ,
+    "sqs:SendMessage": QUEUE,
+    "ssm:GetParameter": ["${module.secret.parameter_arn}"],
+}
+KMS_KEY_VIA = {"ssm": "${module.secret.kms_key_arn}", "dynamodb": "${module.outbox.kms_key_arn}"}
+
+
+def _list(value):
+    return value if isinstance(value, list) else [value]
+
+
+def statements(example, name):
+    doc = example.data[("aws_iam_policy_document", name)]
+    found = _list(doc["statement"])
+    for source in _list(doc.get("source_policy_documents", [])):
+        found += statements(example, source.split(".")[2])
+    return found
+
+
+def actions(example, name):
+    return {a for s in statements(example, name) for a in s["actions"]}
+
+
+def test_read_only_policy_is_exactly_the_read_actions(example):
+    code = set(rust_str_array(LIB_RS, "OUTBOXCTL_READ_ONLY_IAM_ACTIONS"))
+    granted = actions(example, "outboxctl_read_only")
+    assert granted - KMS == code, (f"Terraform grants {sorted(granted - KMS - code)} that outboxctl's reads do not "
+                                   f"call; they call {sorted(code - granted)} that it does not grant")
+    assert granted & KMS == {"kms:Decrypt"}, "read-only decrypts, never encrypts"
+
+
+def test_repair_policy_is_exactly_every_action(example):
+    code = set(rust_str_array(LIB_RS, "OUTBOXCTL_IAM_ACTIONS"))
+    granted = actions(example, "outboxctl_repair")
+    assert granted - KMS == code, (f"Terraform grants {sorted(granted - KMS - code)} that outboxctl does not call; "
+                                   f"it calls {sorted(code - granted)} that the repair policy does not grant")
+    assert set(rust_str_array(LIB_RS, "OUTBOXCTL_READ_ONLY_IAM_ACTIONS")) <= code
+
+
+def test_each_action_on_exactly_its_resource(example):
+    for name in ("outboxctl_read_only", "outboxctl_repair"):
+        for s in statements(example, name):
+            for action in s["actions"]:
+                if action in KMS:
+                    [via] = [c for c in _list(s["condition"]) if c["variable"] == "kms:ViaService"]
+                    service = via["values"][0].split(".")[0]
+                    assert s["resources"] == [KMS_KEY_VIA[service]], f"{name} {s['sid']}: kms on the wrong key"
+                    if service == "ssm":
+                        assert s["actions"] == ["kms:Decrypt"]
+                else:
+                    assert sorted(s["resources"]) == sorted(RESOURCES_OF[action]), f"{name} {action}: {s['resources']}"
+
+
+def test_the_main_queue_is_never_received_from(example):
+    """Receiving from the main queue counts towards the DLQ's maxReceiveCount and hides messages from workers."""
+    for s in statements(example, "outboxctl_repair"):
+        if "sqs:ReceiveMessage" in s["actions"]:
+            assert s["resources"] == DLQ
+
+
+def test_both_policies_are_outputs(example):
+    assert example.outputs["outboxctl_read_only_policy_arn"]["value"] == "${aws_iam_policy.outboxctl_read_only.arn}"
+    assert example.outputs["outboxctl_repair_policy_arn"]["value"] == "${aws_iam_policy.outboxctl_repair.arn}"
