@@ -8,7 +8,7 @@ VENV_STAMP := .venv/.installed-moto$(MOTO_VERSION)-sw$(STANDARDWEBHOOKS_VERSION)
 FUZZ_SECS ?= 60
 export MOTO_ENDPOINT ?= http://127.0.0.1:4566
 
-.PHONY: help venv signers moto build run up down test lint unit-and-integration check-infra model fuzz package bench-sweep soak clean
+.PHONY: help venv signers moto build run up down test lint unit-and-integration check-infra model fuzz package bench bench-sweep soak clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 24
@@ -71,6 +71,9 @@ package: ## bootstrap zips for provided.al2023 in dist/ (ARCH=arm64 default, or 
 
 soak: moto build ## fault-injection soak: 5,000 webhooks, 33% SendMessage / 12% DynamoDB faults, 20 ingress kills; must end with `lost 0` (SOAK_ARGS=...)
 	cargo run -p e2e --bin soak -- $(SOAK_ARGS)
+
+bench: moto ## release builds, then every benchmark beside its reference; writes docs/bench-results.md (BENCH_ARGS=...)
+	.venv/bin/python scripts/bench.py --endpoint $(MOTO_ENDPOINT) $(BENCH_ARGS)
 
 bench-sweep: moto ## sweep throughput against moto (ROWS=3000)
 	cargo build -p sweeper

@@ -257,6 +257,9 @@ pub struct ProxyConfig {
     pub hang_for: Duration,
     /// Limit on one forward to moto (request and whole response).
     pub upstream_timeout: Duration,
+    /// Fixed time added before forwarding each call, to see how a client scales with AWS's
+    /// latency (the sweeper's drain-rate benchmark); zero in the fault runs.
+    pub added_latency: Duration,
 }
 
 impl ProxyConfig {
@@ -267,6 +270,7 @@ impl ProxyConfig {
             seed,
             hang_for: Duration::from_secs(20),
             upstream_timeout: Duration::from_secs(30),
+            added_latency: Duration::ZERO,
         }
     }
 }
@@ -304,6 +308,7 @@ impl FaultProxy {
                 .build(connector),
             hang_for: config.hang_for,
             upstream_timeout: config.upstream_timeout,
+            added_latency: config.added_latency,
             state: Mutex::new(State {
                 rules: config.rules,
                 rng: XorShift64::derive(config.seed, "fault-proxy"),
@@ -352,6 +357,7 @@ struct Shared {
     client: Client<HttpConnector, Full<Bytes>>,
     hang_for: Duration,
     upstream_timeout: Duration,
+    added_latency: Duration,
     state: Mutex<State>,
 }
 
@@ -411,6 +417,9 @@ impl Shared {
             Ok(Ok(collected)) => collected.to_bytes(),
             _ => return Err(Abort::Body),
         };
+        if !self.added_latency.is_zero() {
+            tokio::time::sleep(self.added_latency).await;
+        }
         match self.decide(&operation) {
             None => Ok(self.forward(parts, body).await),
             Some(Fault::Error500) => Ok(internal_error(operation.service)),

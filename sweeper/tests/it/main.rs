@@ -4,4 +4,5 @@
 
 mod binary;
 mod sources;
+mod stored_bodies;
 mod sweeps;

@@ -1,0 +1,39 @@
+//! `latency-proxy`: the fault proxy with no faults and a fixed added latency per AWS call, for
+//! the sweeper's drain-rate benchmark (`make bench`).
+//!
+//! ```text
+//! latency-proxy --upstream 127.0.0.1:4566 --latency-ms 20
+//! ```
+//! Prints `listening http://127.0.0.1:PORT` once ready and serves until killed.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::{bail, Context as _};
+use e2e::proxy::{FaultProxy, FaultRules, ProxyConfig};
+
+const USAGE: &str = "usage: latency-proxy --upstream HOST:PORT --latency-ms N";
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let mut upstream: Option<SocketAddr> = None;
+    let mut latency_ms = 0_u64;
+    let mut args = std::env::args().skip(1);
+    while let Some(flag) = args.next() {
+        let value = args
+            .next()
+            .with_context(|| format!("{flag} needs a value\n{USAGE}"))?;
+        match flag.as_str() {
+            "--upstream" => upstream = Some(value.parse().context("--upstream HOST:PORT")?),
+            "--latency-ms" => latency_ms = value.parse().context("--latency-ms N")?,
+            _ => bail!("unknown argument {flag}\n{USAGE}"),
+        }
+    }
+    let upstream = upstream.with_context(|| format!("--upstream is required\n{USAGE}"))?;
+    let mut config = ProxyConfig::new(upstream, FaultRules::none(), 0);
+    config.added_latency = Duration::from_millis(latency_ms);
+    let proxy = FaultProxy::start(config).await?;
+    println!("listening {}", proxy.endpoint());
+    shared::process::shutdown_signal().await;
+    Ok(())
+}

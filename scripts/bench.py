@@ -1,0 +1,385 @@
+#!/usr/bin/env python3
+"""`make bench`: each figure measured beside its reference in one run on this machine, as a ratio.
+
+- verify cost per signature scheme at 1 KB and 64 KB (criterion) vs a raw HMAC-SHA256 (goal <= 1.3x);
+- ingress CPU (user+system, from the process's rusage) per accepted 2 KB webhook through moto vs
+  `bare-sdk`, a program making the same three SDK calls with the same clients and bodies (<= 1.2x);
+- cold start to first answer under a Lambda Runtime API emulator vs a hello-world lambda_http
+  binary of the same profile (<= 2x);
+- stripped release binary size of each function (<= 10 MB);
+- sweeper drain rate and CPU per row over a backlog of pending rows, with the latency proxy adding
+  0, 5, 20 and 50 ms to every AWS call.
+
+Prints one Markdown table and writes it to docs/bench-results.md (the README quotes it).
+
+    make bench                                     # release builds, moto on MOTO_ENDPOINT
+    .venv/bin/python scripts/bench.py --webhooks 500 --rows 300 --latencies 0,20   # quicker
+"""
+import argparse
+import base64
+import datetime
+import http.client
+import http.server
+import json
+import os
+import pathlib
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+
+import boto3
+from standardwebhooks.webhooks import Webhook
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+RELEASE = ROOT / "target" / "release"
+RESULTS = ROOT / "docs" / "bench-results.md"
+CACHE = ROOT / "target" / "bench-parts.json"
+FIXTURE = ROOT / "ingress" / "tests" / "it" / "data" / "function_url_request.json"
+SECRET = "whsec_" + base64.b64encode(b"bench-secret-0123456789abcdef").decode()
+SHARDS = 8
+MB = 1024 * 1024
+NOTES = []
+
+
+def cargo(*args):
+    subprocess.run(["cargo", *args], cwd=ROOT, check=True)
+
+
+def cpu_seconds(process):
+    """Waits for `process` and returns its user+system CPU time from the kernel's rusage."""
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    return usage.ru_utime + usage.ru_stime
+
+
+class Stack:
+    """A private table, queues and secret parameter on moto, and a thread draining the queue so
+    moto's depth-dependent slowdown does not skew what is measured."""
+
+    def __init__(self, endpoint):
+        self.endpoint = endpoint
+        suffix = uuid.uuid4().hex[:8]
+        self.table, self.parameter = f"bench-outbox-{suffix}", f"/bench/{suffix}/secret"
+        created = subprocess.run(
+            [sys.executable, str(ROOT / "scripts" / "localstack.py"), "--endpoint", endpoint,
+             "--table", self.table, "--queue", f"bench-events-{suffix}", "--dlq", f"bench-dlq-{suffix}",
+             "--parameter", self.parameter, "--secret", SECRET],
+            check=True, capture_output=True, text=True)
+        self.queue_url = json.loads(created.stdout)["queue_url"]
+        self.sqs = boto3.client("sqs", endpoint_url=endpoint, region_name="us-east-1",
+                                aws_access_key_id="test", aws_secret_access_key="test")
+        self.received = 0
+        self._stop = threading.Event()
+        self._drainer = threading.Thread(target=self._drain, daemon=True)
+        self._drainer.start()
+
+    def _drain(self):
+        while not self._stop.is_set():
+            got = self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10).get("Messages", [])
+            if got:
+                self.received += len(got)
+                self.sqs.delete_message_batch(QueueUrl=self.queue_url, Entries=[
+                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(got)])
+            else:
+                time.sleep(0.05)
+
+    def close(self):
+        self._stop.set()
+        self._drainer.join()
+
+    def env(self, **extra):
+        return {**os.environ, "SOURCE_NAME": "bench", "OUTBOX_TABLE": self.table,
+                "QUEUE_URL": self.queue_url, "SECRET_PARAMETER": self.parameter,
+                "SIGNATURE_SCHEME": "standard-webhooks", "PENDING_SHARDS": str(SHARDS),
+                "GRACE_SECS": "120", "AWS_ENDPOINT_URL": self.endpoint, "AWS_REGION": "us-east-1",
+                "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", **extra}
+
+
+def bodies(count):
+    out = subprocess.run([str(RELEASE / "bare_sdk"), "bodies", str(count)],
+                         check=True, capture_output=True, text=True).stdout
+    return out.splitlines()
+
+
+def signed_headers(event_id, body):
+    now = datetime.datetime.now(tz=datetime.timezone.utc)
+    return {"webhook-id": event_id, "webhook-timestamp": str(int(now.timestamp())),
+            "webhook-signature": Webhook(SECRET).sign(event_id, now, body),
+            "content-type": "application/json"}
+
+
+def wait_for_port(address, timeout=20.0):
+    host, port = address.split(":")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection((host, int(port)), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    sys.exit(f"bench.py: nothing listens on {address}")
+
+
+# --- verify -------------------------------------------------------------------------------------
+
+def verify_rows():
+    subprocess.run([str(RELEASE / "verify"), "--bench", "--warm-up-time", "1", "--measurement-time", "3"],
+                   cwd=ROOT, check=True)
+    rows = []
+    for size in ["1KB", "64KB"]:
+        group = ROOT / "target" / "criterion" / f"verify-{size}"
+        mean = lambda name: json.loads((group / name / "new" / "estimates.json").read_text())["mean"]["point_estimate"]
+        reference = mean("raw-hmac-sha256")
+        for scheme in sorted(p.name for p in group.iterdir() if p.name not in ("raw-hmac-sha256", "report")):
+            ours = mean(scheme)
+            rows.append((f"verify {scheme}, {size}", f"{ours / 1000:.2f} µs",
+                         f"{reference / 1000:.2f} µs raw HMAC-SHA256", ours / reference, 1.3))
+    return rows
+
+
+# --- ingress CPU ----------------------------------------------------------------------------------
+
+def ingress_cpu_rows(endpoint, count, listen):
+    stack = Stack(endpoint)
+    try:
+        payloads = bodies(count)
+        ingress = subprocess.Popen([str(RELEASE / "ingress")], env=stack.env(INGRESS_LISTEN=listen),
+                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        # What the function would send to CloudWatch Logs, and its own latency per webhook.
+        log_lines = []
+        reader = threading.Thread(target=lambda: log_lines.extend(ingress.stdout), daemon=True)
+        reader.start()
+        wait_for_port(listen)
+        run = uuid.uuid4().hex[:6]
+        statuses = {}
+        lock = threading.Lock()
+
+        def client(part):
+            host, port = listen.split(":")
+            connection = http.client.HTTPConnection(host, int(port), timeout=10)
+            for n in range(part, count, 4):
+                body = payloads[n]
+                connection.request("POST", "/", body=body.encode(), headers=signed_headers(f"{run}-{n}", body))
+                answer = connection.getresponse()
+                answer.read()
+                with lock:
+                    statuses[answer.status] = statuses.get(answer.status, 0) + 1
+
+        threads = [threading.Thread(target=client, args=(part,)) for part in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        ingress.send_signal(signal.SIGTERM)
+        ours = cpu_seconds(ingress) / count
+        reader.join()
+        latencies = [json.loads(line)["LatencyMs"] for line in log_lines if b'"LatencyMs"' in line]
+        NOTES.append(f"ingress log output {sum(map(len, log_lines)) / count:.0f} bytes per webhook "
+                     f"(CloudWatch Logs adds ~300 bytes of START/END/REPORT lines); handler latency "
+                     f"p50 {statistics.median(latencies):.1f} ms against moto")
+        if statuses.get(200) != count:
+            sys.exit(f"bench.py: the ingress answered {statuses}, expected {count} x 200")
+        bare = subprocess.Popen([str(RELEASE / "bare_sdk"), "run", str(count), f"bare-{run}"],
+                                env=stack.env(RUST_LOG="warn"), stdin=subprocess.PIPE)
+        bare.stdin.write("\n".join(payloads).encode() + b"\n")
+        bare.stdin.close()
+        reference = cpu_seconds(bare) / count
+        if bare.returncode != 0:
+            sys.exit("bench.py: bare_sdk failed")
+    finally:
+        stack.close()
+    return [(f"ingress CPU per accepted 2 KB webhook ({count})", f"{ours * 1e6:.0f} µs",
+             f"{reference * 1e6:.0f} µs bare SDK calls", ours / reference, 1.2)]
+
+
+# --- cold start -----------------------------------------------------------------------------------
+
+class RuntimeApi(http.server.ThreadingHTTPServer):
+    """The Lambda Runtime API, one invocation: hands out `event`, records when the answer came."""
+
+    def __init__(self, event):
+        self.event, self.answered = event.encode(), threading.Event()
+        self.served = False
+        super().__init__(("127.0.0.1", 0), RuntimeHandler)
+
+    def handle_error(self, request, client_address):
+        pass  # the function's process is killed mid-poll once it answered
+
+
+class RuntimeHandler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        if self.server.served:
+            time.sleep(30)  # the process is killed once it answered
+            return
+        self.server.served = True
+        self.send_response(200)
+        self.send_header("lambda-runtime-aws-request-id", "bench-request")
+        self.send_header("lambda-runtime-deadline-ms", str(int(time.time() * 1000) + 30_000))
+        self.send_header("lambda-runtime-invoked-function-arn", "arn:aws:lambda:us-east-1:123456789012:function:bench")
+        self.send_header("content-length", str(len(self.server.event)))
+        self.end_headers()
+        self.wfile.write(self.server.event)
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("content-length", 0)))
+        self.send_response(202)
+        self.send_header("content-length", "0")
+        self.end_headers()
+        if "/response" in self.path or "/error" in self.path:
+            self.server.kind = self.path.rsplit("/", 1)[-1]
+            self.server.answered.set()
+
+
+def cold_start(binary, env, event):
+    api = RuntimeApi(event)
+    threading.Thread(target=api.serve_forever, daemon=True).start()
+    lambda_env = {**env, "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{api.server_address[1]}",
+                  "AWS_LAMBDA_FUNCTION_NAME": "bench", "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+                  "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256", "RUST_LOG": "warn"}
+    started = time.monotonic()
+    process = subprocess.Popen([str(binary)], env=lambda_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    answered = api.answered.wait(20)
+    took = time.monotonic() - started
+    process.kill()
+    process.wait()
+    api.shutdown()
+    if not answered or api.kind != "response":
+        sys.exit(f"bench.py: {binary.name} gave no response under the runtime API")
+    return took
+
+
+def cold_start_rows(endpoint, runs):
+    stack = Stack(endpoint)
+    try:
+        event = json.loads(FIXTURE.read_text())
+        body = bodies(1)[0]
+        event["requestContext"]["http"]["method"] = "POST"
+        event["body"], event["isBase64Encoded"] = body, False
+        times = {"ingress": [], "hello_lambda": []}
+        for n in range(runs):
+            event["headers"] = signed_headers(f"cold-{uuid.uuid4().hex[:8]}-{n}", body)
+            for name in times:
+                times[name].append(cold_start(RELEASE / name, stack.env(), json.dumps(event)))
+    finally:
+        stack.close()
+    ours, reference = statistics.median(times["ingress"]), statistics.median(times["hello_lambda"])
+    return [(f"cold start to first answer (median of {runs})", f"{ours * 1000:.0f} ms",
+             f"{reference * 1000:.0f} ms hello-world lambda_http", ours / reference, 2.0)]
+
+
+# --- binary size ----------------------------------------------------------------------------------
+
+def size_rows():
+    reference = (RELEASE / "hello_lambda").stat().st_size
+    return [(f"stripped release binary, {name}", f"{(RELEASE / name).stat().st_size / MB:.1f} MB",
+             f"{reference / MB:.1f} MB hello-world lambda_http", (RELEASE / name).stat().st_size / (10 * MB), 1.0)
+            for name in ["ingress", "sweeper"]]
+
+
+# --- sweeper drain --------------------------------------------------------------------------------
+
+def drain(endpoint, rows, latency_ms):
+    stack = Stack(endpoint)
+    proxy = subprocess.Popen([str(RELEASE / "latency_proxy"), "--upstream", endpoint.split("//")[1],
+                              "--latency-ms", str(latency_ms)], stdout=subprocess.PIPE, text=True)
+    try:
+        proxied = proxy.stdout.readline().split()[1]
+        subprocess.run([str(RELEASE / "bare_sdk"), "pending", str(rows), uuid.uuid4().hex[:6]],
+                       env=stack.env(RUST_LOG="warn"), check=True)
+        wall, cpu, resent = 0.0, 0.0, 0
+        for _ in range(100):
+            started = time.monotonic()
+            sweeper = subprocess.Popen([str(RELEASE / "sweeper")], env=stack.env(AWS_ENDPOINT_URL=proxied, RUST_LOG="warn"),
+                                       stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+            output = sweeper.stdout.read()
+            cpu += cpu_seconds(sweeper)
+            wall += time.monotonic() - started
+            report = next((json.loads(line) for line in output.splitlines() if '"_aws"' in line), None)
+            if report is None:
+                sys.exit(f"bench.py: no EMF line from the sweeper:\n{output}")
+            resent += int(report["Resent"])
+            if report.get("PendingCount") == 0:
+                break
+    finally:
+        proxy.terminate()
+        proxy.wait()
+        stack.close()
+    if resent < rows:
+        sys.exit(f"bench.py: the sweeper re-sent {resent} of {rows} rows")
+    return rows / wall, cpu / rows
+
+
+def drain_rows(endpoint, rows, latencies):
+    out = []
+    for latency in latencies:
+        rate, cpu = drain(endpoint, rows, latency)
+        out.append((f"sweeper drain, {rows} rows, +{latency} ms per AWS call", f"{rate:.0f} rows/s",
+                    f"{cpu * 1e6:.0f} µs CPU per row", rate / 400, 1.0))
+    return out
+
+
+def table(rows):
+    lines = ["| figure | ours | reference | ratio | goal |", "| --- | --- | --- | --- | --- |"]
+    for figure, ours, reference, ratio, goal in rows:
+        if figure.startswith("sweeper"):
+            verdict = "ok" if ratio >= goal else "missed"
+            lines.append(f"| {figure} | {ours} | {reference} | {ratio:.2f} of 400 rows/s | >= 1.0 ({verdict}) |")
+            continue
+        verdict = "ok" if ratio <= goal else "missed"
+        if figure.startswith("stripped"):
+            lines.append(f"| {figure} | {ours} | {reference} | {ratio:.2f} of 10 MB | <= 1.0 ({verdict}) |")
+        else:
+            lines.append(f"| {figure} | {ours} | {reference} | {ratio:.2f}x | <= {goal}x ({verdict}) |")
+    return "\n".join(lines)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--endpoint", default=os.environ.get("MOTO_ENDPOINT", "http://127.0.0.1:4566"))
+    parser.add_argument("--listen", default=os.environ.get("INGRESS_LISTEN", "127.0.0.1:9000"))
+    parser.add_argument("--webhooks", type=int, default=2000)
+    parser.add_argument("--cold-starts", type=int, default=7)
+    parser.add_argument("--rows", type=int, default=1000)
+    parser.add_argument("--latencies", default="0,5,20,50")
+    parser.add_argument("--skip-build", action="store_true")
+    parser.add_argument("--parts", default="verify,cpu,cold,size,drain",
+                        help="measure only these; the table keeps the other parts' last figures")
+    args = parser.parse_args()
+    if not args.skip_build:
+        # Two invocations: the functions alone (their real features), then the benchmark tools.
+        cargo("build", "--release", "-p", "ingress", "-p", "sweeper")
+        cargo("build", "--release", "-p", "bench", "--bins", "-p", "e2e", "--bin", "latency_proxy")
+    parts = {
+        "verify": verify_rows,
+        "cpu": lambda: ingress_cpu_rows(args.endpoint, args.webhooks, args.listen),
+        "cold": lambda: cold_start_rows(args.endpoint, args.cold_starts),
+        "size": size_rows,
+        "drain": lambda: drain_rows(args.endpoint, args.rows, [int(x) for x in args.latencies.split(",")]),
+    }
+    cache = json.loads(CACHE.read_text()) if CACHE.exists() else {}
+    for name in args.parts.split(","):
+        cache[name] = {"rows": parts[name](), "notes": list(NOTES)}
+        NOTES.clear()
+        CACHE.write_text(json.dumps(cache))
+    rows = [tuple(row) for name in parts if name in cache for row in cache[name]["rows"]]
+    notes = [note for name in parts if name in cache for note in cache[name]["notes"]]
+    text = table(rows) + "".join(f"\n\n{note}" for note in notes)
+    stamp = datetime.datetime.now(tz=datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    RESULTS.write_text(f"<!-- written by `make bench` ({stamp}, {os.cpu_count()} CPUs, moto) -->\n{text}\n")
+    print(text)
+    print(f"\nwritten to {RESULTS.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
