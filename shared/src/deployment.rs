@@ -149,14 +149,15 @@ impl LambdaFunctions {
 /// Who the AWS credentials in use belong to (STS GetCallerIdentity, which needs no permission):
 /// the audit trail of an on-call change.
 pub async fn caller_arn(client: &aws_sdk_sts::Client) -> Result<String, DeploymentError> {
-    let output = client
-        .get_caller_identity()
-        .send()
-        .await
-        .map_err(|err| DeploymentError::Identity {
-            message: describe(&err),
-            source: err.into(),
-        })?;
+    let output =
+        client
+            .get_caller_identity()
+            .send()
+            .await
+            .map_err(|err| DeploymentError::Identity {
+                message: describe(&err),
+                source: err.into(),
+            })?;
     Ok(output.arn().unwrap_or("unknown").to_owned())
 }
 
