@@ -2,18 +2,29 @@
 SHELL := /bin/bash
 MOTO_VERSION := 5.2.5
 STANDARDWEBHOOKS_VERSION := 1.1.0
+SLACK_SDK_VERSION := 3.47.0
+# The stamp names the pinned versions, so changing one reinstalls.
+VENV_STAMP := .venv/.installed-moto$(MOTO_VERSION)-sw$(STANDARDWEBHOOKS_VERSION)-slack$(SLACK_SDK_VERSION)
+FUZZ_SECS ?= 60
 export MOTO_ENDPOINT ?= http://127.0.0.1:4566
 
-.PHONY: help venv moto build run up down test lint unit-and-integration check-infra package bench-sweep soak clean
+.PHONY: help venv signers moto build run up down test lint unit-and-integration check-infra model fuzz package bench-sweep soak clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 24
 
-venv: .venv/.installed ## install moto and the Standard Webhooks SDK into .venv
+venv: $(VENV_STAMP) ## install moto and the Standard Webhooks and Slack SDKs into .venv
 
-.venv/.installed:
+$(VENV_STAMP):
 	python3 -m venv .venv
-	.venv/bin/pip install --quiet --disable-pip-version-check 'moto[server]==$(MOTO_VERSION)' 'standardwebhooks==$(STANDARDWEBHOOKS_VERSION)'
+	.venv/bin/pip install --quiet --disable-pip-version-check 'moto[server]==$(MOTO_VERSION)' 'standardwebhooks==$(STANDARDWEBHOOKS_VERSION)' 'slack_sdk==$(SLACK_SDK_VERSION)'
+	touch $@
+
+signers: scripts/signers/node_modules/.installed ## install the Stripe and GitHub SDKs (npm, pinned by package-lock.json) the tests sign with
+
+scripts/signers/node_modules/.installed: scripts/signers/package.json scripts/signers/package-lock.json
+	@command -v npm >/dev/null || { apt-get update -qq && apt-get install -y -qq nodejs npm; }
+	npm ci --prefix scripts/signers --no-audit --no-fund --loglevel=error
 	touch $@
 
 moto: venv ## start the moto server on 127.0.0.1:4566 unless one is running
@@ -35,13 +46,25 @@ lint: ## rustfmt and clippy, warnings as errors
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 
-unit-and-integration: moto ## cargo tests (unit, integration against moto, end to end)
+unit-and-integration: moto signers ## cargo tests (unit, integration against moto, end to end)
 	cargo test --workspace
 
 check-infra: ## parse terraform, run checkov and the consistency tests
 	scripts/check-infra.sh
 
-test: lint unit-and-integration check-infra ## everything CI runs
+# spin and a C compiler come from Debian (apt-get, as root or with sudo) when missing.
+model: ## model-check the delivery protocol with spin: real model and known-wrong variants (docs/MODEL.md)
+	@command -v spin >/dev/null && command -v cc >/dev/null || { \
+	  echo "installing spin and gcc with apt-get"; \
+	  sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq spin gcc >/dev/null; }
+	model/check.sh
+
+test: lint unit-and-integration check-infra model ## everything CI runs
+
+fuzz: ## fuzz the request checks for FUZZ_SECS seconds (default 60; needs nightly, installs cargo-fuzz)
+	@command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+	cargo +nightly fuzz run admit -- -max_total_time=$(FUZZ_SECS) -max_len=65536
 
 package: ## bootstrap zips for provided.al2023 in dist/ (ARCH=arm64 default, or x86_64)
 	scripts/package.sh $(or $(ARCH),arm64)

@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Sign a webhook as the provider would and POST it to the ingress.
 
-Standard Webhooks requests are signed with the Standard Webhooks project's own Python library
-(`standardwebhooks`, installed in .venv by the Makefile); the generic hmac-sha256 scheme with
-Python's hmac module. Settings come from the environment, falling back to .local/env (written by
+Every provider scheme is signed with the provider's own SDK through scripts/signers/sign.py
+(`standardwebhooks` and `slack_sdk` in .venv, `stripe` and `@octokit/webhooks-methods` from npm via
+`make signers`; Shopify by its published formula); the generic hmac-sha256 scheme with Python's hmac
+module. Settings come from the environment, falling back to .local/env (written by
 `make up` / `make run`): INGRESS_URL, WEBHOOK_SECRET, SIGNATURE_SCHEME, SIGNATURE_HEADER,
 SIGNATURE_ENCODING, SIGNATURE_PREFIX.
 
@@ -17,10 +18,12 @@ import json
 import os
 import pathlib
 import sys
-import time
 import urllib.error
 import urllib.request
 import uuid
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent / "signers"))
+import sign as provider_sdk  # noqa: E402  (scripts/signers/sign.py)
 
 ENV_FILE = pathlib.Path(__file__).resolve().parent.parent / ".local" / "env"
 
@@ -34,21 +37,6 @@ def settings():
                 values[key] = value.strip().strip("'\"")
     values.update({k: v for k, v in os.environ.items() if v})
     return values
-
-
-def sign_standard_webhooks(secret, event_id, body):
-    from standardwebhooks.webhooks import Webhook  # the provider's SDK
-
-    timestamp = time.time()
-    from datetime import datetime, timezone
-
-    signature = Webhook(secret).sign(event_id, datetime.fromtimestamp(timestamp, tz=timezone.utc),
-                                     body.decode("utf-8"))
-    return {
-        "webhook-id": event_id,
-        "webhook-timestamp": str(int(timestamp)),
-        "webhook-signature": signature,
-    }
 
 
 def sign_generic(env, secret, body):
@@ -73,17 +61,17 @@ def main():
         sys.exit("send_webhook.py: INGRESS_URL and WEBHOOK_SECRET are needed: run `make up` "
                  "(it writes .local/env) or export them")
     secret = secret.split(",")[0].split()[0]
+    scheme = env.get("SIGNATURE_SCHEME", "standard-webhooks")
     if args.forge:
         secret = "whsec_" + base64.b64encode(b"not-the-secret-at-all-000").decode() \
-            if secret.startswith("whsec_") else secret + "-forged"
+            if scheme == "standard-webhooks" else secret + "-forged"
     event_id = args.id or f"msg_{uuid.uuid4().hex}"
     body = (args.body if args.body is not None else json.dumps(
-        {"type": "product.review_status_changed", "id": event_id,
+        {"type": "product.review_status_changed", "id": event_id, "event_id": event_id,
          "data": {"product_id": "p-1001", "status": "approved"}})).encode()
 
-    scheme = env.get("SIGNATURE_SCHEME", "standard-webhooks")
-    if scheme == "standard-webhooks":
-        headers = sign_standard_webhooks(secret, event_id, body)
+    if scheme in provider_sdk.SCHEMES:
+        headers = provider_sdk.sign(scheme, secret, body, event_id)
     elif scheme == "hmac-sha256":
         headers = sign_generic(env, secret, body)
     else:

@@ -86,6 +86,10 @@ INGRESS_LISTEN=${LISTEN}
 INGRESS_URL=http://${LISTEN}/
 WEBHOOK_SECRET=${secret}
 ENV
+  # ROUTES is JSON: quoted for the shell, and only written when set.
+  if [[ -n "${ROUTES:-}" ]]; then
+    printf "ROUTES='%s'\n" "${ROUTES//\'/\'\\\'\'}" >>"$STATE/env"
+  fi
 }
 
 stop_pid() {

@@ -33,11 +33,14 @@ impl Delivered {
                 .and_then(|value| value.string_value())
                 .map(str::to_owned)
         };
-        let base64 = attribute(ATTR_BODY_ENCODING).as_deref() == Some("base64");
+        let encoding = attribute(ATTR_BODY_ENCODING);
+        let base64 = encoding.as_deref() == Some("base64");
         let body = message.body().unwrap_or_default();
         Self {
             event_id: attribute(ATTR_EVENT_ID),
-            sha256: decode_body(body, base64).ok().map(|raw| sha256_hex(&raw)),
+            sha256: decode_body(body, encoding.as_deref())
+                .ok()
+                .map(|raw| sha256_hex(&raw)),
             delivered_by: attribute(ATTR_DELIVERED_BY),
             base64,
         }

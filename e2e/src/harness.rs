@@ -969,7 +969,7 @@ impl fmt::Display for Report {
         if let Some(exit) = &self.sweeper.rival_exit {
             row(
                 f,
-                "rival source's sweeper (exit, messages)",
+                "rival source's sweeper",
                 format!(
                     "{exit}; {} messages on its queue (must be 0)",
                     self.sweeper.rival_messages

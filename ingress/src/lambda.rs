@@ -37,7 +37,20 @@ async fn answer(ingress: &Ingress, request: Request) -> Response<Body> {
             request_id: &request_id,
         })
         .await;
-    let mut response = Response::new(Body::Empty);
+    let body = if handled.body.is_empty() {
+        Body::Empty
+    } else {
+        // The challenge came from a JSON string, so it is text.
+        Body::Text(String::from_utf8_lossy(&handled.body).into_owned())
+    };
+    let mut response = Response::new(body);
     *response.status_mut() = handled.status;
+    if !handled.body.is_empty() {
+        // Only a Slack challenge has a body; Slack reads it as plain text.
+        response.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("text/plain"),
+        );
+    }
     response
 }

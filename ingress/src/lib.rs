@@ -18,14 +18,18 @@ use shared::aws::{
     describe, dynamodb_without_retry_quota, load_sdk_config, sqs_without_retry_quota, CallLimits,
 };
 use shared::config::IngressConfig;
-use shared::event::{event_id, event_type, AcceptedEvent, EventIdError, LazyJson};
+use shared::event::{event_id, event_type, AcceptedEvent, LazyJson};
 use shared::message::{DeliveredBy, OutgoingMessage};
 use shared::metrics::{EmfEmitter, MetricSet, Unit};
 use shared::outbox::{DynamoDbOutbox, InsertOutcome, MarkOutcome, RowStatus};
-use shared::queue::SqsQueue;
-use shared::secrets::{SecretsError, SsmSecrets};
-use shared::signature::{Rejection, SigningKeys};
-use shared::time::now_millis;
+use shared::queue::{QueueError, Queues, SqsQueue};
+use shared::secrets::{
+    RefreshPolicy, SecretCache, SecretsError, SsmParameter, SsmSecrets, MIN_REFRESH_GAP,
+};
+use shared::signature::{
+    url_verification_challenge, Rejection, SignatureScheme, SigningKeys, Verified,
+};
+use shared::time::{now_millis, EpochMillis};
 use tracing::{info, warn};
 
 /// Every environment variable the deployed function reads (function.json and Terraform set
@@ -44,10 +48,12 @@ pub const ENV_VARS: &[&str] = &[
     "EVENT_TYPE_POINTER",
     "MAX_BODY_BYTES",
     "TIMESTAMP_TOLERANCE_SECS",
+    "SECRET_REFRESH_SECS",
     "PENDING_SHARDS",
     "RETENTION_DAYS",
     "RESPONSE_BUDGET_MS",
     "METRICS_NAMESPACE",
+    "ROUTES",
 ];
 
 /// Read only when serving HTTP locally (no `AWS_LAMBDA_RUNTIME_API`).
@@ -64,6 +70,17 @@ pub const IAM_ACTIONS: &[&str] = &[
     "ssm:GetParameter",
 ];
 
+/// The share of the time left that a re-read of the secrets may take; the rest is the AWS steps'.
+const SECRET_READ_SHARE: f64 = 0.25;
+
+/// How the ingress's cached secrets are refreshed.
+fn refresh_policy(config: &IngressConfig) -> RefreshPolicy {
+    RefreshPolicy {
+        max_age: config.secret_refresh,
+        min_gap: MIN_REFRESH_GAP,
+    }
+}
+
 /// The time kept back from the response budget for writing the answer itself.
 const ANSWER_MARGIN: Duration = Duration::from_millis(100);
 
@@ -78,7 +95,7 @@ pub struct WebhookRequest<'r> {
 }
 
 /// The body, or the fact that it was over `MAX_BODY_BYTES` (then it was not read in full).
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum ReceivedBody {
     Complete(Bytes),
     TooLarge,
@@ -91,8 +108,8 @@ pub enum Outcome {
     TooLarge,
     /// The signature did not verify: 404 with an empty body, so nothing about authentication leaks.
     Rejected(Rejection),
-    /// Authentic, but its event id cannot be a key.
-    UnusableEventId(EventIdError),
+    /// A verified Slack `url_verification` request: answered with its challenge, nothing written.
+    UrlVerification,
     /// A new event, written to the outbox and/or the queue.
     Accepted(Delivery),
     /// The outbox already held this event with the same body.
@@ -121,6 +138,7 @@ pub enum Delivery {
 pub enum DuplicateOf {
     Sent,
     Parked,
+    Discarded,
     /// Still pending: this request tried to send it.
     Pending(Delivery),
 }
@@ -131,8 +149,10 @@ pub fn status_for(outcome: Outcome) -> StatusCode {
         Outcome::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         Outcome::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         Outcome::Rejected(_) => StatusCode::NOT_FOUND,
-        Outcome::UnusableEventId(_) => StatusCode::BAD_REQUEST,
-        Outcome::Accepted(_) | Outcome::Duplicate(_) | Outcome::IdConflict => StatusCode::OK,
+        Outcome::UrlVerification
+        | Outcome::Accepted(_)
+        | Outcome::Duplicate(_)
+        | Outcome::IdConflict => StatusCode::OK,
         Outcome::Failed => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -145,6 +165,10 @@ pub struct Handled {
     pub metrics: MetricSet,
     /// The outbox key, once the request got that far.
     pub key: Option<String>,
+    /// Which active secret verified the request (its position in the parameter), if one did.
+    pub key_index: Option<usize>,
+    /// The answer's body: empty except for a Slack `url_verification` challenge (plain text).
+    pub body: Bytes,
 }
 
 /// Cold start failed; the message names what to fix.
@@ -157,25 +181,26 @@ pub enum InitError {
 /// The ingress with its clients and secrets, built once per cold start.
 pub struct Ingress {
     config: IngressConfig,
-    keys: SigningKeys,
+    secrets: SecretCache,
     outbox: DynamoDbOutbox,
-    queue: SqsQueue,
+    queues: Queues,
     metrics: EmfEmitter,
 }
 
 impl Ingress {
     pub fn new(
         config: IngressConfig,
-        keys: SigningKeys,
+        secrets: SecretCache,
         outbox: DynamoDbOutbox,
         queue: SqsQueue,
     ) -> Self {
         let metrics = EmfEmitter::new(&config.outbox.metrics_namespace, &config.outbox.source);
+        let queues = Queues::new(queue, &config.outbox.routes);
         Self {
             config,
-            keys,
+            secrets,
             outbox,
-            queue,
+            queues,
             metrics,
         }
     }
@@ -185,10 +210,12 @@ impl Ingress {
     /// the ingress still keeps its promise in a degraded mode.
     pub async fn from_config(config: IngressConfig) -> Result<Self, InitError> {
         let sdk = load_sdk_config(CallLimits::within(config.response_budget)).await;
-        let secrets = SsmSecrets::new(aws_sdk_ssm::Client::new(&sdk));
-        let keys = secrets
-            .load(&config.secret_parameter, &config.scheme)
-            .await?;
+        let source = SsmParameter {
+            secrets: SsmSecrets::new(aws_sdk_ssm::Client::new(&sdk)),
+            parameter: config.secret_parameter.clone(),
+            scheme: config.scheme.clone(),
+        };
+        let secrets = SecretCache::load(Box::new(source), refresh_policy(&config)).await?;
         let outbox = DynamoDbOutbox::new(
             dynamodb_without_retry_quota(&sdk),
             &config.outbox.table,
@@ -196,24 +223,73 @@ impl Ingress {
             config.outbox.pending_shards,
         );
         let queue = SqsQueue::new(sqs_without_retry_quota(&sdk), &config.outbox.queue_url);
-        let ingress = Self::new(config, keys, outbox, queue);
+        let ingress = Self::new(config, secrets, outbox, queue);
         ingress.warm_up().await;
         Ok(ingress)
     }
 
-    /// Opens both connections in parallel; a failure is logged, not fatal.
+    /// Opens the table's and every queue's connection in parallel; a failure is logged, not fatal.
     pub async fn warm_up(&self) {
-        let (table, queue) = tokio::join!(self.outbox.warm_up(), self.queue.warm_up());
-        if let Err(err) = table {
+        let mut queues = tokio::task::JoinSet::new();
+        for queue in self.queues.all() {
+            let queue = queue.clone();
+            queues.spawn(async move {
+                if let Err(err) = queue.warm_up().await {
+                    warn!(queue = queue.url(), error = %err, "queue not reachable at cold start");
+                }
+            });
+        }
+        if let Err(err) = self.outbox.warm_up().await {
             warn!(error = %err, "outbox table not reachable at cold start");
         }
-        if let Err(err) = queue {
-            warn!(error = %err, "queue not reachable at cold start");
-        }
+        while queues.join_next().await.is_some() {}
     }
 
     pub fn config(&self) -> &IngressConfig {
         &self.config
+    }
+
+    /// [`admit`] with the cached secrets, re-read when old; when no secret matches, once more with
+    /// freshly read ones if the refresh gap allows (a secret rotated since the last read).
+    async fn admit_with_fresh_secrets(
+        &self,
+        request: &WebhookRequest<'_>,
+        deadline: Instant,
+        metrics: &mut MetricSet,
+    ) -> Admission {
+        if request.method != Method::POST {
+            // Answered before any secret is needed.
+            return Admission::Answer(Outcome::MethodNotAllowed);
+        }
+        let limit = deadline
+            .saturating_duration_since(Instant::now())
+            .mul_f64(SECRET_READ_SHARE);
+        let keys = self.secrets.current(limit).await;
+        let admit_with = |keys: &SigningKeys, metrics: &mut MetricSet| {
+            admit(
+                &self.config,
+                keys,
+                request.method,
+                request.headers,
+                request.body.clone(),
+                now_millis(),
+                metrics,
+            )
+        };
+        let admission = admit_with(&keys, metrics);
+        if !matches!(
+            admission,
+            Admission::Answer(Outcome::Rejected(Rejection::NoMatch))
+        ) {
+            return admission;
+        }
+        let limit = deadline
+            .saturating_duration_since(Instant::now())
+            .mul_f64(SECRET_READ_SHARE);
+        match self.secrets.after_failed_verification(limit).await {
+            Some(fresh) => admit_with(&fresh, metrics),
+            None => admission,
+        }
     }
 
     /// Handles one request end to end and prints its EMF line.
@@ -226,15 +302,27 @@ impl Ingress {
             ReceivedBody::Complete(body) => body.len(),
             ReceivedBody::TooLarge => 0,
         };
-        let (outcome, event) = self
-            .process(
-                request.method,
-                request.headers,
-                request.body,
-                deadline,
-                &mut metrics,
-            )
+        let admission = self
+            .admit_with_fresh_secrets(&request, deadline, &mut metrics)
             .await;
+        let mut answer_body = Bytes::new();
+        let mut key_index = None;
+        let (outcome, event) = match admission {
+            Admission::Answer(outcome) => (outcome, None),
+            Admission::Challenge {
+                challenge,
+                verified,
+            } => {
+                key_index = Some(verified.key_index);
+                answer_body = Bytes::from(challenge);
+                (Outcome::UrlVerification, None)
+            }
+            Admission::Record { event, verified } => {
+                key_index = Some(verified.key_index);
+                let outcome = self.record_and_send(&event, deadline, &mut metrics).await;
+                (outcome, Some(event))
+            }
+        };
         let status = status_for(outcome);
         match status {
             StatusCode::OK => metrics.count("Accepted"),
@@ -254,6 +342,7 @@ impl Ingress {
             key = event.as_ref().map(|e| e.key.as_str()),
             body_bytes,
             body_sha256 = event.as_ref().map(|e| e.body_sha256.as_str()),
+            key_index,
             outcome = ?outcome,
             status = status.as_u16(),
             duration_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
@@ -264,63 +353,9 @@ impl Ingress {
             outcome,
             metrics,
             key: event.map(|e| e.key),
+            key_index,
+            body: answer_body,
         }
-    }
-
-    async fn process(
-        &self,
-        method: &Method,
-        headers: &HeaderMap,
-        body: ReceivedBody,
-        deadline: Instant,
-        metrics: &mut MetricSet,
-    ) -> (Outcome, Option<AcceptedEvent>) {
-        if method != Method::POST {
-            return (Outcome::MethodNotAllowed, None);
-        }
-        let ReceivedBody::Complete(body) = body else {
-            return (Outcome::TooLarge, None);
-        };
-        if body.len() > self.config.max_body_bytes {
-            return (Outcome::TooLarge, None);
-        }
-        let now = now_millis();
-        let verified = self.config.scheme.verify(
-            headers,
-            &body,
-            &self.keys,
-            now / 1000,
-            self.config.timestamp_tolerance_secs,
-        );
-        if let Err(rejection) = verified {
-            info!(reason = %rejection, "signature rejected");
-            return (Outcome::Rejected(rejection), None);
-        }
-        let event = match self.accepted_event(headers, body, now) {
-            Ok(event) => event,
-            Err(err) => return (Outcome::UnusableEventId(err), None),
-        };
-        let outcome = self.record_and_send(&event, deadline, metrics).await;
-        (outcome, Some(event))
-    }
-
-    fn accepted_event(
-        &self,
-        headers: &HeaderMap,
-        body: Bytes,
-        now: i64,
-    ) -> Result<AcceptedEvent, EventIdError> {
-        let json = LazyJson::default();
-        let rule = &self.config.event_id;
-        let id = event_id(&self.config.scheme, rule, headers, &body, &json)?;
-        let kind = event_type(&self.config.scheme, rule, &body, &json);
-        Ok(AcceptedEvent::new(
-            &self.config.outbox.source,
-            id,
-            kind,
-            body,
-            now,
-        ))
     }
 
     /// Steps 4 to 6 of DESIGN.md section 2 with their failure rules.
@@ -345,10 +380,13 @@ impl Ingress {
                 match existing.status {
                     RowStatus::Sent => Outcome::Duplicate(DuplicateOf::Sent),
                     RowStatus::Parked => Outcome::Duplicate(DuplicateOf::Parked),
+                    // On-call gave up on it on purpose: a redelivery must not revive it.
+                    RowStatus::Discarded => Outcome::Duplicate(DuplicateOf::Discarded),
                     RowStatus::Pending => {
                         // Durable but unsent: whoever gets there first sends it, this request or the sweeper.
                         let first_receipt = AcceptedEvent {
                             received_at: existing.received_at,
+                            destination: existing.destination,
                             ..event.clone()
                         };
                         Outcome::Duplicate(DuplicateOf::Pending(
@@ -372,7 +410,7 @@ impl Ingress {
         metrics: &mut MetricSet,
     ) -> Delivery {
         let message = OutgoingMessage::for_event(event, DeliveredBy::Ingress);
-        let message_id = match within(deadline, 0.7, self.queue.send(&message)).await {
+        let message_id = match within(deadline, 0.7, self.send(event, &message)).await {
             Ok(message_id) => message_id,
             Err(error) => {
                 metrics.count("EnqueueDeferred");
@@ -386,6 +424,7 @@ impl Ingress {
             1.0,
             self.outbox.mark_sent(
                 &event.key,
+                event.received_at,
                 &message_id,
                 DeliveredBy::Ingress,
                 now_millis(),
@@ -414,7 +453,7 @@ impl Ingress {
         metrics.count("OutboxWriteFailed");
         warn!(key = %event.key, error, "outbox write failed; sending straight to the queue");
         let message = OutgoingMessage::for_event(event, DeliveredBy::Ingress);
-        match within(deadline, 1.0, self.queue.send(&message)).await {
+        match within(deadline, 1.0, self.send(event, &message)).await {
             Ok(_) => {
                 metrics.count("Enqueued");
                 Outcome::Accepted(Delivery::EnqueuedWithoutOutbox)
@@ -424,6 +463,110 @@ impl Ingress {
                 Outcome::Failed
             }
         }
+    }
+}
+
+impl Ingress {
+    /// SendMessage to the event's destination. The destination always comes from this
+    /// process's own routes, so an unknown one is a bug; it fails like an SQS error would.
+    async fn send(
+        &self,
+        event: &AcceptedEvent,
+        message: &OutgoingMessage,
+    ) -> Result<String, QueueError> {
+        let destination = event.destination.queue_url.as_deref();
+        match self.queues.get(destination) {
+            Some(queue) => queue.send(message).await,
+            None => Err(QueueError::UnknownDestination(
+                destination.unwrap_or_default().to_owned(),
+            )),
+        }
+    }
+}
+
+/// What the checks that need no AWS call decided about a request.
+#[derive(Debug)]
+pub enum Admission {
+    /// Answer now with this outcome; nothing is written.
+    Answer(Outcome),
+    /// A verified Slack `url_verification` request: answer 200 with the challenge, record nothing.
+    Challenge {
+        challenge: String,
+        verified: Verified,
+    },
+    /// Authentic: record and send this event.
+    Record {
+        event: AcceptedEvent,
+        verified: Verified,
+    },
+}
+
+/// The request path up to the first AWS call: method, size, signature, event id and type. A plain
+/// function of its inputs (the time is given), so unit tests, property tests and the fuzz target
+/// drive it without AWS.
+pub fn admit(
+    config: &IngressConfig,
+    keys: &SigningKeys,
+    method: &Method,
+    headers: &HeaderMap,
+    body: ReceivedBody,
+    now: EpochMillis,
+    metrics: &mut MetricSet,
+) -> Admission {
+    if method != Method::POST {
+        return Admission::Answer(Outcome::MethodNotAllowed);
+    }
+    let ReceivedBody::Complete(body) = body else {
+        return Admission::Answer(Outcome::TooLarge);
+    };
+    if body.len() > config.max_body_bytes {
+        return Admission::Answer(Outcome::TooLarge);
+    }
+    let verified = config.scheme.verify(
+        headers,
+        &body,
+        keys,
+        now / 1000,
+        config.timestamp_tolerance_secs,
+    );
+    let verified = match verified {
+        Ok(verified) => verified,
+        Err(rejection) => {
+            info!(reason = %rejection, "signature rejected");
+            return Admission::Answer(Outcome::Rejected(rejection));
+        }
+    };
+    if config.scheme == SignatureScheme::Slack {
+        if let Some(challenge) = url_verification_challenge(&body) {
+            return Admission::Challenge {
+                challenge,
+                verified,
+            };
+        }
+    }
+    let json = LazyJson::default();
+    let rule = &config.event_id;
+    let id = event_id(&config.scheme, rule, headers, &body, &json);
+    if let Some(unusable) = &id.unusable {
+        // Authentic, so it is kept under the body's hash; refusing it would lose it for good.
+        metrics.count("UnusableEventId");
+        warn!(
+            reason = %unusable.reason,
+            id_bytes = unusable.len,
+            id_start = %unusable.escaped_prefix,
+            event_id = %id.value,
+            "the provider's event id cannot be a key; the body's SHA-256 is the event id instead"
+        );
+    }
+    let kind = event_type(&config.scheme, rule, headers, &body, &json);
+    let outbox = &config.outbox;
+    let destination =
+        outbox
+            .routes
+            .destination(headers, &body, &json, &outbox.source, &outbox.queue_url);
+    Admission::Record {
+        event: AcceptedEvent::new(&outbox.source, id.value, kind, body, now).routed_to(destination),
+        verified,
     }
 }
 
@@ -453,7 +596,7 @@ mod tests {
             (Outcome::TooLarge, 413),
             (Outcome::Rejected(Rejection::NoMatch), 404),
             (Outcome::Rejected(Rejection::StaleTimestamp), 404),
-            (Outcome::UnusableEventId(EventIdError::TooLong), 400),
+            (Outcome::UrlVerification, 200),
             (Outcome::Accepted(Delivery::Enqueued), 200),
             (Outcome::Accepted(Delivery::Deferred), 200),
             (Outcome::Accepted(Delivery::EnqueuedWithoutOutbox), 200),
@@ -477,6 +620,10 @@ mod tests {
         let values = [
             ("SIGNATURE_SCHEME", "hmac-sha256"),
             ("QUEUE_URL", "https://sqs.example/q"),
+            (
+                "ROUTES",
+                r#"[{"name":"r","pointer":"/t","equals":"x","queue_url":"https://sqs.example/r"}]"#,
+            ),
             ("SIGNATURE_HEADER", "x-header"),
             ("EVENT_ID_HEADER", "x-header"),
             ("SIGNATURE_ENCODING", "hex"),
@@ -485,6 +632,7 @@ mod tests {
             ("RESPONSE_BUDGET_MS", "3000"),
             ("MAX_BODY_BYTES", "3000"),
             ("TIMESTAMP_TOLERANCE_SECS", "300"),
+            ("SECRET_REFRESH_SECS", "300"),
             ("PENDING_SHARDS", "8"),
             ("RETENTION_DAYS", "8"),
         ];

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::{header, Request, Response, StatusCode};
-use http_body_util::{BodyExt, Empty, Limited};
+use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -59,7 +59,7 @@ pub async fn serve(
     .await;
 }
 
-async fn answer(ingress: &Ingress, request: Request<Incoming>) -> Response<Empty<Bytes>> {
+async fn answer(ingress: &Ingress, request: Request<Incoming>) -> Response<Full<Bytes>> {
     let request_id = uuid::Uuid::new_v4().to_string();
     let limit = ingress.config().max_body_bytes;
     let (parts, body) = request.into_parts();
@@ -82,7 +82,7 @@ async fn answer(ingress: &Ingress, request: Request<Incoming>) -> Response<Empty
             Err(err) if err.is::<http_body_util::LengthLimitError>() => ReceivedBody::TooLarge,
             Err(err) => {
                 warn!(request_id, error = %err, "request body could not be read");
-                return status_only(StatusCode::BAD_REQUEST);
+                return with_body(StatusCode::BAD_REQUEST, Bytes::new());
             }
         }
     };
@@ -94,11 +94,19 @@ async fn answer(ingress: &Ingress, request: Request<Incoming>) -> Response<Empty
             request_id: &request_id,
         })
         .await;
-    status_only(handled.status)
+    with_body(handled.status, handled.body)
 }
 
-fn status_only(status: StatusCode) -> Response<Empty<Bytes>> {
-    let mut response = Response::new(Empty::new());
+/// The answer: a status, and a body only for a Slack challenge (plain text).
+fn with_body(status: StatusCode, body: Bytes) -> Response<Full<Bytes>> {
+    let has_body = !body.is_empty();
+    let mut response = Response::new(Full::new(body));
     *response.status_mut() = status;
+    if has_body {
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            http::HeaderValue::from_static("text/plain"),
+        );
+    }
     response
 }

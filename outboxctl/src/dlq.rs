@@ -109,10 +109,7 @@ async fn show(dlq: &SqsQueue, id: &str, raw: bool, output: Output) -> anyhow::Re
                 messages.len()
             )
         })?;
-    let body = decode_body(
-        &message.body,
-        message.attribute(ATTR_BODY_ENCODING) == Some("base64"),
-    )?;
+    let body = decode_body(&message.body, message.attribute(ATTR_BODY_ENCODING))?;
     if raw {
         write_raw(&body)?;
         return Ok(Outcome::Ok);

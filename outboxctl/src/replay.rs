@@ -6,7 +6,7 @@ use std::sync::Arc;
 use serde_json::json;
 use shared::message::OutgoingMessage;
 use shared::outbox::{ReceivedWindow, SentRow};
-use shared::queue::batches;
+use shared::queue::{batches, SqsQueue};
 use shared::time::{now_millis, rfc3339_millis};
 use tokio::task::JoinSet;
 
@@ -130,8 +130,24 @@ async fn scan_segment(
     }
 }
 
-/// Sends one page of sent rows again, in SendMessageBatch calls; the rows are not changed.
+/// Sends one page of sent rows again, each to the queue its row names, in SendMessageBatch
+/// calls; the rows are not changed.
 async fn replay_page(target: &Target, rows: &[SentRow], report: &mut SegmentReport) {
+    let mut by_queue: Vec<(Option<String>, Vec<&SentRow>)> = Vec::new();
+    for sent in rows {
+        let destination = sent.row.event.destination.queue_url.clone();
+        match by_queue.iter_mut().find(|(d, _)| *d == destination) {
+            Some((_, group)) => group.push(sent),
+            None => by_queue.push((destination, vec![sent])),
+        }
+    }
+    for (_, group) in by_queue {
+        let queue = target.queue_for(&group[0].row.event);
+        replay_to(&queue, &group, report).await;
+    }
+}
+
+async fn replay_to(queue: &SqsQueue, rows: &[&SentRow], report: &mut SegmentReport) {
     let messages: Vec<(String, OutgoingMessage)> = rows
         .iter()
         .map(|sent| {
@@ -143,7 +159,7 @@ async fn replay_page(target: &Target, rows: &[SentRow], report: &mut SegmentRepo
         .collect();
     for batch in batches(&messages, |(_, message)| message.size()) {
         let refs: Vec<&OutgoingMessage> = batch.iter().map(|(_, message)| message).collect();
-        for ((key, _), result) in batch.iter().zip(target.queue.send_batch(&refs).await) {
+        for ((key, _), result) in batch.iter().zip(queue.send_batch(&refs).await) {
             match result {
                 Ok(_) => report.sent += 1,
                 Err(error) => report.failures.push(format!("{key}: {error}")),

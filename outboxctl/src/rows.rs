@@ -6,7 +6,7 @@ use anyhow::Context as _;
 use serde_json::{json, Value};
 use shared::event::outbox_key;
 use shared::message::{DeliveredBy, OutgoingMessage};
-use shared::outbox::{ChangeOutcome, OutboxError, ReceivedWindow, RowStatus, RowView, UnsentRef};
+use shared::outbox::{ChangeOutcome, ReceivedWindow, RowStatus, RowView, StoredRow, UnsentRef};
 use shared::time::{now_millis, rfc3339_millis, EpochMillis};
 
 use crate::cli::{ChangeArgs, DiscardArgs, ListArgs, ResendArgs, ShowArgs, UnsentStatus, Window};
@@ -81,7 +81,9 @@ fn row_json(view: &RowView, now: EpochMillis) -> Value {
     json!({
         "key": view.key,
         "status": view.status,
-        "event_id": view.attribute("event_id"),
+        "event_id": view
+            .attribute("event_id")
+            .or_else(|| view.key.split_once(':').map(|(_, id)| id)),
         "event_type": view.attribute("event_type"),
         "received_at": received_at.map(rfc3339_millis),
         "age_secs": received_at.map(|at| (now - at).max(0) / 1000),
@@ -221,13 +223,14 @@ pub async fn resend(target: &Target, args: &ResendArgs, output: Output) -> anyho
 
 /// Sends one row if it is still unsent, then marks it sent if it still is.
 async fn resend_one(target: &Target, key: &str, failed: &mut usize) -> anyhow::Result<Value> {
-    let row = match target.outbox.load_rows(&[key.to_owned()]).await {
-        Ok(rows) => rows.into_iter().next(),
-        // A row whose status the sweeper does not know (discarded) is not a candidate.
-        Err(OutboxError::MalformedRow { .. }) => None,
-        Err(err) => return Err(err.into()),
-    };
-    let Some(row) = row.filter(|row| row.status != RowStatus::Sent) else {
+    let row = target
+        .outbox
+        .load_rows(&[key.to_owned()])
+        .await?
+        .into_iter()
+        .next();
+    let unsent = |row: &StoredRow| matches!(row.status, RowStatus::Pending | RowStatus::Parked);
+    let Some(row) = row.filter(unsent) else {
         let status = target.outbox.view(key).await?.map(|v| v.status);
         return Ok(resend_result(
             key,
@@ -236,7 +239,7 @@ async fn resend_one(target: &Target, key: &str, failed: &mut usize) -> anyhow::R
         ));
     };
     let message = OutgoingMessage::for_event(&row.event, DeliveredBy::Outboxctl);
-    let message_id = match target.queue.send(&message).await {
+    let message_id = match target.queue_for(&row.event).send(&message).await {
         Ok(id) => id,
         Err(err) => {
             *failed += 1;
@@ -245,7 +248,13 @@ async fn resend_one(target: &Target, key: &str, failed: &mut usize) -> anyhow::R
     };
     let marked = target
         .outbox
-        .mark_resent(key, &message_id, now_millis(), target.settings.retention)
+        .mark_resent(
+            key,
+            row.event.received_at,
+            &message_id,
+            now_millis(),
+            target.settings.retention,
+        )
         .await?;
     Ok(match marked {
         ChangeOutcome::Changed => resend_result(key, "sent", Some(message_id)),

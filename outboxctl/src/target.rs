@@ -10,6 +10,7 @@ use aws_config::{Region, SdkConfig};
 use shared::aws::{config_loader, load_sdk_config, CallLimits};
 use shared::config::{Env, EnvSource, IngressConfig, OutboxSettings, ProcessEnv};
 use shared::deployment::{caller_arn, FunctionRef, LambdaFunctions};
+use shared::event::AcceptedEvent;
 use shared::outbox::DynamoDbOutbox;
 use shared::queue::SqsQueue;
 
@@ -130,6 +131,14 @@ impl Target {
             layered,
             sdk,
         })
+    }
+
+    /// The queue an event's row names: its routed destination, else the main queue.
+    pub fn queue_for(&self, event: &AcceptedEvent) -> SqsQueue {
+        match &event.destination.queue_url {
+            Some(url) => self.queue.sibling(url),
+            None => self.queue.clone(),
+        }
     }
 
     /// The DLQ: DLQ_URL / --dlq-url when given, else the main queue's RedrivePolicy target.

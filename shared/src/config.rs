@@ -9,11 +9,15 @@ use std::time::Duration;
 
 use http::HeaderName;
 
-use crate::signature::{GenericHmac, SignatureEncoding, SignatureScheme};
+use crate::routes::Routes;
+use crate::signature::{GenericHmac, SignatureEncoding, SignatureScheme, SCHEME_NAMES};
 
-/// SQS's largest message is 1 MiB; a body that needs base64 grows by a third and the attributes
-/// need room too, so this is the largest `MAX_BODY_BYTES` that always fits.
-pub const MAX_BODY_BYTES_LIMIT: usize = 768 * 1024;
+/// The largest `MAX_BODY_BYTES`: a body every accepted event can be recorded with. A DynamoDB item
+/// holds at most 400 KiB (names and values), and an incompressible body is stored raw, so 384 KiB
+/// leaves room for the row's other attributes; as base64 (a third more) it also fits a 1 MiB SQS
+/// message with its attributes. Above it an accepted event could only travel without a durable
+/// record, so a larger value stops the cold start instead.
+pub const MAX_BODY_BYTES_LIMIT: usize = 384 * 1024;
 pub const DEFAULT_METRICS_NAMESPACE: &str = "WebhookIngress";
 
 /// A configuration value that stops the cold start.
@@ -175,15 +179,21 @@ pub struct OutboxSettings {
     pub pending_shards: u16,
     pub retention: Duration,
     pub metrics_namespace: String,
+    /// Queues other than `queue_url` that events are routed to (`ROUTES`).
+    pub routes: Routes,
 }
 
 impl OutboxSettings {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let retention_days: u64 = env.integer("RETENTION_DAYS", 14, 1..=3650)?;
+        let queue_url = queue_url(env)?;
+        let routes = Routes::parse(&env.optional("ROUTES").unwrap_or_default(), &queue_url)
+            .map_err(|err| invalid("ROUTES", err.to_string()))?;
         Ok(Self {
             source: source_name(env)?,
             table: env.required("OUTBOX_TABLE")?,
-            queue_url: queue_url(env)?,
+            queue_url,
+            routes,
             pending_shards: env.integer("PENDING_SHARDS", 8, 1..=256)?,
             retention: Duration::from_secs(retention_days * 24 * 3600),
             metrics_namespace: metrics_namespace(env)?,
@@ -209,6 +219,8 @@ pub struct IngressConfig {
     pub max_body_bytes: usize,
     pub timestamp_tolerance_secs: u64,
     pub response_budget: Duration,
+    /// `SECRET_REFRESH_SECS`: cached secrets older than this are re-read.
+    pub secret_refresh: Duration,
 }
 
 impl IngressConfig {
@@ -228,6 +240,11 @@ impl IngressConfig {
             max_body_bytes: env.integer("MAX_BODY_BYTES", 262_144, 1..=MAX_BODY_BYTES_LIMIT)?,
             timestamp_tolerance_secs: env.integer("TIMESTAMP_TOLERANCE_SECS", 300, 1..=86_400)?,
             response_budget: Duration::from_millis(response_budget_ms),
+            secret_refresh: Duration::from_secs(env.integer(
+                "SECRET_REFRESH_SECS",
+                300,
+                1..=86_400,
+            )?),
         })
     }
 }
@@ -263,17 +280,12 @@ fn signature_scheme(env: &Env) -> Result<SignatureScheme, ConfigError> {
     let header = env.header_name("SIGNATURE_HEADER")?;
     let encoding = env.optional("SIGNATURE_ENCODING");
     let prefix = env.optional("SIGNATURE_PREFIX");
-    match name.as_str() {
-        "standard-webhooks" => {
-            let stray = [header.is_some(), encoding.is_some(), prefix.is_some()];
-            if let Some(position) = stray.iter().position(|set| *set) {
-                return Err(invalid(
-                    GENERIC_ONLY[position],
-                    "only used with SIGNATURE_SCHEME=hmac-sha256; unset it",
-                ));
-            }
-            Ok(SignatureScheme::StandardWebhooks)
-        }
+    let provider = match name.as_str() {
+        "standard-webhooks" => SignatureScheme::StandardWebhooks,
+        "stripe" => SignatureScheme::Stripe,
+        "github" => SignatureScheme::GitHub,
+        "shopify" => SignatureScheme::Shopify,
+        "slack" => SignatureScheme::Slack,
         "hmac-sha256" => {
             let header = header.ok_or(ConfigError::Missing("SIGNATURE_HEADER"))?;
             let encoding = match encoding.as_deref().map(str::to_ascii_lowercase).as_deref() {
@@ -286,17 +298,28 @@ fn signature_scheme(env: &Env) -> Result<SignatureScheme, ConfigError> {
                     ))
                 }
             };
-            Ok(SignatureScheme::HmacSha256(GenericHmac {
+            return Ok(SignatureScheme::HmacSha256(GenericHmac {
                 header,
                 encoding,
                 prefix: prefix.unwrap_or_default(),
-            }))
+            }));
         }
-        other => Err(invalid(
-            SCHEME,
-            format!("`{other}` is not one of: standard-webhooks, hmac-sha256"),
-        )),
+        other => {
+            return Err(invalid(
+                SCHEME,
+                format!("`{other}` is not one of: {}", SCHEME_NAMES.join(", ")),
+            ))
+        }
+    };
+    // A provider's scheme fixes its own header and encoding: a stray generic setting is a mistake.
+    let stray = [header.is_some(), encoding.is_some(), prefix.is_some()];
+    if let Some(position) = stray.iter().position(|set| *set) {
+        return Err(invalid(
+            GENERIC_ONLY[position],
+            "only used with SIGNATURE_SCHEME=hmac-sha256; unset it",
+        ));
     }
+    Ok(provider)
 }
 
 #[cfg(test)]
@@ -326,6 +349,7 @@ mod tests {
         assert_eq!(config.max_body_bytes, 262_144);
         assert_eq!(config.timestamp_tolerance_secs, 300);
         assert_eq!(config.response_budget, Duration::from_millis(3000));
+        assert_eq!(config.secret_refresh, Duration::from_secs(300));
         assert_eq!(config.outbox.pending_shards, 8);
         assert_eq!(config.outbox.retention, Duration::from_secs(14 * 86_400));
         assert_eq!(config.outbox.metrics_namespace, "WebhookIngress");
@@ -344,12 +368,13 @@ mod tests {
     fn invalid_values_are_named_with_the_reason() {
         let cases = [
             ("MAX_BODY_BYTES", "lots", "MAX_BODY_BYTES is invalid: `lots` is not a whole number"),
-            ("MAX_BODY_BYTES", "9999999", "MAX_BODY_BYTES is invalid: 9999999 is outside 1..=786432"),
+            ("MAX_BODY_BYTES", "9999999", "MAX_BODY_BYTES is invalid: 9999999 is outside 1..=393216"),
             ("PENDING_SHARDS", "0", "PENDING_SHARDS is invalid: 0 is outside 1..=256"),
+            ("SECRET_REFRESH_SECS", "0", "SECRET_REFRESH_SECS is invalid: 0 is outside 1..=86400"),
             ("SOURCE_NAME", "a:b", "SOURCE_NAME is invalid: use at most 64 letters, digits, `-`, `_` or `.`"),
             ("QUEUE_URL", "webhook-events", "QUEUE_URL is invalid: expected the queue URL (https://sqs...), not its name or ARN"),
             ("EVENT_ID_POINTER", "data.id", "EVENT_ID_POINTER is invalid: `data.id` is not a JSON pointer (RFC 6901): it must start with `/`, as in `/data/id`"),
-            ("SIGNATURE_SCHEME", "md5", "SIGNATURE_SCHEME is invalid: `md5` is not one of: standard-webhooks, hmac-sha256"),
+            ("SIGNATURE_SCHEME", "md5", "SIGNATURE_SCHEME is invalid: `md5` is not one of: standard-webhooks, hmac-sha256, stripe, github, shopify, slack"),
             ("SIGNATURE_PREFIX", "sha256=", "SIGNATURE_PREFIX is invalid: only used with SIGNATURE_SCHEME=hmac-sha256; unset it"),
         ];
         for (name, value, expected) in cases {
@@ -370,6 +395,26 @@ mod tests {
             SweeperConfig::from_env(&env).unwrap_err().to_string(),
             "MAX_ATTEMPTS is invalid: 0 is outside 1..=1000"
         );
+    }
+
+    #[test]
+    fn provider_schemes_are_named_and_refuse_generic_settings() {
+        let providers = [
+            ("stripe", SignatureScheme::Stripe),
+            ("github", SignatureScheme::GitHub),
+            ("shopify", SignatureScheme::Shopify),
+            ("slack", SignatureScheme::Slack),
+        ];
+        for (name, scheme) in providers {
+            let mut env = minimal();
+            env.insert("SIGNATURE_SCHEME", name);
+            assert_eq!(IngressConfig::from_env(&env).unwrap().scheme, scheme);
+            env.insert("SIGNATURE_HEADER", "X-Hub-Signature-256");
+            assert_eq!(
+                error_text(&env),
+                "SIGNATURE_HEADER is invalid: only used with SIGNATURE_SCHEME=hmac-sha256; unset it"
+            );
+        }
     }
 
     #[test]

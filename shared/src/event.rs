@@ -6,7 +6,8 @@ use http::HeaderMap;
 use sha2::{Digest, Sha256};
 
 use crate::config::EventIdRule;
-use crate::signature::SignatureScheme;
+use crate::routes::Destination;
+use crate::signature::{Field, SignatureScheme};
 use crate::time::EpochMillis;
 
 /// Longest event id kept as given; DynamoDB keys and SQS attributes take far more, but an id this
@@ -20,7 +21,7 @@ pub enum EventIdError {
     Empty,
     #[error("the event id is longer than {MAX_EVENT_ID_LEN} bytes")]
     TooLong,
-    #[error("the event id contains control characters")]
+    #[error("the event id contains control characters or characters SQS refuses")]
     ControlCharacters,
 }
 
@@ -29,62 +30,119 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
+/// The event id an accepted webhook is keyed by.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventId {
+    /// The provider's id, or the body's SHA-256 when it gave none or an unusable one.
+    pub value: String,
+    /// Why the provider's id was set aside, when it was: the event is still accepted, keyed by hash.
+    pub unusable: Option<UnusableId>,
+}
+
+/// A provider id that cannot be a key or an attribute, described without its bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnusableId {
+    pub reason: EventIdError,
+    /// Its length in bytes.
+    pub len: usize,
+    /// At most its first 64 characters with control characters escaped, so a log line can show it
+    /// without carrying raw control bytes.
+    pub escaped_prefix: String,
+}
+
 /// The event id: the scheme's own id header, then the configured header, then the configured JSON
 /// pointer into the body; failing all of those the body's SHA-256, so that an identical retry of an
-/// id-less webhook is still recognised as a duplicate.
+/// id-less webhook is still recognised as a duplicate. An id that cannot be a key (empty, too long,
+/// control characters) is replaced by that hash too: refusing an authentic event would lose it.
 pub fn event_id(
     scheme: &SignatureScheme,
     rule: &EventIdRule,
     headers: &HeaderMap,
     body: &[u8],
     json: &LazyJson,
-) -> Result<String, EventIdError> {
-    let from_headers = scheme
-        .provider_event_id(headers)
-        .map(str::to_owned)
+) -> EventId {
+    let given = first_present(scheme.event_id_fields(), headers, body, json)
         .or_else(|| {
             rule.header
                 .as_ref()
-                .and_then(|name| headers.get(name))
-                .and_then(|value| value.to_str().ok())
-                .map(|value| value.trim().to_owned())
+                .and_then(|name| header_text(headers, name.as_str()))
+        })
+        .or_else(|| {
+            rule.pointer
+                .as_deref()
+                .and_then(|pointer| json.scalar_at(body, pointer))
         });
-    let given = from_headers.or_else(|| {
-        rule.pointer
-            .as_deref()
-            .and_then(|pointer| json.scalar_at(body, pointer))
-    });
+    let hashed = |unusable| EventId {
+        value: sha256_hex(body),
+        unusable,
+    };
     match given {
-        Some(id) => validate(id),
-        None => Ok(sha256_hex(body)),
+        None => hashed(None),
+        Some(id) => match validate(&id) {
+            Ok(()) => EventId {
+                value: id,
+                unusable: None,
+            },
+            Err(reason) => hashed(Some(UnusableId {
+                reason,
+                len: id.len(),
+                escaped_prefix: id.chars().take(64).flat_map(char::escape_debug).collect(),
+            })),
+        },
     }
 }
 
-fn validate(id: String) -> Result<String, EventIdError> {
+fn validate(id: &str) -> Result<(), EventIdError> {
     if id.is_empty() {
         Err(EventIdError::Empty)
     } else if id.len() > MAX_EVENT_ID_LEN {
         Err(EventIdError::TooLong)
-    } else if id.chars().any(char::is_control) {
+    } else if id
+        .chars()
+        .any(|c| c.is_control() || matches!(c, '\u{FFFE}' | '\u{FFFF}'))
+    {
         Err(EventIdError::ControlCharacters)
     } else {
-        Ok(id)
+        Ok(())
     }
 }
 
-/// The event type when known: the body's `type` for Standard Webhooks, else `EVENT_TYPE_POINTER`.
+/// The event type when known: `EVENT_TYPE_POINTER` when set, else where the provider puts it (the
+/// body's `type` for Standard Webhooks and Stripe, a header for GitHub and Shopify, `event.type` or
+/// `type` for Slack). A value that could not be an attribute is left out.
 pub fn event_type(
     scheme: &SignatureScheme,
     rule: &EventIdRule,
+    headers: &HeaderMap,
     body: &[u8],
     json: &LazyJson,
 ) -> Option<String> {
-    let pointer = match scheme {
-        SignatureScheme::StandardWebhooks => Some(rule.type_pointer.as_deref().unwrap_or("/type")),
-        SignatureScheme::HmacSha256(_) => rule.type_pointer.as_deref(),
+    let found = match rule.type_pointer.as_deref() {
+        Some(pointer) => json.scalar_at(body, pointer),
+        None => first_present(scheme.event_type_fields(), headers, body, json),
     }?;
-    json.scalar_at(body, pointer)
-        .filter(|value| validate(value.clone()).is_ok())
+    validate(&found).is_ok().then_some(found)
+}
+
+/// The first of `fields` present in the request.
+fn first_present(
+    fields: &[Field],
+    headers: &HeaderMap,
+    body: &[u8],
+    json: &LazyJson,
+) -> Option<String> {
+    fields.iter().find_map(|field| match field {
+        Field::Header(name) => header_text(headers, name),
+        Field::Pointer(pointer) => json.scalar_at(body, pointer),
+    })
+}
+
+/// A header's trimmed text; headers that are not text count as absent.
+fn header_text(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|value| value.to_str().ok())
+        .map(|value| value.trim().to_owned())
 }
 
 /// The body parsed as JSON at most once, and only if a pointer asks for it.
@@ -93,7 +151,7 @@ pub struct LazyJson(std::cell::OnceCell<Option<serde_json::Value>>);
 
 impl LazyJson {
     /// The string or number at `pointer`, if the body is JSON and has one there.
-    fn scalar_at(&self, body: &[u8], pointer: &str) -> Option<String> {
+    pub(crate) fn scalar_at(&self, body: &[u8], pointer: &str) -> Option<String> {
         let document = self
             .0
             .get_or_init(|| serde_json::from_slice(body).ok())
@@ -128,6 +186,8 @@ pub struct AcceptedEvent {
     pub body: Bytes,
     pub body_sha256: String,
     pub received_at: EpochMillis,
+    /// Where it goes: a routed queue (`ROUTES`) or the default one, and its FIFO group.
+    pub destination: Destination,
 }
 
 impl AcceptedEvent {
@@ -146,6 +206,15 @@ impl AcceptedEvent {
             body_sha256: sha256_hex(&body),
             body,
             received_at,
+            destination: Destination::default(),
+        }
+    }
+
+    /// The same event sent to `destination` instead of the default queue.
+    pub fn routed_to(self, destination: Destination) -> Self {
+        Self {
+            destination,
+            ..self
         }
     }
 }
@@ -170,8 +239,8 @@ mod tests {
         rule: &EventIdRule,
         headers: &HeaderMap,
         body: &[u8],
-    ) -> Result<String, EventIdError> {
-        event_id(scheme, rule, headers, body, &LazyJson::default())
+    ) -> String {
+        event_id(scheme, rule, headers, body, &LazyJson::default()).value
     }
 
     #[test]
@@ -189,7 +258,7 @@ mod tests {
                 &headers,
                 br#"{"id":"other"}"#
             ),
-            Ok("msg_123".into())
+            "msg_123"
         );
     }
 
@@ -204,7 +273,7 @@ mod tests {
         };
         assert_eq!(
             id(&generic(), &rule, &headers, br#"{"id":"evt-2"}"#),
-            Ok("evt-1".into())
+            "evt-1"
         );
     }
 
@@ -217,11 +286,11 @@ mod tests {
         let headers = HeaderMap::new();
         assert_eq!(
             id(&generic(), &rule, &headers, br#"{"data":{"id":"p-9"}}"#),
-            Ok("p-9".into())
+            "p-9"
         );
         assert_eq!(
             id(&generic(), &rule, &headers, br#"{"data":{"id":42}}"#),
-            Ok("42".into())
+            "42"
         );
     }
 
@@ -233,32 +302,45 @@ mod tests {
         };
         let headers = HeaderMap::new();
         let body = b"not json at all";
-        let first = id(&generic(), &rule, &headers, body).unwrap();
+        let first = id(&generic(), &rule, &headers, body);
         assert_eq!(first, sha256_hex(body));
         assert_eq!(first.len(), 64);
-        assert_eq!(id(&generic(), &rule, &headers, body).unwrap(), first);
+        assert_eq!(id(&generic(), &rule, &headers, body), first);
     }
 
     #[test]
-    fn unusable_ids_are_refused() {
+    fn unusable_ids_fall_back_to_the_body_hash_and_are_described_without_raw_bytes() {
         let rule = EventIdRule {
             pointer: Some("/id".into()),
             ..Default::default()
         };
         let headers = HeaderMap::new();
-        assert_eq!(
-            id(&generic(), &rule, &headers, br#"{"id":""}"#),
-            Err(EventIdError::Empty)
-        );
         let long = format!(r#"{{"id":"{}"}}"#, "x".repeat(300));
-        assert_eq!(
-            id(&generic(), &rule, &headers, long.as_bytes()),
-            Err(EventIdError::TooLong)
+        let cases: [(&[u8], EventIdError, usize); 3] = [
+            (br#"{"id":""}"#, EventIdError::Empty, 0),
+            (long.as_bytes(), EventIdError::TooLong, 300),
+            (
+                br#"{"id":"a\nb\u001b"}"#,
+                EventIdError::ControlCharacters,
+                4,
+            ),
+        ];
+        for (body, reason, len) in cases {
+            let id = event_id(&generic(), &rule, &headers, body, &LazyJson::default());
+            assert_eq!(id.value, sha256_hex(body), "{reason}");
+            let unusable = id.unusable.expect("the id is reported unusable");
+            assert_eq!((unusable.reason, unusable.len), (reason, len));
+            assert!(unusable.escaped_prefix.chars().all(|c| !c.is_control()));
+            assert!(unusable.escaped_prefix.chars().count() <= 64 * 10);
+        }
+        let usable = event_id(
+            &generic(),
+            &rule,
+            &headers,
+            br#"{"id":"ok"}"#,
+            &LazyJson::default(),
         );
-        assert_eq!(
-            id(&generic(), &rule, &headers, br#"{"id":"a\nb"}"#),
-            Err(EventIdError::ControlCharacters)
-        );
+        assert_eq!(usable.unusable, None);
     }
 
     #[test]
@@ -269,14 +351,77 @@ mod tests {
             event_type(
                 &SignatureScheme::StandardWebhooks,
                 &EventIdRule::default(),
+                &HeaderMap::new(),
                 body,
                 &json
             ),
             Some("product.reviewed".into())
         );
         assert_eq!(
-            event_type(&generic(), &EventIdRule::default(), body, &json),
+            event_type(
+                &generic(),
+                &EventIdRule::default(),
+                &HeaderMap::new(),
+                body,
+                &json
+            ),
             None
+        );
+    }
+
+    #[test]
+    fn each_provider_scheme_finds_its_own_id_and_type() {
+        let json_body = br#"{"id":"evt_1","event_id":"Ev1","type":"event_callback","event":{"type":"app_mention"}}"#;
+        let mut headers = HeaderMap::new();
+        headers.insert("x-github-delivery", "72d3162e-cc78".parse().unwrap());
+        headers.insert("x-github-event", "push".parse().unwrap());
+        headers.insert("x-shopify-webhook-id", "b54557e4".parse().unwrap());
+        headers.insert("x-shopify-topic", "orders/create".parse().unwrap());
+        let rule = EventIdRule::default();
+        let cases = [
+            (SignatureScheme::Stripe, "evt_1", "event_callback"),
+            (SignatureScheme::GitHub, "72d3162e-cc78", "push"),
+            (SignatureScheme::Shopify, "b54557e4", "orders/create"),
+            (SignatureScheme::Slack, "Ev1", "app_mention"),
+        ];
+        for (scheme, expected_id, expected_type) in cases {
+            let json = LazyJson::default();
+            assert_eq!(
+                event_id(&scheme, &rule, &headers, json_body, &json).value,
+                expected_id
+            );
+            assert_eq!(
+                event_type(&scheme, &rule, &headers, json_body, &json).as_deref(),
+                Some(expected_type)
+            );
+        }
+        // Slack's url_verification and older payloads have only a top-level `type`.
+        assert_eq!(
+            event_type(
+                &SignatureScheme::Slack,
+                &rule,
+                &headers,
+                br#"{"type":"url_verification"}"#,
+                &LazyJson::default()
+            )
+            .as_deref(),
+            Some("url_verification")
+        );
+        // EVENT_TYPE_POINTER wins over the provider's place.
+        let pointed = EventIdRule {
+            type_pointer: Some("/event/type".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            event_type(
+                &SignatureScheme::GitHub,
+                &pointed,
+                &headers,
+                json_body,
+                &LazyJson::default()
+            )
+            .as_deref(),
+            Some("app_mention")
         );
     }
 

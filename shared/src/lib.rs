@@ -5,7 +5,9 @@
 //! `SqsQueue`, `SsmSecrets`), so the logic is tested without AWS and the adapters against moto.
 
 pub mod aws;
+pub mod codec;
 pub mod config;
+pub mod cost;
 #[cfg(feature = "oncall")]
 pub mod deployment;
 pub mod event;
@@ -15,6 +17,9 @@ pub mod metrics;
 pub mod outbox;
 pub mod process;
 pub mod queue;
+pub mod routes;
+#[cfg(any(test, feature = "test-util"))]
+pub mod samples;
 pub mod secrets;
 pub mod signature;
 #[cfg(feature = "test-util")]

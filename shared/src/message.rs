@@ -5,6 +5,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 
 use crate::event::AcceptedEvent;
+use crate::routes::deduplication_id;
 use crate::time::rfc3339_millis;
 
 pub const ATTR_EVENT_ID: &str = "event-id";
@@ -15,6 +16,12 @@ pub const ATTR_DELIVERED_BY: &str = "delivered-by";
 pub const ATTR_BODY_ENCODING: &str = "body-encoding";
 /// On a replayed message: the message id of the event's first delivery.
 pub const ATTR_REPLAY_OF: &str = "replay-of";
+/// `body-encoding` of a body SQS cannot carry as text: the message body is its base64.
+pub const ENCODING_BASE64: &str = "base64";
+/// `body-encoding` of an empty body (SQS refuses empty messages): the message body is
+/// [`EMPTY_BODY_PLACEHOLDER`] and the webhook's body is no bytes at all.
+pub const ENCODING_EMPTY: &str = "empty";
+pub const EMPTY_BODY_PLACEHOLDER: &str = "-";
 
 /// Who put the message on the queue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,13 +47,27 @@ pub struct OutgoingMessage {
     pub body: String,
     /// `(name, value)` pairs, all of SQS type String.
     pub attributes: Vec<(&'static str, String)>,
+    /// `MessageGroupId` and `MessageDeduplicationId`, for a FIFO destination only.
+    pub fifo: Option<FifoIds>,
+}
+
+/// The ids a FIFO queue requires.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FifoIds {
+    pub group_id: String,
+    pub deduplication_id: String,
 }
 
 impl OutgoingMessage {
     pub fn for_event(event: &AcceptedEvent, delivered_by: DeliveredBy) -> Self {
-        let (body, base64) = match sqs_safe_text(&event.body) {
-            Some(text) => (text.to_owned(), false),
-            None => (BASE64.encode(&event.body), true),
+        let (body, encoding) = if event.body.is_empty() {
+            // SQS refuses an empty message: a placeholder, flagged, stands for no bytes at all.
+            (EMPTY_BODY_PLACEHOLDER.to_owned(), Some(ENCODING_EMPTY))
+        } else {
+            match sqs_safe_text(&event.body) {
+                Some(text) => (text.to_owned(), None),
+                None => (BASE64.encode(&event.body), Some(ENCODING_BASE64)),
+            }
         };
         let mut attributes = vec![
             (ATTR_EVENT_ID, event.event_id.clone()),
@@ -57,10 +78,18 @@ impl OutgoingMessage {
         if let Some(event_type) = &event.event_type {
             attributes.push((ATTR_EVENT_TYPE, event_type.clone()));
         }
-        if base64 {
-            attributes.push((ATTR_BODY_ENCODING, "base64".to_owned()));
+        if let Some(encoding) = encoding {
+            attributes.push((ATTR_BODY_ENCODING, encoding.to_owned()));
         }
-        Self { body, attributes }
+        let fifo = event.destination.group_id.as_ref().map(|group_id| FifoIds {
+            group_id: group_id.clone(),
+            deduplication_id: deduplication_id(&event.key),
+        });
+        Self {
+            body,
+            attributes,
+            fifo,
+        }
     }
 }
 
@@ -88,13 +117,24 @@ pub fn sqs_safe_text(body: &[u8]) -> Option<&str> {
     (!text.is_empty() && text.chars().all(allowed)).then_some(text)
 }
 
-/// Reverses the encoding for a consumer: the exact bytes the provider sent.
-pub fn decode_body(body: &str, base64_encoded: bool) -> Result<Vec<u8>, base64::DecodeError> {
-    if base64_encoded {
-        BASE64.decode(body)
-    } else {
-        Ok(body.as_bytes().to_vec())
+/// Reverses the encoding for a consumer, given the message's `body-encoding` attribute: the exact
+/// bytes the provider sent.
+pub fn decode_body(body: &str, encoding: Option<&str>) -> Result<Vec<u8>, BodyDecodeError> {
+    match encoding {
+        None => Ok(body.as_bytes().to_vec()),
+        Some(ENCODING_BASE64) => Ok(BASE64.decode(body)?),
+        Some(ENCODING_EMPTY) => Ok(Vec::new()),
+        Some(other) => Err(BodyDecodeError::UnknownEncoding(other.to_owned())),
     }
+}
+
+/// A message body that does not decode.
+#[derive(Debug, thiserror::Error)]
+pub enum BodyDecodeError {
+    #[error("the body is not valid base64: {0}")]
+    Base64(#[from] base64::DecodeError),
+    #[error("unknown body-encoding {0:?}")]
+    UnknownEncoding(String),
 }
 
 #[cfg(test)]
@@ -149,7 +189,6 @@ mod tests {
             b"\xff\xfe not utf-8",
             b"bell\x07",
             "\u{FFFF}".as_bytes(),
-            b"",
         ] {
             let accepted =
                 AcceptedEvent::new("s", "e".into(), None, Bytes::copy_from_slice(body), 0);
@@ -159,8 +198,18 @@ mod tests {
                 Some("base64"),
                 "{body:?}"
             );
-            assert_eq!(decode_body(&message.body, true).unwrap(), body);
+            assert_eq!(decode_body(&message.body, Some("base64")).unwrap(), body);
         }
+    }
+
+    #[test]
+    fn an_empty_body_travels_as_a_flagged_placeholder_sqs_accepts() {
+        let accepted = AcceptedEvent::new("s", "e".into(), None, Bytes::new(), 0);
+        let message = OutgoingMessage::for_event(&accepted, DeliveredBy::Ingress);
+        assert_eq!(attribute(&message, ATTR_BODY_ENCODING), Some("empty"));
+        assert!(sqs_safe_text(message.body.as_bytes()).is_some());
+        assert_eq!(decode_body(&message.body, Some("empty")).unwrap(), b"");
+        assert!(decode_body("x", Some("gzip")).is_err());
     }
 
     #[test]

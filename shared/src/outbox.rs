@@ -20,8 +20,11 @@ use aws_sdk_dynamodb::Client;
 use bytes::Bytes;
 
 use crate::aws::{describe, BoxError};
-use crate::event::{shard_of, AcceptedEvent};
+use crate::codec::{self, Codec};
+use crate::cost::{self, Item, KeysOnlyIndex};
+use crate::event::{sha256_hex, shard_of, AcceptedEvent};
 use crate::message::DeliveredBy;
+use crate::routes::Destination;
 use crate::time::EpochMillis;
 
 pub const UNSENT_INDEX: &str = "unsent-index";
@@ -34,9 +37,18 @@ mod attr {
     pub const STATUS: &str = "status";
     pub const BODY: &str = "body";
     pub const BODY_SHA256: &str = "body_sha256";
+    pub const CODEC: &str = "codec";
     pub const RECEIVED_AT: &str = "received_at";
     pub const ATTEMPTS: &str = "attempts";
     pub const UNSENT_KEY: &str = "unsent_key";
+    /// The routed queue's URL; absent for the default queue (`QUEUE_URL`).
+    pub const DESTINATION: &str = "destination";
+    /// `MessageGroupId` for a FIFO destination.
+    pub const GROUP_ID: &str = "group_id";
+    pub const SENT_AT: &str = "sent_at";
+    pub const MESSAGE_ID: &str = "message_id";
+    pub const DELIVERED_BY: &str = "delivered_by";
+    pub const EXPIRES_AT: &str = "expires_at";
 }
 
 /// BatchGetItem takes at most 100 keys.
@@ -52,6 +64,9 @@ pub enum RowStatus {
     Pending,
     Sent,
     Parked,
+    /// Given up by on-call (`outboxctl discard`): kept with who, when and why, never sent, and
+    /// expiring like a sent row. A later delivery of the same event is a duplicate.
+    Discarded,
 }
 
 impl RowStatus {
@@ -60,6 +75,7 @@ impl RowStatus {
             Self::Pending => "pending",
             Self::Sent => "sent",
             Self::Parked => "parked",
+            Self::Discarded => "discarded",
         }
     }
 
@@ -68,6 +84,7 @@ impl RowStatus {
             "pending" => Some(Self::Pending),
             "sent" => Some(Self::Sent),
             "parked" => Some(Self::Parked),
+            "discarded" => Some(Self::Discarded),
             _ => None,
         }
     }
@@ -90,6 +107,8 @@ pub struct ExistingRow {
     pub status: RowStatus,
     pub body_sha256: String,
     pub received_at: EpochMillis,
+    /// The queue the first delivery chose: a re-send goes there, whatever `ROUTES` says now.
+    pub destination: Destination,
 }
 
 /// The result of a conditional insert.
@@ -221,27 +240,7 @@ impl DynamoDbOutbox {
         &self,
         event: &AcceptedEvent,
     ) -> Result<InsertOutcome, OutboxError> {
-        let shard = shard_of(&event.key, self.shards);
-        let mut item = HashMap::from([
-            (attr::ID.to_owned(), s(&event.key)),
-            (attr::SOURCE.to_owned(), s(&event.source)),
-            (attr::EVENT_ID.to_owned(), s(&event.event_id)),
-            (attr::STATUS.to_owned(), s(RowStatus::Pending.as_str())),
-            (
-                attr::BODY.to_owned(),
-                AttributeValue::B(Blob::new(event.body.to_vec())),
-            ),
-            (attr::BODY_SHA256.to_owned(), s(&event.body_sha256)),
-            (attr::RECEIVED_AT.to_owned(), n(event.received_at)),
-            (attr::ATTEMPTS.to_owned(), n(0)),
-            (
-                attr::UNSENT_KEY.to_owned(),
-                s(&unsent_key(RowStatus::Pending, &event.source, shard)),
-            ),
-        ]);
-        if let Some(event_type) = &event.event_type {
-            item.insert(attr::EVENT_TYPE.to_owned(), s(event_type));
-        }
+        let item = pending_item(event, shard_of(&event.key, self.shards));
         let result = self
             .client
             .put_item()
@@ -268,33 +267,42 @@ impl DynamoDbOutbox {
     }
 
     /// Marks a pending row sent: records the message id, leaves the unsent index and starts the TTL.
-    /// Only a row still `pending` changes, so a row is never marked sent by someone who did not send it.
+    /// Only the row the caller sent changes: still `pending`, and received at `received_at` (the
+    /// time the sender read), so a row is never marked sent by someone who did not send it, not
+    /// even a newer row under the same key written after the one that was sent expired.
     pub async fn mark_sent(
         &self,
         key: &str,
+        received_at: EpochMillis,
         message_id: &str,
         delivered_by: DeliveredBy,
         now: EpochMillis,
         retention: Duration,
     ) -> Result<MarkOutcome, OutboxError> {
-        let expires_at = now / 1000 + i64::try_from(retention.as_secs()).unwrap_or(i64::MAX / 2);
-        let result = self
+        let changes = sent_changes(message_id, delivered_by, now, retention);
+        let mut update = self
             .client
             .update_item()
             .table_name(&self.table)
             .key(attr::ID, s(key))
-            .condition_expression("#status = :pending")
-            .update_expression(
-                "SET #status = :sent, sent_at = :now, message_id = :message_id, \
-                 delivered_by = :delivered_by, expires_at = :expires_at REMOVE unsent_key",
-            )
+            .condition_expression("#status = :pending AND #received_at = :received_at")
+            .expression_attribute_names("#received_at", attr::RECEIVED_AT)
+            .expression_attribute_values(":received_at", n(received_at))
             .expression_attribute_names("#status", attr::STATUS)
-            .expression_attribute_values(":pending", s(RowStatus::Pending.as_str()))
-            .expression_attribute_values(":sent", s(RowStatus::Sent.as_str()))
-            .expression_attribute_values(":now", n(now))
-            .expression_attribute_values(":message_id", s(message_id))
-            .expression_attribute_values(":delivered_by", s(delivered_by.as_str()))
-            .expression_attribute_values(":expires_at", n(expires_at))
+            .expression_attribute_values(":pending", s(RowStatus::Pending.as_str()));
+        let mut assignments = Vec::with_capacity(changes.len());
+        for (position, (name, value)) in changes.into_iter().enumerate() {
+            assignments.push(format!("#a{position} = :a{position}"));
+            update = update
+                .expression_attribute_names(format!("#a{position}"), name)
+                .expression_attribute_values(format!(":a{position}"), value);
+        }
+        let result = update
+            .update_expression(format!(
+                "SET {} REMOVE {}",
+                assignments.join(", "),
+                SENT_REMOVES.join(", ")
+            ))
             .send()
             .await;
         match result {
@@ -410,7 +418,7 @@ impl DynamoDbOutbox {
 
     /// Reads up to [`MAX_BATCH_GET`] whole rows with strongly consistent reads (the index is only
     /// eventually consistent: the row itself says whether it is still pending). Keys whose row
-    /// is gone are left out.
+    /// is gone, or cannot be read (logged), are left out.
     pub async fn load_rows(&self, keys: &[String]) -> Result<Vec<StoredRow>, OutboxError> {
         let mut wanted: Vec<HashMap<String, AttributeValue>> = keys
             .iter()
@@ -443,7 +451,14 @@ impl DynamoDbOutbox {
                 .into_iter()
                 .flatten()
             {
-                rows.push(stored_row(item)?);
+                // One unreadable row must not hold back the rest of the page: it stays pending
+                // (counted by PendingCount, and its age alarms) for on-call to look at.
+                match stored_row(item) {
+                    Ok(row) => rows.push(row),
+                    Err(err) => {
+                        tracing::warn!(error = %err, "an outbox row cannot be read; left as it is")
+                    }
+                }
             }
             if let Some(left) = output.unprocessed_keys().and_then(|u| u.get(&self.table)) {
                 wanted = left.keys().to_vec();
@@ -591,10 +606,132 @@ fn n(value: i64) -> AttributeValue {
     AttributeValue::N(value.to_string())
 }
 
-fn existing_row(
-    key: &str,
-    item: &HashMap<String, AttributeValue>,
-) -> Result<ExistingRow, OutboxError> {
+/// The item the ingress inserts for a new event, `pending` on `shard`: a pure function, so the
+/// size model (docs/COST.md) measures exactly what is written. The row holds only what cannot be
+/// derived: the source and event id are in the key, `attempts` is absent until a send fails, the
+/// body hash is computed from the body when a duplicate needs it (the failed conditional put
+/// returns the old row whole), and the body is compressed when that lowers the billed write units.
+pub fn pending_item(event: &AcceptedEvent, shard: u16) -> Item {
+    let mut item = HashMap::from([
+        (attr::ID.to_owned(), s(&event.key)),
+        (attr::STATUS.to_owned(), s(RowStatus::Pending.as_str())),
+        (attr::RECEIVED_AT.to_owned(), n(event.received_at)),
+        (
+            attr::UNSENT_KEY.to_owned(),
+            s(&unsent_key(RowStatus::Pending, &event.source, shard)),
+        ),
+    ]);
+    if let Some(event_type) = &event.event_type {
+        item.insert(attr::EVENT_TYPE.to_owned(), s(event_type));
+    }
+    if let Some(queue_url) = &event.destination.queue_url {
+        item.insert(attr::DESTINATION.to_owned(), s(queue_url));
+    }
+    if let Some(group_id) = &event.destination.group_id {
+        item.insert(attr::GROUP_ID.to_owned(), s(group_id));
+    }
+    with_cheapest_body(item, &event.body)
+}
+
+/// What marking a row sent sets (DESIGN: status, sent time, message id, who sent it, the TTL).
+pub fn sent_changes(
+    message_id: &str,
+    delivered_by: DeliveredBy,
+    now: EpochMillis,
+    retention: Duration,
+) -> Vec<(&'static str, AttributeValue)> {
+    let expires_at = now / 1000 + i64::try_from(retention.as_secs()).unwrap_or(i64::MAX / 2);
+    vec![
+        (attr::STATUS, s(RowStatus::Sent.as_str())),
+        (attr::SENT_AT, n(now)),
+        (attr::MESSAGE_ID, s(message_id)),
+        (attr::DELIVERED_BY, s(delivered_by.as_str())),
+        (attr::EXPIRES_AT, n(expires_at)),
+    ]
+}
+
+/// What marking a row sent removes: the index key, so the row leaves the sparse index.
+pub const SENT_REMOVES: &[&str] = &[attr::UNSENT_KEY];
+
+/// The `unsent-index` as the size model sees it (KEYS_ONLY).
+pub const UNSENT_INDEX_KEYS: KeysOnlyIndex = KeysOnlyIndex {
+    table_key: &[attr::ID],
+    index_key: &[attr::UNSENT_KEY, attr::RECEIVED_AT],
+};
+
+/// `item` after the UpdateItem that marks it sent.
+pub fn after_sent(item: &Item, changes: &[(&'static str, AttributeValue)]) -> Item {
+    let mut sent = item.clone();
+    for name in SENT_REMOVES {
+        sent.remove(*name);
+    }
+    for (name, value) in changes {
+        sent.insert((*name).to_owned(), value.clone());
+    }
+    sent
+}
+
+/// An SQS message id (a UUID), for sizing a row's sent state before it has one.
+const TYPICAL_MESSAGE_ID: &str = "8f14e45f-ceea-467f-a0e6-0a2f3c1b9d7e";
+
+/// `item` with the body stored raw, or compressed when that lowers what the row's life bills
+/// (PutItem plus the UpdateItem that marks it sent, which bills the larger item). Bodies whose
+/// raw row already costs the minimum are not even compressed.
+fn with_cheapest_body(item: Item, body: &[u8]) -> Item {
+    let mut raw = item;
+    raw.insert(
+        attr::BODY.to_owned(),
+        AttributeValue::B(Blob::new(body.to_vec())),
+    );
+    let raw_units = lifetime_write_units(&raw);
+    if raw_units <= 2 {
+        return raw;
+    }
+    let Some(compressed) = codec::compress(Codec::ZstdD1, body) else {
+        return raw;
+    };
+    let mut packed = raw.clone();
+    packed.insert(
+        attr::BODY.to_owned(),
+        AttributeValue::B(Blob::new(compressed)),
+    );
+    packed.insert(attr::CODEC.to_owned(), s(Codec::ZstdD1.id()));
+    if lifetime_write_units(&packed) < raw_units {
+        packed
+    } else {
+        raw
+    }
+}
+
+/// Table write units of a pending row's usual life: its PutItem and the UpdateItem marking it sent.
+fn lifetime_write_units(pending: &Item) -> u64 {
+    let received_at = pending
+        .get(attr::RECEIVED_AT)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|text| text.parse().ok())
+        .unwrap_or(0);
+    let changes = sent_changes(
+        TYPICAL_MESSAGE_ID,
+        DeliveredBy::Ingress,
+        received_at,
+        Duration::from_secs(14 * 86_400),
+    );
+    let sent = after_sent(pending, &changes);
+    cost::put(pending, &UNSENT_INDEX_KEYS).table
+        + cost::update(pending, &sent, &UNSENT_INDEX_KEYS).table
+}
+
+/// Status, receipt time and body hash of a row; the hash from `body_sha256` on rows written before
+/// issue 9, else computed from the body.
+fn existing_row(key: &str, item: &Item) -> Result<ExistingRow, OutboxError> {
+    let body_sha256 = match item.get(attr::BODY_SHA256).and_then(|v| v.as_s().ok()) {
+        Some(hex_digest) => hex_digest.clone(),
+        None => sha256_hex(&decoded_body(key, item)?),
+    };
+    row_state(key, item, body_sha256)
+}
+
+fn row_state(key: &str, item: &Item, body_sha256: String) -> Result<ExistingRow, OutboxError> {
     let malformed = |problem: &str| OutboxError::MalformedRow {
         key: key.to_owned(),
         problem: problem.to_owned(),
@@ -604,52 +741,72 @@ fn existing_row(
         .and_then(|v| v.as_s().ok())
         .and_then(|text| RowStatus::parse(text))
         .ok_or_else(|| malformed("status is missing or unknown"))?;
-    let body_sha256 = item
-        .get(attr::BODY_SHA256)
-        .and_then(|v| v.as_s().ok())
-        .cloned()
-        .ok_or_else(|| malformed("body_sha256 is missing"))?;
     let received_at = item
         .get(attr::RECEIVED_AT)
         .and_then(|v| v.as_n().ok())
         .and_then(|text| text.parse().ok())
         .ok_or_else(|| malformed("received_at is missing"))?;
+    let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
     Ok(ExistingRow {
         status,
         body_sha256,
         received_at,
+        destination: Destination {
+            queue_url: text(attr::DESTINATION),
+            group_id: text(attr::GROUP_ID),
+        },
     })
 }
 
-fn stored_row(item: &HashMap<String, AttributeValue>) -> Result<StoredRow, OutboxError> {
+/// The exact body a row holds, decoded by its `codec` (none: stored raw).
+fn decoded_body(key: &str, item: &Item) -> Result<Vec<u8>, OutboxError> {
+    let malformed = |problem: String| OutboxError::MalformedRow {
+        key: key.to_owned(),
+        problem,
+    };
+    let stored = item
+        .get(attr::BODY)
+        .and_then(|v| v.as_b().ok())
+        .ok_or_else(|| malformed("body is missing".into()))?;
+    let codec_id = item.get(attr::CODEC).and_then(|v| v.as_s().ok());
+    codec::decode(codec_id.map(String::as_str), stored.as_ref())
+        .map_err(|err| malformed(err.to_string()))
+}
+
+/// A whole row read back, whichever layout wrote it: the source and event id come from the key
+/// when the row does not repeat them, and the body is decoded by its `codec` (none: raw).
+pub fn stored_row(item: &Item) -> Result<StoredRow, OutboxError> {
     let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
     let key = text(attr::ID).ok_or_else(|| OutboxError::MalformedRow {
         key: String::new(),
         problem: "a row without id".into(),
     })?;
-    let existing = existing_row(&key, item)?;
-    let malformed = |problem: &str| OutboxError::MalformedRow {
-        key: key.clone(),
-        problem: problem.to_owned(),
-    };
-    let body = item
-        .get(attr::BODY)
-        .and_then(|v| v.as_b().ok())
-        .map(|blob| Bytes::copy_from_slice(blob.as_ref()))
-        .ok_or_else(|| malformed("body is missing"))?;
+    let body = decoded_body(&key, item)?;
+    let body_sha256 = text(attr::BODY_SHA256).unwrap_or_else(|| sha256_hex(&body));
+    let existing = row_state(&key, item, body_sha256)?;
     let attempts = item
         .get(attr::ATTEMPTS)
         .and_then(|v| v.as_n().ok())
         .and_then(|text| text.parse().ok())
         .unwrap_or(0);
+    let (key_source, key_event_id) =
+        key.split_once(':')
+            .ok_or_else(|| OutboxError::MalformedRow {
+                key: key.clone(),
+                problem: "the key is not {source}:{event id}".into(),
+            })?;
     let event = AcceptedEvent {
-        source: text(attr::SOURCE).ok_or_else(|| malformed("source is missing"))?,
-        event_id: text(attr::EVENT_ID).ok_or_else(|| malformed("event_id is missing"))?,
+        source: text(attr::SOURCE).unwrap_or_else(|| key_source.to_owned()),
+        event_id: text(attr::EVENT_ID).unwrap_or_else(|| key_event_id.to_owned()),
         event_type: text(attr::EVENT_TYPE),
-        body,
+        body: Bytes::from(body),
         body_sha256: existing.body_sha256,
         received_at: existing.received_at,
         key: key.clone(),
+        destination: Destination {
+            queue_url: text(attr::DESTINATION),
+            group_id: text(attr::GROUP_ID),
+        },
     };
     Ok(StoredRow {
         key,
@@ -662,9 +819,6 @@ fn stored_row(item: &HashMap<String, AttributeValue>) -> Result<StoredRow, Outbo
 // ---- On-call operations (outboxctl, issue 7): look at one row, list a time window of the
 // unsent index, resend, park and discard with the sweeper's conditional rules, and the segmented
 // Scan of sent rows that a replay needs. ----
-
-/// The status of a row that on-call gave up on: kept, audited, out of the index, expiring.
-pub const DISCARDED: &str = "discarded";
 
 /// A row as on-call sees it: every attribute as text (the body apart, as bytes).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -775,35 +929,43 @@ impl DynamoDbOutbox {
         })
     }
 
-    /// Marks a row sent by on-call: like [`DynamoDbOutbox::mark_sent`], but a parked row may be
-    /// marked too. Only a row still unsent (pending or parked) changes, so a row someone else
-    /// sent meanwhile keeps its own record.
+    /// Marks a row sent by on-call: like [`DynamoDbOutbox::mark_sent`] (the same changes, and only
+    /// the row that was read: received at `received_at`), but a parked row may be marked too. Only
+    /// a row still unsent (pending or parked) changes, so a row someone else sent meanwhile keeps
+    /// its own record.
     pub async fn mark_resent(
         &self,
         key: &str,
+        received_at: EpochMillis,
         message_id: &str,
         now: EpochMillis,
         retention: Duration,
     ) -> Result<ChangeOutcome, OutboxError> {
-        let expires_at = now / 1000 + i64::try_from(retention.as_secs()).unwrap_or(i64::MAX / 2);
-        let result = self
+        let changes = sent_changes(message_id, DeliveredBy::Outboxctl, now, retention);
+        let mut update = self
             .client
             .update_item()
             .table_name(&self.table)
             .key(attr::ID, s(key))
-            .condition_expression("#status IN (:pending, :parked)")
-            .update_expression(
-                "SET #status = :sent, sent_at = :now, message_id = :message_id, \
-                 delivered_by = :delivered_by, expires_at = :expires_at REMOVE unsent_key",
-            )
+            .condition_expression("#status IN (:pending, :parked) AND #received_at = :received_at")
             .expression_attribute_names("#status", attr::STATUS)
+            .expression_attribute_names("#received_at", attr::RECEIVED_AT)
             .expression_attribute_values(":pending", s(RowStatus::Pending.as_str()))
             .expression_attribute_values(":parked", s(RowStatus::Parked.as_str()))
-            .expression_attribute_values(":sent", s(RowStatus::Sent.as_str()))
-            .expression_attribute_values(":now", n(now))
-            .expression_attribute_values(":message_id", s(message_id))
-            .expression_attribute_values(":delivered_by", s(DeliveredBy::Outboxctl.as_str()))
-            .expression_attribute_values(":expires_at", n(expires_at))
+            .expression_attribute_values(":received_at", n(received_at));
+        let mut assignments = Vec::with_capacity(changes.len());
+        for (position, (name, value)) in changes.into_iter().enumerate() {
+            assignments.push(format!("#a{position} = :a{position}"));
+            update = update
+                .expression_attribute_names(format!("#a{position}"), name)
+                .expression_attribute_values(format!(":a{position}"), value);
+        }
+        let result = update
+            .update_expression(format!(
+                "SET {} REMOVE {}",
+                assignments.join(", "),
+                SENT_REMOVES.join(", ")
+            ))
             .send()
             .await;
         conditional(result)
@@ -852,7 +1014,7 @@ impl DynamoDbOutbox {
             .expression_attribute_names("#status", attr::STATUS)
             .expression_attribute_values(":pending", s(RowStatus::Pending.as_str()))
             .expression_attribute_values(":parked", s(RowStatus::Parked.as_str()))
-            .expression_attribute_values(":discarded", s(DISCARDED))
+            .expression_attribute_values(":discarded", s(RowStatus::Discarded.as_str()))
             .expression_attribute_values(":now", n(now))
             .expression_attribute_values(":by", s(by))
             .expression_attribute_values(":reason", s(reason))
@@ -873,7 +1035,8 @@ impl DynamoDbOutbox {
         event_type: Option<&str>,
         start: Option<HashMap<String, AttributeValue>>,
     ) -> Result<SentPage, OutboxError> {
-        let mut filter = "#status = :sent AND #source = :source \
+        // The key starts with the source; rows written by newer releases do not repeat it.
+        let mut filter = "#status = :sent AND begins_with(#id, :prefix) \
                           AND received_at BETWEEN :since AND :last"
             .to_owned();
         let mut request = self
@@ -883,9 +1046,9 @@ impl DynamoDbOutbox {
             .segment(segment)
             .total_segments(total_segments)
             .expression_attribute_names("#status", attr::STATUS)
-            .expression_attribute_names("#source", attr::SOURCE)
+            .expression_attribute_names("#id", attr::ID)
             .expression_attribute_values(":sent", s(RowStatus::Sent.as_str()))
-            .expression_attribute_values(":source", s(&self.source))
+            .expression_attribute_values(":prefix", s(&format!("{}:", self.source)))
             .expression_attribute_values(":since", n(window.since))
             .expression_attribute_values(":last", n(window.until.saturating_sub(1)))
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
@@ -958,9 +1121,12 @@ fn row_view(key: &str, item: &HashMap<String, AttributeValue>) -> RowView {
             .cloned()
             .unwrap_or_default(),
         attributes,
-        body: item
-            .get(attr::BODY)
-            .and_then(|v| v.as_b().ok())
-            .map(|blob| Bytes::copy_from_slice(blob.as_ref())),
+        // The bytes received, whatever codec stored them; a body that cannot be decoded is shown
+        // as stored, with its `codec` among the attributes.
+        body: decoded_body(key, item).map(Bytes::from).ok().or_else(|| {
+            item.get(attr::BODY)
+                .and_then(|v| v.as_b().ok())
+                .map(|blob| Bytes::copy_from_slice(blob.as_ref()))
+        }),
     }
 }

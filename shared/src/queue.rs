@@ -8,6 +8,7 @@ use aws_sdk_sqs::Client;
 
 use crate::aws::{describe, BoxError};
 use crate::message::OutgoingMessage;
+use crate::routes::Routes;
 
 /// SendMessageBatch takes at most ten entries...
 pub const MAX_BATCH_ENTRIES: usize = 10;
@@ -27,6 +28,8 @@ pub enum QueueError {
     NoMessageId,
     #[error("SQS answered without {0}")]
     Missing(&'static str),
+    #[error("queue {0} is not QUEUE_URL nor in ROUTES of this function")]
+    UnknownDestination(String),
     #[error("message attribute {name} could not be built")]
     Attribute {
         name: &'static str,
@@ -52,6 +55,11 @@ impl SqsQueue {
 
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// Another queue on the same client (and connection pool).
+    pub fn sibling(&self, url: impl Into<String>) -> Self {
+        Self::new(self.client.clone(), url)
     }
 
     /// Opens the connection (TLS included) so the first webhook after a cold start does not pay for it.
@@ -80,6 +88,11 @@ impl SqsQueue {
         for (name, value) in &message.attributes {
             request = request.message_attributes(*name, string_attribute(name, value)?);
         }
+        if let Some(fifo) = &message.fifo {
+            request = request
+                .message_group_id(&fifo.group_id)
+                .message_deduplication_id(&fifo.deduplication_id);
+        }
         let output = request.send().await.map_err(|err| QueueError::Aws {
             operation: "SendMessage",
             message: describe(&err),
@@ -106,6 +119,11 @@ impl SqsQueue {
                     Ok(attribute) => entry = entry.message_attributes(*name, attribute),
                     Err(err) => return vec![Err(describe(&err)); messages.len()],
                 }
+            }
+            if let Some(fifo) = &message.fifo {
+                entry = entry
+                    .message_group_id(&fifo.group_id)
+                    .message_deduplication_id(&fifo.deduplication_id);
             }
             match entry.build() {
                 Ok(entry) => entries.push(entry),
@@ -458,6 +476,40 @@ fn queue_name_and_account(arn: &str) -> Option<(&str, &str)> {
         parts.next()?,
     );
     (service == "sqs" && !name.is_empty() && parts.next().is_none()).then_some((name, account))
+}
+
+/// The default queue (`QUEUE_URL`) and every routed one (`ROUTES`), on one client.
+#[derive(Debug, Clone)]
+pub struct Queues {
+    default: SqsQueue,
+    routed: Vec<SqsQueue>,
+}
+
+impl Queues {
+    pub fn new(default: SqsQueue, routes: &Routes) -> Self {
+        let routed = routes
+            .queue_urls()
+            .into_iter()
+            .map(|url| default.sibling(url))
+            .collect();
+        Self { default, routed }
+    }
+
+    /// The queue an event's row names (`None`: the default queue); `None` when this process
+    /// does not know it (its `ROUTES` lack it).
+    pub fn get(&self, destination: Option<&str>) -> Option<&SqsQueue> {
+        match destination {
+            None => Some(&self.default),
+            Some(url) => std::iter::once(&self.default)
+                .chain(&self.routed)
+                .find(|queue| queue.url() == url),
+        }
+    }
+
+    /// Every queue, the default first.
+    pub fn all(&self) -> impl Iterator<Item = &SqsQueue> {
+        std::iter::once(&self.default).chain(&self.routed)
+    }
 }
 
 /// Splits messages into SendMessageBatch calls: at most ten each and at most

@@ -1,7 +1,14 @@
-//! The webhook signing secrets, read from SSM Parameter Store (SecureString, decrypted) once per
-//! cold start and kept for every later invocation.
+//! The webhook signing secrets, read from SSM Parameter Store (SecureString, decrypted) at cold start
+//! and kept by [`SecretCache`], which re-reads them when they are old or a signature fails, so a
+//! rotated secret is picked up without a redeploy.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use aws_sdk_ssm::Client;
+use tracing::{info, warn};
 
 use crate::aws::{describe, BoxError};
 use crate::signature::{KeyError, SignatureScheme, SigningKeys};
@@ -66,5 +73,280 @@ impl SsmSecrets {
                 parameter: parameter.to_owned(),
                 source,
             })
+    }
+}
+
+/// Where the signing keys come from: the SSM parameter, or fixed keys in tests.
+pub trait SecretSource: Send + Sync {
+    fn load(&self) -> Pin<Box<dyn Future<Output = Result<SigningKeys, SecretsError>> + Send + '_>>;
+}
+
+/// The deployed source: one SSM parameter read for one scheme.
+pub struct SsmParameter {
+    pub secrets: SsmSecrets,
+    pub parameter: String,
+    pub scheme: SignatureScheme,
+}
+
+impl SecretSource for SsmParameter {
+    fn load(&self) -> Pin<Box<dyn Future<Output = Result<SigningKeys, SecretsError>> + Send + '_>> {
+        Box::pin(self.secrets.load(&self.parameter, &self.scheme))
+    }
+}
+
+/// The shortest time between two reads of the parameter by one instance, whatever triggers them,
+/// so forged traffic (every forgery is a failed verification) cannot make the function hammer SSM.
+pub const MIN_REFRESH_GAP: Duration = Duration::from_secs(10);
+
+/// When the cached keys may be read again.
+#[derive(Debug, Clone, Copy)]
+pub struct RefreshPolicy {
+    /// `SECRET_REFRESH_SECS`: keys older than this are re-read.
+    pub max_age: Duration,
+    /// [`MIN_REFRESH_GAP`] in production.
+    pub min_gap: Duration,
+}
+
+/// Why a refresh is considered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefreshTrigger {
+    /// A request is about to be verified: refresh if the keys are too old.
+    Age,
+    /// A signature matched no key: the secret may have just been rotated.
+    FailedVerification,
+}
+
+impl RefreshPolicy {
+    /// Whether to read the parameter now, given when the keys were loaded and when the last read
+    /// (successful or not) was attempted.
+    pub fn due(
+        &self,
+        trigger: RefreshTrigger,
+        now: Instant,
+        loaded_at: Instant,
+        last_attempt: Instant,
+    ) -> bool {
+        let gap_passed = now.saturating_duration_since(last_attempt) >= self.min_gap;
+        match trigger {
+            RefreshTrigger::Age => {
+                gap_passed && now.saturating_duration_since(loaded_at) >= self.max_age
+            }
+            RefreshTrigger::FailedVerification => gap_passed,
+        }
+    }
+}
+
+struct Cached {
+    keys: Arc<SigningKeys>,
+    loaded_at: Instant,
+    last_attempt: Instant,
+}
+
+/// The signing keys of one instance: loaded at cold start, re-read when older than the policy's
+/// `max_age` and early after a failed verification, never more often than its `min_gap`. A read
+/// that fails or times out keeps the last good keys.
+pub struct SecretCache {
+    source: Box<dyn SecretSource>,
+    policy: RefreshPolicy,
+    cached: std::sync::Mutex<Cached>,
+    /// Held while a read is in flight: concurrent requests use the current keys rather than wait.
+    reading: tokio::sync::Mutex<()>,
+}
+
+impl SecretCache {
+    /// Reads the keys once; failing here stops the cold start.
+    pub async fn load(
+        source: Box<dyn SecretSource>,
+        policy: RefreshPolicy,
+    ) -> Result<Self, SecretsError> {
+        let keys = source.load().await?;
+        let now = Instant::now();
+        Ok(Self {
+            source,
+            policy,
+            cached: std::sync::Mutex::new(Cached {
+                keys: Arc::new(keys),
+                loaded_at: now,
+                last_attempt: now,
+            }),
+            reading: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    /// Keys that never change (tests, benchmarks): nothing is ever read.
+    pub fn fixed(keys: SigningKeys) -> Self {
+        let now = Instant::now();
+        Self {
+            source: Box::new(FixedKeys(keys.clone())),
+            policy: RefreshPolicy {
+                max_age: Duration::MAX,
+                min_gap: Duration::MAX,
+            },
+            cached: std::sync::Mutex::new(Cached {
+                keys: Arc::new(keys),
+                loaded_at: now,
+                last_attempt: now,
+            }),
+            reading: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// The keys to verify with, re-read first when they are older than the policy allows. The read
+    /// gets at most `limit`; past it the current keys are used.
+    pub async fn current(&self, limit: Duration) -> Arc<SigningKeys> {
+        self.refresh_if(RefreshTrigger::Age, limit).await;
+        self.keys()
+    }
+
+    /// After a signature matched no key: re-reads the parameter if the gap allows it and returns
+    /// the fresh keys to try again with, or `None` when nothing was read.
+    pub async fn after_failed_verification(&self, limit: Duration) -> Option<Arc<SigningKeys>> {
+        self.refresh_if(RefreshTrigger::FailedVerification, limit)
+            .await
+            .then(|| self.keys())
+    }
+
+    fn keys(&self) -> Arc<SigningKeys> {
+        Arc::clone(&self.lock().keys)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Cached> {
+        // A panic while holding this lock cannot leave `Cached` half-written: take it as it is.
+        self.cached
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Reads the parameter when `trigger` makes it due; true when fresh keys were stored.
+    async fn refresh_if(&self, trigger: RefreshTrigger, limit: Duration) -> bool {
+        let due = {
+            let cached = self.lock();
+            self.policy.due(
+                trigger,
+                Instant::now(),
+                cached.loaded_at,
+                cached.last_attempt,
+            )
+        };
+        if !due {
+            return false;
+        }
+        let Ok(_reading) = self.reading.try_lock() else {
+            return false;
+        };
+        self.lock().last_attempt = Instant::now();
+        match tokio::time::timeout(limit, self.source.load()).await {
+            Ok(Ok(keys)) => {
+                info!(?trigger, secrets = keys.len(), "signing secrets re-read");
+                let mut cached = self.lock();
+                cached.keys = Arc::new(keys);
+                cached.loaded_at = Instant::now();
+                true
+            }
+            Ok(Err(err)) => {
+                warn!(?trigger, error = %err, "re-reading the signing secrets failed; the last good ones stay in use");
+                false
+            }
+            Err(_) => {
+                warn!(
+                    ?trigger,
+                    "re-reading the signing secrets timed out; the last good ones stay in use"
+                );
+                false
+            }
+        }
+    }
+}
+
+/// Fixed keys: every read returns them.
+struct FixedKeys(SigningKeys);
+
+impl SecretSource for FixedKeys {
+    fn load(&self) -> Pin<Box<dyn Future<Output = Result<SigningKeys, SecretsError>> + Send + '_>> {
+        let keys = self.0.clone();
+        Box::pin(async move { Ok(keys) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    #[test]
+    fn age_refresh_needs_both_the_age_and_the_gap_failure_refresh_only_the_gap() {
+        let policy = RefreshPolicy {
+            max_age: Duration::from_secs(300),
+            min_gap: MIN_REFRESH_GAP,
+        };
+        let start = Instant::now();
+        let at = |secs| start + Duration::from_secs(secs);
+        let age = RefreshTrigger::Age;
+        let failed = RefreshTrigger::FailedVerification;
+        assert!(!policy.due(age, at(299), start, start));
+        assert!(policy.due(age, at(300), start, start));
+        // A read failed 5 s ago: wait out the gap even though the keys are old.
+        assert!(!policy.due(age, at(400), start, at(395)));
+        assert!(policy.due(age, at(405), start, at(395)));
+        assert!(!policy.due(failed, at(9), start, start));
+        assert!(policy.due(failed, at(10), start, start));
+    }
+
+    /// Serves the keys of the current `secret` and counts reads; `None` makes the read fail.
+    struct Scripted {
+        secret: std::sync::Mutex<Option<&'static str>>,
+        reads: AtomicUsize,
+    }
+
+    impl SecretSource for Arc<Scripted> {
+        fn load(
+            &self,
+        ) -> Pin<Box<dyn Future<Output = Result<SigningKeys, SecretsError>> + Send + '_>> {
+            self.reads.fetch_add(1, Ordering::SeqCst);
+            let secret = *self.secret.lock().unwrap();
+            Box::pin(async move {
+                match secret {
+                    Some(secret) => Ok(SignatureScheme::GitHub.parse_keys(secret).unwrap()),
+                    None => Err(SecretsError::NoValue {
+                        parameter: "/test".into(),
+                    }),
+                }
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn failed_verifications_refresh_at_most_once_per_gap_and_failures_keep_the_last_keys() {
+        let source = Arc::new(Scripted {
+            secret: std::sync::Mutex::new(Some("old")),
+            reads: AtomicUsize::new(0),
+        });
+        let policy = RefreshPolicy {
+            max_age: Duration::from_secs(300),
+            min_gap: Duration::from_millis(200),
+        };
+        let cache = SecretCache::load(Box::new(Arc::clone(&source)), policy)
+            .await
+            .unwrap();
+        let limit = Duration::from_secs(1);
+        assert_eq!(cache.current(limit).await.len(), 1);
+        // Within the gap of the cold-start read: no read, however many forgeries arrive.
+        assert!(cache.after_failed_verification(limit).await.is_none());
+        assert_eq!(source.reads.load(Ordering::SeqCst), 1);
+
+        *source.secret.lock().unwrap() = Some("old new");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let fresh = cache.after_failed_verification(limit).await.unwrap();
+        assert_eq!(fresh.len(), 2);
+        assert!(cache.after_failed_verification(limit).await.is_none());
+        assert_eq!(source.reads.load(Ordering::SeqCst), 2);
+
+        // SSM fails: the two keys stay in use.
+        *source.secret.lock().unwrap() = None;
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        assert!(cache.after_failed_verification(limit).await.is_none());
+        assert_eq!(cache.current(limit).await.len(), 2);
+        assert_eq!(source.reads.load(Ordering::SeqCst), 3);
     }
 }

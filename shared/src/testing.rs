@@ -157,6 +157,7 @@ pub struct Stack {
     pub parameter: String,
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub sqs: aws_sdk_sqs::Client,
+    pub ssm: aws_sdk_ssm::Client,
 }
 
 impl Stack {
@@ -174,6 +175,7 @@ impl Stack {
             parameter: resources.parameter,
             dynamodb: aws_sdk_dynamodb::Client::new(&sdk),
             sqs: aws_sdk_sqs::Client::new(&sdk),
+            ssm: aws_sdk_ssm::Client::new(&sdk),
         }
     }
 
@@ -214,6 +216,19 @@ impl Stack {
             .map(|(k, v)| (k.to_owned(), v))
             .chain(aws.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())))
             .collect()
+    }
+
+    /// Replaces the secret parameter's value, as an operator rotating the secret does.
+    pub async fn put_secret(&self, value: &str) {
+        self.ssm
+            .put_parameter()
+            .name(&self.parameter)
+            .value(value)
+            .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+            .overwrite(true)
+            .send()
+            .await
+            .expect("PutParameter");
     }
 
     /// Every message on `queue_url`, received and deleted (waits briefly for stragglers).
@@ -278,6 +293,21 @@ impl Stack {
             .item
     }
 
+    /// Sets one attribute of the row under `key` as a hand edit, a bug or another tool (say
+    /// `outboxctl discard`) would leave it.
+    pub async fn set_row_attribute(&self, key: &str, name: &str, value: AttributeValue) {
+        self.dynamodb
+            .update_item()
+            .table_name(&self.table)
+            .key("id", AttributeValue::S(key.to_owned()))
+            .update_expression("SET #name = :value")
+            .expression_attribute_names("#name", name)
+            .expression_attribute_values(":value", value)
+            .send()
+            .await
+            .expect("UpdateItem");
+    }
+
     /// Every row of the table (a test-only Scan, paginated).
     pub async fn all_rows(&self) -> Vec<HashMap<String, AttributeValue>> {
         let mut rows = Vec::new();
@@ -305,11 +335,17 @@ impl Stack {
     }
 }
 
+/// The test secret of each scheme, shaped like the provider's own.
 pub fn secret_for(scheme: &SignatureScheme) -> String {
     match scheme {
-        SignatureScheme::StandardWebhooks => STANDARD_SECRET.to_owned(),
-        SignatureScheme::HmacSha256(_) => "generic-app-secret".to_owned(),
+        SignatureScheme::StandardWebhooks => STANDARD_SECRET,
+        SignatureScheme::HmacSha256(_) => "generic-app-secret",
+        SignatureScheme::Stripe => "whsec_stripe_test_secret_4eC39HqLyjWDarjtT1zdp7dc",
+        SignatureScheme::GitHub => "github-webhook-secret-1",
+        SignatureScheme::Shopify => "shpss_0123456789abcdef0123456789abcdef",
+        SignatureScheme::Slack => "8f742231b10e8888abcd99yyyzzz85a5",
     }
+    .to_owned()
 }
 
 /// A message as a worker receives it.
@@ -326,8 +362,8 @@ impl ReceivedMessage {
 
     /// The exact bytes the provider sent, undoing the base64 rule.
     pub fn raw_body(&self) -> Vec<u8> {
-        let base64 = self.attribute("body-encoding") == Some("base64");
-        crate::message::decode_body(&self.body, base64).expect("valid base64 body")
+        crate::message::decode_body(&self.body, self.attribute("body-encoding"))
+            .expect("a body that decodes")
     }
 }
 

@@ -23,7 +23,7 @@ use shared::outbox::{
     DynamoDbOutbox, FailureOutcome, MarkOutcome, MigrationReport, OutboxError, RowStatus,
     StoredRow, UnsentRef,
 };
-use shared::queue::{batches, SqsQueue};
+use shared::queue::{batches, QueueError, Queues, SqsQueue};
 use shared::time::{now_millis, EpochMillis};
 use tokio::task::JoinSet;
 use tracing::{info, warn};
@@ -36,6 +36,7 @@ pub const ENV_VARS: &[&str] = &[
     "PENDING_SHARDS",
     "RETENTION_DAYS",
     "METRICS_NAMESPACE",
+    "ROUTES",
     "GRACE_SECS",
     "MAX_ATTEMPTS",
 ];
@@ -106,17 +107,18 @@ impl SweepReport {
 pub struct Sweeper {
     config: SweeperConfig,
     outbox: DynamoDbOutbox,
-    queue: SqsQueue,
+    queues: Queues,
     metrics: EmfEmitter,
 }
 
 impl Sweeper {
     pub fn new(config: SweeperConfig, outbox: DynamoDbOutbox, queue: SqsQueue) -> Self {
         let metrics = EmfEmitter::new(&config.outbox.metrics_namespace, &config.outbox.source);
+        let queues = Queues::new(queue, &config.outbox.routes);
         Self {
             config,
             outbox,
-            queue,
+            queues,
             metrics,
         }
     }
@@ -228,15 +230,25 @@ impl Sweeper {
                 (row, message)
             })
             .collect();
+        let (retention, max_attempts) = (self.config.outbox.retention, self.config.max_attempts);
         let mut tasks = JoinSet::new();
-        for batch in batches(&due, |(_, message)| message.size()) {
-            let batch = batch.to_vec();
-            let (outbox, queue) = (self.outbox.clone(), self.queue.clone());
-            let (retention, max_attempts) =
-                (self.config.outbox.retention, self.config.max_attempts);
-            tasks.spawn(async move {
-                send_batch(&outbox, &queue, batch, retention, max_attempts, deadline).await
-            });
+        for (destination, rows) in by_destination(due) {
+            let Some(queue) = self.queues.get(destination.as_deref()).cloned() else {
+                // Parked after MAX_ATTEMPTS like any unsendable row, for on-call to see.
+                let error = QueueError::UnknownDestination(destination.unwrap_or_default());
+                let outbox = self.outbox.clone();
+                tasks.spawn(async move {
+                    record_failures(&outbox, &rows, &error.to_string(), max_attempts, deadline)
+                        .await
+                });
+                continue;
+            };
+            for batch in batches(&rows, |(_, message)| message.size()) {
+                let (batch, outbox, queue) = (batch.to_vec(), self.outbox.clone(), queue.clone());
+                tasks.spawn(async move {
+                    send_batch(&outbox, &queue, batch, retention, max_attempts, deadline).await
+                });
+            }
         }
         while let Some(done) = tasks.join_next().await {
             match done {
@@ -319,6 +331,65 @@ impl Sweeper {
     }
 }
 
+/// Counts a failed re-send and records it on the row (`attempts + 1`, parked at `max_attempts`).
+async fn record_failure(
+    outbox: &DynamoDbOutbox,
+    row: &StoredRow,
+    error: &str,
+    max_attempts: u32,
+    deadline: Instant,
+) -> SweepReport {
+    let mut report = SweepReport {
+        resend_failed: 1,
+        ..SweepReport::default()
+    };
+    warn!(key = %row.key, attempts = row.attempts + 1, error = %error, "re-send failed");
+    match bounded(deadline, outbox.record_failure(row, error, max_attempts)).await {
+        Some(Ok(FailureOutcome::Parked)) => {
+            report.parked += 1;
+            warn!(key = %row.key, "parked after {max_attempts} failed sends");
+        }
+        Some(Ok(FailureOutcome::WillRetry | FailureOutcome::NotPending)) => {}
+        Some(Err(err)) => {
+            report.errors += 1;
+            warn!(key = %row.key, error = %err, "cannot record the failure");
+        }
+        None => report.stopped_early = true,
+    }
+    report
+}
+
+/// A row to re-send with its message.
+type Due = (StoredRow, OutgoingMessage);
+
+/// Rows grouped by the queue their row names (`None`: the default queue), in first-seen order.
+fn by_destination(rows: Vec<Due>) -> Vec<(Option<String>, Vec<Due>)> {
+    let mut groups: Vec<(Option<String>, Vec<Due>)> = Vec::new();
+    for (row, message) in rows {
+        let destination = row.event.destination.queue_url.clone();
+        match groups.iter_mut().find(|(d, _)| *d == destination) {
+            Some((_, group)) => group.push((row, message)),
+            None => groups.push((destination, vec![(row, message)])),
+        }
+    }
+    groups
+}
+
+/// Records the same failed send for every row (a destination this sweeper cannot send to).
+async fn record_failures(
+    outbox: &DynamoDbOutbox,
+    rows: &[(StoredRow, OutgoingMessage)],
+    error: &str,
+    max_attempts: u32,
+    deadline: Instant,
+) -> SweepReport {
+    let mut report = SweepReport::default();
+    for (row, _) in rows {
+        report.absorb(record_failure(outbox, row, error, max_attempts, deadline).await);
+    }
+    report
+}
+
 /// Sends one batch, then marks each sent row or records each failure.
 async fn send_batch(
     outbox: &DynamoDbOutbox,
@@ -341,6 +412,7 @@ async fn send_batch(
             Ok(message_id) => {
                 let marked = outbox.mark_sent(
                     &row.key,
+                    row.event.received_at,
                     &message_id,
                     DeliveredBy::Sweeper,
                     now_millis(),
@@ -360,20 +432,7 @@ async fn send_batch(
                 }
             }
             Err(error) => {
-                report.resend_failed += 1;
-                warn!(key = %row.key, attempts = row.attempts + 1, error = %error, "re-send failed");
-                match bounded(deadline, outbox.record_failure(row, &error, max_attempts)).await {
-                    Some(Ok(FailureOutcome::Parked)) => {
-                        report.parked += 1;
-                        warn!(key = %row.key, "parked after {max_attempts} failed sends");
-                    }
-                    Some(Ok(FailureOutcome::WillRetry | FailureOutcome::NotPending)) => {}
-                    Some(Err(err)) => {
-                        report.errors += 1;
-                        warn!(key = %row.key, error = %err, "cannot record the failure");
-                    }
-                    None => report.stopped_early = true,
-                }
+                report.absorb(record_failure(outbox, row, &error, max_attempts, deadline).await)
             }
         }
     }
@@ -427,6 +486,10 @@ mod tests {
     fn env_vars_list_is_exactly_what_the_config_reads() {
         let values = [
             ("QUEUE_URL", "https://sqs.example/q"),
+            (
+                "ROUTES",
+                r#"[{"name":"r","pointer":"/t","equals":"x","queue_url":"https://sqs.example/r"}]"#,
+            ),
             ("PENDING_SHARDS", "8"),
             ("RETENTION_DAYS", "8"),
             ("GRACE_SECS", "8"),

@@ -12,7 +12,8 @@ EXTRAS = {"kms:Decrypt", "kms:GenerateDataKey", "logs:CreateLogStream", "logs:Pu
 
 TABLE = "${module.outbox.table_arn}"
 INDEX = "${module.outbox.unsent_index_arn}"
-QUEUE = "${module.queue.queue_arn}"
+# The main queue and every routed queue (ROUTES), and nothing else: test_queue_actions_cover_exactly_the_routed_queues.
+QUEUES = "${concat([module.queue.queue_arn], [for r in var.routes : module.routed_queue[r.name].queue_arn])}"
 PARAMETER = "${module.secret.parameter_arn}"
 RESOURCE_OF = {
     "dynamodb:PutItem": TABLE,
@@ -20,8 +21,8 @@ RESOURCE_OF = {
     "dynamodb:DescribeTable": TABLE,
     "dynamodb:BatchGetItem": TABLE,
     "dynamodb:Query": INDEX,
-    "sqs:SendMessage": QUEUE,
-    "sqs:GetQueueAttributes": QUEUE,
+    "sqs:SendMessage": QUEUES,
+    "sqs:GetQueueAttributes": QUEUES,
     "ssm:GetParameter": PARAMETER,
 }
 KMS_KEY_VIA = {"ssm": "${module.secret.kms_key_arn}", "dynamodb": "${module.outbox.kms_key_arn}"}
@@ -67,7 +68,10 @@ def test_each_action_on_exactly_its_resource(fn, example):
                     assert s["actions"] == ["kms:Decrypt"], "the secret's key needs kms:Decrypt only"
             else:
                 assert action in RESOURCE_OF, f"{fn}: unexpected action {action}"
-                assert s["resources"] == [RESOURCE_OF[action]], f"{fn} {action}: on {s['resources']}"
+                expected = RESOURCE_OF[action]
+                # The queue list is one expression (a list already); every other resource is a single ARN.
+                expected = expected if expected == QUEUES else [expected]
+                assert s["resources"] == expected, f"{fn} {action}: on {s['resources']}"
 
 
 def test_the_ingress_reads_the_secret_through_ssm_and_the_sweeper_does_not(example):
@@ -101,3 +105,21 @@ def test_scheduler_role_may_only_invoke_the_sweeper(example, modules):
     assert call["schedule_expression"] == "rate(1 minute)"
     [target] = schedule.of_type("aws_scheduler_schedule")["this"]["target"]
     assert target["arn"] == "${var.function_arn}"
+
+
+def test_queue_actions_cover_exactly_the_routed_queues(example):
+    """ROUTES names the queues of module.routed_queue, one per route, and the IAM queue list holds exactly
+    those and the main queue: a route cannot point where the functions may not send, nor may they send
+    anywhere no route points."""
+    routed = example.modules["routed_queue"]
+    assert routed["for_each"] == "${{for r in var.routes : r.name => r}}"
+    assert routed["source"] == "../../modules/sqs-with-dlq"
+    assert routed["fifo"] == "${each.value.fifo}"
+    routes_json = example.locals["routes_json"]
+    assert routes_json.startswith("${jsonencode([for r in var.routes : {"), routes_json
+    assert "queue_url = module.routed_queue[r.name].queue_url}" in routes_json, routes_json
+    assert example.locals["queue_arns"] == QUEUES
+    for fn in FUNCTIONS:
+        assert example.environment(fn)["ROUTES"] == routes_json
+        sends = [s for s in statements(example, fn) if "sqs:SendMessage" in s["actions"]]
+        assert [s["resources"] for s in sends] == [QUEUES], f"{fn}: SendMessage on {sends}"

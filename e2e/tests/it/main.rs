@@ -5,4 +5,5 @@
 
 mod harness;
 mod proxy;
+mod routing;
 mod support;

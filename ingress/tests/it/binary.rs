@@ -51,9 +51,17 @@ pub fn binary_command(stack: &Stack, extra: &[(&str, &str)]) -> Command {
 }
 
 pub fn start_http(stack: &Stack) -> RunningIngress {
+    start_http_with(stack, &[])
+}
+
+/// The binary serving HTTP for `stack`, with `extra` settings (e.g. another signature scheme).
+pub fn start_http_with(stack: &Stack, extra: &[(&str, &str)]) -> RunningIngress {
     let address: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
     let log = std::env::temp_dir().join(format!("ingress-it-{}.log", address.port()));
-    let mut child = binary_command(stack, &[("INGRESS_LISTEN", &address.to_string())])
+    let listen = address.to_string();
+    let mut settings = vec![("INGRESS_LISTEN", listen.as_str())];
+    settings.extend_from_slice(extra);
+    let mut child = binary_command(stack, &settings)
         .stdout(std::fs::File::create(&log).unwrap())
         .spawn()
         .expect("spawn the ingress binary");
@@ -89,6 +97,16 @@ pub fn http_post(
     headers: &[(&str, String)],
     body: &[u8],
 ) -> u16 {
+    http_exchange(address, method, headers, body).0
+}
+
+/// A minimal HTTP/1.1 exchange; returns the status code and the response body.
+pub fn http_exchange(
+    address: SocketAddr,
+    method: &str,
+    headers: &[(&str, String)],
+    body: &[u8],
+) -> (u16, String) {
     let mut stream = TcpStream::connect(address).unwrap();
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
@@ -106,11 +124,16 @@ pub fn http_post(
     let _ = stream.write_all(body);
     let mut response = String::new();
     let _ = stream.read_to_string(&mut response);
-    response
+    let status = response
         .split_whitespace()
         .nth(1)
         .and_then(|code| code.parse().ok())
-        .unwrap_or_else(|| panic!("no HTTP status in {response:?}"))
+        .unwrap_or_else(|| panic!("no HTTP status in {response:?}"));
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_owned())
+        .unwrap_or_default();
+    (status, body)
 }
 
 fn send_webhook(address: SocketAddr, args: &[&str]) -> (bool, String) {

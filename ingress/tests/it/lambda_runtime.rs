@@ -113,3 +113,98 @@ async fn binary_serves_function_url_events_from_the_lambda_runtime_api() {
     let row = stack.row("market:msg_lambda_bin").await.unwrap();
     assert_eq!(s(&row, "status").as_deref(), Some("sent"));
 }
+
+/// Odd Function URL events: each one gets an answer (a response, or an invocation error that the
+/// Function URL turns into a 502 and the provider retries), never a 2xx for anything unsigned, the
+/// runtime loop keeps serving afterwards, and no body reaches the log. A base64 flag on a body that
+/// is not base64 makes `lambda_http` panic before the ingress runs; the runtime catches the panic
+/// and reports an invocation error.
+#[tokio::test]
+async fn odd_function_url_events_are_answered_and_the_runtime_keeps_serving() {
+    let stack = Stack::new().await;
+    let runtime = RuntimeApi::start().await;
+    let scheme = SignatureScheme::StandardWebhooks;
+    let body: &[u8] = br#"{"type":"odd.checked","note":"ODD-BODY-5d2a"}"#;
+    let post = |headers: &http::HeaderMap, body: &[u8]| {
+        function_url_event(headers, "application/json", body, false)
+    };
+    let mut without_headers: serde_json::Value =
+        serde_json::from_str(&post(&http::HeaderMap::new(), body)).unwrap();
+    without_headers.as_object_mut().unwrap().remove("headers");
+    let mut without_body: serde_json::Value =
+        serde_json::from_str(&post(&signed(&scheme, "msg_odd_nobody", b""), b"")).unwrap();
+    without_body.as_object_mut().unwrap().remove("body");
+    let mut bad_base64: serde_json::Value =
+        serde_json::from_str(&post(&signed(&scheme, "msg_odd_b64", body), body)).unwrap();
+    bad_base64["isBase64Encoded"] = true.into();
+    bad_base64["body"] = "!!! not base64 ODD-BODY-5d2a ***".into();
+    let mut with_path: serde_json::Value =
+        serde_json::from_str(&post(&signed(&scheme, "msg_odd_path", body), body)).unwrap();
+    with_path["rawPath"] = "/hooks/../admin/%2e%2e".into();
+    with_path["requestContext"]["http"]["path"] = "/hooks/../admin/%2e%2e".into();
+    with_path["rawQueryString"] = "debug=1&x=%00%ff&x=2".into();
+
+    let events = [
+        ("odd-empty-object", "{}".to_owned()),
+        ("odd-not-json", "not json at all".to_owned()),
+        ("odd-no-headers", without_headers.to_string()),
+        ("odd-no-body", without_body.to_string()),
+        ("odd-bad-base64", bad_base64.to_string()),
+        ("odd-path-query", with_path.to_string()),
+        ("after", post(&signed(&scheme, "msg_odd_after", body), body)),
+    ];
+    for (id, event) in &events {
+        runtime.invoke(id, event.clone());
+    }
+    let log = std::env::temp_dir().join(format!("ingress-odd-{}.log", std::process::id()));
+    let mut child = binary_command(&stack, &[])
+        .envs(runtime.lambda_env("ingress"))
+        .stdout(std::fs::File::create(&log).unwrap())
+        .stderr(std::fs::File::create(log.with_extension("stderr")).unwrap())
+        .spawn()
+        .unwrap();
+
+    let mut answers = std::collections::HashMap::new();
+    for _ in 0..events.len() {
+        let answer = runtime.next_answer(Duration::from_secs(30)).await;
+        let status = match answer.kind.as_str() {
+            "response" => serde_json::from_str::<serde_json::Value>(&answer.body).unwrap()
+                ["statusCode"]
+                .as_u64()
+                .unwrap(),
+            // An invocation error: the Function URL answers 502.
+            "error" => 502,
+            other => panic!("unexpected runtime call {other}: {answer:?}"),
+        };
+        answers.insert(answer.request_id, status);
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+
+    let expected = [
+        ("odd-empty-object", 502),
+        ("odd-not-json", 502),
+        ("odd-no-headers", 404),
+        ("odd-no-body", 200),
+        ("odd-bad-base64", 502),
+        ("odd-path-query", 200),
+        ("after", 200),
+    ];
+    for (id, status) in expected {
+        assert_eq!(answers.get(id), Some(&status), "{id}: {answers:?}");
+    }
+    let mut queued: Vec<String> = stack
+        .drain(&stack.queue_url)
+        .await
+        .iter()
+        .map(|m| m.attribute("event-id").unwrap_or_default().to_owned())
+        .collect();
+    queued.sort();
+    assert_eq!(queued, ["msg_odd_after", "msg_odd_nobody", "msg_odd_path"]);
+    let output = std::fs::read_to_string(&log).unwrap()
+        + &std::fs::read_to_string(log.with_extension("stderr")).unwrap();
+    assert!(
+        !output.contains("ODD-BODY-5d2a"),
+        "a body reached the log: {output}"
+    );
+}

@@ -2,6 +2,9 @@
 //! `MOTO_ENDPOINT` overrides http://127.0.0.1:4566). Each test provisions its own table and queues.
 
 mod binary;
+mod hostile;
 mod lambda_runtime;
+mod providers;
+mod rotation;
 mod rules;
 mod support;

@@ -99,6 +99,29 @@ async fn duplicate_delivery_creates_no_second_message() {
 }
 
 #[tokio::test]
+async fn a_redelivery_of_a_discarded_event_is_a_duplicate_and_sends_nothing() {
+    let stack = Stack::new().await;
+    let ingress = stack.ingress().await;
+    let headers = signed(&SignatureScheme::StandardWebhooks, "msg_discarded", BODY);
+    post(&ingress, &headers, BODY).await;
+    stack.drain(&stack.queue_url).await;
+    // What `outboxctl discard` leaves: the row kept, audited, out of the index.
+    stack
+        .set_row_attribute(
+            "market:msg_discarded",
+            "status",
+            aws_sdk_dynamodb::types::AttributeValue::S("discarded".into()),
+        )
+        .await;
+
+    let again = post(&ingress, &headers, BODY).await;
+
+    assert_eq!(again.status, StatusCode::OK);
+    assert_eq!(again.outcome, Outcome::Duplicate(DuplicateOf::Discarded));
+    assert!(stack.drain(&stack.queue_url).await.is_empty());
+}
+
+#[tokio::test]
 async fn same_id_with_another_body_keeps_the_first() {
     let stack = Stack::new().await;
     let ingress = stack.ingress().await;
@@ -403,4 +426,172 @@ async fn hanging_aws_is_answered_within_the_response_budget() {
     );
     let row = stack.row("market:msg_hang_queue").await.unwrap();
     assert_eq!(s(&row, "status").as_deref(), Some("pending"));
+}
+
+#[tokio::test]
+async fn authentic_events_with_unusable_ids_are_queued_under_the_body_hash() {
+    let stack = Stack::new().await;
+    let overrides = [
+        ("SIGNATURE_SCHEME", "hmac-sha256"),
+        ("SIGNATURE_HEADER", "X-Signature"),
+        ("EVENT_ID_POINTER", "/id"),
+    ];
+    let ingress = stack.ingress_with(&overrides, None, None).await;
+    let scheme = ingress.config().scheme.clone();
+    let too_long = format!(r#"{{"id":"{}","n":2}}"#, "x".repeat(257));
+    let bodies: [&[u8]; 3] = [
+        br#"{"id":"","n":1}"#,
+        too_long.as_bytes(),
+        br#"{"id":"evt\u0000\u001b[31m","n":3}"#,
+    ];
+
+    for body in bodies {
+        let handled = post(&ingress, &signed(&scheme, "", body), body).await;
+        assert_eq!(handled.status, StatusCode::OK);
+        assert_eq!(handled.outcome, Outcome::Accepted(Delivery::Enqueued));
+        assert_eq!(handled.metrics.get("UnusableEventId"), 1.0);
+        let hash = shared::event::sha256_hex(body);
+        assert_eq!(handled.key, Some(format!("market:{hash}")));
+        let row = stack.row(&format!("market:{hash}")).await.expect("row");
+        // The row keeps the hash as its id (stored, or implied by the key), never the unusable id.
+        assert!(s(&row, "event_id").is_none_or(|id| id == hash));
+        for (name, value) in &row {
+            if let Ok(text) = value.as_s() {
+                assert!(!text.chars().any(char::is_control), "{name}: {text:?}");
+                assert!(!text.contains("xxxxxxxxxx"), "{name} holds the long id");
+            }
+        }
+    }
+
+    let messages = stack.drain(&stack.queue_url).await;
+    assert_eq!(messages.len(), 3);
+    for body in bodies {
+        let message = messages
+            .iter()
+            .find(|m| m.raw_body() == body)
+            .expect("every event is on the queue");
+        let hash = shared::event::sha256_hex(body);
+        assert_eq!(message.attribute("event-id"), Some(hash.as_str()));
+    }
+}
+
+/// A provider's request: scheme, id header value, body, extra headers, then the expected attributes.
+struct ProviderCase<'c> {
+    scheme: &'c str,
+    header_id: &'c str,
+    body: &'c [u8],
+    extra: &'c [(&'static str, &'c str)],
+    expected_id: &'c str,
+    expected_type: &'c str,
+}
+
+#[tokio::test]
+async fn every_provider_scheme_queues_its_events_with_the_providers_id_and_type() {
+    let stack = Stack::new().await;
+    let cases = [
+        ProviderCase {
+            scheme: "stripe",
+            header_id: "",
+            body: br#"{"id":"evt_1NG8Du2eZvKYlo2C","object":"event","type":"invoice.paid"}"#,
+            extra: &[],
+            expected_id: "evt_1NG8Du2eZvKYlo2C",
+            expected_type: "invoice.paid",
+        },
+        ProviderCase {
+            scheme: "github",
+            header_id: "72d3162e-cc78-11e3-81ab-4c9367dc0958",
+            body: br#"{"action":"opened"}"#,
+            extra: &[("x-github-event", "issues")],
+            expected_id: "72d3162e-cc78-11e3-81ab-4c9367dc0958",
+            expected_type: "issues",
+        },
+        ProviderCase {
+            scheme: "shopify",
+            header_id: "b54557e4-bdd9-4b37-8a5f-bf7d70bcd043",
+            body: br#"{"id":820982911946154508}"#,
+            extra: &[("x-shopify-topic", "orders/create")],
+            expected_id: "b54557e4-bdd9-4b37-8a5f-bf7d70bcd043",
+            expected_type: "orders/create",
+        },
+        ProviderCase {
+            scheme: "slack",
+            header_id: "",
+            body: br#"{"type":"event_callback","event_id":"Ev08MFMKH6","event":{"type":"app_mention"}}"#,
+            extra: &[],
+            expected_id: "Ev08MFMKH6",
+            expected_type: "app_mention",
+        },
+    ];
+    for case in cases {
+        let ProviderCase {
+            scheme: name,
+            header_id,
+            body,
+            extra,
+            expected_id,
+            expected_type,
+        } = case;
+        let ingress = stack
+            .ingress_with(&[("SIGNATURE_SCHEME", name)], None, None)
+            .await;
+        let scheme = ingress.config().scheme.clone();
+        let mut headers = signed(&scheme, header_id, body);
+        for (header, value) in extra {
+            headers.insert(*header, value.parse().unwrap());
+        }
+        let handled = post(&ingress, &headers, body).await;
+        assert_eq!(
+            handled.outcome,
+            Outcome::Accepted(Delivery::Enqueued),
+            "{name}"
+        );
+        assert_eq!(handled.key_index, Some(0), "{name}");
+        let duplicate = post(&ingress, &headers, body).await;
+        assert_eq!(
+            duplicate.outcome,
+            Outcome::Duplicate(DuplicateOf::Sent),
+            "{name}"
+        );
+        let tampered = post(&ingress, &headers, b"{\"tampered\":1}").await;
+        assert_eq!(tampered.status, StatusCode::NOT_FOUND, "{name}");
+
+        let messages = stack.drain(&stack.queue_url).await;
+        assert_eq!(messages.len(), 1, "{name}");
+        assert_eq!(messages[0].body.as_bytes(), body, "{name}");
+        assert_eq!(
+            messages[0].attribute("event-id"),
+            Some(expected_id),
+            "{name}"
+        );
+        assert_eq!(
+            messages[0].attribute("event-type"),
+            Some(expected_type),
+            "{name}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn slack_url_verification_is_answered_with_its_challenge_and_enqueues_nothing() {
+    let stack = Stack::new().await;
+    let ingress = stack
+        .ingress_with(&[("SIGNATURE_SCHEME", "slack")], None, None)
+        .await;
+    let scheme = ingress.config().scheme.clone();
+    let body = br#"{"token":"Jhj5dZrVaK7ZwHHjRyZWjbDl","challenge":"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P","type":"url_verification"}"#;
+
+    let handled = post(&ingress, &signed(&scheme, "", body), body).await;
+    assert_eq!(handled.status, StatusCode::OK);
+    assert_eq!(handled.outcome, Outcome::UrlVerification);
+    assert_eq!(
+        handled.body.as_ref(),
+        b"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"
+    );
+
+    // Unsigned, the same request is just a forgery: 404 and no challenge echoed.
+    let forged = post(&ingress, &HeaderMap::new(), body).await;
+    assert_eq!(forged.status, StatusCode::NOT_FOUND);
+    assert!(forged.body.is_empty());
+    assert_eq!(stack.row_count().await, 0);
+    assert!(stack.drain(&stack.queue_url).await.is_empty());
 }

@@ -5,6 +5,7 @@ use shared::aws::{dynamodb_without_retry_quota, sqs_without_retry_quota, CallLim
 use shared::config::IngressConfig;
 use shared::outbox::DynamoDbOutbox;
 use shared::queue::SqsQueue;
+use shared::secrets::SecretCache;
 pub use shared::testing::*;
 
 /// Builds an [`Ingress`] over a test [`Stack`].
@@ -46,6 +47,6 @@ impl IngressStack for Stack {
             config.outbox.pending_shards,
         );
         let queue = SqsQueue::new(sqs_without_retry_quota(&sqs_sdk), &config.outbox.queue_url);
-        Ingress::new(config, keys, outbox, queue)
+        Ingress::new(config, SecretCache::fixed(keys), outbox, queue)
     }
 }

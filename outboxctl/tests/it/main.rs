@@ -188,6 +188,7 @@ async fn fail_into_the_dlq(scene: &Scene, events: &[AcceptedEvent]) {
             .outbox
             .mark_sent(
                 &event.key,
+                event.received_at,
                 &id,
                 DeliveredBy::Ingress,
                 now_millis(),
@@ -297,6 +298,7 @@ async fn an_incident_is_diagnosed_and_repaired_with_outboxctl_alone() {
         .outbox
         .mark_sent(
             &lost.key,
+            lost.received_at,
             &first_id,
             DeliveredBy::Ingress,
             now,
@@ -566,7 +568,9 @@ async fn park_and_discard_keep_the_row_and_say_who_and_why() {
     assert_eq!(
         resend.json()[0]["result"],
         "skipped",
-        "a discarded row is not sent"
+        "a discarded row is not sent: {}{}",
+        resend.stdout,
+        resend.stderr
     );
     assert!(scene.drain().await.is_empty());
     let status = scene.run(&["status"]);

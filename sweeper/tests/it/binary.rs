@@ -4,6 +4,7 @@
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use aws_sdk_dynamodb::types::AttributeValue;
 use bytes::Bytes;
 use shared::aws::CallLimits;
 use shared::event::AcceptedEvent;
@@ -67,6 +68,44 @@ async fn one_local_sweep_sends_the_pending_row_and_prints_emf() {
     assert_eq!(
         s(&stack.row(&key).await.unwrap(), "status").as_deref(),
         Some("sent")
+    );
+}
+
+#[tokio::test]
+async fn migrate_legacy_keys_moves_the_row_and_reports_json() {
+    let stack = Stack::new().await;
+    let key = one_old_pending_row(&stack, "evt-binary-legacy").await;
+    let legacy = format!("pending#{}", shared::event::shard_of(&key, 4));
+    stack
+        .set_row_attribute(&key, "unsent_key", AttributeValue::S(legacy))
+        .await;
+
+    let output = sweeper_command(&stack)
+        .arg("--migrate-legacy-keys")
+        .output()
+        .unwrap();
+
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: serde_json::Value = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str(line).ok())
+        .find(|line: &serde_json::Value| line.get("moved").is_some() && line.get("level").is_none())
+        .expect("a JSON report line");
+    assert_eq!(
+        report,
+        serde_json::json!({"moved": 1, "other_sources": 0, "changed_meanwhile": 0})
+    );
+    let row = stack.row(&key).await.unwrap();
+    assert_eq!(
+        s(&row, "unsent_key"),
+        Some(format!(
+            "pending#market#{}",
+            shared::event::shard_of(&key, 4)
+        ))
     );
 }
 

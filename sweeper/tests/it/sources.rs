@@ -38,15 +38,8 @@ fn ids(events: &[AcceptedEvent]) -> BTreeSet<String> {
 /// Rewrites a row's index key as a bug or a hand edit might have left it.
 async fn set_index_key(stack: &Stack, key: &str, index_key: &str) {
     stack
-        .dynamodb
-        .update_item()
-        .table_name(&stack.table)
-        .key("id", AttributeValue::S(key.to_owned()))
-        .update_expression("SET unsent_key = :k")
-        .expression_attribute_values(":k", AttributeValue::S(index_key.to_owned()))
-        .send()
-        .await
-        .expect("UpdateItem");
+        .set_row_attribute(key, "unsent_key", AttributeValue::S(index_key.to_owned()))
+        .await;
 }
 
 #[tokio::test]

@@ -5,12 +5,13 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use aws_sdk_dynamodb::types::AttributeValue;
 use bytes::Bytes;
 use shared::aws::CallLimits;
 use shared::config::SweeperConfig;
 use shared::event::AcceptedEvent;
 use shared::message::DeliveredBy;
-use shared::outbox::{DynamoDbOutbox, InsertOutcome};
+use shared::outbox::{DynamoDbOutbox, InsertOutcome, MarkOutcome};
 use shared::queue::SqsQueue;
 use shared::testing::{has, s, sdk_config, Stack};
 use shared::time::now_millis;
@@ -184,7 +185,14 @@ async fn the_sweep_reads_only_pending_rows_however_many_were_sent() {
     for event in &sent {
         let retention = Duration::from_secs(86_400);
         outbox
-            .mark_sent(&event.key, "m", DeliveredBy::Ingress, now, retention)
+            .mark_sent(
+                &event.key,
+                event.received_at,
+                "m",
+                DeliveredBy::Ingress,
+                now,
+                retention,
+            )
             .await
             .unwrap();
     }
@@ -282,4 +290,68 @@ async fn two_sweepers_at_once_lose_nothing() {
         let row = stack.row(&event.key).await.unwrap();
         assert_eq!(s(&row, "status").as_deref(), Some("sent"));
     }
+}
+
+#[tokio::test]
+async fn a_row_is_marked_sent_only_as_the_row_that_was_read() {
+    let stack = Stack::new().await;
+    let (outbox, _) = adapters(&stack, &stack.queue_url).await;
+    let now = now_millis();
+    let rows = pending_rows(&outbox, "reborn", 1, now - 1_000).await;
+    let event = &rows[0];
+    let retention = Duration::from_secs(86_400);
+
+    // A sender that read an older row under the same key (expired and written anew since).
+    let stale = outbox
+        .mark_sent(
+            &event.key,
+            event.received_at - 1,
+            "m",
+            DeliveredBy::Sweeper,
+            now,
+            retention,
+        )
+        .await
+        .unwrap();
+    assert_eq!(stale, MarkOutcome::NotPending);
+    let row = stack.row(&event.key).await.unwrap();
+    assert_eq!(s(&row, "status").as_deref(), Some("pending"));
+
+    let current = outbox
+        .mark_sent(
+            &event.key,
+            event.received_at,
+            "m",
+            DeliveredBy::Sweeper,
+            now,
+            retention,
+        )
+        .await
+        .unwrap();
+    assert_eq!(current, MarkOutcome::Marked);
+}
+
+#[tokio::test]
+async fn an_unreadable_row_does_not_hold_back_the_rest_of_its_page() {
+    let stack = Stack::new().await;
+    let (outbox, queue) = adapters(&stack, &stack.queue_url).await;
+    let sweeper = sweeper_for(&stack, &[], &outbox, &queue);
+    let now = now_millis();
+    let rows = pending_rows(&outbox, "page", 6, now - GRACE_MS - 1_000).await;
+    let broken = &rows[0].key;
+    stack
+        .set_row_attribute(broken, "codec", AttributeValue::S("no-such-codec".into()))
+        .await;
+
+    let report = sweeper.sweep_once(now, far_deadline()).await;
+
+    assert_eq!(report.resent, 5, "{report:?}");
+    assert_eq!(
+        report.pending_after,
+        Some(1),
+        "the unreadable row stays pending, counted"
+    );
+    assert_eq!(stack.drain(&stack.queue_url).await.len(), 5);
+    let row = stack.row(broken).await.unwrap();
+    assert_eq!(s(&row, "status").as_deref(), Some("pending"));
 }

@@ -25,6 +25,7 @@ locals {
     SOURCE_NAME       = var.source_name
     OUTBOX_TABLE      = module.outbox.table_name
     QUEUE_URL         = module.queue.queue_url
+    ROUTES            = local.routes_json
     PENDING_SHARDS    = var.pending_shards
     RETENTION_DAYS    = var.retention_days
     METRICS_NAMESPACE = var.metrics_namespace
@@ -40,12 +41,26 @@ locals {
     EVENT_TYPE_POINTER       = var.event_type_pointer
     MAX_BODY_BYTES           = var.max_body_bytes
     TIMESTAMP_TOLERANCE_SECS = var.timestamp_tolerance_secs
+    SECRET_REFRESH_SECS      = var.secret_refresh_secs
     RESPONSE_BUDGET_MS       = var.response_budget_ms
   })
   sweeper_env = merge(local.shared_env, {
     GRACE_SECS   = var.grace_secs
     MAX_ATTEMPTS = var.max_attempts
   })
+
+  # ROUTES as the code reads it: each route with its queue's URL (optional fields left null).
+  routes_json = jsonencode([for r in var.routes : {
+    name          = r.name
+    pointer       = r.pointer
+    header        = r.header
+    equals        = r.equals
+    prefix        = r.prefix
+    group_pointer = r.group_pointer
+    queue_url     = module.routed_queue[r.name].queue_url
+  }])
+  # Both functions send to the main queue and to every routed queue, and to nothing else.
+  queue_arns = concat([module.queue.queue_arn], [for r in var.routes : module.routed_queue[r.name].queue_arn])
 
   # Both functions read and write outbox rows: the table's key, through DynamoDB only.
   outbox_key_statement = {
@@ -117,6 +132,17 @@ module "queue" {
   outboxctl_command = local.outboxctl
 }
 
+module "routed_queue" {
+  source   = "../../modules/sqs-with-dlq"
+  for_each = { for r in var.routes : r.name => r }
+
+  name            = "${var.name}-${each.key}"
+  fifo              = each.value.fifo
+  alarm_topic_arn   = module.alarm_topic.topic_arn
+  runbook_url       = var.runbook_url
+  outboxctl_command = local.outboxctl
+}
+
 module "secret" {
   source = "../../modules/secret-parameter"
   name   = local.secret_parameter
@@ -150,7 +176,7 @@ module "ingress" {
     {
       sid       = "QueueSend"
       actions   = ["sqs:SendMessage", "sqs:GetQueueAttributes"]
-      resources = [module.queue.queue_arn]
+      resources = local.queue_arns
     },
     {
       sid       = "SecretRead"
@@ -203,7 +229,7 @@ module "sweeper" {
       # SendMessageBatch is authorised by sqs:SendMessage.
       sid       = "QueueSend"
       actions   = ["sqs:SendMessage"]
-      resources = [module.queue.queue_arn]
+      resources = local.queue_arns
     },
   ]
 }
@@ -232,5 +258,8 @@ module "monitoring" {
   links                 = var.dashboard_links
   runbook_url           = var.runbook_url
   outboxctl_command     = local.outboxctl
-  other_alarm_arns      = concat(module.ingress.alarm_arns, module.queue.alarm_arns, module.sweeper.alarm_arns)
+  other_alarm_arns = concat(
+    module.ingress.alarm_arns, module.queue.alarm_arns, module.sweeper.alarm_arns,
+    flatten([for r in var.routes : module.routed_queue[r.name].alarm_arns]),
+  )
 }

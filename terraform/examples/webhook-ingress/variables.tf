@@ -14,6 +14,25 @@ variable "source_name" {
   type        = string
 }
 
+variable "routes" {
+  description = <<-EOT
+    ROUTES: events routed to queues of their own (each with its DLQ and alarms, created here), first match
+    wins, the rest go to the main queue. Each route names `pointer` (a JSON pointer into the body) or `header`,
+    and `equals` or `prefix`; `fifo = true` makes a FIFO queue whose MessageGroupId is the value at
+    `group_pointer` (default: the source).
+  EOT
+  type = list(object({
+    name          = string
+    pointer       = optional(string)
+    header        = optional(string)
+    equals        = optional(string)
+    prefix        = optional(string)
+    fifo          = optional(bool, false)
+    group_pointer = optional(string)
+  }))
+  default = []
+}
+
 variable "secret_parameter_name" {
   description = "SECRET_PARAMETER: SSM parameter name holding the signing secret (null: /<name>/secret)."
   type        = string
@@ -101,6 +120,12 @@ variable "max_body_bytes" {
 
 variable "timestamp_tolerance_secs" {
   description = "TIMESTAMP_TOLERANCE_SECS (code default 300)."
+  type        = string
+  default     = ""
+}
+
+variable "secret_refresh_secs" {
+  description = "SECRET_REFRESH_SECS: cached signing secrets older than this are re-read (code default 300)."
   type        = string
   default     = ""
 }

@@ -94,7 +94,7 @@ locals {
       rows = [[
         { title = "PendingCount", on = local.emf, stat = "Maximum", lines = [["PendingCount"]] },
         {
-          title = "OldestPendingAgeSeconds", on = local.emf, stat = "Maximum", lines = [["OldestPendingAgeSeconds"]]
+          title       = "OldestPendingAgeSeconds", on = local.emf, stat = "Maximum", lines = [["OldestPendingAgeSeconds"]]
           annotations = { horizontal = [{ label = "alarm", value = var.oldest_pending_age_threshold_seconds }] }
         },
         { title = "Parked", on = local.emf, stat = "Sum", lines = [["Parked"]] },

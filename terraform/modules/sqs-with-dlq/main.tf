@@ -1,7 +1,10 @@
 # Main queue + DLQ with redrive, both encrypted with SQS-managed SSE (no CMK: producers then need no KMS
 # permission, which keeps the ingress and sweeper policies at exactly the actions their code calls).
+# A FIFO pair (var.fifo) gets the ".fifo" suffix SQS requires on both names; a FIFO queue's DLQ must be
+# FIFO too. Deduplication ids come from the code (the outbox key), never from the body's content.
 resource "aws_sqs_queue" "dlq" {
-  name                      = "${var.name}-dlq"
+  name                      = var.fifo ? "${var.name}-dlq.fifo" : "${var.name}-dlq"
+  fifo_queue                = var.fifo
   message_retention_seconds = var.dlq_message_retention_seconds
   max_message_size          = var.max_message_size
   sqs_managed_sse_enabled   = true
@@ -9,7 +12,8 @@ resource "aws_sqs_queue" "dlq" {
 }
 
 resource "aws_sqs_queue" "main" {
-  name                       = var.name
+  name                       = var.fifo ? "${var.name}.fifo" : var.name
+  fifo_queue                 = var.fifo
   visibility_timeout_seconds = var.visibility_timeout_seconds
   message_retention_seconds  = var.message_retention_seconds
   max_message_size           = var.max_message_size

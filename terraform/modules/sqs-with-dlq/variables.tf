@@ -3,6 +3,12 @@ variable "name" {
   type        = string
 }
 
+variable "fifo" {
+  description = "Create a FIFO queue and FIFO DLQ (names end in .fifo): per-group order, and SQS drops a re-send with the same deduplication id within five minutes."
+  type        = bool
+  default     = false
+}
+
 variable "max_receive_count" {
   description = "Receives before SQS moves a message to the DLQ (scripts/localstack.py MAX_RECEIVE_COUNT)."
   type        = number

@@ -1,0 +1,465 @@
+//! Signature schemes: each one verifies a request over the exact raw body bytes, in constant time,
+//! against every active secret (several are active while a secret is rotated).
+//!
+//! A scheme is a value chosen by `SIGNATURE_SCHEME`; each provider's rules live in their own file
+//! (header parsing, what is signed, where the event id and type are), so a new provider is one new
+//! file and one variant here. Every failure is a [`Rejection`], which the ingress answers with an
+//! empty 404: the reason only reaches the log.
+
+mod generic;
+mod github;
+mod shopify;
+mod slack;
+mod standard_webhooks;
+mod stripe;
+
+use std::fmt;
+
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine as _;
+use hmac::{Hmac, KeyInit, Mac};
+use http::{HeaderMap, HeaderName};
+use sha2::Sha256;
+use subtle::{ConditionallySelectable, ConstantTimeEq};
+
+pub use generic::{GenericHmac, SignatureEncoding};
+pub use slack::url_verification_challenge;
+pub use standard_webhooks::STANDARD_WEBHOOKS_SECRET_PREFIX;
+
+/// Parsers of each provider's signature header, exposed for the property tests and the fuzz target.
+pub mod parsers {
+    pub use super::github::parse_header as github;
+    pub use super::shopify::parse_header as shopify;
+    pub use super::slack::parse_header as slack;
+    pub use super::standard_webhooks::parse_header as standard_webhooks;
+    pub use super::stripe::{parse_header as stripe, StripeHeader};
+    pub use super::{parse_timestamp as timestamp, ParsedTimestamp};
+}
+
+const SHA256_LEN: usize = 32;
+/// Longest signature header we look at; anything longer is malformed, not worth parsing. It also
+/// bounds the work a request can cause: at most ~60 hex signatures, each compared with every key.
+const MAX_SIGNATURE_HEADER_BYTES: usize = 4096;
+
+/// How the provider signs its requests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SignatureScheme {
+    /// <https://www.standardwebhooks.com/>: `webhook-id`, `webhook-timestamp`, `webhook-signature`.
+    StandardWebhooks,
+    /// HMAC-SHA256 of the raw body in a configurable header.
+    HmacSha256(GenericHmac),
+    /// Stripe: `Stripe-Signature: t=...,v1=...` over `{t}.{body}`.
+    Stripe,
+    /// GitHub: `X-Hub-Signature-256: sha256=<hex>` over the body.
+    GitHub,
+    /// Shopify: `X-Shopify-Hmac-Sha256: <base64>` over the body.
+    Shopify,
+    /// Slack: `X-Slack-Signature: v0=<hex>` over `v0:{X-Slack-Request-Timestamp}:{body}`.
+    Slack,
+}
+
+/// Every `SIGNATURE_SCHEME` value, in the order error messages list them.
+pub const SCHEME_NAMES: [&str; 6] = [
+    "standard-webhooks",
+    "hmac-sha256",
+    "stripe",
+    "github",
+    "shopify",
+    "slack",
+];
+
+/// Where a scheme finds a value (event id or type) in a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    /// A header, by its lower-case name.
+    Header(&'static str),
+    /// A JSON pointer into the body (a string or a number there).
+    Pointer(&'static str),
+}
+
+/// Why a request was not accepted as authentic. Never shown to the caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Rejection {
+    #[error("signature header {0} is missing")]
+    MissingHeader(&'static str),
+    #[error("header {0} is malformed")]
+    Malformed(&'static str),
+    #[error("timestamp is outside the tolerance")]
+    StaleTimestamp,
+    #[error("no signature matches any active secret")]
+    NoMatch,
+}
+
+/// A secret value could not be turned into a signing key.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("the secret parameter holds no secret")]
+    Empty,
+    #[error("secret number {position} is not valid base64 after the `whsec_` prefix")]
+    NotBase64 { position: usize },
+}
+
+/// A request that verified: which of the active secrets signed it (its position in the parameter,
+/// from 0), so the log can tell when the old secret of a rotation stops being used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Verified {
+    pub key_index: usize,
+}
+
+/// One HMAC key. Its `Debug` never shows the bytes.
+#[derive(Clone)]
+pub struct SigningKey(Vec<u8>);
+
+impl SigningKey {
+    pub fn from_bytes(bytes: Vec<u8>) -> Self {
+        Self(bytes)
+    }
+
+    fn mac(&self) -> Hmac<Sha256> {
+        // HMAC takes keys of any length, so this cannot fail.
+        <Hmac<Sha256> as KeyInit>::new_from_slice(&self.0)
+            .unwrap_or_else(|_| unreachable!("HMAC accepts every key length"))
+    }
+
+    fn tag(&self, parts: &[&[u8]]) -> [u8; SHA256_LEN] {
+        let mut mac = self.mac();
+        for part in parts {
+            mac.update(part);
+        }
+        mac.finalize().into_bytes().into()
+    }
+}
+
+impl fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SigningKey(<redacted>)")
+    }
+}
+
+/// Every secret currently accepted (one normally, two or more while rotating).
+#[derive(Debug, Clone)]
+pub struct SigningKeys(Vec<SigningKey>);
+
+impl SigningKeys {
+    pub fn new(keys: Vec<SigningKey>) -> Self {
+        Self(keys)
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn first(&self) -> Option<&SigningKey> {
+        self.0.first()
+    }
+}
+
+impl SignatureScheme {
+    /// The `SIGNATURE_SCHEME` value naming this scheme.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::StandardWebhooks => "standard-webhooks",
+            Self::HmacSha256(_) => "hmac-sha256",
+            Self::Stripe => "stripe",
+            Self::GitHub => "github",
+            Self::Shopify => "shopify",
+            Self::Slack => "slack",
+        }
+    }
+
+    /// Turns the secret parameter's value into keys: one secret, or several separated by whitespace
+    /// or commas. Standard Webhooks secrets are `whsec_` + base64 (the prefix is optional); every
+    /// other provider's secret (Stripe's `whsec_...` included) is used as its UTF-8 bytes.
+    pub fn parse_keys(&self, raw: &str) -> Result<SigningKeys, KeyError> {
+        let secrets = raw
+            .split(|c: char| c.is_whitespace() || c == ',')
+            .filter(|s| !s.is_empty());
+        let mut keys = Vec::new();
+        for (index, secret) in secrets.enumerate() {
+            let bytes = match self {
+                Self::StandardWebhooks => {
+                    standard_webhooks::key_bytes(secret).ok_or(KeyError::NotBase64 {
+                        position: index + 1,
+                    })?
+                }
+                _ => secret.as_bytes().to_vec(),
+            };
+            keys.push(SigningKey(bytes));
+        }
+        if keys.is_empty() {
+            return Err(KeyError::Empty);
+        }
+        Ok(SigningKeys(keys))
+    }
+
+    /// Checks the request's signature over `body`, the exact bytes received. `now_secs` is the
+    /// current Unix time; timestamped schemes refuse requests more than `tolerance_secs` away from
+    /// it, in the past or the future.
+    pub fn verify(
+        &self,
+        headers: &HeaderMap,
+        body: &[u8],
+        keys: &SigningKeys,
+        now_secs: i64,
+        tolerance_secs: u64,
+    ) -> Result<Verified, Rejection> {
+        let window = Window {
+            now_secs,
+            tolerance_secs,
+        };
+        let key_index = match self {
+            Self::StandardWebhooks => standard_webhooks::verify(headers, body, keys, window),
+            Self::HmacSha256(generic) => generic.verify(headers, body, keys),
+            Self::Stripe => stripe::verify(headers, body, keys, window),
+            Self::GitHub => github::verify(headers, body, keys),
+            Self::Shopify => shopify::verify(headers, body, keys),
+            Self::Slack => slack::verify(headers, body, keys, window),
+        }?;
+        Ok(Verified { key_index })
+    }
+
+    /// Where the provider puts its event id, tried in order before `EVENT_ID_HEADER` and
+    /// `EVENT_ID_POINTER`.
+    pub fn event_id_fields(&self) -> &'static [Field] {
+        match self {
+            Self::StandardWebhooks => standard_webhooks::EVENT_ID,
+            Self::HmacSha256(_) => &[],
+            Self::Stripe => stripe::EVENT_ID,
+            Self::GitHub => github::EVENT_ID,
+            Self::Shopify => shopify::EVENT_ID,
+            Self::Slack => slack::EVENT_ID,
+        }
+    }
+
+    /// Where the provider puts the event type, tried in order, unless `EVENT_TYPE_POINTER` is set.
+    pub fn event_type_fields(&self) -> &'static [Field] {
+        match self {
+            Self::StandardWebhooks => standard_webhooks::EVENT_TYPE,
+            Self::HmacSha256(_) => &[],
+            Self::Stripe => stripe::EVENT_TYPE,
+            Self::GitHub => github::EVENT_TYPE,
+            Self::Shopify => shopify::EVENT_TYPE,
+            Self::Slack => slack::EVENT_TYPE,
+        }
+    }
+
+    /// Signs `body` as the provider would, returning the headers to send. Used by tests, benchmarks
+    /// and the local test-webhook sender. `event_id` goes in the provider's id header when it has
+    /// one (Stripe and Slack carry it in the body); `timestamp_secs` only matters where it is signed.
+    pub fn sign(
+        &self,
+        key: &SigningKey,
+        event_id: &str,
+        timestamp_secs: i64,
+        body: &[u8],
+    ) -> Vec<(HeaderName, String)> {
+        match self {
+            Self::StandardWebhooks => standard_webhooks::sign(key, event_id, timestamp_secs, body),
+            Self::HmacSha256(generic) => generic.sign(key, body),
+            Self::Stripe => stripe::sign(key, timestamp_secs, body),
+            Self::GitHub => github::sign(key, event_id, body),
+            Self::Shopify => shopify::sign(key, event_id, body),
+            Self::Slack => slack::sign(key, timestamp_secs, body),
+        }
+    }
+}
+
+/// The accepted time window of timestamped schemes.
+#[derive(Debug, Clone, Copy)]
+struct Window {
+    now_secs: i64,
+    tolerance_secs: u64,
+}
+
+/// A timestamp header: its exact text (it is part of what is signed) and its value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ParsedTimestamp<'t> {
+    pub text: &'t str,
+    pub secs: i64,
+}
+
+/// A Unix timestamp in decimal seconds, as every timestamped provider sends it.
+pub fn parse_timestamp(text: &str) -> Option<ParsedTimestamp<'_>> {
+    // Digits only: `i64::from_str` would also take `+5`, which no provider sends.
+    if text.is_empty() || text.len() > 18 || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let secs = text.parse().ok()?;
+    Some(ParsedTimestamp { text, secs })
+}
+
+impl Window {
+    /// Refuses timestamps further than the tolerance from now, both ways: a stale one may be a
+    /// replay, a future one would stay replayable for longer than the window.
+    fn check(self, timestamp: ParsedTimestamp<'_>) -> Result<(), Rejection> {
+        if self.now_secs.abs_diff(timestamp.secs) > self.tolerance_secs {
+            Err(Rejection::StaleTimestamp)
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// Compares every key's tag with every claimed signature in constant time, without stopping at the
+/// first match, so timing does not reveal which key or which position matched. Returns the index of
+/// the first key that matched.
+fn matching_key(keys: &SigningKeys, signed: &[&[u8]], claimed: &[Vec<u8>]) -> Option<usize> {
+    let mut found = subtle::Choice::from(0);
+    let mut index = 0_u64;
+    for (position, key) in keys.0.iter().enumerate() {
+        let tag = key.tag(signed);
+        let mut hit = subtle::Choice::from(0);
+        for candidate in claimed {
+            hit |= tag.as_slice().ct_eq(candidate.as_slice());
+        }
+        let first_hit = hit & !found;
+        index = u64::conditional_select(&index, &(position as u64), first_hit);
+        found |= hit;
+    }
+    bool::from(found).then(|| usize::try_from(index).unwrap_or(usize::MAX))
+}
+
+/// The verification result once the claimed signatures are known.
+fn matched(keys: &SigningKeys, signed: &[&[u8]], claimed: &[Vec<u8>]) -> Result<usize, Rejection> {
+    matching_key(keys, signed, claimed).ok_or(Rejection::NoMatch)
+}
+
+/// A header's value as trimmed text; `None` when absent or not visible ASCII / UTF-8.
+fn header_str<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    headers.get(name)?.to_str().ok().map(str::trim)
+}
+
+/// The signature header's text, refused when missing, not text, or longer than we parse.
+fn signature_header<'h>(headers: &'h HeaderMap, name: &'static str) -> Result<&'h str, Rejection> {
+    let value = headers.get(name).ok_or(Rejection::MissingHeader(name))?;
+    let text = value
+        .to_str()
+        .map_err(|_| Rejection::Malformed(name))?
+        .trim();
+    if text.len() > MAX_SIGNATURE_HEADER_BYTES {
+        return Err(Rejection::Malformed(name));
+    }
+    Ok(text)
+}
+
+/// A hex SHA-256 tag (either case); `None` for anything else.
+fn decode_hex_tag(text: &str) -> Option<Vec<u8>> {
+    hex::decode(text).ok().filter(|tag| tag.len() == SHA256_LEN)
+}
+
+/// A base64 SHA-256 tag (standard alphabet, padded); `None` for anything else.
+fn decode_base64_tag(text: &str) -> Option<Vec<u8>> {
+    BASE64
+        .decode(text)
+        .ok()
+        .filter(|tag| tag.len() == SHA256_LEN)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys(secrets: &[&[u8]]) -> SigningKeys {
+        SigningKeys::new(
+            secrets
+                .iter()
+                .map(|s| SigningKey::from_bytes(s.to_vec()))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn matching_key_reports_the_first_key_that_matches() {
+        let keys = keys(&[b"old", b"new", b"new"]);
+        let tag_new = keys.0[1].tag(&[b"body"]).to_vec();
+        let tag_old = keys.0[0].tag(&[b"body"]).to_vec();
+        assert_eq!(
+            matching_key(&keys, &[b"body"], std::slice::from_ref(&tag_new)),
+            Some(1)
+        );
+        assert_eq!(
+            matching_key(&keys, &[b"body"], &[vec![0; 32], tag_new, tag_old]),
+            Some(0)
+        );
+        assert_eq!(matching_key(&keys, &[b"body"], &[vec![0; 32]]), None);
+        assert_eq!(matching_key(&keys, &[b"body"], &[]), None);
+    }
+
+    #[test]
+    fn timestamps_are_decimal_seconds_only() {
+        assert_eq!(
+            parse_timestamp("1614265330").map(|t| t.secs),
+            Some(1_614_265_330)
+        );
+        for bad in ["", "+5", "-5", " 5", "1e9", "0x10", "9999999999999999999"] {
+            assert_eq!(parse_timestamp(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn the_window_refuses_both_ways_and_includes_its_edges() {
+        let window = Window {
+            now_secs: 1000,
+            tolerance_secs: 300,
+        };
+        let at = |secs| ParsedTimestamp { text: "", secs };
+        assert_eq!(window.check(at(700)), Ok(()));
+        assert_eq!(window.check(at(1300)), Ok(()));
+        assert_eq!(window.check(at(699)), Err(Rejection::StaleTimestamp));
+        assert_eq!(window.check(at(1301)), Err(Rejection::StaleTimestamp));
+    }
+
+    #[test]
+    fn every_scheme_verifies_its_own_signature_and_names_its_key() {
+        let generic = SignatureScheme::HmacSha256(GenericHmac {
+            header: HeaderName::from_static("x-signature"),
+            encoding: SignatureEncoding::Hex,
+            prefix: String::new(),
+        });
+        let schemes = [
+            SignatureScheme::StandardWebhooks,
+            generic,
+            SignatureScheme::Stripe,
+            SignatureScheme::GitHub,
+            SignatureScheme::Shopify,
+            SignatureScheme::Slack,
+        ];
+        for scheme in schemes {
+            let keys = scheme
+                .parse_keys("whsec_b2xkLXNlY3JldA== whsec_bmV3LXNlY3JldA==")
+                .unwrap();
+            let body = br#"{"type":"t","id":"evt_1"}"#;
+            let headers: HeaderMap = scheme
+                .sign(&keys.0[1], "evt_1", 1_700_000_000, body)
+                .into_iter()
+                .map(|(n, v)| (n, v.parse().unwrap()))
+                .collect();
+            assert_eq!(
+                scheme.verify(&headers, body, &keys, 1_700_000_000, 300),
+                Ok(Verified { key_index: 1 }),
+                "{}",
+                scheme.name()
+            );
+            assert_eq!(
+                scheme.verify(&headers, b"{}", &keys, 1_700_000_000, 300),
+                Err(Rejection::NoMatch),
+                "{}",
+                scheme.name()
+            );
+            assert!(SCHEME_NAMES.contains(&scheme.name()));
+        }
+    }
+
+    #[test]
+    fn signing_key_debug_is_redacted() {
+        let keys = SignatureScheme::Stripe
+            .parse_keys("whsec_topsecret")
+            .unwrap();
+        assert!(!format!("{keys:?}").contains("topsecret"));
+        assert!(format!("{keys:?}").contains("redacted"));
+    }
+}

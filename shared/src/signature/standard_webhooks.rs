@@ -1,0 +1,222 @@
+//! Standard Webhooks (<https://www.standardwebhooks.com/>): `webhook-id`, `webhook-timestamp` and
+//! `webhook-signature` (space-separated `v1,<base64>` entries) over `{id}.{timestamp}.{body}`.
+
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine as _;
+use http::{HeaderMap, HeaderName};
+
+use super::{
+    decode_base64_tag, header_str, matched, parse_timestamp, signature_header, Field, Rejection,
+    SigningKey, SigningKeys, Window,
+};
+
+pub const STANDARD_WEBHOOKS_SECRET_PREFIX: &str = "whsec_";
+const WEBHOOK_ID: &str = "webhook-id";
+const WEBHOOK_TIMESTAMP: &str = "webhook-timestamp";
+const WEBHOOK_SIGNATURE: &str = "webhook-signature";
+
+pub(super) const EVENT_ID: &[Field] = &[Field::Header(WEBHOOK_ID)];
+pub(super) const EVENT_TYPE: &[Field] = &[Field::Pointer("/type")];
+
+/// A secret's key bytes: base64 after the optional `whsec_` prefix.
+pub(super) fn key_bytes(secret: &str) -> Option<Vec<u8>> {
+    let encoded = secret
+        .strip_prefix(STANDARD_WEBHOOKS_SECRET_PREFIX)
+        .unwrap_or(secret);
+    BASE64.decode(encoded).ok()
+}
+
+/// The `v1` signatures of a `webhook-signature` header; entries of other versions and undecodable
+/// ones are ignored, as the specification asks.
+pub fn parse_header(value: &str) -> Vec<Vec<u8>> {
+    value
+        .split(' ')
+        .filter_map(|entry| entry.strip_prefix("v1,"))
+        .filter_map(decode_base64_tag)
+        .collect()
+}
+
+pub(super) fn verify(
+    headers: &HeaderMap,
+    body: &[u8],
+    keys: &SigningKeys,
+    window: Window,
+) -> Result<usize, Rejection> {
+    let id = header_str(headers, WEBHOOK_ID).ok_or(Rejection::MissingHeader(WEBHOOK_ID))?;
+    let timestamp_text = header_str(headers, WEBHOOK_TIMESTAMP)
+        .ok_or(Rejection::MissingHeader(WEBHOOK_TIMESTAMP))?;
+    let signatures = signature_header(headers, WEBHOOK_SIGNATURE)?;
+    let timestamp =
+        parse_timestamp(timestamp_text).ok_or(Rejection::Malformed(WEBHOOK_TIMESTAMP))?;
+    window.check(timestamp)?;
+    let claimed = parse_header(signatures);
+    if claimed.is_empty() {
+        return Err(Rejection::Malformed(WEBHOOK_SIGNATURE));
+    }
+    matched(
+        keys,
+        &[id.as_bytes(), b".", timestamp.text.as_bytes(), b".", body],
+        &claimed,
+    )
+}
+
+pub(super) fn sign(
+    key: &SigningKey,
+    event_id: &str,
+    timestamp_secs: i64,
+    body: &[u8],
+) -> Vec<(HeaderName, String)> {
+    let timestamp = timestamp_secs.to_string();
+    let tag = key.tag(&[event_id.as_bytes(), b".", timestamp.as_bytes(), b".", body]);
+    vec![
+        (HeaderName::from_static(WEBHOOK_ID), event_id.to_owned()),
+        (HeaderName::from_static(WEBHOOK_TIMESTAMP), timestamp),
+        (
+            HeaderName::from_static(WEBHOOK_SIGNATURE),
+            format!("v1,{}", BASE64.encode(tag)),
+        ),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{SignatureScheme, Verified};
+    use super::*;
+
+    // The example published in the Standard Webhooks specification (and its reference libraries).
+    const SPEC_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    const SPEC_ID: &str = "msg_p5jXN8AQM9LWM0D4loKWxJek";
+    const SPEC_TIMESTAMP: i64 = 1_614_265_330;
+    const SPEC_BODY: &[u8] = br#"{"test": 2432232314}"#;
+    const SPEC_SIGNATURE: &str = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=";
+
+    fn spec_headers(signature: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(WEBHOOK_ID, SPEC_ID.parse().unwrap());
+        headers.insert(
+            WEBHOOK_TIMESTAMP,
+            SPEC_TIMESTAMP.to_string().parse().unwrap(),
+        );
+        headers.insert(WEBHOOK_SIGNATURE, signature.parse().unwrap());
+        headers
+    }
+
+    fn spec_keys(raw: &str) -> SigningKeys {
+        SignatureScheme::StandardWebhooks.parse_keys(raw).unwrap()
+    }
+
+    fn verify_spec(
+        headers: &HeaderMap,
+        body: &[u8],
+        keys: &SigningKeys,
+        now: i64,
+    ) -> Result<Verified, Rejection> {
+        SignatureScheme::StandardWebhooks.verify(headers, body, keys, now, 300)
+    }
+
+    const FIRST_KEY: Result<Verified, Rejection> = Ok(Verified { key_index: 0 });
+
+    #[test]
+    fn standard_webhooks_spec_example_verifies() {
+        let keys = spec_keys(SPEC_SECRET);
+        assert_eq!(
+            verify_spec(
+                &spec_headers(SPEC_SIGNATURE),
+                SPEC_BODY,
+                &keys,
+                SPEC_TIMESTAMP
+            ),
+            FIRST_KEY
+        );
+    }
+
+    #[test]
+    fn standard_webhooks_sign_reproduces_the_spec_signature() {
+        let keys = spec_keys(SPEC_SECRET);
+        let headers = sign(keys.first().unwrap(), SPEC_ID, SPEC_TIMESTAMP, SPEC_BODY);
+        let signature = headers
+            .iter()
+            .find(|(name, _)| name == WEBHOOK_SIGNATURE)
+            .unwrap();
+        assert_eq!(signature.1, SPEC_SIGNATURE);
+    }
+
+    #[test]
+    fn standard_webhooks_rejects_a_changed_body_byte() {
+        let keys = spec_keys(SPEC_SECRET);
+        let body = br#"{"test": 2432232315}"#;
+        assert_eq!(
+            verify_spec(&spec_headers(SPEC_SIGNATURE), body, &keys, SPEC_TIMESTAMP),
+            Err(Rejection::NoMatch)
+        );
+    }
+
+    #[test]
+    fn standard_webhooks_accepts_any_of_several_signatures_and_secrets() {
+        let keys =
+            spec_keys("whsec_b3RoZXItc2VjcmV0LW9uZQ==, whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
+        assert_eq!(keys.len(), 2);
+        let header = format!("v2,ignored v1,AAAA {SPEC_SIGNATURE}");
+        assert_eq!(
+            verify_spec(&spec_headers(&header), SPEC_BODY, &keys, SPEC_TIMESTAMP),
+            Ok(Verified { key_index: 1 })
+        );
+    }
+
+    #[test]
+    fn standard_webhooks_refuses_timestamps_outside_the_tolerance_both_ways() {
+        let keys = spec_keys(SPEC_SECRET);
+        let headers = spec_headers(SPEC_SIGNATURE);
+        assert_eq!(
+            verify_spec(&headers, SPEC_BODY, &keys, SPEC_TIMESTAMP + 301),
+            Err(Rejection::StaleTimestamp)
+        );
+        assert_eq!(
+            verify_spec(&headers, SPEC_BODY, &keys, SPEC_TIMESTAMP - 301),
+            Err(Rejection::StaleTimestamp)
+        );
+        assert_eq!(
+            verify_spec(&headers, SPEC_BODY, &keys, SPEC_TIMESTAMP + 300),
+            FIRST_KEY
+        );
+    }
+
+    #[test]
+    fn standard_webhooks_reports_missing_and_malformed_headers() {
+        let keys = spec_keys(SPEC_SECRET);
+        let mut headers = spec_headers(SPEC_SIGNATURE);
+        headers.remove(WEBHOOK_SIGNATURE);
+        assert_eq!(
+            verify_spec(&headers, SPEC_BODY, &keys, SPEC_TIMESTAMP),
+            Err(Rejection::MissingHeader(WEBHOOK_SIGNATURE))
+        );
+        let headers = spec_headers("v1,!!!notbase64");
+        assert_eq!(
+            verify_spec(&headers, SPEC_BODY, &keys, SPEC_TIMESTAMP),
+            Err(Rejection::Malformed(WEBHOOK_SIGNATURE))
+        );
+        let mut headers = spec_headers(SPEC_SIGNATURE);
+        headers.insert(WEBHOOK_TIMESTAMP, "yesterday".parse().unwrap());
+        assert_eq!(
+            verify_spec(&headers, SPEC_BODY, &keys, SPEC_TIMESTAMP),
+            Err(Rejection::Malformed(WEBHOOK_TIMESTAMP))
+        );
+    }
+
+    #[test]
+    fn secrets_that_are_not_base64_are_refused_with_their_position() {
+        let err = SignatureScheme::StandardWebhooks
+            .parse_keys("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw whsec_%%%")
+            .unwrap_err();
+        assert!(matches!(
+            err,
+            super::super::KeyError::NotBase64 { position: 2 }
+        ));
+        assert!(matches!(
+            SignatureScheme::StandardWebhooks
+                .parse_keys(" ,\n")
+                .unwrap_err(),
+            super::super::KeyError::Empty
+        ));
+    }
+}
