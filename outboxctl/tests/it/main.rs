@@ -568,7 +568,9 @@ async fn park_and_discard_keep_the_row_and_say_who_and_why() {
     assert_eq!(
         resend.json()[0]["result"],
         "skipped",
-        "a discarded row is not sent"
+        "a discarded row is not sent: {}{}",
+        resend.stdout,
+        resend.stderr
     );
     assert!(scene.drain().await.is_empty());
     let status = scene.run(&["status"]);
