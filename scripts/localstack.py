@@ -13,7 +13,7 @@ import sys
 import boto3
 from botocore.exceptions import ClientError
 
-# Outbox table (DESIGN.md section 5).
+# Outbox table (README, Outbox table).
 TABLE_HASH_KEY = "id"
 TTL_ATTRIBUTE = "expires_at"
 UNSENT_INDEX = "unsent-index"
@@ -21,7 +21,7 @@ UNSENT_INDEX_HASH_KEY = "unsent_key"  # "pending#<source>#<shard>" / "parked#<so
 UNSENT_INDEX_RANGE_KEY = "received_at"  # epoch milliseconds (N)
 UNSENT_INDEX_PROJECTION = "KEYS_ONLY"
 
-# Queues (DESIGN.md section 6).
+# Queues (README, Message contract).
 MAX_RECEIVE_COUNT = 5
 QUEUE_VISIBILITY_TIMEOUT_SECS = 60
 QUEUE_RETENTION_SECS = 4 * 24 * 3600

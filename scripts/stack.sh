@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The local stack (DESIGN.md section 9): moto on 127.0.0.1:4566, the outbox table, the queues, the
+# The local stack: moto on 127.0.0.1:4566, the outbox table, the queues, the
 # secret parameter, the ingress on 127.0.0.1:9000 and the sweeper every 15 s.
 #   scripts/stack.sh moto   start moto (if it is not already listening) and return
 #   scripts/stack.sh up     everything in the background; returns when the ingress answers

@@ -1,6 +1,6 @@
 //! The ingress Lambda: verify a signed webhook, record it in the outbox, put it on the queue.
 //!
-//! Its one promise (DESIGN.md section 2): a 2xx answer means the event will reach the queue. Every
+//! Its one promise: a 2xx answer means the event will reach the queue. Every
 //! step's failure has a rule chosen to keep it, and every AWS call runs inside the response budget,
 //! so the provider always gets an answer it can act on. `main.rs` only wires configuration and
 //! clients; [`Ingress::handle`] is the whole request path, called alike by the Lambda adapter
@@ -358,7 +358,7 @@ impl Ingress {
         }
     }
 
-    /// Steps 4 to 6 of DESIGN.md section 2 with their failure rules.
+    /// Record, send and mark sent, with their failure rules (README, HTTP answers).
     async fn record_and_send(
         &self,
         event: &AcceptedEvent,

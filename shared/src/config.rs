@@ -201,7 +201,7 @@ impl OutboxSettings {
     }
 }
 
-/// Where the event id comes from when the scheme does not define it (DESIGN.md section 4).
+/// Where the event id comes from when the scheme does not define it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EventIdRule {
     pub header: Option<HeaderName>,

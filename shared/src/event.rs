@@ -1,4 +1,4 @@
-//! What an accepted webhook becomes: its event id (DESIGN.md section 4), outbox key, body hash,
+//! What an accepted webhook becomes: its event id, outbox key, body hash,
 //! event type and pending-index shard.
 
 use bytes::Bytes;

@@ -1,4 +1,4 @@
-//! The queue message contract the PHP workers rely on (DESIGN.md section 6): the raw body byte for
+//! The queue message contract the PHP workers rely on (README, Message contract): the raw body byte for
 //! byte, or base64 with `body-encoding: base64` when SQS cannot carry it, plus string attributes.
 
 use base64::engine::general_purpose::STANDARD as BASE64;

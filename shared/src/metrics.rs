@@ -1,5 +1,5 @@
 //! CloudWatch Embedded Metric Format (EMF) records printed on stdout: CloudWatch Logs turns each
-//! line into metrics, so the hot path makes no PutMetricData call (DESIGN.md section 8).
+//! line into metrics, so the hot path makes no PutMetricData call.
 
 use std::io::Write as _;
 

@@ -58,7 +58,7 @@ const BATCH_GET_ROUNDS: usize = 5;
 /// Longest `last_error` kept on a row.
 const MAX_LAST_ERROR_CHARS: usize = 500;
 
-/// Where a row is in its life (DESIGN.md section 5).
+/// Where a row is in its life (README, Outbox table).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RowStatus {
     Pending,

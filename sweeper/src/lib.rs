@@ -1,4 +1,4 @@
-//! The sweeper Lambda: re-sends every outbox row the ingress left pending (DESIGN.md section 7).
+//! The sweeper Lambda: re-sends every outbox row the ingress left pending.
 //!
 //! The ingress answers 200 once a row is durable, even if SendMessage failed or the process died
 //! before it; this sweep is what turns "durable" into "on the queue". It reads the sparse unsent

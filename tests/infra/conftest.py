@@ -194,7 +194,7 @@ def rust_str_array(path, const):
     rel = path.relative_to(ROOT)
     if not path.exists():
         pytest.fail(f"{rel} does not exist: the crate must expose `pub const {const}: &[&str]` there "
-                    f"(DESIGN.md section 12, issue 4)")
+                    f"(issue 4)")
     text = path.read_text(encoding="utf-8")
     m = re.search(r"pub\s+const\s+" + re.escape(const) + r"\s*:\s*&(?:'static\s+)?\[\s*&(?:'static\s+)?str\s*\]"
                   r"\s*=\s*&\[(.*?)\]\s*;", text, re.S)

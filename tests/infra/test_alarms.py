@@ -1,4 +1,4 @@
-"""Every alarm issue 4 and SEED-NOTES.md ask for exists, on the right metric, and notifies the one topic."""
+"""Every alarm the monitoring plan asks for exists, on the right metric, and notifies the one topic."""
 import pytest
 
 from conftest import ROOT

@@ -5,7 +5,7 @@ import pytest
 
 from conftest import ROOT, function_json, rust_str_array, rust_str_array_optional
 
-# DESIGN.md section 12 / issue 4: variables without which the cold start stops.
+# Issue 4: variables without which the cold start stops.
 REQUIRED = {
     "ingress": {"SOURCE_NAME", "OUTBOX_TABLE", "QUEUE_URL", "SECRET_PARAMETER"},
     "sweeper": {"SOURCE_NAME", "OUTBOX_TABLE", "QUEUE_URL"},

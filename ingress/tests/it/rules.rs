@@ -1,4 +1,4 @@
-//! Every rule of DESIGN.md section 2, driven in-process through `Ingress::handle` with the real
+//! Every failure rule of the request path (README, HTTP answers), driven in-process through `Ingress::handle` with the real
 //! SDK against moto.
 
 use std::time::{Duration, Instant};

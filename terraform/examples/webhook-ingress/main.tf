@@ -1,4 +1,4 @@
-# Example root: one webhook source, end to end (DESIGN.md section 1).
+# Example root: one webhook source, end to end.
 #   Function URL -> ingress Lambda -> DynamoDB outbox + SQS main queue (-> DLQ) -> PHP workers
 #   EventBridge Scheduler -> sweeper Lambda -> re-sends pending outbox rows
 # Code, runtime and environment of both functions are deployed by lambroll (function.json,

@@ -69,7 +69,7 @@ variable "metrics_namespace" {
   default     = "WebhookIngress"
 }
 
-# Optional settings: an empty string means "unset, use the code's default" (DESIGN.md section 12).
+# Optional settings: an empty string means "unset, use the code's default".
 variable "signature_scheme" {
   description = "SIGNATURE_SCHEME: hmac-sha256, standard-webhooks, stripe, github, shopify or slack."
   type        = string

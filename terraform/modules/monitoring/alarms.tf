@@ -1,4 +1,4 @@
-# Alarms on the functions' EMF metrics (DESIGN.md sections 7 and 8), all to the one alarm topic.
+# Alarms on the functions' EMF metrics, all to the one alarm topic.
 # One entry per alarm, named "<var.name>-<name>"; an entry sets only what differs from alarm_defaults.
 # The list order is the order of the dashboard's alarm widget and of output alarm_arns.
 
