@@ -24,7 +24,8 @@ RESOURCES_OF = {
     "sqs:ChangeMessageVisibility": DLQ,
     "sqs:DeleteMessage": DLQ,
     "sqs:StartMessageMoveTask": DLQ,
-    "sqs:SendMessage": QUEUE,
+    # Routed rows are resent and replayed to their own queue (ROUTES), so every queue the ingress sends to.
+    "sqs:SendMessage": ["${local.queue_arns}"],
     "ssm:GetParameter": ["${module.secret.parameter_arn}"],
 }
 KMS_KEY_VIA = {"ssm": "${module.secret.kms_key_arn}", "dynamodb": "${module.outbox.kms_key_arn}"}
@@ -73,7 +74,7 @@ def test_each_action_on_exactly_its_resource(example):
                     if service == "ssm":
                         assert s["actions"] == ["kms:Decrypt"]
                 else:
-                    assert sorted(s["resources"]) == sorted(RESOURCES_OF[action]), f"{name} {action}: {s['resources']}"
+                    assert sorted(_list(s["resources"])) == sorted(RESOURCES_OF[action]), f"{name} {action}: {s['resources']}"
 
 
 def test_the_main_queue_is_never_received_from(example):

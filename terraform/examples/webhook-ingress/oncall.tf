@@ -61,10 +61,10 @@ data "aws_iam_policy_document" "outboxctl_repair" {
     }
   }
   statement {
-    # resend, replay and the DLQ redrive send to the main queue.
+    # resend and replay send each row to the queue it was routed to (ROUTES), the redrive to the main one.
     sid       = "QueueSend"
     actions   = ["sqs:SendMessage"]
-    resources = [module.queue.queue_arn]
+    resources = local.queue_arns
   }
   statement {
     # A DLQ message is deleted only after its copy is on the main queue; or SQS moves it (move task).
