@@ -81,8 +81,8 @@ pub struct TargetArgs {
 pub enum Command {
     /// Queue, DLQ and outbox at a glance, with a verdict (exit 3 when not ok).
     #[command(
-        long_about = "Queue visible and in-flight messages, DLQ depth, pending rows and the age of the \
-oldest, parked rows, and one verdict line: ok, behind (the outbox or the workers lag) or attention \
+        long_about = "Queue visible and in-flight messages, DLQ depth (for the main queue and every \
+routed queue of ROUTES), pending rows and the age of the oldest, parked rows, and one verdict line: ok, behind (the outbox or the workers lag) or attention \
 (parked rows or DLQ messages wait for a person), with the reason and the command to run next. \
 Exit 0 when ok, 3 otherwise, so it can gate a script."
     )]
@@ -116,9 +116,8 @@ each again with `delivered-by: outboxctl` and `replay-of: <its first message id>
 changed. --dry-run (or leaving out --yes) counts them and prints the read units the Scan consumed."
     )]
     Replay(ReplayArgs),
-    /// Look at and redrive the dead-letter queue.
-    #[command(subcommand)]
-    Dlq(DlqCommand),
+    /// Look at and redrive the dead-letter queue (the main queue's, or a routed queue's).
+    Dlq(DlqArgs),
     /// Sign a sample webhook with the deployment's scheme and secret and POST it to the ingress.
     SendTest(SendTestArgs),
 }
@@ -236,6 +235,17 @@ pub struct ReplayArgs {
     pub yes: bool,
 }
 
+#[derive(Debug, Args)]
+pub struct DlqArgs {
+    /// The DLQ of this route's queue (a `name` in ROUTES; `status` names the route whose DLQ
+    /// holds messages) instead of the main queue's; redrive sends back to that queue.
+    #[arg(long, value_name = "NAME")]
+    pub route: Option<String>,
+
+    #[command(subcommand)]
+    pub command: DlqCommand,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum DlqCommand {
     /// The messages in the DLQ (looked at, then made visible again at once).
@@ -252,11 +262,12 @@ pub enum DlqCommand {
         #[arg(long)]
         body: bool,
     },
-    /// Move DLQ messages back to the main queue.
+    /// Move DLQ messages back to the main queue (or the --route one).
     #[command(
-        long_about = "Moves DLQ messages back to the main queue. Without --max (and without --by-copy) it \
+        long_about = "Moves DLQ messages back to the queue they came from: the main queue, or with \
+`dlq --route NAME` that route's queue (whose DLQ is found from its RedrivePolicy). Without --max (and without --by-copy) it \
 starts an SQS message move task (StartMessageMoveTask) and prints its handle; where the endpoint has \
-no move tasks, or with --max or --by-copy, it receives each message, sends it to the main queue with \
+no move tasks, or with --max or --by-copy, it receives each message, sends it to that queue with \
 the same body and attributes, and deletes it from the DLQ only after that send succeeded. Dry run \
 unless --yes."
     )]

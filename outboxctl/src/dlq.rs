@@ -8,7 +8,7 @@ use shared::message::{
 use shared::queue::{MoveTaskStart, QueuedMessage, SqsQueue};
 use shared::time::rfc3339_millis;
 
-use crate::cli::DlqCommand;
+use crate::cli::{DlqArgs, DlqCommand};
 use crate::output::{render_body, table, write_raw, Output};
 use crate::target::Target;
 use crate::Outcome;
@@ -20,13 +20,16 @@ const MOVE_VISIBILITY_SECS: i32 = 60;
 /// Empty receives in a row after which the queue counts as drained (receives are sampled).
 const EMPTY_POLLS: u32 = 2;
 
-pub async fn run(target: &Target, command: &DlqCommand, output: Output) -> anyhow::Result<Outcome> {
-    let dlq = target.dlq().await?;
-    match command {
+pub async fn run(target: &Target, args: &DlqArgs, output: Output) -> anyhow::Result<Outcome> {
+    let (queue, dlq) = match &args.route {
+        None => (target.queue.clone(), target.dlq().await?),
+        Some(name) => target.routed_queue_and_dlq(name).await?,
+    };
+    match &args.command {
         DlqCommand::List { max } => list(&dlq, *max, output).await,
         DlqCommand::Show { id, body } => show(&dlq, id, *body, output).await,
         DlqCommand::Redrive { max, by_copy, yes } => {
-            redrive(target, &dlq, *max, *by_copy, *yes, output).await
+            redrive(&queue, &dlq, *max, *by_copy, *yes, output).await
         }
     }
 }
@@ -138,8 +141,9 @@ async fn show(dlq: &SqsQueue, id: &str, raw: bool, output: Output) -> anyhow::Re
     Ok(Outcome::Ok)
 }
 
+/// Moves `dlq`'s messages back to `queue`, the queue whose RedrivePolicy names it.
 async fn redrive(
-    target: &Target,
+    queue: &SqsQueue,
     dlq: &SqsQueue,
     max: Option<usize>,
     by_copy: bool,
@@ -154,7 +158,7 @@ async fn redrive(
                 "dry run: would move {} of {} visible DLQ message(s) to {} ({}); add --yes",
                 max.map_or("all".to_owned(), |m| m.to_string()),
                 depth.visible,
-                target.settings.queue_url,
+                queue.url(),
                 if max.is_some() || by_copy {
                     "by copy"
                 } else {
@@ -195,15 +199,15 @@ async fn redrive(
             continue;
         }
         for message in batch {
-            // Delete only after the copy is on the main queue: a failure leaves the message in the
-            // DLQ (visible again after the visibility timeout), never lost.
-            match target.queue.send_copy(&message).await {
+            // Delete only after the copy is on the queue: a failure leaves the message in the DLQ
+            // (visible again after the visibility timeout), never lost.
+            match queue.send_copy(&message).await {
                 Ok(_) => {
                     dlq.delete(&message).await?;
                     moved += 1;
                 }
                 Err(err) => {
-                    tracing::warn!(message_id = %message.message_id, error = %err, "send to the main queue failed; left in the DLQ");
+                    tracing::warn!(message_id = %message.message_id, error = %err, "send to the queue failed; left in the DLQ");
                     failed
                         .push(json!({"message_id": message.message_id, "error": err.to_string()}));
                 }

@@ -66,7 +66,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
     let target = Target::resolve(&cli.target).await?;
     match &cli.command {
         Command::Status(args) => status::run(&target, args, output).await,
-        Command::Dlq(command) => dlq::run(&target, command, output).await,
+        Command::Dlq(args) => dlq::run(&target, args, output).await,
         Command::SendTest(args) => send_test::run(&target, args, output).await,
         Command::List(args) => rows::list(&target, args, output).await,
         Command::Show(args) => rows::show(&target, args, output).await,

@@ -22,6 +22,22 @@ pub struct Figures {
     /// Age of the oldest pending row; `None` when nothing is pending.
     pub oldest_pending_age_secs: Option<f64>,
     pub parked: u64,
+    /// Every routed queue (`ROUTES`) and its DLQ, which the verdict weighs like the main ones.
+    pub routed: Vec<RoutedQueueFigures>,
+}
+
+/// One routed queue's depth and its DLQ's (`None`: the queue has no RedrivePolicy).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RoutedQueueFigures {
+    /// The first route (by its `name` in ROUTES) that sends to this queue.
+    pub route: String,
+    pub url: String,
+    pub queue: QueueDepth,
+    pub dlq: Option<QueueDepth>,
+}
+
+fn dead(dlq: &QueueDepth) -> u64 {
+    dlq.visible + dlq.in_flight + dlq.delayed
 }
 
 /// The one-line judgement.
@@ -44,11 +60,20 @@ pub fn verdict(figures: &Figures, max_pending_age: Duration, max_visible: u64) -
             figures.parked
         ));
     }
-    let dead = figures.dlq.visible + figures.dlq.in_flight + figures.dlq.delayed;
-    if dead > 0 {
+    let dead_letters = dead(&figures.dlq);
+    if dead_letters > 0 {
         attention.push(format!(
-            "{dead} message(s) in the DLQ: see `outboxctl dlq list`; once the workers are fixed, `outboxctl dlq redrive --yes`"
+            "{dead_letters} message(s) in the DLQ: see `outboxctl dlq list`; once the workers are fixed, `outboxctl dlq redrive --yes`"
         ));
+    }
+    for routed in &figures.routed {
+        let dead_letters = routed.dlq.as_ref().map_or(0, dead);
+        if dead_letters > 0 {
+            let route = &routed.route;
+            attention.push(format!(
+                "{dead_letters} message(s) in the DLQ of route {route}'s queue: see `outboxctl dlq --route {route} list`; once its workers are fixed, `outboxctl dlq --route {route} redrive --yes`"
+            ));
+        }
     }
     if !attention.is_empty() {
         return Verdict::Attention(attention.join("; "));
@@ -70,6 +95,14 @@ pub fn verdict(figures: &Figures, max_pending_age: Duration, max_visible: u64) -
             figures.queue.visible
         ));
     }
+    for routed in &figures.routed {
+        if routed.queue.visible >= max_visible {
+            behind.push(format!(
+                "{} messages wait on route {}'s queue: its workers are slow or stopped",
+                routed.queue.visible, routed.route
+            ));
+        }
+    }
     if behind.is_empty() {
         Verdict::Ok
     } else {
@@ -85,6 +118,22 @@ pub async fn measure(target: &Target) -> anyhow::Result<Figures> {
         dlq: dlq.depth().await?,
         ..Figures::default()
     };
+    for route in target.settings.routes.iter() {
+        if figures.routed.iter().any(|r| r.url == route.queue_url) {
+            continue;
+        }
+        let queue = target.queue.sibling(route.queue_url.clone());
+        let dlq = match queue.dead_letter_queue().await? {
+            Some(dlq) => Some(dlq.depth().await?),
+            None => None,
+        };
+        figures.routed.push(RoutedQueueFigures {
+            route: route.name.clone(),
+            url: route.queue_url.clone(),
+            queue: queue.depth().await?,
+            dlq,
+        });
+    }
     let now = now_millis();
     let mut oldest: Option<EpochMillis> = None;
     for shard in 0..target.settings.pending_shards {
@@ -142,6 +191,25 @@ pub async fn run(target: &Target, args: &StatusArgs, output: Output) -> anyhow::
                 figures.dlq.visible, figures.dlq.in_flight
             ),
         ]);
+        for routed in &figures.routed {
+            let name = &routed.route;
+            rows.add_row(vec![
+                format!("queue of {name}"),
+                routed.queue.visible.to_string(),
+                format!("visible; {} in flight (routed)", routed.queue.in_flight),
+            ]);
+            rows.add_row(vec![
+                format!("dlq of {name}"),
+                routed
+                    .dlq
+                    .as_ref()
+                    .map_or_else(|| "-".to_owned(), |dlq| dead(dlq).to_string()),
+                routed.dlq.as_ref().map_or_else(
+                    || "no RedrivePolicy".to_owned(),
+                    |dlq| format!("{} visible, {} in flight", dlq.visible, dlq.in_flight),
+                ),
+            ]);
+        }
         rows.add_row(vec![
             "pending".to_owned(),
             figures.pending.to_string(),
@@ -219,6 +287,35 @@ mod tests {
         };
         assert!(
             reason.contains("1 parked") && reason.contains("2 message(s) in the DLQ"),
+            "{reason}"
+        );
+    }
+
+    #[test]
+    fn a_routed_queue_counts_like_the_main_one_and_names_its_url() {
+        let mut figures = Figures::default();
+        figures.routed.push(RoutedQueueFigures {
+            route: "orders".to_owned(),
+            url: "http://sqs/123/orders".to_owned(),
+            queue: QueueDepth {
+                visible: 1000,
+                ..QueueDepth::default()
+            },
+            dlq: None,
+        });
+        let Verdict::Behind(reason) = verdict(&figures, TEN_MINUTES, 1000) else {
+            panic!("expected behind");
+        };
+        assert!(reason.contains("route orders's queue"), "{reason}");
+        figures.routed[0].dlq = Some(QueueDepth {
+            visible: 3,
+            ..QueueDepth::default()
+        });
+        let Verdict::Attention(reason) = verdict(&figures, TEN_MINUTES, 1000) else {
+            panic!("expected attention");
+        };
+        assert!(
+            reason.contains("outboxctl dlq --route orders redrive --yes"),
             "{reason}"
         );
     }

@@ -136,6 +136,36 @@ impl Target {
         })
     }
 
+    /// A route's queue (by its `name` in ROUTES) and that queue's DLQ (from its RedrivePolicy).
+    pub async fn routed_queue_and_dlq(&self, route: &str) -> anyhow::Result<(SqsQueue, SqsQueue)> {
+        let Some(url) = self
+            .settings
+            .routes
+            .iter()
+            .find(|r| r.name == route)
+            .map(|r| r.queue_url.clone())
+        else {
+            let names: Vec<&str> = self
+                .settings
+                .routes
+                .iter()
+                .map(|r| r.name.as_str())
+                .collect();
+            anyhow::bail!(
+                "no route named `{route}` in ROUTES (routes: {}): `outboxctl status` names the routes whose DLQ holds messages",
+                if names.is_empty() { "none".to_owned() } else { names.join(", ") }
+            );
+        };
+        let queue = self.queue.sibling(url);
+        let dlq = queue.dead_letter_queue().await?.with_context(|| {
+            format!(
+                "the queue {} of route `{route}` has no RedrivePolicy, so it has no DLQ",
+                queue.url()
+            )
+        })?;
+        Ok((queue, dlq))
+    }
+
     /// The DLQ: DLQ_URL / --dlq-url when given, else the main queue's RedrivePolicy target.
     pub async fn dlq(&self) -> anyhow::Result<SqsQueue> {
         if let Some(url) = &self.dlq_url {

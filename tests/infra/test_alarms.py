@@ -114,6 +114,10 @@ def test_the_example_points_every_alarm_at_outboxctl_of_its_ingress(example):
     assert example.locals["outboxctl"] == "outboxctl --function ${var.name}-ingress:current"
     for call in ("ingress", "sweeper", "queue", "monitoring"):
         assert example.modules[call]["outboxctl_command"] == "${local.outboxctl}", call
+    # A routed queue's DLQ alarm names the route, so its first command reaches that DLQ.
+    assert example.modules["routed_queue"]["outboxctl_command"] == "${local.outboxctl}"
+    assert example.modules["routed_queue"]["outboxctl_dlq"] == "dlq --route ${each.key}"
+    assert "outboxctl_dlq" not in example.modules["queue"]
     assert example.modules["ingress"]["runbook_section"] == "ingress"
     assert example.modules["sweeper"]["runbook_section"] == "sweeper"
 

@@ -8,8 +8,10 @@ KMS = {"kms:Decrypt", "kms:GenerateDataKey"}
 
 FUNCTION = ["${module.ingress.function_arn}", "${module.ingress.function_arn}:*"]
 TABLE = ["${module.outbox.table_arn}"]
-QUEUE = ["${module.queue.queue_arn}"]
-DLQ = ["${module.queue.dlq_arn}"]
+# Every queue and every DLQ, the routed ones (ROUTES) included: status, resend, replay and the DLQ
+# commands reach each of them.
+QUEUES = ["${local.queue_arns}"]
+DLQS = ["${local.dlq_arns}"]
 RESOURCES_OF = {
     "lambda:GetFunctionConfiguration": FUNCTION,
     "lambda:GetFunctionUrlConfig": FUNCTION,
@@ -18,14 +20,13 @@ RESOURCES_OF = {
     "dynamodb:BatchGetItem": TABLE,
     "dynamodb:Scan": TABLE,
     "dynamodb:UpdateItem": TABLE,
-    "sqs:GetQueueAttributes": QUEUE + DLQ,
-    "sqs:GetQueueUrl": QUEUE + DLQ,
-    "sqs:ReceiveMessage": DLQ,
-    "sqs:ChangeMessageVisibility": DLQ,
-    "sqs:DeleteMessage": DLQ,
-    "sqs:StartMessageMoveTask": DLQ,
-    # Routed rows are resent and replayed to their own queue (ROUTES), so every queue the ingress sends to.
-    "sqs:SendMessage": ["${local.queue_arns}"],
+    "sqs:GetQueueAttributes": ["${concat(local.queue_arns, local.dlq_arns)}"],
+    "sqs:GetQueueUrl": ["${concat(local.queue_arns, local.dlq_arns)}"],
+    "sqs:ReceiveMessage": DLQS,
+    "sqs:ChangeMessageVisibility": DLQS,
+    "sqs:DeleteMessage": DLQS,
+    "sqs:StartMessageMoveTask": DLQS,
+    "sqs:SendMessage": QUEUES,
     "ssm:GetParameter": ["${module.secret.parameter_arn}"],
 }
 KMS_KEY_VIA = {"ssm": "${module.secret.kms_key_arn}", "dynamodb": "${module.outbox.kms_key_arn}"}
@@ -81,7 +82,13 @@ def test_the_main_queue_is_never_received_from(example):
     """Receiving from the main queue counts towards the DLQ's maxReceiveCount and hides messages from workers."""
     for s in statements(example, "outboxctl_repair"):
         if "sqs:ReceiveMessage" in s["actions"]:
-            assert s["resources"] == DLQ
+            assert _list(s["resources"]) == DLQS
+
+
+def test_the_dlq_list_is_every_queue_s_dlq(example):
+    """dlq_arns pairs with queue_arns: the main queue's DLQ and each routed queue's, nothing else."""
+    assert example.locals["dlq_arns"] == (
+        "${concat([module.queue.dlq_arn], [for r in var.routes : module.routed_queue[r.name].dlq_arn])}")
 
 
 def test_both_policies_are_outputs(example):

@@ -83,10 +83,16 @@ impl Scene {
 
     /// Runs outboxctl in a directory without `.local/env`, so only this environment counts.
     fn run(&self, args: &[&str]) -> Run {
+        self.run_with(&[], args)
+    }
+
+    /// Like [`Scene::run`], with variables added to the function's environment.
+    fn run_with(&self, extra: &[(&str, String)], args: &[&str]) -> Run {
         let output = Command::new(env!("CARGO_BIN_EXE_outboxctl"))
             .args(args)
             .env_clear()
             .envs(self.env())
+            .envs(extra.iter().cloned())
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .current_dir(std::env::temp_dir())
             .output()
@@ -598,6 +604,72 @@ async fn errors_say_what_to_do_next() {
     );
     let usage = scene.run(&["list", "--status", "sent"]);
     assert_eq!(usage.code, 2, "{}", usage.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_routed_queue_s_dlq_shows_in_status_and_is_redriven_to_that_queue() {
+    let scene = Scene::new("outboxctl-routes").await;
+    let orders =
+        provision("outboxctl-orders", STANDARD_SECRET).unwrap_or_else(|err| panic!("{err}"));
+    let routes = vec![(
+        "ROUTES",
+        format!(
+            r#"[{{"name":"orders","pointer":"/type","prefix":"order.","queue_url":"{}"}}]"#,
+            orders.queue_url
+        ),
+    )];
+    let event = event(
+        "ord-1",
+        "order.created",
+        br#"{"type":"order.created","n":1}"#,
+        now_millis(),
+    );
+    let orders_dlq = scene.queue.sibling(orders.dlq_url.clone());
+    orders_dlq
+        .send(&OutgoingMessage::for_event(&event, DeliveredBy::Ingress))
+        .await
+        .expect("SendMessage to the routed DLQ");
+
+    let before = scene.run_with(&routes, &["--json", "status"]);
+    assert_eq!(before.code, 3, "{}{}", before.stdout, before.stderr);
+    let json = before.json();
+    assert_eq!(
+        json["figures"]["routed"][0]["url"],
+        orders.queue_url.as_str()
+    );
+    assert_eq!(json["figures"]["routed"][0]["dlq"]["visible"], 1);
+    assert_eq!(
+        json["figures"]["dlq"]["visible"], 0,
+        "the main DLQ is empty"
+    );
+    let reason = json["status"]["reason"].as_str().expect("a reason");
+    assert!(
+        reason.contains("outboxctl dlq --route orders redrive --yes"),
+        "{reason}"
+    );
+    let listed = scene.run_with(&routes, &["--json", "dlq", "--route", "orders", "list"]);
+    assert_eq!(listed.json()[0]["event_id"], "ord-1", "{}", listed.stdout);
+    let unknown = scene.run_with(&routes, &["dlq", "--route", "nope", "list"]);
+    assert_eq!(unknown.code, 1);
+    assert!(
+        unknown.stderr.contains("routes: orders"),
+        "{}",
+        unknown.stderr
+    );
+
+    let moved = scene.run_with(
+        &routes,
+        &["dlq", "--route", "orders", "redrive", "--by-copy", "--yes"],
+    );
+    assert_eq!(moved.code, 0, "{}{}", moved.stdout, moved.stderr);
+    let orders_queue = scene.queue.sibling(orders.queue_url.clone());
+    let received = orders_queue.receive(10, 60).await.expect("ReceiveMessage");
+    assert_eq!(received.len(), 1, "the message is back on its own queue");
+    assert_eq!(received[0].body, r#"{"type":"order.created","n":1}"#);
+    assert!(scene.drain().await.is_empty(), "nothing on the main queue");
+    let after = scene.run_with(&routes, &["status"]);
+    assert_eq!(after.code, 0, "{}{}", after.stdout, after.stderr);
+    assert!(after.stdout.contains("dlq of "), "{}", after.stdout);
 }
 
 /// Deploys a function named `name` on moto whose environment is `env` (the Lambda API is reached

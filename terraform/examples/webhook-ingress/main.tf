@@ -61,6 +61,8 @@ locals {
   }])
   # Both functions send to the main queue and to every routed queue, and to nothing else.
   queue_arns = concat([module.queue.queue_arn], [for r in var.routes : module.routed_queue[r.name].queue_arn])
+  # Their dead-letter queues, in the same order: on-call looks at and redrives each (oncall.tf).
+  dlq_arns = concat([module.queue.dlq_arn], [for r in var.routes : module.routed_queue[r.name].dlq_arn])
 
   # Both functions read and write outbox rows: the table's key, through DynamoDB only.
   outbox_key_statement = {
@@ -141,6 +143,7 @@ module "routed_queue" {
   alarm_topic_arn   = module.alarm_topic.topic_arn
   runbook_url       = var.runbook_url
   outboxctl_command = local.outboxctl
+  outboxctl_dlq     = "dlq --route ${each.key}"
 }
 
 module "secret" {

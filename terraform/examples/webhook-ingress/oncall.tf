@@ -30,15 +30,16 @@ data "aws_iam_policy_document" "outboxctl_read_only" {
     }
   }
   statement {
+    # status reads every queue and DLQ, the routed ones (ROUTES) included.
     sid       = "QueueDepth"
     actions   = ["sqs:GetQueueAttributes", "sqs:GetQueueUrl"]
-    resources = [module.queue.queue_arn, module.queue.dlq_arn]
+    resources = concat(local.queue_arns, local.dlq_arns)
   }
   statement {
     # Looking at DLQ messages receives them and makes them visible again at once.
     sid       = "DlqLook"
     actions   = ["sqs:ReceiveMessage", "sqs:ChangeMessageVisibility"]
-    resources = [module.queue.dlq_arn]
+    resources = local.dlq_arns
   }
 }
 
@@ -70,7 +71,7 @@ data "aws_iam_policy_document" "outboxctl_repair" {
     # A DLQ message is deleted only after its copy is on the main queue; or SQS moves it (move task).
     sid       = "DlqRedrive"
     actions   = ["sqs:DeleteMessage", "sqs:StartMessageMoveTask"]
-    resources = [module.queue.dlq_arn]
+    resources = local.dlq_arns
   }
   statement {
     # send-test signs with the deployment's secret and posts to the function's URL.

@@ -58,7 +58,7 @@ locals {
     },
     {
       name                = "dlq-not-empty"
-      description         = "DLQ ${var.name}-dlq holds at least one message: a worker failed it ${var.max_receive_count} times. First: `${var.outboxctl_command} dlq list` (event ids for the workers' owners); once the workers are fixed, `${var.outboxctl_command} dlq redrive --yes`. Runbook: ${var.runbook_url}#dlq-not-empty"
+      description         = "DLQ ${var.name}-dlq holds at least one message: a worker failed it ${var.max_receive_count} times. First: `${var.outboxctl_command} ${var.outboxctl_dlq} list` (event ids for the workers' owners); once the workers are fixed, `${var.outboxctl_command} ${var.outboxctl_dlq} redrive --yes`. Runbook: ${var.runbook_url}#dlq-not-empty"
       metric              = "ApproximateNumberOfMessagesVisible"
       dimensions          = { QueueName = aws_sqs_queue.dlq.name }
       evaluation_periods  = 1

@@ -73,3 +73,9 @@ variable "outboxctl_command" {
   type        = string
   default     = "outboxctl"
 }
+
+variable "outboxctl_dlq" {
+  description = "The outboxctl subcommand that reaches this queue's DLQ: `dlq` for the main queue, `dlq --route NAME` for a routed one."
+  type        = string
+  default     = "dlq"
+}
