@@ -354,13 +354,28 @@ impl DynamoDbOutbox {
         start: Option<HashMap<String, AttributeValue>>,
     ) -> Result<UnsentPage, OutboxError> {
         let partition = unsent_key(status, &self.source, shard);
-        self.partition_page(&partition, before, limit, start).await
+        self.partition_page(&partition, ReceivedWindow::before(before), limit, start)
+            .await
+    }
+
+    /// One page of this source's rows in `status` on `shard` received within `window`, oldest
+    /// first, from the sparse index.
+    pub async fn unsent_window(
+        &self,
+        status: RowStatus,
+        shard: u16,
+        window: ReceivedWindow,
+        limit: i32,
+        start: Option<HashMap<String, AttributeValue>>,
+    ) -> Result<UnsentPage, OutboxError> {
+        let partition = unsent_key(status, &self.source, shard);
+        self.partition_page(&partition, window, limit, start).await
     }
 
     async fn partition_page(
         &self,
         partition: &str,
-        before: EpochMillis,
+        window: ReceivedWindow,
         limit: i32,
         start: Option<HashMap<String, AttributeValue>>,
     ) -> Result<UnsentPage, OutboxError> {
@@ -369,9 +384,10 @@ impl DynamoDbOutbox {
             .query()
             .table_name(&self.table)
             .index_name(UNSENT_INDEX)
-            .key_condition_expression("unsent_key = :key AND received_at < :before")
+            .key_condition_expression("unsent_key = :key AND received_at BETWEEN :since AND :last")
             .expression_attribute_values(":key", s(partition))
-            .expression_attribute_values(":before", n(before))
+            .expression_attribute_values(":since", n(window.since))
+            .expression_attribute_values(":last", n(window.until.saturating_sub(1)))
             .scan_index_forward(true)
             .limit(limit)
             .set_exclusive_start_key(start)
@@ -574,7 +590,12 @@ impl DynamoDbOutbox {
                 let mut start = None;
                 loop {
                     let page = self
-                        .partition_page(&legacy, EpochMillis::MAX, MAX_BATCH_GET as i32, start)
+                        .partition_page(
+                            &legacy,
+                            ReceivedWindow::before(EpochMillis::MAX),
+                            MAX_BATCH_GET as i32,
+                            start,
+                        )
                         .await?;
                     let keys: Vec<String> = page.rows.iter().map(|r| r.key.clone()).collect();
                     for row in self.load_rows(&keys).await? {
@@ -898,6 +919,16 @@ pub struct ReceivedWindow {
     pub until: EpochMillis,
 }
 
+impl ReceivedWindow {
+    /// Every row received before `until`.
+    pub fn before(until: EpochMillis) -> Self {
+        Self {
+            since: EpochMillis::MIN,
+            until,
+        }
+    }
+}
+
 impl DynamoDbOutbox {
     /// The row under `key`, read consistently, whatever its status.
     pub async fn view(&self, key: &str) -> Result<Option<RowView>, OutboxError> {
@@ -911,47 +942,6 @@ impl DynamoDbOutbox {
             .await
             .map_err(|err| OutboxError::aws("GetItem", err))?;
         Ok(output.item().map(|item| row_view(key, item)))
-    }
-
-    /// One page of this source's rows in `status` on `shard` received within `window`, oldest
-    /// first, from the sparse index.
-    pub async fn unsent_window(
-        &self,
-        status: RowStatus,
-        shard: u16,
-        window: ReceivedWindow,
-        limit: i32,
-        start: Option<HashMap<String, AttributeValue>>,
-    ) -> Result<UnsentPage, OutboxError> {
-        let output = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(UNSENT_INDEX)
-            .key_condition_expression("unsent_key = :key AND received_at BETWEEN :since AND :last")
-            .expression_attribute_values(":key", s(&unsent_key(status, &self.source, shard)))
-            .expression_attribute_values(":since", n(window.since))
-            .expression_attribute_values(":last", n(window.until.saturating_sub(1)))
-            .scan_index_forward(true)
-            .limit(limit)
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .map_err(|err| OutboxError::aws("Query", err))?;
-        let rows = output
-            .items()
-            .iter()
-            .filter_map(|item| {
-                let key = item.get(attr::ID)?.as_s().ok()?.clone();
-                let received_at = item.get(attr::RECEIVED_AT)?.as_n().ok()?.parse().ok()?;
-                Some(UnsentRef { key, received_at })
-            })
-            .collect();
-        Ok(UnsentPage {
-            rows,
-            items_read: usize::try_from(output.scanned_count()).unwrap_or(0),
-            next: output.last_evaluated_key().cloned(),
-        })
     }
 
     /// Marks a row sent by on-call: like [`DynamoDbOutbox::mark_sent`], but a parked row may be
