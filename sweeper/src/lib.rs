@@ -14,6 +14,7 @@
 
 use std::time::{Duration, Instant};
 
+use aws_config::SdkConfig;
 use serde::Serialize;
 use shared::aws::{load_sdk_config, CallLimits};
 use shared::config::SweeperConfig;
@@ -126,13 +127,18 @@ impl Sweeper {
     /// Builds the clients from the environment's AWS settings.
     pub async fn from_config(config: SweeperConfig) -> Self {
         let sdk = load_sdk_config(CallLimits::background()).await;
+        Self::with_sdk(config, &sdk)
+    }
+
+    /// Builds the clients from `sdk`.
+    pub fn with_sdk(config: SweeperConfig, sdk: &SdkConfig) -> Self {
         let outbox = DynamoDbOutbox::new(
-            aws_sdk_dynamodb::Client::new(&sdk),
+            aws_sdk_dynamodb::Client::new(sdk),
             &config.outbox.table,
             &config.outbox.source,
             config.outbox.pending_shards,
         );
-        let queue = SqsQueue::new(aws_sdk_sqs::Client::new(&sdk), &config.outbox.queue_url);
+        let queue = SqsQueue::new(aws_sdk_sqs::Client::new(sdk), &config.outbox.queue_url);
         Self::new(config, outbox, queue)
     }
 

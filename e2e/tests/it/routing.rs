@@ -75,14 +75,7 @@ async fn sweeper(stack: &Stack, routes: &str) -> Sweeper {
         SweeperConfig::from_env(&stack.env_with(&[("ROUTES", routes), ("GRACE_SECS", "0")]))
             .expect("valid sweeper configuration");
     let sdk = sdk_config(&stack.endpoint, CallLimits::background()).await;
-    let outbox = DynamoDbOutbox::new(
-        aws_sdk_dynamodb::Client::new(&sdk),
-        &config.outbox.table,
-        &config.outbox.source,
-        config.outbox.pending_shards,
-    );
-    let queue = SqsQueue::new(aws_sdk_sqs::Client::new(&sdk), &config.outbox.queue_url);
-    Sweeper::new(config, outbox, queue)
+    Sweeper::with_sdk(config, &sdk)
 }
 
 async fn post(ingress: &Ingress, event_id: &str, body: &str) -> StatusCode {
