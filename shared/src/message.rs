@@ -102,6 +102,11 @@ impl OutgoingMessage {
             ATTR_REPLAY_OF,
             first_message_id.unwrap_or("unknown").to_owned(),
         ));
+        // The first delivery's deduplication id would make a FIFO queue drop a replay within its
+        // five-minute window; a second replay within the window is still dropped.
+        if let Some(fifo) = &mut message.fifo {
+            fifo.deduplication_id = deduplication_id(&format!("{}#replay", event.key));
+        }
         message
     }
 }
@@ -159,6 +164,27 @@ mod tests {
             .iter()
             .find(|(n, _)| *n == name)
             .map(|(_, v)| v.as_str())
+    }
+
+    #[test]
+    fn a_fifo_replay_has_its_own_deduplication_id_and_the_same_group() {
+        let mut fifo_event = event(b"{}", None);
+        fifo_event.destination.group_id = Some("order-7".into());
+        let first = OutgoingMessage::for_event(&fifo_event, DeliveredBy::Ingress);
+        let replay = OutgoingMessage::replay(&fifo_event, Some("m-1"));
+        let (first, replay) = (first.fifo.unwrap(), replay.fifo.unwrap());
+        assert_eq!(replay.group_id, "order-7");
+        assert_ne!(
+            replay.deduplication_id, first.deduplication_id,
+            "SQS would drop the replay"
+        );
+        assert_eq!(
+            OutgoingMessage::replay(&fifo_event, Some("m-1"))
+                .fifo
+                .unwrap(),
+            replay,
+            "a replay run twice within the window is dropped by SQS"
+        );
     }
 
     #[test]

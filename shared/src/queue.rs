@@ -7,8 +7,8 @@ use aws_sdk_sqs::types::{
 use aws_sdk_sqs::Client;
 
 use crate::aws::{describe, BoxError};
-use crate::message::OutgoingMessage;
-use crate::routes::Routes;
+use crate::message::{OutgoingMessage, ATTR_SOURCE};
+use crate::routes::{is_fifo, Routes};
 
 /// SendMessageBatch takes at most ten entries...
 pub const MAX_BATCH_ENTRIES: usize = 10;
@@ -234,6 +234,8 @@ pub struct QueuedMessage {
     pub receive_count: u64,
     /// When it was first sent to this queue (epoch milliseconds).
     pub sent_at: Option<i64>,
+    /// Its `MessageGroupId`, on a FIFO queue.
+    pub group_id: Option<String>,
 }
 
 impl QueuedMessage {
@@ -364,6 +366,7 @@ impl SqsQueue {
             .message_attribute_names("All")
             .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
             .message_system_attribute_names(MessageSystemAttributeName::SentTimestamp)
+            .message_system_attribute_names(MessageSystemAttributeName::MessageGroupId)
             .send()
             .await
             .map_err(|err| Self::aws_error("ReceiveMessage", err))?;
@@ -371,12 +374,12 @@ impl SqsQueue {
             .messages()
             .iter()
             .map(|message| {
-                let system = |name: MessageSystemAttributeName| -> Option<u64> {
+                let system_text = |name: MessageSystemAttributeName| {
                     message
                         .attributes()
                         .and_then(|attributes| attributes.get(&name))
-                        .and_then(|value| value.parse().ok())
                 };
+                let system = |name| -> Option<u64> { system_text(name)?.parse().ok() };
                 let mut attributes: Vec<(String, MessageAttributeValue)> = message
                     .message_attributes()
                     .map(|attributes| {
@@ -396,6 +399,7 @@ impl SqsQueue {
                         .unwrap_or(0),
                     sent_at: system(MessageSystemAttributeName::SentTimestamp)
                         .and_then(|at| i64::try_from(at).ok()),
+                    group_id: system_text(MessageSystemAttributeName::MessageGroupId).cloned(),
                 }
             })
             .collect())
@@ -430,13 +434,27 @@ impl SqsQueue {
         Ok(())
     }
 
-    /// Sends a message received from another queue unchanged: same body, same attributes.
+    /// Sends a message received from another queue unchanged: same body, same attributes, and on
+    /// a FIFO queue the same group.
     pub async fn send_copy(&self, message: &QueuedMessage) -> Result<String, QueueError> {
         let mut request = self
             .client
             .send_message()
             .queue_url(&self.url)
             .message_body(&message.body);
+        if is_fifo(&self.url) {
+            // The group the message had (a FIFO queue's DLQ is FIFO too), else the source, the
+            // routes' default group. The received message's id as deduplication id: SQS drops a
+            // second copy of the same DLQ message (a redrive run again after a failed delete).
+            let group = message
+                .group_id
+                .as_deref()
+                .or_else(|| message.attribute(ATTR_SOURCE))
+                .unwrap_or("outboxctl");
+            request = request
+                .message_group_id(group)
+                .message_deduplication_id(&message.message_id);
+        }
         for (name, value) in &message.attributes {
             request = request.message_attributes(name, value.clone());
         }

@@ -6,6 +6,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use aws_sdk_sqs::types::QueueAttributeName;
 use bytes::Bytes;
 use e2e::proxy::{FaultProxy, FaultRules, ProxyConfig};
 use serde_json::Value;
@@ -670,6 +671,127 @@ async fn a_routed_queue_s_dlq_shows_in_status_and_is_redriven_to_that_queue() {
     let after = scene.run_with(&routes, &["status"]);
     assert_eq!(after.code, 0, "{}{}", after.stdout, after.stderr);
     assert!(after.stdout.contains("dlq of "), "{}", after.stdout);
+}
+
+/// A FIFO queue with its FIFO DLQ (maxReceiveCount 5), as the Terraform module makes them.
+async fn fifo_queue_with_dlq(scene: &Scene, name: &str) -> (String, String) {
+    let create = |name: String, attributes: Vec<(QueueAttributeName, String)>| {
+        let mut request = scene
+            .sqs
+            .create_queue()
+            .queue_name(name)
+            .attributes(QueueAttributeName::FifoQueue, "true");
+        for (key, value) in attributes {
+            request = request.attributes(key, value);
+        }
+        request.send()
+    };
+    let dlq_url = create(
+        shared::testing::unique(&format!("{name}-dlq")) + ".fifo",
+        vec![],
+    )
+    .await
+    .expect("CreateQueue")
+    .queue_url
+    .expect("DLQ URL");
+    let dlq_arn = scene
+        .queue
+        .sibling(dlq_url.clone())
+        .arn()
+        .await
+        .expect("DLQ ARN");
+    let redrive = serde_json::json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 5});
+    let queue_url = create(
+        shared::testing::unique(name) + ".fifo",
+        vec![(QueueAttributeName::RedrivePolicy, redrive.to_string())],
+    )
+    .await
+    .expect("CreateQueue")
+    .queue_url
+    .expect("queue URL");
+    (queue_url, dlq_url)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn on_a_fifo_route_replay_gets_past_deduplication_and_redrive_keeps_the_group() {
+    let scene = Scene::new("outboxctl-fifo").await;
+    let (orders_url, orders_dlq_url) = fifo_queue_with_dlq(&scene, "ctl-orders").await;
+    let routes = vec![(
+        "ROUTES",
+        format!(
+            r#"[{{"name":"orders","pointer":"/type","prefix":"order.","queue_url":"{orders_url}","group_pointer":"/order"}}]"#
+        ),
+    )];
+    let orders = scene.queue.sibling(orders_url.clone());
+    let mut sent = event(
+        "ord-9",
+        "order.paid",
+        br#"{"type":"order.paid","order":"o-7"}"#,
+        now_millis() - 60_000,
+    );
+    sent.destination.queue_url = Some(orders_url.clone());
+    sent.destination.group_id = Some("o-7".to_owned());
+    scene.insert(&sent).await;
+    let first = orders
+        .send(&OutgoingMessage::for_event(&sent, DeliveredBy::Ingress))
+        .await
+        .expect("SendMessage");
+    let marked = scene
+        .outbox
+        .mark_sent(
+            &sent.key,
+            sent.received_at,
+            &first,
+            DeliveredBy::Ingress,
+            now_millis(),
+            Duration::from_secs(86_400),
+        )
+        .await
+        .expect("UpdateItem");
+    assert_eq!(marked, MarkOutcome::Marked);
+
+    // Within SQS's five-minute deduplication window of the first send.
+    let replayed = scene.run_with(
+        &routes,
+        &[
+            "--json", "replay", "--since", "10m", "--until", "0s", "--yes",
+        ],
+    );
+    assert_eq!(replayed.code, 0, "{}{}", replayed.stdout, replayed.stderr);
+    let received = orders.receive(10, 60).await.expect("ReceiveMessage");
+    assert_eq!(received.len(), 2, "the first delivery and the replay");
+    assert!(received
+        .iter()
+        .all(|m| m.group_id.as_deref() == Some("o-7")));
+    assert_eq!(
+        received
+            .iter()
+            .filter(|m| m.attribute("replay-of") == Some(first.as_str()))
+            .count(),
+        1
+    );
+    for message in &received {
+        orders.delete(message).await.expect("DeleteMessage");
+    }
+
+    let orders_dlq = scene.queue.sibling(orders_dlq_url);
+    orders_dlq
+        .send(&OutgoingMessage::for_event(&sent, DeliveredBy::Ingress))
+        .await
+        .expect("SendMessage to the FIFO DLQ");
+    let moved = scene.run_with(
+        &routes,
+        &["dlq", "--route", "orders", "redrive", "--by-copy", "--yes"],
+    );
+    assert_eq!(moved.code, 0, "{}{}", moved.stdout, moved.stderr);
+    let redriven = orders.receive(10, 60).await.expect("ReceiveMessage");
+    assert_eq!(
+        redriven.len(),
+        1,
+        "the DLQ message is back on its FIFO queue"
+    );
+    assert_eq!(redriven[0].group_id.as_deref(), Some("o-7"));
+    assert_eq!(redriven[0].body, r#"{"type":"order.paid","order":"o-7"}"#);
 }
 
 /// Deploys a function named `name` on moto whose environment is `env` (the Lambda API is reached
