@@ -202,10 +202,18 @@ async fn redrive(
             // Delete only after the copy is on the queue: a failure leaves the message in the DLQ
             // (visible again after the visibility timeout), never lost.
             match queue.send_copy(&message).await {
-                Ok(_) => {
-                    dlq.delete(&message).await?;
-                    moved += 1;
-                }
+                Ok(_) => match dlq.delete(&message).await {
+                    Ok(()) => moved += 1,
+                    // The copy is on the queue; the original comes back to the DLQ after the
+                    // visibility timeout and a later redrive sends it again: a duplicate, no loss.
+                    Err(err) => {
+                        tracing::warn!(message_id = %message.message_id, error = %err, "copied but not deleted from the DLQ");
+                        failed.push(json!({
+                            "message_id": message.message_id,
+                            "error": format!("copied to the queue, but not deleted from the DLQ (a later redrive sends it again): {err}"),
+                        }));
+                    }
+                },
                 Err(err) => {
                     tracing::warn!(message_id = %message.message_id, error = %err, "send to the queue failed; left in the DLQ");
                     failed
@@ -218,16 +226,16 @@ async fn redrive(
     progress.finish_and_clear();
     let json = json!({"moved": moved, "failed": failed});
     output.emit(&json, || {
-        println!("moved {moved} message(s) from the DLQ to the main queue");
+        println!("moved {moved} message(s) from the DLQ to {}", queue.url());
         for failure in &failed {
-            println!("not moved (still in the DLQ): {failure}");
+            println!("still in the DLQ: {failure}");
         }
     });
     if failed.is_empty() {
         Ok(Outcome::Ok)
     } else {
         anyhow::bail!(
-            "{} message(s) could not be sent to the main queue and stay in the DLQ",
+            "{} message(s) stay in the DLQ (see above): run the redrive again once the cause is fixed",
             failed.len()
         )
     }
