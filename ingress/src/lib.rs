@@ -14,9 +14,9 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::{HeaderMap, Method, StatusCode};
-use shared::aws::s3_without_retry_quota;
 use shared::aws::{
-    describe, dynamodb_without_retry_quota, load_sdk_config, sqs_without_retry_quota, CallLimits,
+    describe, dynamodb_without_retry_quota, load_sdk_config, s3_without_retry_quota,
+    sqs_without_retry_quota, CallLimits,
 };
 use shared::config::IngressConfig;
 use shared::event::{event_id, event_type, AcceptedEvent, LazyJson};
