@@ -11,6 +11,7 @@ import json
 import sys
 
 import boto3
+import botocore.config
 from botocore.exceptions import ClientError
 
 # Outbox table (README, Outbox table).
@@ -27,6 +28,14 @@ QUEUE_VISIBILITY_TIMEOUT_SECS = 60
 QUEUE_RETENTION_SECS = 4 * 24 * 3600
 DLQ_RETENTION_SECS = 14 * 24 * 3600
 MAX_MESSAGE_BYTES = 1048576
+
+# Large-body bucket (the S3 claim check): objects are written tagged unsent and re-tagged sent once
+# their row is sent or discarded; only sent objects expire, after the row's retention plus the time
+# a message may still sit on the queue and then the DLQ (shared::large_body, terraform/).
+LARGE_BODY_STATE_TAG = "outbox-state"
+LARGE_BODY_SENT = "sent"
+RETENTION_DAYS = 14
+LARGE_BODY_EXPIRY_DAYS = RETENTION_DAYS + (QUEUE_RETENTION_SECS + DLQ_RETENTION_SECS) // 86400
 
 DEFAULTS = {
     "table": "webhook-outbox",
@@ -107,6 +116,23 @@ def create_queues(sqs, queue, dlq):
     return queue_url, dlq_url
 
 
+def create_bucket(s3, bucket):
+    try:
+        s3.create_bucket(Bucket=bucket)
+    except ClientError as err:
+        if err.response["Error"]["Code"] not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+            raise
+    s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration={
+        "BlockPublicAcls": True, "IgnorePublicAcls": True,
+        "BlockPublicPolicy": True, "RestrictPublicBuckets": True})
+    s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": [{
+        "ID": "expire-sent-bodies",
+        "Status": "Enabled",
+        "Filter": {"Tag": {"Key": LARGE_BODY_STATE_TAG, "Value": LARGE_BODY_SENT}},
+        "Expiration": {"Days": LARGE_BODY_EXPIRY_DAYS},
+    }]})
+
+
 def create_secret(kms, ssm, parameter, secret):
     alias = "alias/webhook-ingress-local"
     try:
@@ -134,19 +160,26 @@ def main():
     parser.add_argument("--dlq", default=DEFAULTS["dlq"])
     parser.add_argument("--parameter", default=DEFAULTS["parameter"])
     parser.add_argument("--secret", help="value to store in the parameter (omit to skip it)")
+    parser.add_argument("--bucket", help="large-body bucket to create (omit to skip it)")
     args = parser.parse_args()
 
     try:
         create_table(client("dynamodb", args.endpoint, args.region), args.table)
         queue_url, dlq_url = create_queues(
             client("sqs", args.endpoint, args.region), args.queue, args.dlq)
+        if args.bucket is not None:
+            s3 = boto3.client("s3", endpoint_url=args.endpoint, region_name=args.region,
+                              aws_access_key_id="test", aws_secret_access_key="test",
+                              config=botocore.config.Config(s3={"addressing_style": "path"}))
+            create_bucket(s3, args.bucket)
         if args.secret is not None:
             create_secret(client("kms", args.endpoint, args.region),
                           client("ssm", args.endpoint, args.region), args.parameter, args.secret)
     except Exception as err:  # noqa: BLE001 - one readable line for the Makefile and the tests
         print(f"localstack.py: cannot provision on {args.endpoint}: {err}", file=sys.stderr)
         return 1
-    print(json.dumps({"table": args.table, "queue_url": queue_url, "dlq_url": dlq_url}))
+    print(json.dumps({"table": args.table, "queue_url": queue_url, "dlq_url": dlq_url,
+                      "bucket": args.bucket}))
     return 0
 
 

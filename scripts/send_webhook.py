@@ -49,6 +49,8 @@ def sign_generic(env, secret, body):
 def main():
     parser = argparse.ArgumentParser(description="Sign a test webhook and POST it to the ingress.")
     parser.add_argument("body", nargs="?", help="request body (default: a sample JSON event)")
+    parser.add_argument("--body-file", help="read the request body's exact bytes from this file "
+                        "(for bodies too large for a command line, e.g. a 3 MB one)")
     parser.add_argument("--id", help="event id (default: a new msg_... id)")
     parser.add_argument("--forge", action="store_true", help="sign with a wrong secret (expect 404)")
     parser.add_argument("--url", help="ingress URL (default: INGRESS_URL)")
@@ -66,9 +68,13 @@ def main():
         secret = "whsec_" + base64.b64encode(b"not-the-secret-at-all-000").decode() \
             if scheme == "standard-webhooks" else secret + "-forged"
     event_id = args.id or f"msg_{uuid.uuid4().hex}"
-    body = (args.body if args.body is not None else json.dumps(
-        {"type": "product.review_status_changed", "id": event_id, "event_id": event_id,
-         "data": {"product_id": "p-1001", "status": "approved"}})).encode()
+    if args.body_file:
+        with open(args.body_file, "rb") as f:
+            body = f.read()
+    else:
+        body = (args.body if args.body is not None else json.dumps(
+            {"type": "product.review_status_changed", "id": event_id, "event_id": event_id,
+             "data": {"product_id": "p-1001", "status": "approved"}})).encode()
 
     if scheme in provider_sdk.SCHEMES:
         headers = provider_sdk.sign(scheme, secret, body, event_id)
@@ -80,7 +86,7 @@ def main():
 
     request = urllib.request.Request(url, data=body, headers=headers, method="POST")
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:
+        with urllib.request.urlopen(request, timeout=30) as response:
             status = response.status
     except urllib.error.HTTPError as err:
         status = err.code

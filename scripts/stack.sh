@@ -15,6 +15,9 @@ SCHEME="${SIGNATURE_SCHEME:-standard-webhooks}"
 SWEEP_EVERY="${SWEEP_EVERY:-15}"
 STATE=.local
 TARGET_DIR="${CARGO_TARGET_DIR:-target}"
+# The large-body bucket (S3 claim check) and the key it encrypts with: the local secret's key.
+LOCAL_BUCKET=webhook-large-bodies
+LOCAL_KMS_KEY=alias/webhook-ingress-local
 
 mkdir -p "$STATE"
 
@@ -74,7 +77,10 @@ SIGNATURE_PREFIX=${SIGNATURE_PREFIX:-}
 EVENT_ID_HEADER=${EVENT_ID_HEADER:-}
 EVENT_ID_POINTER=${EVENT_ID_POINTER:-}
 EVENT_TYPE_POINTER=${EVENT_TYPE_POINTER:-}
-MAX_BODY_BYTES=${MAX_BODY_BYTES:-262144}
+MAX_BODY_BYTES=${MAX_BODY_BYTES:-6291456}
+LARGE_BODY_BUCKET=${LOCAL_BUCKET}
+LARGE_BODY_PREFIX=${LARGE_BODY_PREFIX:-}
+LARGE_BODY_KMS_KEY=${LOCAL_KMS_KEY}
 TIMESTAMP_TOLERANCE_SECS=${TIMESTAMP_TOLERANCE_SECS:-300}
 PENDING_SHARDS=${PENDING_SHARDS:-8}
 RETENTION_DAYS=${RETENTION_DAYS:-14}
@@ -105,7 +111,7 @@ up() {
   start_moto
   local secret provisioned queue_url dlq_url
   secret="$(dev_secret)"
-  provisioned="$(.venv/bin/python scripts/localstack.py --endpoint "$ENDPOINT" --secret "$secret")"
+  provisioned="$(.venv/bin/python scripts/localstack.py --endpoint "$ENDPOINT" --secret "$secret" --bucket "$LOCAL_BUCKET")"
   queue_url="$(python3 -c 'import json,sys; print(json.load(sys.stdin)["queue_url"])' <<<"$provisioned")"
   dlq_url="$(python3 -c 'import json,sys; print(json.load(sys.stdin)["dlq_url"])' <<<"$provisioned")"
   write_env "$secret" "$queue_url" "$dlq_url"

@@ -1,7 +1,8 @@
 //! The queue consumer: what the PHP workers see. It receives and deletes concurrently with the run
 //! (moto's SQS slows down as the queue deepens, so a short queue keeps the run fast) and records,
 //! per message, the event id and the SHA-256 of the exact bytes a worker would reconstruct
-//! (`body-encoding: base64` undone). It talks to moto directly, never through the fault proxy.
+//! (`body-encoding: base64` undone, an Extended Client pointer followed to its S3 object). It
+//! talks to moto directly, never through the fault proxy.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -10,6 +11,7 @@ use std::time::Duration;
 
 use aws_sdk_sqs::types::DeleteMessageBatchRequestEntry;
 use shared::event::sha256_hex;
+use shared::large_body::{parse_pointer_message_body, ATTR_EXTENDED_PAYLOAD_SIZE};
 use shared::message::{decode_body, ATTR_BODY_ENCODING, ATTR_DELIVERED_BY, ATTR_EVENT_ID};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -22,10 +24,12 @@ pub struct Delivered {
     pub sha256: Option<String>,
     pub delivered_by: Option<String>,
     pub base64: bool,
+    /// The message was an Extended Client pointer to a body in S3.
+    pub in_s3: bool,
 }
 
 impl Delivered {
-    fn from_message(message: &aws_sdk_sqs::types::Message) -> Self {
+    async fn from_message(message: &aws_sdk_sqs::types::Message, s3: &aws_sdk_s3::Client) -> Self {
         let attributes = message.message_attributes();
         let attribute = |name: &str| {
             attributes
@@ -36,15 +40,33 @@ impl Delivered {
         let encoding = attribute(ATTR_BODY_ENCODING);
         let base64 = encoding.as_deref() == Some("base64");
         let body = message.body().unwrap_or_default();
-        Self {
-            event_id: attribute(ATTR_EVENT_ID),
-            sha256: decode_body(body, encoding.as_deref())
+        let pointer = parse_pointer_message_body(body);
+        let sha256 = match &pointer {
+            // What an extended client does: the object's bytes, if their size is the attribute's.
+            Some((bucket, key)) => object_bytes(s3, bucket, key)
+                .await
+                .filter(|bytes| {
+                    attribute(ATTR_EXTENDED_PAYLOAD_SIZE) == Some(bytes.len().to_string())
+                })
+                .map(|bytes| sha256_hex(&bytes)),
+            None => decode_body(body, encoding.as_deref())
                 .ok()
                 .map(|raw| sha256_hex(&raw)),
+        };
+        Self {
+            event_id: attribute(ATTR_EVENT_ID),
+            sha256,
             delivered_by: attribute(ATTR_DELIVERED_BY),
             base64,
+            in_s3: pointer.is_some(),
         }
     }
+}
+
+/// An object's bytes; `None` if it cannot be read (counted as a wrong body, never skipped).
+async fn object_bytes(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Option<Vec<u8>> {
+    let output = s3.get_object().bucket(bucket).key(key).send().await.ok()?;
+    Some(output.body.collect().await.ok()?.to_vec())
 }
 
 /// What the consumers collected.
@@ -64,13 +86,19 @@ pub struct Consumers {
 }
 
 impl Consumers {
-    pub fn start(sqs: aws_sdk_sqs::Client, queue_url: &str, count: usize) -> Self {
+    pub fn start(
+        sqs: aws_sdk_sqs::Client,
+        s3: aws_sdk_s3::Client,
+        queue_url: &str,
+        count: usize,
+    ) -> Self {
         let (stop, stopped) = watch::channel(false);
         let received = Arc::new(AtomicU64::new(0));
         let tasks = (0..count.max(1))
             .map(|_| {
                 tokio::spawn(consume(
                     sqs.clone(),
+                    s3.clone(),
                     queue_url.to_owned(),
                     stopped.clone(),
                     Arc::clone(&received),
@@ -105,6 +133,7 @@ const VISIBILITY_TIMEOUT_SECS: i32 = 20;
 
 async fn consume(
     sqs: aws_sdk_sqs::Client,
+    s3: aws_sdk_s3::Client,
     queue_url: String,
     mut stopped: watch::Receiver<bool>,
     received: Arc<AtomicU64>,
@@ -147,7 +176,7 @@ async fn consume(
                 .build()
             {
                 entries.push(entry);
-                by_entry.insert(id, Delivered::from_message(message));
+                by_entry.insert(id, Delivered::from_message(message, &s3).await);
             }
         }
         let deleted = sqs

@@ -71,6 +71,9 @@ pub struct SoakConfig {
     /// Probability that a DynamoDB call (PutItem, UpdateItem; for the sweeper also Query and
     /// BatchGetItem) gets a fault.
     pub dynamodb_fault_rate: f64,
+    /// Probability that an S3 call (the ingress's PutObject and the re-tagging CopyObject of
+    /// the ingress and the sweeper) gets a fault.
+    pub s3_fault_rate: f64,
     /// The fault kinds the rates are split over, evenly.
     pub fault_kinds: Vec<Fault>,
     /// SIGKILLs of the ingress during the send phase.
@@ -78,6 +81,8 @@ pub struct SoakConfig {
     pub seed: u64,
     pub provider_attempts: u32,
     pub provider_timeout: Duration,
+    /// Percent of events whose body is over what an outbox row holds (S3 claim check).
+    pub claim_check_percent: u64,
     /// Share of events the provider sends twice on purpose.
     pub duplicate_rate: f64,
     pub consumers: usize,
@@ -106,12 +111,14 @@ impl SoakConfig {
             concurrency: 16,
             send_fault_rate: 0.33,
             dynamodb_fault_rate: 0.12,
+            s3_fault_rate: 0.25,
             fault_kinds: Fault::ALL.to_vec(),
             kills: 20,
             seed,
             provider_attempts: 8,
             provider_timeout: Duration::from_secs(5),
             duplicate_rate: 0.02,
+            claim_check_percent: 2,
             consumers: 2,
             pending_shards: 4,
             response_budget_ms: 3000,
@@ -139,6 +146,8 @@ impl SoakConfig {
             events: 200,
             concurrency: 8,
             kills: 3,
+            // Enough bodies through S3 that its faults and the sweeper's re-tags surely happen.
+            claim_check_percent: 8,
             keep_logs: false,
             progress: false,
             ..Self::soak(seed)
@@ -157,6 +166,7 @@ impl SoakConfig {
         };
         rate("the send fault rate", self.send_fault_rate)?;
         rate("the DynamoDB fault rate", self.dynamodb_fault_rate)?;
+        rate("the S3 fault rate", self.s3_fault_rate)?;
         rate("the duplicate rate", self.duplicate_rate)?;
         rate("the sweeper fault scale", self.sweeper.fault_scale)?;
         if self.events == 0 || self.concurrency == 0 || self.provider_attempts == 0 {
@@ -179,6 +189,8 @@ impl SoakConfig {
             &["sqs:SendMessage"],
             &["dynamodb:PutItem", "dynamodb:UpdateItem"],
         )
+        .spread("s3:PutObject", self.s3_fault_rate, &self.fault_kinds)
+        .spread("s3:CopyObject", self.s3_fault_rate, &self.fault_kinds)
     }
 
     /// The sweeper proxy's rules: its reads too, so a sweep itself can fail half-way.
@@ -192,6 +204,11 @@ impl SoakConfig {
                 "dynamodb:GetItem",
                 "dynamodb:UpdateItem",
             ],
+        )
+        .spread(
+            "s3:CopyObject",
+            self.s3_fault_rate * self.sweeper.fault_scale,
+            &self.fault_kinds,
         )
     }
 
@@ -316,6 +333,8 @@ pub struct Report {
     pub messages: u64,
     pub delivered_by: BTreeMap<String, u64>,
     pub base64_messages: u64,
+    /// Messages that were Extended Client pointers to a body in S3.
+    pub s3_messages: u64,
     /// Messages beyond the first exact copy of each event.
     pub duplicates_delivered: u64,
     /// Events never answered 2xx that reached the queue anyway (allowed, and expected).
@@ -442,8 +461,18 @@ pub async fn run(config: &SoakConfig) -> Result<Report, HarnessError> {
         env
     };
 
-    let webhooks = Arc::new(generate(config.events, config.seed, &short_tag()));
-    let consumers = Consumers::start(stack.sqs.clone(), &stack.queue_url, config.consumers);
+    let webhooks = Arc::new(generate(
+        config.events,
+        config.seed,
+        &short_tag(),
+        config.claim_check_percent,
+    ));
+    let consumers = Consumers::start(
+        stack.sqs.clone(),
+        stack.s3.clone(),
+        &stack.queue_url,
+        config.consumers,
+    );
     let mut ingress =
         IngressProcess::start(ingress_bin, ingress_env, free_address()?, log_dir.clone()).await?;
     let rival = match (&sweeper_bin, config.sweeper.rival_every, rival_queue) {
@@ -615,6 +644,7 @@ pub async fn run(config: &SoakConfig) -> Result<Report, HarnessError> {
         messages: consumed.messages.len() as u64,
         delivered_by: BTreeMap::new(),
         base64_messages: 0,
+        s3_messages: 0,
         duplicates_delivered: 0,
         delivered_unacknowledged: 0,
         unexpected_messages: 0,
@@ -735,6 +765,9 @@ fn verify(
         }
         if message.base64 {
             report.base64_messages += 1;
+        }
+        if message.in_s3 {
+            report.s3_messages += 1;
         }
         match (&message.event_id, &message.sha256) {
             (Some(id), Some(_)) => by_id.entry(id.as_str()).or_default().push(message),
@@ -983,10 +1016,11 @@ impl fmt::Display for Report {
             f,
             "messages received",
             format!(
-                "{} ({}; base64 {})",
+                "{} ({}; base64 {}; pointers to S3 {})",
                 self.messages,
                 join_counts(&self.delivered_by),
-                self.base64_messages
+                self.base64_messages,
+                self.s3_messages
             ),
         )?;
         row(
@@ -1102,6 +1136,8 @@ mod tests {
         let sweeper = soak.sweeper_rules();
         assert!((sweeper.total_rate("sqs:SendMessageBatch") - 0.33).abs() < 1e-9);
         assert!((sweeper.total_rate("dynamodb:Query") - 0.12).abs() < 1e-9);
+        assert!((ingress.total_rate("s3:PutObject") - 0.25).abs() < 1e-9);
+        assert!((sweeper.total_rate("s3:CopyObject") - 0.25).abs() < 1e-9);
         let mut bad = SoakConfig::small(1);
         bad.send_fault_rate = 1.5;
         assert!(matches!(bad.validate(), Err(HarnessError::Config(_))));

@@ -37,6 +37,9 @@ pub enum BodyKind {
     /// Random bytes of 100 to 190 KiB: base64 on the queue, near the 256 KiB body limit, so the
     /// sweeper's batches must split by size, not only by count.
     Huge,
+    /// JSON or random bytes of 400 KiB to 1.2 MiB: over what an outbox row holds, so the body
+    /// goes to S3 and the queue gets an Extended Client pointer.
+    ClaimCheck,
 }
 
 impl BodyKind {
@@ -47,6 +50,7 @@ impl BodyKind {
             Self::Binary => "binary (not UTF-8)",
             Self::ControlText => "text with control chars",
             Self::Huge => "huge binary",
+            Self::ClaimCheck => "in S3 (over the row limit)",
         }
     }
 }
@@ -61,50 +65,63 @@ pub struct Webhook {
     pub sha256: String,
 }
 
-/// `count` distinct events; ids carry `tag` so runs never share them.
-pub fn generate(count: usize, seed: u64, tag: &str) -> Vec<Webhook> {
+/// `count` distinct events; ids carry `tag` so runs never share them. About
+/// `claim_check_percent` in a hundred are over what an outbox row holds (half binary, half JSON).
+pub fn generate(count: usize, seed: u64, tag: &str, claim_check_percent: u64) -> Vec<Webhook> {
     let mut rng = XorShift64::derive(seed, "bodies");
+    let mut large = XorShift64::derive(seed, "claim-check");
     (0..count)
         .map(|index| {
             let event_id = format!("evt_{tag}_{index:06}");
             let roll = rng.below(100);
-            let (kind, content_type, body) = match roll {
-                0 => {
-                    let len = rng_len(&mut rng, 100 * 1024, 190 * 1024);
-                    (
-                        BodyKind::Huge,
-                        "application/octet-stream",
-                        binary_body(&mut rng, len),
-                    )
+            let (kind, content_type, body) = if large.below(100) < claim_check_percent {
+                let len = rng_len(&mut large, 400 * 1024, 1200 * 1024);
+                if large.below(2) == 0 {
+                    let body = binary_body(&mut large, len);
+                    (BodyKind::ClaimCheck, "application/octet-stream", body)
+                } else {
+                    let body = json_body(&mut large, &event_id, index, len);
+                    (BodyKind::ClaimCheck, "application/json", body)
                 }
-                1..=7 => {
-                    let len = rng_len(&mut rng, 1, 2048);
-                    (
-                        BodyKind::Binary,
-                        "application/octet-stream",
-                        binary_body(&mut rng, len),
-                    )
-                }
-                8..=12 => (
-                    BodyKind::ControlText,
-                    "text/plain; charset=utf-8",
-                    control_text_body(&mut rng, index),
-                ),
-                13..=17 => {
-                    let padding = rng_len(&mut rng, 8 * 1024, 48 * 1024);
-                    (
-                        BodyKind::LargeJson,
-                        "application/json",
-                        json_body(&mut rng, &event_id, index, padding),
-                    )
-                }
-                _ => {
-                    let padding = rng_len(&mut rng, 0, 400);
-                    (
-                        BodyKind::Json,
-                        "application/json",
-                        json_body(&mut rng, &event_id, index, padding),
-                    )
+            } else {
+                match roll {
+                    0 => {
+                        let len = rng_len(&mut rng, 100 * 1024, 190 * 1024);
+                        (
+                            BodyKind::Huge,
+                            "application/octet-stream",
+                            binary_body(&mut rng, len),
+                        )
+                    }
+                    1..=7 => {
+                        let len = rng_len(&mut rng, 1, 2048);
+                        (
+                            BodyKind::Binary,
+                            "application/octet-stream",
+                            binary_body(&mut rng, len),
+                        )
+                    }
+                    8..=12 => (
+                        BodyKind::ControlText,
+                        "text/plain; charset=utf-8",
+                        control_text_body(&mut rng, index),
+                    ),
+                    13..=17 => {
+                        let padding = rng_len(&mut rng, 8 * 1024, 48 * 1024);
+                        (
+                            BodyKind::LargeJson,
+                            "application/json",
+                            json_body(&mut rng, &event_id, index, padding),
+                        )
+                    }
+                    _ => {
+                        let padding = rng_len(&mut rng, 0, 400);
+                        (
+                            BodyKind::Json,
+                            "application/json",
+                            json_body(&mut rng, &event_id, index, padding),
+                        )
+                    }
                 }
             };
             Webhook {
@@ -465,8 +482,8 @@ mod tests {
 
     #[test]
     fn bodies_are_distinct_deterministic_and_of_every_kind() {
-        let first = generate(400, 9, "t");
-        let again = generate(400, 9, "t");
+        let first = generate(400, 9, "t", 3);
+        let again = generate(400, 9, "t", 3);
         assert!(first
             .iter()
             .zip(&again)
@@ -480,6 +497,7 @@ mod tests {
             BodyKind::Binary,
             BodyKind::ControlText,
             BodyKind::Huge,
+            BodyKind::ClaimCheck,
         ] {
             assert!(first.iter().any(|w| w.kind == kind), "{kind:?}");
         }

@@ -7,8 +7,9 @@
 //! every AWS call they make (SSM included, never faulted).
 //!
 //! Every request is identified by its `X-Amz-Target` header (both DynamoDB and the SQS JSON
-//! protocol the Rust SDK uses carry one) and named IAM-style, `dynamodb:PutItem`,
-//! `sqs:SendMessage`. Per operation, [`FaultRules`] give each [`Fault`] a rate; one seeded
+//! protocol the Rust SDK uses carry one), or for S3 (a REST API without one) by its signing
+//! scope, method and headers, and named IAM-style, `dynamodb:PutItem`, `sqs:SendMessage`,
+//! `s3:PutObject`, `s3:CopyObject`. Per operation, [`FaultRules`] give each [`Fault`] a rate; one seeded
 //! generator draws the decisions. The proxy counts every operation it sees and every fault it
 //! injects, so a test can assert both what a binary called and that the faults really happened.
 
@@ -84,6 +85,7 @@ impl fmt::Display for Fault {
 pub enum Service {
     DynamoDb,
     Sqs,
+    S3,
     Other,
 }
 
@@ -97,11 +99,33 @@ pub struct Operation {
 }
 
 impl Operation {
-    pub fn from_headers(headers: &HeaderMap) -> Self {
+    pub fn from_headers(method: &http::Method, headers: &HeaderMap) -> Self {
         let target = headers
             .get("x-amz-target")
             .and_then(|value| value.to_str().ok());
+        let signed_for_s3 = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .is_some_and(|auth| auth.contains("/s3/aws4_request"));
+        if target.is_none() && signed_for_s3 {
+            return Self::s3(method, headers.contains_key("x-amz-copy-source"));
+        }
         Self::from_target(target)
+    }
+
+    /// An S3 object call: `s3:PutObject`, `s3:CopyObject` (a PUT naming a copy source),
+    /// `s3:GetObject`, or `s3:<METHOD>` for anything else.
+    pub fn s3(method: &http::Method, copy: bool) -> Self {
+        let name = match (method.as_str(), copy) {
+            ("PUT", true) => "s3:CopyObject".to_owned(),
+            ("PUT", false) => "s3:PutObject".to_owned(),
+            ("GET", _) => "s3:GetObject".to_owned(),
+            (other, _) => format!("s3:{other}"),
+        };
+        Self {
+            service: Service::S3,
+            name,
+        }
     }
 
     /// `DynamoDB_20120810.PutItem` -> `dynamodb:PutItem`; `AmazonSQS.SendMessage` ->
@@ -412,7 +436,7 @@ impl Shared {
         reset: &AtomicBool,
     ) -> Result<Response<Full<Bytes>>, Abort> {
         let (parts, body) = request.into_parts();
-        let operation = Operation::from_headers(&parts.headers);
+        let operation = Operation::from_headers(&parts.method, &parts.headers);
         let body = match tokio::time::timeout(self.upstream_timeout, body.collect()).await {
             Ok(Ok(collected)) => collected.to_bytes(),
             _ => return Err(Abort::Body),
@@ -509,9 +533,12 @@ const DYNAMODB_ERROR_PREFIX: &str = "com.amazonaws.dynamodb.v20120810#";
 
 /// The 500 each service sends for an internal failure.
 fn internal_error(service: Service) -> Response<Full<Bytes>> {
+    if service == Service::S3 {
+        return s3_error(StatusCode::INTERNAL_SERVER_ERROR, "InternalError");
+    }
     let (code, query_error) = match service {
         Service::DynamoDb => (format!("{DYNAMODB_ERROR_PREFIX}InternalServerError"), None),
-        Service::Sqs | Service::Other => (
+        Service::Sqs | Service::S3 | Service::Other => (
             "com.amazonaws.sqs#InternalFailure".to_owned(),
             Some("InternalFailure;Receiver"),
         ),
@@ -527,9 +554,12 @@ fn internal_error(service: Service) -> Response<Full<Bytes>> {
 /// The 400 each service sends when it throttles: codes the SDK's retry classifier lists as
 /// throttling (`ThrottlingException`; SQS's query-compatible `RequestThrottled`).
 fn throttled(service: Service) -> Response<Full<Bytes>> {
+    if service == Service::S3 {
+        return s3_error(StatusCode::SERVICE_UNAVAILABLE, "SlowDown");
+    }
     let (code, query_error) = match service {
         Service::DynamoDb => (format!("{DYNAMODB_ERROR_PREFIX}ThrottlingException"), None),
-        Service::Sqs | Service::Other => (
+        Service::Sqs | Service::S3 | Service::Other => (
             "com.amazonaws.sqs#RequestThrottled".to_owned(),
             Some("RequestThrottled;Sender"),
         ),
@@ -540,6 +570,21 @@ fn throttled(service: Service) -> Response<Full<Bytes>> {
         "Rate exceeded (injected by the e2e fault proxy)",
         query_error,
     )
+}
+
+/// S3's REST error: an XML document (`SlowDown` with 503 is its throttling).
+fn s3_error(status: StatusCode, code: &str) -> Response<Full<Bytes>> {
+    let body = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code>\
+         <Message>injected by the e2e fault proxy</Message></Error>"
+    );
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/xml"),
+    );
+    response
 }
 
 fn aws_error(
@@ -678,6 +723,26 @@ mod tests {
             "ssm:GetParameter"
         );
         assert_eq!(Operation::from_target(None).name, "unknown");
+        let mut s3 = HeaderMap::new();
+        s3.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static(
+                "AWS4-HMAC-SHA256 Credential=test/20261129/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=0",
+            ),
+        );
+        assert_eq!(
+            Operation::from_headers(&http::Method::PUT, &s3).name,
+            "s3:PutObject"
+        );
+        s3.insert("x-amz-copy-source", HeaderValue::from_static("b/k"));
+        assert_eq!(
+            Operation::from_headers(&http::Method::PUT, &s3).name,
+            "s3:CopyObject"
+        );
+        assert_eq!(
+            throttled(Service::S3).status(),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
         assert_eq!(
             Operation::from_target(Some("AmazonSQS.SendMessage")).service,
             Service::Sqs

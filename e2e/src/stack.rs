@@ -43,11 +43,14 @@ pub struct Stack {
     pub queue_url: String,
     pub dlq_url: String,
     pub parameter: String,
+    /// The large-body bucket (the S3 claim check).
+    pub bucket: String,
     pub pending_shards: u16,
     /// Queues created for the run beyond the main one and its DLQ.
     pub extra_queues: Vec<String>,
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub sqs: aws_sdk_sqs::Client,
+    pub s3: aws_sdk_s3::Client,
 }
 
 impl Stack {
@@ -62,21 +65,26 @@ impl Stack {
             queue_url: resources.queue_url,
             dlq_url: resources.dlq_url,
             parameter: resources.parameter,
+            bucket: resources.bucket,
             pending_shards,
             extra_queues: Vec::new(),
             dynamodb: aws_sdk_dynamodb::Client::new(&sdk),
             sqs: aws_sdk_sqs::Client::new(&sdk),
+            s3: shared::aws::s3_client(&sdk),
         })
     }
 
     /// The environment both binaries share, with every AWS call through `aws_endpoint` (the
-    /// proxy, which faults only DynamoDB and SQS, and records every operation: the tests compare
+    /// proxy, which faults only DynamoDB, SQS and S3, and records every operation: the tests compare
     /// them with each function's IAM actions).
     pub fn binary_env(&self, aws_endpoint: &str) -> Vec<(String, String)> {
         [
             ("SOURCE_NAME", SOURCE_NAME),
             ("OUTBOX_TABLE", self.table.as_str()),
             ("QUEUE_URL", self.queue_url.as_str()),
+            // Bodies over what a row holds go to S3, up to the Function URL's limit.
+            ("LARGE_BODY_BUCKET", self.bucket.as_str()),
+            ("MAX_BODY_BYTES", "6291456"),
             ("AWS_ENDPOINT_URL", aws_endpoint),
             ("AWS_REGION", "us-east-1"),
             ("AWS_ACCESS_KEY_ID", "test"),

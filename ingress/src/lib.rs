@@ -15,10 +15,14 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http::{HeaderMap, Method, StatusCode};
 use shared::aws::{
-    describe, dynamodb_without_retry_quota, load_sdk_config, sqs_without_retry_quota, CallLimits,
+    describe, dynamodb_without_retry_quota, load_sdk_config, s3_without_retry_quota,
+    sqs_without_retry_quota, CallLimits,
 };
 use shared::config::IngressConfig;
 use shared::event::{event_id, event_type, AcceptedEvent, LazyJson};
+use shared::large_body::{
+    needs_claim_check, object_key, BodyPointer, LargeBodySettings, S3BodyStore,
+};
 use shared::message::{DeliveredBy, OutgoingMessage};
 use shared::metrics::{EmfEmitter, MetricSet, Unit};
 use shared::outbox::{DynamoDbOutbox, InsertOutcome, MarkOutcome, RowStatus};
@@ -54,6 +58,9 @@ pub const ENV_VARS: &[&str] = &[
     "RESPONSE_BUDGET_MS",
     "METRICS_NAMESPACE",
     "ROUTES",
+    "LARGE_BODY_BUCKET",
+    "LARGE_BODY_PREFIX",
+    "LARGE_BODY_KMS_KEY",
 ];
 
 /// Read only when serving HTTP locally (no `AWS_LAMBDA_RUNTIME_API`).
@@ -69,6 +76,12 @@ pub const IAM_ACTIONS: &[&str] = &[
     "sqs:GetQueueAttributes",
     "ssm:GetParameter",
 ];
+
+/// What the S3 claim check adds (`LARGE_BODY_BUCKET`), on the bucket's objects only: PutObject
+/// with tags, and the CopyObject onto itself that re-tags a body sent (it reads the source). The
+/// KMS key needs `kms:GenerateDataKey` and `kms:Decrypt`.
+pub const LARGE_BODY_IAM_ACTIONS: &[&str] =
+    &["s3:PutObject", "s3:PutObjectTagging", "s3:GetObject"];
 
 /// The share of the time left that a re-read of the secrets may take; the rest is the AWS steps'.
 const SECRET_READ_SHARE: f64 = 0.25;
@@ -185,6 +198,13 @@ pub struct Ingress {
     outbox: DynamoDbOutbox,
     queues: Queues,
     metrics: EmfEmitter,
+    claim_check: Option<ClaimCheck>,
+}
+
+/// The S3 claim check for bodies the row cannot hold: the bucket's settings and its client.
+struct ClaimCheck {
+    settings: LargeBodySettings,
+    store: S3BodyStore,
 }
 
 impl Ingress {
@@ -202,7 +222,20 @@ impl Ingress {
             outbox,
             queues,
             metrics,
+            claim_check: None,
         }
+    }
+
+    /// Stores bodies the row cannot hold in `store`, when `LARGE_BODY_BUCKET` is configured
+    /// (without it `MAX_BODY_BYTES` never admits such a body).
+    pub fn with_body_store(mut self, store: S3BodyStore) -> Self {
+        self.claim_check = self
+            .config
+            .outbox
+            .large_bodies
+            .clone()
+            .map(|settings| ClaimCheck { settings, store });
+        self
     }
 
     /// Builds the clients from the environment's AWS settings, reads the secrets, and opens the
@@ -223,7 +256,13 @@ impl Ingress {
             config.outbox.pending_shards,
         );
         let queue = SqsQueue::new(sqs_without_retry_quota(&sdk), &config.outbox.queue_url);
-        let ingress = Self::new(config, secrets, outbox, queue);
+        let store = config.outbox.large_bodies.as_ref().map(|settings| {
+            S3BodyStore::new(s3_without_retry_quota(&sdk), settings.kms_key_id.clone())
+        });
+        let mut ingress = Self::new(config, secrets, outbox, queue);
+        if let Some(store) = store {
+            ingress = ingress.with_body_store(store);
+        }
         ingress.warm_up().await;
         Ok(ingress)
     }
@@ -358,30 +397,94 @@ impl Ingress {
         }
     }
 
-    /// Record, send and mark sent, with their failure rules (README, HTTP answers).
+    /// Record, send and mark sent, with their failure rules (README, HTTP answers), after storing
+    /// a body the row cannot hold in S3 (the claim check).
     async fn record_and_send(
         &self,
         event: &AcceptedEvent,
         deadline: Instant,
         metrics: &mut MetricSet,
     ) -> Outcome {
+        if !needs_claim_check(event.body.len()) {
+            return self.record_and_send_row(event, deadline, metrics).await.0;
+        }
+        let Some(claim_check) = &self.claim_check else {
+            // Unreachable through the configuration (MAX_BODY_BYTES above what a row holds needs
+            // LARGE_BODY_BUCKET); an ingress built without its store refuses as one without a bucket.
+            return Outcome::TooLarge;
+        };
+        let pointer = BodyPointer {
+            bucket: claim_check.settings.bucket.clone(),
+            key: object_key(&claim_check.settings.prefix, &event.key, &event.body_sha256),
+            size: u64::try_from(event.body.len()).unwrap_or(u64::MAX),
+        };
+        // The object first: a row (or a message) pointing at it must never exist without it. If
+        // this fails nothing else is written; an object whose row never came is only a leak.
+        let stored = within(
+            deadline,
+            0.35,
+            claim_check.store.put(&pointer, event.body.clone()),
+        )
+        .await;
+        if let Err(error) = stored {
+            metrics.count("LargeBodyWriteFailed");
+            warn!(key = %event.key, error, "writing the body to S3 failed; nothing recorded, answering 500 so the provider retries");
+            return Outcome::Failed;
+        }
+        metrics.count("LargeBodyStored");
+        let event = event.clone().with_claim_check(pointer);
+        let (outcome, marked_by_us) = self.record_and_send_row(&event, deadline, metrics).await;
+        // The object may expire once no unsent row can need it: its row was marked sent (by
+        // us), or is sent or discarded, or holds another body (no row points at this object).
+        let expirable = marked_by_us
+            || matches!(
+                outcome,
+                Outcome::Duplicate(DuplicateOf::Sent | DuplicateOf::Discarded)
+                    | Outcome::IdConflict
+            );
+        if expirable {
+            if let Some(pointer) = &event.claim_check {
+                let retagged = within(
+                    deadline,
+                    1.0,
+                    claim_check.store.mark_sent(&pointer.bucket, &pointer.key),
+                )
+                .await;
+                if let Err(error) = retagged {
+                    metrics.count("LargeBodyRetagFailed");
+                    warn!(key = %event.key, error, "re-tagging the body sent failed; its object will not expire (a leak, nothing lost)");
+                }
+            }
+        }
+        outcome
+    }
+
+    /// Steps 4 to 6 for an event whose body the row holds (or points to); also whether this
+    /// request marked the row sent.
+    async fn record_and_send_row(
+        &self,
+        event: &AcceptedEvent,
+        deadline: Instant,
+        metrics: &mut MetricSet,
+    ) -> (Outcome, bool) {
         let inserted = within(deadline, 0.4, self.outbox.insert_pending(event)).await;
         match inserted {
             Ok(InsertOutcome::Inserted) => {
-                Outcome::Accepted(self.send_durable(event, deadline, metrics).await)
+                let (delivery, marked) = self.send_durable(event, deadline, metrics).await;
+                (Outcome::Accepted(delivery), marked)
             }
             Ok(InsertOutcome::AlreadyThere(existing)) => {
                 if existing.body_sha256 != event.body_sha256 {
                     metrics.count("IdConflict");
                     warn!(key = %event.key, kept_sha256 = %existing.body_sha256, "same event id with a different body: the first body is kept");
-                    return Outcome::IdConflict;
+                    return (Outcome::IdConflict, false);
                 }
                 metrics.count("Duplicate");
                 match existing.status {
-                    RowStatus::Sent => Outcome::Duplicate(DuplicateOf::Sent),
-                    RowStatus::Parked => Outcome::Duplicate(DuplicateOf::Parked),
+                    RowStatus::Sent => (Outcome::Duplicate(DuplicateOf::Sent), false),
+                    RowStatus::Parked => (Outcome::Duplicate(DuplicateOf::Parked), false),
                     // On-call gave up on it on purpose: a redelivery must not revive it.
-                    RowStatus::Discarded => Outcome::Duplicate(DuplicateOf::Discarded),
+                    RowStatus::Discarded => (Outcome::Duplicate(DuplicateOf::Discarded), false),
                     RowStatus::Pending => {
                         // Durable but unsent: whoever gets there first sends it, this request or the sweeper.
                         let first_receipt = AcceptedEvent {
@@ -389,33 +492,35 @@ impl Ingress {
                             destination: existing.destination,
                             ..event.clone()
                         };
-                        Outcome::Duplicate(DuplicateOf::Pending(
-                            self.send_durable(&first_receipt, deadline, metrics).await,
-                        ))
+                        let (delivery, marked) =
+                            self.send_durable(&first_receipt, deadline, metrics).await;
+                        (Outcome::Duplicate(DuplicateOf::Pending(delivery)), marked)
                     }
                 }
             }
-            Err(error) => {
+            Err(error) => (
                 self.send_without_row(event, &error, deadline, metrics)
-                    .await
-            }
+                    .await,
+                false,
+            ),
         }
     }
 
     /// Sends an event whose row is durable: a failed send is deferred to the sweeper, never a 5xx.
+    /// Also whether this request marked the row sent.
     async fn send_durable(
         &self,
         event: &AcceptedEvent,
         deadline: Instant,
         metrics: &mut MetricSet,
-    ) -> Delivery {
+    ) -> (Delivery, bool) {
         let message = OutgoingMessage::for_event(event, DeliveredBy::Ingress);
         let message_id = match within(deadline, 0.7, self.send(event, &message)).await {
             Ok(message_id) => message_id,
             Err(error) => {
                 metrics.count("EnqueueDeferred");
                 warn!(key = %event.key, error, "SendMessage failed; the row stays pending for the sweeper");
-                return Delivery::Deferred;
+                return (Delivery::Deferred, false);
             }
         };
         metrics.count("Enqueued");
@@ -433,11 +538,13 @@ impl Ingress {
         )
         .await;
         match marked {
-            Ok(MarkOutcome::Marked | MarkOutcome::NotPending) => Delivery::Enqueued,
+            Ok(MarkOutcome::Marked) => (Delivery::Enqueued, true),
+            // Someone else sent it meanwhile, or on-call changed it: theirs to record.
+            Ok(MarkOutcome::NotPending) => (Delivery::Enqueued, false),
             Err(error) => {
                 metrics.count("MarkSentFailed");
                 warn!(key = %event.key, error, "marking the row sent failed; the sweeper may send it again");
-                Delivery::EnqueuedMarkSentFailed
+                (Delivery::EnqueuedMarkSentFailed, false)
             }
         }
     }
@@ -635,6 +742,9 @@ mod tests {
             ("SECRET_REFRESH_SECS", "300"),
             ("PENDING_SHARDS", "8"),
             ("RETENTION_DAYS", "8"),
+            ("LARGE_BODY_BUCKET", "webhook-bodies"),
+            ("LARGE_BODY_PREFIX", "large/"),
+            ("LARGE_BODY_KMS_KEY", "alias/webhook"),
         ];
         let asked = shared::testing::variables_read(&values, IngressConfig::from_env);
         let listed: std::collections::BTreeSet<String> =

@@ -90,6 +90,12 @@ Exit 0 when ok, 3 otherwise, so it can gate a script."
     /// Pending or parked rows by time received, from the unsent index (never a Scan).
     List(ListArgs),
     /// One row: every attribute, attempts, last error, and the body.
+    #[command(
+        long_about = "Shows one outbox row: every attribute (times also as RFC 3339), attempts, last error, \
+and the body as pretty JSON, text or a hex dump. A body too large for the row is in S3 (the row's \
+`body_s3_bucket` and `body_s3_key`): it is read from there (s3:GetObject), so `show` works the same for \
+both kinds of row. --body writes the body's exact bytes and nothing else."
+    )]
     Show(ShowArgs),
     /// Send rows to the queue now (delivered-by outboxctl) and mark them sent.
     #[command(
@@ -165,7 +171,7 @@ pub struct ListArgs {
 pub struct ShowArgs {
     /// The event id, or the whole outbox key (`source:event id`).
     pub id: String,
-    /// Write the body's exact bytes to stdout and nothing else.
+    /// Write the body's exact bytes to stdout and nothing else (read from S3 when the row points there).
     #[arg(long)]
     pub body: bool,
 }

@@ -18,7 +18,8 @@ use target::Target;
 
 /// The IAM actions of outboxctl's reads (status, list, show, dlq list/show, replay --dry-run).
 /// Looking at DLQ messages receives them and makes them visible again at once, hence
-/// ReceiveMessage and ChangeMessageVisibility. The read-only on-call policy grants exactly these.
+/// ReceiveMessage and ChangeMessageVisibility; `show` of a row whose body is in S3 reads the
+/// object. The read-only on-call policy grants exactly these.
 pub const OUTBOXCTL_READ_ONLY_IAM_ACTIONS: &[&str] = &[
     "lambda:GetFunctionConfiguration",
     "dynamodb:Query",
@@ -29,10 +30,12 @@ pub const OUTBOXCTL_READ_ONLY_IAM_ACTIONS: &[&str] = &[
     "sqs:GetQueueUrl",
     "sqs:ReceiveMessage",
     "sqs:ChangeMessageVisibility",
+    "s3:GetObject",
 ];
 
 /// Every IAM action outboxctl's AWS calls need: the reads above plus the repairs (resend, park,
-/// discard, replay, dlq redrive, send-test). The repair on-call policy grants exactly these
+/// discard, replay, dlq redrive, send-test; resend and discard re-tag a body in S3 as sent, a copy
+/// onto itself). The repair on-call policy grants exactly these
 /// (terraform/, checked by tests/infra). Not listed: sts:GetCallerIdentity (who discarded a row),
 /// which every identity may call.
 pub const OUTBOXCTL_IAM_ACTIONS: &[&str] = &[
@@ -45,12 +48,15 @@ pub const OUTBOXCTL_IAM_ACTIONS: &[&str] = &[
     "sqs:GetQueueUrl",
     "sqs:ReceiveMessage",
     "sqs:ChangeMessageVisibility",
+    "s3:GetObject",
     "dynamodb:UpdateItem",
     "sqs:SendMessage",
     "sqs:DeleteMessage",
     "sqs:StartMessageMoveTask",
     "lambda:GetFunctionUrlConfig",
     "ssm:GetParameter",
+    "s3:PutObject",
+    "s3:PutObjectTagging",
 ];
 
 /// How a command ended, beyond success or failure.

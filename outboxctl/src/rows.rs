@@ -5,6 +5,7 @@
 use anyhow::Context as _;
 use serde_json::{json, Value};
 use shared::event::outbox_key;
+use shared::large_body::BodyPointer;
 use shared::message::{DeliveredBy, OutgoingMessage};
 use shared::outbox::{ChangeOutcome, ReceivedWindow, RowStatus, RowView, StoredRow, UnsentRef};
 use shared::queue::QueueError;
@@ -139,7 +140,20 @@ pub async fn show(target: &Target, args: &ShowArgs, output: Output) -> anyhow::R
     let view = target.outbox.view(&key).await?.with_context(|| {
         format!("no outbox row {key}: check the id (the provider's event id, or the whole key); `outboxctl list` shows unsent rows")
     })?;
-    let body = view.body.clone().unwrap_or_default();
+    let body = match &view.claim_check {
+        // The row holds a pointer: the body is the S3 object's exact bytes.
+        Some(pointer) => target
+            .bodies
+            .get(&pointer.bucket, &pointer.key)
+            .await
+            .with_context(|| {
+                format!(
+                    "the row's body is in S3 (s3://{}/{}) and cannot be read",
+                    pointer.bucket, pointer.key
+                )
+            })?,
+        None => view.body.clone().unwrap_or_default(),
+    };
     if args.body {
         write_raw(&body)?;
         return Ok(Outcome::Ok);
@@ -265,7 +279,13 @@ async fn resend_one(target: &Target, key: &str, failed: &mut usize) -> anyhow::R
         )
         .await?;
     Ok(match marked {
-        ChangeOutcome::Changed => resend_result(key, "sent", Some(message_id)),
+        ChangeOutcome::Changed => {
+            let detail = match retag_body(target, row.event.claim_check.as_deref()).await {
+                Some(leak) => format!("{message_id}; {leak}"),
+                None => message_id,
+            };
+            resend_result(key, "sent", Some(detail))
+        }
         ChangeOutcome::NotApplicable => resend_result(
             key,
             "sent (row changed meanwhile; left as it is)",
@@ -326,7 +346,12 @@ pub async fn discard(
         tracing::warn!(key = %key, by = %operator, reason = %args.reason, ?outcome, "discard");
         results.push(match outcome {
             ChangeOutcome::Changed => {
-                resend_result(key, "discarded", Some(format!("by {operator}")))
+                let pointer = target.outbox.view(key).await?.and_then(|v| v.claim_check);
+                let detail = match retag_body(target, pointer.as_ref()).await {
+                    Some(leak) => format!("by {operator}; {leak}"),
+                    None => format!("by {operator}"),
+                };
+                resend_result(key, "discarded", Some(detail))
             }
             ChangeOutcome::NotApplicable => {
                 resend_result(key, "skipped", Some("not pending or parked".to_owned()))
@@ -335,6 +360,21 @@ pub async fn discard(
     }
     print_results(&results, output);
     Ok(Outcome::Ok)
+}
+
+/// Re-tags the S3 body of a row just marked sent or discarded, so the bucket's lifecycle rule may
+/// expire it; `Some(why)` when that failed (the object then never expires: a leak, nothing lost).
+async fn retag_body(target: &Target, pointer: Option<&BodyPointer>) -> Option<String> {
+    let pointer = pointer?;
+    match target.bodies.mark_sent(&pointer.bucket, &pointer.key).await {
+        Ok(()) => None,
+        Err(err) => {
+            tracing::warn!(key = %pointer.key, error = %err, "re-tagging the body sent failed; the object will not expire");
+            Some(format!(
+                "its S3 body could not be re-tagged sent, it will not expire: {err}"
+            ))
+        }
+    }
 }
 
 /// What a change would touch: each row's current status.

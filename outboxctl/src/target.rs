@@ -7,9 +7,10 @@ use std::path::Path;
 
 use anyhow::Context as _;
 use aws_config::{Region, SdkConfig};
-use shared::aws::{config_loader, load_sdk_config, CallLimits};
+use shared::aws::{config_loader, load_sdk_config, s3_client, CallLimits};
 use shared::config::{Env, EnvSource, IngressConfig, OutboxSettings, ProcessEnv};
 use shared::deployment::{caller_arn, FunctionRef, LambdaFunctions};
+use shared::large_body::S3BodyStore;
 use shared::outbox::DynamoDbOutbox;
 use shared::queue::{Queues, SqsQueue};
 
@@ -58,6 +59,8 @@ pub struct Target {
     pub queue: SqsQueue,
     /// The main queue and every routed one (`ROUTES`): a row is re-sent where it was routed.
     pub queues: Queues,
+    /// Bodies in S3 (the claim check): read by `show`, re-tagged when a row is resent or discarded.
+    pub bodies: S3BodyStore,
     dlq_url: Option<String>,
     ingress_url: Option<String>,
     function: Option<FunctionRef>,
@@ -122,7 +125,13 @@ impl Target {
         );
         let queue = SqsQueue::new(aws_sdk_sqs::Client::new(&sdk), &settings.queue_url);
         let queues = Queues::new(queue.clone(), &settings.routes);
+        let kms_key_id = settings
+            .large_bodies
+            .as_ref()
+            .and_then(|large| large.kms_key_id.clone());
+        let bodies = S3BodyStore::new(s3_client(&sdk), kms_key_id);
         Ok(Self {
+            bodies,
             dlq_url: layered.var("DLQ_URL").filter(|v| !v.trim().is_empty()),
             ingress_url: layered.var("INGRESS_URL").filter(|v| !v.trim().is_empty()),
             origin,

@@ -1,6 +1,6 @@
 //! Loading the AWS SDK configuration once per cold start, with explicit timeouts and bounded
 //! retries so no call can hold a request past its budget. `AWS_ENDPOINT_URL` (and the per-service
-//! `AWS_ENDPOINT_URL_DYNAMODB`, `..._SQS`, `..._SSM`) point the clients at the local stack.
+//! `AWS_ENDPOINT_URL_DYNAMODB`, `..._SQS`, `..._SSM`, `..._S3`) point the clients at the local stack.
 
 use std::error::Error as StdError;
 use std::time::Duration;
@@ -89,6 +89,29 @@ pub fn sqs_without_retry_quota(sdk: &SdkConfig) -> aws_sdk_sqs::Client {
         .retry_partition(partition)
         .build();
     aws_sdk_sqs::Client::from_conf(config)
+}
+
+/// An S3 client for the large-body bucket. Against a configured endpoint (`AWS_ENDPOINT_URL`,
+/// `AWS_ENDPOINT_URL_S3`: the local emulator) it addresses buckets path-style, since the
+/// emulator's host has no per-bucket subdomains; against AWS, the SDK's default.
+pub fn s3_client(sdk: &SdkConfig) -> aws_sdk_s3::Client {
+    aws_sdk_s3::Client::from_conf(s3_config(sdk).build())
+}
+
+/// [`s3_client`] whose retries are bounded only by `max_attempts` and the timeouts (see
+/// [`dynamodb_without_retry_quota`]).
+pub fn s3_without_retry_quota(sdk: &SdkConfig) -> aws_sdk_s3::Client {
+    use aws_sdk_s3::config::retry::{RetryPartition, TokenBucket};
+    let partition = RetryPartition::custom("s3-no-quota")
+        .token_bucket(TokenBucket::unlimited())
+        .build();
+    aws_sdk_s3::Client::from_conf(s3_config(sdk).retry_partition(partition).build())
+}
+
+fn s3_config(sdk: &SdkConfig) -> aws_sdk_s3::config::Builder {
+    let local_endpoint =
+        sdk.endpoint_url().is_some() || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some();
+    aws_sdk_s3::config::Builder::from(sdk).force_path_style(local_endpoint)
 }
 
 /// A boxed SDK error kept as the source of our own error types.

@@ -9,15 +9,16 @@ use std::time::Duration;
 
 use http::HeaderName;
 
+use crate::large_body::{
+    LargeBodySettings, MAX_CLAIM_CHECK_BODY_BYTES, MAX_INLINE_BODY_BYTES, MAX_PREFIX_BYTES,
+};
 use crate::routes::Routes;
 use crate::signature::{GenericHmac, SignatureEncoding, SignatureScheme, SCHEME_NAMES};
 
-/// The largest `MAX_BODY_BYTES`: a body every accepted event can be recorded with. A DynamoDB item
-/// holds at most 400 KiB (names and values), and an incompressible body is stored raw, so 384 KiB
-/// leaves room for the row's other attributes; as base64 (a third more) it also fits a 1 MiB SQS
-/// message with its attributes. Above it an accepted event could only travel without a durable
-/// record, so a larger value stops the cold start instead.
-pub const MAX_BODY_BYTES_LIMIT: usize = 384 * 1024;
+/// The largest `MAX_BODY_BYTES` without `LARGE_BODY_BUCKET`: a body every accepted event can be
+/// recorded with in its outbox row (see [`MAX_INLINE_BODY_BYTES`]). Above it an accepted event
+/// could only travel without a durable record, so a larger value stops the cold start instead.
+pub const MAX_BODY_BYTES_LIMIT: usize = MAX_INLINE_BODY_BYTES;
 pub const DEFAULT_METRICS_NAMESPACE: &str = "WebhookIngress";
 
 /// A configuration value that stops the cold start.
@@ -181,6 +182,8 @@ pub struct OutboxSettings {
     pub metrics_namespace: String,
     /// Queues other than `queue_url` that events are routed to (`ROUTES`).
     pub routes: Routes,
+    /// The S3 claim check for large bodies (`LARGE_BODY_BUCKET`); `None`: bodies stay inline.
+    pub large_bodies: Option<LargeBodySettings>,
 }
 
 impl OutboxSettings {
@@ -197,8 +200,70 @@ impl OutboxSettings {
             pending_shards: env.integer("PENDING_SHARDS", 8, 1..=256)?,
             retention: Duration::from_secs(retention_days * 24 * 3600),
             metrics_namespace: metrics_namespace(env)?,
+            large_bodies: large_bodies(env)?,
         })
     }
+}
+
+/// `LARGE_BODY_BUCKET` with its optional key prefix and KMS key; the prefix and key alone are a
+/// mistake (they would silently do nothing).
+fn large_bodies(env: &Env) -> Result<Option<LargeBodySettings>, ConfigError> {
+    let prefix = env.optional("LARGE_BODY_PREFIX");
+    let kms_key_id = env.optional("LARGE_BODY_KMS_KEY");
+    let Some(bucket) = env.optional("LARGE_BODY_BUCKET") else {
+        if prefix.is_some() {
+            return Err(invalid(
+                "LARGE_BODY_PREFIX",
+                "set LARGE_BODY_BUCKET too, or unset it",
+            ));
+        }
+        if kms_key_id.is_some() {
+            return Err(invalid(
+                "LARGE_BODY_KMS_KEY",
+                "set LARGE_BODY_BUCKET too, or unset it",
+            ));
+        }
+        return Ok(None);
+    };
+    let valid_bucket = (3..=63).contains(&bucket.len())
+        && bucket
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '.'));
+    if !valid_bucket {
+        return Err(invalid(
+            "LARGE_BODY_BUCKET",
+            format!("`{bucket}` is not an S3 bucket name (3 to 63 lowercase letters, digits, `-` or `.`)"),
+        ));
+    }
+    let prefix = prefix.unwrap_or_default();
+    if prefix.len() > MAX_PREFIX_BYTES {
+        return Err(invalid(
+            "LARGE_BODY_PREFIX",
+            format!("at most {MAX_PREFIX_BYTES} bytes"),
+        ));
+    }
+    Ok(Some(LargeBodySettings {
+        bucket,
+        prefix,
+        kms_key_id,
+    }))
+}
+
+/// `MAX_BODY_BYTES`: up to what one outbox row holds, or with a bucket up to what a Function URL
+/// accepts.
+fn max_body_bytes(env: &Env, large_bodies: bool) -> Result<usize, ConfigError> {
+    const NAME: &str = "MAX_BODY_BYTES";
+    let value = env.integer(NAME, 262_144, 1..=MAX_CLAIM_CHECK_BODY_BYTES)?;
+    if !large_bodies && value > MAX_BODY_BYTES_LIMIT {
+        return Err(invalid(
+            NAME,
+            format!(
+                "{value} is above {MAX_BODY_BYTES_LIMIT}, the largest body an outbox row holds; \
+                 set LARGE_BODY_BUCKET to store larger bodies in S3 (up to {MAX_CLAIM_CHECK_BODY_BYTES})"
+            ),
+        ));
+    }
+    Ok(value)
 }
 
 /// Where the event id comes from when the scheme does not define it.
@@ -228,8 +293,10 @@ impl IngressConfig {
         let env = Env::new(source);
         let scheme = signature_scheme(&env)?;
         let response_budget_ms: u64 = env.integer("RESPONSE_BUDGET_MS", 3000, 300..=60_000)?;
+        let outbox = OutboxSettings::from_env(&env)?;
         Ok(Self {
-            outbox: OutboxSettings::from_env(&env)?,
+            max_body_bytes: max_body_bytes(&env, outbox.large_bodies.is_some())?,
+            outbox,
             secret_parameter: env.required("SECRET_PARAMETER")?,
             event_id: EventIdRule {
                 header: env.header_name("EVENT_ID_HEADER")?,
@@ -237,7 +304,6 @@ impl IngressConfig {
                 type_pointer: env.json_pointer("EVENT_TYPE_POINTER")?,
             },
             scheme,
-            max_body_bytes: env.integer("MAX_BODY_BYTES", 262_144, 1..=MAX_BODY_BYTES_LIMIT)?,
             timestamp_tolerance_secs: env.integer("TIMESTAMP_TOLERANCE_SECS", 300, 1..=86_400)?,
             response_budget: Duration::from_millis(response_budget_ms),
             secret_refresh: Duration::from_secs(env.integer(
@@ -368,7 +434,11 @@ mod tests {
     fn invalid_values_are_named_with_the_reason() {
         let cases = [
             ("MAX_BODY_BYTES", "lots", "MAX_BODY_BYTES is invalid: `lots` is not a whole number"),
-            ("MAX_BODY_BYTES", "9999999", "MAX_BODY_BYTES is invalid: 9999999 is outside 1..=393216"),
+            ("MAX_BODY_BYTES", "9999999", "MAX_BODY_BYTES is invalid: 9999999 is outside 1..=6291456"),
+            ("MAX_BODY_BYTES", "393217", "MAX_BODY_BYTES is invalid: 393217 is above 393216, the largest body an outbox row holds; set LARGE_BODY_BUCKET to store larger bodies in S3 (up to 6291456)"),
+            ("LARGE_BODY_PREFIX", "large/", "LARGE_BODY_PREFIX is invalid: set LARGE_BODY_BUCKET too, or unset it"),
+            ("LARGE_BODY_KMS_KEY", "alias/k", "LARGE_BODY_KMS_KEY is invalid: set LARGE_BODY_BUCKET too, or unset it"),
+            ("LARGE_BODY_BUCKET", "Bodies_Bucket", "LARGE_BODY_BUCKET is invalid: `Bodies_Bucket` is not an S3 bucket name (3 to 63 lowercase letters, digits, `-` or `.`)"),
             ("PENDING_SHARDS", "0", "PENDING_SHARDS is invalid: 0 is outside 1..=256"),
             ("SECRET_REFRESH_SECS", "0", "SECRET_REFRESH_SECS is invalid: 0 is outside 1..=86400"),
             ("SOURCE_NAME", "a:b", "SOURCE_NAME is invalid: use at most 64 letters, digits, `-`, `_` or `.`"),
@@ -382,6 +452,35 @@ mod tests {
             env.insert(name, value);
             assert_eq!(error_text(&env), expected, "{name}={value}");
         }
+    }
+
+    #[test]
+    fn a_bucket_lifts_max_body_bytes_to_the_function_url_limit() {
+        let mut env = minimal();
+        env.insert("LARGE_BODY_BUCKET", "webhook-bodies");
+        env.insert("MAX_BODY_BYTES", "6291456");
+        let config = IngressConfig::from_env(&env).unwrap();
+        assert_eq!(config.max_body_bytes, 6_291_456);
+        assert_eq!(
+            config.outbox.large_bodies,
+            Some(LargeBodySettings {
+                bucket: "webhook-bodies".into(),
+                prefix: String::new(),
+                kms_key_id: None,
+            })
+        );
+        env.insert("MAX_BODY_BYTES", "6291457");
+        assert_eq!(
+            error_text(&env),
+            "MAX_BODY_BYTES is invalid: 6291457 is outside 1..=6291456"
+        );
+        assert_eq!(
+            IngressConfig::from_env(&minimal())
+                .unwrap()
+                .outbox
+                .large_bodies,
+            None
+        );
     }
 
     #[test]

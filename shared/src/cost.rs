@@ -333,6 +333,22 @@ mod pinned {
     }
 
     #[test]
+    fn a_body_in_s3_costs_the_row_4_write_units_whatever_its_size() {
+        // The S3 claim check: the row holds a pointer (bucket, key, size, hash), never the body.
+        for size in [400 * 1024, 6 * 1024 * 1024] {
+            let event = sample_event(Provider::Stripe, Layout::Pretty, 1024, 0);
+            let pointer = crate::large_body::BodyPointer {
+                bucket: "webhook-marketplace-body-20261129000000000000000001".into(),
+                key: crate::large_body::object_key("bodies/", &event.key, &event.body_sha256),
+                size,
+            };
+            let row = pending_item(&event.with_claim_check(pointer), 3);
+            assert!(!row.contains_key("body"));
+            assert_eq!(life(&row), (1, 1, 1, 1), "{size}");
+        }
+    }
+
+    #[test]
     fn a_2_kb_json_webhook_costs_at_most_4_write_units() {
         let (_, (put, put_index, update, update_index)) = worst(&NATIVE, pending_item)[1];
         assert!(put + put_index + update + update_index <= 4);

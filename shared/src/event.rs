@@ -6,6 +6,7 @@ use http::HeaderMap;
 use sha2::{Digest, Sha256};
 
 use crate::config::EventIdRule;
+use crate::large_body::BodyPointer;
 use crate::routes::Destination;
 use crate::signature::{Field, SignatureScheme};
 use crate::time::EpochMillis;
@@ -188,6 +189,10 @@ pub struct AcceptedEvent {
     pub received_at: EpochMillis,
     /// Where it goes: a routed queue (`ROUTES`) or the default one, and its FIFO group.
     pub destination: Destination,
+    /// Where the body lives when it is too large for the row and the message (the S3 claim
+    /// check): the row and the messages carry this pointer instead of the body. A row read
+    /// back with a pointer has an empty `body` (nothing reads S3 to re-send it).
+    pub claim_check: Option<Box<BodyPointer>>,
 }
 
 impl AcceptedEvent {
@@ -207,6 +212,15 @@ impl AcceptedEvent {
             body,
             received_at,
             destination: Destination::default(),
+            claim_check: None,
+        }
+    }
+
+    /// The same event with its body stored in S3 at `pointer`.
+    pub fn with_claim_check(self, pointer: BodyPointer) -> Self {
+        Self {
+            claim_check: Some(Box::new(pointer)),
+            ..self
         }
     }
 

@@ -11,6 +11,7 @@ pub mod cost;
 #[cfg(feature = "oncall")]
 pub mod deployment;
 pub mod event;
+pub mod large_body;
 pub mod logging;
 pub mod message;
 pub mod metrics;

@@ -5,6 +5,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 
 use crate::event::AcceptedEvent;
+use crate::large_body::pointer_message_body;
 use crate::routes::deduplication_id;
 use crate::time::rfc3339_millis;
 
@@ -49,6 +50,9 @@ pub struct OutgoingMessage {
     pub attributes: Vec<(&'static str, String)>,
     /// `MessageGroupId` and `MessageDeduplicationId`, for a FIFO destination only.
     pub fifo: Option<FifoIds>,
+    /// For a body in S3: its size, sent as the Number attribute `ExtendedPayloadSize` beside a
+    /// pointer body (the Extended Client Library's format).
+    pub extended_payload_size: Option<u64>,
 }
 
 /// The ids a FIFO queue requires.
@@ -60,7 +64,10 @@ pub struct FifoIds {
 
 impl OutgoingMessage {
     pub fn for_event(event: &AcceptedEvent, delivered_by: DeliveredBy) -> Self {
-        let (body, encoding) = if event.body.is_empty() {
+        let (body, encoding) = if let Some(pointer) = &event.claim_check {
+            // The object holds the exact bytes: no encoding applies to them.
+            (pointer_message_body(&pointer.bucket, &pointer.key), None)
+        } else if event.body.is_empty() {
             // SQS refuses an empty message: a placeholder, flagged, stands for no bytes at all.
             (EMPTY_BODY_PLACEHOLDER.to_owned(), Some(ENCODING_EMPTY))
         } else {
@@ -89,6 +96,7 @@ impl OutgoingMessage {
             body,
             attributes,
             fifo,
+            extended_payload_size: event.claim_check.as_ref().map(|pointer| pointer.size),
         }
     }
 }
@@ -236,6 +244,26 @@ mod tests {
         assert!(sqs_safe_text(message.body.as_bytes()).is_some());
         assert_eq!(decode_body(&message.body, Some("empty")).unwrap(), b"");
         assert!(decode_body("x", Some("gzip")).is_err());
+    }
+
+    #[test]
+    fn a_body_in_s3_travels_as_an_extended_client_pointer() {
+        let pointer = crate::large_body::BodyPointer {
+            bucket: "bodies".into(),
+            key: "marketplace:evt-1/abc".into(),
+            size: 3_000_000,
+        };
+        // Binary bytes too: the object holds them raw, so no body-encoding applies.
+        let accepted = event(b"\x00 not read", Some("a")).with_claim_check(pointer);
+        let message = OutgoingMessage::for_event(&accepted, DeliveredBy::Sweeper);
+        assert_eq!(
+            message.body,
+            r#"["software.amazon.payloadoffloading.PayloadS3Pointer",{"s3BucketName":"bodies","s3Key":"marketplace:evt-1/abc"}]"#
+        );
+        assert_eq!(message.extended_payload_size, Some(3_000_000));
+        assert_eq!(attribute(&message, ATTR_BODY_ENCODING), None);
+        assert_eq!(attribute(&message, ATTR_EVENT_ID), Some("evt-1"));
+        assert!(message.size() > message.body.len() + "ExtendedPayloadSize".len());
     }
 
     #[test]

@@ -23,6 +23,7 @@ use crate::aws::{describe, BoxError};
 use crate::codec::{self, Codec};
 use crate::cost::{self, Item, KeysOnlyIndex};
 use crate::event::{outbox_key, sha256_hex, shard_of, AcceptedEvent};
+use crate::large_body::BodyPointer;
 use crate::message::DeliveredBy;
 use crate::routes::Destination;
 use crate::time::EpochMillis;
@@ -49,6 +50,10 @@ mod attr {
     pub const MESSAGE_ID: &str = "message_id";
     pub const DELIVERED_BY: &str = "delivered_by";
     pub const EXPIRES_AT: &str = "expires_at";
+    /// A body in S3 (the claim check): where, and its size; the row then has no `body`.
+    pub const BODY_S3_BUCKET: &str = "body_s3_bucket";
+    pub const BODY_S3_KEY: &str = "body_s3_key";
+    pub const BODY_SIZE: &str = "body_size";
 }
 
 /// BatchGetItem takes at most 100 keys.
@@ -676,10 +681,38 @@ pub fn pending_item(event: &AcceptedEvent, shard: u16) -> Item {
     if let Some(group_id) = &event.destination.group_id {
         item.insert(attr::GROUP_ID.to_owned(), s(group_id));
     }
-    with_cheapest_body(item, &event.body)
+    match &event.claim_check {
+        Some(pointer) => {
+            // The body is in S3: the row keeps the pointer, and the hash a duplicate delivery
+            // is compared with (there is no body to compute it from).
+            item.insert(attr::BODY_S3_BUCKET.to_owned(), s(&pointer.bucket));
+            item.insert(attr::BODY_S3_KEY.to_owned(), s(&pointer.key));
+            item.insert(
+                attr::BODY_SIZE.to_owned(),
+                n(i64::try_from(pointer.size).unwrap_or(i64::MAX)),
+            );
+            item.insert(attr::BODY_SHA256.to_owned(), s(&event.body_sha256));
+            item
+        }
+        None => with_cheapest_body(item, &event.body),
+    }
 }
 
-/// What marking a row sent sets (DESIGN: status, sent time, message id, who sent it, the TTL).
+/// The S3 pointer of a row whose body is in S3; `None` for a row holding its body.
+fn claim_check_of(item: &Item) -> Option<BodyPointer> {
+    let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
+    Some(BodyPointer {
+        bucket: text(attr::BODY_S3_BUCKET)?,
+        key: text(attr::BODY_S3_KEY)?,
+        size: item
+            .get(attr::BODY_SIZE)
+            .and_then(|v| v.as_n().ok())
+            .and_then(|text| text.parse().ok())
+            .unwrap_or(0),
+    })
+}
+
+/// What marking a row sent sets (status, sent time, message id, who sent it, the TTL).
 pub fn sent_changes(
     message_id: &str,
     delivered_by: DeliveredBy,
@@ -827,8 +860,22 @@ pub fn stored_row(item: &Item) -> Result<StoredRow, OutboxError> {
         key: String::new(),
         problem: "a row without id".into(),
     })?;
-    let body = decoded_body(&key, item)?;
-    let body_sha256 = text(attr::BODY_SHA256).unwrap_or_else(|| sha256_hex(&body));
+    let claim_check = claim_check_of(item);
+    let (body, body_sha256) = match &claim_check {
+        // Re-sends carry the pointer, so the body is not fetched; the hash is on the row.
+        Some(_) => (
+            Vec::new(),
+            text(attr::BODY_SHA256).ok_or_else(|| OutboxError::MalformedRow {
+                key: key.clone(),
+                problem: "a row with its body in S3 lacks body_sha256".into(),
+            })?,
+        ),
+        None => {
+            let body = decoded_body(&key, item)?;
+            let hash = text(attr::BODY_SHA256).unwrap_or_else(|| sha256_hex(&body));
+            (body, hash)
+        }
+    };
     let existing = row_state(&key, item, body_sha256)?;
     let attempts = item
         .get(attr::ATTEMPTS)
@@ -853,6 +900,7 @@ pub fn stored_row(item: &Item) -> Result<StoredRow, OutboxError> {
             queue_url: text(attr::DESTINATION),
             group_id: text(attr::GROUP_ID),
         },
+        claim_check: claim_check.map(Box::new),
     };
     Ok(StoredRow {
         key,
@@ -875,6 +923,8 @@ pub struct RowView {
     /// Every attribute but the body, by name, as text (numbers as written, binaries in hex).
     pub attributes: Vec<(String, String)>,
     pub body: Option<Bytes>,
+    /// Where the body is when it is in S3 (then `body` is `None`).
+    pub claim_check: Option<BodyPointer>,
 }
 
 impl RowView {
@@ -1119,9 +1169,11 @@ fn row_view(key: &str, item: &HashMap<String, AttributeValue>) -> RowView {
             .cloned()
             .unwrap_or_default(),
         attributes,
+        // Decoded by its codec: on-call sees the bytes received, never the stored compression.
         body: item
-            .get(attr::BODY)
-            .and_then(|v| v.as_b().ok())
-            .map(|blob| Bytes::copy_from_slice(blob.as_ref())),
+            .contains_key(attr::BODY)
+            .then(|| decoded_body(key, item).ok().map(Bytes::from))
+            .flatten(),
+        claim_check: claim_check_of(item),
     }
 }

@@ -7,6 +7,7 @@ use aws_sdk_sqs::types::{
 use aws_sdk_sqs::Client;
 
 use crate::aws::{describe, BoxError};
+use crate::large_body::ATTR_EXTENDED_PAYLOAD_SIZE;
 use crate::message::{OutgoingMessage, ATTR_SOURCE};
 use crate::routes::{is_fifo, Routes};
 
@@ -88,6 +89,10 @@ impl SqsQueue {
         for (name, value) in &message.attributes {
             request = request.message_attributes(*name, string_attribute(name, value)?);
         }
+        if let Some(size) = message.extended_payload_size {
+            request =
+                request.message_attributes(ATTR_EXTENDED_PAYLOAD_SIZE, number_attribute(size)?);
+        }
         if let Some(fifo) = &message.fifo {
             request = request
                 .message_group_id(&fifo.group_id)
@@ -117,6 +122,14 @@ impl SqsQueue {
             for (name, value) in &message.attributes {
                 match string_attribute(name, value) {
                     Ok(attribute) => entry = entry.message_attributes(*name, attribute),
+                    Err(err) => return vec![Err(describe(&err)); messages.len()],
+                }
+            }
+            if let Some(size) = message.extended_payload_size {
+                match number_attribute(size) {
+                    Ok(attribute) => {
+                        entry = entry.message_attributes(ATTR_EXTENDED_PAYLOAD_SIZE, attribute)
+                    }
                     Err(err) => return vec![Err(describe(&err)); messages.len()],
                 }
             }
@@ -553,13 +566,28 @@ pub fn batches<T>(items: &[T], size_of: impl Fn(&T) -> usize) -> Vec<&[T]> {
 impl OutgoingMessage {
     /// Bytes SQS counts for this message: the body plus each attribute's name, type and value.
     pub fn size(&self) -> usize {
+        let extended = self.extended_payload_size.map_or(0, |size| {
+            ATTR_EXTENDED_PAYLOAD_SIZE.len() + "Number".len() + size.to_string().len()
+        });
         self.body.len()
+            + extended
             + self
                 .attributes
                 .iter()
                 .map(|(name, value)| name.len() + "String".len() + value.len())
                 .sum::<usize>()
     }
+}
+
+fn number_attribute(value: u64) -> Result<MessageAttributeValue, QueueError> {
+    MessageAttributeValue::builder()
+        .data_type("Number")
+        .string_value(value.to_string())
+        .build()
+        .map_err(|source| QueueError::Attribute {
+            name: ATTR_EXTENDED_PAYLOAD_SIZE,
+            source,
+        })
 }
 
 fn string_attribute(name: &'static str, value: &str) -> Result<MessageAttributeValue, QueueError> {

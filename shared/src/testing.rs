@@ -71,6 +71,8 @@ pub struct Resources {
     pub queue_url: String,
     pub dlq_url: String,
     pub parameter: String,
+    /// The large-body bucket (the S3 claim check), with the local stack's lifecycle rule.
+    pub bucket: String,
 }
 
 /// Provisions fresh resources named `{prefix}-...` on the moto server at `MOTO_ENDPOINT`, with the
@@ -93,12 +95,14 @@ pub fn provision(prefix: &str, secret: &str) -> Result<Resources, ProvisionError
         unique(&format!("{prefix}-dlq")),
     );
     let parameter = format!("/{prefix}/{}", unique("secret"));
+    let bucket = unique(&format!("{prefix}-bodies")).to_ascii_lowercase();
     let root = repo_root();
     let output = Command::new(root.join(".venv/bin/python"))
         .arg(root.join("scripts/localstack.py"))
         .args(["--endpoint", &endpoint, "--table", &table])
         .args(["--queue", &queue, "--dlq", &dlq])
         .args(["--parameter", &parameter, "--secret", secret])
+        .args(["--bucket", &bucket])
         .output()
         .map_err(ProvisionError::Python)?;
     if !output.status.success() {
@@ -121,6 +125,7 @@ pub fn provision(prefix: &str, secret: &str) -> Result<Resources, ProvisionError
         moto,
         table,
         parameter,
+        bucket,
     })
 }
 
@@ -155,9 +160,12 @@ pub struct Stack {
     pub table: String,
     pub queue_url: String,
     pub parameter: String,
+    /// The large-body bucket; not in [`Stack::env`] (add `LARGE_BODY_BUCKET` where a test wants it).
+    pub bucket: String,
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub sqs: aws_sdk_sqs::Client,
     pub ssm: aws_sdk_ssm::Client,
+    pub s3: aws_sdk_s3::Client,
 }
 
 impl Stack {
@@ -173,9 +181,11 @@ impl Stack {
             table: resources.table,
             queue_url: resources.queue_url,
             parameter: resources.parameter,
+            bucket: resources.bucket,
             dynamodb: aws_sdk_dynamodb::Client::new(&sdk),
             sqs: aws_sdk_sqs::Client::new(&sdk),
             ssm: aws_sdk_ssm::Client::new(&sdk),
+            s3: crate::aws::s3_client(&sdk),
         }
     }
 
@@ -332,6 +342,72 @@ impl Stack {
 
     pub async fn row_count(&self) -> usize {
         self.all_rows().await.len()
+    }
+
+    /// The large-body object's bytes and its `outbox-state` tag.
+    pub async fn object(&self, key: &str) -> (Vec<u8>, Option<String>) {
+        let bytes = self
+            .s3
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .expect("GetObject")
+            .body
+            .collect()
+            .await
+            .expect("object body")
+            .to_vec();
+        let tags = self
+            .s3
+            .get_object_tagging()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .expect("GetObjectTagging");
+        let state = tags
+            .tag_set()
+            .iter()
+            .find(|tag| tag.key() == crate::large_body::STATE_TAG)
+            .map(|tag| tag.value().to_owned());
+        (bytes, state)
+    }
+
+    /// The exact bytes a worker gets from `message`: an Extended Client pointer is followed to its
+    /// S3 object (checking `ExtendedPayloadSize`), any other body decoded by the base64 rule.
+    pub async fn worker_body(&self, message: &ReceivedMessage) -> Vec<u8> {
+        match crate::large_body::parse_pointer_message_body(&message.body) {
+            Some((bucket, key)) => {
+                assert_eq!(bucket, self.bucket, "the pointer names the stack's bucket");
+                let (bytes, _) = self.object(&key).await;
+                let size = message
+                    .attribute(crate::large_body::ATTR_EXTENDED_PAYLOAD_SIZE)
+                    .expect("a pointer message carries ExtendedPayloadSize");
+                assert_eq!(
+                    size,
+                    bytes.len().to_string(),
+                    "ExtendedPayloadSize is the object's size"
+                );
+                bytes
+            }
+            None => message.raw_body(),
+        }
+    }
+
+    /// Every object key in the large-body bucket.
+    pub async fn object_keys(&self) -> Vec<String> {
+        self.s3
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .send()
+            .await
+            .expect("ListObjectsV2")
+            .contents()
+            .iter()
+            .filter_map(|object| object.key().map(str::to_owned))
+            .collect()
     }
 }
 

@@ -16,8 +16,9 @@ use std::time::{Duration, Instant};
 
 use aws_config::SdkConfig;
 use serde::Serialize;
-use shared::aws::{load_sdk_config, CallLimits};
+use shared::aws::{load_sdk_config, s3_client, CallLimits};
 use shared::config::SweeperConfig;
+use shared::large_body::S3BodyStore;
 use shared::message::{DeliveredBy, OutgoingMessage};
 use shared::metrics::{EmfEmitter, MetricSet, Unit};
 use shared::outbox::{
@@ -38,6 +39,9 @@ pub const ENV_VARS: &[&str] = &[
     "RETENTION_DAYS",
     "METRICS_NAMESPACE",
     "ROUTES",
+    "LARGE_BODY_BUCKET",
+    "LARGE_BODY_PREFIX",
+    "LARGE_BODY_KMS_KEY",
     "GRACE_SECS",
     "MAX_ATTEMPTS",
 ];
@@ -49,6 +53,12 @@ pub const IAM_ACTIONS: &[&str] = &[
     "dynamodb:UpdateItem",
     "sqs:SendMessage",
 ];
+
+/// What re-tagging a sent row's body in S3 needs (the CopyObject onto itself reads the source
+/// and writes the object with its new tag), on the large-body bucket's objects only; the KMS key
+/// needs `kms:GenerateDataKey` and `kms:Decrypt`.
+pub const LARGE_BODY_IAM_ACTIONS: &[&str] =
+    &["s3:GetObject", "s3:PutObject", "s3:PutObjectTagging"];
 
 /// Index items asked for per Query page (and rows per BatchGetItem).
 const PAGE_SIZE: i32 = 100;
@@ -75,6 +85,9 @@ pub struct SweepReport {
     pub index_items_read: usize,
     /// AWS calls that failed outright (a Query, a BatchGetItem, an UpdateItem).
     pub errors: u64,
+    /// Bodies in S3 whose row was marked sent but whose object could not be re-tagged `sent`:
+    /// those objects never expire (a leak, nothing lost).
+    pub large_body_retag_failed: u64,
     /// The deadline came before every pending row was looked at.
     pub stopped_early: bool,
 }
@@ -85,6 +98,7 @@ impl SweepReport {
         self.resend_failed += other.resend_failed;
         self.parked += other.parked;
         self.errors += other.errors;
+        self.large_body_retag_failed += other.large_body_retag_failed;
         self.stopped_early |= other.stopped_early;
     }
 
@@ -93,6 +107,11 @@ impl SweepReport {
         metrics.add("Resent", self.resent as f64, Unit::Count);
         metrics.add("ResendFailed", self.resend_failed as f64, Unit::Count);
         metrics.add("Parked", self.parked as f64, Unit::Count);
+        metrics.add(
+            "LargeBodyRetagFailed",
+            self.large_body_retag_failed as f64,
+            Unit::Count,
+        );
         // Omitted rather than reported as 0 when unmeasured: a missing datapoint alarms, a 0 hides.
         if let Some(pending) = self.pending_after {
             metrics.set("PendingCount", pending as f64, Unit::Count);
@@ -110,6 +129,8 @@ pub struct Sweeper {
     outbox: DynamoDbOutbox,
     queues: Queues,
     metrics: EmfEmitter,
+    /// Re-tags the S3 body of a row it marked sent; rows with their body inline need none.
+    body_store: Option<S3BodyStore>,
 }
 
 impl Sweeper {
@@ -121,6 +142,15 @@ impl Sweeper {
             outbox,
             queues,
             metrics,
+            body_store: None,
+        }
+    }
+
+    /// Re-tags the S3 bodies of the rows it marks sent with `store`.
+    pub fn with_body_store(self, store: S3BodyStore) -> Self {
+        Self {
+            body_store: Some(store),
+            ..self
         }
     }
 
@@ -139,7 +169,15 @@ impl Sweeper {
             config.outbox.pending_shards,
         );
         let queue = SqsQueue::new(aws_sdk_sqs::Client::new(sdk), &config.outbox.queue_url);
-        Self::new(config, outbox, queue)
+        // Always built: a row may point to S3 even if this sweeper's LARGE_BODY_BUCKET was
+        // unset since (the row names its bucket).
+        let kms_key_id = config
+            .outbox
+            .large_bodies
+            .as_ref()
+            .and_then(|settings| settings.kms_key_id.clone());
+        let store = S3BodyStore::new(s3_client(sdk), kms_key_id);
+        Self::new(config, outbox, queue).with_body_store(store)
     }
 
     /// One sweep over every shard: re-sends pending rows received before `now - GRACE_SECS`,
@@ -251,8 +289,14 @@ impl Sweeper {
             };
             for batch in batches(&rows, |(_, message)| message.size()) {
                 let (batch, outbox, queue) = (batch.to_vec(), self.outbox.clone(), queue.clone());
+                let body_store = self.body_store.clone();
                 tasks.spawn(async move {
-                    send_batch(&outbox, &queue, batch, retention, max_attempts, deadline).await
+                    let sink = BatchSink {
+                        outbox: &outbox,
+                        queue: &queue,
+                        body_store: body_store.as_ref(),
+                    };
+                    send_batch(sink, batch, retention, max_attempts, deadline).await
                 });
             }
         }
@@ -396,15 +440,28 @@ async fn record_failures(
     report
 }
 
-/// Sends one batch, then marks each sent row or records each failure.
+/// Where a batch goes and what records it.
+#[derive(Clone, Copy)]
+struct BatchSink<'s> {
+    outbox: &'s DynamoDbOutbox,
+    queue: &'s SqsQueue,
+    body_store: Option<&'s S3BodyStore>,
+}
+
+/// Sends one batch, then marks each sent row (and re-tags its S3 body, if any) or records each
+/// failure.
 async fn send_batch(
-    outbox: &DynamoDbOutbox,
-    queue: &SqsQueue,
+    sink: BatchSink<'_>,
     batch: Vec<(StoredRow, OutgoingMessage)>,
     retention: Duration,
     max_attempts: u32,
     deadline: Instant,
 ) -> SweepReport {
+    let BatchSink {
+        outbox,
+        queue,
+        body_store,
+    } = sink;
     let mut report = SweepReport::default();
     let messages: Vec<&OutgoingMessage> = batch.iter().map(|(_, message)| message).collect();
     let results = match bounded(deadline, queue.send_batch(&messages)).await {
@@ -425,7 +482,20 @@ async fn send_batch(
                     retention,
                 );
                 match bounded(deadline, marked).await {
-                    Some(Ok(MarkOutcome::Marked | MarkOutcome::NotPending)) => report.resent += 1,
+                    Some(Ok(MarkOutcome::Marked)) => {
+                        report.resent += 1;
+                        if let (Some(store), Some(pointer)) = (body_store, &row.event.claim_check) {
+                            // Only after the mark: a re-tagged body of a still-unsent row could expire.
+                            let retagged =
+                                bounded(deadline, store.mark_sent(&pointer.bucket, &pointer.key))
+                                    .await;
+                            if !matches!(retagged, Some(Ok(()))) {
+                                report.large_body_retag_failed += 1;
+                                warn!(key = %row.key, "sent and marked, but re-tagging its body sent in S3 failed; the object will not expire (a leak, nothing lost)");
+                            }
+                        }
+                    }
+                    Some(Ok(MarkOutcome::NotPending)) => report.resent += 1,
                     Some(Err(err)) => {
                         report.resent += 1;
                         report.errors += 1;
@@ -500,6 +570,9 @@ mod tests {
             ("RETENTION_DAYS", "8"),
             ("GRACE_SECS", "8"),
             ("MAX_ATTEMPTS", "8"),
+            ("LARGE_BODY_BUCKET", "webhook-bodies"),
+            ("LARGE_BODY_PREFIX", "large/"),
+            ("LARGE_BODY_KMS_KEY", "alias/webhook"),
         ];
         let asked = shared::testing::variables_read(&values, SweeperConfig::from_env);
         let listed: std::collections::BTreeSet<String> =

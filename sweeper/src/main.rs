@@ -27,8 +27,10 @@ did as JSON, and exits. Rows of other sources are left for their own source's mi
 repeat and to run beside live functions. See README.md, \"Upgrading a live table\".
 
 Configuration comes from the environment: SOURCE_NAME, OUTBOX_TABLE, QUEUE_URL (required),
-PENDING_SHARDS, RETENTION_DAYS, METRICS_NAMESPACE, GRACE_SECS, MAX_ATTEMPTS, and the standard
-AWS variables (AWS_REGION, AWS_ENDPOINT_URL, profiles). See README.md.";
+PENDING_SHARDS, RETENTION_DAYS, METRICS_NAMESPACE, GRACE_SECS, MAX_ATTEMPTS, LARGE_BODY_BUCKET,
+LARGE_BODY_PREFIX, LARGE_BODY_KMS_KEY (a row whose body is in S3 is re-sent as its pointer and its
+object re-tagged sent), and the standard AWS variables (AWS_REGION, AWS_ENDPOINT_URL, profiles).
+See README.md.";
 
 /// A local sweep gets as long as the deployed function's timeout allows (60 s, minus a margin).
 const LOCAL_SWEEP_TIME: Duration = Duration::from_secs(55);

@@ -73,3 +73,18 @@ def test_queues_use_the_settings(modules):
     assert "maxReceiveCount = var.max_receive_count" in main["redrive_policy"]
     assert "deadLetterTargetArn = aws_sqs_queue.dlq.arn" in main["redrive_policy"]
     assert main["sqs_managed_sse_enabled"] is True and dlq["sqs_managed_sse_enabled"] is True
+
+
+def test_local_bucket_expires_only_sent_bodies_like_the_code_tags_them(modules):
+    """The local stack's large-body bucket uses the tag the code writes and the Terraform module filters on."""
+    import re
+    from conftest import ROOT
+    text = (ROOT / "shared" / "src" / "large_body.rs").read_text(encoding="utf-8")
+    assert LS["LARGE_BODY_STATE_TAG"] == re.search(r'pub const STATE_TAG: &str = "([^"]+)"', text).group(1)
+    assert LS["LARGE_BODY_SENT"] == re.search(r'pub const STATE_SENT: &str = "([^"]+)"', text).group(1)
+    [lifecycle] = modules["large-body-bucket"].of_type("aws_s3_bucket_lifecycle_configuration").values()
+    tags = [r["filter"][0]["tag"][0] for r in lifecycle["rule"] if r.get("expiration")]
+    assert tags == [{"key": LS["LARGE_BODY_STATE_TAG"], "value": LS["LARGE_BODY_SENT"]}]
+    # RETENTION_DAYS' code default, plus the queue's and the DLQ's retention.
+    expiry = LS["RETENTION_DAYS"] + (LS["QUEUE_RETENTION_SECS"] + LS["DLQ_RETENTION_SECS"]) // 86400
+    assert (LS["RETENTION_DAYS"], expiry) == (14, 32)

@@ -28,8 +28,12 @@ RESOURCES_OF = {
     "sqs:StartMessageMoveTask": DLQS,
     "sqs:SendMessage": QUEUES,
     "ssm:GetParameter": ["${module.secret.parameter_arn}"],
+    "s3:GetObject": ["${local.large_body_objects}"],
+    "s3:PutObject": ["${local.large_body_objects}"],
+    "s3:PutObjectTagging": ["${local.large_body_objects}"],
 }
-KMS_KEY_VIA = {"ssm": "${module.secret.kms_key_arn}", "dynamodb": "${module.outbox.kms_key_arn}"}
+KMS_KEY_VIA = {"ssm": "${module.secret.kms_key_arn}", "dynamodb": "${module.outbox.kms_key_arn}",
+               "s3": "${module.outbox.kms_key_arn}"}
 
 
 def _list(value):

@@ -4,6 +4,7 @@
 mod binary;
 mod hostile;
 mod lambda_runtime;
+mod large_bodies;
 mod providers;
 mod rotation;
 mod rules;

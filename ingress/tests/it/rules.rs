@@ -33,7 +33,7 @@ fn signed_at(scheme: &SignatureScheme, event_id: &str, body: &[u8], timestamp: i
         .collect()
 }
 
-async fn post(ingress: &Ingress, headers: &HeaderMap, body: &[u8]) -> ingress::Handled {
+pub async fn post(ingress: &Ingress, headers: &HeaderMap, body: &[u8]) -> ingress::Handled {
     ingress
         .handle(WebhookRequest {
             method: &Method::POST,

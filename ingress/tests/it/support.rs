@@ -1,8 +1,11 @@
 //! Ingress-specific test support on top of `shared::testing`.
 
 use ingress::Ingress;
-use shared::aws::{dynamodb_without_retry_quota, sqs_without_retry_quota, CallLimits};
+use shared::aws::{
+    dynamodb_without_retry_quota, s3_without_retry_quota, sqs_without_retry_quota, CallLimits,
+};
 use shared::config::IngressConfig;
+use shared::large_body::S3BodyStore;
 use shared::outbox::DynamoDbOutbox;
 use shared::queue::SqsQueue;
 use shared::secrets::SecretCache;
@@ -20,6 +23,10 @@ pub trait IngressStack {
     async fn ingress(&self) -> Ingress {
         self.ingress_with(&[], None, None).await
     }
+
+    /// An ingress with the S3 claim check on this stack's bucket (`MAX_BODY_BYTES` at the
+    /// Function URL's limit), its S3 client pointed at `s3_endpoint` (a dead port, say).
+    async fn ingress_with_bucket(&self, s3_endpoint: Option<&str>) -> Ingress;
 }
 
 impl IngressStack for Stack {
@@ -47,6 +54,26 @@ impl IngressStack for Stack {
             config.outbox.pending_shards,
         );
         let queue = SqsQueue::new(sqs_without_retry_quota(&sqs_sdk), &config.outbox.queue_url);
-        Ingress::new(config, SecretCache::fixed(keys), outbox, queue)
+        let store = S3BodyStore::new(s3_without_retry_quota(&dynamodb_sdk), None);
+        Ingress::new(config, SecretCache::fixed(keys), outbox, queue).with_body_store(store)
+    }
+
+    async fn ingress_with_bucket(&self, s3_endpoint: Option<&str>) -> Ingress {
+        let overrides = [
+            ("LARGE_BODY_BUCKET", self.bucket.as_str()),
+            ("MAX_BODY_BYTES", "6291456"),
+        ];
+        let ingress = self.ingress_with(&overrides, None, None).await;
+        match s3_endpoint {
+            None => ingress,
+            Some(endpoint) => {
+                let sdk = sdk_config(
+                    endpoint,
+                    CallLimits::within(ingress.config().response_budget),
+                )
+                .await;
+                ingress.with_body_store(S3BodyStore::new(s3_without_retry_quota(&sdk), None))
+            }
+        }
     }
 }

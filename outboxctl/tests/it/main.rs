@@ -13,6 +13,10 @@ use serde_json::Value;
 use shared::aws::CallLimits;
 use shared::config::SweeperConfig;
 use shared::event::AcceptedEvent;
+use shared::large_body::{
+    object_key, parse_pointer_message_body, BodyPointer, S3BodyStore, STATE_SENT, STATE_TAG,
+    STATE_UNSENT,
+};
 use shared::message::{DeliveredBy, OutgoingMessage};
 use shared::outbox::{DynamoDbOutbox, InsertOutcome, MarkOutcome};
 use shared::queue::SqsQueue;
@@ -31,6 +35,8 @@ struct Scene {
     queue: SqsQueue,
     dlq: SqsQueue,
     sqs: aws_sdk_sqs::Client,
+    /// The large-body bucket on moto, directly (S3 claim check).
+    s3: aws_sdk_s3::Client,
 }
 
 /// What one run of the binary printed and returned.
@@ -63,7 +69,51 @@ impl Scene {
             dlq: SqsQueue::new(sqs.clone(), &resources.dlq_url),
             resources,
             sqs,
+            s3: shared::aws::s3_client(&sdk),
         }
+    }
+
+    /// Stores `event`'s body in the bucket, as the ingress does for a body the row cannot hold,
+    /// and returns the event pointing to it.
+    async fn in_s3(&self, event: AcceptedEvent) -> AcceptedEvent {
+        let pointer = BodyPointer {
+            bucket: self.resources.bucket.clone(),
+            key: object_key("", &event.key, &event.body_sha256),
+            size: event.body.len() as u64,
+        };
+        S3BodyStore::new(self.s3.clone(), None)
+            .put(&pointer, event.body.clone())
+            .await
+            .expect("PutObject");
+        event.with_claim_check(pointer)
+    }
+
+    /// The bytes a worker gets: an Extended Client pointer followed to its object.
+    async fn worker_body(&self, message: &ReceivedMessage) -> Vec<u8> {
+        match parse_pointer_message_body(&message.body) {
+            Some((bucket, key)) => S3BodyStore::new(self.s3.clone(), None)
+                .get(&bucket, &key)
+                .await
+                .expect("GetObject")
+                .to_vec(),
+            None => message.raw_body(),
+        }
+    }
+
+    /// The `outbox-state` tag of a stored body.
+    async fn body_state(&self, key: &str) -> Option<String> {
+        let tags = self
+            .s3
+            .get_object_tagging()
+            .bucket(&self.resources.bucket)
+            .key(key)
+            .send()
+            .await
+            .expect("GetObjectTagging");
+        tags.tag_set()
+            .iter()
+            .find(|tag| tag.key() == STATE_TAG)
+            .map(|tag| tag.value().to_owned())
     }
 
     /// The environment a deployed function would have (no DLQ_URL: it is found from the
@@ -235,11 +285,14 @@ fn iam_actions_called(proxy: &FaultProxy) -> BTreeSet<String> {
         .stats()
         .requests
         .keys()
-        .map(|operation| match operation.as_str() {
-            "sqs:SendMessageBatch" => "sqs:SendMessage".to_owned(),
-            "sqs:ChangeMessageVisibilityBatch" => "sqs:ChangeMessageVisibility".to_owned(),
-            other => other.to_owned(),
+        .flat_map(|operation| match operation.as_str() {
+            "sqs:ChangeMessageVisibilityBatch" => vec!["sqs:ChangeMessageVisibility"],
+            "sqs:SendMessageBatch" => vec!["sqs:SendMessage"],
+            // The re-tag of a body in S3: a copy onto itself that reads its source.
+            "s3:CopyObject" => vec!["s3:GetObject", "s3:PutObject", "s3:PutObjectTagging"],
+            other => vec![other],
         })
+        .map(str::to_owned)
         .collect()
 }
 
@@ -259,12 +312,17 @@ async fn an_incident_is_diagnosed_and_repaired_with_outboxctl_alone() {
     let minute = 60_000;
 
     // Parked: the queue was missing while the sweeper ran (one binary body, base64 on the queue).
-    let parked: Vec<AcceptedEvent> = (0..3)
+    // The third one's body is over what a row holds: in S3, the row holding a pointer.
+    let mut parked: Vec<AcceptedEvent> = (0..3)
         .map(|n| {
-            let body: Vec<u8> = if n == 0 {
-                b"\x00\xffbinary parked".to_vec()
-            } else {
-                format!(r#"{{"type":"order.paid","n":{n}}}"#).into_bytes()
+            let body: Vec<u8> = match n {
+                0 => b"\x00\xffbinary parked".to_vec(),
+                1 => format!(r#"{{"type":"order.paid","n":{n}}}"#).into_bytes(),
+                _ => format!(
+                    r#"{{"type":"order.paid","n":{n},"pad":"{}"}}"#,
+                    "p".repeat(500_000)
+                )
+                .into_bytes(),
             };
             event(
                 &format!("parked-{n}"),
@@ -274,6 +332,9 @@ async fn an_incident_is_diagnosed_and_repaired_with_outboxctl_alone() {
             )
         })
         .collect();
+    let large = parked.pop().expect("three parked events");
+    parked.push(scene.in_s3(large).await);
+    let large_key = parked[2].claim_check.as_ref().expect("in S3").key.clone();
     park_by_a_sweep_without_queue(&scene, &parked).await;
     // In the DLQ: delivered, but a worker failed on each five times.
     let dead: Vec<AcceptedEvent> = (0..3)
@@ -401,6 +462,29 @@ async fn an_incident_is_diagnosed_and_repaired_with_outboxctl_alone() {
         parked[0].body.to_vec(),
         "--body writes the exact bytes"
     );
+    // A row whose body is in S3: `show` reads the object, `--body` writes its exact bytes.
+    let shown_large = scene.run(&["show", "parked-2"]);
+    assert_eq!(shown_large.code, 0, "{}", shown_large.stderr);
+    assert!(
+        shown_large.stdout.contains("body_s3_key") && shown_large.stdout.contains("\"n\": 2"),
+        "{}",
+        shown_large.stdout
+    );
+    let raw_large = Command::new(env!("CARGO_BIN_EXE_outboxctl"))
+        .args(["show", "parked-2", "--body"])
+        .env_clear()
+        .envs(scene.env())
+        .current_dir(std::env::temp_dir())
+        .output()
+        .expect("run outboxctl");
+    assert!(
+        raw_large.stdout == parked[2].body.to_vec(),
+        "--body writes the S3 object's exact bytes"
+    );
+    assert_eq!(
+        scene.body_state(&large_key).await.as_deref(),
+        Some(STATE_UNSENT)
+    );
     let dlq_list = scene.run(&["--json", "dlq", "list"]).json();
     assert_eq!(dlq_list.as_array().map(Vec::len), Some(3), "{dlq_list}");
 
@@ -468,13 +552,17 @@ async fn an_incident_is_diagnosed_and_repaired_with_outboxctl_alone() {
         let message = by_id
             .get(&event.event_id)
             .unwrap_or_else(|| panic!("{} is not on the queue", event.event_id));
-        assert_eq!(
-            message.raw_body(),
-            event.body.to_vec(),
+        assert!(
+            scene.worker_body(message).await == event.body.to_vec(),
             "{} byte-exact",
             event.event_id
         );
     }
+    // Resent: the body in S3 was re-tagged sent, so the bucket's lifecycle rule may expire it.
+    assert_eq!(
+        scene.body_state(&large_key).await.as_deref(),
+        Some(STATE_SENT)
+    );
     for event in parked.iter().chain(&backlog) {
         assert_eq!(
             by_id[&event.event_id].attribute("delivered-by"),

@@ -3,11 +3,15 @@
 //! repeated, raw body, hex hash). Whatever the layout, the sweep sends the exact bytes received
 //! and a duplicate delivery recognises its body.
 
+use std::time::Duration;
+
 use bytes::Bytes;
+use shared::aws::CallLimits;
 use shared::event::{shard_of, AcceptedEvent};
-use shared::outbox::InsertOutcome;
+use shared::large_body::{object_key, BodyPointer, S3BodyStore, STATE_SENT, STATE_UNSENT};
+use shared::outbox::{DynamoDbOutbox, InsertOutcome};
 use shared::samples::{legacy_pending_item, webhook, Layout, Provider};
-use shared::testing::{s, Stack};
+use shared::testing::{s, sdk_config, Stack};
 use shared::time::now_millis;
 
 use crate::sweeps::{adapters, far_deadline, sweeper_for, GRACE_MS, SHARDS};
@@ -111,4 +115,121 @@ async fn a_duplicate_recognises_a_compressed_body_and_tells_a_different_one() {
         !row.contains_key("body_sha256"),
         "the hash is derived from the body"
     );
+}
+
+/// A pending row whose body is in S3, as the ingress leaves it when SendMessage failed.
+async fn pointer_row(
+    stack: &Stack,
+    outbox: &DynamoDbOutbox,
+    id: &str,
+    size: usize,
+) -> AcceptedEvent {
+    let old = now_millis() - GRACE_MS - 1_000;
+    let event = sample(id, Provider::Shopify, size, old);
+    let pointer = BodyPointer {
+        bucket: stack.bucket.clone(),
+        key: object_key("", &event.key, &event.body_sha256),
+        size: event.body.len() as u64,
+    };
+    S3BodyStore::new(stack.s3.clone(), None)
+        .put(&pointer, event.body.clone())
+        .await
+        .expect("PutObject");
+    let event = event.with_claim_check(pointer);
+    assert_eq!(
+        outbox.insert_pending(&event).await.unwrap(),
+        InsertOutcome::Inserted
+    );
+    event
+}
+
+#[tokio::test]
+async fn a_row_pointing_to_s3_is_resent_as_its_pointer_and_its_object_restarts_its_age_as_sent() {
+    let stack = Stack::new().await;
+    let (outbox, queue) = adapters(&stack, &stack.queue_url).await;
+    let sweeper = sweeper_for(&stack, &[], &outbox, &queue)
+        .with_body_store(S3BodyStore::new(stack.s3.clone(), None));
+    let event = pointer_row(&stack, &outbox, "large", 600_000).await;
+    let key = event.claim_check.as_ref().unwrap().key.clone();
+    assert_eq!(stack.object(&key).await.1.as_deref(), Some(STATE_UNSENT));
+    let written = last_modified(&stack, &key).await;
+    // LastModified has whole seconds: let one pass so the copy's age restart shows.
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+
+    let report = sweeper.sweep_once(now_millis(), far_deadline()).await;
+
+    assert_eq!(
+        (report.resent, report.errors, report.large_body_retag_failed),
+        (1, 0, 0),
+        "{report:?}"
+    );
+    let messages = stack.drain(&stack.queue_url).await;
+    assert_eq!(messages.len(), 1);
+    assert!(messages[0]
+        .body
+        .starts_with(r#"["software.amazon.payloadoffloading.PayloadS3Pointer""#));
+    assert_eq!(messages[0].attribute("delivered-by"), Some("sweeper"));
+    assert!(stack.worker_body(&messages[0]).await == event.body.to_vec());
+    let row = stack.row(&event.key).await.unwrap();
+    assert_eq!(s(&row, "status").as_deref(), Some("sent"));
+    assert_eq!(stack.object(&key).await.1.as_deref(), Some(STATE_SENT));
+    let retagged = last_modified(&stack, &key).await;
+    assert!(
+        retagged > written,
+        "CopyObject onto itself restarts the object's age: {written:?} -> {retagged:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_failed_retag_after_the_mark_only_leaks_the_object_and_is_counted() {
+    let stack = Stack::new().await;
+    let (outbox, queue) = adapters(&stack, &stack.queue_url).await;
+    let dead = format!("http://127.0.0.1:{}", free_port());
+    let once = CallLimits {
+        max_attempts: 1,
+        ..CallLimits::background()
+    };
+    let dead_s3 = shared::aws::s3_client(&sdk_config(&dead, once).await);
+    let sweeper =
+        sweeper_for(&stack, &[], &outbox, &queue).with_body_store(S3BodyStore::new(dead_s3, None));
+    let event = pointer_row(&stack, &outbox, "leak", 450_000).await;
+    let key = event.claim_check.as_ref().unwrap().key.clone();
+
+    let report = sweeper.sweep_once(now_millis(), far_deadline()).await;
+
+    assert_eq!(
+        (report.resent, report.large_body_retag_failed),
+        (1, 1),
+        "{report:?}"
+    );
+    let row = stack.row(&event.key).await.unwrap();
+    assert_eq!(s(&row, "status").as_deref(), Some("sent"));
+    // Still tagged unsent: it never expires (a leak), and nothing was lost.
+    assert_eq!(
+        stack.object(&key).await,
+        (event.body.to_vec(), Some(STATE_UNSENT.to_owned()))
+    );
+    assert_eq!(stack.drain(&stack.queue_url).await.len(), 1);
+}
+
+async fn last_modified(stack: &Stack, key: &str) -> aws_sdk_s3::primitives::DateTime {
+    stack
+        .s3
+        .head_object()
+        .bucket(&stack.bucket)
+        .key(key)
+        .send()
+        .await
+        .expect("HeadObject")
+        .last_modified()
+        .copied()
+        .expect("LastModified")
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }

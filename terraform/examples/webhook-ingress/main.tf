@@ -29,6 +29,10 @@ locals {
     PENDING_SHARDS    = var.pending_shards
     RETENTION_DAYS    = var.retention_days
     METRICS_NAMESPACE = var.metrics_namespace
+    # The S3 claim check: bodies over what a row holds go to this bucket, encrypted with the table's key.
+    LARGE_BODY_BUCKET  = module.large_bodies.bucket_name
+    LARGE_BODY_PREFIX  = var.large_body_prefix
+    LARGE_BODY_KMS_KEY = module.outbox.kms_key_arn
   }
   ingress_env = merge(local.shared_env, {
     SECRET_PARAMETER         = module.secret.parameter_name
@@ -63,6 +67,32 @@ locals {
   queue_arns = concat([module.queue.queue_arn], [for r in var.routes : module.routed_queue[r.name].queue_arn])
   # Their dead-letter queues, in the same order: on-call looks at and redrives each (oncall.tf).
   dlq_arns = concat([module.queue.dlq_arn], [for r in var.routes : module.routed_queue[r.name].dlq_arn])
+
+  # The large-body objects the functions may touch: the bucket's (prefixed) objects, never the bucket.
+  large_body_objects = "${module.large_bodies.bucket_arn}/${var.large_body_prefix}*"
+  # A body expires this long after its row was marked sent: the row's retention (RETENTION_DAYS, code
+  # default 14), then the longest a message pointing to it may wait on the main queue and then the DLQ.
+  large_body_expiry_days = tonumber(coalesce(var.retention_days, "14")) + ceil(
+    (module.queue.message_retention_seconds + module.queue.dlq_message_retention_seconds) / 86400
+  )
+  # Both functions write (ingress) or re-tag (a copy onto itself: ingress, sweeper) large bodies, with
+  # tags; the copy reads its source. Exactly ingress and sweeper LARGE_BODY_IAM_ACTIONS.
+  large_body_objects_statement = {
+    sid       = "LargeBodyObjects"
+    actions   = ["s3:PutObject", "s3:PutObjectTagging", "s3:GetObject"]
+    resources = [local.large_body_objects]
+  }
+  # The bodies are encrypted with the table's key, through S3 only.
+  large_body_key_statement = {
+    sid       = "LargeBodyKey"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    resources = [module.outbox.kms_key_arn]
+    conditions = [{
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = ["s3.${local.region}.amazonaws.com"]
+    }]
+  }
 
   # Both functions read and write outbox rows: the table's key, through DynamoDB only.
   outbox_key_statement = {
@@ -124,6 +154,13 @@ module "outbox" {
   source              = "../../modules/outbox-table"
   name                = "${var.name}-outbox"
   deletion_protection = var.table_deletion_protection
+}
+
+module "large_bodies" {
+  source                 = "../../modules/large-body-bucket"
+  name_prefix            = "${substr(var.name, 0, 30)}-body-"
+  kms_key_arn            = module.outbox.kms_key_arn
+  expire_sent_after_days = local.large_body_expiry_days
 }
 
 module "queue" {
@@ -196,6 +233,8 @@ module "ingress" {
         values   = ["ssm.${local.region}.amazonaws.com"]
       }]
     },
+    local.large_body_objects_statement,
+    local.large_body_key_statement,
   ]
 }
 
@@ -234,6 +273,8 @@ module "sweeper" {
       actions   = ["sqs:SendMessage"]
       resources = local.queue_arns
     },
+    local.large_body_objects_statement,
+    local.large_body_key_statement,
   ]
 }
 

@@ -41,6 +41,22 @@ data "aws_iam_policy_document" "outboxctl_read_only" {
     actions   = ["sqs:ReceiveMessage", "sqs:ChangeMessageVisibility"]
     resources = local.dlq_arns
   }
+  statement {
+    # `show` of a row whose body is in S3 reads the object.
+    sid       = "LargeBodyRead"
+    actions   = ["s3:GetObject"]
+    resources = [local.large_body_objects]
+  }
+  statement {
+    sid       = "LargeBodyKeyRead"
+    actions   = ["kms:Decrypt"]
+    resources = [module.outbox.kms_key_arn]
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = ["s3.${local.region}.amazonaws.com"]
+    }
+  }
 }
 
 data "aws_iam_policy_document" "outboxctl_repair" {
@@ -72,6 +88,22 @@ data "aws_iam_policy_document" "outboxctl_repair" {
     sid       = "DlqRedrive"
     actions   = ["sqs:DeleteMessage", "sqs:StartMessageMoveTask"]
     resources = local.dlq_arns
+  }
+  statement {
+    # resend and discard re-tag a large body sent (a copy onto itself) so it may expire.
+    sid       = "LargeBodyRetag"
+    actions   = ["s3:PutObject", "s3:PutObjectTagging"]
+    resources = [local.large_body_objects]
+  }
+  statement {
+    sid       = "LargeBodyKeyWrite"
+    actions   = ["kms:GenerateDataKey"]
+    resources = [module.outbox.kms_key_arn]
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = ["s3.${local.region}.amazonaws.com"]
+    }
   }
   statement {
     # send-test signs with the deployment's secret and posts to the function's URL.

@@ -80,3 +80,8 @@ output "outboxctl_repair_policy_arn" {
   description = "IAM policy for on-call repairs with outboxctl (resend, park, discard, replay, dlq redrive, send-test), read-only included."
   value       = aws_iam_policy.outboxctl_repair.arn
 }
+
+output "large_body_bucket" {
+  description = "LARGE_BODY_BUCKET: where bodies over what an outbox row holds are kept (the S3 claim check)."
+  value       = module.large_bodies.bucket_name
+}

@@ -113,7 +113,7 @@ variable "event_type_pointer" {
 }
 
 variable "max_body_bytes" {
-  description = "MAX_BODY_BYTES (code default 262144)."
+  description = "MAX_BODY_BYTES (code default 262144; up to 6291456, the Function URL's limit, since bodies over 393216 go to the large-body bucket)."
   type        = string
   default     = ""
 }
@@ -198,4 +198,10 @@ variable "slack_channel_id" {
     condition     = (var.slack_channel_id == null) == (var.slack_workspace_id == null)
     error_message = "Set both slack_workspace_id and slack_channel_id, or neither."
   }
+}
+
+variable "large_body_prefix" {
+  description = "LARGE_BODY_PREFIX: key prefix of the bodies in the large-body bucket (e.g. \"bodies/\"); empty for none."
+  type        = string
+  default     = ""
 }

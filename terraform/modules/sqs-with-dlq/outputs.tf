@@ -32,3 +32,13 @@ output "alarm_arns" {
   description = "Queue and DLQ alarm ARNs."
   value       = [for a in local.alarms : aws_cloudwatch_metric_alarm.this[a.name].arn]
 }
+
+output "message_retention_seconds" {
+  description = "How long a message may wait on the main queue (bodies in S3 must outlive it)."
+  value       = aws_sqs_queue.main.message_retention_seconds
+}
+
+output "dlq_message_retention_seconds" {
+  description = "How long a message may wait on the DLQ (bodies in S3 must outlive it)."
+  value       = aws_sqs_queue.dlq.message_retention_seconds
+}
