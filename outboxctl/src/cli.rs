@@ -264,7 +264,8 @@ pub enum DlqCommand {
     Show {
         /// SQS message id or `event-id` attribute.
         id: String,
-        /// Write the body's exact bytes (base64 undone) to stdout and nothing else.
+        /// Write the body's exact bytes (base64 undone, or read from S3 for an Extended Client
+        /// pointer) to stdout and nothing else.
         #[arg(long)]
         body: bool,
     },

@@ -1,7 +1,9 @@
 //! `dlq list|show|redrive`: look at the dead-letter queue without hiding its messages, and move
 //! them back to the main queue, never deleting one before its copy was sent.
 
+use anyhow::Context as _;
 use serde_json::{json, Value};
+use shared::large_body::{parse_pointer_message_body, ATTR_EXTENDED_PAYLOAD_SIZE};
 use shared::message::{
     decode_body, ATTR_BODY_ENCODING, ATTR_EVENT_ID, ATTR_EVENT_TYPE, ATTR_RECEIVED_AT,
 };
@@ -27,7 +29,7 @@ pub async fn run(target: &Target, args: &DlqArgs, output: Output) -> anyhow::Res
     };
     match &args.command {
         DlqCommand::List { max } => list(&dlq, *max, output).await,
-        DlqCommand::Show { id, body } => show(&dlq, id, *body, output).await,
+        DlqCommand::Show { id, body } => show(target, &dlq, id, *body, output).await,
         DlqCommand::Redrive { max, by_copy, yes } => {
             redrive(&queue, &dlq, *max, *by_copy, *yes, output).await
         }
@@ -101,7 +103,13 @@ async fn list(dlq: &SqsQueue, max: usize, output: Output) -> anyhow::Result<Outc
     })
 }
 
-async fn show(dlq: &SqsQueue, id: &str, raw: bool, output: Output) -> anyhow::Result<Outcome> {
+async fn show(
+    target: &Target,
+    dlq: &SqsQueue,
+    id: &str,
+    raw: bool,
+    output: Output,
+) -> anyhow::Result<Outcome> {
     let messages = look(dlq, 1000).await?;
     let message = messages
         .iter()
@@ -112,7 +120,21 @@ async fn show(dlq: &SqsQueue, id: &str, raw: bool, output: Output) -> anyhow::Re
                 messages.len()
             )
         })?;
-    let body = decode_body(&message.body, message.attribute(ATTR_BODY_ENCODING))?;
+    let pointer = message
+        .attribute(ATTR_EXTENDED_PAYLOAD_SIZE)
+        .and_then(|_| parse_pointer_message_body(&message.body));
+    let body = match &pointer {
+        // An Extended Client pointer: the webhook's body is the S3 object, as a worker reads it.
+        Some((bucket, key)) => target
+            .bodies
+            .get(bucket, key)
+            .await
+            .map(|bytes| bytes.to_vec())
+            .with_context(|| {
+                format!("the message's body is in S3 (s3://{bucket}/{key}) and cannot be read")
+            })?,
+        None => decode_body(&message.body, message.attribute(ATTR_BODY_ENCODING))?,
+    };
     if raw {
         write_raw(&body)?;
         return Ok(Outcome::Ok);

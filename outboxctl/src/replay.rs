@@ -132,6 +132,23 @@ async fn scan_segment(
 
 /// Sends one page of sent rows again, in SendMessageBatch calls; the rows are not changed.
 async fn replay_page(target: &Target, rows: &[SentRow], report: &mut SegmentReport) {
+    let mut renewed = Vec::with_capacity(rows.len());
+    for sent in rows {
+        // A body in S3 expires a fixed time after its object was last tagged sent, which was
+        // counted from the first delivery: re-tagging restarts it, so the replayed pointer lives
+        // as long as a new message may. No pointer is sent whose object could not be renewed.
+        if let Some(pointer) = sent.row.event.claim_check.as_deref() {
+            if let Err(error) = target.bodies.mark_sent(&pointer.bucket, &pointer.key).await {
+                report.failures.push(format!(
+                    "{}: not replayed, its body in S3 could not be renewed: {error}",
+                    sent.row.key
+                ));
+                continue;
+            }
+        }
+        renewed.push(sent);
+    }
+    let rows = renewed;
     let messages: Vec<(String, OutgoingMessage)> = rows
         .iter()
         .map(|sent| {
@@ -143,7 +160,7 @@ async fn replay_page(target: &Target, rows: &[SentRow], report: &mut SegmentRepo
         .collect();
     // Each event goes back to the queue it was routed to when it was accepted.
     let mut destinations: Vec<Option<&str>> = Vec::new();
-    for sent in rows {
+    for sent in &rows {
         let destination = sent.row.event.destination.queue_url.as_deref();
         if !destinations.contains(&destination) {
             destinations.push(destination);

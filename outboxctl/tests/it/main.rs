@@ -761,6 +761,88 @@ async fn a_routed_queue_s_dlq_shows_in_status_and_is_redriven_to_that_queue() {
     assert!(after.stdout.contains("dlq of "), "{}", after.stdout);
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn a_replay_renews_a_body_in_s3_and_dlq_show_follows_a_pointer() {
+    let scene = Scene::new("outboxctl-s3-replay").await;
+    let body = format!(r#"{{"type":"order.paid","pad":"{}"}}"#, "q".repeat(450_000));
+    let replayed = scene
+        .in_s3(event(
+            "big-1",
+            "order.paid",
+            body.as_bytes(),
+            now_millis() - 120_000,
+        ))
+        .await;
+    let gone = scene
+        .in_s3(event(
+            "big-2",
+            "order.paid",
+            b"{\"type\":\"order.paid\",\"gone\":true}",
+            now_millis() - 110_000,
+        ))
+        .await;
+    for sent in [&replayed, &gone] {
+        scene.insert(sent).await;
+        let marked = scene
+            .outbox
+            .mark_sent(
+                &sent.key,
+                sent.received_at,
+                "m-first",
+                DeliveredBy::Ingress,
+                now_millis(),
+                Duration::from_secs(86_400),
+            )
+            .await
+            .expect("UpdateItem");
+        assert_eq!(marked, MarkOutcome::Marked);
+    }
+    // The second body's object is gone (say a lifecycle rule took it): no pointer to nothing.
+    let gone_key = gone.claim_check.as_ref().expect("in S3").key.clone();
+    scene
+        .s3
+        .delete_object()
+        .bucket(&scene.resources.bucket)
+        .key(&gone_key)
+        .send()
+        .await
+        .expect("DeleteObject");
+    let key = replayed.claim_check.as_ref().expect("in S3").key.clone();
+    assert_eq!(scene.body_state(&key).await.as_deref(), Some(STATE_UNSENT));
+
+    let run = scene.run(&[
+        "--json", "replay", "--since", "10m", "--until", "0s", "--yes",
+    ]);
+    assert_eq!(
+        run.code, 1,
+        "one event could not be replayed: {}{}",
+        run.stdout, run.stderr
+    );
+    let failed = run.json()["failed"].to_string();
+    assert!(
+        failed.contains("big-2") && failed.contains("could not be renewed"),
+        "{failed}"
+    );
+    assert_eq!(
+        scene.body_state(&key).await.as_deref(),
+        Some(STATE_SENT),
+        "the replay restarted the object's life"
+    );
+    let messages = scene.drain().await;
+    assert_eq!(messages.len(), 1, "only the event whose body exists");
+    assert_eq!(scene.worker_body(&messages[0]).await, body.as_bytes());
+
+    // The same pointer in the DLQ: `dlq show --body` writes the webhook's bytes, not the pointer.
+    scene
+        .dlq
+        .send(&OutgoingMessage::for_event(&replayed, DeliveredBy::Ingress))
+        .await
+        .expect("SendMessage to the DLQ");
+    let shown = scene.run(&["dlq", "show", "big-1", "--body"]);
+    assert_eq!(shown.code, 0, "{}", shown.stderr);
+    assert!(shown.stdout == body, "the S3 object's exact bytes");
+}
+
 /// A FIFO queue with its FIFO DLQ (maxReceiveCount 5), as the Terraform module makes them.
 async fn fifo_queue_with_dlq(scene: &Scene, name: &str) -> (String, String) {
     let create = |name: String, attributes: Vec<(QueueAttributeName, String)>| {
