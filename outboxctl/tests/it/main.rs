@@ -160,6 +160,23 @@ impl Scene {
         assert_eq!(inserted, InsertOutcome::Inserted);
     }
 
+    /// Marks `event`'s row sent by the ingress, as after a first delivery with `message_id`.
+    async fn mark_sent(&self, event: &AcceptedEvent, message_id: &str) {
+        let marked = self
+            .outbox
+            .mark_sent(
+                &event.key,
+                event.received_at,
+                message_id,
+                DeliveredBy::Ingress,
+                now_millis(),
+                Duration::from_secs(86_400),
+            )
+            .await
+            .expect("UpdateItem");
+        assert_eq!(marked, MarkOutcome::Marked);
+    }
+
     /// Every message on the main queue, received and deleted.
     async fn drain(&self) -> Vec<ReceivedMessage> {
         let mut messages = Vec::new();
@@ -241,19 +258,7 @@ async fn fail_into_the_dlq(scene: &Scene, events: &[AcceptedEvent]) {
         scene.insert(event).await;
         let message = OutgoingMessage::for_event(event, DeliveredBy::Ingress);
         let id = scene.queue.send(&message).await.expect("SendMessage");
-        let marked = scene
-            .outbox
-            .mark_sent(
-                &event.key,
-                event.received_at,
-                &id,
-                DeliveredBy::Ingress,
-                now_millis(),
-                Duration::from_secs(86_400),
-            )
-            .await
-            .expect("UpdateItem");
-        assert_eq!(marked, MarkOutcome::Marked);
+        scene.mark_sent(event, &id).await;
     }
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
@@ -783,19 +788,7 @@ async fn a_replay_renews_a_body_in_s3_and_dlq_show_follows_a_pointer() {
         .await;
     for sent in [&replayed, &gone] {
         scene.insert(sent).await;
-        let marked = scene
-            .outbox
-            .mark_sent(
-                &sent.key,
-                sent.received_at,
-                "m-first",
-                DeliveredBy::Ingress,
-                now_millis(),
-                Duration::from_secs(86_400),
-            )
-            .await
-            .expect("UpdateItem");
-        assert_eq!(marked, MarkOutcome::Marked);
+        scene.mark_sent(sent, "m-first").await;
     }
     // The second body's object is gone (say a lifecycle rule took it): no pointer to nothing.
     let gone_key = gone.claim_check.as_ref().expect("in S3").key.clone();
@@ -906,19 +899,7 @@ async fn on_a_fifo_route_replay_gets_past_deduplication_and_redrive_keeps_the_gr
         .send(&OutgoingMessage::for_event(&sent, DeliveredBy::Ingress))
         .await
         .expect("SendMessage");
-    let marked = scene
-        .outbox
-        .mark_sent(
-            &sent.key,
-            sent.received_at,
-            &first,
-            DeliveredBy::Ingress,
-            now_millis(),
-            Duration::from_secs(86_400),
-        )
-        .await
-        .expect("UpdateItem");
-    assert_eq!(marked, MarkOutcome::Marked);
+    scene.mark_sent(&sent, &first).await;
 
     // Within SQS's five-minute deduplication window of the first send.
     let replayed = scene.run_with(
