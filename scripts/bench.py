@@ -200,11 +200,13 @@ def ingress_cpu_rows(endpoint, count, listen):
 # --- cold start -----------------------------------------------------------------------------------
 
 class RuntimeApi(http.server.ThreadingHTTPServer):
-    """The Lambda Runtime API, one invocation: hands out `event`, records when the answer came."""
+    """The Lambda Runtime API, one invocation: hands out `event`, records when the function first
+    asked for work (its init is over then) and when the answer came."""
 
     def __init__(self, event):
         self.event, self.answered = event.encode(), threading.Event()
         self.served = False
+        self.asked_at = None
         super().__init__(("127.0.0.1", 0), RuntimeHandler)
 
     def handle_error(self, request, client_address):
@@ -222,6 +224,7 @@ class RuntimeHandler(http.server.BaseHTTPRequestHandler):
             time.sleep(30)  # the process is killed once it answered
             return
         self.server.served = True
+        self.server.asked_at = time.monotonic()
         self.send_response(200)
         self.send_header("lambda-runtime-aws-request-id", "bench-request")
         self.send_header("lambda-runtime-deadline-ms", str(int(time.time() * 1000) + 30_000))
@@ -255,7 +258,7 @@ def cold_start(binary, env, event):
     api.shutdown()
     if not answered or api.kind != "response":
         sys.exit(f"bench.py: {binary.name} gave no response under the runtime API")
-    return took
+    return took, api.asked_at - started
 
 
 def cold_start_rows(endpoint, runs):
@@ -266,13 +269,23 @@ def cold_start_rows(endpoint, runs):
         event["requestContext"]["http"]["method"] = "POST"
         event["body"], event["isBase64Encoded"] = body, False
         times = {"ingress": [], "hello_lambda": []}
+        inits = {"ingress": [], "hello_lambda": []}
         for n in range(runs):
             event["headers"] = signed_headers(f"cold-{uuid.uuid4().hex[:8]}-{n}", body)
             for name in times:
-                times[name].append(cold_start(RELEASE / name, stack.env(), json.dumps(event)))
+                took, init = cold_start(RELEASE / name, stack.env(), json.dumps(event))
+                times[name].append(took)
+                inits[name].append(init)
     finally:
         stack.close()
     ours, reference = statistics.median(times["ingress"]), statistics.median(times["hello_lambda"])
+    split = {name: (statistics.median(inits[name]) * 1000,
+                    statistics.median([t - i for t, i in zip(times[name], inits[name])]) * 1000)
+             for name in times}
+    NOTES.append(f"cold start, medians: ingress init {split['ingress'][0]:.0f} ms (SSM GetParameter beside "
+                 f"DescribeTable and GetQueueAttributes on moto) + first request {split['ingress'][1]:.0f} ms "
+                 f"(PutItem, SendMessage, UpdateItem on moto); hello-world init {split['hello_lambda'][0]:.0f} ms "
+                 f"+ first request {split['hello_lambda'][1]:.0f} ms")
     return [(f"cold start to first answer (median of {runs})", f"{ours * 1000:.0f} ms",
              f"{reference * 1000:.0f} ms hello-world lambda_http", ours / reference, 2.0)]
 
