@@ -191,6 +191,24 @@ pub enum InitError {
     Secrets(#[from] SecretsError),
 }
 
+/// Opens the table's and every queue's connection (TLS included on AWS) in parallel, so the first
+/// webhook pays no handshake; a failure is logged, not fatal.
+async fn warm_up(outbox: &DynamoDbOutbox, queues: &Queues) {
+    let mut warming = tokio::task::JoinSet::new();
+    for queue in queues.all() {
+        let queue = queue.clone();
+        warming.spawn(async move {
+            if let Err(err) = queue.warm_up().await {
+                warn!(queue = queue.url(), error = %err, "queue not reachable at cold start");
+            }
+        });
+    }
+    if let Err(err) = outbox.warm_up().await {
+        warn!(error = %err, "outbox table not reachable at cold start");
+    }
+    while warming.join_next().await.is_some() {}
+}
+
 /// The ingress with its clients and secrets, built once per cold start.
 pub struct Ingress {
     config: IngressConfig,
@@ -214,8 +232,17 @@ impl Ingress {
         outbox: DynamoDbOutbox,
         queue: SqsQueue,
     ) -> Self {
-        let metrics = EmfEmitter::new(&config.outbox.metrics_namespace, &config.outbox.source);
         let queues = Queues::new(queue, &config.outbox.routes);
+        Self::with_queues(config, secrets, outbox, queues)
+    }
+
+    fn with_queues(
+        config: IngressConfig,
+        secrets: SecretCache,
+        outbox: DynamoDbOutbox,
+        queues: Queues,
+    ) -> Self {
+        let metrics = EmfEmitter::new(&config.outbox.metrics_namespace, &config.outbox.source);
         Self {
             config,
             secrets,
@@ -248,7 +275,6 @@ impl Ingress {
             parameter: config.secret_parameter.clone(),
             scheme: config.scheme.clone(),
         };
-        let secrets = SecretCache::load(Box::new(source), refresh_policy(&config)).await?;
         let outbox = DynamoDbOutbox::new(
             dynamodb_without_retry_quota(&sdk),
             &config.outbox.table,
@@ -256,32 +282,21 @@ impl Ingress {
             config.outbox.pending_shards,
         );
         let queue = SqsQueue::new(sqs_without_retry_quota(&sdk), &config.outbox.queue_url);
+        let queues = Queues::new(queue, &config.outbox.routes);
         let store = config.outbox.large_bodies.as_ref().map(|settings| {
             S3BodyStore::new(s3_without_retry_quota(&sdk), settings.kms_key_id.clone())
         });
-        let mut ingress = Self::new(config, secrets, outbox, queue);
-        if let Some(store) = store {
-            ingress = ingress.with_body_store(store);
-        }
-        ingress.warm_up().await;
-        Ok(ingress)
-    }
-
-    /// Opens the table's and every queue's connection in parallel; a failure is logged, not fatal.
-    pub async fn warm_up(&self) {
-        let mut queues = tokio::task::JoinSet::new();
-        for queue in self.queues.all() {
-            let queue = queue.clone();
-            queues.spawn(async move {
-                if let Err(err) = queue.warm_up().await {
-                    warn!(queue = queue.url(), error = %err, "queue not reachable at cold start");
-                }
-            });
-        }
-        if let Err(err) = self.outbox.warm_up().await {
-            warn!(error = %err, "outbox table not reachable at cold start");
-        }
-        while queues.join_next().await.is_some() {}
+        // The secret read and the connections' warm-up do not depend on each other: together, the
+        // cold start waits for the slowest call instead of their sum.
+        let (secrets, ()) = tokio::join!(
+            SecretCache::load(Box::new(source), refresh_policy(&config)),
+            warm_up(&outbox, &queues),
+        );
+        let ingress = Self::with_queues(config, secrets?, outbox, queues);
+        Ok(match store {
+            Some(store) => ingress.with_body_store(store),
+            None => ingress,
+        })
     }
 
     pub fn config(&self) -> &IngressConfig {

@@ -8,6 +8,7 @@ use std::time::Duration;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, ConfigLoader, SdkConfig};
+use aws_smithy_http_client::tls;
 
 /// Timeouts and retries applied to every AWS call a process makes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,7 +56,15 @@ pub fn config_loader(limits: CallLimits) -> ConfigLoader {
         .operation_attempt_timeout(limits.attempt_timeout)
         .operation_timeout(limits.operation_timeout)
         .build();
+    // rustls on ring: the SDK's default client would link aws-lc, which a Lambda package pays for
+    // in size (see the README's benchmarks); ring speaks the same TLS to AWS.
+    let https = aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::Ring,
+        ))
+        .build_https();
     aws_config::defaults(BehaviorVersion::latest())
+        .http_client(https)
         .timeout_config(timeouts)
         .retry_config(RetryConfig::standard().with_max_attempts(limits.max_attempts))
 }

@@ -5,7 +5,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 use http::{HeaderMap, HeaderName};
 
-use super::{matched, Rejection, SigningKey, SigningKeys, MAX_SIGNATURE_HEADER_BYTES};
+use super::{matched, Rejection, SigningKey, SigningKeys, Tag, MAX_SIGNATURE_HEADER_BYTES};
 
 /// Settings of the generic `hmac-sha256` scheme.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,8 +52,12 @@ impl GenericHmac {
             .ok_or(Rejection::MissingHeader(HEADER))?
             .to_str()
             .map_err(|_| Rejection::Malformed(HEADER))?;
-        let claimed = self.parse_header(value)?;
-        matched(keys, &[body], std::slice::from_ref(&claimed))
+        // A value of another length than a tag matches no key; it is no malformed header.
+        let claimed: Tag = self
+            .parse_header(value)?
+            .try_into()
+            .map_err(|_| Rejection::NoMatch)?;
+        matched(keys, &[body], &[claimed])
     }
 
     pub(super) fn sign(&self, key: &SigningKey, body: &[u8]) -> Vec<(HeaderName, String)> {

@@ -4,16 +4,20 @@
 
 use http::{HeaderMap, HeaderName};
 
-use super::{decode_hex_tag, matched, signature_header, Field, Rejection, SigningKey, SigningKeys};
+use super::{
+    decode_hex_tag, matched, signature_header, Field, KnownHeader, Rejection, SigningKey,
+    SigningKeys, Tag,
+};
 
 const SIGNATURE: &str = "x-hub-signature-256";
+static SIGNATURE_HEADER: KnownHeader = KnownHeader::new(SIGNATURE);
 const DELIVERY: &str = "x-github-delivery";
 
 pub(super) const EVENT_ID: &[Field] = &[Field::Header(DELIVERY)];
 pub(super) const EVENT_TYPE: &[Field] = &[Field::Header("x-github-event")];
 
 /// The signature of an `X-Hub-Signature-256` value: `sha256=` then 64 hex digits.
-pub fn parse_header(value: &str) -> Option<Vec<u8>> {
+pub fn parse_header(value: &str) -> Option<Tag> {
     value.strip_prefix("sha256=").and_then(decode_hex_tag)
 }
 
@@ -22,7 +26,7 @@ pub(super) fn verify(
     body: &[u8],
     keys: &SigningKeys,
 ) -> Result<usize, Rejection> {
-    let value = signature_header(headers, SIGNATURE)?;
+    let value = signature_header(headers, &SIGNATURE_HEADER)?;
     let claimed = parse_header(value).ok_or(Rejection::Malformed(SIGNATURE))?;
     matched(keys, &[body], &[claimed])
 }

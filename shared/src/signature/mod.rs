@@ -20,7 +20,7 @@ use base64::Engine as _;
 use hmac::{Hmac, KeyInit, Mac};
 use http::{HeaderMap, HeaderName};
 use sha2::Sha256;
-use subtle::{ConditionallySelectable, ConstantTimeEq};
+use subtle::{Choice, ConditionallySelectable, ConstantTimeEq};
 
 pub use generic::{GenericHmac, SignatureEncoding};
 pub use slack::url_verification_challenge;
@@ -37,6 +37,10 @@ pub mod parsers {
 }
 
 const SHA256_LEN: usize = 32;
+
+/// An HMAC-SHA256 tag: what every scheme computes and every signature header claims. Claimed tags
+/// are decoded into these fixed arrays, so checking a request allocates nothing per signature.
+pub type Tag = [u8; SHA256_LEN];
 /// Longest signature header we look at; anything longer is malformed, not worth parsing. It also
 /// bounds the work a request can cause: at most ~60 hex signatures, each compared with every key.
 const MAX_SIGNATURE_HEADER_BYTES: usize = 4096;
@@ -121,7 +125,8 @@ impl SigningKey {
             .unwrap_or_else(|_| unreachable!("HMAC accepts every key length"))
     }
 
-    fn tag(&self, parts: &[&[u8]]) -> [u8; SHA256_LEN] {
+    /// The tag of `parts` fed one after the other, as if concatenated (without copying them).
+    fn tag(&self, parts: &[&[u8]]) -> Tag {
         let mut mac = self.mac();
         for part in parts {
             mac.update(part);
@@ -307,14 +312,14 @@ impl Window {
 /// Compares every key's tag with every claimed signature in constant time, without stopping at the
 /// first match, so timing does not reveal which key or which position matched. Returns the index of
 /// the first key that matched.
-fn matching_key(keys: &SigningKeys, signed: &[&[u8]], claimed: &[Vec<u8>]) -> Option<usize> {
-    let mut found = subtle::Choice::from(0);
+fn matching_key(keys: &SigningKeys, signed: &[&[u8]], claimed: &[Tag]) -> Option<usize> {
+    let mut found = Choice::from(0);
     let mut index = 0_u64;
     for (position, key) in keys.0.iter().enumerate() {
         let tag = key.tag(signed);
-        let mut hit = subtle::Choice::from(0);
+        let mut hit = Choice::from(0);
         for candidate in claimed {
-            hit |= tag.as_slice().ct_eq(candidate.as_slice());
+            hit |= tags_equal(&tag, candidate);
         }
         let first_hit = hit & !found;
         index = u64::conditional_select(&index, &(position as u64), first_hit);
@@ -323,19 +328,50 @@ fn matching_key(keys: &SigningKeys, signed: &[&[u8]], claimed: &[Vec<u8>]) -> Op
     bool::from(found).then(|| usize::try_from(index).unwrap_or(usize::MAX))
 }
 
+/// Whether two tags are equal, in constant time: the difference of every 8-byte word is OR-ed
+/// together without a branch, and only that one word goes through `subtle`'s optimisation barrier
+/// (its byte-slice comparison pays the barrier, an out-of-line call, for each of the 32 bytes).
+fn tags_equal(ours: &Tag, claimed: &Tag) -> Choice {
+    let mut difference = 0_u64;
+    for (a, b) in ours.chunks_exact(8).zip(claimed.chunks_exact(8)) {
+        let word = |bytes: &[u8]| u64::from_ne_bytes(bytes.try_into().unwrap_or([0; 8]));
+        difference |= word(a) ^ word(b);
+    }
+    difference.ct_eq(&0)
+}
+
 /// The verification result once the claimed signatures are known.
-fn matched(keys: &SigningKeys, signed: &[&[u8]], claimed: &[Vec<u8>]) -> Result<usize, Rejection> {
+fn matched(keys: &SigningKeys, signed: &[&[u8]], claimed: &[Tag]) -> Result<usize, Rejection> {
     matching_key(keys, signed, claimed).ok_or(Rejection::NoMatch)
 }
 
+/// A header every request of a scheme carries: its lower-case name for messages, and the same name
+/// as a `HeaderName` made at compile time, so a lookup only hashes it instead of parsing it first.
+struct KnownHeader {
+    name: &'static str,
+    header: HeaderName,
+}
+
+impl KnownHeader {
+    const fn new(name: &'static str) -> Self {
+        Self {
+            name,
+            header: HeaderName::from_static(name),
+        }
+    }
+}
+
 /// A header's value as trimmed text; `None` when absent or not visible ASCII / UTF-8.
-fn header_str<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
-    headers.get(name)?.to_str().ok().map(str::trim)
+fn header_str<'h>(headers: &'h HeaderMap, known: &KnownHeader) -> Option<&'h str> {
+    headers.get(&known.header)?.to_str().ok().map(str::trim)
 }
 
 /// The signature header's text, refused when missing, not text, or longer than we parse.
-fn signature_header<'h>(headers: &'h HeaderMap, name: &'static str) -> Result<&'h str, Rejection> {
-    let value = headers.get(name).ok_or(Rejection::MissingHeader(name))?;
+fn signature_header<'h>(headers: &'h HeaderMap, known: &KnownHeader) -> Result<&'h str, Rejection> {
+    let name = known.name;
+    let value = headers
+        .get(&known.header)
+        .ok_or(Rejection::MissingHeader(name))?;
     let text = value
         .to_str()
         .map_err(|_| Rejection::Malformed(name))?
@@ -347,16 +383,19 @@ fn signature_header<'h>(headers: &'h HeaderMap, name: &'static str) -> Result<&'
 }
 
 /// A hex SHA-256 tag (either case); `None` for anything else.
-fn decode_hex_tag(text: &str) -> Option<Vec<u8>> {
-    hex::decode(text).ok().filter(|tag| tag.len() == SHA256_LEN)
+fn decode_hex_tag(text: &str) -> Option<Tag> {
+    let mut tag = [0; SHA256_LEN];
+    hex::decode_to_slice(text, &mut tag).ok()?;
+    Some(tag)
 }
 
 /// A base64 SHA-256 tag (standard alphabet, padded); `None` for anything else.
-fn decode_base64_tag(text: &str) -> Option<Vec<u8>> {
-    BASE64
-        .decode(text)
-        .ok()
-        .filter(|tag| tag.len() == SHA256_LEN)
+fn decode_base64_tag(text: &str) -> Option<Tag> {
+    // Room for more than a tag, so a longer value decodes into it and is then refused by length
+    // rather than by the decoder's own estimate of the space it needs.
+    let mut decoded = [0; 2 * SHA256_LEN];
+    let len = BASE64.decode_slice(text, &mut decoded).ok()?;
+    decoded[..len].try_into().ok()
 }
 
 #[cfg(test)]
@@ -375,18 +414,47 @@ mod tests {
     #[test]
     fn matching_key_reports_the_first_key_that_matches() {
         let keys = keys(&[b"old", b"new", b"new"]);
-        let tag_new = keys.0[1].tag(&[b"body"]).to_vec();
-        let tag_old = keys.0[0].tag(&[b"body"]).to_vec();
+        let tag_new = keys.0[1].tag(&[b"body"]);
+        let tag_old = keys.0[0].tag(&[b"body"]);
         assert_eq!(
             matching_key(&keys, &[b"body"], std::slice::from_ref(&tag_new)),
             Some(1)
         );
         assert_eq!(
-            matching_key(&keys, &[b"body"], &[vec![0; 32], tag_new, tag_old]),
+            matching_key(&keys, &[b"body"], &[[0; 32], tag_new, tag_old]),
             Some(0)
         );
-        assert_eq!(matching_key(&keys, &[b"body"], &[vec![0; 32]]), None);
+        assert_eq!(matching_key(&keys, &[b"body"], &[[0; 32]]), None);
         assert_eq!(matching_key(&keys, &[b"body"], &[]), None);
+    }
+
+    #[test]
+    fn tags_are_equal_only_when_every_byte_is() {
+        let tag: Tag = std::array::from_fn(|i| i as u8);
+        assert!(bool::from(tags_equal(&tag, &tag)));
+        for position in 0..SHA256_LEN {
+            for bit in 0..8 {
+                let mut other = tag;
+                other[position] ^= 1 << bit;
+                assert!(!bool::from(tags_equal(&tag, &other)), "{position}:{bit}");
+            }
+        }
+    }
+
+    #[test]
+    fn tags_decode_only_from_exactly_32_bytes() {
+        let tag: Tag = std::array::from_fn(|i| 255 - i as u8);
+        assert_eq!(decode_hex_tag(&hex::encode(tag)), Some(tag));
+        assert_eq!(decode_hex_tag(&hex::encode_upper(tag)), Some(tag));
+        assert_eq!(decode_hex_tag(&hex::encode(&tag[..31])), None);
+        assert_eq!(decode_hex_tag(&hex::encode([tag, tag].concat())), None);
+        assert_eq!(decode_hex_tag(&format!("{}0", hex::encode(tag))), None);
+        assert_eq!(decode_base64_tag(&BASE64.encode(tag)), Some(tag));
+        assert_eq!(decode_base64_tag(&BASE64.encode(&tag[..31])), None);
+        assert_eq!(decode_base64_tag(&BASE64.encode([0_u8; 33])), None);
+        assert_eq!(decode_base64_tag(&BASE64.encode([0_u8; 64])), None);
+        assert_eq!(decode_base64_tag(&BASE64.encode([0_u8; 65])), None);
+        assert_eq!(decode_base64_tag(""), None);
     }
 
     #[test]

@@ -7,17 +7,19 @@ use base64::Engine as _;
 use http::{HeaderMap, HeaderName};
 
 use super::{
-    decode_base64_tag, matched, signature_header, Field, Rejection, SigningKey, SigningKeys,
+    decode_base64_tag, matched, signature_header, Field, KnownHeader, Rejection, SigningKey,
+    SigningKeys, Tag,
 };
 
 const SIGNATURE: &str = "x-shopify-hmac-sha256";
+static SIGNATURE_HEADER: KnownHeader = KnownHeader::new(SIGNATURE);
 const WEBHOOK_ID: &str = "x-shopify-webhook-id";
 
 pub(super) const EVENT_ID: &[Field] = &[Field::Header(WEBHOOK_ID)];
 pub(super) const EVENT_TYPE: &[Field] = &[Field::Header("x-shopify-topic")];
 
 /// The signature of an `X-Shopify-Hmac-Sha256` value: the base64 of 32 bytes.
-pub fn parse_header(value: &str) -> Option<Vec<u8>> {
+pub fn parse_header(value: &str) -> Option<Tag> {
     decode_base64_tag(value)
 }
 
@@ -26,7 +28,7 @@ pub(super) fn verify(
     body: &[u8],
     keys: &SigningKeys,
 ) -> Result<usize, Rejection> {
-    let value = signature_header(headers, SIGNATURE)?;
+    let value = signature_header(headers, &SIGNATURE_HEADER)?;
     let claimed = parse_header(value).ok_or(Rejection::Malformed(SIGNATURE))?;
     matched(keys, &[body], &[claimed])
 }

@@ -6,18 +6,20 @@
 use http::{HeaderMap, HeaderName};
 
 use super::{
-    decode_hex_tag, header_str, matched, parse_timestamp, signature_header, Field, Rejection,
-    SigningKey, SigningKeys, Window,
+    decode_hex_tag, header_str, matched, parse_timestamp, signature_header, Field, KnownHeader,
+    Rejection, SigningKey, SigningKeys, Tag, Window,
 };
 
 const SIGNATURE: &str = "x-slack-signature";
 const TIMESTAMP: &str = "x-slack-request-timestamp";
+static SIGNATURE_HEADER: KnownHeader = KnownHeader::new(SIGNATURE);
+static TIMESTAMP_HEADER: KnownHeader = KnownHeader::new(TIMESTAMP);
 
 pub(super) const EVENT_ID: &[Field] = &[Field::Pointer("/event_id")];
 pub(super) const EVENT_TYPE: &[Field] = &[Field::Pointer("/event/type"), Field::Pointer("/type")];
 
 /// The signature of an `X-Slack-Signature` value: `v0=` then 64 hex digits.
-pub fn parse_header(value: &str) -> Option<Vec<u8>> {
+pub fn parse_header(value: &str) -> Option<Tag> {
     value.strip_prefix("v0=").and_then(decode_hex_tag)
 }
 
@@ -28,8 +30,8 @@ pub(super) fn verify(
     window: Window,
 ) -> Result<usize, Rejection> {
     let timestamp_text =
-        header_str(headers, TIMESTAMP).ok_or(Rejection::MissingHeader(TIMESTAMP))?;
-    let value = signature_header(headers, SIGNATURE)?;
+        header_str(headers, &TIMESTAMP_HEADER).ok_or(Rejection::MissingHeader(TIMESTAMP))?;
+    let value = signature_header(headers, &SIGNATURE_HEADER)?;
     let timestamp = parse_timestamp(timestamp_text).ok_or(Rejection::Malformed(TIMESTAMP))?;
     window.check(timestamp)?;
     let claimed = parse_header(value).ok_or(Rejection::Malformed(SIGNATURE))?;

@@ -6,14 +6,17 @@ use base64::Engine as _;
 use http::{HeaderMap, HeaderName};
 
 use super::{
-    decode_base64_tag, header_str, matched, parse_timestamp, signature_header, Field, Rejection,
-    SigningKey, SigningKeys, Window,
+    decode_base64_tag, header_str, matched, parse_timestamp, signature_header, Field, KnownHeader,
+    Rejection, SigningKey, SigningKeys, Tag, Window,
 };
 
 pub const STANDARD_WEBHOOKS_SECRET_PREFIX: &str = "whsec_";
 const WEBHOOK_ID: &str = "webhook-id";
 const WEBHOOK_TIMESTAMP: &str = "webhook-timestamp";
 const WEBHOOK_SIGNATURE: &str = "webhook-signature";
+static ID_HEADER: KnownHeader = KnownHeader::new(WEBHOOK_ID);
+static TIMESTAMP_HEADER: KnownHeader = KnownHeader::new(WEBHOOK_TIMESTAMP);
+static SIGNATURE_HEADER: KnownHeader = KnownHeader::new(WEBHOOK_SIGNATURE);
 
 pub(super) const EVENT_ID: &[Field] = &[Field::Header(WEBHOOK_ID)];
 pub(super) const EVENT_TYPE: &[Field] = &[Field::Pointer("/type")];
@@ -28,7 +31,7 @@ pub(super) fn key_bytes(secret: &str) -> Option<Vec<u8>> {
 
 /// The `v1` signatures of a `webhook-signature` header; entries of other versions and undecodable
 /// ones are ignored, as the specification asks.
-pub fn parse_header(value: &str) -> Vec<Vec<u8>> {
+pub fn parse_header(value: &str) -> Vec<Tag> {
     value
         .split(' ')
         .filter_map(|entry| entry.strip_prefix("v1,"))
@@ -42,10 +45,10 @@ pub(super) fn verify(
     keys: &SigningKeys,
     window: Window,
 ) -> Result<usize, Rejection> {
-    let id = header_str(headers, WEBHOOK_ID).ok_or(Rejection::MissingHeader(WEBHOOK_ID))?;
-    let timestamp_text = header_str(headers, WEBHOOK_TIMESTAMP)
+    let id = header_str(headers, &ID_HEADER).ok_or(Rejection::MissingHeader(WEBHOOK_ID))?;
+    let timestamp_text = header_str(headers, &TIMESTAMP_HEADER)
         .ok_or(Rejection::MissingHeader(WEBHOOK_TIMESTAMP))?;
-    let signatures = signature_header(headers, WEBHOOK_SIGNATURE)?;
+    let signatures = signature_header(headers, &SIGNATURE_HEADER)?;
     let timestamp =
         parse_timestamp(timestamp_text).ok_or(Rejection::Malformed(WEBHOOK_TIMESTAMP))?;
     window.check(timestamp)?;

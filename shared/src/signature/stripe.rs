@@ -5,11 +5,12 @@
 use http::{HeaderMap, HeaderName};
 
 use super::{
-    decode_hex_tag, matched, parse_timestamp, signature_header, Field, ParsedTimestamp, Rejection,
-    SigningKey, SigningKeys, Window,
+    decode_hex_tag, matched, parse_timestamp, signature_header, Field, KnownHeader,
+    ParsedTimestamp, Rejection, SigningKey, SigningKeys, Tag, Window,
 };
 
 const SIGNATURE: &str = "stripe-signature";
+static SIGNATURE_HEADER: KnownHeader = KnownHeader::new(SIGNATURE);
 
 pub(super) const EVENT_ID: &[Field] = &[Field::Pointer("/id")];
 pub(super) const EVENT_TYPE: &[Field] = &[Field::Pointer("/type")];
@@ -19,7 +20,7 @@ pub(super) const EVENT_TYPE: &[Field] = &[Field::Pointer("/type")];
 pub struct StripeHeader<'h> {
     pub timestamp: ParsedTimestamp<'h>,
     /// Every well-formed `v1` signature; other schemes (`v0`) and undecodable entries are ignored.
-    pub signatures: Vec<Vec<u8>>,
+    pub signatures: Vec<Tag>,
 }
 
 /// Parses `t=...,v1=...`: exactly one valid `t`, at least one valid `v1`.
@@ -54,7 +55,7 @@ pub(super) fn verify(
     keys: &SigningKeys,
     window: Window,
 ) -> Result<usize, Rejection> {
-    let parsed = parse_header(signature_header(headers, SIGNATURE)?)?;
+    let parsed = parse_header(signature_header(headers, &SIGNATURE_HEADER)?)?;
     window.check(parsed.timestamp)?;
     matched(
         keys,
