@@ -358,8 +358,7 @@ impl DynamoDbOutbox {
         limit: i32,
         start: Option<HashMap<String, AttributeValue>>,
     ) -> Result<UnsentPage, OutboxError> {
-        let partition = unsent_key(status, &self.source, shard);
-        self.partition_page(&partition, ReceivedWindow::before(before), limit, start)
+        self.unsent_window(status, shard, ReceivedWindow::before(before), limit, start)
             .await
     }
 
