@@ -7,13 +7,15 @@
 - cold start to first answer under a Lambda Runtime API emulator vs a hello-world lambda_http
   binary of the same profile (<= 2x);
 - stripped release binary size of each function (<= 10 MB);
-- sweeper drain rate and CPU per row over a backlog of pending rows, with the latency proxy adding
-  0, 5, 20 and 50 ms to every AWS call.
+- sweeper drain rate and CPU per row over a backlog of 20,000 pending rows in `fake-aws` (an
+  in-memory DynamoDB and SQS answering at once), with the latency proxy adding 0, 5, 20 and 50 ms
+  to every AWS call, each with 1, 4 and 8 of the 8 shards swept at once; and over 1,000 rows in a
+  fresh moto, whose own time per call bounds the rate there.
 
 Prints one Markdown table and writes it to docs/bench-results.md (the README quotes it).
 
     make bench                                     # release builds, moto on MOTO_ENDPOINT
-    .venv/bin/python scripts/bench.py --webhooks 500 --rows 300 --latencies 0,20   # quicker
+    .venv/bin/python scripts/bench.py --webhooks 500 --rows 2000 --latencies 0,20   # quicker
 """
 import argparse
 import base64
@@ -331,9 +333,61 @@ def size_rows():
 
 # --- sweeper drain --------------------------------------------------------------------------------
 
-def drain(endpoint, rows, latency_ms):
-    stack = Stack(endpoint)
-    proxy = subprocess.Popen([str(RELEASE / "latency_proxy"), "--upstream", endpoint.split("//")[1],
+class FreshMoto:
+    """A moto server of its own on a free port, with a private stack on it: moto slows down as
+    its state grows (a drain against a moto that had served a few test runs was several times
+    slower), so each drain starts from an empty one."""
+
+    def __enter__(self):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        self.process = subprocess.Popen([str(pathlib.Path(sys.executable).parent / "moto_server"),
+                                         "-H", "127.0.0.1", "-p", str(port)],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(300):
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            self.process.kill()
+            sys.exit(f"bench.py: moto did not start on port {port}")
+        self.stack = Stack(f"http://127.0.0.1:{port}")
+        return self.stack
+
+    def __exit__(self, *_):
+        self.stack.close()
+        self.process.terminate()
+        self.process.wait()
+
+
+class FakeAws:
+    """`fake-aws`: an in-memory DynamoDB and SQS answering at once, so the drain measures the
+    sweeper rather than the emulator; same environment shape as `Stack`."""
+
+    def __enter__(self):
+        self.process = subprocess.Popen([str(RELEASE / "fake_aws")], stdout=subprocess.PIPE, text=True)
+        self.endpoint = self.process.stdout.readline().split()[1]
+        return self
+
+    def env(self, **extra):
+        return {**os.environ, "SOURCE_NAME": "bench", "OUTBOX_TABLE": "bench-outbox",
+                "QUEUE_URL": f"{self.endpoint}/000000000000/bench-events", "PENDING_SHARDS": str(SHARDS),
+                "GRACE_SECS": "120", "AWS_ENDPOINT_URL": self.endpoint, "AWS_REGION": "us-east-1",
+                "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", **extra}
+
+    def __exit__(self, *_):
+        self.process.terminate()
+        self.process.wait()
+
+
+def drain(stack, rows, latency_ms, concurrency):
+    """Writes `rows` pending rows, then runs the sweeper through the latency proxy until none is
+    left; returns rows per second of the sweeps' wall time and CPU seconds per row."""
+    upstream = stack.env()["AWS_ENDPOINT_URL"].split("//")[1]
+    proxy = subprocess.Popen([str(RELEASE / "latency_proxy"), "--upstream", upstream,
                               "--latency-ms", str(latency_ms)], stdout=subprocess.PIPE, text=True)
     try:
         proxied = proxy.stdout.readline().split()[1]
@@ -342,7 +396,9 @@ def drain(endpoint, rows, latency_ms):
         wall, cpu, resent = 0.0, 0.0, 0
         for _ in range(100):
             started = time.monotonic()
-            sweeper = subprocess.Popen([str(RELEASE / "sweeper")], env=stack.env(AWS_ENDPOINT_URL=proxied, RUST_LOG="warn"),
+            sweeper = subprocess.Popen([str(RELEASE / "sweeper")],
+                                       env=stack.env(AWS_ENDPOINT_URL=proxied, RUST_LOG="warn",
+                                                     SWEEP_CONCURRENCY=str(concurrency)),
                                        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
             output = sweeper.stdout.read()
             cpu += cpu_seconds(sweeper)
@@ -356,18 +412,28 @@ def drain(endpoint, rows, latency_ms):
     finally:
         proxy.terminate()
         proxy.wait()
-        stack.close()
     if resent < rows:
         sys.exit(f"bench.py: the sweeper re-sent {resent} of {rows} rows")
     return rows / wall, cpu / rows
 
 
-def drain_rows(endpoint, rows, latencies):
+def drain_rows(rows, moto_rows, latencies, concurrencies):
     out = []
     for latency in latencies:
-        rate, cpu = drain(endpoint, rows, latency)
-        out.append((f"sweeper drain, {rows} rows, +{latency} ms per AWS call", f"{rate:.0f} rows/s",
-                    f"{cpu * 1e6:.0f} µs CPU per row", rate / 400, 1.0))
+        for concurrency in concurrencies:
+            with FakeAws() as stack:
+                rate, cpu = drain(stack, rows, latency, concurrency)
+            out.append((f"sweeper drain, {rows} rows, in-memory AWS +{latency} ms per call, "
+                        f"{concurrency} of {SHARDS} shards at once", f"{rate:.0f} rows/s",
+                        f"{cpu * 1e6:.0f} µs CPU per row", rate / 400, 1.0))
+    for concurrency in concurrencies:
+        with FreshMoto() as stack:
+            rate, cpu = drain(stack, moto_rows, 0, concurrency)
+        out.append((f"sweeper drain, {moto_rows} rows, moto +0 ms per call, {concurrency} of {SHARDS} shards at once",
+                    f"{rate:.0f} rows/s", f"{cpu * 1e6:.0f} µs CPU per row", rate / 400, 1.0))
+    NOTES.append("sweeper drain: 400 rows/s is what a one-hour SQS outage at 100 webhooks/s (360,000 pending rows) "
+                 "needs to be drained by one 15-minute invocation; the in-memory AWS answers every call at once "
+                 "(plus the latency proxy's delay), moto takes milliseconds of one Python thread per call")
     return out
 
 
@@ -392,8 +458,11 @@ def main():
     parser.add_argument("--listen", default=os.environ.get("INGRESS_LISTEN", "127.0.0.1:9000"))
     parser.add_argument("--webhooks", type=int, default=2000)
     parser.add_argument("--cold-starts", type=int, default=7)
-    parser.add_argument("--rows", type=int, default=1000)
+    parser.add_argument("--rows", type=int, default=20000, help="backlog of each in-memory-AWS drain")
+    parser.add_argument("--moto-rows", type=int, default=1000, help="backlog of each drain against moto")
     parser.add_argument("--latencies", default="0,5,20,50")
+    parser.add_argument("--concurrency", default="1,4,8",
+                        help="SWEEP_CONCURRENCY values the drain is measured with")
     parser.add_argument("--skip-build", action="store_true")
     parser.add_argument("--parts", default="verify,cpu,cold,size,drain",
                         help="measure only these; the table keeps the other parts' last figures")
@@ -407,7 +476,8 @@ def main():
         "cpu": lambda: ingress_cpu_rows(args.endpoint, args.webhooks, args.listen),
         "cold": lambda: cold_start_rows(args.endpoint, args.cold_starts),
         "size": size_rows,
-        "drain": lambda: drain_rows(args.endpoint, args.rows, [int(x) for x in args.latencies.split(",")]),
+        "drain": lambda: drain_rows(args.rows, args.moto_rows, [int(x) for x in args.latencies.split(",")],
+                                    [int(x) for x in args.concurrency.split(",")]),
     }
     cache = json.loads(CACHE.read_text()) if CACHE.exists() else {}
     for name in args.parts.split(","):

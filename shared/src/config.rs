@@ -323,6 +323,8 @@ pub struct SweeperConfig {
     pub grace: Duration,
     /// Failed re-sends before a row is parked.
     pub max_attempts: u32,
+    /// Shards swept at once (each with at most one page of batches in flight).
+    pub concurrency: u16,
 }
 
 impl SweeperConfig {
@@ -333,6 +335,7 @@ impl SweeperConfig {
             outbox: OutboxSettings::from_env(&env)?,
             grace: Duration::from_secs(grace_secs),
             max_attempts: env.integer("MAX_ATTEMPTS", 10, 1..=1000)?,
+            concurrency: env.integer("SWEEP_CONCURRENCY", 4, 1..=64)?,
         })
     }
 }
@@ -489,10 +492,17 @@ mod tests {
         let config = SweeperConfig::from_env(&env).unwrap();
         assert_eq!(config.grace, Duration::from_secs(120));
         assert_eq!(config.max_attempts, 10);
+        assert_eq!(config.concurrency, 4);
         env.insert("MAX_ATTEMPTS", "0");
         assert_eq!(
             SweeperConfig::from_env(&env).unwrap_err().to_string(),
             "MAX_ATTEMPTS is invalid: 0 is outside 1..=1000"
+        );
+        env.insert("MAX_ATTEMPTS", "3");
+        env.insert("SWEEP_CONCURRENCY", "65");
+        assert_eq!(
+            SweeperConfig::from_env(&env).unwrap_err().to_string(),
+            "SWEEP_CONCURRENCY is invalid: 65 is outside 1..=64"
         );
     }
 

@@ -2,8 +2,8 @@
 //!
 //! The ingress answers 200 once a row is durable, even if SendMessage failed or the process died
 //! before it; this sweep is what turns "durable" into "on the queue". It reads the sparse unsent
-//! index shard by shard (cost follows the pending rows, never the table), re-reads each row
-//! consistently, sends in batches, marks rows sent with a conditional update, and parks a row
+//! index, `SWEEP_CONCURRENCY` shards at a time (cost follows the pending rows, never the table),
+//! re-reads each row consistently, sends in batches, marks rows sent with a conditional update, and parks a row
 //! after `MAX_ATTEMPTS` failed sends. [`Sweeper::sweep_once`] is one run, driven step by step
 //! by the tests.
 //!
@@ -12,9 +12,12 @@
 //! source's index partitions and never sends a row of another source, so sources may share a
 //! table, each with its own queue.
 
+use std::future::Future;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use aws_config::SdkConfig;
+use futures_util::future::join_all;
 use serde::Serialize;
 use shared::aws::{load_sdk_config, s3_client, CallLimits};
 use shared::config::SweeperConfig;
@@ -44,6 +47,7 @@ pub const ENV_VARS: &[&str] = &[
     "LARGE_BODY_KMS_KEY",
     "GRACE_SECS",
     "MAX_ATTEMPTS",
+    "SWEEP_CONCURRENCY",
 ];
 
 /// The IAM actions the sweeper's AWS calls need (SendMessageBatch is authorised by SendMessage).
@@ -98,6 +102,7 @@ impl SweepReport {
         self.resend_failed += other.resend_failed;
         self.parked += other.parked;
         self.errors += other.errors;
+        self.index_items_read += other.index_items_read;
         self.large_body_retag_failed += other.large_body_retag_failed;
         self.stopped_early |= other.stopped_early;
     }
@@ -180,9 +185,9 @@ impl Sweeper {
         Self::new(config, outbox, queue).with_body_store(store)
     }
 
-    /// One sweep over every shard: re-sends pending rows received before `now - GRACE_SECS`,
-    /// starting no step after `deadline` (minus a small reserve), then measures what is left and
-    /// prints the EMF line.
+    /// One sweep over every shard, `SWEEP_CONCURRENCY` shards at a time: re-sends pending rows
+    /// received before `now - GRACE_SECS`, starting no step after `deadline` (minus a small
+    /// reserve), then measures what is left and prints the EMF line.
     pub async fn sweep_once(&self, now: EpochMillis, deadline: Instant) -> SweepReport {
         let started = Instant::now();
         let backlog_reserve = BACKLOG_RESERVE.min(deadline.saturating_duration_since(started) / 5);
@@ -190,37 +195,14 @@ impl Sweeper {
         let grace_ms = i64::try_from(self.config.grace.as_millis()).unwrap_or(i64::MAX);
         let cutoff = now.saturating_sub(grace_ms);
         let mut report = SweepReport::default();
-        'shards: for shard in 0..self.config.outbox.pending_shards {
-            let mut start = None;
-            loop {
-                if !has_time(resend_deadline) {
-                    report.stopped_early = true;
-                    break 'shards;
-                }
-                let page =
-                    self.outbox
-                        .unsent_page(RowStatus::Pending, shard, cutoff, PAGE_SIZE, start);
-                let page = match bounded(resend_deadline, page).await {
-                    Some(Ok(page)) => page,
-                    Some(Err(err)) => {
-                        report.errors += 1;
-                        warn!(shard, error = %err, "cannot read pending rows; next shard");
-                        continue 'shards;
-                    }
-                    None => {
-                        report.stopped_early = true;
-                        break 'shards;
-                    }
-                };
-                report.index_items_read += page.items_read;
-                if !page.rows.is_empty() {
-                    report.absorb(self.resend(&page.rows, resend_deadline).await);
-                }
-                match page.next {
-                    Some(next) => start = Some(next),
-                    None => break,
-                }
-            }
+        let shards = each_shard(
+            self.config.outbox.pending_shards,
+            self.config.concurrency,
+            |shard| self.sweep_shard(shard, cutoff, resend_deadline, deadline),
+        )
+        .await;
+        for shard_report in shards {
+            report.absorb(shard_report);
         }
         self.measure_backlog(&mut report, deadline).await;
         self.metrics.emit(&report.metrics(), now_millis());
@@ -237,6 +219,50 @@ impl Sweeper {
             "sweep finished"
         );
         report
+    }
+
+    /// Re-sends one shard's pending rows page by page, until the shard has none left, a Query
+    /// fails (the shard waits for the next sweep) or `start_by` is near. A page started before
+    /// `start_by` is finished (its calls bounded only by `deadline`) rather than abandoned
+    /// mid-call: an abandoned SendMessageBatch may have been sent and would be counted a failure.
+    async fn sweep_shard(
+        &self,
+        shard: u16,
+        cutoff: EpochMillis,
+        start_by: Instant,
+        deadline: Instant,
+    ) -> SweepReport {
+        let mut report = SweepReport::default();
+        let mut start = None;
+        loop {
+            if !has_time(start_by) {
+                report.stopped_early = true;
+                return report;
+            }
+            let page = self
+                .outbox
+                .unsent_page(RowStatus::Pending, shard, cutoff, PAGE_SIZE, start);
+            let page = match bounded(deadline, page).await {
+                Some(Ok(page)) => page,
+                Some(Err(err)) => {
+                    report.errors += 1;
+                    warn!(shard, error = %err, "cannot read pending rows; the shard waits for the next sweep");
+                    return report;
+                }
+                None => {
+                    report.stopped_early = true;
+                    return report;
+                }
+            };
+            report.index_items_read += page.items_read;
+            if !page.rows.is_empty() {
+                report.absorb(self.resend(&page.rows, deadline).await);
+            }
+            match page.next {
+                Some(next) => start = Some(next),
+                None => return report,
+            }
+        }
     }
 
     /// Re-reads one page of rows and sends those still pending, the batches concurrently.
@@ -324,61 +350,107 @@ impl Sweeper {
         Ok(report)
     }
 
-    /// `PendingCount` and `OldestPendingAgeSeconds` after the sweep; left `None` unless every
-    /// shard could be measured.
+    /// `PendingCount` and `OldestPendingAgeSeconds` after the sweep, the shards as concurrently
+    /// as the sweep; left `None` unless every shard could be measured.
     async fn measure_backlog(&self, report: &mut SweepReport, deadline: Instant) {
+        let shards = each_shard(
+            self.config.outbox.pending_shards,
+            self.config.concurrency,
+            |shard| self.shard_backlog(shard, deadline),
+        )
+        .await;
         let mut pending = 0_u64;
         let mut oldest: Option<EpochMillis> = None;
-        for shard in 0..self.config.outbox.pending_shards {
-            let counted = bounded(
-                deadline,
-                self.outbox.count_unsent(RowStatus::Pending, shard),
-            )
-            .await;
-            let (count, items_read) = match counted {
-                Some(Ok(counted)) => counted,
-                Some(Err(err)) => {
-                    report.errors += 1;
-                    warn!(shard, error = %err, "cannot count pending rows");
-                    return;
-                }
-                None => {
-                    report.stopped_early = true;
-                    return;
-                }
-            };
+        let mut measured = true;
+        for (shard, items_read, backlog) in shards {
             report.index_items_read += items_read;
-            if count == 0 {
-                continue;
-            }
-            pending += count;
-            let first =
-                self.outbox
-                    .unsent_page(RowStatus::Pending, shard, EpochMillis::MAX, 1, None);
-            match bounded(deadline, first).await {
-                Some(Ok(page)) => {
-                    report.index_items_read += page.items_read;
-                    oldest = oldest
-                        .into_iter()
-                        .chain(page.rows.first().map(|r| r.received_at))
-                        .min();
+            match backlog {
+                Ok((count, first)) => {
+                    pending += count;
+                    oldest = oldest.into_iter().chain(first).min();
                 }
-                Some(Err(err)) => {
+                Err(Unmeasured::Failed(err)) => {
                     report.errors += 1;
-                    warn!(shard, error = %err, "cannot read the oldest pending row");
-                    return;
+                    warn!(shard, error = %err, "cannot measure pending rows");
+                    measured = false;
                 }
-                None => {
+                Err(Unmeasured::Deadline) => {
                     report.stopped_early = true;
-                    return;
+                    measured = false;
                 }
             }
         }
-        report.pending_after = Some(pending);
-        report.oldest_pending_age_secs = Some(oldest.map_or(0.0, |at| {
-            now_millis().saturating_sub(at).max(0) as f64 / 1000.0
-        }));
+        if measured {
+            report.pending_after = Some(pending);
+            report.oldest_pending_age_secs = Some(oldest.map_or(0.0, |at| {
+                now_millis().saturating_sub(at).max(0) as f64 / 1000.0
+            }));
+        }
     }
+
+    /// One shard's pending rows and when its oldest was received, with the index items read.
+    async fn shard_backlog(
+        &self,
+        shard: u16,
+        deadline: Instant,
+    ) -> (u16, usize, Result<(u64, Option<EpochMillis>), Unmeasured>) {
+        let counted = bounded(
+            deadline,
+            self.outbox.count_unsent(RowStatus::Pending, shard),
+        );
+        let (count, mut items_read) = match counted.await {
+            Some(Ok(counted)) => counted,
+            Some(Err(err)) => return (shard, 0, Err(Unmeasured::Failed(err))),
+            None => return (shard, 0, Err(Unmeasured::Deadline)),
+        };
+        if count == 0 {
+            return (shard, items_read, Ok((0, None)));
+        }
+        let first = self
+            .outbox
+            .unsent_page(RowStatus::Pending, shard, EpochMillis::MAX, 1, None);
+        let backlog = match bounded(deadline, first).await {
+            Some(Ok(page)) => {
+                items_read += page.items_read;
+                Ok((count, page.rows.first().map(|row| row.received_at)))
+            }
+            Some(Err(err)) => Err(Unmeasured::Failed(err)),
+            None => Err(Unmeasured::Deadline),
+        };
+        (shard, items_read, backlog)
+    }
+}
+
+/// Why a shard's backlog is unknown.
+enum Unmeasured {
+    Failed(OutboxError),
+    Deadline,
+}
+
+/// Runs `work` once for every shard `0..shards`, at most `concurrency` at a time (the next shard
+/// starts as soon as one is done), and returns the results in the order the shards finished.
+async fn each_shard<T, Work, Step>(shards: u16, concurrency: u16, work: Work) -> Vec<T>
+where
+    Work: Fn(u16) -> Step,
+    Step: Future<Output = T>,
+{
+    let next = AtomicU32::new(0);
+    let (next, work) = (&next, &work);
+    let worker = || async move {
+        let mut done = Vec::new();
+        loop {
+            let shard = next.fetch_add(1, Ordering::Relaxed);
+            match u16::try_from(shard) {
+                Ok(shard) if shard < shards => done.push(work(shard).await),
+                _ => return done,
+            }
+        }
+    };
+    join_all((0..concurrency.clamp(1, shards.max(1))).map(|_| worker()))
+        .await
+        .into_iter()
+        .flatten()
+        .collect()
 }
 
 /// Counts a failed re-send and records it on the row (`attempts + 1`, parked at `max_attempts`).
@@ -520,7 +592,7 @@ fn has_time(deadline: Instant) -> bool {
 }
 
 /// Runs `step` until `deadline`; `None` when the deadline came first.
-async fn bounded<T>(deadline: Instant, step: impl std::future::Future<Output = T>) -> Option<T> {
+async fn bounded<T>(deadline: Instant, step: impl Future<Output = T>) -> Option<T> {
     tokio::time::timeout_at(deadline.into(), step).await.ok()
 }
 
@@ -558,6 +630,39 @@ mod tests {
         assert_eq!(emf["Resent"], 1.0);
     }
 
+    /// Runs `each_shard` with work that yields a few times, returning the shards in the order
+    /// they finished and the most that were in progress at once.
+    async fn shards_run(shards: u16, concurrency: u16) -> (Vec<u16>, usize) {
+        let (in_progress, most) = (AtomicU32::new(0), AtomicU32::new(0));
+        let done = each_shard(shards, concurrency, |shard| {
+            let (in_progress, most) = (&in_progress, &most);
+            async move {
+                let now = in_progress.fetch_add(1, Ordering::SeqCst) + 1;
+                most.fetch_max(now, Ordering::SeqCst);
+                for _ in 0..=shard % 3 {
+                    tokio::task::yield_now().await;
+                }
+                in_progress.fetch_sub(1, Ordering::SeqCst);
+                shard
+            }
+        })
+        .await;
+        (done, most.into_inner() as usize)
+    }
+
+    #[tokio::test]
+    async fn every_shard_is_swept_once_with_at_most_the_concurrency_in_progress() {
+        for (shards, concurrency, most_expected) in [(10, 3, 3), (8, 1, 1), (4, 64, 4), (1, 4, 1)] {
+            let (mut done, most) = shards_run(shards, concurrency).await;
+            assert_eq!(
+                most, most_expected,
+                "{shards} shards, concurrency {concurrency}"
+            );
+            done.sort_unstable();
+            assert_eq!(done, (0..shards).collect::<Vec<_>>());
+        }
+    }
+
     #[test]
     fn env_vars_list_is_exactly_what_the_config_reads() {
         let values = [
@@ -570,6 +675,7 @@ mod tests {
             ("RETENTION_DAYS", "8"),
             ("GRACE_SECS", "8"),
             ("MAX_ATTEMPTS", "8"),
+            ("SWEEP_CONCURRENCY", "8"),
             ("LARGE_BODY_BUCKET", "webhook-bodies"),
             ("LARGE_BODY_PREFIX", "large/"),
             ("LARGE_BODY_KMS_KEY", "alias/webhook"),

@@ -27,7 +27,8 @@ did as JSON, and exits. Rows of other sources are left for their own source's mi
 repeat and to run beside live functions. See README.md, \"Upgrading a live table\".
 
 Configuration comes from the environment: SOURCE_NAME, OUTBOX_TABLE, QUEUE_URL (required),
-PENDING_SHARDS, RETENTION_DAYS, METRICS_NAMESPACE, GRACE_SECS, MAX_ATTEMPTS, LARGE_BODY_BUCKET,
+PENDING_SHARDS, RETENTION_DAYS, METRICS_NAMESPACE, GRACE_SECS, MAX_ATTEMPTS, SWEEP_CONCURRENCY
+(shards swept at once, default 4), LARGE_BODY_BUCKET,
 LARGE_BODY_PREFIX, LARGE_BODY_KMS_KEY (a row whose body is in S3 is re-sent as its pointer and its
 object re-tagged sent), and the standard AWS variables (AWS_REGION, AWS_ENDPOINT_URL, profiles).
 See README.md.";

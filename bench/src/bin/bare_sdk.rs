@@ -7,8 +7,9 @@
 //!     bare-sdk run N RUN     send the N bodies read from stdin, one per line (event ids
 //!                            `RUN-0`..), reading SOURCE_NAME, OUTBOX_TABLE, QUEUE_URL,
 //!                            PENDING_SHARDS and the AWS settings; stops at a failed call
-//!     bare-sdk pending N RUN only write them as pending rows received 10 minutes ago, as the
-//!                            ingress leaves them when SendMessage fails (the sweep's backlog)
+//!     bare-sdk pending N RUN write N generated bodies as pending rows received 10 minutes ago,
+//!                            as the ingress leaves them when SendMessage fails (the sweep's
+//!                            backlog), 16 PutItems at a time
 
 use anyhow::{bail, Context as _};
 use bytes::Bytes;
@@ -44,17 +45,16 @@ async fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
-        [mode, count, run] if mode == "run" => {
-            send_all(count.parse().context(USAGE)?, run, true).await
-        }
+        [mode, count, run] if mode == "run" => send_all(count.parse().context(USAGE)?, run).await,
         [mode, count, run] if mode == "pending" => {
-            send_all(count.parse().context(USAGE)?, run, false).await
+            write_pending(count.parse().context(USAGE)?, run).await
         }
         _ => bail!(USAGE),
     }
 }
 
-async fn send_all(count: u64, run: &str, send: bool) -> anyhow::Result<()> {
+/// The outbox and queue adapters the ingress builds, from the same environment variables.
+async fn adapters() -> anyhow::Result<(DynamoDbOutbox, SqsQueue)> {
     let source = env("SOURCE_NAME")?;
     let shards = env("PENDING_SHARDS")?.parse().context("PENDING_SHARDS")?;
     let sdk = load_sdk_config(CallLimits::within(std::time::Duration::from_secs(3))).await;
@@ -64,34 +64,33 @@ async fn send_all(count: u64, run: &str, send: bool) -> anyhow::Result<()> {
         &source,
         shards,
     );
-    let queue = SqsQueue::new(sqs_without_retry_quota(&sdk), env("QUEUE_URL")?);
+    Ok((
+        outbox,
+        SqsQueue::new(sqs_without_retry_quota(&sdk), env("QUEUE_URL")?),
+    ))
+}
+
+async fn send_all(count: u64, run: &str) -> anyhow::Result<()> {
+    let (outbox, queue) = adapters().await?;
     let retention = std::time::Duration::from_secs(14 * 86_400);
-    let received_at = if send { 0 } else { now_millis() - 600_000 };
     // Bodies come ready-made on stdin, so generating them costs this process nothing.
-    let given: Vec<Vec<u8>> = if send {
-        std::io::stdin()
-            .lines()
-            .map(|line| line.map(String::into_bytes))
-            .collect::<Result<_, _>>()?
-    } else {
-        Vec::new()
-    };
+    let given: Vec<Vec<u8>> = std::io::stdin()
+        .lines()
+        .map(|line| line.map(String::into_bytes))
+        .collect::<Result<_, _>>()?;
     for n in 0..count {
         let body = match given.get(n as usize) {
             Some(body) => body.clone(),
             None => body(n),
         };
         let event = AcceptedEvent::new(
-            &source,
+            outbox.source(),
             format!("{run}-{n}"),
             None,
             Bytes::from(body),
-            if send { now_millis() } else { received_at },
+            now_millis(),
         );
         outbox.insert_pending(&event).await?;
-        if !send {
-            continue;
-        }
         let message_id = queue
             .send(&OutgoingMessage::for_event(&event, DeliveredBy::Ingress))
             .await?;
@@ -105,6 +104,34 @@ async fn send_all(count: u64, run: &str, send: bool) -> anyhow::Result<()> {
                 retention,
             )
             .await?;
+    }
+    Ok(())
+}
+
+/// Writes the sweep's backlog: `count` pending rows, 16 writers at once.
+async fn write_pending(count: u64, run: &str) -> anyhow::Result<()> {
+    const WRITERS: u64 = 16;
+    let (outbox, _) = adapters().await?;
+    let received_at = now_millis() - 600_000;
+    let mut writers = tokio::task::JoinSet::new();
+    for writer in 0..WRITERS {
+        let (outbox, run) = (outbox.clone(), run.to_owned());
+        writers.spawn(async move {
+            for n in (writer..count).step_by(WRITERS as usize) {
+                let event = AcceptedEvent::new(
+                    outbox.source(),
+                    format!("{run}-{n}"),
+                    None,
+                    Bytes::from(body(n)),
+                    received_at,
+                );
+                outbox.insert_pending(&event).await?;
+            }
+            anyhow::Ok(())
+        });
+    }
+    while let Some(written) = writers.join_next().await {
+        written??;
     }
     Ok(())
 }

@@ -49,8 +49,9 @@ locals {
     RESPONSE_BUDGET_MS       = var.response_budget_ms
   })
   sweeper_env = merge(local.shared_env, {
-    GRACE_SECS   = var.grace_secs
-    MAX_ATTEMPTS = var.max_attempts
+    GRACE_SECS        = var.grace_secs
+    MAX_ATTEMPTS      = var.max_attempts
+    SWEEP_CONCURRENCY = var.sweep_concurrency
   })
 
   # ROUTES as the code reads it: each route with its queue's URL (optional fields left null).

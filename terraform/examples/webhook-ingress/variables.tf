@@ -160,6 +160,12 @@ variable "max_attempts" {
   default     = ""
 }
 
+variable "sweep_concurrency" {
+  description = "SWEEP_CONCURRENCY: shards the sweeper sweeps at once, 1 to 64 (code default 4); raise it to drain a large backlog faster when AWS latency, not CPU, bounds the sweep."
+  type        = string
+  default     = ""
+}
+
 variable "dashboard_links" {
   description = "Extra dashboard links (title => URL): repository, runbook, worker dashboard."
   type        = map(string)
