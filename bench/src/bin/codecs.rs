@@ -43,10 +43,10 @@ fn candidates() -> anyhow::Result<Vec<(&'static str, Compress)>> {
         ("zstd-3", zstd_plain(3)?),
         ("zstd-19", zstd_plain(19)?),
         ("zstd-3 + dictionary", zstd_dict(3)?),
-        ("zstd-9 + dictionary", zstd_dict(9)?),
+        ("zstd-9 + dictionary (zstd-d1, used)", zstd_dict(9)?),
         ("zstd-12 + dictionary", zstd_dict(12)?),
         ("zstd-15 + dictionary", zstd_dict(15)?),
-        ("zstd-19 + dictionary (zstd-d1)", zstd_dict(19)?),
+        ("zstd-19 + dictionary", zstd_dict(19)?),
     ])
 }
 
