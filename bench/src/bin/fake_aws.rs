@@ -5,11 +5,12 @@
 //! concurrency.
 //!
 //! ```text
-//! fake-aws        # prints `listening http://127.0.0.1:PORT`, serves until killed
+//! fake-aws [--secret VALUE]   # prints `listening http://127.0.0.1:PORT`, serves until killed
 //! ```
 //!
-//! It implements only what the bench's backlog writer and the sweeper call, the way the outbox
-//! calls it: PutItem (optionally `attribute_not_exists`), Query on the `unsent-index` (a key, an
+//! It implements only what the bench's backlog writer, the sweeper and the ingress's cold start
+//! call, the way they call it: SSM GetParameter (every name has the value of `--secret`),
+//! DescribeTable, GetQueueAttributes, SendMessage, PutItem (optionally `attribute_not_exists`), Query on the `unsent-index` (a key, an
 //! optional `received_at` range, `Limit`, `ExclusiveStartKey`, `Select=COUNT`), BatchGetItem,
 //! UpdateItem (`SET`/`REMOVE` with `=` and `IN` conditions), and SendMessageBatch (messages are
 //! counted and dropped). Anything else is answered 400 `UnknownOperationException` with the
@@ -40,6 +41,8 @@ fn refuse<T>(kind: &'static str, message: impl Into<String>) -> Result<T, Refusa
 
 #[derive(Default)]
 struct Tables {
+    /// What GetParameter answers, whatever the name.
+    secret: String,
     /// Rows by `id` (one table: the bench has one).
     rows: HashMap<String, Item>,
     /// The sparse `unsent-index`: (unsent_key, received_at, id) of every row that has one.
@@ -74,6 +77,24 @@ impl Tables {
             "DynamoDB_20120810.BatchGetItem" => self.batch_get_item(input),
             "DynamoDB_20120810.UpdateItem" => self.update_item(input),
             "AmazonSQS.SendMessageBatch" => self.send_message_batch(input),
+            "AmazonSQS.SendMessage" => {
+                self.messages_sent += 1;
+                Ok(json!({
+                    "MessageId": format!("fake-{}", self.messages_sent),
+                    "MD5OfMessageBody": "00000000000000000000000000000000",
+                }))
+            }
+            "AmazonSQS.GetQueueAttributes" => Ok(json!({"Attributes": {}})),
+            "DynamoDB_20120810.DescribeTable" => Ok(json!({"Table": {
+                "TableName": input["TableName"],
+                "TableStatus": "ACTIVE",
+            }})),
+            "AmazonSSM.GetParameter" => Ok(json!({"Parameter": {
+                "Name": input["Name"],
+                "Type": "SecureString",
+                "Value": self.secret,
+                "Version": 1,
+            }})),
             other => refuse(
                 "UnknownOperationException",
                 format!("fake-aws does not implement {other}"),
@@ -306,14 +327,20 @@ async fn serve(
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    if std::env::args().len() > 1 {
-        anyhow::bail!("usage: fake-aws (no arguments; prints the address it listens on)");
-    }
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let secret = match args.as_slice() {
+        [] => String::new(),
+        [flag, value] if flag == "--secret" => value.clone(),
+        _ => anyhow::bail!("usage: fake-aws [--secret VALUE] (prints the address it listens on)"),
+    };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .context("binding 127.0.0.1")?;
     println!("listening http://{}", listener.local_addr()?);
-    let tables = Arc::new(Mutex::new(Tables::default()));
+    let tables = Arc::new(Mutex::new(Tables {
+        secret,
+        ..Tables::default()
+    }));
     loop {
         let (stream, _) = listener.accept().await?;
         let tables = Arc::clone(&tables);
