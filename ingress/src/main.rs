@@ -7,8 +7,42 @@ use anyhow::Context as _;
 use ingress::{lambda, local, Ingress};
 use shared::config::{IngressConfig, ProcessEnv};
 
+const USAGE: &str = "\
+usage: ingress
+
+Receives signed webhooks: verifies the signature (anything unverified gets 404), writes the event
+to the DynamoDB outbox, sends it to SQS, marks it sent, and answers 200 once the event is durable.
+A duplicate delivery gets 200 and is not queued twice.
+
+Under the Lambda runtime (AWS_LAMBDA_RUNTIME_API set) it serves Function URL events. Otherwise it
+serves plain HTTP on INGRESS_LISTEN (default 127.0.0.1:9000) until Ctrl-C or SIGTERM.
+
+Configuration comes from the environment. Required: SOURCE_NAME, OUTBOX_TABLE, QUEUE_URL and
+SECRET_PARAMETER (the SSM SecureString parameter holding the secret; during a rotation its value
+holds several, separated by commas or whitespace). Optional: SIGNATURE_SCHEME (standard-webhooks,
+stripe, github, shopify, slack, or hmac-sha256 with SIGNATURE_HEADER, SIGNATURE_ENCODING and
+SIGNATURE_PREFIX), EVENT_ID_HEADER, EVENT_ID_POINTER, EVENT_TYPE_POINTER, MAX_BODY_BYTES,
+TIMESTAMP_TOLERANCE_SECS, SECRET_REFRESH_SECS, PENDING_SHARDS, RETENTION_DAYS, RESPONSE_BUDGET_MS,
+METRICS_NAMESPACE, ROUTES, LARGE_BODY_BUCKET, LARGE_BODY_PREFIX, LARGE_BODY_KMS_KEY, and the
+standard AWS variables (AWS_REGION, AWS_ENDPOINT_URL, profiles). A missing or invalid value stops
+the cold start with a message naming the variable. See README.md, \"Configuration\".";
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
+        [] => {}
+        ["--help" | "-h"] => {
+            println!("{USAGE}");
+            return Ok(());
+        }
+        _ => anyhow::bail!("unexpected arguments: {}\n\n{USAGE}", args.join(" ")),
+    }
     shared::logging::init();
     let config = IngressConfig::from_env(&ProcessEnv).context("invalid ingress configuration")?;
     let ingress = Arc::new(

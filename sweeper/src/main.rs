@@ -28,10 +28,10 @@ repeat and to run beside live functions. See README.md, \"Upgrading a live table
 
 Configuration comes from the environment: SOURCE_NAME, OUTBOX_TABLE, QUEUE_URL (required),
 PENDING_SHARDS, RETENTION_DAYS, METRICS_NAMESPACE, GRACE_SECS, MAX_ATTEMPTS, SWEEP_CONCURRENCY
-(shards swept at once, default 4), LARGE_BODY_BUCKET,
-LARGE_BODY_PREFIX, LARGE_BODY_KMS_KEY (a row whose body is in S3 is re-sent as its pointer and its
-object re-tagged sent), and the standard AWS variables (AWS_REGION, AWS_ENDPOINT_URL, profiles).
-See README.md.";
+(shards swept at once, default 4), ROUTES (a row goes to the queue it recorded; the same list as
+the ingress's), LARGE_BODY_BUCKET, LARGE_BODY_PREFIX, LARGE_BODY_KMS_KEY (a row whose body is in
+S3 is re-sent as its pointer and its object re-tagged sent), and the standard AWS variables
+(AWS_REGION, AWS_ENDPOINT_URL, profiles). See README.md.";
 
 /// A local sweep gets as long as the deployed function's timeout allows (60 s, minus a margin).
 const LOCAL_SWEEP_TIME: Duration = Duration::from_secs(55);

@@ -247,3 +247,23 @@ async fn cold_start_stops_with_a_message_naming_the_problem() {
     assert!(!ok);
     assert!(text.contains("/no/such/parameter"), "{text}");
 }
+
+#[test]
+fn help_names_every_variable_and_an_unknown_argument_is_refused() {
+    let output = Command::new(env!("CARGO_BIN_EXE_ingress"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let help = String::from_utf8_lossy(&output.stdout);
+    for name in ingress::ENV_VARS.iter().chain(ingress::LOCAL_ONLY_ENV_VARS) {
+        assert!(help.contains(name), "--help does not name {name}");
+    }
+
+    let output = Command::new(env!("CARGO_BIN_EXE_ingress"))
+        .arg("--listen")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("unexpected arguments: --listen"));
+}

@@ -130,7 +130,10 @@ async fn bad_arguments_and_configuration_stop_with_a_clear_message() {
 
     let output = sweeper_command(&stack).arg("--help").output().unwrap();
     assert!(output.status.success());
-    assert!(String::from_utf8_lossy(&output.stdout).contains("GRACE_SECS"));
+    let help = String::from_utf8_lossy(&output.stdout);
+    for name in sweeper::ENV_VARS {
+        assert!(help.contains(name), "--help does not name {name}");
+    }
 }
 
 #[tokio::test]
