@@ -66,7 +66,8 @@ pub const LARGE_BODY_IAM_ACTIONS: &[&str] =
 
 /// Index items asked for per Query page (and rows per BatchGetItem).
 const PAGE_SIZE: i32 = 100;
-/// No new step starts with less time than this left before the deadline.
+/// No page starts with less time than this (plus the last page's duration) left before the
+/// backlog reserve.
 const STEP_RESERVE: Duration = Duration::from_millis(500);
 /// Time kept for measuring the backlog after re-sending (at most a fifth of the sweep's time),
 /// so an overwhelmed sweep still reports how far behind the outbox is.
@@ -222,9 +223,11 @@ impl Sweeper {
     }
 
     /// Re-sends one shard's pending rows page by page, until the shard has none left, a Query
-    /// fails (the shard waits for the next sweep) or `start_by` is near. A page started before
-    /// `start_by` is finished (its calls bounded only by `deadline`) rather than abandoned
-    /// mid-call: an abandoned SendMessageBatch may have been sent and would be counted a failure.
+    /// fails (the shard waits for the next sweep) or `start_by` is near. A page is started only
+    /// if one as long as the shard's last page would end before `start_by`, and a started page
+    /// is finished (its calls bounded only by `deadline`) rather than abandoned mid-call: an
+    /// abandoned SendMessageBatch may have been sent, and the calls an emulator or a slow
+    /// service is still serving would delay the backlog count that follows.
     async fn sweep_shard(
         &self,
         shard: u16,
@@ -234,11 +237,13 @@ impl Sweeper {
     ) -> SweepReport {
         let mut report = SweepReport::default();
         let mut start = None;
+        let mut last_page = Duration::ZERO;
         loop {
-            if !has_time(start_by) {
+            if !has_time(start_by, last_page) {
                 report.stopped_early = true;
                 return report;
             }
+            let page_started = Instant::now();
             let page = self
                 .outbox
                 .unsent_page(RowStatus::Pending, shard, cutoff, PAGE_SIZE, start);
@@ -258,6 +263,7 @@ impl Sweeper {
             if !page.rows.is_empty() {
                 report.absorb(self.resend(&page.rows, deadline).await);
             }
+            last_page = page_started.elapsed();
             match page.next {
                 Some(next) => start = Some(next),
                 None => return report,
@@ -587,8 +593,9 @@ async fn send_batch(
     report
 }
 
-fn has_time(deadline: Instant) -> bool {
-    deadline.saturating_duration_since(Instant::now()) > STEP_RESERVE
+/// Whether a step expected to take `expected` still ends `STEP_RESERVE` before `deadline`.
+fn has_time(deadline: Instant, expected: Duration) -> bool {
+    deadline.saturating_duration_since(Instant::now()) > STEP_RESERVE + expected
 }
 
 /// Runs `step` until `deadline`; `None` when the deadline came first.
