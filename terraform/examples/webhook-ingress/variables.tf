@@ -52,7 +52,7 @@ variable "ingress_memory_size" {
 }
 
 variable "sweeper_memory_size" {
-  description = "Sweeper memory (MB) at creation; keep sweeper/function.json in step. Lambda's CPU share grows with it: 512 MB (about 0.29 vCPU) re-sends a backlog at about 600 rows/s even at the highest CPU per row measured, and an idle sweep costs cents a month."
+  description = "Sweeper memory (MB) at creation; keep sweeper/function.json in step. Lambda's CPU share grows with it: 512 MB (about 0.29 vCPU) re-sends a backlog at about 500 rows/s even at the highest CPU per row measured, and an idle sweep costs cents a month."
   type        = number
   default     = 512
 }
