@@ -30,18 +30,12 @@ the cold start with a message naming the variable. See README.md, \"Configuratio
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    match args
-        .iter()
-        .map(String::as_str)
-        .collect::<Vec<_>>()
-        .as_slice()
-    {
-        [] => {}
-        ["--help" | "-h"] => {
+    if let Some(first) = args.first() {
+        if args.len() == 1 && (first == "--help" || first == "-h") {
             println!("{USAGE}");
             return Ok(());
         }
-        _ => anyhow::bail!("unexpected arguments: {}\n\n{USAGE}", args.join(" ")),
+        anyhow::bail!("unexpected arguments: {}\n\n{USAGE}", args.join(" "));
     }
     shared::logging::init();
     let config = IngressConfig::from_env(&ProcessEnv).context("invalid ingress configuration")?;
