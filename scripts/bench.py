@@ -464,16 +464,19 @@ def table(rows):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--endpoint", default=os.environ.get("MOTO_ENDPOINT", "http://127.0.0.1:4566"))
-    parser.add_argument("--listen", default=os.environ.get("INGRESS_LISTEN", "127.0.0.1:9000"))
-    parser.add_argument("--webhooks", type=int, default=2000)
-    parser.add_argument("--cold-starts", type=int, default=7)
+    parser.add_argument("--endpoint", default=os.environ.get("MOTO_ENDPOINT", "http://127.0.0.1:4566"),
+                        help="moto for the CPU and cold-start parts (drains start their own)")
+    parser.add_argument("--listen", default=os.environ.get("INGRESS_LISTEN", "127.0.0.1:9000"),
+                        help="address of the ingress the CPU part serves webhooks to")
+    parser.add_argument("--webhooks", type=int, default=2000, help="2 KB webhooks of the CPU part")
+    parser.add_argument("--cold-starts", type=int, default=7, help="cold starts per binary (median)")
     parser.add_argument("--rows", type=int, default=20000, help="backlog of each in-memory-AWS drain")
     parser.add_argument("--moto-rows", type=int, default=1000, help="backlog of each drain against moto")
-    parser.add_argument("--latencies", default="0,5,20,50")
+    parser.add_argument("--latencies", default="0,5,20,50",
+                        help="ms the latency proxy adds to every AWS call of the in-memory drains")
     parser.add_argument("--concurrency", default="1,4,8",
                         help="SWEEP_CONCURRENCY values the drain is measured with")
-    parser.add_argument("--skip-build", action="store_true")
+    parser.add_argument("--skip-build", action="store_true", help="measure the release binaries already built")
     parser.add_argument("--parts", default="verify,cpu,cold,size,drain",
                         help="measure only these; the table keeps the other parts' last figures")
     args = parser.parse_args()
