@@ -3,8 +3,8 @@
 //! The ingress answers 200 once a row is durable, even if SendMessage failed or the process died
 //! before it; this sweep is what turns "durable" into "on the queue". It reads the sparse unsent
 //! index, `SWEEP_CONCURRENCY` shards at a time (cost follows the pending rows, never the table),
-//! re-reads each row consistently, sends in batches, marks rows sent with a conditional update, and parks a row
-//! after `MAX_ATTEMPTS` failed sends. [`Sweeper::sweep_once`] is one run, driven step by step
+//! re-reads each row consistently, sends in batches, marks rows sent with a conditional update,
+//! and parks a row after `MAX_ATTEMPTS` failed sends. [`Sweeper::sweep_once`] is one run, driven step by step
 //! by the tests.
 //!
 //! Two sweeps running at once lose nothing: both may send the same pending row (the workers
@@ -187,8 +187,8 @@ impl Sweeper {
     }
 
     /// One sweep over every shard, `SWEEP_CONCURRENCY` shards at a time: re-sends pending rows
-    /// received before `now - GRACE_SECS`, starting no step after `deadline` (minus a small
-    /// reserve), then measures what is left and prints the EMF line.
+    /// received before `now - GRACE_SECS`, starting no page that would not end before the time
+    /// kept for the backlog, then measures what is left and prints the EMF line.
     pub async fn sweep_once(&self, now: EpochMillis, deadline: Instant) -> SweepReport {
         let started = Instant::now();
         let backlog_reserve = BACKLOG_RESERVE.min(deadline.saturating_duration_since(started) / 5);
