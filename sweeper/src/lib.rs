@@ -4,8 +4,8 @@
 //! before it; this sweep is what turns "durable" into "on the queue". It reads the sparse unsent
 //! index, `SWEEP_CONCURRENCY` shards at a time (cost follows the pending rows, never the table),
 //! re-reads each row consistently, sends in batches, marks rows sent with a conditional update,
-//! and parks a row after `MAX_ATTEMPTS` failed sends. [`Sweeper::sweep_once`] is one run, driven step by step
-//! by the tests.
+//! and parks a row after `MAX_ATTEMPTS` failed sends. [`Sweeper::sweep_once`] is one run, driven
+//! step by step by the tests.
 //!
 //! Two sweeps running at once lose nothing: both may send the same pending row (the workers
 //! deduplicate on `event-id`), and only one of them marks it sent. A sweeper only reads its own
