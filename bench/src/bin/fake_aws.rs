@@ -10,10 +10,10 @@
 //!
 //! It implements only what the bench's backlog writer, the sweeper and the ingress's cold start
 //! call, the way they call it: SSM GetParameter (every name has the value of `--secret`),
-//! DescribeTable, GetQueueAttributes, SendMessage, PutItem (optionally `attribute_not_exists`), Query on the `unsent-index` (a key, an
-//! optional `received_at` range, `Limit`, `ExclusiveStartKey`, `Select=COUNT`), BatchGetItem,
-//! UpdateItem (`SET`/`REMOVE` with `=` and `IN` conditions), and SendMessageBatch (messages are
-//! counted and dropped). Anything else is answered 400 `UnknownOperationException` with the
+//! DescribeTable, GetQueueAttributes, SendMessage, PutItem (optionally `attribute_not_exists`),
+//! Query on the `unsent-index` (a key, an optional `received_at` range, `Limit`,
+//! `ExclusiveStartKey`, `Select=COUNT`), BatchGetItem, UpdateItem (`SET`/`REMOVE` with `=` and
+//! `IN` conditions), and SendMessageBatch (messages are counted and dropped). Anything else is answered 400 `UnknownOperationException` with the
 //! operation named, so the benchmark fails loudly instead of measuring a wrong path.
 
 use std::collections::{BTreeSet, HashMap};
@@ -146,7 +146,10 @@ impl Tables {
         let page: Vec<&(String, i64, String)> = matching.take(limit.saturating_add(1)).collect();
         let more = page.len() > limit;
         let page = &page[..page.len().min(limit)];
-        let index_item = |(key, at, id): &(String, i64, String)| json!({"unsent_key": {"S": key}, "received_at": {"N": at.to_string()}, "id": {"S": id}});
+        let index_item = |(key, at, id): &(String, i64, String)| {
+            let received_at = at.to_string();
+            json!({"unsent_key": {"S": key}, "received_at": {"N": received_at}, "id": {"S": id}})
+        };
         let mut output = json!({"Count": page.len(), "ScannedCount": page.len()});
         if input["Select"] != "COUNT" {
             output["Items"] = page.iter().map(|entry| index_item(entry)).collect();
