@@ -13,8 +13,9 @@
 //! DescribeTable, GetQueueAttributes, SendMessage, PutItem (optionally `attribute_not_exists`),
 //! Query on the `unsent-index` (a key, an optional `received_at` range, `Limit`,
 //! `ExclusiveStartKey`, `Select=COUNT`), BatchGetItem, UpdateItem (`SET`/`REMOVE` with `=` and
-//! `IN` conditions), and SendMessageBatch (messages are counted and dropped). Anything else is answered 400 `UnknownOperationException` with the
-//! operation named, so the benchmark fails loudly instead of measuring a wrong path.
+//! `IN` conditions), and SendMessageBatch (messages are counted and dropped). Anything else is
+//! answered 400 `UnknownOperationException` with the operation named, so the benchmark fails
+//! loudly instead of measuring a wrong path.
 
 use std::collections::{BTreeSet, HashMap};
 use std::convert::Infallible;
