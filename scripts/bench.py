@@ -59,6 +59,15 @@ def cpu_seconds(process):
     return usage.ru_utime + usage.ru_stime
 
 
+def function_env(stack, **extra):
+    """The functions' environment for `stack` (its endpoint, table, queue and secret parameter)."""
+    return {**os.environ, "SOURCE_NAME": "bench", "OUTBOX_TABLE": stack.table,
+            "QUEUE_URL": stack.queue_url, "SECRET_PARAMETER": stack.parameter,
+            "SIGNATURE_SCHEME": "standard-webhooks", "PENDING_SHARDS": str(SHARDS),
+            "GRACE_SECS": "120", "AWS_ENDPOINT_URL": stack.endpoint, "AWS_REGION": "us-east-1",
+            "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", **extra}
+
+
 class Stack:
     """A private table, queues and secret parameter on moto, and a thread draining the queue so
     moto's depth-dependent slowdown does not skew what is measured."""
@@ -95,11 +104,7 @@ class Stack:
         self._drainer.join()
 
     def env(self, **extra):
-        return {**os.environ, "SOURCE_NAME": "bench", "OUTBOX_TABLE": self.table,
-                "QUEUE_URL": self.queue_url, "SECRET_PARAMETER": self.parameter,
-                "SIGNATURE_SCHEME": "standard-webhooks", "PENDING_SHARDS": str(SHARDS),
-                "GRACE_SECS": "120", "AWS_ENDPOINT_URL": self.endpoint, "AWS_REGION": "us-east-1",
-                "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", **extra}
+        return function_env(self, **extra)
 
 
 def bodies(count):
@@ -379,14 +384,12 @@ class FakeAws:
         self.process = subprocess.Popen([str(RELEASE / "fake_aws"), "--secret", SECRET],
                                         stdout=subprocess.PIPE, text=True)
         self.endpoint = self.process.stdout.readline().split()[1]
+        self.table, self.parameter = "bench-outbox", "/bench/secret"
+        self.queue_url = f"{self.endpoint}/000000000000/bench-events"
         return self
 
     def env(self, **extra):
-        return {**os.environ, "SOURCE_NAME": "bench", "OUTBOX_TABLE": "bench-outbox",
-                "QUEUE_URL": f"{self.endpoint}/000000000000/bench-events", "PENDING_SHARDS": str(SHARDS),
-                "GRACE_SECS": "120", "AWS_ENDPOINT_URL": self.endpoint, "AWS_REGION": "us-east-1",
-                "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
-                "SECRET_PARAMETER": "/bench/secret", "SIGNATURE_SCHEME": "standard-webhooks", **extra}
+        return function_env(self, **extra)
 
     def __exit__(self, *_):
         self.process.terminate()
