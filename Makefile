@@ -47,7 +47,7 @@ lint: ## rustfmt and clippy, warnings as errors
 	cargo clippy --workspace --all-targets -- -D warnings
 
 unit-and-integration: moto signers ## cargo tests (unit, integration against moto, end to end)
-	cargo test --workspace
+	cargo test --workspace --no-fail-fast
 
 check-infra: ## parse terraform, run checkov and the consistency tests
 	scripts/check-infra.sh

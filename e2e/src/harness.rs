@@ -148,6 +148,8 @@ impl SoakConfig {
             kills: 3,
             // Enough bodies through S3 that its faults and the sweeper's re-tags surely happen.
             claim_check_percent: 8,
+            // Only a guard against a hang: the drain ends as soon as the queue is empty.
+            drain_limit: Duration::from_secs(600),
             keep_logs: false,
             progress: false,
             ..Self::soak(seed)

@@ -151,6 +151,8 @@ pub struct SecretCache {
     cached: std::sync::Mutex<Cached>,
     /// Held while a read is in flight: concurrent requests use the current keys rather than wait.
     reading: tokio::sync::Mutex<()>,
+    /// The monotonic clock the policy is applied with (a test's own in unit tests).
+    now: fn() -> Instant,
 }
 
 impl SecretCache {
@@ -159,17 +161,26 @@ impl SecretCache {
         source: Box<dyn SecretSource>,
         policy: RefreshPolicy,
     ) -> Result<Self, SecretsError> {
+        Self::load_with_clock(source, policy, Instant::now).await
+    }
+
+    async fn load_with_clock(
+        source: Box<dyn SecretSource>,
+        policy: RefreshPolicy,
+        now: fn() -> Instant,
+    ) -> Result<Self, SecretsError> {
         let keys = source.load().await?;
-        let now = Instant::now();
+        let loaded_at = now();
         Ok(Self {
             source,
             policy,
             cached: std::sync::Mutex::new(Cached {
                 keys: Arc::new(keys),
-                loaded_at: now,
-                last_attempt: now,
+                loaded_at,
+                last_attempt: loaded_at,
             }),
             reading: tokio::sync::Mutex::new(()),
+            now,
         })
     }
 
@@ -188,6 +199,7 @@ impl SecretCache {
                 last_attempt: now,
             }),
             reading: tokio::sync::Mutex::new(()),
+            now: Instant::now,
         }
     }
 
@@ -221,12 +233,8 @@ impl SecretCache {
     async fn refresh_if(&self, trigger: RefreshTrigger, limit: Duration) -> bool {
         let due = {
             let cached = self.lock();
-            self.policy.due(
-                trigger,
-                Instant::now(),
-                cached.loaded_at,
-                cached.last_attempt,
-            )
+            self.policy
+                .due(trigger, (self.now)(), cached.loaded_at, cached.last_attempt)
         };
         if !due {
             return false;
@@ -234,13 +242,13 @@ impl SecretCache {
         let Ok(_reading) = self.reading.try_lock() else {
             return false;
         };
-        self.lock().last_attempt = Instant::now();
+        self.lock().last_attempt = (self.now)();
         match tokio::time::timeout(limit, self.source.load()).await {
             Ok(Ok(keys)) => {
                 info!(?trigger, secrets = keys.len(), "signing secrets re-read");
                 let mut cached = self.lock();
                 cached.keys = Arc::new(keys);
-                cached.loaded_at = Instant::now();
+                cached.loaded_at = (self.now)();
                 true
             }
             Ok(Err(err)) => {
@@ -270,9 +278,24 @@ impl SecretSource for FixedKeys {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+    use std::sync::OnceLock;
 
     use super::*;
+
+    /// The clock of the cache test: it moves only when the test advances it.
+    static ADVANCED_MS: AtomicU64 = AtomicU64::new(0);
+
+    fn test_clock() -> Instant {
+        static ORIGIN: OnceLock<Instant> = OnceLock::new();
+        *ORIGIN.get_or_init(Instant::now)
+            + Duration::from_millis(ADVANCED_MS.load(Ordering::SeqCst))
+    }
+
+    fn advance(by: Duration) {
+        let millis = u64::try_from(by.as_millis()).unwrap();
+        ADVANCED_MS.fetch_add(millis, Ordering::SeqCst);
+    }
 
     #[test]
     fn age_refresh_needs_both_the_age_and_the_gap_failure_refresh_only_the_gap() {
@@ -326,17 +349,18 @@ mod tests {
             max_age: Duration::from_secs(300),
             min_gap: Duration::from_millis(200),
         };
-        let cache = SecretCache::load(Box::new(Arc::clone(&source)), policy)
+        let cache = SecretCache::load_with_clock(Box::new(Arc::clone(&source)), policy, test_clock)
             .await
             .unwrap();
         let limit = Duration::from_secs(1);
         assert_eq!(cache.current(limit).await.len(), 1);
-        // Within the gap of the cold-start read: no read, however many forgeries arrive.
+        // Within the gap of the cold-start read: no read, however many forgeries arrive (and
+        // however slowly the machine runs: the test's clock moves only when it says so).
         assert!(cache.after_failed_verification(limit).await.is_none());
         assert_eq!(source.reads.load(Ordering::SeqCst), 1);
 
         *source.secret.lock().unwrap() = Some("old new");
-        tokio::time::sleep(Duration::from_millis(250)).await;
+        advance(Duration::from_millis(250));
         let fresh = cache.after_failed_verification(limit).await.unwrap();
         assert_eq!(fresh.len(), 2);
         assert!(cache.after_failed_verification(limit).await.is_none());
@@ -344,7 +368,7 @@ mod tests {
 
         // SSM fails: the two keys stay in use.
         *source.secret.lock().unwrap() = None;
-        tokio::time::sleep(Duration::from_millis(250)).await;
+        advance(Duration::from_millis(250));
         assert!(cache.after_failed_verification(limit).await.is_none());
         assert_eq!(cache.current(limit).await.len(), 2);
         assert_eq!(source.reads.load(Ordering::SeqCst), 3);

@@ -47,9 +47,9 @@ async fn small_soak_loses_no_accepted_webhook_under_faults_and_kills() {
         );
     }
     assert!(report.provider_retries() > 0, "{report}");
-    // The response budget (3 s) held under hangs and throttling: no answer took as long as a
-    // provider's 5 s patience.
-    assert_eq!(report.answers.get("timeout"), None, "{report}");
+    // Whether an answer outlasts the provider's 5 s patience depends on how busy the machine is
+    // (a timed-out delivery is retried like a 500, and counted in the report): the response
+    // budget itself is proven on a black hole in ingress/tests/it/rules.rs, not here.
     assert!(
         report.accepted * 10 >= report.events * 9,
         "most events must get through: {report}"

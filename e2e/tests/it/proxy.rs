@@ -1,7 +1,7 @@
 //! The fault proxy, fault by fault, with the real SDK against moto: each fault must look to the
 //! client the way AWS failing looks, and must (or must not) let the write through.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -181,16 +181,14 @@ async fn hang_outlasts_the_attempt_timeout_and_writes_nothing() {
     .await;
     let config = client_config(&proxy.endpoint(), 1, Duration::from_millis(700)).await;
 
-    let started = Instant::now();
-    let err = put(&aws_sdk_dynamodb::Client::new(&config), &stack, "hung")
+    // The error's kind, not the time taken, shows the attempt timeout ended the call; the outer
+    // timeout only guards against a hang.
+    let put = put(&aws_sdk_dynamodb::Client::new(&config), &stack, "hung");
+    let err = tokio::time::timeout(Duration::from_secs(120), put)
         .await
+        .expect("the SDK call came back")
         .expect_err("timeout");
     assert!(matches!(err, SdkError::TimeoutError(_)), "{err:?}");
-    assert!(
-        started.elapsed() < Duration::from_secs(3),
-        "{:?}",
-        started.elapsed()
-    );
     assert!(!exists(&stack, "hung").await);
     assert_eq!(proxy.stats().faults_of(Fault::Hang), 1);
     stack.delete().await;

@@ -147,7 +147,8 @@ async fn exercise(provider: Provider) {
     let rotated = Instant::now();
     while run.status(new, "evt_rotated_new", 0, false) != 200 {
         assert!(
-            rotated.elapsed() < Duration::from_secs(30),
+            // Only a hang guard: the re-read comes about 10 s after the last one.
+            rotated.elapsed() < Duration::from_secs(120),
             "{name}: the new secret was not picked up"
         );
         std::thread::sleep(Duration::from_millis(500));

@@ -41,10 +41,10 @@ async fn a_rotated_secret_is_picked_up_by_a_running_binary_without_a_restart() {
 
     assert_eq!(post_signed(&ingress, OLD, "d-old-1", body), 200);
 
-    // Step 1 of a rotation: both secrets. Within 10 s of the last read the new one is not known
-    // yet, and its failures do not make the binary read SSM again.
+    // Step 1 of a rotation: both secrets. The new one verifies once 10 s have passed since the
+    // last read. (That failures within those 10 s do not read SSM again depends on how fast
+    // this test runs, so `SecretCache`'s unit tests prove it on a clock of their own.)
     stack.put_secret(&format!("{OLD} {NEW}")).await;
-    assert_eq!(post_signed(&ingress, NEW, "d-new-early", body), 404);
     sleep_until(started + gap);
     assert_eq!(post_signed(&ingress, NEW, "d-new-1", body), 200);
     assert_eq!(post_signed(&ingress, OLD, "d-old-2", body), 200);

@@ -1,5 +1,7 @@
 //! Ingress-specific test support on top of `shared::testing`.
 
+use std::time::Duration;
+
 use ingress::Ingress;
 use shared::aws::{
     dynamodb_without_retry_quota, s3_without_retry_quota, sqs_without_retry_quota, CallLimits,
@@ -24,6 +26,15 @@ pub trait IngressStack {
         self.ingress_with(&[], None, None).await
     }
 
+    /// Like [`IngressStack::ingress_with`], with clients that would wait an hour for an answer:
+    /// only the ingress's own response budget can end a call early.
+    async fn ingress_with_patient_clients(
+        &self,
+        overrides: &[(&'static str, &str)],
+        dynamodb_endpoint: Option<&str>,
+        sqs_endpoint: Option<&str>,
+    ) -> Ingress;
+
     /// An ingress with the S3 claim check on this stack's bucket (`MAX_BODY_BYTES` at the
     /// Function URL's limit), its S3 client pointed at `s3_endpoint` (a dead port, say).
     async fn ingress_with_bucket(&self, s3_endpoint: Option<&str>) -> Ingress;
@@ -41,21 +52,25 @@ impl IngressStack for Stack {
         let config = IngressConfig::from_env(&self.env_with(overrides))
             .expect("test configuration is valid");
         let limits = CallLimits::within(config.response_budget);
-        let dynamodb_sdk = sdk_config(dynamodb_endpoint.unwrap_or(&self.endpoint), limits).await;
-        let sqs_sdk = sdk_config(sqs_endpoint.unwrap_or(&self.endpoint), limits).await;
-        let keys = config
-            .scheme
-            .parse_keys(&secret_for(&config.scheme))
-            .unwrap();
-        let outbox = DynamoDbOutbox::new(
-            dynamodb_without_retry_quota(&dynamodb_sdk),
-            &config.outbox.table,
-            &config.outbox.source,
-            config.outbox.pending_shards,
-        );
-        let queue = SqsQueue::new(sqs_without_retry_quota(&sqs_sdk), &config.outbox.queue_url);
-        let store = S3BodyStore::new(s3_without_retry_quota(&dynamodb_sdk), None);
-        Ingress::new(config, SecretCache::fixed(keys), outbox, queue).with_body_store(store)
+        build_ingress(self, config, limits, dynamodb_endpoint, sqs_endpoint).await
+    }
+
+    async fn ingress_with_patient_clients(
+        &self,
+        overrides: &[(&'static str, &str)],
+        dynamodb_endpoint: Option<&str>,
+        sqs_endpoint: Option<&str>,
+    ) -> Ingress {
+        let config = IngressConfig::from_env(&self.env_with(overrides))
+            .expect("test configuration is valid");
+        let hour = Duration::from_secs(3600);
+        let limits = CallLimits {
+            connect_timeout: hour,
+            attempt_timeout: hour,
+            operation_timeout: hour,
+            max_attempts: 1,
+        };
+        build_ingress(self, config, limits, dynamodb_endpoint, sqs_endpoint).await
     }
 
     async fn ingress_with_bucket(&self, s3_endpoint: Option<&str>) -> Ingress {
@@ -76,4 +91,29 @@ impl IngressStack for Stack {
             }
         }
     }
+}
+
+/// An ingress over `stack`, built like the binary builds it but with explicit endpoints and limits.
+async fn build_ingress(
+    stack: &Stack,
+    config: IngressConfig,
+    limits: CallLimits,
+    dynamodb_endpoint: Option<&str>,
+    sqs_endpoint: Option<&str>,
+) -> Ingress {
+    let dynamodb_sdk = sdk_config(dynamodb_endpoint.unwrap_or(&stack.endpoint), limits).await;
+    let sqs_sdk = sdk_config(sqs_endpoint.unwrap_or(&stack.endpoint), limits).await;
+    let keys = config
+        .scheme
+        .parse_keys(&secret_for(&config.scheme))
+        .unwrap();
+    let outbox = DynamoDbOutbox::new(
+        dynamodb_without_retry_quota(&dynamodb_sdk),
+        &config.outbox.table,
+        &config.outbox.source,
+        config.outbox.pending_shards,
+    );
+    let queue = SqsQueue::new(sqs_without_retry_quota(&sqs_sdk), &config.outbox.queue_url);
+    let store = S3BodyStore::new(s3_without_retry_quota(&dynamodb_sdk), None);
+    Ingress::new(config, SecretCache::fixed(keys), outbox, queue).with_body_store(store)
 }

@@ -2,6 +2,8 @@
 //! Runtime API fed an EventBridge Scheduler event.
 
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -9,7 +11,7 @@ use bytes::Bytes;
 use shared::aws::CallLimits;
 use shared::event::AcceptedEvent;
 use shared::outbox::DynamoDbOutbox;
-use shared::testing::{black_hole, s, sdk_config, RuntimeApi, Stack};
+use shared::testing::{s, sdk_config, RuntimeApi, Stack};
 use shared::time::now_millis;
 
 fn sweeper_command(stack: &Stack) -> Command {
@@ -164,11 +166,39 @@ async fn each_scheduled_invocation_is_one_sweep_under_the_lambda_runtime() {
     );
 }
 
+/// A listener that accepts connections, never answers, and counts them.
+async fn counting_black_hole() -> (String, Arc<AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&accepted);
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = listener.accept().await {
+            counter.fetch_add(1, Ordering::SeqCst);
+            held.push(stream);
+        }
+    });
+    (format!("http://{address}"), accepted)
+}
+
+/// Polls `done` every 50 ms; `false` if `guard` (only a hang guard) passed first.
+async fn wait_for(guard: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let started = std::time::Instant::now();
+    while !done() {
+        if started.elapsed() > guard {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    true
+}
+
 #[tokio::test]
 async fn a_periodic_sweeper_stops_on_sigterm_even_in_the_middle_of_a_sweep() {
     let stack = Stack::new().await;
     // Every DynamoDB call hangs, so the first sweep is still running when the signal comes.
-    let hole = black_hole().await;
+    let (hole, calls) = counting_black_hole().await;
     let mut child = sweeper_command(&stack)
         .env("AWS_ENDPOINT_URL_DYNAMODB", &hole)
         .args(["--every", "1"])
@@ -176,24 +206,28 @@ async fn a_periodic_sweeper_stops_on_sigterm_even_in_the_middle_of_a_sweep() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // The signal goes once a sweep is under way (its first call reached the hole), however long
+    // the binary took to start: its handler is installed before the first sweep.
+    assert!(
+        wait_for(Duration::from_secs(120), || calls.load(Ordering::SeqCst)
+            > 0)
+        .await,
+        "the sweeper never called DynamoDB"
+    );
 
     let sent = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
         .unwrap();
     assert!(sent.success());
-    let started = std::time::Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break Some(status);
-        }
-        if started.elapsed() > Duration::from_secs(5) {
-            let _ = child.kill();
-            break None;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
-    let status = status.expect("the sweeper must exit within 5 s of SIGTERM");
+    let exited = wait_for(Duration::from_secs(120), || {
+        matches!(child.try_wait(), Ok(Some(_)))
+    })
+    .await;
+    if !exited {
+        let _ = child.kill();
+    }
+    assert!(exited, "the sweeper did not exit after SIGTERM");
+    let status = child.wait().unwrap();
     assert!(status.success(), "{status}");
 }
