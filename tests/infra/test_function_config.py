@@ -4,6 +4,7 @@ import re
 import pytest
 
 from conftest import ROOT, function_json
+from test_env_vars import _lambroll_env_map
 
 FUNCTION_JSON = {"ingress": "function.json", "sweeper": "sweeper/function.json"}
 TIMEOUT = {"ingress": 10, "sweeper": 60}
@@ -12,15 +13,34 @@ MEMORY_VAR = {"ingress": "ingress_memory_size", "sweeper": "sweeper_memory_size"
 
 @pytest.mark.parametrize("fn", ["ingress", "sweeper"])
 def test_function_json_runtime(fn, example):
+    """Every setting Terraform also applies comes from its outputs, so a deploy never reverts a tfvars
+    change; the rest is fixed by the package (handler, runtime)."""
     cfg = function_json(FUNCTION_JSON[fn])
+    prefix = fn.upper()
     assert cfg["Handler"] == "bootstrap"
     assert cfg["Runtime"] == "provided.al2023"
-    assert cfg["Architectures"] == ["{{ env `ARCH` `arm64` }}"]
-    assert cfg["Timeout"] == TIMEOUT[fn] == example.modules[fn]["timeout"]
-    assert cfg["MemorySize"] == example.var_default(MEMORY_VAR[fn])
-    assert cfg["FunctionName"] == f"{{{{ must_env `{fn.upper()}_FUNCTION_NAME` }}}}"
-    assert cfg["Role"] == f"{{{{ must_env `{fn.upper()}_ROLE_ARN` }}}}"
+    assert cfg["Architectures"] == ["{{ must_env `ARCH` | json_escape }}"]
+    assert cfg["Timeout"] == f"{{{{ must_env `{prefix}_TIMEOUT` }}}}"
+    assert cfg["MemorySize"] == f"{{{{ must_env `{prefix}_MEMORY_SIZE` }}}}"
+    assert cfg["Description"] == f"{{{{ must_env `{prefix}_DESCRIPTION` | json_escape }}}}"
+    assert cfg["FunctionName"] == f"{{{{ must_env `{prefix}_FUNCTION_NAME` | json_escape }}}}"
+    assert cfg["Role"] == f"{{{{ must_env `{prefix}_ROLE_ARN` | json_escape }}}}"
     assert example.var_default("architecture") == "arm64"
+
+
+@pytest.mark.parametrize("fn", ["ingress", "sweeper"])
+def test_lambroll_gets_the_settings_terraform_created_the_function_with(fn, example):
+    prefix = fn.upper()
+    call = example.call(fn)  # locals resolved, as in the exported map
+    exported = _lambroll_env_map(example)
+    assert exported["ARCH"] == call["architecture"] == "${var.architecture}"
+    assert exported[f"{prefix}_MEMORY_SIZE"] == call["memory_size"] == f"${{var.{MEMORY_VAR[fn]}}}"
+    assert exported[f"{prefix}_TIMEOUT"] == call["timeout"] == TIMEOUT[fn]
+    assert example.modules[fn]["timeout"] == f"${{local.{fn}_timeout}}"
+    assert exported[f"{prefix}_DESCRIPTION"] == call["description"]
+    assert example.modules[fn]["description"] == f"${{local.{fn}_description}}"
+    assert exported[f"{prefix}_FUNCTION_NAME"] == f"${{module.{fn}.function_name}}"
+    assert exported[f"{prefix}_ROLE_ARN"] == f"${{module.{fn}.role_arn}}"
 
 
 def test_terraform_creates_what_lambroll_deploys(modules):

@@ -18,6 +18,14 @@ locals {
   outboxctl    = "outboxctl --function ${var.name}-ingress:current"
   sweeper_name = "${var.name}-sweeper"
 
+  # Settings both Terraform (at creation) and lambroll (every deploy, through output lambroll_env) apply,
+  # so that a deploy never reverts them. The timeouts are part of the design: the ingress answers within
+  # RESPONSE_BUDGET_MS (3 s) and GRACE_SECS (120 s) exceeds its timeout; a sweep ends before the next one.
+  ingress_description = "Webhook ingress (${var.source_name}): verify, record in the outbox, enqueue"
+  sweeper_description = "Webhook outbox sweeper (${var.source_name}): re-sends pending events"
+  ingress_timeout     = 10
+  sweeper_timeout     = 60
+
   # The functions' environments: the same keys as function.json / sweeper/function.json and each crate's
   # ENV_VARS (tests/infra checks it); lambroll owns the values. Both functions read shared_env
   # (PENDING_SHARDS, RETENTION_DAYS and METRICS_NAMESPACE must be equal for both).
@@ -192,10 +200,10 @@ module "secret" {
 module "ingress" {
   source              = "../../modules/lambda"
   function_name       = local.ingress_name
-  description         = "Webhook ingress (${var.source_name}): verify, record in the outbox, enqueue"
+  description         = local.ingress_description
   architecture        = var.architecture
   memory_size         = var.ingress_memory_size
-  timeout             = 10
+  timeout             = local.ingress_timeout
   log_retention_days  = var.log_retention_days
   log_kms_key_arn     = aws_kms_key.logs.arn
   create_function_url = true
@@ -242,10 +250,10 @@ module "ingress" {
 module "sweeper" {
   source             = "../../modules/lambda"
   function_name      = local.sweeper_name
-  description        = "Webhook outbox sweeper (${var.source_name}): re-sends pending events"
+  description        = local.sweeper_description
   architecture       = var.architecture
   memory_size        = var.sweeper_memory_size
-  timeout            = 60
+  timeout            = local.sweeper_timeout
   log_retention_days = var.log_retention_days
   log_kms_key_arn    = aws_kms_key.logs.arn
   alarm_topic_arn    = module.alarm_topic.topic_arn

@@ -61,13 +61,19 @@ output "dashboard_url" {
 }
 
 output "lambroll_env" {
-  description = "Every variable function.json and sweeper/function.json read: eval \"$(terraform output -raw lambroll_env)\"."
+  description = "Every variable function.json and sweeper/function.json read, as shell exports: eval \"$(terraform output -raw lambroll_env)\" before lambroll diff/deploy."
   value = join("\n", [for k, v in merge(local.ingress_env, local.sweeper_env, {
     ARCH                  = var.architecture
     INGRESS_FUNCTION_NAME = module.ingress.function_name
     INGRESS_ROLE_ARN      = module.ingress.role_arn
+    INGRESS_DESCRIPTION   = local.ingress_description
+    INGRESS_MEMORY_SIZE   = var.ingress_memory_size
+    INGRESS_TIMEOUT       = local.ingress_timeout
     SWEEPER_FUNCTION_NAME = module.sweeper.function_name
     SWEEPER_ROLE_ARN      = module.sweeper.role_arn
+    SWEEPER_DESCRIPTION   = local.sweeper_description
+    SWEEPER_MEMORY_SIZE   = var.sweeper_memory_size
+    SWEEPER_TIMEOUT       = local.sweeper_timeout
   }) : "export ${k}='${replace(v, "'", "'\\''")}'"])
 }
 

@@ -46,13 +46,13 @@ variable "architecture" {
 }
 
 variable "ingress_memory_size" {
-  description = "Ingress memory (MB) at creation; keep function.json in step."
+  description = "Ingress memory (MB): Terraform creates the function with it and every lambroll deploy applies it (INGRESS_MEMORY_SIZE in output lambroll_env)."
   type        = number
   default     = 256
 }
 
 variable "sweeper_memory_size" {
-  description = "Sweeper memory (MB) at creation; keep sweeper/function.json in step. Lambda's CPU share grows with it: 512 MB (about 0.29 vCPU) re-sends a backlog at about 500 rows/s even at the highest CPU per row measured, and an idle sweep costs cents a month."
+  description = "Sweeper memory (MB): Terraform creates the function with it and every lambroll deploy applies it (SWEEPER_MEMORY_SIZE in output lambroll_env). Lambda's CPU share grows with it: 512 MB (about 0.29 vCPU) re-sends a backlog at about 500 rows/s even at the highest CPU per row measured, and an idle sweep costs cents a month."
   type        = number
   default     = 512
 }
@@ -113,9 +113,9 @@ variable "event_type_pointer" {
 }
 
 variable "max_body_bytes" {
-  description = "MAX_BODY_BYTES (code default 262144; up to 6291456, the Function URL's limit, since bodies over 393216 go to the large-body bucket)."
+  description = "MAX_BODY_BYTES: larger bodies get 413. The default is the Function URL's own request limit (6 MiB), as in the local stack (`make up`): bodies over 393216 bytes go to the large-body bucket this example creates. Empty means the code's default, 262144, which never uses the bucket."
   type        = string
-  default     = ""
+  default     = "6291456"
 }
 
 variable "timestamp_tolerance_secs" {
