@@ -74,17 +74,18 @@ def test_log_groups_have_retention(modules):
     assert group["retention_in_days"] == "${var.log_retention_days}"
 
 
-DASHBOARD_SECTIONS = ["Ingress Lambda", "Outbox", "Queue", "DLQ", "Sweeper"]
+DASHBOARD_SECTIONS = ["Ingress Lambda", "Outbox", "Sweeper", "Queues", "DLQs"]
 DASHBOARD_METRICS = [
     "Invocations", "Duration", "Errors", "Throttles", "Received", "Accepted", "Rejected", "Duplicate",
     "EnqueueDeferred", "OutboxWriteFailed", "Failed", "LatencyMs", "PendingCount", "OldestPendingAgeSeconds",
-    "Parked", "NumberOfMessagesSent", "NumberOfMessagesReceived", "NumberOfMessagesDeleted",
+    "ParkedCount", "Parked", "NumberOfMessagesSent", "NumberOfMessagesReceived", "NumberOfMessagesDeleted",
     "ApproximateAgeOfOldestMessage", "ApproximateNumberOfMessagesNotVisible",
     "ApproximateNumberOfMessagesVisible", "Resent", "ResendFailed",
 ]
 
 
 def test_dashboard_follows_the_data_flow():
+    """Ingress, outbox, the sweeper that drains it into the queues, the queues, their DLQs."""
     text = (ROOT / "terraform" / "modules" / "monitoring" / "dashboard.tf").read_text(encoding="utf-8")
     # From the widget list on: its first widget, then the sections (local.sections) with their metrics.
     widgets = text[text.index("widgets = "):]
@@ -93,3 +94,15 @@ def test_dashboard_follows_the_data_flow():
     assert positions == sorted(positions)
     for metric in DASHBOARD_METRICS:
         assert f'"{metric}"' in widgets, f"dashboard lacks {metric}"
+    # Positions are computed from the sections above, whatever the number of routed queues.
+    assert "section_y[n]" in widgets and re.search(r"section_y\s*=", widgets)
+
+
+def test_dashboard_shows_every_routed_queue_and_its_dlq(modules, example):
+    text = (ROOT / "terraform" / "modules" / "monitoring" / "dashboard.tf").read_text(encoding="utf-8")
+    assert "for q in var.routed_queues" in text
+    assert text.count("rows = [for q in local.queues") == 2, "one row per queue in Queues and in DLQs"
+    call = example.modules["monitoring"]["routed_queues"]
+    assert call.startswith("${[for r in var.routes : {"), call
+    for field in ("queue_name = module.routed_queue[r.name].queue_name", "dlq_name = module.routed_queue[r.name].dlq_name"):
+        assert field in call

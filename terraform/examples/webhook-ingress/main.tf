@@ -26,6 +26,9 @@ locals {
   ingress_timeout     = 10
   sweeper_timeout     = 60
 
+  # Where AWS Chatbot's API exists (it is not in every region).
+  chatbot_regions = ["us-east-2", "us-west-2", "eu-west-1", "ap-southeast-1"]
+
   # The functions' environments: the same keys as function.json / sweeper/function.json and each crate's
   # ENV_VARS (tests/infra checks it); lambroll owns the values. Both functions read shared_env
   # (PENDING_SHARDS, RETENTION_DAYS and METRICS_NAMESPACE must be equal for both).
@@ -119,8 +122,20 @@ locals {
 module "alarm_topic" {
   source             = "../../modules/alarm-topic"
   name               = "${var.name}-alarms"
+  email_addresses    = var.alarm_emails
+  https_endpoints    = var.alarm_https_endpoints
   slack_workspace_id = var.slack_workspace_id
   slack_channel_id   = var.slack_channel_id
+  # The deployment's region when AWS Chatbot has its API there, else us-east-2.
+  chatbot_region = coalesce(var.chatbot_region, contains(local.chatbot_regions, var.region) ? var.region : "us-east-2")
+}
+
+# `terraform plan` and `apply` warn (a check block never fails the run) while no alarm reaches anyone.
+check "alarm_destination" {
+  assert {
+    condition     = length(module.alarm_topic.destinations) > 0
+    error_message = "No alarm destination is configured: every alarm goes to the SNS topic and no further. Set alarm_emails, alarm_https_endpoints (PagerDuty, Opsgenie) or slack_workspace_id + slack_channel_id (docs/deploy.md, Alarm destinations)."
+  }
 }
 
 # Encrypts both functions' log groups.
@@ -307,10 +322,17 @@ module "monitoring" {
   queue_url             = module.queue.queue_url
   dlq_name              = module.queue.dlq_name
   dlq_url               = module.queue.dlq_url
-  alarm_topic_arn       = module.alarm_topic.topic_arn
-  links                 = var.dashboard_links
-  runbook_url           = var.runbook_url
-  outboxctl_command     = local.outboxctl
+  routed_queues = [for r in var.routes : {
+    name       = r.name
+    queue_name = module.routed_queue[r.name].queue_name
+    dlq_name   = module.routed_queue[r.name].dlq_name
+  }]
+  alarm_topic_arn = module.alarm_topic.topic_arn
+  links           = var.dashboard_links
+  # A secret that differs between the provider and SSM rejects every delivery.
+  rejected_burst_threshold = var.rejected_burst_threshold
+  runbook_url              = var.runbook_url
+  outboxctl_command        = local.outboxctl
   other_alarm_arns = concat(
     module.ingress.alarm_arns, module.queue.alarm_arns, module.sweeper.alarm_arns,
     flatten([for r in var.routes : module.routed_queue[r.name].alarm_arns]),

@@ -55,6 +55,11 @@ output "alarm_topic_arn" {
   value       = module.alarm_topic.topic_arn
 }
 
+output "alarm_destinations" {
+  description = "Where the alarms go; \"none\" means nobody is told (set alarm_emails, alarm_https_endpoints or the Slack ids)."
+  value       = length(module.alarm_topic.destinations) > 0 ? module.alarm_topic.destinations : ["none: alarms reach nobody"]
+}
+
 output "dashboard_url" {
   description = "CloudWatch dashboard."
   value       = module.monitoring.dashboard_url

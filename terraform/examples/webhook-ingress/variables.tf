@@ -190,6 +190,31 @@ variable "tags" {
   default     = {}
 }
 
+variable "rejected_burst_threshold" {
+  description = "Rejected requests (bad signature) within 15 minutes at or above which the ingress-rejected-burst alarm fires; raise it if something probes the URL steadily."
+  type        = number
+  default     = 5
+}
+
+variable "alarm_emails" {
+  description = "Optional: e-mail addresses that get every alarm (each confirms the mail SNS sends first)."
+  type        = list(string)
+  default     = []
+}
+
+variable "alarm_https_endpoints" {
+  description = "Optional: HTTPS endpoints that get every alarm, e.g. a PagerDuty or Opsgenie SNS integration URL (they confirm the subscription themselves). Sensitive: the URL holds the integration key."
+  type        = list(string)
+  default     = []
+  sensitive   = true
+}
+
+variable "chatbot_region" {
+  description = "Optional: region of the AWS Chatbot Slack configuration (us-east-2, us-west-2, eu-west-1 or ap-southeast-1, where its API exists). Null: `region` when it is one of them, else us-east-2."
+  type        = string
+  default     = null
+}
+
 variable "slack_workspace_id" {
   description = "Optional: Slack workspace (team) id for the alarms (AWS Chatbot); set with slack_channel_id."
   type        = string
