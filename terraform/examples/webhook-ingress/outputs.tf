@@ -96,3 +96,13 @@ output "large_body_bucket" {
   description = "LARGE_BODY_BUCKET: where bodies over what an outbox row holds are kept (the S3 claim check)."
   value       = module.large_bodies.bucket_name
 }
+
+output "ci_deploy_role_arn" {
+  description = "Role the deploy job assumes (GitHub repository variable CI_DEPLOY_ROLE_ARN); null without github_repository."
+  value       = try(aws_iam_role.ci["deploy"].arn, null)
+}
+
+output "ci_diff_role_arn" {
+  description = "Role the pull-request job assumes for lambroll diff (repository variable CI_DIFF_ROLE_ARN); null without github_repository."
+  value       = try(aws_iam_role.ci["diff"].arn, null)
+}

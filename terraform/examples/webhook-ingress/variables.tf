@@ -236,3 +236,37 @@ variable "large_body_prefix" {
   type        = string
   default     = ""
 }
+
+variable "github_repository" {
+  description = "Optional: owner/name of the GitHub repository whose Actions deploy the functions (.github/workflows/). Set: creates the OIDC roles of ci.tf (outputs ci_deploy_role_arn, ci_diff_role_arn)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.github_repository == null || can(regex("^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$", var.github_repository))
+    error_message = "github_repository must be owner/name."
+  }
+}
+
+variable "github_oidc_provider_arn" {
+  description = "Optional: the account's existing IAM OIDC provider for token.actions.githubusercontent.com (an account has at most one). Null: ci.tf creates it."
+  type        = string
+  default     = null
+}
+
+variable "tf_state_s3_uri" {
+  description = "Optional: s3://BUCKET/KEY of this root's state (the S3 backend): the CI roles may read it, for output lambroll_env. Null: no state access (then give CI the outputs another way)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.tf_state_s3_uri == null || can(regex("^s3://[^/]+/.+", var.tf_state_s3_uri))
+    error_message = "tf_state_s3_uri must be s3://BUCKET/KEY."
+  }
+}
+
+variable "tf_state_kms_key_arn" {
+  description = "Optional: the KMS key encrypting the state object, when the backend uses SSE-KMS (kms_key_id): the CI roles may decrypt it through S3."
+  type        = string
+  default     = null
+}
