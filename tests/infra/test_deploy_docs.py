@@ -37,3 +37,11 @@ def test_every_templated_environment_variable_is_in_the_environment_table():
 def test_the_versions_named_are_the_files():
     assert "`required_version = \">= 1.10.0, < 2.0.0\"`" in DOC
     assert "`>= 6.28, < 7.0`" in DOC
+
+
+def test_the_tfvars_example_sets_only_variables_the_example_has(example):
+    import hcl2
+    with open(ROOT / "terraform" / "examples" / "webhook-ingress" / "terraform.tfvars.example", encoding="utf-8") as f:
+        values = {k: v for k, v in hcl2.load(f).items() if not k.startswith("__")}
+    assert {"region", "source_name"} <= set(values)
+    assert set(values) <= set(example.variables), sorted(set(values) - set(example.variables))
