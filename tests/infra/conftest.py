@@ -193,8 +193,7 @@ def rust_str_array(path, const):
     path = Path(path)
     rel = path.relative_to(ROOT)
     if not path.exists():
-        pytest.fail(f"{rel} does not exist: the crate must expose `pub const {const}: &[&str]` there "
-                    f"(issue 4)")
+        pytest.fail(f"{rel} does not exist: the crate must expose `pub const {const}: &[&str]` there")
     text = path.read_text(encoding="utf-8")
     m = re.search(r"pub\s+const\s+" + re.escape(const) + r"\s*:\s*&(?:'static\s+)?\[\s*&(?:'static\s+)?str\s*\]"
                   r"\s*=\s*&\[(.*?)\]\s*;", text, re.S)
