@@ -49,7 +49,7 @@ lint: ## rustfmt and clippy, warnings as errors
 unit-and-integration: moto signers ## cargo tests (unit, integration against moto, end to end)
 	cargo test --workspace --no-fail-fast
 
-check-infra: ## parse terraform, run checkov and the consistency tests
+check-infra: ## terraform parse + fmt -check, checkov, actionlint + zizmor on the workflows, function.json rendered as lambroll does, consistency tests
 	scripts/check-infra.sh
 
 # spin and a C compiler come from Debian (apt-get, as root or with sudo) when missing.

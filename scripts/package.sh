@@ -2,7 +2,7 @@
 # Build the Lambda packages for provided.al2023: dist/ingress.zip and dist/sweeper.zip, each holding the
 # crate's release binary renamed `bootstrap`, linked against glibc 2.34 (Amazon Linux 2023's) at most.
 #
-#   scripts/package.sh [arm64|x86_64]        (default arm64; deploy with ARCH=<same> for lambroll)
+#   scripts/package.sh [arm64|x86_64]        (default arm64; Terraform's `architecture` must be the same)
 #
 # Cross-linking uses cargo-zigbuild + zig from PyPI, installed once into .venv-package/. The Rust target
 # must be installed: `rustup target add aarch64-unknown-linux-gnu` (arm64) or x86_64-unknown-linux-gnu.
@@ -29,7 +29,7 @@ if command -v rustup >/dev/null; then
   if ! rustup target list --installed | grep -qx "$TRIPLE"; then
     die "the Rust target $TRIPLE (for $ARCH) is not installed.
   On a machine with network access:  rustup target add $TRIPLE
-  Or build for x86_64 instead:        $0 x86_64   (then deploy with ARCH=x86_64 and terraform architecture = \"x86_64\")"
+  Or build for x86_64 instead:        $0 x86_64   (with architecture = \"x86_64\" in terraform.tfvars, applied)"
   fi
 elif [[ ! -d "$(rustc --print sysroot)/lib/rustlib/$TRIPLE" ]]; then
   die "the Rust standard library for $TRIPLE is not installed (no rustup to add it)"
@@ -85,6 +85,7 @@ for crate in "${present[@]}"; do
   fi
 done
 
-echo "deploy with ARCH=$ARCH: lambroll deploy --function function.json --src dist/ingress.zip;" \
-  "lambroll deploy --function sweeper/function.json --src dist/sweeper.zip (docs/deploy.md)"
+echo "deploy (Terraform's architecture must be $ARCH): eval \"\$(terraform output -raw lambroll_env)\";" \
+  "lambroll deploy --function function.json --src dist/ingress.zip;" \
+  "lambroll deploy --function sweeper/function.json --src dist/sweeper.zip (docs/deploy.md section 5)"
 (( ${#missing[@]} == 0 )) || { echo "package.sh: incomplete: ${missing[*]} missing" >&2; exit 3; }

@@ -10,7 +10,9 @@ REQUIRED = [
     ("sqs-with-dlq", "AWS/SQS", "ApproximateAgeOfOldestMessage", "QueueName"),
     ("sqs-with-dlq", "AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName"),
     ("monitoring", "${var.metrics_namespace}", "OldestPendingAgeSeconds", "Source"),
-    ("monitoring", "${var.metrics_namespace}", "Parked", "Source"),
+    ("monitoring", "${var.metrics_namespace}", "ParkedCount", "Source"),
+    ("monitoring", "${var.metrics_namespace}", "OutboxWriteFailed", "Source"),
+    ("monitoring", "${var.metrics_namespace}", "Rejected", "Source"),
 ]
 
 
@@ -36,8 +38,37 @@ def test_dlq_alarm_fires_on_one_message(modules):
 
 
 def test_emf_alarms_use_source_dimension(modules):
-    for name in ('this["outbox-oldest-pending-age"]', 'this["outbox-parked"]'):
+    for name in ('this["outbox-oldest-pending-age"]', 'this["outbox-parked"]', 'this["ingress-outbox-write-failed"]',
+                 'this["ingress-rejected-burst"]'):
         assert alarms(modules, "monitoring")[name]["dimensions"] == {"Source": "${var.source_name}"}
+
+
+def test_parked_alarm_reads_the_gauge_and_stays_on_while_rows_are_parked(modules):
+    """ParkedCount is the sweeper's count of its source's parked rows, measured on every sweep: the alarm
+    holds while any is left, unlike the per-sweep Parked count, which is 0 on the next sweep."""
+    a = alarms(modules, "monitoring")['this["outbox-parked"]']
+    assert a["metric_name"] == "ParkedCount" and a["statistic"] == "Maximum"
+    assert a["comparison_operator"] == "GreaterThanThreshold" and a["threshold"] == 0
+    assert a["treat_missing_data"] == "ignore"
+
+
+def test_a_row_without_an_outbox_record_alarms(modules):
+    a = alarms(modules, "monitoring")['this["ingress-outbox-write-failed"]']
+    assert a["metric_name"] == "OutboxWriteFailed" and a["statistic"] == "Sum"
+    assert a["threshold"] == 1 and a["comparison_operator"] == "GreaterThanOrEqualToThreshold"
+    assert a["datapoints_to_alarm"] == 1
+
+
+def test_a_burst_of_rejections_alarms(modules):
+    """A placeholder or one-sided secret rejects every delivery: a few rejections in a window alarm."""
+    monitoring = modules["monitoring"]
+    a = alarms(modules, "monitoring")['this["ingress-rejected-burst"]']
+    assert a["metric_name"] == "Rejected" and a["statistic"] == "Sum"
+    assert a["threshold"] == "${var.rejected_burst_threshold}"
+    assert a["period"] == "${var.rejected_burst_period_seconds}" and a["evaluation_periods"] == 1
+    assert a["comparison_operator"] == "GreaterThanOrEqualToThreshold"
+    assert (monitoring.var_default("rejected_burst_threshold"), monitoring.var_default("rejected_burst_period_seconds")) == (5, 900)
+    assert "placeholder" in a["alarm_description"]
 
 
 def test_both_functions_get_lambda_alarms(example):

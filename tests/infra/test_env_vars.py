@@ -5,16 +5,21 @@ import pytest
 
 from conftest import ROOT, function_json, rust_str_array, rust_str_array_optional
 
-# Issue 4: variables without which the cold start stops.
+# must_env: the variables without which the cold start stops, and those Terraform always outputs (ROUTES is
+# "[]" without routes, LARGE_BODY_PREFIX may be empty): a deploy without the outputs' `eval` stops instead of
+# deploying a function without routes or bucket.
+ALWAYS_FROM_TERRAFORM = {"ROUTES", "LARGE_BODY_BUCKET", "LARGE_BODY_PREFIX", "LARGE_BODY_KMS_KEY"}
 REQUIRED = {
-    "ingress": {"SOURCE_NAME", "OUTBOX_TABLE", "QUEUE_URL", "SECRET_PARAMETER"},
-    "sweeper": {"SOURCE_NAME", "OUTBOX_TABLE", "QUEUE_URL"},
+    "ingress": {"SOURCE_NAME", "OUTBOX_TABLE", "QUEUE_URL", "SECRET_PARAMETER"} | ALWAYS_FROM_TERRAFORM,
+    "sweeper": {"SOURCE_NAME", "OUTBOX_TABLE", "QUEUE_URL"} | ALWAYS_FROM_TERRAFORM,
 }
 FUNCTION_JSON = {"ingress": "function.json", "sweeper": "sweeper/function.json"}
 LIB_RS = {"ingress": ROOT / "ingress" / "src" / "lib.rs", "sweeper": ROOT / "sweeper" / "src" / "lib.rs"}
 
-MUST_ENV = re.compile(r"^\{\{ must_env `([A-Z0-9_]+)` \}\}$")
-OPT_ENV = re.compile(r"^\{\{ env `([A-Z0-9_]+)` `` \}\}$")
+# Every value is JSON-escaped: it lands inside a JSON string, and several hold quotes or backslashes
+# (ROUTES is JSON itself; SIGNATURE_PREFIX, EVENT_ID_POINTER and LARGE_BODY_PREFIX are free text).
+MUST_ENV = re.compile(r"^\{\{ must_env `([A-Z0-9_]+)` \| json_escape \}\}$")
+OPT_ENV = re.compile(r"^\{\{ env `([A-Z0-9_]+)` `` \| json_escape \}\}$")
 
 FUNCTIONS = ["ingress", "sweeper"]
 
@@ -34,7 +39,7 @@ def test_function_json_templates_each_variable_by_its_own_name(fn):
             optional.add(name)
         else:
             pytest.fail(f"{FUNCTION_JSON[fn]}: {name} = {value!r} is neither "
-                        f"{{{{ must_env `{name}` }}}} nor {{{{ env `{name}` `` }}}}")
+                        f"{{{{ must_env `{name}` | json_escape }}}} nor {{{{ env `{name}` `` | json_escape }}}}")
         assert m.group(1) == name, f"{FUNCTION_JSON[fn]}: {name} reads the environment variable {m.group(1)}"
     assert required == REQUIRED[fn], f"{FUNCTION_JSON[fn]}: must_env variables"
 

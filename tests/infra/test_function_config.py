@@ -4,6 +4,7 @@ import re
 import pytest
 
 from conftest import ROOT, function_json
+from test_env_vars import _lambroll_env_map
 
 FUNCTION_JSON = {"ingress": "function.json", "sweeper": "sweeper/function.json"}
 TIMEOUT = {"ingress": 10, "sweeper": 60}
@@ -12,15 +13,34 @@ MEMORY_VAR = {"ingress": "ingress_memory_size", "sweeper": "sweeper_memory_size"
 
 @pytest.mark.parametrize("fn", ["ingress", "sweeper"])
 def test_function_json_runtime(fn, example):
+    """Every setting Terraform also applies comes from its outputs, so a deploy never reverts a tfvars
+    change; the rest is fixed by the package (handler, runtime)."""
     cfg = function_json(FUNCTION_JSON[fn])
+    prefix = fn.upper()
     assert cfg["Handler"] == "bootstrap"
     assert cfg["Runtime"] == "provided.al2023"
-    assert cfg["Architectures"] == ["{{ env `ARCH` `arm64` }}"]
-    assert cfg["Timeout"] == TIMEOUT[fn] == example.modules[fn]["timeout"]
-    assert cfg["MemorySize"] == example.var_default(MEMORY_VAR[fn])
-    assert cfg["FunctionName"] == f"{{{{ must_env `{fn.upper()}_FUNCTION_NAME` }}}}"
-    assert cfg["Role"] == f"{{{{ must_env `{fn.upper()}_ROLE_ARN` }}}}"
+    assert cfg["Architectures"] == ["{{ must_env `ARCH` | json_escape }}"]
+    assert cfg["Timeout"] == f"{{{{ must_env `{prefix}_TIMEOUT` }}}}"
+    assert cfg["MemorySize"] == f"{{{{ must_env `{prefix}_MEMORY_SIZE` }}}}"
+    assert cfg["Description"] == f"{{{{ must_env `{prefix}_DESCRIPTION` | json_escape }}}}"
+    assert cfg["FunctionName"] == f"{{{{ must_env `{prefix}_FUNCTION_NAME` | json_escape }}}}"
+    assert cfg["Role"] == f"{{{{ must_env `{prefix}_ROLE_ARN` | json_escape }}}}"
     assert example.var_default("architecture") == "arm64"
+
+
+@pytest.mark.parametrize("fn", ["ingress", "sweeper"])
+def test_lambroll_gets_the_settings_terraform_created_the_function_with(fn, example):
+    prefix = fn.upper()
+    call = example.call(fn)  # locals resolved, as in the exported map
+    exported = _lambroll_env_map(example)
+    assert exported["ARCH"] == call["architecture"] == "${var.architecture}"
+    assert exported[f"{prefix}_MEMORY_SIZE"] == call["memory_size"] == f"${{var.{MEMORY_VAR[fn]}}}"
+    assert exported[f"{prefix}_TIMEOUT"] == call["timeout"] == TIMEOUT[fn]
+    assert example.modules[fn]["timeout"] == f"${{local.{fn}_timeout}}"
+    assert exported[f"{prefix}_DESCRIPTION"] == call["description"]
+    assert example.modules[fn]["description"] == f"${{local.{fn}_description}}"
+    assert exported[f"{prefix}_FUNCTION_NAME"] == f"${{module.{fn}.function_name}}"
+    assert exported[f"{prefix}_ROLE_ARN"] == f"${{module.{fn}.role_arn}}"
 
 
 def test_terraform_creates_what_lambroll_deploys(modules):
@@ -54,17 +74,18 @@ def test_log_groups_have_retention(modules):
     assert group["retention_in_days"] == "${var.log_retention_days}"
 
 
-DASHBOARD_SECTIONS = ["Ingress Lambda", "Outbox", "Queue", "DLQ", "Sweeper"]
+DASHBOARD_SECTIONS = ["Ingress Lambda", "Outbox", "Sweeper", "Queues", "DLQs"]
 DASHBOARD_METRICS = [
     "Invocations", "Duration", "Errors", "Throttles", "Received", "Accepted", "Rejected", "Duplicate",
     "EnqueueDeferred", "OutboxWriteFailed", "Failed", "LatencyMs", "PendingCount", "OldestPendingAgeSeconds",
-    "Parked", "NumberOfMessagesSent", "NumberOfMessagesReceived", "NumberOfMessagesDeleted",
+    "ParkedCount", "Parked", "NumberOfMessagesSent", "NumberOfMessagesReceived", "NumberOfMessagesDeleted",
     "ApproximateAgeOfOldestMessage", "ApproximateNumberOfMessagesNotVisible",
     "ApproximateNumberOfMessagesVisible", "Resent", "ResendFailed",
 ]
 
 
 def test_dashboard_follows_the_data_flow():
+    """Ingress, outbox, the sweeper that drains it into the queues, the queues, their DLQs."""
     text = (ROOT / "terraform" / "modules" / "monitoring" / "dashboard.tf").read_text(encoding="utf-8")
     # From the widget list on: its first widget, then the sections (local.sections) with their metrics.
     widgets = text[text.index("widgets = "):]
@@ -73,3 +94,15 @@ def test_dashboard_follows_the_data_flow():
     assert positions == sorted(positions)
     for metric in DASHBOARD_METRICS:
         assert f'"{metric}"' in widgets, f"dashboard lacks {metric}"
+    # Positions are computed from the sections above, whatever the number of routed queues.
+    assert "section_y[n]" in widgets and re.search(r"section_y\s*=", widgets)
+
+
+def test_dashboard_shows_every_routed_queue_and_its_dlq(modules, example):
+    text = (ROOT / "terraform" / "modules" / "monitoring" / "dashboard.tf").read_text(encoding="utf-8")
+    assert "for q in var.routed_queues" in text
+    assert text.count("rows = [for q in local.queues") == 2, "one row per queue in Queues and in DLQs"
+    call = example.modules["monitoring"]["routed_queues"]
+    assert call.startswith("${[for r in var.routes : {"), call
+    for field in ("queue_name = module.routed_queue[r.name].queue_name", "dlq_name = module.routed_queue[r.name].dlq_name"):
+        assert field in call

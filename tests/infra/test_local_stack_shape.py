@@ -88,3 +88,19 @@ def test_local_bucket_expires_only_sent_bodies_like_the_code_tags_them(modules):
     # RETENTION_DAYS' code default, plus the queue's and the DLQ's retention.
     expiry = LS["RETENTION_DAYS"] + (LS["QUEUE_RETENTION_SECS"] + LS["DLQ_RETENTION_SECS"]) // 86400
     assert (LS["RETENTION_DAYS"], expiry) == (14, 32)
+
+
+def test_the_deployed_stack_admits_the_bodies_the_local_stack_admits(example):
+    """make up (scripts/stack.sh) and the Terraform example default to the same MAX_BODY_BYTES, and both
+    have the large-body bucket that makes a body that size admissible: a deployment answers 413 to no
+    body that passes locally."""
+    import re
+    from conftest import ROOT
+    stack = (ROOT / "scripts" / "stack.sh").read_text(encoding="utf-8")
+    local = re.search(r"^MAX_BODY_BYTES=\$\{MAX_BODY_BYTES:-(\d+)\}$", stack, re.M)
+    assert local, "scripts/stack.sh no longer defaults MAX_BODY_BYTES"
+    assert re.search(r"^LARGE_BODY_BUCKET=\S", stack, re.M), "the local stack runs without a bucket"
+    assert example.var_default("max_body_bytes") == local.group(1)
+    for fn in ("ingress", "sweeper"):
+        assert example.environment(fn)["LARGE_BODY_BUCKET"] == "${module.large_bodies.bucket_name}"
+    assert example.environment("ingress")["MAX_BODY_BYTES"] == "${var.max_body_bytes}"

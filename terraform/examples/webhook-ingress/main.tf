@@ -18,6 +18,17 @@ locals {
   outboxctl    = "outboxctl --function ${var.name}-ingress:current"
   sweeper_name = "${var.name}-sweeper"
 
+  # Settings both Terraform (at creation) and lambroll (every deploy, through output lambroll_env) apply,
+  # so that a deploy never reverts them. The timeouts are part of the design: the ingress answers within
+  # RESPONSE_BUDGET_MS (3 s) and GRACE_SECS (120 s) exceeds its timeout; a sweep ends before the next one.
+  ingress_description = "Webhook ingress (${var.source_name}): verify, record in the outbox, enqueue"
+  sweeper_description = "Webhook outbox sweeper (${var.source_name}): re-sends pending events"
+  ingress_timeout     = 10
+  sweeper_timeout     = 60
+
+  # Where AWS Chatbot's API exists (it is not in every region).
+  chatbot_regions = ["us-east-2", "us-west-2", "eu-west-1", "ap-southeast-1"]
+
   # The functions' environments: the same keys as function.json / sweeper/function.json and each crate's
   # ENV_VARS (tests/infra checks it); lambroll owns the values. Both functions read shared_env
   # (PENDING_SHARDS, RETENTION_DAYS and METRICS_NAMESPACE must be equal for both).
@@ -111,8 +122,20 @@ locals {
 module "alarm_topic" {
   source             = "../../modules/alarm-topic"
   name               = "${var.name}-alarms"
+  email_addresses    = var.alarm_emails
+  https_endpoints    = var.alarm_https_endpoints
   slack_workspace_id = var.slack_workspace_id
   slack_channel_id   = var.slack_channel_id
+  # The deployment's region when AWS Chatbot has its API there, else us-east-2.
+  chatbot_region = coalesce(var.chatbot_region, contains(local.chatbot_regions, var.region) ? var.region : "us-east-2")
+}
+
+# `terraform plan` and `apply` warn (a check block never fails the run) while no alarm reaches anyone.
+check "alarm_destination" {
+  assert {
+    condition     = length(module.alarm_topic.destinations) > 0
+    error_message = "No alarm destination is configured: every alarm goes to the SNS topic and no further. Set alarm_emails, alarm_https_endpoints (PagerDuty, Opsgenie) or slack_workspace_id + slack_channel_id (docs/deploy.md, Alarm destinations)."
+  }
 }
 
 # Encrypts both functions' log groups.
@@ -192,10 +215,10 @@ module "secret" {
 module "ingress" {
   source              = "../../modules/lambda"
   function_name       = local.ingress_name
-  description         = "Webhook ingress (${var.source_name}): verify, record in the outbox, enqueue"
+  description         = local.ingress_description
   architecture        = var.architecture
   memory_size         = var.ingress_memory_size
-  timeout             = 10
+  timeout             = local.ingress_timeout
   log_retention_days  = var.log_retention_days
   log_kms_key_arn     = aws_kms_key.logs.arn
   create_function_url = true
@@ -242,10 +265,10 @@ module "ingress" {
 module "sweeper" {
   source             = "../../modules/lambda"
   function_name      = local.sweeper_name
-  description        = "Webhook outbox sweeper (${var.source_name}): re-sends pending events"
+  description        = local.sweeper_description
   architecture       = var.architecture
   memory_size        = var.sweeper_memory_size
-  timeout            = 60
+  timeout            = local.sweeper_timeout
   log_retention_days = var.log_retention_days
   log_kms_key_arn    = aws_kms_key.logs.arn
   alarm_topic_arn    = module.alarm_topic.topic_arn
@@ -299,10 +322,17 @@ module "monitoring" {
   queue_url             = module.queue.queue_url
   dlq_name              = module.queue.dlq_name
   dlq_url               = module.queue.dlq_url
-  alarm_topic_arn       = module.alarm_topic.topic_arn
-  links                 = var.dashboard_links
-  runbook_url           = var.runbook_url
-  outboxctl_command     = local.outboxctl
+  routed_queues = [for r in var.routes : {
+    name       = r.name
+    queue_name = module.routed_queue[r.name].queue_name
+    dlq_name   = module.routed_queue[r.name].dlq_name
+  }]
+  alarm_topic_arn = module.alarm_topic.topic_arn
+  links           = var.dashboard_links
+  # A secret that differs between the provider and SSM rejects every delivery.
+  rejected_burst_threshold = var.rejected_burst_threshold
+  runbook_url              = var.runbook_url
+  outboxctl_command        = local.outboxctl
   other_alarm_arns = concat(
     module.ingress.alarm_arns, module.queue.alarm_arns, module.sweeper.alarm_arns,
     flatten([for r in var.routes : module.routed_queue[r.name].alarm_arns]),

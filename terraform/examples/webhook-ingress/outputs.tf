@@ -55,19 +55,30 @@ output "alarm_topic_arn" {
   value       = module.alarm_topic.topic_arn
 }
 
+output "alarm_destinations" {
+  description = "Where the alarms go; \"none\" means nobody is told (set alarm_emails, alarm_https_endpoints or the Slack ids)."
+  value       = length(module.alarm_topic.destinations) > 0 ? module.alarm_topic.destinations : ["none: alarms reach nobody"]
+}
+
 output "dashboard_url" {
   description = "CloudWatch dashboard."
   value       = module.monitoring.dashboard_url
 }
 
 output "lambroll_env" {
-  description = "Every variable function.json and sweeper/function.json read: eval \"$(terraform output -raw lambroll_env)\"."
+  description = "Every variable function.json and sweeper/function.json read, as shell exports: eval \"$(terraform output -raw lambroll_env)\" before lambroll diff/deploy."
   value = join("\n", [for k, v in merge(local.ingress_env, local.sweeper_env, {
     ARCH                  = var.architecture
     INGRESS_FUNCTION_NAME = module.ingress.function_name
     INGRESS_ROLE_ARN      = module.ingress.role_arn
+    INGRESS_DESCRIPTION   = local.ingress_description
+    INGRESS_MEMORY_SIZE   = var.ingress_memory_size
+    INGRESS_TIMEOUT       = local.ingress_timeout
     SWEEPER_FUNCTION_NAME = module.sweeper.function_name
     SWEEPER_ROLE_ARN      = module.sweeper.role_arn
+    SWEEPER_DESCRIPTION   = local.sweeper_description
+    SWEEPER_MEMORY_SIZE   = var.sweeper_memory_size
+    SWEEPER_TIMEOUT       = local.sweeper_timeout
   }) : "export ${k}='${replace(v, "'", "'\\''")}'"])
 }
 
@@ -84,4 +95,14 @@ output "outboxctl_repair_policy_arn" {
 output "large_body_bucket" {
   description = "LARGE_BODY_BUCKET: where bodies over what an outbox row holds are kept (the S3 claim check)."
   value       = module.large_bodies.bucket_name
+}
+
+output "ci_deploy_role_arn" {
+  description = "Role the deploy job assumes (GitHub repository variable CI_DEPLOY_ROLE_ARN); null without github_repository."
+  value       = try(aws_iam_role.ci["deploy"].arn, null)
+}
+
+output "ci_diff_role_arn" {
+  description = "Role the pull-request job assumes for lambroll diff (repository variable CI_DIFF_ROLE_ARN); null without github_repository."
+  value       = try(aws_iam_role.ci["diff"].arn, null)
 }

@@ -46,13 +46,13 @@ variable "architecture" {
 }
 
 variable "ingress_memory_size" {
-  description = "Ingress memory (MB) at creation; keep function.json in step."
+  description = "Ingress memory (MB): Terraform creates the function with it and every lambroll deploy applies it (INGRESS_MEMORY_SIZE in output lambroll_env)."
   type        = number
   default     = 256
 }
 
 variable "sweeper_memory_size" {
-  description = "Sweeper memory (MB) at creation; keep sweeper/function.json in step. Lambda's CPU share grows with it: 512 MB (about 0.29 vCPU) re-sends a backlog at about 500 rows/s even at the highest CPU per row measured, and an idle sweep costs cents a month."
+  description = "Sweeper memory (MB): Terraform creates the function with it and every lambroll deploy applies it (SWEEPER_MEMORY_SIZE in output lambroll_env). Lambda's CPU share grows with it: 512 MB (about 0.29 vCPU) re-sends a backlog at about 500 rows/s even at the highest CPU per row measured, and an idle sweep costs cents a month."
   type        = number
   default     = 512
 }
@@ -113,9 +113,9 @@ variable "event_type_pointer" {
 }
 
 variable "max_body_bytes" {
-  description = "MAX_BODY_BYTES (code default 262144; up to 6291456, the Function URL's limit, since bodies over 393216 go to the large-body bucket)."
+  description = "MAX_BODY_BYTES: larger bodies get 413. The default is the Function URL's own request limit (6 MiB), as in the local stack (`make up`): bodies over 393216 bytes go to the large-body bucket this example creates. Empty means the code's default, 262144, which never uses the bucket."
   type        = string
-  default     = ""
+  default     = "6291456"
 }
 
 variable "timestamp_tolerance_secs" {
@@ -190,6 +190,31 @@ variable "tags" {
   default     = {}
 }
 
+variable "rejected_burst_threshold" {
+  description = "Rejected requests (bad signature) within 15 minutes at or above which the ingress-rejected-burst alarm fires; raise it if something probes the URL steadily."
+  type        = number
+  default     = 5
+}
+
+variable "alarm_emails" {
+  description = "Optional: e-mail addresses that get every alarm (each confirms the mail SNS sends first)."
+  type        = list(string)
+  default     = []
+}
+
+variable "alarm_https_endpoints" {
+  description = "Optional: HTTPS endpoints that get every alarm, e.g. a PagerDuty or Opsgenie SNS integration URL (they confirm the subscription themselves). Sensitive: the URL holds the integration key."
+  type        = list(string)
+  default     = []
+  sensitive   = true
+}
+
+variable "chatbot_region" {
+  description = "Optional: region of the AWS Chatbot Slack configuration (us-east-2, us-west-2, eu-west-1 or ap-southeast-1, where its API exists). Null: `region` when it is one of them, else us-east-2."
+  type        = string
+  default     = null
+}
+
 variable "slack_workspace_id" {
   description = "Optional: Slack workspace (team) id for the alarms (AWS Chatbot); set with slack_channel_id."
   type        = string
@@ -210,4 +235,38 @@ variable "large_body_prefix" {
   description = "LARGE_BODY_PREFIX: key prefix of the bodies in the large-body bucket (e.g. \"bodies/\"); empty for none."
   type        = string
   default     = ""
+}
+
+variable "github_repository" {
+  description = "Optional: owner/name of the GitHub repository whose Actions deploy the functions (.github/workflows/). Set: creates the OIDC roles of ci.tf (outputs ci_deploy_role_arn, ci_diff_role_arn)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.github_repository == null || can(regex("^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$", var.github_repository))
+    error_message = "github_repository must be owner/name."
+  }
+}
+
+variable "github_oidc_provider_arn" {
+  description = "Optional: the account's existing IAM OIDC provider for token.actions.githubusercontent.com (an account has at most one). Null: ci.tf creates it."
+  type        = string
+  default     = null
+}
+
+variable "tf_state_s3_uri" {
+  description = "Optional: s3://BUCKET/KEY of this root's state (the S3 backend): the CI roles may read it, for output lambroll_env. Null: no state access (then give CI the outputs another way)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.tf_state_s3_uri == null || can(regex("^s3://[^/]+/.+", var.tf_state_s3_uri))
+    error_message = "tf_state_s3_uri must be s3://BUCKET/KEY."
+  }
+}
+
+variable "tf_state_kms_key_arn" {
+  description = "Optional: the KMS key encrypting the state object, when the backend uses SSE-KMS (kms_key_id): the CI roles may decrypt it through S3."
+  type        = string
+  default     = null
 }

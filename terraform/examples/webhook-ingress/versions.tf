@@ -1,5 +1,5 @@
 terraform {
-  required_version = ">= 1.5.0"
+  required_version = ">= 1.10.0, < 2.0.0"
   required_providers {
     aws = {
       source  = "hashicorp/aws"
@@ -11,8 +11,18 @@ terraform {
     }
   }
 
-  # Configure a remote backend for real use, e.g.:
-  # backend "s3" { bucket = "my-tfstate" key = "webhook-ingress/terraform.tfstate" region = "eu-west-1" use_lockfile = true }
+  # Terraform 1.10 or later: the cross-variable validation of slack_channel_id needs 1.9, the S3
+  # backend's use_lockfile (below) 1.10. Written for Terraform 1.10 to 1.15 and the AWS provider 6.28 to
+  # 6.x (docs/deploy.md, Versions).
+  #
+  # Keep the state in S3 for real use (and let CI read the outputs): uncomment, fill in, `terraform init`.
+  # backend "s3" {
+  #   bucket       = "my-tfstate"
+  #   key          = "webhook-ingress/terraform.tfstate"
+  #   region       = "eu-west-1"
+  #   encrypt      = true
+  #   use_lockfile = true
+  # }
 }
 
 provider "aws" {

@@ -1,5 +1,5 @@
-# One encrypted SNS topic for every alarm. Subscribe the team's chat (AWS Chatbot / Amazon Q Developer in
-# chat applications) or an e-mail address to it; see docs/deploy.md.
+# One encrypted SNS topic for every alarm, and its destinations: e-mail addresses, HTTPS endpoints (PagerDuty,
+# Opsgenie) and a Slack channel (AWS Chatbot / Amazon Q Developer in chat applications); see docs/deploy.md.
 data "aws_caller_identity" "current" {}
 data "aws_partition" "current" {}
 
@@ -59,10 +59,34 @@ resource "aws_sns_topic_policy" "alarms" {
   })
 }
 
+# E-mail: each address gets a confirmation mail and receives nothing until its owner confirms.
+resource "aws_sns_topic_subscription" "email" {
+  for_each  = toset(var.email_addresses)
+  topic_arn = aws_sns_topic.alarms.arn
+  protocol  = "email"
+  endpoint  = each.value
+}
+
+# HTTPS: an incident tool's SNS integration URL (PagerDuty, Opsgenie), which confirms the subscription
+# itself. The URLs carry the integration key, so they are sensitive: counted, not keyed by value.
+resource "aws_sns_topic_subscription" "https" {
+  count                  = nonsensitive(length(var.https_endpoints))
+  topic_arn              = aws_sns_topic.alarms.arn
+  protocol               = "https"
+  endpoint               = var.https_endpoints[count.index]
+  endpoint_auto_confirms = true
+}
+
 # Optional: the alarms in a Slack channel (AWS Chatbot), where the team reads them. Created only when
 # both Slack ids are set; the workspace must be authorised once in the AWS Chatbot console.
 locals {
   slack = var.slack_workspace_id != null && var.slack_channel_id != null ? 1 : 0
+  # Every destination, for output destinations (the example's plan says when there is none).
+  destinations = concat(
+    [for address in var.email_addresses : "email ${address}"],
+    [for i in range(nonsensitive(length(var.https_endpoints))) : "https endpoint ${i + 1}"],
+    local.slack == 1 ? ["slack channel ${var.slack_channel_id} (AWS Chatbot, ${var.chatbot_region})"] : [],
+  )
 }
 
 data "aws_iam_policy_document" "chatbot_assume" {
@@ -89,8 +113,11 @@ resource "aws_iam_role_policy_attachment" "chatbot" {
   policy_arn = "arn:${data.aws_partition.current.partition}:iam::aws:policy/CloudWatchReadOnlyAccess"
 }
 
+# AWS Chatbot's API exists in a few regions only (var.chatbot_region); the configuration lives there and
+# reads the topic in any region.
 resource "aws_chatbot_slack_channel_configuration" "alarms" {
   count                 = local.slack
+  region                = var.chatbot_region
   configuration_name    = var.name
   iam_role_arn          = aws_iam_role.chatbot[0].arn
   slack_team_id         = var.slack_workspace_id

@@ -144,8 +144,34 @@ resource "aws_lambda_function_url" "this" {
   count              = var.create_function_url ? 1 : 0
   function_name      = aws_lambda_function.this.function_name
   qualifier          = aws_lambda_alias.this.name
-  authorization_type = "NONE" # the provider (>= 6.28) adds the public InvokeFunctionUrl + InvokeFunction (InvokedViaFunctionUrl) permissions
+  authorization_type = "NONE"
   invoke_mode        = "BUFFERED"
+}
+
+# A public Function URL needs both statements in the function's resource policy (on the alias the URL
+# is on). The provider adds them itself when it creates the URL, but never again and never shows them as
+# drift: declared here, a lost statement (deleted by hand, or a URL re-created outside Terraform) comes
+# back on the next apply. Their ids differ from the provider's, so the two pairs never collide.
+resource "aws_lambda_permission" "function_url_public" {
+  #checkov:skip=CKV_AWS_301:Public by design, through the Function URL only (auth NONE): webhook providers cannot sign SigV4; every request is authenticated by its webhook signature and failures get a bare 404.
+  count                  = var.create_function_url ? 1 : 0
+  statement_id           = "WebhookProvidersInvokeFunctionUrl"
+  action                 = "lambda:InvokeFunctionUrl"
+  function_name          = aws_lambda_function.this.function_name
+  qualifier              = aws_lambda_alias.this.name
+  principal              = "*"
+  function_url_auth_type = "NONE"
+}
+
+resource "aws_lambda_permission" "function_url_invoke" {
+  #checkov:skip=CKV_AWS_301:Public only through the Function URL (invoked_via_function_url), as the URL's auth NONE requires; the webhook signature authenticates every request.
+  count                    = var.create_function_url ? 1 : 0
+  statement_id             = "WebhookProvidersInvokeViaFunctionUrl"
+  action                   = "lambda:InvokeFunction"
+  function_name            = aws_lambda_function.this.function_name
+  qualifier                = aws_lambda_alias.this.name
+  principal                = "*"
+  invoked_via_function_url = true
 }
 
 # Errors and Throttles, named "<function_name>-<name>"; the list order is the order of output alarm_arns.

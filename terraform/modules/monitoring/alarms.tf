@@ -28,9 +28,16 @@ locals {
     },
     {
       name               = "outbox-parked"
-      description        = "Outbox (source ${var.source_name}): the sweeper parked at least one event after MAX_ATTEMPTS failed re-sends; a parked event is never retried automatically and never expires. First: `${var.outboxctl_command} list --status parked` (each row's last error); fix the cause, then `${var.outboxctl_command} resend --status parked --yes`. Runbook: ${var.runbook_url}#outbox-parked"
-      metric             = "Parked"
+      description        = "Outbox (source ${var.source_name}): parked events exist (ParkedCount, measured by every sweep; the alarm stays on until none is left). The sweeper gave up on them after MAX_ATTEMPTS failed re-sends; a parked event is never retried automatically and never expires. First: `${var.outboxctl_command} list --status parked` (each row's last error); fix the cause, then `${var.outboxctl_command} resend --status parked --yes`. Runbook: ${var.runbook_url}#outbox-parked"
+      metric             = "ParkedCount"
+      statistic          = "Maximum"
+      period             = 300
       evaluation_periods = 1
+      threshold          = 0
+      comparison         = "GreaterThanThreshold"
+      # A gauge: no sweep, no datapoint, which says nothing about parked rows (sweeper-not-running and
+      # outbox-oldest-pending-age cover a stopped sweeper). Keep the last state.
+      treat_missing_data = "ignore"
     },
     {
       name                = "ingress-failed"
@@ -38,6 +45,21 @@ locals {
       metric              = "Failed"
       evaluation_periods  = 5
       datapoints_to_alarm = 1
+    },
+    {
+      name                = "ingress-outbox-write-failed"
+      description         = "Ingress could not write the outbox row (DynamoDB PutItem failed) and sent the event to the queue without one: the event was delivered, but without the outbox's guarantee, and on-call cannot list or replay it. DynamoDB is failing, throttling or denying the function (permissions, KMS key). First: `${var.outboxctl_command} status`, then the ingress log's warnings. Runbook: ${var.runbook_url}#ingress-outbox-write-failed"
+      metric              = "OutboxWriteFailed"
+      evaluation_periods  = 5
+      datapoints_to_alarm = 1
+    },
+    {
+      name               = "ingress-rejected-burst"
+      description        = "Ingress rejected at least ${var.rejected_burst_threshold} requests in ${var.rejected_burst_period_seconds / 60} minutes (Rejected: 404 for a missing or wrong signature, also 405 and 413). Usually the signing secret differs between the provider and SSM: the placeholder Terraform created was never replaced, or a rotation changed one side only; every delivery is then rejected and the provider retries until it gives up. Otherwise a client probing the URL. First: `${var.outboxctl_command} status` (says whether the secret is still the placeholder), then `${var.outboxctl_command} send-test` (200 means the deployed secret works: the provider has another one). Runbook: ${var.runbook_url}#ingress-rejected-burst"
+      metric             = "Rejected"
+      period             = var.rejected_burst_period_seconds
+      evaluation_periods = 1
+      threshold          = var.rejected_burst_threshold
     },
     {
       name               = "sweeper-not-running"

@@ -43,12 +43,12 @@ locals {
       },
     ],
     flatten([
-      for section in local.sections : [
-        { type = "text", x = 0, y = section.y, width = 24, height = 1, properties = { markdown = section.title } },
+      for n, section in local.sections : [
+        { type = "text", x = 0, y = local.section_y[n], width = 24, height = 1, properties = { markdown = section.title } },
         [
           for r, row in section.rows : [
             for i, w in row : {
-              type = "metric", x = i * 24 / length(row), y = section.y + 1 + 6 * r, width = 24 / length(row), height = 6
+              type = "metric", x = i * 24 / length(row), y = local.section_y[n] + 1 + 6 * r, width = 24 / length(row), height = 6
               properties = merge(
                 { title = w.title, region = local.region, view = "timeSeries", period = 60 },
                 { for k in ["stat", "annotations"] : k => w[k] if can(w[k]) },
@@ -65,16 +65,20 @@ locals {
   ingress_fn  = ["AWS/Lambda", "FunctionName", var.ingress_function_name]
   sweeper_fn  = ["AWS/Lambda", "FunctionName", var.sweeper_function_name]
   emf         = [var.metrics_namespace, "Source", var.source_name]
-  queue       = ["AWS/SQS", "QueueName", var.queue_name]
-  dlq         = ["AWS/SQS", "QueueName", var.dlq_name]
   percentiles = [for s in ["p50", "p99", "Maximum"] : { stat = s }]
 
-  # A section: a header line at `y`, then rows of metric widgets 6 high, each row sharing the 24 columns
-  # evenly. A widget's `lines` are metric names on `on`, each optionally followed by its options (stat,
-  # label); its `stat` (optional) applies to every line.
+  # The main queue, then each routed queue (ROUTES), each with its DLQ.
+  queues = concat(
+    [{ label = "main", queue_name = var.queue_name, dlq_name = var.dlq_name }],
+    [for q in var.routed_queues : { label = "route ${q.name}", queue_name = q.queue_name, dlq_name = q.dlq_name }],
+  )
+
+  # A section: a header line, then rows of metric widgets 6 high, each row sharing the 24 columns evenly.
+  # A widget's `lines` are metric names on `on`, each optionally followed by its options (stat, label);
+  # its `stat` (optional) applies to every line. Sections follow the data: ingress, outbox, the sweeper
+  # that drains the outbox, the queues, their DLQs.
   sections = [
     {
-      y     = 13
       title = "## 1. Ingress Lambda (Function URL)"
       rows = [
         [
@@ -89,7 +93,6 @@ locals {
       ]
     },
     {
-      y     = 26
       title = "## 2. Outbox (DynamoDB `${var.table_name}`), as seen by the sweeper"
       rows = [[
         { title = "PendingCount", on = local.emf, stat = "Maximum", lines = [["PendingCount"]] },
@@ -97,43 +100,48 @@ locals {
           title       = "OldestPendingAgeSeconds", on = local.emf, stat = "Maximum", lines = [["OldestPendingAgeSeconds"]]
           annotations = { horizontal = [{ label = "alarm", value = var.oldest_pending_age_threshold_seconds }] }
         },
-        { title = "Parked", on = local.emf, stat = "Sum", lines = [["Parked"]] },
-      ]]
-    },
-    {
-      y     = 33
-      title = "## 3. Queue `${var.queue_name}` -> PHP workers"
-      rows = [[
         {
-          title = "Sent / Received / Deleted", on = local.queue, stat = "Sum"
-          lines = [
-            ["NumberOfMessagesSent", { label = "SentMessages" }],
-            ["NumberOfMessagesReceived", { label = "ReceivedMessages" }],
-            ["NumberOfMessagesDeleted", { label = "DeletedMessages" }],
-          ]
+          title = "Parked rows (ParkedCount, alarm > 0) and newly parked", on = local.emf
+          lines = [["ParkedCount", { stat = "Maximum" }], ["Parked", { stat = "Sum" }]]
         },
-        { title = "ApproximateAgeOfOldestMessage (s)", on = local.queue, stat = "Maximum", lines = [["ApproximateAgeOfOldestMessage"]] },
-        { title = "In flight / waiting", on = local.queue, stat = "Maximum", lines = [["ApproximateNumberOfMessagesNotVisible"], ["ApproximateNumberOfMessagesVisible"]] },
       ]]
     },
     {
-      y     = 40
-      title = "## 4. DLQ `${var.dlq_name}` (any message = alarm; runbook: dlq-not-empty)"
-      rows = [[
-        { title = "DLQ ApproximateNumberOfMessagesVisible", on = local.dlq, stat = "Maximum", lines = [["ApproximateNumberOfMessagesVisible"]] },
-        { title = "DLQ ApproximateAgeOfOldestMessage (s)", on = local.dlq, stat = "Maximum", lines = [["ApproximateAgeOfOldestMessage"]] },
-      ]]
-    },
-    {
-      y     = 47
-      title = "## 5. Sweeper (EventBridge Scheduler, every minute)"
+      title = "## 3. Sweeper (EventBridge Scheduler, every minute): outbox -> queues"
       rows = [[
         { title = "Sweeper: Invocations, Errors", on = local.sweeper_fn, stat = "Sum", lines = [["Invocations"], ["Errors"]] },
         { title = "Sweeper: Duration (ms)", on = local.sweeper_fn, stat = "Maximum", lines = [["Duration"]] },
         { title = "Sweeper: Resent, ResendFailed (EMF)", on = local.emf, stat = "Sum", lines = [["Resent"], ["ResendFailed"]] },
       ]]
     },
+    {
+      title = "## 4. Queues -> PHP workers"
+      rows = [for q in local.queues : [
+        {
+          title = "${q.queue_name} (${q.label}): Sent / Received / Deleted", on = ["AWS/SQS", "QueueName", q.queue_name], stat = "Sum"
+          lines = [
+            ["NumberOfMessagesSent", { label = "SentMessages" }],
+            ["NumberOfMessagesReceived", { label = "ReceivedMessages" }],
+            ["NumberOfMessagesDeleted", { label = "DeletedMessages" }],
+          ]
+        },
+        { title = "${q.queue_name}: ApproximateAgeOfOldestMessage (s)", on = ["AWS/SQS", "QueueName", q.queue_name], stat = "Maximum", lines = [["ApproximateAgeOfOldestMessage"]] },
+        { title = "${q.queue_name}: in flight / waiting", on = ["AWS/SQS", "QueueName", q.queue_name], stat = "Maximum", lines = [["ApproximateNumberOfMessagesNotVisible"], ["ApproximateNumberOfMessagesVisible"]] },
+      ]]
+    },
+    {
+      title = "## 5. DLQs (any message = alarm; runbook: dlq-not-empty)"
+      rows = [for q in local.queues : [
+        { title = "${q.dlq_name} (${q.label}): ApproximateNumberOfMessagesVisible", on = ["AWS/SQS", "QueueName", q.dlq_name], stat = "Maximum", lines = [["ApproximateNumberOfMessagesVisible"]] },
+        { title = "${q.dlq_name}: ApproximateAgeOfOldestMessage (s)", on = ["AWS/SQS", "QueueName", q.dlq_name], stat = "Maximum", lines = [["ApproximateAgeOfOldestMessage"]] },
+      ]]
+    },
   ]
+
+  # Each section's first line: below the architecture text (10) and the alarm widget (3), after the
+  # sections above it (a header line, then 6 per row).
+  section_heights = [for section in local.sections : 1 + 6 * length(section.rows)]
+  section_y       = [for n in range(length(local.sections)) : 13 + sum(concat([0], slice(local.section_heights, 0, n)))]
 }
 
 resource "aws_cloudwatch_dashboard" "this" {

@@ -94,3 +94,30 @@ variable "outboxctl_command" {
   type        = string
   default     = "outboxctl"
 }
+
+variable "rejected_burst_threshold" {
+  description = "Rejected requests (bad signature, 404) within rejected_burst_period_seconds at or above which the rejected-burst alarm fires: a signing secret that differs between the provider and SSM rejects every delivery."
+  type        = number
+  default     = 5
+}
+
+variable "rejected_burst_period_seconds" {
+  description = "Window of the rejected-burst alarm, in seconds (a multiple of 60)."
+  type        = number
+  default     = 900
+
+  validation {
+    condition     = var.rejected_burst_period_seconds >= 60 && var.rejected_burst_period_seconds % 60 == 0
+    error_message = "rejected_burst_period_seconds must be a multiple of 60."
+  }
+}
+
+variable "routed_queues" {
+  description = "The routed queues (ROUTES) and their DLQs, shown on the dashboard after the main queue."
+  type = list(object({
+    name       = string
+    queue_name = string
+    dlq_name   = string
+  }))
+  default = []
+}

@@ -1,0 +1,3 @@
+module lambrollrender
+
+go 1.19
