@@ -30,8 +30,10 @@ scripts/signers/node_modules/.installed: scripts/signers/package.json scripts/si
 moto: venv ## start the moto server on 127.0.0.1:4566 unless one is running
 	@scripts/stack.sh moto
 
-build: ## build the binaries (debug)
-	cargo build --workspace
+# `cargo test --no-run` builds the binaries too, with the features the tests unify (dev-dependencies
+# included): a plain `cargo build` or `-p ingress` would compile the AWS SDK crates a second time.
+build: ## build the binaries (debug), exactly as `make test` builds them
+	cargo test --workspace --no-run
 
 run: venv ## the whole local stack in the foreground (Ctrl-C stops it)
 	@scripts/stack.sh run
@@ -70,13 +72,12 @@ package: ## bootstrap zips for provided.al2023 in dist/ (ARCH=arm64 default, or 
 	scripts/package.sh $(or $(ARCH),arm64)
 
 soak: moto build ## fault-injection soak: 5,000 webhooks, 33% SendMessage / 12% DynamoDB faults, 20 ingress kills; must end with `lost 0` (SOAK_ARGS=...)
-	cargo run -p e2e --bin soak -- $(SOAK_ARGS)
+	$${CARGO_TARGET_DIR:-target}/debug/soak $(SOAK_ARGS)
 
 bench: moto ## release builds, then every benchmark beside its reference; writes docs/bench-results.md (BENCH_ARGS=...)
 	.venv/bin/python scripts/bench.py --endpoint $(MOTO_ENDPOINT) $(BENCH_ARGS)
 
-bench-sweep: moto ## sweep throughput against moto (ROWS=3000)
-	cargo build -p sweeper
+bench-sweep: moto build ## sweep throughput against moto (ROWS=3000)
 	.venv/bin/python scripts/bench_sweep.py --rows $(or $(ROWS),3000)
 
 clean: down ## remove build output and local state

@@ -55,7 +55,7 @@ def main():
     parser.add_argument("--sweeper", default=str(ROOT / "target" / "debug" / "sweeper"))
     args = parser.parse_args()
     if not pathlib.Path(args.sweeper).exists():
-        sys.exit(f"bench_sweep.py: {args.sweeper} not found: run `cargo build -p sweeper` first")
+        sys.exit(f"bench_sweep.py: {args.sweeper} not found: run `make build` first")
 
     suffix = uuid.uuid4().hex[:8]
     names = {"table": f"bench-outbox-{suffix}", "queue": f"bench-events-{suffix}", "dlq": f"bench-dlq-{suffix}"}

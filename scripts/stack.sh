@@ -107,7 +107,9 @@ stop_pid() {
 }
 
 up() {
-  cargo build --quiet -p ingress -p sweeper
+  # The same build as `make test` (whole workspace, test targets included, so the same features):
+  # after `make test` this compiles nothing.
+  cargo test --workspace --no-run --quiet 2>/dev/null || cargo test --workspace --no-run
   start_moto
   local secret provisioned queue_url dlq_url
   secret="$(dev_secret)"

@@ -183,7 +183,8 @@ async fn hang_outlasts_the_attempt_timeout_and_writes_nothing() {
 
     // The error's kind, not the time taken, shows the attempt timeout ended the call; the outer
     // timeout only guards against a hang.
-    let put = put(&aws_sdk_dynamodb::Client::new(&config), &stack, "hung");
+    let client = aws_sdk_dynamodb::Client::new(&config);
+    let put = put(&client, &stack, "hung");
     let err = tokio::time::timeout(Duration::from_secs(120), put)
         .await
         .expect("the SDK call came back")
