@@ -565,7 +565,8 @@ impl RuntimeApi {
         self.state.available.notify_one();
     }
 
-    /// The next answer the function posted, waiting up to `timeout`.
+    /// The next answer the function posted, waiting up to `timeout` (a guard against a hang: give
+    /// it minutes, since a loaded machine may take seconds to start the binary).
     pub async fn next_answer(&self, timeout: Duration) -> RuntimeAnswer {
         tokio::time::timeout(timeout, self.answers.lock().await.recv())
             .await

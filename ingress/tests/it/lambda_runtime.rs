@@ -86,7 +86,7 @@ async fn binary_serves_function_url_events_from_the_lambda_runtime_api() {
 
     let mut statuses = std::collections::HashMap::new();
     for _ in 0..events.len() {
-        let answer = runtime.next_answer(Duration::from_secs(30)).await;
+        let answer = runtime.next_answer(Duration::from_secs(120)).await;
         assert_eq!(answer.kind, "response", "{answer:?}");
         let response: serde_json::Value = serde_json::from_str(&answer.body).unwrap();
         statuses.insert(answer.request_id, response["statusCode"].as_u64().unwrap());
@@ -166,7 +166,7 @@ async fn odd_function_url_events_are_answered_and_the_runtime_keeps_serving() {
 
     let mut answers = std::collections::HashMap::new();
     for _ in 0..events.len() {
-        let answer = runtime.next_answer(Duration::from_secs(30)).await;
+        let answer = runtime.next_answer(Duration::from_secs(120)).await;
         let status = match answer.kind.as_str() {
             "response" => serde_json::from_str::<serde_json::Value>(&answer.body).unwrap()
                 ["statusCode"]

@@ -152,7 +152,7 @@ async fn each_scheduled_invocation_is_one_sweep_under_the_lambda_runtime() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let answer = runtime.next_answer(Duration::from_secs(30)).await;
+    let answer = runtime.next_answer(Duration::from_secs(120)).await;
     let _ = child.kill();
     let _ = child.wait();
 
