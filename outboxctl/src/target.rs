@@ -15,6 +15,7 @@ use shared::outbox::DynamoDbOutbox;
 use shared::queue::{Queues, SqsQueue};
 
 use crate::cli::TargetArgs;
+use crate::hints::Refusal;
 
 /// Where the settings came from, for the first line of `status` and for error messages.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,6 +115,7 @@ impl Target {
             base,
             process,
         };
+        ensure_one_deployment(args, &layered, &origin)?;
         let settings = OutboxSettings::from_env(&Env::new(&layered)).with_context(|| {
             format!("the settings from the {origin} are incomplete: give --function NAME, --local, or the flag / variable named")
         })?;
@@ -132,7 +134,12 @@ impl Target {
         let bodies = S3BodyStore::new(s3_client(&sdk), kms_key_id);
         Ok(Self {
             bodies,
-            dlq_url: layered.var("DLQ_URL").filter(|v| !v.trim().is_empty()),
+            // Another queue than the deployment's: its DLQ is its own RedrivePolicy's, not DLQ_URL.
+            dlq_url: if args.queue_url.is_some() && args.dlq_url.is_none() {
+                None
+            } else {
+                layered.var("DLQ_URL").filter(|v| !v.trim().is_empty())
+            },
             ingress_url: layered.var("INGRESS_URL").filter(|v| !v.trim().is_empty()),
             origin,
             settings,
@@ -225,6 +232,39 @@ impl Target {
                 format!("user {user}")
             }
         }
+    }
+}
+
+/// Refuses `--source` naming another source than the deployment's own unless `--queue-url` says
+/// where that source's rows go: the deployment's queue (and ROUTES) are its own source's, so
+/// reading one source while sending to another's queue would deliver events to the wrong workers
+/// and mark them sent.
+fn ensure_one_deployment(
+    args: &TargetArgs,
+    layered: &Layered,
+    origin: &Origin,
+) -> anyhow::Result<()> {
+    let Some(chosen) = &args.source else {
+        return Ok(());
+    };
+    let own = Layered {
+        overrides: HashMap::new(),
+        base: layered.base.clone(),
+        process: layered.process,
+    }
+    .var("SOURCE_NAME")
+    .filter(|own| !own.trim().is_empty());
+    match own {
+        Some(own) if &own != chosen && args.queue_url.is_none() => Err(Refusal::new(
+            format!(
+                "--source {chosen} is not the source of the {origin} ({own}): its queue and ROUTES are {own}'s, so {chosen}'s rows would be sent to {own}'s workers"
+            ),
+            format!(
+                "point at {chosen}'s own deployment (`--function <{chosen}'s ingress function>`), or give its queue too: --source {chosen} --queue-url URL"
+            ),
+        )
+        .into()),
+        _ => Ok(()),
     }
 }
 

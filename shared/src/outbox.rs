@@ -951,9 +951,11 @@ pub struct SentRow {
 }
 
 /// One page of one segment of a Scan for sent rows.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub struct SentPage {
     pub rows: Vec<SentRow>,
+    /// Rows that matched but cannot be read (each names its key and what is wrong), skipped.
+    pub malformed: Vec<OutboxError>,
     /// Items DynamoDB read (all statuses, before the filter): what the Scan costs.
     pub items_scanned: usize,
     /// Read capacity units consumed, as DynamoDB reports them.
@@ -1109,18 +1111,23 @@ impl DynamoDbOutbox {
             .send()
             .await
             .map_err(|err| OutboxError::aws("Scan", err))?;
-        let rows = output
-            .items()
-            .iter()
-            .map(|item| {
-                Ok(SentRow {
-                    row: stored_row(item)?,
+        // One unreadable row must not hold back the rest (as in `load_rows`): it is reported.
+        let (mut rows, mut malformed) = (Vec::new(), Vec::new());
+        for item in output.items() {
+            match stored_row(item) {
+                Ok(row) => rows.push(SentRow {
+                    row,
                     message_id: item.get("message_id").and_then(|v| v.as_s().ok()).cloned(),
-                })
-            })
-            .collect::<Result<Vec<_>, OutboxError>>()?;
+                }),
+                Err(err) => {
+                    tracing::warn!(error = %err, "a sent row cannot be read; skipped");
+                    malformed.push(err);
+                }
+            }
+        }
         Ok(SentPage {
             rows,
+            malformed,
             items_scanned: usize::try_from(output.scanned_count()).unwrap_or(0),
             read_units: output
                 .consumed_capacity()

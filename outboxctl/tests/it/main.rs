@@ -6,6 +6,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_sqs::types::QueueAttributeName;
 use bytes::Bytes;
 use e2e::proxy::{FaultProxy, FaultRules, ProxyConfig};
@@ -37,6 +38,8 @@ struct Scene {
     sqs: aws_sdk_sqs::Client,
     /// The large-body bucket on moto, directly (S3 claim check).
     s3: aws_sdk_s3::Client,
+    /// The AWS settings on moto, for clients the adapters do not cover.
+    sdk: aws_config::SdkConfig,
 }
 
 /// What one run of the binary printed and returned.
@@ -70,6 +73,7 @@ impl Scene {
             resources,
             sqs,
             s3: shared::aws::s3_client(&sdk),
+            sdk,
         }
     }
 
@@ -153,6 +157,10 @@ impl Scene {
             stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
         }
+    }
+
+    fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
+        aws_sdk_dynamodb::Client::new(&self.sdk)
     }
 
     async fn insert(&self, event: &AcceptedEvent) {
@@ -909,8 +917,25 @@ async fn on_a_fifo_route_replay_gets_past_deduplication_and_redrive_keeps_the_gr
         ],
     );
     assert_eq!(replayed.code, 0, "{}{}", replayed.stdout, replayed.stderr);
-    let received = orders.receive(10, 60).await.expect("ReceiveMessage");
-    assert_eq!(received.len(), 2, "the first delivery and the replay");
+    // A second replay within the same five minutes is a new message too, not one SQS drops.
+    let again = scene.run_with(
+        &routes,
+        &[
+            "--json", "replay", "--since", "10m", "--until", "0s", "--yes",
+        ],
+    );
+    assert_eq!(again.code, 0, "{}{}", again.stdout, again.stderr);
+    assert_ne!(again.json()["run"], replayed.json()["run"]);
+    let mut received = Vec::new();
+    for _ in 0..5 {
+        received.extend(orders.receive(10, 60).await.expect("ReceiveMessage"));
+    }
+    assert_eq!(
+        received.len(),
+        3,
+        "the first delivery and both replays: {}",
+        again.stdout
+    );
     assert!(received
         .iter()
         .all(|m| m.group_id.as_deref() == Some("o-7")));
@@ -919,7 +944,7 @@ async fn on_a_fifo_route_replay_gets_past_deduplication_and_redrive_keeps_the_gr
             .iter()
             .filter(|m| m.attribute("replay-of") == Some(first.as_str()))
             .count(),
-        1
+        2
     );
     for message in &received {
         orders.delete(message).await.expect("DeleteMessage");
@@ -1066,4 +1091,197 @@ async fn one_function_name_is_enough_and_send_test_reaches_the_ingress() {
     );
     let shown = only_aws(&["--function", &function, "--json", "show", event_id]).json();
     assert_eq!(shown["status"], "sent");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_redrive_renews_each_body_in_s3_before_sending_its_pointer() {
+    let scene = Scene::new("outboxctl-s3-redrive").await;
+    let kept = scene
+        .in_s3(event(
+            "big-r1",
+            "order.paid",
+            br#"{"type":"order.paid","n":1}"#,
+            now_millis() - 60_000,
+        ))
+        .await;
+    let gone = scene
+        .in_s3(event(
+            "big-r2",
+            "order.paid",
+            br#"{"type":"order.paid","n":2}"#,
+            now_millis() - 50_000,
+        ))
+        .await;
+    let gone_key = gone.claim_check.as_ref().expect("in S3").key.clone();
+    scene
+        .s3
+        .delete_object()
+        .bucket(&scene.resources.bucket)
+        .key(&gone_key)
+        .send()
+        .await
+        .expect("DeleteObject");
+    for dead in [&kept, &gone] {
+        scene
+            .dlq
+            .send(&OutgoingMessage::for_event(dead, DeliveredBy::Ingress))
+            .await
+            .expect("SendMessage to the DLQ");
+    }
+    let key = kept.claim_check.as_ref().expect("in S3").key.clone();
+    assert_eq!(scene.body_state(&key).await.as_deref(), Some(STATE_UNSENT));
+
+    let run = scene.run(&["--json", "dlq", "redrive", "--yes"]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    let json = run.json();
+    assert_eq!(json["moved"], 1, "{json}");
+    assert_eq!(json["renewed_s3_bodies"], 1, "{json}");
+    assert!(
+        json["failed"].to_string().contains("could not be renewed"),
+        "{json}"
+    );
+    assert_eq!(
+        scene.body_state(&key).await.as_deref(),
+        Some(STATE_SENT),
+        "the redrive restarted the object's life before sending its pointer"
+    );
+    let messages = scene.drain().await;
+    assert_eq!(messages.len(), 1, "no pointer to a missing object is sent");
+    assert_eq!(scene.worker_body(&messages[0]).await, kept.body.to_vec());
+    let left = scene.dlq.depth().await.expect("DLQ depth");
+    assert_eq!(
+        left.visible + left.in_flight,
+        1,
+        "the message whose body is gone stays in the DLQ"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_override_that_would_mix_two_deployments_is_refused() {
+    let scene = Scene::new("outboxctl-mixed").await;
+    let github =
+        provision("outboxctl-github", STANDARD_SECRET).unwrap_or_else(|err| panic!("{err}"));
+    // Two sources share the table; each has its own queue.
+    let github_outbox = DynamoDbOutbox::new(scene.dynamodb(), &scene.resources.table, "github", 4);
+    let push = AcceptedEvent::new(
+        "github",
+        "gh-1".to_owned(),
+        Some("push".to_owned()),
+        Bytes::from_static(br#"{"ref":"main"}"#),
+        now_millis() - 60_000,
+    );
+    assert_eq!(
+        github_outbox.insert_pending(&push).await.expect("PutItem"),
+        InsertOutcome::Inserted
+    );
+    github_outbox.park(&push.key).await.expect("park");
+
+    let refused = scene.run(&[
+        "--source", "github", "resend", "--status", "parked", "--yes",
+    ]);
+    assert_eq!(refused.code, 1, "{}{}", refused.stdout, refused.stderr);
+    assert!(
+        refused.stderr.contains("not the source of")
+            && refused.stderr.contains("next:")
+            && refused.stderr.contains("--queue-url"),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        scene.drain().await.is_empty(),
+        "nothing sent to market's queue"
+    );
+    assert_eq!(
+        github_outbox.view(&push.key).await.unwrap().unwrap().status,
+        "parked"
+    );
+
+    // Naming the source's own queue resolves it: sent there, and only there.
+    let resent = scene.run(&[
+        "--source",
+        "github",
+        "--queue-url",
+        &github.queue_url,
+        "resend",
+        "--status",
+        "parked",
+        "--yes",
+    ]);
+    assert_eq!(resent.code, 0, "{}{}", resent.stdout, resent.stderr);
+    let github_queue = scene.queue.sibling(github.queue_url.clone());
+    let received = github_queue.receive(10, 60).await.expect("ReceiveMessage");
+    assert_eq!(received.len(), 1);
+    assert_eq!(received[0].attribute("event-id"), Some("gh-1"));
+    assert!(scene.drain().await.is_empty());
+
+    // Another deployment's DLQ is not redriven into this deployment's queue.
+    scene
+        .queue
+        .sibling(github.dlq_url.clone())
+        .send(&OutgoingMessage::for_event(&push, DeliveredBy::Ingress))
+        .await
+        .expect("SendMessage to github's DLQ");
+    let mixed = scene.run(&["--dlq-url", &github.dlq_url, "dlq", "redrive", "--yes"]);
+    assert_eq!(mixed.code, 1, "{}{}", mixed.stdout, mixed.stderr);
+    assert!(
+        mixed.stderr.contains("is not the dead-letter queue of") && mixed.stderr.contains("next:"),
+        "{}",
+        mixed.stderr
+    );
+    assert!(scene.drain().await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_replay_skips_a_malformed_row_and_reports_what_it_sent() {
+    let scene = Scene::new("outboxctl-replay-bad").await;
+    let good: Vec<AcceptedEvent> = (0..3)
+        .map(|n| {
+            event(
+                &format!("ok-{n}"),
+                "invoice.created",
+                format!(r#"{{"n":{n}}}"#).as_bytes(),
+                now_millis() - 120_000,
+            )
+        })
+        .collect();
+    for sent in &good {
+        scene.insert(sent).await;
+        scene.mark_sent(sent, "m-first").await;
+    }
+    // A sent row that lost its body (written by hand or by a bug): it cannot be replayed.
+    scene
+        .dynamodb()
+        .put_item()
+        .table_name(&scene.resources.table)
+        .item("id", AttributeValue::S(format!("{SOURCE}:bad-1")))
+        .item("status", AttributeValue::S("sent".to_owned()))
+        .item(
+            "received_at",
+            AttributeValue::N((now_millis() - 100_000).to_string()),
+        )
+        .send()
+        .await
+        .expect("PutItem");
+
+    let run = scene.run(&[
+        "--json",
+        "replay",
+        "--since",
+        "10m",
+        "--until",
+        "0s",
+        "--segments",
+        "2",
+        "--yes",
+    ]);
+    assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
+    let json = run.json();
+    assert_eq!(
+        (json["matched"].as_u64(), json["sent"].as_u64()),
+        (Some(4), Some(3)),
+        "{json}"
+    );
+    assert!(json["skipped"].to_string().contains("bad-1"), "{json}");
+    assert!(run.stderr.contains("next:"), "{}", run.stderr);
+    assert_eq!(scene.drain().await.len(), 3, "every readable row replayed");
 }
