@@ -29,11 +29,13 @@ pub async fn run(target: &Target, args: &DlqArgs, output: Output) -> anyhow::Res
         Some(name) => target.routed_queue_and_dlq(name).await?,
     };
     match &args.command {
-        DlqCommand::List { max } => list(&dlq, *max, output).await,
+        DlqCommand::List { limit } => list(&dlq, *limit, output).await,
         DlqCommand::Show { id, body } => show(target, &dlq, id, *body, output).await,
-        DlqCommand::Redrive { max, by_copy, yes } => {
-            redrive(target, &queue, &dlq, *max, *by_copy, *yes, output).await
-        }
+        DlqCommand::Redrive {
+            limit,
+            by_copy,
+            yes,
+        } => redrive(target, &queue, &dlq, *limit, *by_copy, *yes, output).await,
     }
 }
 

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use anyhow::Context as _;
 use aws_config::{Region, SdkConfig};
-use shared::aws::{config_loader, load_sdk_config, s3_client, CallLimits};
+use shared::aws::{config_loader, s3_client, CallLimits};
 use shared::config::{Env, EnvSource, IngressConfig, OutboxSettings, ProcessEnv};
 use shared::deployment::{caller_arn, FunctionRef, LambdaFunctions};
 use shared::large_body::S3BodyStore;
@@ -70,6 +70,14 @@ pub struct Target {
 }
 
 impl Target {
+    /// One line saying where every call goes, for stderr before anything is done.
+    pub fn pointing_at(&self) -> String {
+        format!(
+            "outboxctl: {} · table {} · queue {} · source {}",
+            self.origin, self.settings.table, self.settings.queue_url, self.settings.source
+        )
+    }
+
     pub async fn resolve(args: &TargetArgs) -> anyhow::Result<Self> {
         let mut overrides = HashMap::new();
         let flags = [
@@ -86,7 +94,7 @@ impl Target {
         }
         let local_file = args.local_env.display().to_string();
         let (origin, base, process, sdk, function) = if let Some(name) = &args.function {
-            let sdk = load_sdk_config(CallLimits::background()).await;
+            let sdk = aws_sdk_config(args).await;
             let function = FunctionRef::parse(name);
             let environment = LambdaFunctions::new(aws_sdk_lambda::Client::new(&sdk))
                 .environment(&function)
@@ -107,7 +115,7 @@ impl Target {
             let sdk = local_sdk_config(&base).await;
             (Origin::LocalStack(local_file), base, false, sdk, None)
         } else {
-            let sdk = load_sdk_config(CallLimits::background()).await;
+            let sdk = aws_sdk_config(args).await;
             (Origin::Environment, HashMap::new(), true, sdk, None)
         };
         let layered = Layered {
@@ -266,6 +274,45 @@ fn ensure_one_deployment(
         .into()),
         _ => Ok(()),
     }
+}
+
+/// SDK settings for AWS: the SDK's usual sources, with --region and --profile on top.
+async fn aws_sdk_config(args: &TargetArgs) -> SdkConfig {
+    let mut loader = config_loader(CallLimits::background());
+    if let Some(profile) = &args.profile {
+        loader = loader.profile_name(profile);
+    }
+    if let Some(region) = &args.region {
+        loader = loader.region(Region::new(region.clone()));
+    }
+    loader.load().await
+}
+
+/// Where this shell's AWS credentials for a real account come from, if any: a local-stack run
+/// beside them may be mistaken for one against that account.
+pub fn real_aws_credentials() -> Option<String> {
+    if let Some(profile) = ProcessEnv.var("AWS_PROFILE").filter(|p| !p.is_empty()) {
+        return Some(format!("AWS_PROFILE={profile}"));
+    }
+    if let Some(key) = ProcessEnv
+        .var("AWS_ACCESS_KEY_ID")
+        .filter(|key| key.starts_with("AKIA") || key.starts_with("ASIA"))
+    {
+        return Some(format!("AWS_ACCESS_KEY_ID={}...", &key[..4]));
+    }
+    let home = ProcessEnv.var("HOME")?;
+    let files = [
+        ProcessEnv
+            .var("AWS_SHARED_CREDENTIALS_FILE")
+            .unwrap_or(format!("{home}/.aws/credentials")),
+        ProcessEnv
+            .var("AWS_CONFIG_FILE")
+            .unwrap_or(format!("{home}/.aws/config")),
+    ];
+    files
+        .into_iter()
+        .find(|file| Path::new(file).exists())
+        .map(|file| format!("{file} exists"))
 }
 
 /// SDK settings for the local stack: its endpoint, region and dummy credentials from the file.

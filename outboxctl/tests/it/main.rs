@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_sqs::types::QueueAttributeName;
 use bytes::Bytes;
-use e2e::proxy::{FaultProxy, FaultRules, ProxyConfig};
+use e2e::proxy::{Fault, FaultProxy, FaultRules, ProxyConfig};
 use serde_json::Value;
 use shared::aws::CallLimits;
 use shared::config::SweeperConfig;
@@ -627,17 +627,67 @@ async fn an_incident_is_diagnosed_and_repaired_with_outboxctl_alone() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn park_and_discard_keep_the_row_and_say_who_and_why() {
+async fn parking_by_hand_is_kept_apart_and_discard_says_who_and_why() {
     let scene = Scene::new("outboxctl-discard").await;
+    let swept = event("swept", "test.only", b"{\"n\":1}", now_millis() - 50_000);
+    park_by_a_sweep_without_queue(&scene, std::slice::from_ref(&swept)).await;
     let row = event("doomed", "test.only", b"{}", now_millis() - 60_000);
     scene.insert(&row).await;
 
-    let parked = scene.run(&["park", "doomed", "--yes"]);
+    let no_reason = scene.run(&["park", "doomed", "--yes"]);
+    assert_eq!(no_reason.code, 2, "a park needs --reason");
+    let parked = scene.run(&["park", "doomed", "--reason", "poison body", "-y"]);
     assert_eq!(parked.code, 0, "{}", parked.stderr);
+    let view = scene.outbox.view(&row.key).await.unwrap().unwrap();
+    assert_eq!(view.status, "parked");
+    assert_eq!(view.attribute("park_reason"), Some("poison body"));
+    assert!(
+        view.attribute("parked_by")
+            .is_some_and(|by| by.starts_with("arn:aws:")),
+        "{view:?}"
+    );
+    let again = scene.run(&["park", "doomed", "--reason", "again", "--yes"]);
+    assert_eq!(again.code, 3, "every row skipped: {}", again.stdout);
+
+    // Listing parked rows shows what waits for a person: exit 3, the event id, who parked it.
+    let listed = scene.run(&["--json", "list", "--status", "parked"]);
+    assert_eq!(listed.code, 3, "{}", listed.stderr);
+    let listed = listed.json();
+    let doomed = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["key"] == row.key.as_str())
+        .expect("listed");
+    assert_eq!(doomed["event_id"], "doomed");
+    assert_eq!(doomed["park_reason"], "poison body");
+
+    // A bulk resend leaves the row parked on purpose, and says how to include it.
+    let resent = scene.run(&["--json", "resend", "--status", "parked", "--yes"]);
+    assert_eq!(resent.code, 3, "{}{}", resent.stdout, resent.stderr);
+    assert!(
+        resent.stderr.contains("--include-parked-by-hand"),
+        "{}",
+        resent.stderr
+    );
+    let on_queue = scene.drain().await;
+    assert_eq!(on_queue.len(), 1, "only the row the sweeper parked");
+    assert_eq!(on_queue[0].attribute("event-id"), Some("swept"));
     assert_eq!(
         scene.outbox.view(&row.key).await.unwrap().unwrap().status,
         "parked"
     );
+
+    // Unpark: pending again, no attempts, for the sweeper.
+    let unparked = scene.run(&["unpark", "doomed", "--yes"]);
+    assert_eq!(unparked.code, 0, "{}{}", unparked.stdout, unparked.stderr);
+    let view = scene.outbox.view(&row.key).await.unwrap().unwrap();
+    assert_eq!(view.status, "pending");
+    assert_eq!(view.attribute("attempts"), Some("0"));
+    assert_eq!(view.attribute("parked_by"), None);
+    assert!(view
+        .attribute("unsent_key")
+        .is_some_and(|key| key.starts_with("pending#")));
 
     let refused = scene.run(&["discard", "doomed", "--yes"]);
     assert_eq!(refused.code, 2, "a discard needs --reason");
@@ -649,6 +699,11 @@ async fn park_and_discard_keep_the_row_and_say_who_and_why() {
         "--yes",
     ]);
     assert_eq!(discarded.code, 0, "{}", discarded.stderr);
+    assert!(
+        discarded.stdout.contains("may still send it once"),
+        "says what a sweep under way may do: {}",
+        discarded.stdout
+    );
     let kept = scene
         .outbox
         .view(&row.key)
@@ -673,6 +728,7 @@ async fn park_and_discard_keep_the_row_and_say_who_and_why() {
     assert_eq!(kept.body.as_deref(), Some(&b"{}"[..]));
 
     let resend = scene.run(&["--json", "resend", "doomed", "--yes"]);
+    assert_eq!(resend.code, 3, "a skipped row needs a look");
     assert_eq!(
         resend.json()[0]["result"],
         "skipped",
@@ -685,6 +741,138 @@ async fn park_and_discard_keep_the_row_and_say_who_and_why() {
     assert_eq!(status.code, 0, "{}", status.stdout);
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn a_resend_batches_and_on_an_aws_error_says_what_is_left_and_how_to_continue() {
+    let mut scene = Scene::new("outboxctl-resend-stop").await;
+    let events: Vec<AcceptedEvent> = (0..3)
+        .map(|n| event(&format!("stuck-{n}"), "t", b"{}", now_millis() - 60_000 + n))
+        .collect();
+    park_by_a_sweep_without_queue(&scene, &events).await;
+    let proxy = FaultProxy::start(ProxyConfig::new(
+        scene.resources.moto,
+        FaultRules::none()
+            .with("sqs:SendMessageBatch", Fault::Error500, 1.0)
+            .with("sqs:SendMessage", Fault::Error500, 1.0),
+        11,
+    ))
+    .await
+    .expect("start the proxy");
+    scene.endpoint = proxy.endpoint();
+
+    let stopped = scene.run(&["resend", "--status", "parked", "--since", "1h", "--yes"]);
+    assert_eq!(stopped.code, 1, "{}{}", stopped.stdout, stopped.stderr);
+    assert!(
+        stopped.stderr.contains("sent 0, failed 0, skipped 0, left 3")
+            && stopped
+                .stderr
+                .contains("next: fix the cause (the error above), then `outboxctl resend --status parked --since '1h' --yes`"),
+        "{}",
+        stopped.stderr
+    );
+    assert!(
+        stopped.stderr.contains("window (UTC): received "),
+        "{}",
+        stopped.stderr
+    );
+
+    proxy.set_rules(FaultRules::none()).expect("rules");
+    let before = proxy.stats();
+    let resent = scene.run(&["resend", "--status", "parked", "--since", "1h", "--yes"]);
+    assert_eq!(resent.code, 0, "{}{}", resent.stdout, resent.stderr);
+    assert!(
+        resent.stdout.contains("sent 3 · failed 0"),
+        "{}",
+        resent.stdout
+    );
+    assert_eq!(scene.drain().await.len(), 3);
+    let stats = proxy.stats();
+    assert_eq!(
+        (
+            stats.requests_for("sqs:SendMessageBatch")
+                - before.requests_for("sqs:SendMessageBatch"),
+            stats.requests_for("sqs:SendMessage") - before.requests_for("sqs:SendMessage")
+        ),
+        (1, 0),
+        "one batch for three rows once SQS answers"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn show_prints_the_row_before_an_s3_error_and_every_command_says_where_it_points() {
+    let scene = Scene::new("outboxctl-show-s3").await;
+    let pending = scene
+        .in_s3(event(
+            "lost-body",
+            "t",
+            b"{\"big\":true}",
+            now_millis() - 60_000,
+        ))
+        .await;
+    scene.insert(&pending).await;
+    scene
+        .s3
+        .delete_object()
+        .bucket(&scene.resources.bucket)
+        .key(&pending.claim_check.as_ref().expect("in S3").key)
+        .send()
+        .await
+        .expect("DeleteObject");
+    let shown = scene.run(&["show", "lost-body"]);
+    assert_eq!(shown.code, 1, "{}{}", shown.stdout, shown.stderr);
+    assert!(
+        shown.stdout.contains("pending") && shown.stdout.contains("body_s3_key"),
+        "the row first: {}",
+        shown.stdout
+    );
+    assert!(
+        shown.stderr.contains("cannot be read"),
+        "then the S3 error: {}",
+        shown.stderr
+    );
+    let pointing = format!(
+        "outboxctl: environment variables · table {} · queue {} · source {SOURCE}",
+        scene.resources.table, scene.resources.queue_url
+    );
+    assert!(shown.stderr.contains(&pointing), "{}", shown.stderr);
+
+    // A `.local/env` in the current directory wins; a change then says it is not AWS.
+    let dir = std::env::temp_dir().join(shared::testing::unique("outboxctl-local"));
+    std::fs::create_dir_all(dir.join(".local")).expect("mkdir");
+    let env_file: String = scene
+        .env()
+        .iter()
+        .map(|(name, value)| format!("{name}={value}\n"))
+        .collect();
+    std::fs::write(dir.join(".local/env"), env_file).expect("write .local/env");
+    let in_local = |extra: &[(&str, &str)], args: &[&str]| {
+        let output = Command::new(env!("CARGO_BIN_EXE_outboxctl"))
+            .args(args)
+            .env_clear()
+            .envs(extra.iter().copied())
+            .current_dir(&dir)
+            .output()
+            .expect("run outboxctl");
+        (
+            output.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    let (code, stderr) = in_local(&[], &["list", "--status", "pending"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains("outboxctl: local stack (.local/env) · table "),
+        "{stderr}"
+    );
+    let (code, stderr) = in_local(
+        &[("AWS_PROFILE", "production")],
+        &["park", "lost-body", "--reason", "test", "--yes"],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains("changes the LOCAL stack") && stderr.contains("AWS_PROFILE=production"),
+        "{stderr}"
+    );
+}
 #[tokio::test(flavor = "multi_thread")]
 async fn errors_say_what_to_do_next() {
     let scene = Scene::new("outboxctl-errors").await;
@@ -1014,7 +1202,11 @@ async fn one_function_name_is_enough_and_send_test_reaches_the_ingress() {
     deploy_function(&scene, &function, &deployed);
     let parked = event("parked-by-function", "t", b"{}", now_millis() - 60_000);
     scene.insert(&parked).await;
-    scene.outbox.park(&parked.key).await.expect("park");
+    scene
+        .outbox
+        .park(&parked.key, "test", "test", now_millis())
+        .await
+        .expect("park");
 
     // Only the AWS settings in the environment: everything else from the function.
     let only_aws = |args: &[&str]| {
@@ -1070,6 +1262,10 @@ async fn one_function_name_is_enough_and_send_test_reaches_the_ingress() {
         .await
         .unwrap_or_else(|err| panic!("{err}"));
     let url = format!("http://{address}/");
+    let asked = only_aws(&["--function", &function, "send-test", "--url", &url]);
+    assert_eq!(asked.code, 0, "{}", asked.stderr);
+    assert!(asked.stdout.contains("add --yes"), "{}", asked.stdout);
+    assert!(scene.drain().await.is_empty(), "nothing sent without --yes");
     let sent = only_aws(&[
         "--function",
         &function,
@@ -1077,17 +1273,21 @@ async fn one_function_name_is_enough_and_send_test_reaches_the_ingress() {
         "send-test",
         "--url",
         &url,
+        "--yes",
     ]);
     assert_eq!(sent.code, 0, "{}{}", sent.stdout, sent.stderr);
     let sent = sent.json();
     assert_eq!(sent["status"], 200);
     let event_id = sent["event_id"].as_str().expect("event id");
     let on_queue = scene.drain().await;
-    assert!(
-        on_queue
-            .iter()
-            .any(|m| m.attribute("event-id") == Some(event_id)),
-        "the test event reached the queue"
+    let test_message = on_queue
+        .iter()
+        .find(|m| m.attribute("event-id") == Some(event_id))
+        .expect("the test event reached the queue");
+    assert_eq!(
+        test_message.attribute("event-type"),
+        Some("outboxctl.test"),
+        "marked as a test for the workers to skip"
     );
     let shown = only_aws(&["--function", &function, "--json", "show", event_id]).json();
     assert_eq!(shown["status"], "sent");
@@ -1174,10 +1374,19 @@ async fn an_override_that_would_mix_two_deployments_is_refused() {
         github_outbox.insert_pending(&push).await.expect("PutItem"),
         InsertOutcome::Inserted
     );
-    github_outbox.park(&push.key).await.expect("park");
+    github_outbox
+        .park(&push.key, "test", "test", now_millis())
+        .await
+        .expect("park");
 
     let refused = scene.run(&[
-        "--source", "github", "resend", "--status", "parked", "--yes",
+        "--source",
+        "github",
+        "resend",
+        "--status",
+        "parked",
+        "--include-parked-by-hand",
+        "--yes",
     ]);
     assert_eq!(refused.code, 1, "{}{}", refused.stdout, refused.stderr);
     assert!(
@@ -1205,6 +1414,7 @@ async fn an_override_that_would_mix_two_deployments_is_refused() {
         "resend",
         "--status",
         "parked",
+        "--include-parked-by-hand",
         "--yes",
     ]);
     assert_eq!(resent.code, 0, "{}{}", resent.stdout, resent.stderr);
