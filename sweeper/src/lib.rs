@@ -13,7 +13,8 @@
 //! table, each with its own queue.
 
 use std::future::Future;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aws_config::SdkConfig;
@@ -129,6 +130,21 @@ impl SweepReport {
     }
 }
 
+/// The monotonic time a sweep plans with: whether a page still fits before the deadline, how
+/// long the last page took, when to stop for the backlog count.
+pub trait Clock: Send + Sync {
+    fn now(&self) -> Instant;
+}
+
+/// The real monotonic clock, which every deployed sweep uses.
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Instant {
+        Instant::now()
+    }
+}
+
 /// The sweeper with its clients, built once per cold start.
 pub struct Sweeper {
     config: SweeperConfig,
@@ -137,6 +153,7 @@ pub struct Sweeper {
     metrics: EmfEmitter,
     /// Re-tags the S3 body of a row it marked sent; rows with their body inline need none.
     body_store: Option<S3BodyStore>,
+    clock: Arc<dyn Clock>,
 }
 
 impl Sweeper {
@@ -149,7 +166,13 @@ impl Sweeper {
             queues,
             metrics,
             body_store: None,
+            clock: Arc::new(SystemClock),
         }
+    }
+
+    /// Plans its sweeps with `clock` instead of the real clock (tests decide how time passes).
+    pub fn with_clock(self, clock: Arc<dyn Clock>) -> Self {
+        Self { clock, ..self }
     }
 
     /// Re-tags the S3 bodies of the rows it marks sent with `store`.
@@ -188,25 +211,34 @@ impl Sweeper {
 
     /// One sweep over every shard, `SWEEP_CONCURRENCY` shards at a time: re-sends pending rows
     /// received before `now - GRACE_SECS`, starting no page that would not end before the time
-    /// kept for the backlog, then measures what is left and prints the EMF line.
+    /// kept for the backlog, then measures what is left and prints the EMF line. `deadline` is on
+    /// the sweeper's clock; every AWS call is also cut off when the time left at the start has
+    /// passed in real time.
     pub async fn sweep_once(&self, now: EpochMillis, deadline: Instant) -> SweepReport {
-        let started = Instant::now();
-        let backlog_reserve = BACKLOG_RESERVE.min(deadline.saturating_duration_since(started) / 5);
-        let resend_deadline = deadline - backlog_reserve;
+        let (started, started_real) = (self.clock.now(), Instant::now());
+        let budget = deadline.saturating_duration_since(started);
+        let plan = Plan {
+            start_by: deadline
+                .checked_sub(BACKLOG_RESERVE.min(budget / 5))
+                .unwrap_or(deadline),
+            cut_off: Instant::now() + budget,
+        };
         let grace_ms = i64::try_from(self.config.grace.as_millis()).unwrap_or(i64::MAX);
         let cutoff = now.saturating_sub(grace_ms);
         let mut report = SweepReport::default();
+        let longest_page = AtomicU64::new(0);
         let shards = each_shard(
             self.config.outbox.pending_shards,
             self.config.concurrency,
-            |shard| self.sweep_shard(shard, cutoff, resend_deadline, deadline),
+            |shard| self.sweep_shard(shard, cutoff, plan, &longest_page),
         )
         .await;
         for shard_report in shards {
             report.absorb(shard_report);
         }
-        self.measure_backlog(&mut report, deadline).await;
+        self.measure_backlog(&mut report, plan.cut_off).await;
         self.metrics.emit(&report.metrics(), now_millis());
+        let took = started_real.elapsed();
         info!(
             resent = report.resent,
             resend_failed = report.resend_failed,
@@ -216,34 +248,36 @@ impl Sweeper {
             index_items_read = report.index_items_read,
             errors = report.errors,
             stopped_early = report.stopped_early,
-            duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            duration_ms = u64::try_from(took.as_millis()).unwrap_or(u64::MAX),
             "sweep finished"
         );
         report
     }
 
     /// Re-sends one shard's pending rows page by page, until the shard has none left, a Query
-    /// fails (the shard waits for the next sweep) or `start_by` is near. A page is started only
-    /// if one as long as the shard's last page would end before `start_by`, and a started page
-    /// is finished (its calls bounded only by `deadline`) rather than abandoned mid-call: an
+    /// fails (the shard waits for the next sweep) or `plan.start_by` is near. A page is started
+    /// only if one as long as the longest page of this sweep so far (`longest_page`, in
+    /// nanoseconds, shared by the shards) would end before `start_by`, and a started page is
+    /// finished (its calls bounded only by `plan.cut_off`) rather than abandoned mid-call: an
     /// abandoned SendMessageBatch may have been sent, and the calls an emulator or a slow
     /// service is still serving would delay the backlog count that follows.
     async fn sweep_shard(
         &self,
         shard: u16,
         cutoff: EpochMillis,
-        start_by: Instant,
-        deadline: Instant,
+        plan: Plan,
+        longest_page: &AtomicU64,
     ) -> SweepReport {
+        let deadline = plan.cut_off;
         let mut report = SweepReport::default();
         let mut start = None;
-        let mut last_page = Duration::ZERO;
         loop {
-            if !has_time(start_by, last_page) {
+            let page_started = self.clock.now();
+            let expected = Duration::from_nanos(longest_page.load(Ordering::Relaxed));
+            if !has_time(page_started, plan.start_by, expected) {
                 report.stopped_early = true;
                 return report;
             }
-            let page_started = Instant::now();
             let page = self
                 .outbox
                 .unsent_page(RowStatus::Pending, shard, cutoff, PAGE_SIZE, start);
@@ -263,7 +297,11 @@ impl Sweeper {
             if !page.rows.is_empty() {
                 report.absorb(self.resend(&page.rows, deadline).await);
             }
-            last_page = page_started.elapsed();
+            let took = self.clock.now().saturating_duration_since(page_started);
+            longest_page.fetch_max(
+                u64::try_from(took.as_nanos()).unwrap_or(u64::MAX),
+                Ordering::Relaxed,
+            );
             match page.next {
                 Some(next) => start = Some(next),
                 None => return report,
@@ -425,6 +463,14 @@ impl Sweeper {
         };
         (shard, items_read, backlog)
     }
+}
+
+/// When a sweep stops starting pages, on the sweeper's clock, and when its AWS calls are cut off,
+/// in real time.
+#[derive(Clone, Copy)]
+struct Plan {
+    start_by: Instant,
+    cut_off: Instant,
 }
 
 /// Why a shard's backlog is unknown.
@@ -593,9 +639,10 @@ async fn send_batch(
     report
 }
 
-/// Whether a step expected to take `expected` still ends `STEP_RESERVE` before `deadline`.
-fn has_time(deadline: Instant, expected: Duration) -> bool {
-    deadline.saturating_duration_since(Instant::now()) > STEP_RESERVE + expected
+/// Whether a step starting `now` and expected to take `expected` still ends `STEP_RESERVE`
+/// before `deadline`.
+fn has_time(now: Instant, deadline: Instant, expected: Duration) -> bool {
+    deadline.saturating_duration_since(now) > STEP_RESERVE + expected
 }
 
 /// Runs `step` until `deadline`; `None` when the deadline came first.

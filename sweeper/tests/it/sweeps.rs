@@ -2,9 +2,13 @@
 //! sweepers at once.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
+use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
+use aws_sdk_dynamodb::error::BoxError;
 use aws_sdk_dynamodb::types::AttributeValue;
 use bytes::Bytes;
 use shared::aws::CallLimits;
@@ -15,7 +19,7 @@ use shared::outbox::{DynamoDbOutbox, InsertOutcome, MarkOutcome};
 use shared::queue::SqsQueue;
 use shared::testing::{has, s, sdk_config, Stack};
 use shared::time::now_millis;
-use sweeper::Sweeper;
+use sweeper::{Clock, Sweeper};
 use tokio::task::JoinSet;
 
 pub(crate) const GRACE_MS: i64 = 120_000;
@@ -117,7 +121,8 @@ async fn a_row_whose_send_failed_is_on_the_queue_after_one_sweep_past_the_grace_
         "rows inside the grace period are left to the ingress"
     );
     let age = report.oldest_pending_age_secs.unwrap();
-    assert!((5.0..60.0).contains(&age), "{report:?}");
+    // The young rows (5 s old) plus the sweep's own time, far from the resent rows' 121 s.
+    assert!((5.0..120.0).contains(&age), "{report:?}");
     let messages = stack.drain(&stack.queue_url).await;
     assert_eq!(messages.len(), 3);
     for sent in &old {
@@ -209,35 +214,114 @@ async fn the_sweep_reads_only_pending_rows_however_many_were_sent() {
     assert_eq!(stack.drain(&stack.queue_url).await.len(), 5);
 }
 
+/// The sweep's clock in the deadline tests: time passes only when the sweeper calls AWS, by
+/// `per_call` for each attempt it transmits, so how far a sweep gets before its deadline depends
+/// on the calls it makes, never on how fast moto or the machine is.
+#[derive(Debug)]
+struct CallClock {
+    origin: Instant,
+    per_call: Duration,
+    calls: AtomicU32,
+}
+
+impl CallClock {
+    fn new(per_call: Duration) -> Arc<Self> {
+        Arc::new(Self {
+            origin: Instant::now(),
+            per_call,
+            calls: AtomicU32::new(0),
+        })
+    }
+}
+
+impl Clock for CallClock {
+    fn now(&self) -> Instant {
+        self.origin + self.per_call * self.calls.load(Ordering::SeqCst)
+    }
+}
+
+/// Moves a [`CallClock`] on every AWS request a client sends.
+#[derive(Debug)]
+struct ChargeTime(Arc<CallClock>);
+
+impl Intercept for ChargeTime {
+    fn name(&self) -> &'static str {
+        "ChargeTime"
+    }
+
+    fn read_before_transmit(
+        &self,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        self.0.calls.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+/// The test stack's outbox and queue, with clients whose calls move `clock`.
+async fn timed_adapters(stack: &Stack, clock: &Arc<CallClock>) -> (DynamoDbOutbox, SqsQueue) {
+    let sdk = sdk_config(&stack.endpoint, CallLimits::background()).await;
+    let dynamodb = aws_sdk_dynamodb::config::Builder::from(&sdk)
+        .interceptor(ChargeTime(clock.clone()))
+        .build();
+    let sqs = aws_sdk_sqs::config::Builder::from(&sdk)
+        .interceptor(ChargeTime(clock.clone()))
+        .build();
+    (
+        DynamoDbOutbox::new(
+            aws_sdk_dynamodb::Client::from_conf(dynamodb),
+            &stack.table,
+            "market",
+            SHARDS,
+        ),
+        SqsQueue::new(aws_sdk_sqs::Client::from_conf(sqs), &stack.queue_url),
+    )
+}
+
 #[tokio::test]
 async fn the_sweep_stops_before_its_deadline_with_thousands_of_rows_pending() {
     let stack = Stack::new().await;
-    let (outbox, queue) = adapters(&stack, &stack.queue_url).await;
-    let sweeper = sweeper_for(&stack, &[], &outbox, &queue);
+    let (outbox, _) = adapters(&stack, &stack.queue_url).await;
     let now = now_millis();
     let rows = pending_rows(&outbox, "backlog", 2_000, now - GRACE_MS - 1_000).await;
-    let budget = Duration::from_secs(8);
+    // Every AWS call the sweep makes costs it 100 ms: a page of 100 rows (a Query, a
+    // BatchGetItem, 10 SendMessageBatch, 100 UpdateItem) about 11 s, so a 120 s sweep has time
+    // for about ten of the twenty-odd pages, however fast moto is. The real time left (the same
+    // 120 s) only guards against a hang.
+    let clock = CallClock::new(Duration::from_millis(100));
+    let (outbox, queue) = timed_adapters(&stack, &clock).await;
+    let sweeper = sweeper_for(&stack, &[], &outbox, &queue).with_clock(clock.clone());
+    let deadline = clock.now() + Duration::from_secs(120);
 
-    let started = Instant::now();
-    let report = sweeper.sweep_once(now, started + budget).await;
-    let took = started.elapsed();
+    let report = sweeper.sweep_once(now, deadline).await;
 
-    assert!(took < budget + Duration::from_millis(250), "took {took:?}");
+    assert!(
+        clock.now() <= deadline,
+        "the sweep ran {:?} past its deadline",
+        clock.now() - deadline
+    );
     assert!(report.stopped_early, "{report:?}");
     assert!(report.resent > 0 && report.resent < 2_000, "{report:?}");
-    let backlog = report
-        .pending_after
-        .expect("the backlog is still measured when the sweep stops early");
-    assert!(
-        backlog > 0 && backlog + report.resent >= 2_000,
-        "{report:?}"
+    assert_eq!(report.errors, 0, "{report:?}");
+    assert_eq!(
+        report.pending_after,
+        Some(2_000 - report.resent),
+        "the backlog is still measured when the sweep stops early: {report:?}"
     );
-    let messages: HashSet<String> = stack
+    let messages: Vec<String> = stack
         .drain(&stack.queue_url)
         .await
         .into_iter()
         .filter_map(|m| m.attribute("event-id").map(str::to_owned))
         .collect();
+    assert_eq!(
+        messages.len() as u64,
+        report.resent,
+        "a started page is finished: every message sent was counted, and no more"
+    );
+    let messages: HashSet<String> = messages.into_iter().collect();
     let stored: HashMap<String, HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> = stack
         .all_rows()
         .await
@@ -256,11 +340,39 @@ async fn the_sweep_stops_before_its_deadline_with_thousands_of_rows_pending() {
                     event.key
                 );
             }
-            Some("pending") => assert!(has(row, "unsent_key")),
+            Some("pending") => {
+                assert!(has(row, "unsent_key"));
+                assert!(
+                    !messages.contains(&event.event_id),
+                    "{} sent but left pending: its page was abandoned",
+                    event.key
+                );
+            }
             other => panic!("unexpected status {other:?}"),
         }
     }
-    assert!(sent_rows > 0 && sent_rows < 2_000);
+    assert_eq!(sent_rows, report.resent);
+}
+
+#[tokio::test]
+async fn a_sweep_with_no_time_left_sends_nothing_and_reports_the_backlog_as_unknown() {
+    let stack = Stack::new().await;
+    let (outbox, queue) = adapters(&stack, &stack.queue_url).await;
+    let clock = CallClock::new(Duration::from_millis(100));
+    let sweeper = sweeper_for(&stack, &[], &outbox, &queue).with_clock(clock.clone());
+    let now = now_millis();
+    pending_rows(&outbox, "late", 5, now - GRACE_MS - 1_000).await;
+
+    let report = sweeper.sweep_once(now, clock.now()).await;
+
+    assert!(report.stopped_early, "{report:?}");
+    assert_eq!(report.resent, 0, "{report:?}");
+    assert_eq!(
+        (report.pending_after, report.oldest_pending_age_secs),
+        (None, None),
+        "an unmeasured backlog is unknown, never 0: {report:?}"
+    );
+    assert_eq!(stack.drain(&stack.queue_url).await.len(), 0);
 }
 
 #[tokio::test]
