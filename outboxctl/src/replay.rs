@@ -262,7 +262,7 @@ async fn replay_page(target: &Target, rows: &[SentRow], run: &str, report: &mut 
         };
         for batch in batches(&group, |(_, message)| message.size()) {
             let refs: Vec<&OutgoingMessage> = batch.iter().map(|(_, message)| message).collect();
-            let results = match queue.send_batch_entries(&refs).await {
+            let results = match queue.send_batch(&refs).await {
                 Ok(results) => results,
                 Err(error) => vec![Err(error.to_string()); batch.len()],
             };

@@ -423,7 +423,7 @@ async fn resend_chunk(
         };
         for batch in batches(&group, |(_, message)| message.size()) {
             let messages: Vec<&OutgoingMessage> = batch.iter().map(|(_, m)| m).collect();
-            let results = queue.send_batch_entries(&messages).await?;
+            let results = queue.send_batch(&messages).await?;
             for ((row, _), result) in batch.iter().zip(results) {
                 match result {
                     Ok(message_id) => tally

@@ -111,19 +111,10 @@ impl SqsQueue {
 }
 
 impl SqsQueue {
-    /// Sends up to [`MAX_BATCH_ENTRIES`] messages in one call. The result has one entry per
-    /// message, in order: its message id, or why SQS refused it. A failed call fails every entry.
-    pub async fn send_batch(&self, messages: &[&OutgoingMessage]) -> Vec<Result<String, String>> {
-        match self.send_batch_entries(messages).await {
-            Ok(results) => results,
-            Err(err) => vec![Err(err.to_string()); messages.len()],
-        }
-    }
-
     /// Sends up to [`MAX_BATCH_ENTRIES`] messages in one call: `Err` when the call itself failed
     /// (throttling, a 5xx, KMS, access denied: nothing about any one message), else one entry per
     /// message, in order, with its message id or why SQS refused that entry.
-    pub async fn send_batch_entries(
+    pub async fn send_batch(
         &self,
         messages: &[&OutgoingMessage],
     ) -> Result<Vec<Result<String, String>>, QueueError> {

@@ -225,16 +225,20 @@ fn event(id: &str, event_type: &str, body: &[u8], received_at: i64) -> AcceptedE
     )
 }
 
-/// Parks `events` the way production does: a sweep while the queue it sends to does not exist.
-async fn park_by_a_sweep_without_queue(scene: &Scene, events: &[AcceptedEvent]) {
+/// Parks `events` the way production does: sweeps while SQS refuses each of their messages.
+async fn park_by_sweeps_sqs_refuses(scene: &Scene, events: &[AcceptedEvent]) {
     for event in events {
         scene.insert(event).await;
     }
-    let missing_queue = format!("{}/no-such-queue", scene.resources.endpoint);
+    let refused = FaultRules::none().with("sqs:SendMessageBatch", Fault::RejectEntries, 1.0);
+    let proxy = FaultProxy::start(ProxyConfig::new(scene.resources.moto, refused, 5))
+        .await
+        .expect("start the proxy");
+    let sdk = sdk_config(&proxy.endpoint(), CallLimits::background()).await;
     let config = SweeperConfig::from_env(&HashMap::from([
         ("SOURCE_NAME", SOURCE),
         ("OUTBOX_TABLE", scene.resources.table.as_str()),
-        ("QUEUE_URL", missing_queue.as_str()),
+        ("QUEUE_URL", scene.resources.queue_url.as_str()),
         ("PENDING_SHARDS", SHARDS),
         ("GRACE_SECS", "0"),
         ("MAX_ATTEMPTS", "2"),
@@ -243,7 +247,7 @@ async fn park_by_a_sweep_without_queue(scene: &Scene, events: &[AcceptedEvent]) 
     let sweeper = sweeper::Sweeper::new(
         config,
         scene.outbox.clone(),
-        SqsQueue::new(scene.sqs.clone(), missing_queue.clone()),
+        SqsQueue::new(aws_sdk_sqs::Client::new(&sdk), &scene.resources.queue_url),
     );
     let mut parked = 0;
     for _ in 0..2 {
@@ -348,7 +352,7 @@ async fn an_incident_is_diagnosed_and_repaired_with_outboxctl_alone() {
     let large = parked.pop().expect("three parked events");
     parked.push(scene.in_s3(large).await);
     let large_key = parked[2].claim_check.as_ref().expect("in S3").key.clone();
-    park_by_a_sweep_without_queue(&scene, &parked).await;
+    park_by_sweeps_sqs_refuses(&scene, &parked).await;
     // In the DLQ: delivered, but a worker failed on each five times.
     let dead: Vec<AcceptedEvent> = (0..3)
         .map(|n| {
@@ -439,11 +443,7 @@ async fn an_incident_is_diagnosed_and_repaired_with_outboxctl_alone() {
         parked_list[0]["last_error"]
             .as_str()
             .unwrap_or_default()
-            .contains("NonExistentQueue")
-            || parked_list[0]["last_error"]
-                .as_str()
-                .unwrap_or_default()
-                .contains("does not exist"),
+            .contains("InvalidParameterValue"),
         "the parked row says why: {parked_list}"
     );
     let window = scene
@@ -630,7 +630,7 @@ async fn an_incident_is_diagnosed_and_repaired_with_outboxctl_alone() {
 async fn parking_by_hand_is_kept_apart_and_discard_says_who_and_why() {
     let scene = Scene::new("outboxctl-discard").await;
     let swept = event("swept", "test.only", b"{\"n\":1}", now_millis() - 50_000);
-    park_by_a_sweep_without_queue(&scene, std::slice::from_ref(&swept)).await;
+    park_by_sweeps_sqs_refuses(&scene, std::slice::from_ref(&swept)).await;
     let row = event("doomed", "test.only", b"{}", now_millis() - 60_000);
     scene.insert(&row).await;
 
@@ -747,7 +747,7 @@ async fn a_resend_batches_and_on_an_aws_error_says_what_is_left_and_how_to_conti
     let events: Vec<AcceptedEvent> = (0..3)
         .map(|n| event(&format!("stuck-{n}"), "t", b"{}", now_millis() - 60_000 + n))
         .collect();
-    park_by_a_sweep_without_queue(&scene, &events).await;
+    park_by_sweeps_sqs_refuses(&scene, &events).await;
     let proxy = FaultProxy::start(ProxyConfig::new(
         scene.resources.moto,
         FaultRules::none()
