@@ -203,6 +203,13 @@ impl Target {
         })
     }
 
+    /// The name of the SSM parameter holding the signing secret, when the settings give one.
+    pub fn secret_parameter(&self) -> Option<String> {
+        self.layered
+            .var("SECRET_PARAMETER")
+            .filter(|name| !name.trim().is_empty())
+    }
+
     /// The ingress's own configuration (scheme, secret parameter), for `send-test`.
     pub fn ingress_config(&self) -> anyhow::Result<IngressConfig> {
         IngressConfig::from_env(&self.layered).with_context(|| {

@@ -605,7 +605,7 @@ async fn an_incident_is_diagnosed_and_repaired_with_outboxctl_alone() {
 
     // Least privilege, checked at run time: every operation outboxctl called is in its declared
     // IAM actions, and the incident used every declared action but the deployed-only ones
-    // (the Lambda API for --function and send-test's URL, and send-test's secret).
+    // (the Lambda API for --function and send-test's URL).
     let called = iam_actions_called(&proxy);
     let declared: BTreeSet<String> = outboxctl::OUTBOXCTL_IAM_ACTIONS
         .iter()
@@ -614,7 +614,6 @@ async fn an_incident_is_diagnosed_and_repaired_with_outboxctl_alone() {
     let deployed_only: BTreeSet<String> = [
         "lambda:GetFunctionConfiguration",
         "lambda:GetFunctionUrlConfig",
-        "ssm:GetParameter",
     ]
     .iter()
     .map(|action| (*action).to_owned())
@@ -1494,4 +1493,34 @@ async fn a_replay_skips_a_malformed_row_and_reports_what_it_sent() {
     assert!(json["skipped"].to_string().contains("bad-1"), "{json}");
     assert!(run.stderr.contains("next:"), "{}", run.stderr);
     assert_eq!(scene.drain().await.len(), 3, "every readable row replayed");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn status_says_when_the_secret_is_still_terraform_s_placeholder() {
+    let scene = Scene::new("outboxctl-placeholder").await;
+    let fine = scene.run(&["status"]);
+    assert_eq!(fine.code, 0, "{}{}", fine.stdout, fine.stderr);
+    assert!(
+        !fine.stdout.contains(STANDARD_SECRET),
+        "never the secret itself"
+    );
+    aws_sdk_ssm::Client::new(&scene.sdk)
+        .put_parameter()
+        .name(&scene.resources.parameter)
+        .value("placeholder-set-with-aws-ssm-put-parameter-overwrite")
+        .overwrite(true)
+        .send()
+        .await
+        .expect("PutParameter");
+    let run = scene.run(&["status"]);
+    assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("still holds the placeholder")
+            && run.stdout.contains(&format!(
+                "next: aws ssm put-parameter --name {} --type SecureString --overwrite",
+                scene.resources.parameter
+            )),
+        "{}",
+        run.stdout
+    );
 }
