@@ -195,13 +195,14 @@ pub enum UnsentStatus {
     Parked,
 }
 
-/// A time window; times are RFC 3339 (`2026-11-29T03:00:00Z`) or an age such as `2h`, `90m`.
+/// A time window; times are RFC 3339 with an offset (`2026-11-29T03:00:00Z`) or an age such as `2h`.
 #[derive(Debug, Args, Clone, Default)]
 pub struct Window {
-    /// Received at or after this time (RFC 3339, or an age: `2h` = two hours ago).
+    /// Received at or after this time (RFC 3339 with its offset, `Z` or `+01:00`, or an age: `2h` =
+    /// two hours ago).
     #[arg(long, value_name = "TIME")]
     pub since: Option<String>,
-    /// Received before this time (RFC 3339, or an age).
+    /// Received before this time (RFC 3339 with its offset, or an age).
     #[arg(long, value_name = "TIME")]
     pub until: Option<String>,
 }
@@ -288,10 +289,10 @@ pub struct DiscardArgs {
 
 #[derive(Debug, Args)]
 pub struct ReplayArgs {
-    /// Received at or after (RFC 3339 or an age such as `6h`).
+    /// Received at or after (RFC 3339 with its offset, or an age such as `6h`).
     #[arg(long, value_name = "TIME")]
     pub since: String,
-    /// Received before (RFC 3339 or an age).
+    /// Received before (RFC 3339 with its offset, or an age).
     #[arg(long, value_name = "TIME")]
     pub until: String,
     /// Only events of this type.

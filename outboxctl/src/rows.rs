@@ -504,7 +504,7 @@ pub async fn park(target: &Target, args: &ParkArgs, output: Output) -> anyhow::R
             .outbox
             .park(key, &operator, args.reason.trim(), now_millis())
             .await?;
-        tracing::warn!(key = %key, by = %operator, reason = %args.reason, ?outcome, "park");
+        tracing::info!(key = %key, by = %operator, reason = %args.reason, ?outcome, "park");
         results.push(match outcome {
             ChangeOutcome::Changed => row_result(key, "parked", Some(format!("by {operator}"))),
             ChangeOutcome::NotApplicable => {
@@ -531,7 +531,7 @@ pub async fn unpark(target: &Target, args: &ChangeArgs, output: Output) -> anyho
     let mut results = Vec::new();
     for key in &keys {
         let outcome = target.outbox.unpark(key).await?;
-        tracing::warn!(key = %key, ?outcome, "unpark");
+        tracing::info!(key = %key, ?outcome, "unpark");
         results.push(match outcome {
             ChangeOutcome::Changed => {
                 row_result(key, "pending", Some("the next sweep sends it".to_owned()))
