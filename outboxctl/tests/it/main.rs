@@ -1527,12 +1527,15 @@ async fn status_says_when_the_secret_is_still_terraform_s_placeholder() {
 
 #[test]
 fn the_readme_tells_workers_to_keep_the_s3_object_when_deleting_a_message() {
-    let readme = std::fs::read_to_string(shared::testing::repo_root().join("README.md"))
-        .expect("README.md");
+    let readme =
+        std::fs::read_to_string(shared::testing::repo_root().join("README.md")).expect("README.md");
     let start = readme
         .find("## Message contract (for the workers)")
         .expect("the workers' section");
-    let end = start + readme[start..].find("\n## Providers").expect("the next section");
+    let end = start
+        + readme[start..]
+            .find("\n## Providers")
+            .expect("the next section");
     let workers = &readme[start..end];
     for needed in [
         "withPayloadSupportEnabled(s3, bucket, false)",
