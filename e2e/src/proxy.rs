@@ -52,6 +52,10 @@ pub enum Fault {
     Reset,
     /// The request is forwarded, so the write happens, but the client gets a 500.
     FailAfterWrite,
+    /// A SendMessageBatch answered 200 with every entry failed, as SQS reports messages it
+    /// refuses one by one (a sender fault per entry); nothing reaches moto. Not in [`Fault::ALL`]:
+    /// only a rule naming `sqs:SendMessageBatch` asks for it.
+    RejectEntries,
 }
 
 impl Fault {
@@ -70,6 +74,7 @@ impl Fault {
             Self::Hang => "hang",
             Self::Reset => "reset",
             Self::FailAfterWrite => "fail-after-write",
+            Self::RejectEntries => "reject-entries",
         }
     }
 }
@@ -461,6 +466,7 @@ impl Shared {
                 let _written = self.forward(parts, body).await;
                 Ok(internal_error(operation.service))
             }
+            Some(Fault::RejectEntries) => Ok(rejected_entries(&body)),
         }
     }
 
@@ -549,6 +555,32 @@ fn internal_error(service: Service) -> Response<Full<Bytes>> {
         "We encountered an internal error. Please try again. (injected by the e2e fault proxy)",
         query_error,
     )
+}
+
+/// A SendMessageBatch answer (JSON protocol) in which every entry of `request` failed.
+fn rejected_entries(request: &[u8]) -> Response<Full<Bytes>> {
+    let entries = serde_json::from_slice::<serde_json::Value>(request)
+        .ok()
+        .and_then(|json| json["Entries"].as_array().cloned())
+        .unwrap_or_default();
+    let failed: Vec<serde_json::Value> = entries
+        .iter()
+        .map(|entry| {
+            serde_json::json!({
+                "Id": entry["Id"],
+                "SenderFault": true,
+                "Code": "InvalidParameterValue",
+                "Message": "SendMessageBatch entry refused (injected by the e2e fault proxy)",
+            })
+        })
+        .collect();
+    let body = serde_json::json!({"Successful": [], "Failed": failed}).to_string();
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/x-amz-json-1.0"),
+    );
+    response
 }
 
 /// The 400 each service sends when it throttles: codes the SDK's retry classifier lists as

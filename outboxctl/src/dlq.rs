@@ -11,6 +11,7 @@ use shared::queue::{MoveTaskStart, QueuedMessage, SqsQueue};
 use shared::time::rfc3339_millis;
 
 use crate::cli::{DlqArgs, DlqCommand};
+use crate::hints::Refusal;
 use crate::output::{render_body, table, write_raw, Output};
 use crate::target::Target;
 use crate::Outcome;
@@ -19,7 +20,7 @@ use crate::Outcome;
 const LOOK_VISIBILITY_SECS: i32 = 30;
 /// Seconds a message being redriven stays hidden: enough for one send and one delete.
 const MOVE_VISIBILITY_SECS: i32 = 60;
-/// Empty receives in a row after which the queue counts as drained (receives are sampled).
+/// Empty short-poll receives in a row after which a look stops (receives are sampled).
 const EMPTY_POLLS: u32 = 2;
 
 pub async fn run(target: &Target, args: &DlqArgs, output: Output) -> anyhow::Result<Outcome> {
@@ -28,11 +29,13 @@ pub async fn run(target: &Target, args: &DlqArgs, output: Output) -> anyhow::Res
         Some(name) => target.routed_queue_and_dlq(name).await?,
     };
     match &args.command {
-        DlqCommand::List { max } => list(&dlq, *max, output).await,
+        DlqCommand::List { limit } => list(&dlq, *limit, output).await,
         DlqCommand::Show { id, body } => show(target, &dlq, id, *body, output).await,
-        DlqCommand::Redrive { max, by_copy, yes } => {
-            redrive(&queue, &dlq, *max, *by_copy, *yes, output).await
-        }
+        DlqCommand::Redrive {
+            limit,
+            by_copy,
+            yes,
+        } => redrive(target, &queue, &dlq, *limit, *by_copy, *yes, output).await,
     }
 }
 
@@ -163,8 +166,66 @@ async fn show(
     Ok(Outcome::Ok)
 }
 
+/// How a redrive moves the messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RedriveMethod {
+    /// SQS moves them itself (StartMessageMoveTask), where the endpoint has move tasks.
+    MoveTask,
+    /// Received, sent again and deleted one by one; pointers to bodies in S3 renewed first.
+    ByCopy(&'static str),
+}
+
+/// A move task re-sends a message as it is, so it cannot renew the S3 object an Extended Client
+/// pointer names: where bodies may be in S3 (the deployment has a large-body bucket), by copy.
+pub fn redrive_method(max: Option<usize>, by_copy: bool, large_bodies: bool) -> RedriveMethod {
+    if by_copy {
+        RedriveMethod::ByCopy("--by-copy")
+    } else if max.is_some() {
+        RedriveMethod::ByCopy("--limit counts the messages moved")
+    } else if large_bodies {
+        RedriveMethod::ByCopy(
+            "bodies may be in S3 (LARGE_BODY_BUCKET) and each pointer's object is renewed before it is sent",
+        )
+    } else {
+        RedriveMethod::MoveTask
+    }
+}
+
+/// Refuses a redrive from `dlq` to a `queue` whose RedrivePolicy does not name it: the messages
+/// would go to a queue they never came from (another deployment's, with --dlq-url).
+async fn ensure_dead_letter_queue_of(queue: &SqsQueue, dlq: &SqsQueue) -> anyhow::Result<()> {
+    let named = queue.dead_letter_target_arn().await?;
+    let arn = dlq.arn().await?;
+    if named.as_deref() == Some(arn.as_str()) {
+        return Ok(());
+    }
+    Err(Refusal::new(
+        format!(
+            "refusing to redrive: {} is not the dead-letter queue of {} (its RedrivePolicy names {}), so its messages did not come from there",
+            dlq.url(),
+            queue.url(),
+            named.as_deref().unwrap_or("no DLQ"),
+        ),
+        "give the queue the messages came from with --queue-url (or `dlq --route NAME` for a routed queue), or leave out --dlq-url so the DLQ is read from the queue's RedrivePolicy",
+    )
+    .into())
+}
+
+/// Seconds a redrive's receive waits for a message (a long poll asks every SQS server, so an
+/// empty answer means none was visible, unlike a short poll's sample).
+const REDRIVE_WAIT_SECS: i32 = 2;
+
+/// What a by-copy redrive did.
+#[derive(Debug, Default)]
+struct Moved {
+    moved: usize,
+    renewed: usize,
+    failed: Vec<Value>,
+}
+
 /// Moves `dlq`'s messages back to `queue`, the queue whose RedrivePolicy names it.
 async fn redrive(
+    target: &Target,
     queue: &SqsQueue,
     dlq: &SqsQueue,
     max: Option<usize>,
@@ -172,25 +233,26 @@ async fn redrive(
     yes: bool,
     output: Output,
 ) -> anyhow::Result<Outcome> {
+    ensure_dead_letter_queue_of(queue, dlq).await?;
     let depth = dlq.depth().await?;
+    let mut method = redrive_method(max, by_copy, target.settings.large_bodies.is_some());
     if !yes {
-        let json = json!({"dry_run": true, "dlq_visible": depth.visible, "dlq_in_flight": depth.in_flight, "max": max});
+        let json = json!({"dry_run": true, "dlq_visible": depth.visible, "dlq_in_flight": depth.in_flight, "limit": max});
         output.emit(&json, || {
             println!(
                 "dry run: would move {} of {} visible DLQ message(s) to {} ({}); add --yes",
                 max.map_or("all".to_owned(), |m| m.to_string()),
                 depth.visible,
                 queue.url(),
-                if max.is_some() || by_copy {
-                    "by copy"
-                } else {
-                    "with an SQS move task where available"
+                match method {
+                    RedriveMethod::ByCopy(why) => format!("by copy: {why}"),
+                    RedriveMethod::MoveTask => "with an SQS move task where available".to_owned(),
                 },
             );
         });
         return Ok(Outcome::Ok);
     }
-    if max.is_none() && !by_copy {
+    if method == RedriveMethod::MoveTask {
         let arn = dlq.arn().await?;
         match dlq.start_move_back(&arn).await? {
             MoveTaskStart::Started { task_handle } => {
@@ -202,63 +264,151 @@ async fn redrive(
             }
             MoveTaskStart::Unsupported { reason } => {
                 tracing::info!(%reason, "no message move tasks here; moving by copy");
-                if !output.json {
-                    eprintln!(
-                        "this endpoint has no SQS message move tasks: moving message by message"
-                    );
-                }
+                method = RedriveMethod::ByCopy("this endpoint has no SQS message move tasks");
             }
         }
     }
+    if let (RedriveMethod::ByCopy(why), false) = (method, output.json) {
+        eprintln!("moving message by message ({why})");
+    }
     let limit = max.unwrap_or(usize::MAX);
     let progress = output.progress(depth.visible.min(limit as u64), "redrive");
-    let (mut moved, mut failed, mut empty) = (0_usize, Vec::new(), 0);
-    while moved + failed.len() < limit && empty < EMPTY_POLLS {
-        let wanted = i32::try_from((limit - moved - failed.len()).min(10)).unwrap_or(10);
-        let batch = dlq.receive(wanted, MOVE_VISIBILITY_SECS).await?;
+    let mut done = Moved::default();
+    while done.moved + done.failed.len() < limit {
+        let wanted = i32::try_from((limit - done.moved - done.failed.len()).min(10)).unwrap_or(10);
+        let batch = dlq
+            .receive_waiting(wanted, MOVE_VISIBILITY_SECS, REDRIVE_WAIT_SECS)
+            .await?;
         if batch.is_empty() {
-            empty += 1;
-            continue;
+            break;
         }
         for message in batch {
-            // Delete only after the copy is on the queue: a failure leaves the message in the DLQ
-            // (visible again after the visibility timeout), never lost.
-            match queue.send_copy(&message).await {
-                Ok(_) => match dlq.delete(&message).await {
-                    Ok(()) => moved += 1,
-                    // The copy is on the queue; the original comes back to the DLQ after the
-                    // visibility timeout and a later redrive sends it again: a duplicate, no loss.
-                    Err(err) => {
-                        tracing::warn!(message_id = %message.message_id, error = %err, "copied but not deleted from the DLQ");
-                        failed.push(json!({
-                            "message_id": message.message_id,
-                            "error": format!("copied to the queue, but not deleted from the DLQ (a later redrive sends it again): {err}"),
-                        }));
-                    }
-                },
-                Err(err) => {
-                    tracing::warn!(message_id = %message.message_id, error = %err, "send to the queue failed; left in the DLQ");
-                    failed
-                        .push(json!({"message_id": message.message_id, "error": err.to_string()}));
-                }
-            }
+            move_one(target, queue, dlq, &message, &mut done).await;
             progress.inc(1);
         }
     }
     progress.finish_and_clear();
-    let json = json!({"moved": moved, "failed": failed});
+    // Receives never prove a queue empty: its own count says what is left (in flight too: a
+    // message another consumer holds, or one whose move failed, comes back).
+    let left = dlq.depth().await?;
+    let remaining = left.visible + left.in_flight + left.delayed;
+    let Moved {
+        moved,
+        renewed,
+        failed,
+    } = done;
+    let json = json!({
+        "moved": moved,
+        "renewed_s3_bodies": renewed,
+        "failed": failed,
+        "remaining": {"visible": left.visible, "in_flight": left.in_flight, "delayed": left.delayed},
+    });
     output.emit(&json, || {
-        println!("moved {moved} message(s) from the DLQ to {}", queue.url());
+        println!(
+            "moved {moved} message(s) from the DLQ to {} ({renewed} body pointer(s) renewed in S3)",
+            queue.url()
+        );
         for failure in &failed {
             println!("still in the DLQ: {failure}");
         }
+        if remaining > 0 {
+            println!(
+                "{remaining} message(s) remain in the DLQ ({} visible, {} in flight, {} delayed)",
+                left.visible, left.in_flight, left.delayed
+            );
+        }
     });
-    if failed.is_empty() {
-        Ok(Outcome::Ok)
-    } else {
+    if !failed.is_empty() {
         anyhow::bail!(
             "{} message(s) stay in the DLQ (see above): run the redrive again once the cause is fixed",
             failed.len()
         )
+    }
+    if remaining > 0 {
+        eprintln!(
+            "next: {remaining} message(s) are still in the DLQ; in-flight ones come back after their visibility timeout: run `outboxctl dlq{} redrive --yes` again",
+            target_route_flag(queue, target)
+        );
+        return Ok(Outcome::Attention);
+    }
+    Ok(Outcome::Ok)
+}
+
+/// ` --route NAME` when `queue` is a routed queue, for the command to run again.
+fn target_route_flag(queue: &SqsQueue, target: &Target) -> String {
+    target
+        .settings
+        .routes
+        .iter()
+        .find(|route| route.queue_url == queue.url() && queue.url() != target.queue.url())
+        .map(|route| format!(" --route {}", route.name))
+        .unwrap_or_default()
+}
+
+/// Moves one message: renews the S3 object its pointer names (a redriven message is a new
+/// message, whose life starts again: its object must outlive it), sends the copy, and deletes
+/// the original only after that send succeeded.
+async fn move_one(
+    target: &Target,
+    queue: &SqsQueue,
+    dlq: &SqsQueue,
+    message: &QueuedMessage,
+    done: &mut Moved,
+) {
+    let pointer = message
+        .attribute(ATTR_EXTENDED_PAYLOAD_SIZE)
+        .and_then(|_| parse_pointer_message_body(&message.body));
+    if let Some((bucket, key)) = &pointer {
+        if let Err(err) = target.bodies.mark_sent(bucket, key).await {
+            tracing::warn!(message_id = %message.message_id, error = %err, "its body in S3 could not be renewed; left in the DLQ");
+            done.failed.push(json!({
+                "message_id": message.message_id,
+                "error": format!("not redriven: its body in S3 (s3://{bucket}/{key}) could not be renewed: {err}"),
+            }));
+            return;
+        }
+        done.renewed += 1;
+    }
+    // A failure leaves the message in the DLQ (visible again after the visibility timeout), never lost.
+    match queue.send_copy(message).await {
+        Ok(_) => match dlq.delete(message).await {
+            Ok(()) => done.moved += 1,
+            // The copy is on the queue; the original comes back to the DLQ after the
+            // visibility timeout and a later redrive sends it again: a duplicate, no loss.
+            Err(err) => {
+                tracing::warn!(message_id = %message.message_id, error = %err, "copied but not deleted from the DLQ");
+                done.failed.push(json!({
+                    "message_id": message.message_id,
+                    "error": format!("copied to the queue, but not deleted from the DLQ (a later redrive sends it again): {err}"),
+                }));
+            }
+        },
+        Err(err) => {
+            tracing::warn!(message_id = %message.message_id, error = %err, "send to the queue failed; left in the DLQ");
+            done.failed
+                .push(json!({"message_id": message.message_id, "error": err.to_string()}));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_move_task_only_where_no_pointer_needs_renewing() {
+        assert_eq!(redrive_method(None, false, false), RedriveMethod::MoveTask);
+        assert!(matches!(
+            redrive_method(None, false, true),
+            RedriveMethod::ByCopy(why) if why.contains("S3")
+        ));
+        assert!(matches!(
+            redrive_method(Some(5), false, false),
+            RedriveMethod::ByCopy(_)
+        ));
+        assert!(matches!(
+            redrive_method(None, true, false),
+            RedriveMethod::ByCopy(_)
+        ));
     }
 }

@@ -6,9 +6,29 @@ use shared::outbox::OutboxError;
 use shared::queue::QueueError;
 use shared::secrets::SecretsError;
 
+/// A command refused before it did anything, with the step that gets the person where they meant to go.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct Refusal {
+    pub message: String,
+    pub next: String,
+}
+
+impl Refusal {
+    pub fn new(message: impl Into<String>, next: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            next: next.into(),
+        }
+    }
+}
+
 /// The next step for `error`, when one is known.
 pub fn next_step(error: &anyhow::Error) -> Option<String> {
     for cause in error.chain() {
+        if let Some(refusal) = cause.downcast_ref::<Refusal>() {
+            return Some(refusal.next.clone());
+        }
         if let Some(DeploymentError::UnknownFunction { function }) = cause.downcast_ref() {
             return Some(format!(
                 "check the name `{function}` and the region/profile (AWS_REGION, AWS_PROFILE): \

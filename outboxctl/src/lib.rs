@@ -70,6 +70,17 @@ pub enum Outcome {
 pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
     let output = Output { json: cli.json };
     let target = Target::resolve(&cli.target).await?;
+    // Every command says where it points: a `.local/env` in this directory wins over the
+    // environment, and a person must see that before trusting what follows.
+    eprintln!("{}", target.pointing_at());
+    if let (target::Origin::LocalStack(file), true) = (&target.origin, cli.command.acts()) {
+        if let Some(credentials) = target::real_aws_credentials() {
+            eprintln!(
+                "note: this changes the LOCAL stack ({file}), not AWS, although AWS credentials \
+                 are configured here ({credentials}); for a deployment give --function NAME"
+            );
+        }
+    }
     match &cli.command {
         Command::Status(args) => status::run(&target, args, output).await,
         Command::Dlq(args) => dlq::run(&target, args, output).await,
@@ -78,6 +89,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Show(args) => rows::show(&target, args, output).await,
         Command::Resend(args) => rows::resend(&target, args, output).await,
         Command::Park(args) => rows::park(&target, args, output).await,
+        Command::Unpark(args) => rows::unpark(&target, args, output).await,
         Command::Discard(args) => rows::discard(&target, args, output).await,
         Command::Replay(args) => replay::run(std::sync::Arc::new(target), args, output).await,
     }

@@ -7,7 +7,8 @@ use serde_json::json;
 use shared::message::OutgoingMessage;
 use shared::outbox::{ReceivedWindow, SentRow};
 use shared::queue::{batches, QueueError};
-use shared::time::{now_millis, rfc3339_millis};
+use shared::routes::deduplication_id;
+use shared::time::{now_millis, rfc3339_millis, EpochMillis};
 use tokio::task::JoinSet;
 
 use crate::cli::ReplayArgs;
@@ -24,6 +25,31 @@ struct SegmentReport {
     read_units: f64,
     sent: u64,
     failures: Vec<String>,
+    /// Rows that matched but cannot be read: skipped, for a person to look at.
+    skipped: Vec<String>,
+}
+
+impl SegmentReport {
+    fn absorb(&mut self, other: SegmentReport) {
+        self.matched += other.matched;
+        self.scanned += other.scanned;
+        self.read_units += other.read_units;
+        self.sent += other.sent;
+        self.failures.extend(other.failures);
+        self.skipped.extend(other.skipped);
+    }
+}
+
+/// This run's name: part of every replayed message's FIFO deduplication id, so a second replay
+/// of the same event (within SQS's five-minute deduplication window) is a new message, not a
+/// duplicate SQS drops while outboxctl counts it sent.
+fn run_id(now: EpochMillis) -> String {
+    format!("r{now}-{}", std::process::id())
+}
+
+/// The FIFO deduplication id of `key`'s message in replay run `run`.
+pub fn replay_deduplication_id(key: &str, run: &str) -> String {
+    deduplication_id(&format!("{key}#replay#{run}"))
 }
 
 pub async fn run(
@@ -41,28 +67,45 @@ pub async fn run(
         "--since must be before --until"
     );
     let send = args.yes && !args.dry_run;
+    let run = run_id(now);
+    eprintln!(
+        "window (UTC): received {} .. {}{}",
+        rfc3339_millis(window.since),
+        rfc3339_millis(window.until),
+        if send {
+            format!("; replay run {run}")
+        } else {
+            String::new()
+        }
+    );
     let progress = output.progress(u64::try_from(args.segments).unwrap_or(1), "scan segments");
     let mut tasks = JoinSet::new();
     for segment in 0..args.segments {
-        let (target, event_type) = (Arc::clone(&target), args.event_type.clone());
+        let (target, event_type, run) = (Arc::clone(&target), args.event_type.clone(), run.clone());
         let total = args.segments;
-        tasks.spawn(async move {
-            scan_segment(&target, segment, total, window, event_type.as_deref(), send).await
-        });
+        let scope = Scope {
+            window,
+            event_type,
+            run: send.then_some(run),
+        };
+        tasks.spawn(async move { scan_segment(&target, segment, total, &scope).await });
     }
+    // Every segment runs to its end: one failing stops only itself, and what the others sent
+    // is counted, so a run again knows what it would duplicate.
     let mut report = SegmentReport::default();
     while let Some(done) = tasks.join_next().await {
-        let segment = done??;
-        report.matched += segment.matched;
-        report.scanned += segment.scanned;
-        report.read_units += segment.read_units;
-        report.sent += segment.sent;
-        report.failures.extend(segment.failures);
+        match done {
+            Ok(segment) => report.absorb(segment),
+            Err(err) => report
+                .failures
+                .push(format!("a Scan segment stopped: {err}")),
+        }
         progress.inc(1);
     }
     progress.finish_and_clear();
     let json = json!({
         "dry_run": !send,
+        "run": send.then_some(&run),
         "since": rfc3339_millis(window.since),
         "until": rfc3339_millis(window.until),
         "event_type": args.event_type,
@@ -71,6 +114,7 @@ pub async fn run(
         "read_units": report.read_units,
         "sent": report.sent,
         "failed": report.failures,
+        "skipped": report.skipped,
     });
     output.emit(&json, || {
         println!(
@@ -84,54 +128,89 @@ pub async fn run(
             report.read_units,
         );
         if send {
-            println!("replayed {} (delivered-by outboxctl, replay-of the first message id)", report.sent);
+            println!(
+                "replayed {} (run {run}: delivered-by outboxctl, replay-of the first message id)",
+                report.sent
+            );
         } else {
             println!("dry run: add --yes to send them again");
         }
         for failure in &report.failures {
             println!("failed: {failure}");
         }
+        for skipped in &report.skipped {
+            println!("skipped: {skipped}");
+        }
     });
-    if report.failures.is_empty() {
-        Ok(Outcome::Ok)
-    } else {
+    if !report.failures.is_empty() {
         anyhow::bail!(
-            "{} replayed message(s) could not be sent",
-            report.failures.len()
+            "{} of the matched event(s) were not replayed (see above), {} were: a run again sends those {} again too (narrow --since/--until or --event-type to avoid duplicates)",
+            report.failures.len(),
+            report.sent,
+            report.sent
         )
     }
+    if !report.skipped.is_empty() {
+        eprintln!(
+            "next: {} row(s) cannot be read and were not replayed: `outboxctl show KEY` shows what is wrong",
+            report.skipped.len()
+        );
+        return Ok(Outcome::Attention);
+    }
+    Ok(Outcome::Ok)
 }
 
-async fn scan_segment(
-    target: &Target,
-    segment: i32,
-    total: i32,
+/// What a segment looks for and, when it sends, under which run.
+struct Scope {
     window: ReceivedWindow,
-    event_type: Option<&str>,
-    send: bool,
-) -> anyhow::Result<SegmentReport> {
+    event_type: Option<String>,
+    /// `None`: a dry run.
+    run: Option<String>,
+}
+
+async fn scan_segment(target: &Target, segment: i32, total: i32, scope: &Scope) -> SegmentReport {
     let mut report = SegmentReport::default();
     let mut start = None;
     loop {
-        let page = target
+        let page = match target
             .outbox
-            .scan_sent(segment, total, window, event_type, start)
-            .await?;
+            .scan_sent(
+                segment,
+                total,
+                scope.window,
+                scope.event_type.as_deref(),
+                start,
+            )
+            .await
+        {
+            Ok(page) => page,
+            Err(err) => {
+                report.failures.push(format!(
+                    "Scan segment {segment} stopped, its later rows were not looked at: {err}"
+                ));
+                return report;
+            }
+        };
         report.scanned += page.items_scanned as u64;
         report.read_units += page.read_units;
-        report.matched += page.rows.len() as u64;
-        if send && !page.rows.is_empty() {
-            replay_page(target, &page.rows, &mut report).await;
+        report.matched += (page.rows.len() + page.malformed.len()) as u64;
+        report
+            .skipped
+            .extend(page.malformed.iter().map(ToString::to_string));
+        if let Some(run) = &scope.run {
+            if !page.rows.is_empty() {
+                replay_page(target, &page.rows, run, &mut report).await;
+            }
         }
         match page.next {
             Some(next) => start = Some(next),
-            None => return Ok(report),
+            None => return report,
         }
     }
 }
 
 /// Sends one page of sent rows again, in SendMessageBatch calls; the rows are not changed.
-async fn replay_page(target: &Target, rows: &[SentRow], report: &mut SegmentReport) {
+async fn replay_page(target: &Target, rows: &[SentRow], run: &str, report: &mut SegmentReport) {
     let mut renewed = Vec::with_capacity(rows.len());
     for sent in rows {
         // A body in S3 expires a fixed time after its object was last tagged sent, which was
@@ -152,10 +231,11 @@ async fn replay_page(target: &Target, rows: &[SentRow], report: &mut SegmentRepo
     let messages: Vec<(String, OutgoingMessage)> = rows
         .iter()
         .map(|sent| {
-            (
-                sent.row.key.clone(),
-                OutgoingMessage::replay(&sent.row.event, sent.message_id.as_deref()),
-            )
+            let mut message = OutgoingMessage::replay(&sent.row.event, sent.message_id.as_deref());
+            if let Some(fifo) = &mut message.fifo {
+                fifo.deduplication_id = replay_deduplication_id(&sent.row.key, run);
+            }
+            (sent.row.key.clone(), message)
         })
         .collect();
     // Each event goes back to the queue it was routed to when it was accepted.
@@ -182,12 +262,35 @@ async fn replay_page(target: &Target, rows: &[SentRow], report: &mut SegmentRepo
         };
         for batch in batches(&group, |(_, message)| message.size()) {
             let refs: Vec<&OutgoingMessage> = batch.iter().map(|(_, message)| message).collect();
-            for ((key, _), result) in batch.iter().zip(queue.send_batch(&refs).await) {
+            let results = match queue.send_batch(&refs).await {
+                Ok(results) => results,
+                Err(error) => vec![Err(error.to_string()); batch.len()],
+            };
+            for ((key, _), result) in batch.iter().zip(results) {
                 match result {
                     Ok(_) => report.sent += 1,
                     Err(error) => report.failures.push(format!("{key}: {error}")),
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_run_gives_an_event_its_own_deduplication_id() {
+        let (first, second) = (run_id(1_000), run_id(2_000));
+        assert_ne!(
+            replay_deduplication_id("shop:evt_1", &first),
+            replay_deduplication_id("shop:evt_1", &second)
+        );
+        assert_eq!(
+            replay_deduplication_id("shop:evt_1", &first),
+            replay_deduplication_id("shop:evt_1", &first),
+            "one run sends an event once"
+        );
     }
 }

@@ -8,10 +8,13 @@ use shared::event::outbox_key;
 use shared::large_body::BodyPointer;
 use shared::message::{DeliveredBy, OutgoingMessage};
 use shared::outbox::{ChangeOutcome, ReceivedWindow, RowStatus, RowView, StoredRow, UnsentRef};
-use shared::queue::QueueError;
+use shared::queue::{batches, QueueError};
 use shared::time::{now_millis, rfc3339_millis, EpochMillis};
 
-use crate::cli::{ChangeArgs, DiscardArgs, ListArgs, ResendArgs, ShowArgs, UnsentStatus, Window};
+use crate::cli::{
+    ChangeArgs, DiscardArgs, ListArgs, ParkArgs, ResendArgs, ShowArgs, UnsentStatus, Window,
+};
+use crate::hints::Refusal;
 use crate::output::{render_body, table, write_raw, Output};
 use crate::target::Target;
 use crate::timearg::{age, parse_time};
@@ -80,16 +83,33 @@ pub async fn unsent_rows(
 fn row_json(view: &RowView, now: EpochMillis) -> Value {
     let received_at: Option<EpochMillis> =
         view.attribute("received_at").and_then(|t| t.parse().ok());
+    // Rows do not repeat the event id: it is the key after `source:`.
+    let event_id = view
+        .attribute("event_id")
+        .or_else(|| view.key.split_once(':').map(|(_, id)| id));
     json!({
         "key": view.key,
         "status": view.status,
-        "event_id": view.attribute("event_id"),
+        "event_id": event_id,
         "event_type": view.attribute("event_type"),
         "received_at": received_at.map(rfc3339_millis),
         "age_secs": received_at.map(|at| (now - at).max(0) / 1000),
         "attempts": view.attribute("attempts").and_then(|t| t.parse::<u64>().ok()).unwrap_or(0),
         "last_error": view.attribute("last_error"),
+        "parked_by": view.attribute("parked_by"),
+        "park_reason": view.attribute("park_reason"),
     })
+}
+
+/// Prints a window on stderr as resolved, in UTC, so a misread time shows before anything is done.
+fn echo_window(args: &Window, window: ReceivedWindow) {
+    if args.since.is_some() || args.until.is_some() {
+        eprintln!(
+            "window (UTC): received {} .. {}",
+            rfc3339_millis(window.since),
+            rfc3339_millis(window.until)
+        );
+    }
 }
 
 pub async fn list(target: &Target, args: &ListArgs, output: Output) -> anyhow::Result<Outcome> {
@@ -98,7 +118,9 @@ pub async fn list(target: &Target, args: &ListArgs, output: Output) -> anyhow::R
         UnsentStatus::Pending => RowStatus::Pending,
         UnsentStatus::Parked => RowStatus::Parked,
     };
-    let refs = unsent_rows(target, status, window(&args.window, now)?, args.limit).await?;
+    let window = window(&args.window, now)?;
+    echo_window(&args.window, window);
+    let refs = unsent_rows(target, status, window, args.limit).await?;
     let mut views = Vec::with_capacity(refs.len());
     for found in &refs {
         // The index lags the table: a row gone or changed since is shown as it is now.
@@ -114,10 +136,14 @@ pub async fn list(target: &Target, args: &ListArgs, output: Output) -> anyhow::R
             "key",
             "type",
             "attempts",
-            "last error",
+            "last error / parked by",
         ]);
         for row in json.as_array().into_iter().flatten() {
             let text = |name: &str| row[name].as_str().unwrap_or("-").to_owned();
+            let why = match row["parked_by"].as_str() {
+                Some(by) => format!("parked by {by}: {}", text("park_reason")),
+                None => text("last_error"),
+            };
             rows.add_row(vec![
                 text("received_at"),
                 row["age_secs"]
@@ -126,13 +152,18 @@ pub async fn list(target: &Target, args: &ListArgs, output: Output) -> anyhow::R
                 text("key"),
                 text("event_type"),
                 row["attempts"].to_string(),
-                text("last_error"),
+                why,
             ]);
         }
         println!("{rows}");
         println!("{} {} row(s)", views.len(), status.as_str());
     });
-    Ok(Outcome::Ok)
+    // Parked rows wait for a person (like DLQ messages); pending ones are the sweeper's.
+    Ok(if status == RowStatus::Parked && !views.is_empty() {
+        Outcome::Attention
+    } else {
+        Outcome::Ok
+    })
 }
 
 pub async fn show(target: &Target, args: &ShowArgs, output: Output) -> anyhow::Result<Outcome> {
@@ -146,16 +177,17 @@ pub async fn show(target: &Target, args: &ShowArgs, output: Output) -> anyhow::R
             .bodies
             .get(&pointer.bucket, &pointer.key)
             .await
+            .map(|bytes| bytes.to_vec())
             .with_context(|| {
                 format!(
-                    "the row's body is in S3 (s3://{}/{}) and cannot be read",
-                    pointer.bucket, pointer.key
+                    "the row's body is in S3 (s3://{}/{}) and cannot be read (the row, {}, is shown above)",
+                    pointer.bucket, pointer.key, view.status
                 )
-            })?,
-        None => view.body.clone().unwrap_or_default(),
+            }),
+        None => Ok(view.body.clone().unwrap_or_default().to_vec()),
     };
     if args.body {
-        write_raw(&body)?;
+        write_raw(&body?)?;
         return Ok(Outcome::Ok);
     }
     let now = now_millis();
@@ -166,12 +198,17 @@ pub async fn show(target: &Target, args: &ShowArgs, output: Output) -> anyhow::R
             .map(|(name, value)| (name.clone(), json!(value)))
             .collect(),
     );
-    json["body"] = json!(String::from_utf8_lossy(&body));
+    json["body"] = match &body {
+        Ok(body) => json!(String::from_utf8_lossy(body)),
+        Err(_) => Value::Null,
+    };
+    // The row first, whatever happens to its body: a pending row's missing object is a bug to
+    // escalate, a sent row's an expired object, and only the row's status tells them apart.
     output.emit(&json, || {
         let mut rows = table(&["attribute", "value"]);
         for (name, value) in &view.attributes {
             let shown = match name.as_str() {
-                "received_at" | "sent_at" | "discarded_at" => {
+                "received_at" | "sent_at" | "discarded_at" | "parked_at" => {
                     value.parse().map_or(value.clone(), |at: EpochMillis| {
                         format!("{value} ({})", rfc3339_millis(at))
                     })
@@ -183,97 +220,238 @@ pub async fn show(target: &Target, args: &ShowArgs, output: Output) -> anyhow::R
             };
             rows.add_row(vec![name.clone(), shown]);
         }
-        rows.add_row(vec!["body bytes".to_owned(), body.len().to_string()]);
+        if let Ok(body) = &body {
+            rows.add_row(vec!["body bytes".to_owned(), body.len().to_string()]);
+        }
         println!("{rows}");
-        println!("{}", render_body(&body));
+        if let Ok(body) = &body {
+            println!("{}", render_body(body));
+        }
     });
+    body?;
     Ok(Outcome::Ok)
 }
 
-/// What happened to one row of a resend.
-fn resend_result(key: &str, result: &str, detail: Option<String>) -> Value {
+/// What happened to one row of a change.
+fn row_result(key: &str, result: &str, detail: Option<String>) -> Value {
     json!({"key": key, "result": result, "detail": detail})
+}
+
+/// Rows read, sent and marked per step of a resend (one BatchGetItem).
+const RESEND_CHUNK: usize = 100;
+
+/// Where a resend stands.
+#[derive(Debug, Default)]
+struct ResendTally {
+    results: Vec<Value>,
+    sent: usize,
+    /// SQS refused the row's own entry: it stays unsent.
+    failed: usize,
+    /// Not unsent any more, or gone.
+    skipped: usize,
+    /// Parked by hand and left out (no --include-parked-by-hand).
+    parked_by_hand: usize,
 }
 
 pub async fn resend(target: &Target, args: &ResendArgs, output: Output) -> anyhow::Result<Outcome> {
     let now = now_millis();
-    let keys: Vec<String> = if args.status.is_some() {
-        unsent_rows(
-            target,
-            RowStatus::Parked,
-            window(&args.window, now)?,
-            usize::MAX,
-        )
-        .await?
-        .into_iter()
-        .map(|r| r.key)
-        .collect()
+    let by_status = args.status.is_some();
+    let keys: Vec<String> = if by_status {
+        let window = window(&args.window, now)?;
+        echo_window(&args.window, window);
+        unsent_rows(target, RowStatus::Parked, window, usize::MAX)
+            .await?
+            .into_iter()
+            .map(|r| r.key)
+            .collect()
     } else {
         args.ids
             .iter()
             .map(|id| key_of(&target.settings.source, id))
             .collect()
     };
+    let continue_with = format!("{} --yes", continue_command(args));
     if !args.yes {
         return dry_run(target, &keys, "resend", output).await;
     }
+    // Only rows parked by the sweeper when chosen by status: someone parked the others on purpose.
+    let leave_parked_by_hand = by_status && !args.include_parked_by_hand;
     let progress = output.progress(keys.len() as u64, "resend");
-    let mut results = Vec::with_capacity(keys.len());
-    let mut failed = 0;
-    for key in &keys {
-        results.push(resend_one(target, key, &mut failed).await?);
-        progress.inc(1);
+    let mut tally = ResendTally::default();
+    let mut done_keys = 0;
+    for chunk in keys.chunks(RESEND_CHUNK) {
+        if let Err(err) = resend_chunk(target, chunk, leave_parked_by_hand, &mut tally).await {
+            progress.finish_and_clear();
+            print_results(&tally.results, output);
+            // Every row tried has a result; the rest were not tried.
+            let left = keys.len().saturating_sub(tally.results.len());
+            let err = err.context(format!(
+                "resend stopped: sent {}, failed {}, skipped {}, left {left} (not tried)",
+                tally.sent, tally.failed, tally.skipped
+            ));
+            return Err(continue_hint(err, &continue_with));
+        }
+        done_keys += chunk.len();
+        progress.set_position(done_keys as u64);
     }
     progress.finish_and_clear();
-    print_results(&results, output);
-    if failed > 0 {
-        anyhow::bail!(
-            "{failed} row(s) could not be sent; they stay unsent (see `outboxctl show ID`)"
-        )
+    print_results(&tally.results, output);
+    if !output.json {
+        println!(
+            "sent {} · failed {} · skipped {} · parked by hand, left parked {}",
+            tally.sent, tally.failed, tally.skipped, tally.parked_by_hand
+        );
     }
-    Ok(Outcome::Ok)
+    if tally.failed > 0 {
+        return Err(continue_hint(
+            anyhow::anyhow!(
+                "{} row(s) could not be sent; they stay unsent (see `outboxctl show ID`); sent {}",
+                tally.failed,
+                tally.sent
+            ),
+            &continue_with,
+        ));
+    }
+    if tally.parked_by_hand > 0 {
+        eprintln!(
+            "next: {} row(s) were parked by hand (`outboxctl list --status parked` shows who and why); to send them too: {} --include-parked-by-hand --yes",
+            tally.parked_by_hand,
+            continue_command(args)
+        );
+        return Ok(Outcome::Attention);
+    }
+    Ok(if tally.skipped > 0 {
+        Outcome::Attention
+    } else {
+        Outcome::Ok
+    })
 }
 
-/// Sends one row if it is still unsent, then marks it sent if it still is.
-async fn resend_one(target: &Target, key: &str, failed: &mut usize) -> anyhow::Result<Value> {
-    // A row that cannot be read is left out by `load_rows` (and logged), like a missing one.
-    let row = target
-        .outbox
-        .load_rows(&[key.to_owned()])
-        .await?
-        .into_iter()
-        .next();
-    let unsent = |row: &StoredRow| matches!(row.status, RowStatus::Pending | RowStatus::Parked);
-    let Some(row) = row.filter(unsent) else {
-        let status = target.outbox.view(key).await?.map(|v| v.status);
-        return Ok(resend_result(
-            key,
-            "skipped",
-            Some(status.map_or("no such row".to_owned(), |s| format!("row is {s}"))),
-        ));
-    };
-    let message = OutgoingMessage::for_event(&row.event, DeliveredBy::Outboxctl);
-    // To the queue the row was routed to when it was accepted, never elsewhere.
-    let destination = row.event.destination.queue_url.as_deref();
-    let sent = match target.queues.get(destination) {
-        Some(queue) => queue.send(&message).await,
-        None => Err(QueueError::UnknownDestination(
-            destination.unwrap_or_default().to_owned(),
-        )),
-    };
-    let message_id = match sent {
-        Ok(id) => id,
-        Err(err) => {
-            *failed += 1;
-            return Ok(resend_result(key, "send failed", Some(err.to_string())));
+/// The command that continues a resend: rows already sent are no longer unsent, so the same
+/// command sends only what is left.
+fn continue_command(args: &ResendArgs) -> String {
+    let mut command = "outboxctl resend".to_owned();
+    if args.status.is_some() {
+        command.push_str(" --status parked");
+        for (flag, value) in [
+            ("--since", &args.window.since),
+            ("--until", &args.window.until),
+        ] {
+            if let Some(value) = value {
+                command.push_str(&format!(" {flag} '{value}'"));
+            }
         }
-    };
+    } else {
+        command.push_str(" ID...");
+    }
+    if args.include_parked_by_hand {
+        command.push_str(" --include-parked-by-hand");
+    }
+    command
+}
+
+fn continue_hint(err: anyhow::Error, command: &str) -> anyhow::Error {
+    let message = format!("{err:#}");
+    Refusal::new(
+        message,
+        format!("fix the cause (the error above), then `{command}` continues with what is left"),
+    )
+    .into()
+}
+
+/// Reads, sends (SendMessageBatch per destination) and marks one chunk of rows. `Err` on an AWS
+/// call that failed outright; what was done before it is in `tally`.
+async fn resend_chunk(
+    target: &Target,
+    keys: &[String],
+    leave_parked_by_hand: bool,
+    tally: &mut ResendTally,
+) -> anyhow::Result<()> {
+    // A row that cannot be read is left out by `load_rows` (and logged), like a missing one.
+    let rows = target.outbox.load_rows(keys).await?;
+    let mut due: Vec<(StoredRow, OutgoingMessage)> = Vec::new();
+    for key in keys {
+        let Some(row) = rows.iter().find(|row| &row.key == key) else {
+            tally
+                .results
+                .push(row_result(key, "skipped", Some("no such row".to_owned())));
+            tally.skipped += 1;
+            continue;
+        };
+        if !matches!(row.status, RowStatus::Pending | RowStatus::Parked) {
+            tally.results.push(row_result(
+                key,
+                "skipped",
+                Some(format!("row is {}", row.status.as_str())),
+            ));
+            tally.skipped += 1;
+            continue;
+        }
+        if let (true, Some(by)) = (leave_parked_by_hand, &row.parked_by) {
+            tally.results.push(row_result(
+                key,
+                "left parked",
+                Some(format!("parked by hand by {by}")),
+            ));
+            tally.parked_by_hand += 1;
+            continue;
+        }
+        let message = OutgoingMessage::for_event(&row.event, DeliveredBy::Outboxctl);
+        due.push((row.clone(), message));
+    }
+    // To the queue each row was routed to when it was accepted, never elsewhere.
+    let mut destinations: Vec<Option<String>> = Vec::new();
+    for (row, _) in &due {
+        if !destinations.contains(&row.event.destination.queue_url) {
+            destinations.push(row.event.destination.queue_url.clone());
+        }
+    }
+    for destination in destinations {
+        let group: Vec<&(StoredRow, OutgoingMessage)> = due
+            .iter()
+            .filter(|(row, _)| row.event.destination.queue_url == destination)
+            .collect();
+        let Some(queue) = target.queues.get(destination.as_deref()) else {
+            let error = QueueError::UnknownDestination(destination.unwrap_or_default());
+            for (row, _) in group {
+                tally
+                    .results
+                    .push(row_result(&row.key, "send failed", Some(error.to_string())));
+                tally.failed += 1;
+            }
+            continue;
+        };
+        for batch in batches(&group, |(_, message)| message.size()) {
+            let messages: Vec<&OutgoingMessage> = batch.iter().map(|(_, m)| m).collect();
+            let results = queue.send_batch(&messages).await?;
+            for ((row, _), result) in batch.iter().zip(results) {
+                match result {
+                    Ok(message_id) => tally
+                        .results
+                        .push(mark_one(target, row, &message_id).await?),
+                    Err(error) => {
+                        tally
+                            .results
+                            .push(row_result(&row.key, "send failed", Some(error)));
+                        tally.failed += 1;
+                        continue;
+                    }
+                }
+                tally.sent += 1;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Marks one sent row sent if it is still unsent, and re-tags its S3 body.
+async fn mark_one(target: &Target, row: &StoredRow, message_id: &str) -> anyhow::Result<Value> {
     let marked = target
         .outbox
         .mark_resent(
-            key,
+            &row.key,
             row.event.received_at,
-            &message_id,
+            message_id,
             now_millis(),
             target.settings.retention,
         )
@@ -282,19 +460,35 @@ async fn resend_one(target: &Target, key: &str, failed: &mut usize) -> anyhow::R
         ChangeOutcome::Changed => {
             let detail = match retag_body(target, row.event.claim_check.as_deref()).await {
                 Some(leak) => format!("{message_id}; {leak}"),
-                None => message_id,
+                None => message_id.to_owned(),
             };
-            resend_result(key, "sent", Some(detail))
+            row_result(&row.key, "sent", Some(detail))
         }
-        ChangeOutcome::NotApplicable => resend_result(
-            key,
+        ChangeOutcome::NotApplicable => row_result(
+            &row.key,
             "sent (row changed meanwhile; left as it is)",
-            Some(message_id),
+            Some(message_id.to_owned()),
         ),
     })
 }
 
-pub async fn park(target: &Target, args: &ChangeArgs, output: Output) -> anyhow::Result<Outcome> {
+/// Ends a change command: exit 3 when any row was skipped (someone changed it meanwhile, or it
+/// was not in a state the change applies to), so a script notices.
+fn change_outcome(results: &[Value], verb: &str) -> Outcome {
+    let skipped = results.iter().filter(|r| r["result"] == "skipped").count();
+    if skipped > 0 {
+        eprintln!(
+            "next: {skipped} of {} row(s) were not {verb} (see the table): `outboxctl show ID` says what they are now",
+            results.len()
+        );
+        Outcome::Attention
+    } else {
+        Outcome::Ok
+    }
+}
+
+pub async fn park(target: &Target, args: &ParkArgs, output: Output) -> anyhow::Result<Outcome> {
+    anyhow::ensure!(!args.reason.trim().is_empty(), "--reason must say why");
     let keys: Vec<String> = args
         .ids
         .iter()
@@ -303,17 +497,52 @@ pub async fn park(target: &Target, args: &ChangeArgs, output: Output) -> anyhow:
     if !args.yes {
         return dry_run(target, &keys, "park", output).await;
     }
+    let operator = target.operator().await;
     let mut results = Vec::new();
     for key in &keys {
-        results.push(match target.outbox.park(key).await? {
-            ChangeOutcome::Changed => resend_result(key, "parked", None),
+        let outcome = target
+            .outbox
+            .park(key, &operator, args.reason.trim(), now_millis())
+            .await?;
+        tracing::info!(key = %key, by = %operator, reason = %args.reason, ?outcome, "park");
+        results.push(match outcome {
+            ChangeOutcome::Changed => row_result(key, "parked", Some(format!("by {operator}"))),
             ChangeOutcome::NotApplicable => {
-                resend_result(key, "skipped", Some("not pending".to_owned()))
+                row_result(key, "skipped", Some("not pending".to_owned()))
             }
         });
     }
     print_results(&results, output);
-    Ok(Outcome::Ok)
+    if !output.json && results.iter().any(|r| r["result"] == "parked") {
+        println!("a sweep that read a row just before it was parked may still send it once (the sweeper logs it)");
+    }
+    Ok(change_outcome(&results, "parked"))
+}
+
+pub async fn unpark(target: &Target, args: &ChangeArgs, output: Output) -> anyhow::Result<Outcome> {
+    let keys: Vec<String> = args
+        .ids
+        .iter()
+        .map(|id| key_of(&target.settings.source, id))
+        .collect();
+    if !args.yes {
+        return dry_run(target, &keys, "unpark", output).await;
+    }
+    let mut results = Vec::new();
+    for key in &keys {
+        let outcome = target.outbox.unpark(key).await?;
+        tracing::info!(key = %key, ?outcome, "unpark");
+        results.push(match outcome {
+            ChangeOutcome::Changed => {
+                row_result(key, "pending", Some("the next sweep sends it".to_owned()))
+            }
+            ChangeOutcome::NotApplicable => {
+                row_result(key, "skipped", Some("not parked".to_owned()))
+            }
+        });
+    }
+    print_results(&results, output);
+    Ok(change_outcome(&results, "unparked"))
 }
 
 pub async fn discard(
@@ -351,15 +580,18 @@ pub async fn discard(
                     Some(leak) => format!("by {operator}; {leak}"),
                     None => format!("by {operator}"),
                 };
-                resend_result(key, "discarded", Some(detail))
+                row_result(key, "discarded", Some(detail))
             }
             ChangeOutcome::NotApplicable => {
-                resend_result(key, "skipped", Some("not pending or parked".to_owned()))
+                row_result(key, "skipped", Some("not pending or parked".to_owned()))
             }
         });
     }
     print_results(&results, output);
-    Ok(Outcome::Ok)
+    if !output.json && results.iter().any(|r| r["result"] == "discarded") {
+        println!("a sweep that read a pending row just before it was discarded may still send it once (the row stays discarded; the sweeper logs it)");
+    }
+    Ok(change_outcome(&results, "discarded"))
 }
 
 /// Re-tags the S3 body of a row just marked sent or discarded, so the bucket's lifecycle rule may
@@ -377,7 +609,7 @@ async fn retag_body(target: &Target, pointer: Option<&BodyPointer>) -> Option<St
     }
 }
 
-/// What a change would touch: each row's current status.
+/// What a change would touch: each row's current status (and who parked it by hand).
 async fn dry_run(
     target: &Target,
     keys: &[String],
@@ -386,23 +618,33 @@ async fn dry_run(
 ) -> anyhow::Result<Outcome> {
     let mut rows = Vec::with_capacity(keys.len());
     for key in keys {
-        let status = target.outbox.view(key).await?.map(|v| v.status);
-        rows.push(json!({"key": key, "status": status}));
+        let view = target.outbox.view(key).await?;
+        rows.push(json!({
+            "key": key,
+            "status": view.as_ref().map(|v| v.status.clone()),
+            "parked_by": view.as_ref().and_then(|v| v.attribute("parked_by").map(str::to_owned)),
+        }));
     }
-    let json = json!({"dry_run": true, "would": verb, "rows": rows});
+    let by_hand = rows.iter().filter(|r| r["parked_by"].is_string()).count();
+    let json = json!({"dry_run": true, "would": verb, "rows": rows, "parked_by_hand": by_hand});
     output.emit(&json, || {
         let mut shown = table(&["key", "status now"]);
         for row in &rows {
-            shown.add_row(vec![
-                row["key"].as_str().unwrap_or("-").to_owned(),
-                row["status"].as_str().unwrap_or("no such row").to_owned(),
-            ]);
+            let status = row["status"].as_str().unwrap_or("no such row");
+            let status = match row["parked_by"].as_str() {
+                Some(by) => format!("{status} (by hand, by {by})"),
+                None => status.to_owned(),
+            };
+            shown.add_row(vec![row["key"].as_str().unwrap_or("-").to_owned(), status]);
         }
         println!("{shown}");
         println!(
             "dry run: would {verb} {} row(s); add --yes to do it",
             rows.len()
         );
+        if verb == "resend" && by_hand > 0 {
+            println!("{by_hand} of them were parked by hand: --status parked leaves those out unless --include-parked-by-hand");
+        }
     });
     Ok(Outcome::Ok)
 }

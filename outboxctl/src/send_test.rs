@@ -10,31 +10,95 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use serde_json::json;
+use serde_json::Value;
+use shared::config::IngressConfig;
 use shared::secrets::SsmSecrets;
-use shared::time::{now_millis, rfc3339_millis};
+use shared::signature::Field;
+use shared::time::{now_millis, rfc3339_millis, EpochMillis};
 
 use crate::cli::SendTestArgs;
 use crate::output::Output;
-use crate::target::Target;
+use crate::target::{Origin, Target};
 use crate::Outcome;
 
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(15);
+/// The event type of a test event, on the queue as `event-type`: workers skip it.
+pub const TEST_EVENT_TYPE: &str = "outboxctl.test";
+/// The start of a test event's id, on the queue as `event-id`.
+pub const TEST_EVENT_ID_PREFIX: &str = "outboxctl-test-";
+
+/// Sets `value` at JSON `pointer` in `json`, creating the objects on the way.
+fn set_at_pointer(json: &mut Value, pointer: &str, value: Value) {
+    let mut at = json;
+    let mut parts = pointer
+        .split('/')
+        .skip(1)
+        .map(|part| part.replace("~1", "/").replace("~0", "~"))
+        .peekable();
+    while let Some(part) = parts.next() {
+        if !at.is_object() {
+            *at = Value::Object(serde_json::Map::new());
+        }
+        let Value::Object(map) = at else {
+            return;
+        };
+        if parts.peek().is_none() {
+            map.insert(part, value);
+            return;
+        }
+        at = map.entry(part).or_insert_with(|| json!({}));
+    }
+}
+
+/// The default test body: the test type wherever this deployment reads an event type from the
+/// body (the scheme's own fields and EVENT_TYPE_POINTER), and the event id.
+fn test_body(config: &IngressConfig, event_id: &str, now: EpochMillis) -> Value {
+    let mut body = json!({
+        "type": TEST_EVENT_TYPE,
+        "id": event_id,
+        "created_at": rfc3339_millis(now),
+    });
+    let pointers = config
+        .scheme
+        .event_type_fields()
+        .iter()
+        .filter_map(|field| match field {
+            Field::Pointer(pointer) => Some(*pointer),
+            Field::Header(_) => None,
+        })
+        .chain(config.event_id.type_pointer.as_deref());
+    for pointer in pointers {
+        set_at_pointer(&mut body, pointer, json!(TEST_EVENT_TYPE));
+    }
+    if let Some(pointer) = config.event_id.pointer.as_deref() {
+        set_at_pointer(&mut body, pointer, json!(event_id));
+    }
+    body
+}
 
 pub async fn run(target: &Target, args: &SendTestArgs, output: Output) -> anyhow::Result<Outcome> {
     let config = target.ingress_config()?;
     let url = target.ingress_url(args.url.as_deref()).await?;
     let now = now_millis();
-    let event_id = format!("outboxctl-test-{now}");
+    let event_id = format!("{TEST_EVENT_ID_PREFIX}{now}");
     let body = match &args.body {
         Some(path) => {
             std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?
         }
-        None => serde_json::to_vec(&json!({
-            "type": "outboxctl.test",
-            "id": event_id,
-            "created_at": rfc3339_millis(now),
-        }))?,
+        None => serde_json::to_vec(&test_body(&config, &event_id, now))?,
     };
+    // A deployment's workers get this event: a person says so.
+    if !args.yes && !matches!(target.origin, Origin::LocalStack(_)) {
+        let json = json!({"dry_run": true, "url": url, "event_id": event_id, "event_type": TEST_EVENT_TYPE});
+        output.emit(&json, || {
+            println!(
+                "dry run: would POST a signed test event ({event_id}, event-type {TEST_EVENT_TYPE}{}) to {url}, which reaches the {}'s workers; add --yes",
+                if args.body.is_some() { "; your --body as it is" } else { "" },
+                target.origin
+            );
+        });
+        return Ok(Outcome::Ok);
+    }
     let keys = SsmSecrets::new(aws_sdk_ssm::Client::new(&target.sdk))
         .load(&config.secret_parameter, &config.scheme)
         .await?;
@@ -50,6 +114,11 @@ pub async fn run(target: &Target, args: &SendTestArgs, output: Output) -> anyhow
     }
     if let Some(header) = &config.event_id.header {
         request = request.header(header, &event_id);
+    }
+    for field in config.scheme.event_type_fields() {
+        if let Field::Header(name) = field {
+            request = request.header(*name, TEST_EVENT_TYPE);
+        }
     }
     let request = request
         .body(Full::new(Bytes::from(body)))
@@ -98,5 +167,21 @@ pub async fn run(target: &Target, args: &SendTestArgs, output: Output) -> anyhow
         anyhow::bail!("the ingress answered 404: the signature was refused (is SIGNATURE_SCHEME right, and the secret the one the ingress reads?)")
     } else {
         anyhow::bail!("the ingress answered {status}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pointers_are_set_creating_the_objects_on_the_way() {
+        let mut body = json!({"type": "x"});
+        set_at_pointer(&mut body, "/event/type", json!(TEST_EVENT_TYPE));
+        set_at_pointer(&mut body, "/type", json!(TEST_EVENT_TYPE));
+        assert_eq!(
+            body,
+            json!({"type": TEST_EVENT_TYPE, "event": {"type": TEST_EVENT_TYPE}})
+        );
     }
 }

@@ -24,7 +24,24 @@ pub struct Figures {
     pub parked: u64,
     /// Every routed queue (`ROUTES`) and its DLQ, which the verdict weighs like the main ones.
     pub routed: Vec<RoutedQueueFigures>,
+    /// The secret parameter, and whether it still holds the value Terraform writes at apply
+    /// (`None`: not checked, e.g. without ssm:GetParameter).
+    pub secret: Option<SecretCheck>,
 }
+
+/// What `status` found in the secret parameter (never its value).
+#[derive(Debug, Clone, Serialize)]
+pub struct SecretCheck {
+    pub parameter: String,
+    pub placeholder: Option<bool>,
+    /// Why it could not be checked.
+    pub unchecked: Option<String>,
+}
+
+/// The value Terraform writes into the secret parameter at apply, until someone sets the
+/// provider's secret with `aws ssm put-parameter --overwrite`: the ingress then rejects every
+/// delivery.
+pub const SECRET_PLACEHOLDER: &str = "placeholder-set-with-aws-ssm-put-parameter-overwrite";
 
 /// One routed queue's depth and its DLQ's (`None`: the queue has no RedrivePolicy).
 #[derive(Debug, Clone, Default, Serialize)]
@@ -54,6 +71,16 @@ pub enum Verdict {
 /// Parked rows and DLQ messages need a person; an old pending row or a long queue means lagging.
 pub fn verdict(figures: &Figures, max_pending_age: Duration, max_visible: u64) -> Verdict {
     let mut attention = Vec::new();
+    if let Some(SecretCheck {
+        parameter,
+        placeholder: Some(true),
+        ..
+    }) = &figures.secret
+    {
+        attention.push(format!(
+            "the secret parameter {parameter} still holds the placeholder Terraform wrote, so the ingress rejects every delivery: set the provider's signing secret with `aws ssm put-parameter --name {parameter} --type SecureString --overwrite --value ...`"
+        ));
+    }
     if figures.parked > 0 {
         attention.push(format!(
             "{} parked row(s): see `outboxctl list --status parked`, fix the cause, then `outboxctl resend --status parked --yes`",
@@ -156,7 +183,43 @@ pub async fn measure(target: &Target) -> anyhow::Result<Figures> {
         }
     }
     figures.oldest_pending_age_secs = oldest.map(|at| (now - at).max(0) as f64 / 1000.0);
+    if let Some(parameter) = target.secret_parameter() {
+        figures.secret = Some(check_secret(target, parameter).await);
+    }
     Ok(figures)
+}
+
+/// Whether the secret parameter (or any of its comma-separated secrets) is the placeholder;
+/// the value itself is never printed nor logged.
+async fn check_secret(target: &Target, parameter: String) -> SecretCheck {
+    let answer = aws_sdk_ssm::Client::new(&target.sdk)
+        .get_parameter()
+        .name(&parameter)
+        .with_decryption(true)
+        .send()
+        .await;
+    match answer {
+        Ok(output) => {
+            let value = output
+                .parameter()
+                .and_then(|p| p.value())
+                .unwrap_or_default();
+            SecretCheck {
+                placeholder: Some(
+                    value
+                        .split(',')
+                        .any(|secret| secret.trim() == SECRET_PLACEHOLDER),
+                ),
+                parameter,
+                unchecked: None,
+            }
+        }
+        Err(err) => SecretCheck {
+            parameter,
+            placeholder: None,
+            unchecked: Some(format!("not checked: {}", shared::aws::describe(&err))),
+        },
+    }
 }
 
 pub async fn run(target: &Target, args: &StatusArgs, output: Output) -> anyhow::Result<Outcome> {
@@ -222,11 +285,28 @@ pub async fn run(target: &Target, args: &StatusArgs, output: Output) -> anyhow::
             figures.parked.to_string(),
             "never retried by the sweeper".to_owned(),
         ]);
+        if let Some(secret) = &figures.secret {
+            rows.add_row(vec![
+                "secret".to_owned(),
+                match secret.placeholder {
+                    Some(true) => "PLACEHOLDER".to_owned(),
+                    Some(false) => "set".to_owned(),
+                    None => "-".to_owned(),
+                },
+                match &secret.unchecked {
+                    Some(why) => format!("{}: {why}", secret.parameter),
+                    None => secret.parameter.clone(),
+                },
+            ]);
+        }
         println!("{rows}");
         match &verdict {
             Verdict::Ok => println!("verdict: ok"),
             Verdict::Behind(reason) => println!("verdict: behind: {reason}"),
             Verdict::Attention(reason) => println!("verdict: attention: {reason}"),
+        }
+        if let Some(step) = next_step(&verdict) {
+            println!("next: {step}");
         }
     });
     Ok(if verdict == Verdict::Ok {
@@ -236,11 +316,56 @@ pub async fn run(target: &Target, args: &StatusArgs, output: Output) -> anyhow::
     })
 }
 
+/// The first thing to do about a verdict that is not ok, as one command.
+fn next_step(verdict: &Verdict) -> Option<&str> {
+    let reason = match verdict {
+        Verdict::Ok => return None,
+        Verdict::Behind(reason) | Verdict::Attention(reason) => reason,
+    };
+    let start = reason.find('`')? + 1;
+    let length = reason[start..].find('`')?;
+    Some(&reason[start..start + length])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     const TEN_MINUTES: Duration = Duration::from_secs(600);
+
+    #[test]
+    fn the_placeholder_secret_needs_attention_with_the_command_that_sets_it() {
+        let figures = Figures {
+            secret: Some(SecretCheck {
+                parameter: "/webhook/secret".to_owned(),
+                placeholder: Some(true),
+                unchecked: None,
+            }),
+            ..Figures::default()
+        };
+        let verdict = verdict(&figures, TEN_MINUTES, 1000);
+        let Verdict::Attention(reason) = &verdict else {
+            panic!("expected attention");
+        };
+        assert!(reason.contains("rejects every delivery"), "{reason}");
+        assert_eq!(
+            next_step(&verdict),
+            Some("aws ssm put-parameter --name /webhook/secret --type SecureString --overwrite --value ...")
+        );
+        let unchecked = Figures {
+            secret: Some(SecretCheck {
+                parameter: "/webhook/secret".to_owned(),
+                placeholder: None,
+                unchecked: Some("not checked: AccessDenied".to_owned()),
+            }),
+            ..Figures::default()
+        };
+        assert_eq!(verdict_of(&unchecked), Verdict::Ok);
+    }
+
+    fn verdict_of(figures: &Figures) -> Verdict {
+        verdict(figures, TEN_MINUTES, 1000)
+    }
 
     #[test]
     fn young_pending_rows_are_ok() {

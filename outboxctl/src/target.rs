@@ -7,7 +7,7 @@ use std::path::Path;
 
 use anyhow::Context as _;
 use aws_config::{Region, SdkConfig};
-use shared::aws::{config_loader, load_sdk_config, s3_client, CallLimits};
+use shared::aws::{config_loader, s3_client, CallLimits};
 use shared::config::{Env, EnvSource, IngressConfig, OutboxSettings, ProcessEnv};
 use shared::deployment::{caller_arn, FunctionRef, LambdaFunctions};
 use shared::large_body::S3BodyStore;
@@ -15,6 +15,7 @@ use shared::outbox::DynamoDbOutbox;
 use shared::queue::{Queues, SqsQueue};
 
 use crate::cli::TargetArgs;
+use crate::hints::Refusal;
 
 /// Where the settings came from, for the first line of `status` and for error messages.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,6 +70,14 @@ pub struct Target {
 }
 
 impl Target {
+    /// One line saying where every call goes, for stderr before anything is done.
+    pub fn pointing_at(&self) -> String {
+        format!(
+            "outboxctl: {} · table {} · queue {} · source {}",
+            self.origin, self.settings.table, self.settings.queue_url, self.settings.source
+        )
+    }
+
     pub async fn resolve(args: &TargetArgs) -> anyhow::Result<Self> {
         let mut overrides = HashMap::new();
         let flags = [
@@ -85,7 +94,7 @@ impl Target {
         }
         let local_file = args.local_env.display().to_string();
         let (origin, base, process, sdk, function) = if let Some(name) = &args.function {
-            let sdk = load_sdk_config(CallLimits::background()).await;
+            let sdk = aws_sdk_config(args).await;
             let function = FunctionRef::parse(name);
             let environment = LambdaFunctions::new(aws_sdk_lambda::Client::new(&sdk))
                 .environment(&function)
@@ -106,7 +115,7 @@ impl Target {
             let sdk = local_sdk_config(&base).await;
             (Origin::LocalStack(local_file), base, false, sdk, None)
         } else {
-            let sdk = load_sdk_config(CallLimits::background()).await;
+            let sdk = aws_sdk_config(args).await;
             (Origin::Environment, HashMap::new(), true, sdk, None)
         };
         let layered = Layered {
@@ -114,6 +123,7 @@ impl Target {
             base,
             process,
         };
+        ensure_one_deployment(args, &layered, &origin)?;
         let settings = OutboxSettings::from_env(&Env::new(&layered)).with_context(|| {
             format!("the settings from the {origin} are incomplete: give --function NAME, --local, or the flag / variable named")
         })?;
@@ -132,7 +142,12 @@ impl Target {
         let bodies = S3BodyStore::new(s3_client(&sdk), kms_key_id);
         Ok(Self {
             bodies,
-            dlq_url: layered.var("DLQ_URL").filter(|v| !v.trim().is_empty()),
+            // Another queue than the deployment's: its DLQ is its own RedrivePolicy's, not DLQ_URL.
+            dlq_url: if args.queue_url.is_some() && args.dlq_url.is_none() {
+                None
+            } else {
+                layered.var("DLQ_URL").filter(|v| !v.trim().is_empty())
+            },
             ingress_url: layered.var("INGRESS_URL").filter(|v| !v.trim().is_empty()),
             origin,
             settings,
@@ -188,6 +203,13 @@ impl Target {
         })
     }
 
+    /// The name of the SSM parameter holding the signing secret, when the settings give one.
+    pub fn secret_parameter(&self) -> Option<String> {
+        self.layered
+            .var("SECRET_PARAMETER")
+            .filter(|name| !name.trim().is_empty())
+    }
+
     /// The ingress's own configuration (scheme, secret parameter), for `send-test`.
     pub fn ingress_config(&self) -> anyhow::Result<IngressConfig> {
         IngressConfig::from_env(&self.layered).with_context(|| {
@@ -226,6 +248,78 @@ impl Target {
             }
         }
     }
+}
+
+/// Refuses `--source` naming another source than the deployment's own unless `--queue-url` says
+/// where that source's rows go: the deployment's queue (and ROUTES) are its own source's, so
+/// reading one source while sending to another's queue would deliver events to the wrong workers
+/// and mark them sent.
+fn ensure_one_deployment(
+    args: &TargetArgs,
+    layered: &Layered,
+    origin: &Origin,
+) -> anyhow::Result<()> {
+    let Some(chosen) = &args.source else {
+        return Ok(());
+    };
+    let own = Layered {
+        overrides: HashMap::new(),
+        base: layered.base.clone(),
+        process: layered.process,
+    }
+    .var("SOURCE_NAME")
+    .filter(|own| !own.trim().is_empty());
+    match own {
+        Some(own) if &own != chosen && args.queue_url.is_none() => Err(Refusal::new(
+            format!(
+                "--source {chosen} is not the source of the {origin} ({own}): its queue and ROUTES are {own}'s, so {chosen}'s rows would be sent to {own}'s workers"
+            ),
+            format!(
+                "point at {chosen}'s own deployment (`--function <{chosen}'s ingress function>`), or give its queue too: --source {chosen} --queue-url URL"
+            ),
+        )
+        .into()),
+        _ => Ok(()),
+    }
+}
+
+/// SDK settings for AWS: the SDK's usual sources, with --region and --profile on top.
+async fn aws_sdk_config(args: &TargetArgs) -> SdkConfig {
+    let mut loader = config_loader(CallLimits::background());
+    if let Some(profile) = &args.profile {
+        loader = loader.profile_name(profile);
+    }
+    if let Some(region) = &args.region {
+        loader = loader.region(Region::new(region.clone()));
+    }
+    loader.load().await
+}
+
+/// Where this shell's AWS credentials for a real account come from, if any: a local-stack run
+/// beside them may be mistaken for one against that account.
+pub fn real_aws_credentials() -> Option<String> {
+    if let Some(profile) = ProcessEnv.var("AWS_PROFILE").filter(|p| !p.is_empty()) {
+        return Some(format!("AWS_PROFILE={profile}"));
+    }
+    if let Some(key) = ProcessEnv
+        .var("AWS_ACCESS_KEY_ID")
+        .filter(|key| key.starts_with("AKIA") || key.starts_with("ASIA"))
+    {
+        return Some(format!("AWS_ACCESS_KEY_ID={}...", &key[..4]));
+    }
+    let home = ProcessEnv.var("HOME")?;
+    let files = [
+        ProcessEnv
+            .var("AWS_SHARED_CREDENTIALS_FILE")
+            .unwrap_or(format!("{home}/.aws/credentials")),
+        ProcessEnv
+            .var("AWS_CONFIG_FILE")
+            .unwrap_or(format!("{home}/.aws/config")),
+    ];
+    files
+        .into_iter()
+        .find(|file| Path::new(file).exists())
+        .map(|file| format!("{file} exists"))
 }
 
 /// SDK settings for the local stack: its endpoint, region and dummy credentials from the file.

@@ -1,34 +1,52 @@
-//! Times on the command line: RFC 3339, or an age such as `2h` meaning "two hours ago".
+//! Times on the command line: RFC 3339 with its offset (`Z` or `+01:00`), or an age such as `2h`
+//! meaning "two hours ago". A time without an offset is refused, never guessed.
 
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::Duration;
 
 use shared::time::EpochMillis;
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
 
-/// `text` as epoch milliseconds: `now`, an RFC 3339 time (`2026-11-29T03:00:00Z`, a date
-/// `2026-11-29` meaning its midnight UTC), or an age (`90s`, `15m`, `2h`, `1d`, `1h 30m`) before `now`.
+/// The forms a time may take, for every refusal.
+const ACCEPTED: &str = "an RFC 3339 time with its offset (2026-11-29T03:00:00Z, \
+2026-11-29T03:00:00.000+01:00), an age before now (90s, 15m, 2h, 1d, 1h 30m), or `now`";
+
+/// `text` as epoch milliseconds: `now`, an RFC 3339 time with an offset, or an age before `now`.
 pub fn parse_time(text: &str, now: EpochMillis) -> Result<EpochMillis, String> {
     let text = text.trim();
     if text == "now" {
         return Ok(now);
     }
-    let with_time = if text.len() == 10 && text.as_bytes().get(4) == Some(&b'-') {
-        format!("{text}T00:00:00Z")
-    } else {
-        text.to_owned()
-    };
-    if let Ok(at) = humantime::parse_rfc3339_weak(&with_time) {
-        let millis = at
-            .duration_since(UNIX_EPOCH)
-            .map_err(|_| format!("`{text}` is before 1970"))?
-            .as_millis();
-        return i64::try_from(millis).map_err(|_| format!("`{text}` is too far away"));
+    if let Ok(age) = humantime::parse_duration(text) {
+        return Ok(now.saturating_sub(i64::try_from(age.as_millis()).unwrap_or(i64::MAX)));
     }
-    match humantime::parse_duration(text) {
-        Ok(age) => Ok(now.saturating_sub(i64::try_from(age.as_millis()).unwrap_or(i64::MAX))),
-        Err(_) => Err(format!(
-            "`{text}` is neither an RFC 3339 time (2026-11-29T03:00:00Z) nor an age (2h, 90m, 1d)"
+    match OffsetDateTime::parse(text, &Rfc3339) {
+        Ok(at) => i64::try_from(at.unix_timestamp_nanos() / 1_000_000)
+            .map_err(|_| format!("`{text}` is too far away")),
+        Err(_) if looks_like_a_time_without_offset(text) => Err(format!(
+            "`{text}` has no offset, so it could be any time zone's: add `Z` for UTC or the offset \
+             (`{text}Z`, `{text}+01:00`); accepted: {ACCEPTED}"
+        )),
+        Err(err) => Err(format!(
+            "`{text}` is not a time ({err}); accepted: {ACCEPTED}"
         )),
     }
+}
+
+/// `2026-11-29` or `2026-11-29T03:00[:00[.000]]`: a date and time that only lacks its offset.
+fn looks_like_a_time_without_offset(text: &str) -> bool {
+    let with_offset = format!(
+        "{}{}",
+        if text.len() == 10 {
+            format!("{text}T00:00:00")
+        } else if text.len() == 16 {
+            format!("{text}:00")
+        } else {
+            text.to_owned()
+        },
+        "Z"
+    );
+    OffsetDateTime::parse(&with_offset, &Rfc3339).is_ok()
 }
 
 /// A duration flag (`10m`, `600s`).
@@ -50,13 +68,36 @@ mod tests {
     const NOW: EpochMillis = 1_795_000_000_000;
 
     #[test]
-    fn rfc3339_times_and_dates_parse_to_epoch_millis() {
+    fn rfc3339_times_keep_their_offset() {
         assert_eq!(
             parse_time("2021-02-25T15:02:10.123Z", NOW),
             Ok(1_614_265_330_123)
         );
-        assert_eq!(parse_time("2021-02-25", NOW), Ok(1_614_211_200_000));
+        // 03:00 at +01:00 is 02:00Z, with or without fractional seconds.
+        let two_utc = parse_time("2026-11-29T02:00:00Z", NOW).unwrap();
+        assert_eq!(
+            parse_time("2026-11-29T03:00:00.000+01:00", NOW),
+            Ok(two_utc)
+        );
+        assert_eq!(parse_time("2026-11-29T03:00:00+01:00", NOW), Ok(two_utc));
+        assert_eq!(parse_time("2026-11-28T21:00:00-05:00", NOW), Ok(two_utc));
         assert_eq!(parse_time("now", NOW), Ok(NOW));
+    }
+
+    #[test]
+    fn a_time_without_offset_is_refused_with_the_accepted_forms() {
+        for text in [
+            "2026-11-29T03:00:00",
+            "2026-11-29",
+            "2026-11-29T03:00",
+            "2026-11-29T03:00:00.5",
+        ] {
+            let err = parse_time(text, NOW).unwrap_err();
+            assert!(
+                err.contains("no offset") && err.contains("Z") && err.contains("2h"),
+                "{text}: {err}"
+            );
+        }
     }
 
     #[test]

@@ -54,6 +54,10 @@ mod attr {
     pub const BODY_S3_BUCKET: &str = "body_s3_bucket";
     pub const BODY_S3_KEY: &str = "body_s3_key";
     pub const BODY_SIZE: &str = "body_size";
+    /// On a row parked by hand: who, why and when (the sweeper's own parking sets none).
+    pub const PARKED_BY: &str = "parked_by";
+    pub const PARK_REASON: &str = "park_reason";
+    pub const PARKED_AT: &str = "parked_at";
 }
 
 /// BatchGetItem takes at most 100 keys.
@@ -148,6 +152,8 @@ pub struct StoredRow {
     pub status: RowStatus,
     pub event: AcceptedEvent,
     pub attempts: u32,
+    /// Who parked it by hand (`outboxctl park`); `None` for a row the sweeper parked.
+    pub parked_by: Option<String>,
 }
 
 /// What happened when a failed send was recorded.
@@ -906,6 +912,7 @@ pub fn stored_row(item: &Item) -> Result<StoredRow, OutboxError> {
         status: existing.status,
         event,
         attempts,
+        parked_by: text(attr::PARKED_BY),
     })
 }
 
@@ -951,9 +958,11 @@ pub struct SentRow {
 }
 
 /// One page of one segment of a Scan for sent rows.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub struct SentPage {
     pub rows: Vec<SentRow>,
+    /// Rows that matched but cannot be read (each names its key and what is wrong), skipped.
+    pub malformed: Vec<OutboxError>,
     /// Items DynamoDB read (all statuses, before the filter): what the Scan costs.
     pub items_scanned: usize,
     /// Read capacity units consumed, as DynamoDB reports them.
@@ -1018,8 +1027,15 @@ impl DynamoDbOutbox {
         )
     }
 
-    /// Parks a pending row: the sweeper leaves it alone until on-call resends it.
-    pub async fn park(&self, key: &str) -> Result<ChangeOutcome, OutboxError> {
+    /// Parks a pending row on purpose, recording who, why and when: the sweeper leaves it alone,
+    /// and a bulk resend of parked rows leaves it too unless asked to include rows parked by hand.
+    pub async fn park(
+        &self,
+        key: &str,
+        by: &str,
+        reason: &str,
+        now: EpochMillis,
+    ) -> Result<ChangeOutcome, OutboxError> {
         let parked_key = unsent_key(RowStatus::Parked, &self.source, shard_of(key, self.shards));
         let result = self
             .client
@@ -1027,11 +1043,48 @@ impl DynamoDbOutbox {
             .table_name(&self.table)
             .key(attr::ID, s(key))
             .condition_expression("#status = :pending")
-            .update_expression("SET #status = :parked, unsent_key = :parked_key")
+            .update_expression(
+                "SET #status = :parked, unsent_key = :parked_key, \
+                 #parked_by = :by, #park_reason = :reason, #parked_at = :now",
+            )
             .expression_attribute_names("#status", attr::STATUS)
+            .expression_attribute_names("#parked_by", attr::PARKED_BY)
+            .expression_attribute_names("#park_reason", attr::PARK_REASON)
+            .expression_attribute_names("#parked_at", attr::PARKED_AT)
             .expression_attribute_values(":pending", s(RowStatus::Pending.as_str()))
             .expression_attribute_values(":parked", s(RowStatus::Parked.as_str()))
             .expression_attribute_values(":parked_key", s(&parked_key))
+            .expression_attribute_values(":by", s(by))
+            .expression_attribute_values(":reason", s(reason))
+            .expression_attribute_values(":now", n(now))
+            .send()
+            .await;
+        conditional(result)
+    }
+
+    /// Puts a parked row back to pending with no failed attempts, so the sweeper sends it again
+    /// (and parks it again after `MAX_ATTEMPTS` failures); who parked it and why is cleared.
+    pub async fn unpark(&self, key: &str) -> Result<ChangeOutcome, OutboxError> {
+        let pending_key = unsent_key(RowStatus::Pending, &self.source, shard_of(key, self.shards));
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(attr::ID, s(key))
+            .condition_expression("#status = :parked")
+            .update_expression(
+                "SET #status = :pending, unsent_key = :pending_key, #attempts = :zero \
+                 REMOVE #parked_by, #park_reason, #parked_at",
+            )
+            .expression_attribute_names("#status", attr::STATUS)
+            .expression_attribute_names("#attempts", attr::ATTEMPTS)
+            .expression_attribute_names("#parked_by", attr::PARKED_BY)
+            .expression_attribute_names("#park_reason", attr::PARK_REASON)
+            .expression_attribute_names("#parked_at", attr::PARKED_AT)
+            .expression_attribute_values(":pending", s(RowStatus::Pending.as_str()))
+            .expression_attribute_values(":parked", s(RowStatus::Parked.as_str()))
+            .expression_attribute_values(":pending_key", s(&pending_key))
+            .expression_attribute_values(":zero", n(0))
             .send()
             .await;
         conditional(result)
@@ -1109,18 +1162,23 @@ impl DynamoDbOutbox {
             .send()
             .await
             .map_err(|err| OutboxError::aws("Scan", err))?;
-        let rows = output
-            .items()
-            .iter()
-            .map(|item| {
-                Ok(SentRow {
-                    row: stored_row(item)?,
+        // One unreadable row must not hold back the rest (as in `load_rows`): it is reported.
+        let (mut rows, mut malformed) = (Vec::new(), Vec::new());
+        for item in output.items() {
+            match stored_row(item) {
+                Ok(row) => rows.push(SentRow {
+                    row,
                     message_id: item.get("message_id").and_then(|v| v.as_s().ok()).cloned(),
-                })
-            })
-            .collect::<Result<Vec<_>, OutboxError>>()?;
+                }),
+                Err(err) => {
+                    tracing::warn!(error = %err, "a sent row cannot be read; skipped");
+                    malformed.push(err);
+                }
+            }
+        }
         Ok(SentPage {
             rows,
+            malformed,
             items_scanned: usize::try_from(output.scanned_count()).unwrap_or(0),
             read_units: output
                 .consumed_capacity()

@@ -111,54 +111,43 @@ impl SqsQueue {
 }
 
 impl SqsQueue {
-    /// Sends up to [`MAX_BATCH_ENTRIES`] messages in one call. The result has one entry per
-    /// message, in order: its message id, or why SQS refused it. A failed call fails every entry.
-    pub async fn send_batch(&self, messages: &[&OutgoingMessage]) -> Vec<Result<String, String>> {
+    /// Sends up to [`MAX_BATCH_ENTRIES`] messages in one call: `Err` when the call itself failed
+    /// (throttling, a 5xx, KMS, access denied: nothing about any one message), else one entry per
+    /// message, in order, with its message id or why SQS refused that entry.
+    pub async fn send_batch(
+        &self,
+        messages: &[&OutgoingMessage],
+    ) -> Result<Vec<Result<String, String>>, QueueError> {
         let mut entries = Vec::with_capacity(messages.len());
         for (index, message) in messages.iter().enumerate() {
             let mut entry = SendMessageBatchRequestEntry::builder()
                 .id(index.to_string())
                 .message_body(&message.body);
             for (name, value) in &message.attributes {
-                match string_attribute(name, value) {
-                    Ok(attribute) => entry = entry.message_attributes(*name, attribute),
-                    Err(err) => return vec![Err(describe(&err)); messages.len()],
-                }
+                entry = entry.message_attributes(*name, string_attribute(name, value)?);
             }
             if let Some(size) = message.extended_payload_size {
-                match number_attribute(size) {
-                    Ok(attribute) => {
-                        entry = entry.message_attributes(ATTR_EXTENDED_PAYLOAD_SIZE, attribute)
-                    }
-                    Err(err) => return vec![Err(describe(&err)); messages.len()],
-                }
+                entry =
+                    entry.message_attributes(ATTR_EXTENDED_PAYLOAD_SIZE, number_attribute(size)?);
             }
             if let Some(fifo) = &message.fifo {
                 entry = entry
                     .message_group_id(&fifo.group_id)
                     .message_deduplication_id(&fifo.deduplication_id);
             }
-            match entry.build() {
-                Ok(entry) => entries.push(entry),
-                Err(err) => return vec![Err(describe(&err)); messages.len()],
-            }
+            entries.push(entry.build().map_err(|source| QueueError::Attribute {
+                name: "SendMessageBatchRequestEntry",
+                source,
+            })?);
         }
-        let output = match self
+        let output = self
             .client
             .send_message_batch()
             .queue_url(&self.url)
             .set_entries(Some(entries))
             .send()
             .await
-        {
-            Ok(output) => output,
-            Err(err) => {
-                return vec![
-                    Err(format!("SendMessageBatch failed: {}", describe(&err)));
-                    messages.len()
-                ]
-            }
-        };
+            .map_err(|err| Self::aws_error("SendMessageBatch", err))?;
         let mut results = vec![Err("SQS did not report on this entry".to_owned()); messages.len()];
         for ok in output.successful() {
             if let Some(slot) = ok
@@ -184,7 +173,7 @@ impl SqsQueue {
                 ));
             }
         }
-        results
+        Ok(results)
     }
 }
 
@@ -328,24 +317,9 @@ impl SqsQueue {
     /// The dead-letter queue named by this queue's RedrivePolicy, as a queue of the same client;
     /// `None` when the queue has no redrive policy.
     pub async fn dead_letter_queue(&self) -> Result<Option<SqsQueue>, QueueError> {
-        let output = self
-            .client
-            .get_queue_attributes()
-            .queue_url(&self.url)
-            .attribute_names(QueueAttributeName::RedrivePolicy)
-            .send()
-            .await
-            .map_err(|err| Self::aws_error("GetQueueAttributes", err))?;
-        let Some(policy) = output
-            .attributes()
-            .and_then(|attributes| attributes.get(&QueueAttributeName::RedrivePolicy))
-        else {
+        let Some(target) = self.dead_letter_target_arn().await? else {
             return Ok(None);
         };
-        let target = serde_json::from_str::<serde_json::Value>(policy)
-            .ok()
-            .and_then(|policy| policy["deadLetterTargetArn"].as_str().map(str::to_owned))
-            .ok_or(QueueError::Missing("RedrivePolicy.deadLetterTargetArn"))?;
         let (name, account) = queue_name_and_account(&target)
             .ok_or(QueueError::Missing("a queue name in deadLetterTargetArn"))?;
         let url = self
@@ -362,12 +336,46 @@ impl SqsQueue {
         Ok(Some(SqsQueue::new(self.client.clone(), url)))
     }
 
+    /// The ARN of the dead-letter queue this queue's RedrivePolicy names; `None` without one.
+    pub async fn dead_letter_target_arn(&self) -> Result<Option<String>, QueueError> {
+        let output = self
+            .client
+            .get_queue_attributes()
+            .queue_url(&self.url)
+            .attribute_names(QueueAttributeName::RedrivePolicy)
+            .send()
+            .await
+            .map_err(|err| Self::aws_error("GetQueueAttributes", err))?;
+        let Some(policy) = output
+            .attributes()
+            .and_then(|attributes| attributes.get(&QueueAttributeName::RedrivePolicy))
+        else {
+            return Ok(None);
+        };
+        serde_json::from_str::<serde_json::Value>(policy)
+            .ok()
+            .and_then(|policy| policy["deadLetterTargetArn"].as_str().map(str::to_owned))
+            .map(Some)
+            .ok_or(QueueError::Missing("RedrivePolicy.deadLetterTargetArn"))
+    }
+
     /// Receives up to `max` (1..=10) messages, hiding them from other consumers for
-    /// `visibility_secs`, with every attribute.
+    /// `visibility_secs`, with every attribute; a short poll (it samples the queue's servers).
     pub async fn receive(
         &self,
         max: i32,
         visibility_secs: i32,
+    ) -> Result<Vec<QueuedMessage>, QueueError> {
+        self.receive_waiting(max, visibility_secs, 0).await
+    }
+
+    /// Like [`SqsQueue::receive`], but a long poll: asks every server and waits up to
+    /// `wait_secs` (at most 20) for a message, so an empty answer means the queue had none visible.
+    pub async fn receive_waiting(
+        &self,
+        max: i32,
+        visibility_secs: i32,
+        wait_secs: i32,
     ) -> Result<Vec<QueuedMessage>, QueueError> {
         let output = self
             .client
@@ -375,7 +383,7 @@ impl SqsQueue {
             .queue_url(&self.url)
             .max_number_of_messages(max.clamp(1, 10))
             .visibility_timeout(visibility_secs)
-            .wait_time_seconds(0)
+            .wait_time_seconds(wait_secs.clamp(0, 20))
             .message_attribute_names("All")
             .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
             .message_system_attribute_names(MessageSystemAttributeName::SentTimestamp)

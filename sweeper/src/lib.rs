@@ -13,7 +13,7 @@
 //! table, each with its own queue.
 
 use std::future::Future;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -96,6 +96,15 @@ pub struct SweepReport {
     pub large_body_retag_failed: u64,
     /// The deadline came before every pending row was looked at.
     pub stopped_early: bool,
+    /// SendMessageBatch calls that failed as a whole (throttling, a 5xx, KMS, access denied, a
+    /// missing queue): no row of theirs is charged an attempt, and the sweep stops sending.
+    pub send_calls_failed: u64,
+    /// Of `resent`, rows whose mark then found them no longer pending (discarded or parked by
+    /// on-call, or sent by another sweep, after this sweep read them; or marked by an earlier
+    /// attempt of the same call): on the queue, the row left as it is, and a warning logged.
+    pub sent_after_change: u64,
+    /// This source's parked rows after the sweep; `None` if they could not be counted.
+    pub parked_after: Option<u64>,
 }
 
 impl SweepReport {
@@ -107,6 +116,8 @@ impl SweepReport {
         self.index_items_read += other.index_items_read;
         self.large_body_retag_failed += other.large_body_retag_failed;
         self.stopped_early |= other.stopped_early;
+        self.send_calls_failed += other.send_calls_failed;
+        self.sent_after_change += other.sent_after_change;
     }
 
     fn metrics(&self) -> MetricSet {
@@ -122,6 +133,10 @@ impl SweepReport {
         // Omitted rather than reported as 0 when unmeasured: a missing datapoint alarms, a 0 hides.
         if let Some(pending) = self.pending_after {
             metrics.set("PendingCount", pending as f64, Unit::Count);
+        }
+        // The parked alarm reads this gauge: it stays in alarm while parked rows wait.
+        if let Some(parked) = self.parked_after {
+            metrics.set("ParkedCount", parked as f64, Unit::Count);
         }
         if let Some(age) = self.oldest_pending_age_secs {
             metrics.set("OldestPendingAgeSeconds", age, Unit::Seconds);
@@ -154,6 +169,9 @@ pub struct Sweeper {
     /// Re-tags the S3 body of a row it marked sent; rows with their body inline need none.
     body_store: Option<S3BodyStore>,
     clock: Arc<dyn Clock>,
+    /// Which shard the next sweep starts at: one further each sweep, so during a backlog no
+    /// shard is always last (seeded from the wall clock, so cold starts differ too).
+    next_first_shard: AtomicU32,
 }
 
 impl Sweeper {
@@ -167,6 +185,9 @@ impl Sweeper {
             metrics,
             body_store: None,
             clock: Arc::new(SystemClock),
+            next_first_shard: AtomicU32::new(
+                u32::try_from((now_millis() / 1000).rem_euclid(i64::from(u16::MAX))).unwrap_or(0),
+            ),
         }
     }
 
@@ -227,10 +248,13 @@ impl Sweeper {
         let cutoff = now.saturating_sub(grace_ms);
         let mut report = SweepReport::default();
         let longest_page = AtomicU64::new(0);
+        let outage = Arc::new(AtomicBool::new(false));
+        let first = self.next_first_shard.fetch_add(1, Ordering::Relaxed);
         let shards = each_shard(
             self.config.outbox.pending_shards,
             self.config.concurrency,
-            |shard| self.sweep_shard(shard, cutoff, plan, &longest_page),
+            first,
+            |shard| self.sweep_shard(shard, cutoff, plan, &longest_page, &outage),
         )
         .await;
         for shard_report in shards {
@@ -248,6 +272,9 @@ impl Sweeper {
             index_items_read = report.index_items_read,
             errors = report.errors,
             stopped_early = report.stopped_early,
+            send_calls_failed = report.send_calls_failed,
+            sent_after_change = report.sent_after_change,
+            parked_after = report.parked_after,
             duration_ms = u64::try_from(took.as_millis()).unwrap_or(u64::MAX),
             "sweep finished"
         );
@@ -267,11 +294,16 @@ impl Sweeper {
         cutoff: EpochMillis,
         plan: Plan,
         longest_page: &AtomicU64,
+        outage: &Arc<AtomicBool>,
     ) -> SweepReport {
         let deadline = plan.cut_off;
         let mut report = SweepReport::default();
         let mut start = None;
         loop {
+            if outage.load(Ordering::Relaxed) {
+                // SQS refused a whole call: the next sweep tries again, no row charged meanwhile.
+                return report;
+            }
             let page_started = self.clock.now();
             let expected = Duration::from_nanos(longest_page.load(Ordering::Relaxed));
             if !has_time(page_started, plan.start_by, expected) {
@@ -295,7 +327,7 @@ impl Sweeper {
             };
             report.index_items_read += page.items_read;
             if !page.rows.is_empty() {
-                report.absorb(self.resend(&page.rows, deadline).await);
+                report.absorb(self.resend(&page.rows, deadline, outage).await);
             }
             let took = self.clock.now().saturating_duration_since(page_started);
             longest_page.fetch_max(
@@ -310,7 +342,12 @@ impl Sweeper {
     }
 
     /// Re-reads one page of rows and sends those still pending, the batches concurrently.
-    async fn resend(&self, refs: &[UnsentRef], deadline: Instant) -> SweepReport {
+    async fn resend(
+        &self,
+        refs: &[UnsentRef],
+        deadline: Instant,
+        outage: &Arc<AtomicBool>,
+    ) -> SweepReport {
         let mut report = SweepReport::default();
         let keys: Vec<String> = refs.iter().map(|r| r.key.clone()).collect();
         let rows = match bounded(deadline, self.outbox.load_rows(&keys)).await {
@@ -359,12 +396,16 @@ impl Sweeper {
             };
             for batch in batches(&rows, |(_, message)| message.size()) {
                 let (batch, outbox, queue) = (batch.to_vec(), self.outbox.clone(), queue.clone());
-                let body_store = self.body_store.clone();
+                let (body_store, outage) = (self.body_store.clone(), Arc::clone(outage));
                 tasks.spawn(async move {
+                    if outage.load(Ordering::Relaxed) {
+                        return SweepReport::default();
+                    }
                     let sink = BatchSink {
                         outbox: &outbox,
                         queue: &queue,
                         body_store: body_store.as_ref(),
+                        outage: &outage,
                     };
                     send_batch(sink, batch, retention, max_attempts, deadline).await
                 });
@@ -400,6 +441,7 @@ impl Sweeper {
         let shards = each_shard(
             self.config.outbox.pending_shards,
             self.config.concurrency,
+            0,
             |shard| self.shard_backlog(shard, deadline),
         )
         .await;
@@ -430,6 +472,41 @@ impl Sweeper {
                 now_millis().saturating_sub(at).max(0) as f64 / 1000.0
             }));
         }
+        self.measure_parked(report, deadline).await;
+    }
+
+    /// `ParkedCount`: this source's parked rows (a count per shard of the parked index
+    /// partitions); left `None` unless every shard could be counted.
+    async fn measure_parked(&self, report: &mut SweepReport, deadline: Instant) {
+        let shards = each_shard(
+            self.config.outbox.pending_shards,
+            self.config.concurrency,
+            0,
+            |shard| async move {
+                let counted = self.outbox.count_unsent(RowStatus::Parked, shard);
+                (shard, bounded(deadline, counted).await)
+            },
+        )
+        .await;
+        let mut parked = Some(0_u64);
+        for (shard, counted) in shards {
+            match counted {
+                Some(Ok((count, items_read))) => {
+                    report.index_items_read += items_read;
+                    parked = parked.map(|total| total + count);
+                }
+                Some(Err(err)) => {
+                    report.errors += 1;
+                    warn!(shard, error = %err, "cannot count parked rows");
+                    parked = None;
+                }
+                None => {
+                    report.stopped_early = true;
+                    parked = None;
+                }
+            }
+        }
+        report.parked_after = parked;
     }
 
     /// One shard's pending rows and when its oldest was received, with the index items read.
@@ -480,21 +557,26 @@ enum Unmeasured {
 }
 
 /// Runs `work` once for every shard `0..shards`, at most `concurrency` at a time (the next shard
-/// starts as soon as one is done), and returns the results in the order the shards finished.
-async fn each_shard<T, Work, Step>(shards: u16, concurrency: u16, work: Work) -> Vec<T>
+/// starts as soon as one is done), starting at shard `first % shards` and wrapping around, and
+/// returns the results in the order the shards finished.
+async fn each_shard<T, Work, Step>(shards: u16, concurrency: u16, first: u32, work: Work) -> Vec<T>
 where
     Work: Fn(u16) -> Step,
     Step: Future<Output = T>,
 {
     let next = AtomicU32::new(0);
+    let offset = first % u32::from(shards.max(1));
     let (next, work) = (&next, &work);
     let worker = || async move {
         let mut done = Vec::new();
         loop {
-            let shard = next.fetch_add(1, Ordering::Relaxed);
-            match u16::try_from(shard) {
-                Ok(shard) if shard < shards => done.push(work(shard).await),
-                _ => return done,
+            let step = next.fetch_add(1, Ordering::Relaxed);
+            if step >= u32::from(shards) {
+                return done;
+            }
+            match u16::try_from((offset + step) % u32::from(shards)) {
+                Ok(shard) => done.push(work(shard).await),
+                Err(_) => return done,
             }
         }
     };
@@ -570,6 +652,8 @@ struct BatchSink<'s> {
     outbox: &'s DynamoDbOutbox,
     queue: &'s SqsQueue,
     body_store: Option<&'s S3BodyStore>,
+    /// Set when SQS refuses a whole call: the sweep stops sending.
+    outage: &'s AtomicBool,
 }
 
 /// Sends one batch, then marks each sent row (and re-tags its S3 body, if any) or records each
@@ -585,13 +669,28 @@ async fn send_batch(
         outbox,
         queue,
         body_store,
+        outage,
     } = sink;
     let mut report = SweepReport::default();
     let messages: Vec<&OutgoingMessage> = batch.iter().map(|(_, message)| message).collect();
+    // Only a failure of a row's own entry is charged to the row: a call that failed as a whole
+    // says nothing about its rows, and charging them would park good rows, oldest first, after
+    // an SQS outage of MAX_ATTEMPTS sweeps.
     let results = match bounded(deadline, queue.send_batch(&messages)).await {
-        Some(results) => results,
+        Some(Ok(results)) => results,
+        Some(Err(err)) => {
+            outage.store(true, Ordering::Relaxed);
+            report.send_calls_failed += 1;
+            warn!(rows = batch.len(), error = %err, "SendMessageBatch failed as a whole; its rows stay pending, uncharged, and this sweep stops sending");
+            return report;
+        }
         None => {
-            vec![Err("SendMessageBatch timed out at the sweep deadline".to_owned()); batch.len()]
+            report.stopped_early = true;
+            warn!(
+                rows = batch.len(),
+                "SendMessageBatch cut off at the sweep deadline; its rows stay pending, uncharged"
+            );
+            return report;
         }
     };
     for ((row, _), result) in batch.iter().zip(results) {
@@ -619,7 +718,13 @@ async fn send_batch(
                             }
                         }
                     }
-                    Some(Ok(MarkOutcome::NotPending)) => report.resent += 1,
+                    Some(Ok(MarkOutcome::NotPending)) => {
+                        // Read pending, sent, then no longer pending: on-call discarded or parked
+                        // it, another sweep sent it, or an earlier attempt of this mark landed.
+                        report.resent += 1;
+                        report.sent_after_change += 1;
+                        warn!(key = %row.key, message_id = %message_id, "sent, but the row was no longer pending when marked (discarded or parked by on-call, sent by another sweep, or marked by an earlier attempt); left as it is");
+                    }
                     Some(Err(err)) => {
                         report.resent += 1;
                         report.errors += 1;
@@ -673,6 +778,33 @@ mod tests {
     }
 
     #[test]
+    fn parked_rows_are_a_gauge_left_out_when_unmeasured() {
+        let counted = SweepReport {
+            parked_after: Some(4),
+            ..SweepReport::default()
+        };
+        assert_eq!(counted.metrics().get("ParkedCount"), 4.0);
+        let none = SweepReport {
+            parked_after: Some(0),
+            ..SweepReport::default()
+        };
+        let emf = none.metrics().to_emf("WebhookIngress", "s", 0);
+        assert_eq!(emf["ParkedCount"], 0.0, "zero parked rows is a datapoint");
+        let unmeasured = SweepReport::default()
+            .metrics()
+            .to_emf("WebhookIngress", "s", 0);
+        assert!(unmeasured.get("ParkedCount").is_none());
+    }
+
+    #[tokio::test]
+    async fn shards_start_at_the_given_offset_and_wrap_around() {
+        let order = each_shard(4, 1, 6, |shard| async move { shard }).await;
+        assert_eq!(order, vec![2, 3, 0, 1]);
+        let order = each_shard(4, 1, 7, |shard| async move { shard }).await;
+        assert_eq!(order, vec![3, 0, 1, 2], "the next sweep starts one further");
+    }
+
+    #[test]
     fn an_unmeasured_backlog_is_left_out_not_reported_as_zero() {
         let report = SweepReport {
             resent: 1,
@@ -688,7 +820,7 @@ mod tests {
     /// they finished and the most that were in progress at once.
     async fn shards_run(shards: u16, concurrency: u16) -> (Vec<u16>, usize) {
         let (in_progress, most) = (AtomicU32::new(0), AtomicU32::new(0));
-        let done = each_shard(shards, concurrency, |shard| {
+        let done = each_shard(shards, concurrency, 0, |shard| {
             let (in_progress, most) = (&in_progress, &most);
             async move {
                 let now = in_progress.fetch_add(1, Ordering::SeqCst) + 1;

@@ -6,9 +6,10 @@ use std::collections::{BTreeSet, HashMap};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_sqs::types::QueueAttributeName;
 use bytes::Bytes;
-use e2e::proxy::{FaultProxy, FaultRules, ProxyConfig};
+use e2e::proxy::{Fault, FaultProxy, FaultRules, ProxyConfig};
 use serde_json::Value;
 use shared::aws::CallLimits;
 use shared::config::SweeperConfig;
@@ -37,6 +38,8 @@ struct Scene {
     sqs: aws_sdk_sqs::Client,
     /// The large-body bucket on moto, directly (S3 claim check).
     s3: aws_sdk_s3::Client,
+    /// The AWS settings on moto, for clients the adapters do not cover.
+    sdk: aws_config::SdkConfig,
 }
 
 /// What one run of the binary printed and returned.
@@ -70,6 +73,7 @@ impl Scene {
             resources,
             sqs,
             s3: shared::aws::s3_client(&sdk),
+            sdk,
         }
     }
 
@@ -155,6 +159,10 @@ impl Scene {
         }
     }
 
+    fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
+        aws_sdk_dynamodb::Client::new(&self.sdk)
+    }
+
     async fn insert(&self, event: &AcceptedEvent) {
         let inserted = self.outbox.insert_pending(event).await.expect("PutItem");
         assert_eq!(inserted, InsertOutcome::Inserted);
@@ -217,16 +225,20 @@ fn event(id: &str, event_type: &str, body: &[u8], received_at: i64) -> AcceptedE
     )
 }
 
-/// Parks `events` the way production does: a sweep while the queue it sends to does not exist.
-async fn park_by_a_sweep_without_queue(scene: &Scene, events: &[AcceptedEvent]) {
+/// Parks `events` the way production does: sweeps while SQS refuses each of their messages.
+async fn park_by_sweeps_sqs_refuses(scene: &Scene, events: &[AcceptedEvent]) {
     for event in events {
         scene.insert(event).await;
     }
-    let missing_queue = format!("{}/no-such-queue", scene.resources.endpoint);
+    let refused = FaultRules::none().with("sqs:SendMessageBatch", Fault::RejectEntries, 1.0);
+    let proxy = FaultProxy::start(ProxyConfig::new(scene.resources.moto, refused, 5))
+        .await
+        .expect("start the proxy");
+    let sdk = sdk_config(&proxy.endpoint(), CallLimits::background()).await;
     let config = SweeperConfig::from_env(&HashMap::from([
         ("SOURCE_NAME", SOURCE),
         ("OUTBOX_TABLE", scene.resources.table.as_str()),
-        ("QUEUE_URL", missing_queue.as_str()),
+        ("QUEUE_URL", scene.resources.queue_url.as_str()),
         ("PENDING_SHARDS", SHARDS),
         ("GRACE_SECS", "0"),
         ("MAX_ATTEMPTS", "2"),
@@ -235,7 +247,7 @@ async fn park_by_a_sweep_without_queue(scene: &Scene, events: &[AcceptedEvent]) 
     let sweeper = sweeper::Sweeper::new(
         config,
         scene.outbox.clone(),
-        SqsQueue::new(scene.sqs.clone(), missing_queue.clone()),
+        SqsQueue::new(aws_sdk_sqs::Client::new(&sdk), &scene.resources.queue_url),
     );
     let mut parked = 0;
     for _ in 0..2 {
@@ -340,7 +352,7 @@ async fn an_incident_is_diagnosed_and_repaired_with_outboxctl_alone() {
     let large = parked.pop().expect("three parked events");
     parked.push(scene.in_s3(large).await);
     let large_key = parked[2].claim_check.as_ref().expect("in S3").key.clone();
-    park_by_a_sweep_without_queue(&scene, &parked).await;
+    park_by_sweeps_sqs_refuses(&scene, &parked).await;
     // In the DLQ: delivered, but a worker failed on each five times.
     let dead: Vec<AcceptedEvent> = (0..3)
         .map(|n| {
@@ -431,11 +443,7 @@ async fn an_incident_is_diagnosed_and_repaired_with_outboxctl_alone() {
         parked_list[0]["last_error"]
             .as_str()
             .unwrap_or_default()
-            .contains("NonExistentQueue")
-            || parked_list[0]["last_error"]
-                .as_str()
-                .unwrap_or_default()
-                .contains("does not exist"),
+            .contains("InvalidParameterValue"),
         "the parked row says why: {parked_list}"
     );
     let window = scene
@@ -597,7 +605,7 @@ async fn an_incident_is_diagnosed_and_repaired_with_outboxctl_alone() {
 
     // Least privilege, checked at run time: every operation outboxctl called is in its declared
     // IAM actions, and the incident used every declared action but the deployed-only ones
-    // (the Lambda API for --function and send-test's URL, and send-test's secret).
+    // (the Lambda API for --function and send-test's URL).
     let called = iam_actions_called(&proxy);
     let declared: BTreeSet<String> = outboxctl::OUTBOXCTL_IAM_ACTIONS
         .iter()
@@ -606,7 +614,6 @@ async fn an_incident_is_diagnosed_and_repaired_with_outboxctl_alone() {
     let deployed_only: BTreeSet<String> = [
         "lambda:GetFunctionConfiguration",
         "lambda:GetFunctionUrlConfig",
-        "ssm:GetParameter",
     ]
     .iter()
     .map(|action| (*action).to_owned())
@@ -619,17 +626,67 @@ async fn an_incident_is_diagnosed_and_repaired_with_outboxctl_alone() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn park_and_discard_keep_the_row_and_say_who_and_why() {
+async fn parking_by_hand_is_kept_apart_and_discard_says_who_and_why() {
     let scene = Scene::new("outboxctl-discard").await;
+    let swept = event("swept", "test.only", b"{\"n\":1}", now_millis() - 50_000);
+    park_by_sweeps_sqs_refuses(&scene, std::slice::from_ref(&swept)).await;
     let row = event("doomed", "test.only", b"{}", now_millis() - 60_000);
     scene.insert(&row).await;
 
-    let parked = scene.run(&["park", "doomed", "--yes"]);
+    let no_reason = scene.run(&["park", "doomed", "--yes"]);
+    assert_eq!(no_reason.code, 2, "a park needs --reason");
+    let parked = scene.run(&["park", "doomed", "--reason", "poison body", "-y"]);
     assert_eq!(parked.code, 0, "{}", parked.stderr);
+    let view = scene.outbox.view(&row.key).await.unwrap().unwrap();
+    assert_eq!(view.status, "parked");
+    assert_eq!(view.attribute("park_reason"), Some("poison body"));
+    assert!(
+        view.attribute("parked_by")
+            .is_some_and(|by| by.starts_with("arn:aws:")),
+        "{view:?}"
+    );
+    let again = scene.run(&["park", "doomed", "--reason", "again", "--yes"]);
+    assert_eq!(again.code, 3, "every row skipped: {}", again.stdout);
+
+    // Listing parked rows shows what waits for a person: exit 3, the event id, who parked it.
+    let listed = scene.run(&["--json", "list", "--status", "parked"]);
+    assert_eq!(listed.code, 3, "{}", listed.stderr);
+    let listed = listed.json();
+    let doomed = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["key"] == row.key.as_str())
+        .expect("listed");
+    assert_eq!(doomed["event_id"], "doomed");
+    assert_eq!(doomed["park_reason"], "poison body");
+
+    // A bulk resend leaves the row parked on purpose, and says how to include it.
+    let resent = scene.run(&["--json", "resend", "--status", "parked", "--yes"]);
+    assert_eq!(resent.code, 3, "{}{}", resent.stdout, resent.stderr);
+    assert!(
+        resent.stderr.contains("--include-parked-by-hand"),
+        "{}",
+        resent.stderr
+    );
+    let on_queue = scene.drain().await;
+    assert_eq!(on_queue.len(), 1, "only the row the sweeper parked");
+    assert_eq!(on_queue[0].attribute("event-id"), Some("swept"));
     assert_eq!(
         scene.outbox.view(&row.key).await.unwrap().unwrap().status,
         "parked"
     );
+
+    // Unpark: pending again, no attempts, for the sweeper.
+    let unparked = scene.run(&["unpark", "doomed", "--yes"]);
+    assert_eq!(unparked.code, 0, "{}{}", unparked.stdout, unparked.stderr);
+    let view = scene.outbox.view(&row.key).await.unwrap().unwrap();
+    assert_eq!(view.status, "pending");
+    assert_eq!(view.attribute("attempts"), Some("0"));
+    assert_eq!(view.attribute("parked_by"), None);
+    assert!(view
+        .attribute("unsent_key")
+        .is_some_and(|key| key.starts_with("pending#")));
 
     let refused = scene.run(&["discard", "doomed", "--yes"]);
     assert_eq!(refused.code, 2, "a discard needs --reason");
@@ -641,6 +698,11 @@ async fn park_and_discard_keep_the_row_and_say_who_and_why() {
         "--yes",
     ]);
     assert_eq!(discarded.code, 0, "{}", discarded.stderr);
+    assert!(
+        discarded.stdout.contains("may still send it once"),
+        "says what a sweep under way may do: {}",
+        discarded.stdout
+    );
     let kept = scene
         .outbox
         .view(&row.key)
@@ -665,6 +727,7 @@ async fn park_and_discard_keep_the_row_and_say_who_and_why() {
     assert_eq!(kept.body.as_deref(), Some(&b"{}"[..]));
 
     let resend = scene.run(&["--json", "resend", "doomed", "--yes"]);
+    assert_eq!(resend.code, 3, "a skipped row needs a look");
     assert_eq!(
         resend.json()[0]["result"],
         "skipped",
@@ -677,6 +740,138 @@ async fn park_and_discard_keep_the_row_and_say_who_and_why() {
     assert_eq!(status.code, 0, "{}", status.stdout);
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn a_resend_batches_and_on_an_aws_error_says_what_is_left_and_how_to_continue() {
+    let mut scene = Scene::new("outboxctl-resend-stop").await;
+    let events: Vec<AcceptedEvent> = (0..3)
+        .map(|n| event(&format!("stuck-{n}"), "t", b"{}", now_millis() - 60_000 + n))
+        .collect();
+    park_by_sweeps_sqs_refuses(&scene, &events).await;
+    let proxy = FaultProxy::start(ProxyConfig::new(
+        scene.resources.moto,
+        FaultRules::none()
+            .with("sqs:SendMessageBatch", Fault::Error500, 1.0)
+            .with("sqs:SendMessage", Fault::Error500, 1.0),
+        11,
+    ))
+    .await
+    .expect("start the proxy");
+    scene.endpoint = proxy.endpoint();
+
+    let stopped = scene.run(&["resend", "--status", "parked", "--since", "1h", "--yes"]);
+    assert_eq!(stopped.code, 1, "{}{}", stopped.stdout, stopped.stderr);
+    assert!(
+        stopped.stderr.contains("sent 0, failed 0, skipped 0, left 3")
+            && stopped
+                .stderr
+                .contains("next: fix the cause (the error above), then `outboxctl resend --status parked --since '1h' --yes`"),
+        "{}",
+        stopped.stderr
+    );
+    assert!(
+        stopped.stderr.contains("window (UTC): received "),
+        "{}",
+        stopped.stderr
+    );
+
+    proxy.set_rules(FaultRules::none()).expect("rules");
+    let before = proxy.stats();
+    let resent = scene.run(&["resend", "--status", "parked", "--since", "1h", "--yes"]);
+    assert_eq!(resent.code, 0, "{}{}", resent.stdout, resent.stderr);
+    assert!(
+        resent.stdout.contains("sent 3 · failed 0"),
+        "{}",
+        resent.stdout
+    );
+    assert_eq!(scene.drain().await.len(), 3);
+    let stats = proxy.stats();
+    assert_eq!(
+        (
+            stats.requests_for("sqs:SendMessageBatch")
+                - before.requests_for("sqs:SendMessageBatch"),
+            stats.requests_for("sqs:SendMessage") - before.requests_for("sqs:SendMessage")
+        ),
+        (1, 0),
+        "one batch for three rows once SQS answers"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn show_prints_the_row_before_an_s3_error_and_every_command_says_where_it_points() {
+    let scene = Scene::new("outboxctl-show-s3").await;
+    let pending = scene
+        .in_s3(event(
+            "lost-body",
+            "t",
+            b"{\"big\":true}",
+            now_millis() - 60_000,
+        ))
+        .await;
+    scene.insert(&pending).await;
+    scene
+        .s3
+        .delete_object()
+        .bucket(&scene.resources.bucket)
+        .key(&pending.claim_check.as_ref().expect("in S3").key)
+        .send()
+        .await
+        .expect("DeleteObject");
+    let shown = scene.run(&["show", "lost-body"]);
+    assert_eq!(shown.code, 1, "{}{}", shown.stdout, shown.stderr);
+    assert!(
+        shown.stdout.contains("pending") && shown.stdout.contains("body_s3_key"),
+        "the row first: {}",
+        shown.stdout
+    );
+    assert!(
+        shown.stderr.contains("cannot be read"),
+        "then the S3 error: {}",
+        shown.stderr
+    );
+    let pointing = format!(
+        "outboxctl: environment variables · table {} · queue {} · source {SOURCE}",
+        scene.resources.table, scene.resources.queue_url
+    );
+    assert!(shown.stderr.contains(&pointing), "{}", shown.stderr);
+
+    // A `.local/env` in the current directory wins; a change then says it is not AWS.
+    let dir = std::env::temp_dir().join(shared::testing::unique("outboxctl-local"));
+    std::fs::create_dir_all(dir.join(".local")).expect("mkdir");
+    let env_file: String = scene
+        .env()
+        .iter()
+        .map(|(name, value)| format!("{name}={value}\n"))
+        .collect();
+    std::fs::write(dir.join(".local/env"), env_file).expect("write .local/env");
+    let in_local = |extra: &[(&str, &str)], args: &[&str]| {
+        let output = Command::new(env!("CARGO_BIN_EXE_outboxctl"))
+            .args(args)
+            .env_clear()
+            .envs(extra.iter().copied())
+            .current_dir(&dir)
+            .output()
+            .expect("run outboxctl");
+        (
+            output.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    let (code, stderr) = in_local(&[], &["list", "--status", "pending"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains("outboxctl: local stack (.local/env) · table "),
+        "{stderr}"
+    );
+    let (code, stderr) = in_local(
+        &[("AWS_PROFILE", "production")],
+        &["park", "lost-body", "--reason", "test", "--yes"],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains("changes the LOCAL stack") && stderr.contains("AWS_PROFILE=production"),
+        "{stderr}"
+    );
+}
 #[tokio::test(flavor = "multi_thread")]
 async fn errors_say_what_to_do_next() {
     let scene = Scene::new("outboxctl-errors").await;
@@ -909,8 +1104,25 @@ async fn on_a_fifo_route_replay_gets_past_deduplication_and_redrive_keeps_the_gr
         ],
     );
     assert_eq!(replayed.code, 0, "{}{}", replayed.stdout, replayed.stderr);
-    let received = orders.receive(10, 60).await.expect("ReceiveMessage");
-    assert_eq!(received.len(), 2, "the first delivery and the replay");
+    // A second replay within the same five minutes is a new message too, not one SQS drops.
+    let again = scene.run_with(
+        &routes,
+        &[
+            "--json", "replay", "--since", "10m", "--until", "0s", "--yes",
+        ],
+    );
+    assert_eq!(again.code, 0, "{}{}", again.stdout, again.stderr);
+    assert_ne!(again.json()["run"], replayed.json()["run"]);
+    let mut received = Vec::new();
+    for _ in 0..5 {
+        received.extend(orders.receive(10, 60).await.expect("ReceiveMessage"));
+    }
+    assert_eq!(
+        received.len(),
+        3,
+        "the first delivery and both replays: {}",
+        again.stdout
+    );
     assert!(received
         .iter()
         .all(|m| m.group_id.as_deref() == Some("o-7")));
@@ -919,7 +1131,7 @@ async fn on_a_fifo_route_replay_gets_past_deduplication_and_redrive_keeps_the_gr
             .iter()
             .filter(|m| m.attribute("replay-of") == Some(first.as_str()))
             .count(),
-        1
+        2
     );
     for message in &received {
         orders.delete(message).await.expect("DeleteMessage");
@@ -989,7 +1201,11 @@ async fn one_function_name_is_enough_and_send_test_reaches_the_ingress() {
     deploy_function(&scene, &function, &deployed);
     let parked = event("parked-by-function", "t", b"{}", now_millis() - 60_000);
     scene.insert(&parked).await;
-    scene.outbox.park(&parked.key).await.expect("park");
+    scene
+        .outbox
+        .park(&parked.key, "test", "test", now_millis())
+        .await
+        .expect("park");
 
     // Only the AWS settings in the environment: everything else from the function.
     let only_aws = |args: &[&str]| {
@@ -1045,6 +1261,10 @@ async fn one_function_name_is_enough_and_send_test_reaches_the_ingress() {
         .await
         .unwrap_or_else(|err| panic!("{err}"));
     let url = format!("http://{address}/");
+    let asked = only_aws(&["--function", &function, "send-test", "--url", &url]);
+    assert_eq!(asked.code, 0, "{}", asked.stderr);
+    assert!(asked.stdout.contains("add --yes"), "{}", asked.stdout);
+    assert!(scene.drain().await.is_empty(), "nothing sent without --yes");
     let sent = only_aws(&[
         "--function",
         &function,
@@ -1052,18 +1272,281 @@ async fn one_function_name_is_enough_and_send_test_reaches_the_ingress() {
         "send-test",
         "--url",
         &url,
+        "--yes",
     ]);
     assert_eq!(sent.code, 0, "{}{}", sent.stdout, sent.stderr);
     let sent = sent.json();
     assert_eq!(sent["status"], 200);
     let event_id = sent["event_id"].as_str().expect("event id");
     let on_queue = scene.drain().await;
-    assert!(
-        on_queue
-            .iter()
-            .any(|m| m.attribute("event-id") == Some(event_id)),
-        "the test event reached the queue"
+    let test_message = on_queue
+        .iter()
+        .find(|m| m.attribute("event-id") == Some(event_id))
+        .expect("the test event reached the queue");
+    assert_eq!(
+        test_message.attribute("event-type"),
+        Some("outboxctl.test"),
+        "marked as a test for the workers to skip"
     );
     let shown = only_aws(&["--function", &function, "--json", "show", event_id]).json();
     assert_eq!(shown["status"], "sent");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_redrive_renews_each_body_in_s3_before_sending_its_pointer() {
+    let scene = Scene::new("outboxctl-s3-redrive").await;
+    let kept = scene
+        .in_s3(event(
+            "big-r1",
+            "order.paid",
+            br#"{"type":"order.paid","n":1}"#,
+            now_millis() - 60_000,
+        ))
+        .await;
+    let gone = scene
+        .in_s3(event(
+            "big-r2",
+            "order.paid",
+            br#"{"type":"order.paid","n":2}"#,
+            now_millis() - 50_000,
+        ))
+        .await;
+    let gone_key = gone.claim_check.as_ref().expect("in S3").key.clone();
+    scene
+        .s3
+        .delete_object()
+        .bucket(&scene.resources.bucket)
+        .key(&gone_key)
+        .send()
+        .await
+        .expect("DeleteObject");
+    for dead in [&kept, &gone] {
+        scene
+            .dlq
+            .send(&OutgoingMessage::for_event(dead, DeliveredBy::Ingress))
+            .await
+            .expect("SendMessage to the DLQ");
+    }
+    let key = kept.claim_check.as_ref().expect("in S3").key.clone();
+    assert_eq!(scene.body_state(&key).await.as_deref(), Some(STATE_UNSENT));
+
+    let run = scene.run(&["--json", "dlq", "redrive", "--yes"]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    let json = run.json();
+    assert_eq!(json["moved"], 1, "{json}");
+    assert_eq!(json["renewed_s3_bodies"], 1, "{json}");
+    assert!(
+        json["failed"].to_string().contains("could not be renewed"),
+        "{json}"
+    );
+    assert_eq!(
+        scene.body_state(&key).await.as_deref(),
+        Some(STATE_SENT),
+        "the redrive restarted the object's life before sending its pointer"
+    );
+    let messages = scene.drain().await;
+    assert_eq!(messages.len(), 1, "no pointer to a missing object is sent");
+    assert_eq!(scene.worker_body(&messages[0]).await, kept.body.to_vec());
+    let left = scene.dlq.depth().await.expect("DLQ depth");
+    assert_eq!(
+        left.visible + left.in_flight,
+        1,
+        "the message whose body is gone stays in the DLQ"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_override_that_would_mix_two_deployments_is_refused() {
+    let scene = Scene::new("outboxctl-mixed").await;
+    let github =
+        provision("outboxctl-github", STANDARD_SECRET).unwrap_or_else(|err| panic!("{err}"));
+    // Two sources share the table; each has its own queue.
+    let github_outbox = DynamoDbOutbox::new(scene.dynamodb(), &scene.resources.table, "github", 4);
+    let push = AcceptedEvent::new(
+        "github",
+        "gh-1".to_owned(),
+        Some("push".to_owned()),
+        Bytes::from_static(br#"{"ref":"main"}"#),
+        now_millis() - 60_000,
+    );
+    assert_eq!(
+        github_outbox.insert_pending(&push).await.expect("PutItem"),
+        InsertOutcome::Inserted
+    );
+    github_outbox
+        .park(&push.key, "test", "test", now_millis())
+        .await
+        .expect("park");
+
+    let refused = scene.run(&[
+        "--source",
+        "github",
+        "resend",
+        "--status",
+        "parked",
+        "--include-parked-by-hand",
+        "--yes",
+    ]);
+    assert_eq!(refused.code, 1, "{}{}", refused.stdout, refused.stderr);
+    assert!(
+        refused.stderr.contains("not the source of")
+            && refused.stderr.contains("next:")
+            && refused.stderr.contains("--queue-url"),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        scene.drain().await.is_empty(),
+        "nothing sent to market's queue"
+    );
+    assert_eq!(
+        github_outbox.view(&push.key).await.unwrap().unwrap().status,
+        "parked"
+    );
+
+    // Naming the source's own queue resolves it: sent there, and only there.
+    let resent = scene.run(&[
+        "--source",
+        "github",
+        "--queue-url",
+        &github.queue_url,
+        "resend",
+        "--status",
+        "parked",
+        "--include-parked-by-hand",
+        "--yes",
+    ]);
+    assert_eq!(resent.code, 0, "{}{}", resent.stdout, resent.stderr);
+    let github_queue = scene.queue.sibling(github.queue_url.clone());
+    let received = github_queue.receive(10, 60).await.expect("ReceiveMessage");
+    assert_eq!(received.len(), 1);
+    assert_eq!(received[0].attribute("event-id"), Some("gh-1"));
+    assert!(scene.drain().await.is_empty());
+
+    // Another deployment's DLQ is not redriven into this deployment's queue.
+    scene
+        .queue
+        .sibling(github.dlq_url.clone())
+        .send(&OutgoingMessage::for_event(&push, DeliveredBy::Ingress))
+        .await
+        .expect("SendMessage to github's DLQ");
+    let mixed = scene.run(&["--dlq-url", &github.dlq_url, "dlq", "redrive", "--yes"]);
+    assert_eq!(mixed.code, 1, "{}{}", mixed.stdout, mixed.stderr);
+    assert!(
+        mixed.stderr.contains("is not the dead-letter queue of") && mixed.stderr.contains("next:"),
+        "{}",
+        mixed.stderr
+    );
+    assert!(scene.drain().await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_replay_skips_a_malformed_row_and_reports_what_it_sent() {
+    let scene = Scene::new("outboxctl-replay-bad").await;
+    let good: Vec<AcceptedEvent> = (0..3)
+        .map(|n| {
+            event(
+                &format!("ok-{n}"),
+                "invoice.created",
+                format!(r#"{{"n":{n}}}"#).as_bytes(),
+                now_millis() - 120_000,
+            )
+        })
+        .collect();
+    for sent in &good {
+        scene.insert(sent).await;
+        scene.mark_sent(sent, "m-first").await;
+    }
+    // A sent row that lost its body (written by hand or by a bug): it cannot be replayed.
+    scene
+        .dynamodb()
+        .put_item()
+        .table_name(&scene.resources.table)
+        .item("id", AttributeValue::S(format!("{SOURCE}:bad-1")))
+        .item("status", AttributeValue::S("sent".to_owned()))
+        .item(
+            "received_at",
+            AttributeValue::N((now_millis() - 100_000).to_string()),
+        )
+        .send()
+        .await
+        .expect("PutItem");
+
+    let run = scene.run(&[
+        "--json",
+        "replay",
+        "--since",
+        "10m",
+        "--until",
+        "0s",
+        "--segments",
+        "2",
+        "--yes",
+    ]);
+    assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
+    let json = run.json();
+    assert_eq!(
+        (json["matched"].as_u64(), json["sent"].as_u64()),
+        (Some(4), Some(3)),
+        "{json}"
+    );
+    assert!(json["skipped"].to_string().contains("bad-1"), "{json}");
+    assert!(run.stderr.contains("next:"), "{}", run.stderr);
+    assert_eq!(scene.drain().await.len(), 3, "every readable row replayed");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn status_says_when_the_secret_is_still_terraform_s_placeholder() {
+    let scene = Scene::new("outboxctl-placeholder").await;
+    let fine = scene.run(&["status"]);
+    assert_eq!(fine.code, 0, "{}{}", fine.stdout, fine.stderr);
+    assert!(
+        !fine.stdout.contains(STANDARD_SECRET),
+        "never the secret itself"
+    );
+    aws_sdk_ssm::Client::new(&scene.sdk)
+        .put_parameter()
+        .name(&scene.resources.parameter)
+        .value("placeholder-set-with-aws-ssm-put-parameter-overwrite")
+        .overwrite(true)
+        .send()
+        .await
+        .expect("PutParameter");
+    let run = scene.run(&["status"]);
+    assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("still holds the placeholder")
+            && run.stdout.contains(&format!(
+                "next: aws ssm put-parameter --name {} --type SecureString --overwrite",
+                scene.resources.parameter
+            )),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn the_readme_tells_workers_to_keep_the_s3_object_when_deleting_a_message() {
+    let readme =
+        std::fs::read_to_string(shared::testing::repo_root().join("README.md")).expect("README.md");
+    let start = readme
+        .find("## Message contract (for the workers)")
+        .expect("the workers' section");
+    let end = start
+        + readme[start..]
+            .find("\n## Providers")
+            .expect("the next section");
+    let workers = &readme[start..end];
+    for needed in [
+        "withPayloadSupportEnabled(s3, bucket, false)",
+        "cleanupS3Payload",
+        "Go",
+        "delete_payload_from_s3",
+        "outboxctl.test",
+    ] {
+        assert!(
+            workers.contains(needed),
+            "the workers' section lacks `{needed}`"
+        );
+    }
 }

@@ -3,6 +3,7 @@
 //! outbox state it needs (sent, pending, too young, unsendable) and drives `sweep_once` directly.
 
 mod binary;
+mod outage;
 mod sources;
 mod stored_bodies;
 mod sweeps;

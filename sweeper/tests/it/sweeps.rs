@@ -11,6 +11,7 @@ use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::error::BoxError;
 use aws_sdk_dynamodb::types::AttributeValue;
 use bytes::Bytes;
+use e2e::proxy::{Fault, FaultRules};
 use shared::aws::CallLimits;
 use shared::config::SweeperConfig;
 use shared::event::AcceptedEvent;
@@ -149,8 +150,10 @@ async fn a_row_whose_send_failed_is_on_the_queue_after_one_sweep_past_the_grace_
 #[tokio::test]
 async fn a_row_that_can_never_be_sent_ends_parked_with_a_metric() {
     let stack = Stack::new().await;
-    let missing_queue = format!("{}/000000000000/no-such-queue", stack.endpoint);
-    let (outbox, queue) = adapters(&stack, &missing_queue).await;
+    // SQS refuses the row's own entry each time (a call refused as a whole charges no row).
+    let refused = FaultRules::none().with("sqs:SendMessageBatch", Fault::RejectEntries, 1.0);
+    let (_proxy, queue) = crate::outage::queue_behind_proxy(&stack, refused).await;
+    let (outbox, _) = adapters(&stack, &stack.queue_url).await;
     let sweeper = sweeper_for(&stack, &[("MAX_ATTEMPTS", "3")], &outbox, &queue);
     let now = now_millis();
     let stuck = pending_rows(&outbox, "stuck", 1, now - GRACE_MS - 1_000).await;
