@@ -233,16 +233,30 @@ impl Sweeper {
     /// One sweep over every shard, `SWEEP_CONCURRENCY` shards at a time: re-sends pending rows
     /// received before `now - GRACE_SECS`, starting no page that would not end before the time
     /// kept for the backlog, then measures what is left and prints the EMF line. `deadline` is on
-    /// the sweeper's clock; every AWS call is also cut off when the time left at the start has
+    /// the sweeper's clock; every AWS call is also cut off once the time left at the start has
     /// passed in real time.
     pub async fn sweep_once(&self, now: EpochMillis, deadline: Instant) -> SweepReport {
+        let left = deadline.saturating_duration_since(self.clock.now());
+        self.sweep_within(now, deadline, Instant::now() + left)
+            .await
+    }
+
+    /// [`Sweeper::sweep_once`] with the real-time cut-off of its AWS calls given apart from the
+    /// deadline it plans with (on the sweeper's clock): for tests that move the clock themselves
+    /// and keep real time only as a guard against a hang.
+    pub async fn sweep_within(
+        &self,
+        now: EpochMillis,
+        deadline: Instant,
+        cut_off: Instant,
+    ) -> SweepReport {
         let (started, started_real) = (self.clock.now(), Instant::now());
         let budget = deadline.saturating_duration_since(started);
         let plan = Plan {
             start_by: deadline
                 .checked_sub(BACKLOG_RESERVE.min(budget / 5))
                 .unwrap_or(deadline),
-            cut_off: Instant::now() + budget,
+            cut_off,
         };
         let grace_ms = i64::try_from(self.config.grace.as_millis()).unwrap_or(i64::MAX);
         let cutoff = now.saturating_sub(grace_ms);

@@ -264,9 +264,17 @@ impl Intercept for ChargeTime {
     }
 }
 
-/// The test stack's outbox and queue, with clients whose calls move `clock`.
+/// The test stack's outbox and queue, with clients whose calls move `clock` and that wait as long
+/// as moto takes (minutes on a loaded machine): on this clock a slow answer costs nothing, so no
+/// call may fail for being slow either.
 async fn timed_adapters(stack: &Stack, clock: &Arc<CallClock>) -> (DynamoDbOutbox, SqsQueue) {
-    let sdk = sdk_config(&stack.endpoint, CallLimits::background()).await;
+    let patient = CallLimits {
+        connect_timeout: Duration::from_secs(600),
+        attempt_timeout: Duration::from_secs(600),
+        operation_timeout: Duration::from_secs(1200),
+        max_attempts: 4,
+    };
+    let sdk = sdk_config(&stack.endpoint, patient).await;
     let dynamodb = aws_sdk_dynamodb::config::Builder::from(&sdk)
         .interceptor(ChargeTime(clock.clone()))
         .build();
@@ -292,14 +300,15 @@ async fn the_sweep_stops_before_its_deadline_with_thousands_of_rows_pending() {
     let rows = pending_rows(&outbox, "backlog", 2_000, now - GRACE_MS - 1_000).await;
     // Every AWS call the sweep makes costs it 100 ms: a page of 100 rows (a Query, a
     // BatchGetItem, 10 SendMessageBatch, 100 UpdateItem) about 11 s, so a 120 s sweep has time
-    // for about ten of the twenty-odd pages, however fast moto is. The real time left (the same
-    // 120 s) only guards against a hang.
+    // for about ten of the twenty-odd pages, however fast moto is. Real time only guards
+    // against a hang (20 minutes).
     let clock = CallClock::new(Duration::from_millis(100));
     let (outbox, queue) = timed_adapters(&stack, &clock).await;
     let sweeper = sweeper_for(&stack, &[], &outbox, &queue).with_clock(clock.clone());
     let deadline = clock.now() + Duration::from_secs(120);
+    let hang_guard = Instant::now() + Duration::from_secs(1_200);
 
-    let report = sweeper.sweep_once(now, deadline).await;
+    let report = sweeper.sweep_within(now, deadline, hang_guard).await;
 
     assert!(
         clock.now() <= deadline,
