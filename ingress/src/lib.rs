@@ -25,7 +25,7 @@ use shared::large_body::{
 };
 use shared::message::{DeliveredBy, OutgoingMessage};
 use shared::metrics::{EmfEmitter, MetricSet, Unit};
-use shared::outbox::{DynamoDbOutbox, InsertOutcome, MarkOutcome, RowStatus};
+use shared::outbox::{DynamoDbOutbox, ExistingRow, InsertOutcome, MarkOutcome, RowStatus};
 use shared::queue::{QueueError, Queues, SqsQueue};
 use shared::secrets::{
     RefreshPolicy, SecretCache, SecretsError, SsmParameter, SsmSecrets, MIN_REFRESH_GAP,
@@ -94,6 +94,15 @@ fn refresh_policy(config: &IngressConfig) -> RefreshPolicy {
     }
 }
 
+/// How many keys a body is tried under before the request gives up (see `record_and_send_row`).
+const MAX_CONFLICT_ROUNDS: usize = 4;
+
+/// What a conditional insert led to, before it is told apart as a first body or a second one.
+enum Recorded {
+    Accepted(Delivery),
+    Duplicate(DuplicateOf),
+}
+
 /// The time kept back from the response budget for writing the answer itself.
 const ANSWER_MARGIN: Duration = Duration::from_millis(100);
 
@@ -127,8 +136,9 @@ pub enum Outcome {
     Accepted(Delivery),
     /// The outbox already held this event with the same body.
     Duplicate(DuplicateOf),
-    /// The outbox holds another body under this event id; the first is kept.
-    IdConflict,
+    /// The outbox holds another body under this event id: this body is kept beside it under its
+    /// own key and sent like a new event, marked `id-conflict-of`.
+    IdConflict(Conflicted),
     /// Neither the outbox nor the queue took the event: 500 so the provider retries.
     Failed,
 }
@@ -144,6 +154,15 @@ pub enum Delivery {
     Deferred,
     /// The outbox write failed but the message is on the queue.
     EnqueuedWithoutOutbox,
+}
+
+/// What happened to a second body under an event id, recorded under its own key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Conflicted {
+    /// Its first receipt.
+    Accepted(Delivery),
+    /// A retry of it: its own row was there already.
+    Duplicate(DuplicateOf),
 }
 
 /// The state of the row a duplicate delivery found.
@@ -165,7 +184,7 @@ pub fn status_for(outcome: Outcome) -> StatusCode {
         Outcome::UrlVerification
         | Outcome::Accepted(_)
         | Outcome::Duplicate(_)
-        | Outcome::IdConflict => StatusCode::OK,
+        | Outcome::IdConflict(_) => StatusCode::OK,
         Outcome::Failed => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -373,8 +392,8 @@ impl Ingress {
             }
             Admission::Record { event, verified } => {
                 key_index = Some(verified.key_index);
-                let outcome = self.record_and_send(&event, deadline, &mut metrics).await;
-                (outcome, Some(event))
+                let (outcome, recorded) = self.record_and_send(event, deadline, &mut metrics).await;
+                (outcome, Some(recorded))
             }
         };
         let status = status_for(outcome);
@@ -413,20 +432,22 @@ impl Ingress {
     }
 
     /// Record, send and mark sent, with their failure rules (README, HTTP answers), after storing
-    /// a body the row cannot hold in S3 (the claim check).
+    /// a body the row cannot hold in S3 (the claim check). Also the event as recorded (a second
+    /// body under an id is recorded under a key of its own).
     async fn record_and_send(
         &self,
-        event: &AcceptedEvent,
+        event: AcceptedEvent,
         deadline: Instant,
         metrics: &mut MetricSet,
-    ) -> Outcome {
+    ) -> (Outcome, AcceptedEvent) {
         if !needs_claim_check(event.body.len()) {
-            return self.record_and_send_row(event, deadline, metrics).await.0;
+            let (outcome, _, recorded) = self.record_and_send_row(event, deadline, metrics).await;
+            return (outcome, recorded);
         }
         let Some(claim_check) = &self.claim_check else {
             // Unreachable through the configuration (MAX_BODY_BYTES above what a row holds needs
             // LARGE_BODY_BUCKET); an ingress built without its store refuses as one without a bucket.
-            return Outcome::TooLarge;
+            return (Outcome::TooLarge, event);
         };
         let pointer = BodyPointer {
             bucket: claim_check.settings.bucket.clone(),
@@ -444,18 +465,21 @@ impl Ingress {
         if let Err(error) = stored {
             metrics.count("LargeBodyWriteFailed");
             warn!(key = %event.key, error, "writing the body to S3 failed; nothing recorded, answering 500 so the provider retries");
-            return Outcome::Failed;
+            return (Outcome::Failed, event);
         }
         metrics.count("LargeBodyStored");
-        let event = event.clone().with_claim_check(pointer);
-        let (outcome, marked_by_us) = self.record_and_send_row(&event, deadline, metrics).await;
-        // The object may expire once no unsent row can need it: its row was marked sent (by
-        // us), or is sent or discarded, or holds another body (no row points at this object).
+        let event = event.with_claim_check(pointer);
+        let (outcome, marked_by_us, event) =
+            self.record_and_send_row(event, deadline, metrics).await;
+        // The object may expire once no unsent row can need it: the row holding this body (its
+        // own key, or the key beside another body) was marked sent by us, or is sent or discarded.
         let expirable = marked_by_us
             || matches!(
                 outcome,
                 Outcome::Duplicate(DuplicateOf::Sent | DuplicateOf::Discarded)
-                    | Outcome::IdConflict
+                    | Outcome::IdConflict(Conflicted::Duplicate(
+                        DuplicateOf::Sent | DuplicateOf::Discarded
+                    ))
             );
         if expirable {
             if let Some(pointer) = &event.claim_check {
@@ -471,53 +495,94 @@ impl Ingress {
                 }
             }
         }
-        outcome
+        (outcome, event)
     }
 
     /// Steps 4 to 6 for an event whose body the row holds (or points to); also whether this
-    /// request marked the row sent.
+    /// request marked the row sent, and the event as recorded. A second body under the event id
+    /// is recorded under its own key beside the first ([`AcceptedEvent::conflicting`]) and goes
+    /// through the same steps.
     async fn record_and_send_row(
         &self,
-        event: &AcceptedEvent,
+        mut event: AcceptedEvent,
         deadline: Instant,
         metrics: &mut MetricSet,
-    ) -> (Outcome, bool) {
-        let inserted = within(deadline, 0.4, self.outbox.insert_pending(event)).await;
-        match inserted {
-            Ok(InsertOutcome::Inserted) => {
-                let (delivery, marked) = self.send_durable(event, deadline, metrics).await;
-                (Outcome::Accepted(delivery), marked)
-            }
-            Ok(InsertOutcome::AlreadyThere(existing)) => {
-                if existing.body_sha256 != event.body_sha256 {
-                    metrics.count("IdConflict");
-                    warn!(key = %event.key, kept_sha256 = %existing.body_sha256, "same event id with a different body: the first body is kept");
-                    return (Outcome::IdConflict, false);
+    ) -> (Outcome, bool, AcceptedEvent) {
+        // A key found holding yet another body is a crafted id (`{id}#{hash}` sent ahead of the
+        // body that hashes so): each round moves this body one `#{hash}` further, a few at most.
+        for _ in 0..MAX_CONFLICT_ROUNDS {
+            let inserted = within(deadline, 0.4, self.outbox.insert_pending(&event)).await;
+            let (outcome, marked) = match inserted {
+                Ok(InsertOutcome::Inserted) => {
+                    let (delivery, marked) = self.send_durable(&event, deadline, metrics).await;
+                    (Recorded::Accepted(delivery), marked)
                 }
-                metrics.count("Duplicate");
-                match existing.status {
-                    RowStatus::Sent => (Outcome::Duplicate(DuplicateOf::Sent), false),
-                    RowStatus::Parked => (Outcome::Duplicate(DuplicateOf::Parked), false),
-                    // On-call gave up on it on purpose: a redelivery must not revive it.
-                    RowStatus::Discarded => (Outcome::Duplicate(DuplicateOf::Discarded), false),
-                    RowStatus::Pending => {
-                        // Durable but unsent: whoever gets there first sends it, this request or the sweeper.
-                        let first_receipt = AcceptedEvent {
-                            received_at: existing.received_at,
-                            destination: existing.destination,
-                            ..event.clone()
-                        };
-                        let (delivery, marked) =
-                            self.send_durable(&first_receipt, deadline, metrics).await;
-                        (Outcome::Duplicate(DuplicateOf::Pending(delivery)), marked)
+                Ok(InsertOutcome::AlreadyThere(existing)) => {
+                    if existing.body_sha256 != event.body_sha256 {
+                        metrics.count("IdConflict");
+                        warn!(key = %event.key, kept_sha256 = %existing.body_sha256, body_sha256 = %event.body_sha256, "same event id with a different body: this body is kept and sent beside the first, marked id-conflict-of");
+                        event = event.conflicting(&existing.body_sha256);
+                        continue;
                     }
+                    metrics.count("Duplicate");
+                    let (duplicate, marked) = self
+                        .send_pending_duplicate(&event, existing, deadline, metrics)
+                        .await;
+                    (Recorded::Duplicate(duplicate), marked)
                 }
+                Err(error) => {
+                    let outcome = self
+                        .send_without_row(&event, &error, deadline, metrics)
+                        .await;
+                    let outcome = match (outcome, event.id_conflict_of.is_some()) {
+                        (Outcome::Accepted(delivery), true) => {
+                            Outcome::IdConflict(Conflicted::Accepted(delivery))
+                        }
+                        (outcome, _) => outcome,
+                    };
+                    return (outcome, false, event);
+                }
+            };
+            let outcome = match (outcome, event.id_conflict_of.is_some()) {
+                (Recorded::Accepted(delivery), false) => Outcome::Accepted(delivery),
+                (Recorded::Duplicate(duplicate), false) => Outcome::Duplicate(duplicate),
+                (Recorded::Accepted(delivery), true) => {
+                    Outcome::IdConflict(Conflicted::Accepted(delivery))
+                }
+                (Recorded::Duplicate(duplicate), true) => {
+                    Outcome::IdConflict(Conflicted::Duplicate(duplicate))
+                }
+            };
+            return (outcome, marked, event);
+        }
+        warn!(key = %event.key, "every key tried for this body holds another body; answering 500 so the provider retries");
+        (Outcome::Failed, false, event)
+    }
+
+    /// A duplicate delivery: nothing to do for a row already sent, parked or discarded; a row
+    /// still pending is sent as first received. Also whether this request marked it sent.
+    async fn send_pending_duplicate(
+        &self,
+        event: &AcceptedEvent,
+        existing: ExistingRow,
+        deadline: Instant,
+        metrics: &mut MetricSet,
+    ) -> (DuplicateOf, bool) {
+        match existing.status {
+            RowStatus::Sent => (DuplicateOf::Sent, false),
+            RowStatus::Parked => (DuplicateOf::Parked, false),
+            // On-call gave up on it on purpose: a redelivery must not revive it.
+            RowStatus::Discarded => (DuplicateOf::Discarded, false),
+            RowStatus::Pending => {
+                // Durable but unsent: whoever gets there first sends it, this request or the sweeper.
+                let first_receipt = AcceptedEvent {
+                    received_at: existing.received_at,
+                    destination: existing.destination,
+                    ..event.clone()
+                };
+                let (delivery, marked) = self.send_durable(&first_receipt, deadline, metrics).await;
+                (DuplicateOf::Pending(delivery), marked)
             }
-            Err(error) => (
-                self.send_without_row(event, &error, deadline, metrics)
-                    .await,
-                false,
-            ),
         }
     }
 
@@ -728,7 +793,10 @@ mod tests {
                 Outcome::Duplicate(DuplicateOf::Pending(Delivery::Deferred)),
                 200,
             ),
-            (Outcome::IdConflict, 200),
+            (
+                Outcome::IdConflict(Conflicted::Accepted(Delivery::Enqueued)),
+                200,
+            ),
             (Outcome::Failed, 500),
         ];
         for (outcome, status) in cases {

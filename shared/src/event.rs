@@ -193,6 +193,10 @@ pub struct AcceptedEvent {
     /// check): the row and the messages carry this pointer instead of the body. A row read
     /// back with a pointer has an empty `body` (nothing reads S3 to re-send it).
     pub claim_check: Option<Box<BodyPointer>>,
+    /// Set on a second body received under an event id whose row holds another body: the first
+    /// body's SHA-256. Such a body is kept under its own key ([`AcceptedEvent::conflicting`]) and
+    /// sent like a new event, marked so the workers can tell it from a duplicate.
+    pub id_conflict_of: Option<String>,
 }
 
 impl AcceptedEvent {
@@ -213,6 +217,21 @@ impl AcceptedEvent {
             received_at,
             destination: Destination::default(),
             claim_check: None,
+            id_conflict_of: None,
+        }
+    }
+
+    /// This body kept beside another one found under its key (`first_sha256`, the body of the
+    /// first row written for the id): keyed `{key}#{body SHA-256}`, so a retry of this body finds
+    /// its own row and is an ordinary duplicate, and two bodies never share a key.
+    pub fn conflicting(self, first_sha256: &str) -> Self {
+        Self {
+            key: format!("{}#{}", self.key, self.body_sha256),
+            id_conflict_of: Some(
+                self.id_conflict_of
+                    .unwrap_or_else(|| first_sha256.to_owned()),
+            ),
+            ..self
         }
     }
 

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::{HeaderMap, Method, StatusCode};
-use ingress::{Delivery, DuplicateOf, Ingress, Outcome, ReceivedBody, WebhookRequest};
+use ingress::{Conflicted, Delivery, DuplicateOf, Ingress, Outcome, ReceivedBody, WebhookRequest};
 use shared::signature::{Rejection, SignatureScheme, SigningKey};
 use shared::time::now_millis;
 
@@ -122,23 +122,123 @@ async fn a_redelivery_of_a_discarded_event_is_a_duplicate_and_sends_nothing() {
 }
 
 #[tokio::test]
-async fn same_id_with_another_body_keeps_the_first() {
+async fn a_second_body_under_the_same_id_reaches_the_queue_marked_as_a_conflict() {
     let stack = Stack::new().await;
     let ingress = stack.ingress().await;
     let scheme = SignatureScheme::StandardWebhooks;
     let other = br#"{"type":"product.reviewed","data":{"id":"p-1","status":"rejected"}}"#;
+    let first_hash = shared::event::sha256_hex(BODY);
+    let other_hash = shared::event::sha256_hex(other);
 
     post(&ingress, &signed(&scheme, "msg_conflict", BODY), BODY).await;
     let conflict = post(&ingress, &signed(&scheme, "msg_conflict", other), other).await;
+    let retried = post(&ingress, &signed(&scheme, "msg_conflict", other), other).await;
 
     assert_eq!(conflict.status, StatusCode::OK);
-    assert_eq!(conflict.outcome, Outcome::IdConflict);
+    assert_eq!(
+        conflict.outcome,
+        Outcome::IdConflict(Conflicted::Accepted(Delivery::Enqueued))
+    );
     assert_eq!(conflict.metrics.get("IdConflict"), 1.0);
+    let conflict_key = format!("market:msg_conflict#{other_hash}");
+    assert_eq!(conflict.key.as_deref(), Some(conflict_key.as_str()));
+    // Its own retry is an ordinary duplicate of the second body: no third message.
+    assert_eq!(retried.status, StatusCode::OK);
+    assert_eq!(
+        retried.outcome,
+        Outcome::IdConflict(Conflicted::Duplicate(DuplicateOf::Sent))
+    );
     let messages = stack.drain(&stack.queue_url).await;
-    assert_eq!(messages.len(), 1);
-    assert_eq!(messages[0].body.as_bytes(), BODY);
+    assert_eq!(messages.len(), 2, "both bodies reach the queue, once each");
+    let first = messages.iter().find(|m| m.body.as_bytes() == BODY).unwrap();
+    let second = messages
+        .iter()
+        .find(|m| m.body.as_bytes() == other)
+        .unwrap();
+    assert_eq!(first.attribute("id-conflict-of"), None);
+    assert_eq!(second.attribute("event-id"), Some("msg_conflict"));
+    assert_eq!(
+        second.attribute("id-conflict-of"),
+        Some(first_hash.as_str())
+    );
     let row = stack.row("market:msg_conflict").await.unwrap();
     assert_eq!(row["body"].as_b().unwrap().as_ref(), BODY);
+    let row = stack
+        .row(&conflict_key)
+        .await
+        .expect("the second body's row");
+    assert_eq!(row["body"].as_b().unwrap().as_ref(), other);
+    assert_eq!(s(&row, "status").as_deref(), Some("sent"));
+    assert_eq!(s(&row, "event_id").as_deref(), Some("msg_conflict"));
+    assert_eq!(s(&row, "id_conflict_of"), Some(first_hash));
+}
+
+#[tokio::test]
+async fn a_conflicting_body_left_pending_is_resent_with_its_conflict_mark() {
+    let stack = Stack::new().await;
+    let ingress = stack.ingress().await;
+    let hole = black_hole().await;
+    let no_queue = stack
+        .ingress_with(&[("RESPONSE_BUDGET_MS", "1000")], None, Some(&hole))
+        .await;
+    let scheme = SignatureScheme::StandardWebhooks;
+    let other = br#"{"type":"product.reviewed","data":{"id":"p-1","status":"rejected"}}"#;
+
+    post(
+        &ingress,
+        &signed(&scheme, "msg_deferred_conflict", BODY),
+        BODY,
+    )
+    .await;
+    let conflict = post(
+        &no_queue,
+        &signed(&scheme, "msg_deferred_conflict", other),
+        other,
+    )
+    .await;
+
+    assert_eq!(conflict.status, StatusCode::OK);
+    assert_eq!(
+        conflict.outcome,
+        Outcome::IdConflict(Conflicted::Accepted(Delivery::Deferred))
+    );
+    let key = conflict.key.unwrap();
+    let outbox = shared::outbox::DynamoDbOutbox::new(
+        aws_sdk_dynamodb::Client::new(
+            &shared::testing::sdk_config(
+                &stack.endpoint,
+                shared::aws::CallLimits::within(Duration::from_secs(5)),
+            )
+            .await,
+        ),
+        &stack.table,
+        "market",
+        8,
+    );
+    let rows = outbox.load_rows(std::slice::from_ref(&key)).await.unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].status, shared::outbox::RowStatus::Pending);
+    // What the sweeper sends for it: the provider's id and the first body's hash.
+    let message = shared::message::OutgoingMessage::for_event(
+        &rows[0].event,
+        shared::message::DeliveredBy::Sweeper,
+    );
+    assert_eq!(message.body.as_bytes(), other);
+    let attribute = |name: &str| {
+        message
+            .attributes
+            .iter()
+            .find(|(attribute, _)| *attribute == name)
+            .map(|(_, value)| value.clone())
+    };
+    assert_eq!(
+        attribute("event-id").as_deref(),
+        Some("msg_deferred_conflict")
+    );
+    assert_eq!(
+        attribute("id-conflict-of"),
+        Some(shared::event::sha256_hex(BODY))
+    );
 }
 
 #[tokio::test]
