@@ -529,7 +529,7 @@ async fn hanging_aws_is_answered_within_the_response_budget() {
 }
 
 #[tokio::test]
-async fn authentic_events_with_unusable_ids_are_queued_under_the_body_hash() {
+async fn authentic_events_with_unusable_ids_are_queued_under_a_hash() {
     let stack = Stack::new().await;
     let overrides = [
         ("SIGNATURE_SCHEME", "hmac-sha256"),
@@ -538,23 +538,33 @@ async fn authentic_events_with_unusable_ids_are_queued_under_the_body_hash() {
     ];
     let ingress = stack.ingress_with(&overrides, None, None).await;
     let scheme = ingress.config().scheme.clone();
-    let too_long = format!(r#"{{"id":"{}","n":2}}"#, "x".repeat(257));
-    let bodies: [&[u8]; 3] = [
-        br#"{"id":"","n":1}"#,
-        too_long.as_bytes(),
-        br#"{"id":"evt\u0000\u001b[31m","n":3}"#,
+    let long_id = "x".repeat(257);
+    let too_long = format!(r#"{{"id":"{long_id}","n":2}}"#);
+    // An empty id names nothing: the body's hash; an unusable one: its own hash.
+    let cases: [(&[u8], String); 3] = [
+        (
+            br#"{"id":"","n":1}"#,
+            shared::event::sha256_hex(br#"{"id":"","n":1}"#),
+        ),
+        (
+            too_long.as_bytes(),
+            shared::event::sha256_hex(long_id.as_bytes()),
+        ),
+        (
+            br#"{"id":"evt\u0000\u001b[31m","n":3}"#,
+            shared::event::sha256_hex("evt\u{0}\u{1b}[31m".as_bytes()),
+        ),
     ];
 
-    for body in bodies {
+    for (body, hash) in &cases {
         let handled = post(&ingress, &signed(&scheme, "", body), body).await;
         assert_eq!(handled.status, StatusCode::OK);
         assert_eq!(handled.outcome, Outcome::Accepted(Delivery::Enqueued));
         assert_eq!(handled.metrics.get("UnusableEventId"), 1.0);
-        let hash = shared::event::sha256_hex(body);
         assert_eq!(handled.key, Some(format!("market:{hash}")));
         let row = stack.row(&format!("market:{hash}")).await.expect("row");
         // The row keeps the hash as its id (stored, or implied by the key), never the unusable id.
-        assert!(s(&row, "event_id").is_none_or(|id| id == hash));
+        assert!(s(&row, "event_id").is_none_or(|id| id == *hash));
         for (name, value) in &row {
             if let Ok(text) = value.as_s() {
                 assert!(!text.chars().any(char::is_control), "{name}: {text:?}");
@@ -565,12 +575,11 @@ async fn authentic_events_with_unusable_ids_are_queued_under_the_body_hash() {
 
     let messages = stack.drain(&stack.queue_url).await;
     assert_eq!(messages.len(), 3);
-    for body in bodies {
+    for (body, hash) in &cases {
         let message = messages
             .iter()
-            .find(|m| m.raw_body() == body)
+            .find(|m| m.raw_body() == *body)
             .expect("every event is on the queue");
-        let hash = shared::event::sha256_hex(body);
         assert_eq!(message.attribute("event-id"), Some(hash.as_str()));
     }
 }
@@ -694,4 +703,50 @@ async fn slack_url_verification_is_answered_with_its_challenge_and_enqueues_noth
     assert!(forged.body.is_empty());
     assert_eq!(stack.row_count().await, 0);
     assert!(stack.drain(&stack.queue_url).await.is_empty());
+}
+
+#[tokio::test]
+async fn two_events_with_one_body_and_unusable_ids_are_two_messages() {
+    let stack = Stack::new().await;
+    let ingress = stack.ingress().await;
+    let scheme = SignatureScheme::StandardWebhooks;
+    let body = br#"{"type":"ping"}"#;
+    let (first, second) = ("a".repeat(300), "b".repeat(300));
+
+    let one = post(&ingress, &signed(&scheme, &first, body), body).await;
+    let two = post(&ingress, &signed(&scheme, &second, body), body).await;
+    let retry = post(&ingress, &signed(&scheme, &first, body), body).await;
+
+    assert_eq!(one.outcome, Outcome::Accepted(Delivery::Enqueued));
+    assert_eq!(two.outcome, Outcome::Accepted(Delivery::Enqueued));
+    assert_eq!(retry.outcome, Outcome::Duplicate(DuplicateOf::Sent));
+    assert_ne!(one.key, two.key);
+    assert_eq!(stack.drain(&stack.queue_url).await.len(), 2);
+}
+
+#[tokio::test]
+async fn numeric_ids_beyond_64_bits_are_distinct_events() {
+    let stack = Stack::new().await;
+    let overrides = [
+        ("SIGNATURE_SCHEME", "hmac-sha256"),
+        ("SIGNATURE_HEADER", "X-Signature"),
+        ("EVENT_ID_POINTER", "/id"),
+    ];
+    let ingress = stack.ingress_with(&overrides, None, None).await;
+    let scheme = ingress.config().scheme.clone();
+    let first = br#"{"id":123456789012345678901,"status":"paid"}"#;
+    let second = br#"{"id":123456789012345678902,"status":"paid"}"#;
+
+    let one = post(&ingress, &signed(&scheme, "", first), first).await;
+    let two = post(&ingress, &signed(&scheme, "", second), second).await;
+
+    assert_eq!(one.outcome, Outcome::Accepted(Delivery::Enqueued));
+    assert_eq!(two.outcome, Outcome::Accepted(Delivery::Enqueued));
+    assert_eq!(one.key.as_deref(), Some("market:123456789012345678901"));
+    assert_eq!(two.key.as_deref(), Some("market:123456789012345678902"));
+    let messages = stack.drain(&stack.queue_url).await;
+    assert_eq!(messages.len(), 2);
+    assert!(messages
+        .iter()
+        .all(|m| m.attribute("id-conflict-of").is_none()));
 }
