@@ -367,8 +367,18 @@ impl Ingress {
 
     /// Handles one request end to end and prints its EMF line.
     pub async fn handle(&self, request: WebhookRequest<'_>) -> Handled {
+        self.handle_before(request, None).await
+    }
+
+    /// [`Ingress::handle`] for an invocation that ends at `invocation_deadline` (the Lambda
+    /// context's): the request is bounded by the earlier of that and `RESPONSE_BUDGET_MS`.
+    pub async fn handle_before(
+        &self,
+        request: WebhookRequest<'_>,
+        invocation_deadline: Option<Instant>,
+    ) -> Handled {
         let started = Instant::now();
-        let deadline = started + self.config.response_budget.saturating_sub(ANSWER_MARGIN);
+        let deadline = request_deadline(started, self.config.response_budget, invocation_deadline);
         let mut metrics = MetricSet::default();
         metrics.count("Received");
         let body_bytes = match &request.body {
@@ -757,6 +767,48 @@ pub fn admit(
     }
 }
 
+/// When a request's AWS steps must be done: `budget` after it started or, sooner, the end of its
+/// Lambda invocation, each less the time the answer itself needs.
+pub fn request_deadline(
+    started: Instant,
+    budget: Duration,
+    invocation_deadline: Option<Instant>,
+) -> Instant {
+    let by_budget = started + budget.saturating_sub(ANSWER_MARGIN);
+    match invocation_deadline {
+        Some(end) => by_budget.min(end.checked_sub(ANSWER_MARGIN).unwrap_or(end)),
+        None => by_budget,
+    }
+}
+
+/// `RESPONSE_BUDGET_MS` is longer than the function's timeout.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "RESPONSE_BUDGET_MS ({budget_ms} ms) is longer than the function's timeout ({timeout_secs} s, \
+     read from the first invocation's deadline): set it below the timeout, or raise the timeout"
+)]
+pub struct BudgetExceedsTimeout {
+    pub budget_ms: u128,
+    pub timeout_secs: u64,
+}
+
+/// Checks the response budget against the function's timeout, which the Lambda runtime exposes
+/// only as the first invocation's time left (no environment variable holds it): timeouts are
+/// whole seconds and the invocation starts with all of it, so the timeout is that time rounded up.
+pub fn check_budget_against_timeout(
+    budget: Duration,
+    first_time_left: Duration,
+) -> Result<(), BudgetExceedsTimeout> {
+    let timeout_secs = first_time_left.as_millis().div_ceil(1000);
+    if budget.as_millis() > timeout_secs * 1000 {
+        return Err(BudgetExceedsTimeout {
+            budget_ms: budget.as_millis(),
+            timeout_secs: u64::try_from(timeout_secs).unwrap_or(u64::MAX),
+        });
+    }
+    Ok(())
+}
+
 /// Runs a fallible `step` with `share` of the time left before `deadline` (1.0: all of it).
 /// The error is what the log says: the SDK error's chain, or that the step ran out of time (in
 /// which case it may still have taken effect, which every failure rule allows for).
@@ -802,6 +854,44 @@ mod tests {
         for (outcome, status) in cases {
             assert_eq!(status_for(outcome).as_u16(), status, "{outcome:?}");
         }
+    }
+
+    #[test]
+    fn the_earlier_of_budget_and_invocation_deadline_bounds_a_request() {
+        let started = Instant::now();
+        let budget = Duration::from_secs(60);
+        let by_budget = started + budget - ANSWER_MARGIN;
+        assert_eq!(request_deadline(started, budget, None), by_budget);
+        let invocation_end = started + Duration::from_secs(10);
+        assert_eq!(
+            request_deadline(started, budget, Some(invocation_end)),
+            invocation_end - ANSWER_MARGIN
+        );
+        let late_end = started + Duration::from_secs(90);
+        assert_eq!(request_deadline(started, budget, Some(late_end)), by_budget);
+    }
+
+    #[test]
+    fn a_budget_is_checked_against_the_timeout_the_first_invocation_shows() {
+        let left = |ms| Duration::from_millis(ms);
+        // A 10 s timeout shows as a little under 10 s left.
+        assert_eq!(
+            check_budget_against_timeout(left(60_000), left(9_990)),
+            Err(BudgetExceedsTimeout {
+                budget_ms: 60_000,
+                timeout_secs: 10
+            })
+        );
+        assert_eq!(
+            check_budget_against_timeout(left(10_000), left(9_990)),
+            Ok(())
+        );
+        assert_eq!(
+            check_budget_against_timeout(left(3_000), left(9_990)),
+            Ok(())
+        );
+        assert!(check_budget_against_timeout(left(10_001), left(10_000)).is_err());
+        assert!(check_budget_against_timeout(left(3_000), left(2_000)).is_err());
     }
 
     #[test]

@@ -521,7 +521,8 @@ pub struct RuntimeAnswer {
 
 #[derive(Default)]
 struct RuntimeState {
-    pending: Mutex<VecDeque<(String, String)>>,
+    /// Request id, event, and the invocation's deadline (epoch ms).
+    pending: Mutex<VecDeque<(String, String, i64)>>,
     available: Notify,
 }
 
@@ -555,13 +556,18 @@ impl RuntimeApi {
         }
     }
 
-    /// Queues an invocation event.
+    /// Queues an invocation event, with 30 s to run.
     pub fn invoke(&self, request_id: &str, event: String) {
+        self.invoke_with_deadline(request_id, event, crate::time::now_millis() + 30_000);
+    }
+
+    /// Queues an invocation event whose deadline (`Lambda-Runtime-Deadline-Ms`) is `deadline_ms`.
+    pub fn invoke_with_deadline(&self, request_id: &str, event: String, deadline_ms: i64) {
         self.state
             .pending
             .lock()
             .expect("runtime state lock")
-            .push_back((request_id.to_owned(), event));
+            .push_back((request_id.to_owned(), event, deadline_ms));
         self.state.available.notify_one();
     }
 
@@ -596,7 +602,7 @@ async fn runtime_route(
 ) -> Response<Full<Bytes>> {
     let path = request.uri().path().to_owned();
     if path.ends_with("/invocation/next") {
-        let (id, event) = loop {
+        let (id, event, deadline) = loop {
             let next = state
                 .pending
                 .lock()
@@ -607,7 +613,7 @@ async fn runtime_route(
                 None => state.available.notified().await,
             }
         };
-        let deadline = (crate::time::now_millis() + 30_000).to_string();
+        let deadline = deadline.to_string();
         return Response::builder()
             .header("lambda-runtime-aws-request-id", id)
             .header("lambda-runtime-deadline-ms", deadline)

@@ -750,3 +750,42 @@ async fn numeric_ids_beyond_64_bits_are_distinct_events() {
         .iter()
         .all(|m| m.attribute("id-conflict-of").is_none()));
 }
+
+#[tokio::test]
+async fn the_invocation_deadline_bounds_a_request_within_a_longer_budget() {
+    let stack = Stack::new().await;
+    let ingress = stack
+        .ingress_with(&[("RESPONSE_BUDGET_MS", "10000")], None, None)
+        .await;
+    let scheme = SignatureScheme::StandardWebhooks;
+    let headers = signed(&scheme, "msg_no_time_left", BODY);
+
+    // The invocation has no time left: no AWS call can be waited for, so nothing is promised.
+    let handled = ingress
+        .handle_before(
+            WebhookRequest {
+                method: &Method::POST,
+                headers: &headers,
+                body: ReceivedBody::Complete(Bytes::from_static(BODY)),
+                request_id: "test",
+            },
+            Some(Instant::now()),
+        )
+        .await;
+    assert_eq!(handled.outcome, Outcome::Failed);
+    assert_eq!(handled.status, StatusCode::INTERNAL_SERVER_ERROR);
+
+    // With time left the same request is served.
+    let handled = ingress
+        .handle_before(
+            WebhookRequest {
+                method: &Method::POST,
+                headers: &headers,
+                body: ReceivedBody::Complete(Bytes::from_static(BODY)),
+                request_id: "test",
+            },
+            Some(Instant::now() + Duration::from_secs(30)),
+        )
+        .await;
+    assert_eq!(handled.status, StatusCode::OK);
+}
