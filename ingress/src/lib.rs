@@ -288,6 +288,16 @@ impl Ingress {
     /// DynamoDB and SQS connections. Only the secrets are fatal: with the table or the queue down
     /// the ingress still keeps its promise in a degraded mode.
     pub async fn from_config(config: IngressConfig) -> Result<Self, InitError> {
+        for route in config.outbox.routes.on_unsigned_headers(&config.scheme) {
+            if let shared::routes::Selector::Header(header) = &route.selector {
+                warn!(
+                    route = %route.name,
+                    header = %header,
+                    scheme = config.scheme.name(),
+                    "ROUTES: this route reads a header not covered by the signature; a replayed signed body can be sent down it, or away from it, by changing that header"
+                );
+            }
+        }
         let sdk = load_sdk_config(CallLimits::within(config.response_budget)).await;
         let source = SsmParameter {
             secrets: SsmSecrets::new(aws_sdk_ssm::Client::new(&sdk)),
@@ -402,7 +412,8 @@ impl Ingress {
             }
             Admission::Record { event, verified } => {
                 key_index = Some(verified.key_index);
-                let (outcome, recorded) = self.record_and_send(event, deadline, &mut metrics).await;
+                let (outcome, recorded) =
+                    self.record_and_send(*event, deadline, &mut metrics).await;
                 (outcome, Some(recorded))
             }
         };
@@ -693,7 +704,7 @@ pub enum Admission {
     },
     /// Authentic: record and send this event.
     Record {
-        event: AcceptedEvent,
+        event: Box<AcceptedEvent>,
         verified: Verified,
     },
 }
@@ -762,7 +773,9 @@ pub fn admit(
             .routes
             .destination(headers, &body, &json, &outbox.source, &outbox.queue_url);
     Admission::Record {
-        event: AcceptedEvent::new(&outbox.source, id.value, kind, body, now).routed_to(destination),
+        event: Box::new(
+            AcceptedEvent::new(&outbox.source, id.value, kind, body, now).routed_to(destination),
+        ),
         verified,
     }
 }

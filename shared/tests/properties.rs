@@ -193,6 +193,9 @@ proptest! {
         assert_usable(&id.value);
         if let Some(unusable) = &id.unusable {
             // A 64-hex hash stands for it: the body's (empty id) or the id's own.
+            if unusable.reason == shared::event::EventIdError::Empty {
+                prop_assert_eq!(&id.value, &sha256_hex(&body));
+            }
             prop_assert_eq!(id.value.len(), 64);
             prop_assert!(id.value.bytes().all(|b| b.is_ascii_hexdigit()));
             prop_assert!(!unusable.escaped_prefix.chars().any(char::is_control));
