@@ -3,8 +3,9 @@ SHELL := /bin/bash
 MOTO_VERSION := 5.2.5
 STANDARDWEBHOOKS_VERSION := 1.1.0
 SLACK_SDK_VERSION := 3.47.0
+SVIX_VERSION := 2.9.1
 # The stamp names the pinned versions, so changing one reinstalls.
-VENV_STAMP := .venv/.installed-moto$(MOTO_VERSION)-sw$(STANDARDWEBHOOKS_VERSION)-slack$(SLACK_SDK_VERSION)
+VENV_STAMP := .venv/.installed-moto$(MOTO_VERSION)-sw$(STANDARDWEBHOOKS_VERSION)-slack$(SLACK_SDK_VERSION)-svix$(SVIX_VERSION)
 FUZZ_SECS ?= 60
 export MOTO_ENDPOINT ?= http://127.0.0.1:4566
 
@@ -13,11 +14,11 @@ export MOTO_ENDPOINT ?= http://127.0.0.1:4566
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 24
 
-venv: $(VENV_STAMP) ## install moto and the Standard Webhooks and Slack SDKs into .venv
+venv: $(VENV_STAMP) ## install moto and the Standard Webhooks, Svix and Slack SDKs into .venv
 
 $(VENV_STAMP):
 	python3 -m venv .venv
-	.venv/bin/pip install --quiet --disable-pip-version-check 'moto[server]==$(MOTO_VERSION)' 'standardwebhooks==$(STANDARDWEBHOOKS_VERSION)' 'slack_sdk==$(SLACK_SDK_VERSION)'
+	.venv/bin/pip install --quiet --disable-pip-version-check 'moto[server]==$(MOTO_VERSION)' 'standardwebhooks==$(STANDARDWEBHOOKS_VERSION)' 'slack_sdk==$(SLACK_SDK_VERSION)' 'svix==$(SVIX_VERSION)'
 	touch $@
 
 signers: scripts/signers/node_modules/.installed ## install the Stripe and GitHub SDKs (npm, pinned by package-lock.json) the tests sign with

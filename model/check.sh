@@ -94,7 +94,7 @@ run() {
 
 one_source=(-DSWEEPERS_A=2 -DDUPLICATE_DELIVERY -DMAX_FAULTS=4 -DMAX_CRASHES=2)
 two_sources=(-DSWEEPERS_A=1 -DWITH_SOURCE_B -DMAX_FAULTS=3 -DMAX_CRASHES=1)
-conflict=(-DSWEEPERS_A=2 -DCONFLICTING_BODY -DMAX_FAULTS=4 -DMAX_CRASHES=2)
+conflict=(-DSWEEPERS_A=2 -DCONFLICTING_BODY -DMAX_FAULTS=3 -DMAX_CRASHES=1)
 routes=(-DSWEEPERS_A=1 -DDUPLICATE_DELIVERY -DROUTE_MAY_CHANGE -DMAX_FAULTS=4 -DMAX_CRASHES=2)
 oncall=(-DSWEEPERS_A=1 -DWITH_ONCALL -DONCALL_OPS=3 -DMAX_FAULTS=3 -DMAX_CRASHES=1)
 live=(-DLIVENESS -DSWEEPERS_A=2 -DWITH_ONCALL -DMAX_FAULTS=2 -DMAX_CRASHES=1)
@@ -114,6 +114,7 @@ run reach-ttl-deleted counterexample safety "${one_source[@]}" -DREACH_TTL_DELET
 run reach-2xx-only-in-outbox counterexample safety "${one_source[@]}" -DREACH_2XX_ONLY_IN_OUTBOX
 run reach-both-sources-delivered counterexample safety "${two_sources[@]}" -DSTRAY_INDEX_ENTRIES -DREACH_BOTH_SOURCES_DELIVERED
 run reach-second-body-first counterexample safety "${conflict[@]}" -DREACH_SECOND_BODY_FIRST
+run reach-both-bodies-queued counterexample safety "${conflict[@]}" -DREACH_BOTH_BODIES_QUEUED
 run reach-newer-row counterexample safety "${conflict[@]}" -DREACH_NEWER_ROW
 run reach-route-changed counterexample safety "${routes[@]}" -DREACH_ROUTE_CHANGED
 run reach-discarded counterexample safety "${oncall[@]}" -DREACH_DISCARDED
@@ -126,6 +127,7 @@ run wrong-mark-before-send counterexample safety "${one_source[@]}" -DWRONG_MARK
 run wrong-ttl-at-insert counterexample safety "${one_source[@]}" -DWRONG_TTL_AT_INSERT
 run wrong-unconditional-mark counterexample safety "${one_source[@]}" -DWRONG_UNCONDITIONAL_MARK
 run wrong-mark-without-received-at counterexample safety "${conflict[@]}" -DWRONG_MARK_WITHOUT_RECEIVED_AT
+run wrong-drop-id-conflict counterexample safety "${conflict[@]}" -DWRONG_DROP_ID_CONFLICT
 run wrong-discard-revived counterexample safety "${oncall[@]}" -DWRONG_DISCARD_REVIVED
 run wrong-duplicate-recomputes-route counterexample safety "${routes[@]}" -DWRONG_DUPLICATE_RECOMPUTES_ROUTE
 run wrong-2xx-when-nothing-took-it counterexample safety "${one_source[@]}" -DWRONG_2XX_WHEN_NOTHING_TOOK_IT

@@ -14,7 +14,9 @@
  * model's queue q stands for the source's queues, and a route number (0 or 1) says which of them.
  * With ROUTE_MAY_CHANGE a delivery may compute another route than the one before it (ROUTES
  * changed in between, or a header route's header differs between deliveries).
- * Bodies are small numbers: 1 is the provider's body, 2 another body under the same id.
+ * Bodies are small numbers: 1 is the provider's body, 2 another body under the same id. A body
+ * that finds another body under its id is recorded under a key of its own, "A:e#<its hash>"
+ * (AcceptedEvent::conflicting): the keys CK(1) and CK(2), rows of source A like "A:e".
  *
  * Each process is a state machine (its local `pc`) whose every step is one atomic transition: one
  * AWS call with its effect and what the caller does with the answer. Between two steps every other
@@ -48,9 +50,12 @@
 #define SWEEPERS_A 2      /* concurrent sweepers of source A */
 #endif
 
-#define NR 2              /* rows (and queues): one per source */
+#define NR 2              /* sources, and their queues */
 #define A 0
 #define B 1
+#define NK 4              /* outbox keys: "A:e", "B:e", then "A:e#h1" and "A:e#h2" */
+#define CK(b) (1 + (b))   /* the key body b gets beside another body under A's id */
+#define SRC(k) ((k) == B -> B : A)   /* the source a key belongs to */
 
 /* row status (shared::outbox::RowStatus, plus the absence of the row) */
 #define NONE      0
@@ -65,30 +70,35 @@
 #define GHOST 2           /* took effect, then failed or timed out: the caller sees an error */
 
 /* ---- the world ---- */
-byte st[NR];            /* the outbox row: status */
-byte dst[NR];           /* the outbox row: its destination (route 0 or 1 of its source) */
-byte body[NR];          /* the outbox row: body (0: none) */
-byte att[NR];           /* the outbox row: attempts */
-bool expiry[NR];        /* the outbox row: expires_at is set (TTL may delete it) */
-byte mq[NR];            /* copies of the event on its source's main queue (saturates at 2) */
+byte st[NK];            /* the outbox row: status */
+byte dst[NK];           /* the outbox row: its destination (route 0 or 1 of its source) */
+byte body[NK];          /* the outbox row: body (0: none) */
+byte att[NK];           /* the outbox row: attempts */
+bool expiry[NK];        /* the outbox row: expires_at is set (TTL may delete it) */
+byte mq[NR];            /* copies of the source's events on its main queue (saturates at 2) */
 byte dq[NR];            /* copies on its source's DLQ */
 byte faults;            /* spent fault budget */
 byte crashes;           /* spent crash budget */
 hidden byte o;          /* an AWS call's outcome, used within one atomic step only */
 
 /* ---- ghost state for the properties (no process reads it to decide anything) ---- */
-byte sent_bodies[NR];   /* bit b: a message with body b for this key reached its own source's queue */
-bool ok2xx[NR];         /* the ingress answered 2xx for this key */
-byte first_body[NR];    /* the body of the first row written for the key (P4) */
-byte first_dst[NR];     /* the destination of the first row written for the key (P1) */
-bool forgotten[NR];     /* TTL deleted the key's row: its retention window is over (P4 stops) */
-bool discarded[NR];     /* on-call discarded the key's row (its own, audited decision) */
+byte sent_bodies[NK];   /* bit b: a message with body b for this key reached its own source's queue */
+bool ok2xx[NR];         /* the ingress answered 2xx for an event of this source */
+byte first_body[NK];    /* the body of the first row written for the key (P4) */
+byte first_dst[NK];     /* the destination of the first row written for the key (P1) */
+bool forgotten[NK];     /* TTL deleted the key's row: its retention window is over (P4 stops) */
+bool discarded[NK];     /* on-call discarded the key's row (its own, audited decision) */
 bool discard_redelivered;  /* a delivery found its event's row discarded (REACH_DISCARD_REDELIVERED) */
 bool rerouted_duplicate;   /* a redelivery of a pending row computed another route than the row's */
 bool newer_row_kept;       /* mark_sent's condition refused a newer pending row under its key (REACH_NEWER_ROW) */
 
 #define everq(r)     (sent_bodies[r] != 0)
 #define body_sent(r) ((sent_bodies[r] >> body[r]) & 1)   /* the row's body is on the queue (never for body 0) */
+
+/* P4: body b of source s is durable under key k: in k's row (pending, sent or parked), or on the
+ * source's queue, or k's row was discarded by on-call. */
+#define kept_under(k, s, b) (SRC(k) == (s) && ((st[k] != NONE && body[k] == (b)) || ((sent_bodies[k] >> (b)) & 1) || discarded[k]))
+#define body_durable(s, b) (kept_under(0, s, b) || kept_under(1, s, b) || kept_under(2, s, b) || kept_under(3, s, b))
 
 /* ---- fault injection ---- */
 inline aws_call() {     /* a write: SendMessage, PutItem, UpdateItem, DeleteMessage */
@@ -122,7 +132,7 @@ inline maybe_crash(pc, to) {
  * _pid holds the received_at of the row now under key r; a deletion clears every bit. (Numbered
  * rows would tell apart states no step can tell apart, and multiply them.) Every configuration
  * runs fewer than 15 processes, so each _pid has its bit. */
-short reading[NR];
+short reading[NK];
 
 inline hold_rcv(r) {               /* the process reads the row's received_at */
   reading[r] = reading[r] | (1 << _pid)
@@ -143,7 +153,7 @@ inline send_message(q, d, r, b, from_row) {
   aws_call();
   if
   :: o != LOST ->
-     assert(q == r);                    /* P1: an event only ever goes to its own source's queue */
+     assert(q == SRC(r));               /* P1: an event only ever goes to its own source's queue */
      /* P1: and, sent from the outbox, to the destination its row recorded when it was first accepted */
      assert(!from_row || forgotten[r] || d == first_dst[r]);
 #ifdef STRICT_FIRST_BODY
@@ -158,7 +168,7 @@ inline send_message(q, d, r, b, from_row) {
 #endif
      sent_bodies[r] = sent_bodies[r] | (1 << b);
      if
-     :: mq[r] < 2 -> mq[r]++
+     :: mq[q] < 2 -> mq[q]++
      :: else
      fi
   :: else
@@ -216,20 +226,21 @@ inline record_failure(r, ra) {
 #define P_MARK   2        /* next: Ingress::send_durable -> DynamoDbOutbox::mark_sent */
 #define P_DIRECT 3        /* next: Ingress::send_without_row -> SqsQueue::send */
 #define P_DONE   4        /* answered 2xx: the provider stops */
+#define P_CINSERT 5       /* next: the same insert under the key of its own (another body holds the id) */
 
-/* The ingress answers 200 (status_for(Accepted | Duplicate | IdConflict)). P1 at the moment of the
- * answer: the event is durable, in a row of the outbox or already on its queue (or on-call has
- * discarded it, and TTL may have deleted the discarded row since). */
-inline answer_2xx(s, pc) {
-  assert(st[s] != NONE || everq(s) || discarded[s]);
+/* The ingress answers 200 (status_for(Accepted | Duplicate | IdConflict)). P1 and P4 at the moment
+ * of the answer: this very body is durable, in a row of the outbox or already on its queue (or
+ * on-call has discarded it, and TTL may have deleted the discarded row since). */
+inline answer_2xx(s, b, pc) {
+  assert(body_durable(s, b));
   ok2xx[s] = 1;
   pc = P_DONE
 }
 
 /* Between requests a provider has no row in hand: what it read is gone (fewer states). */
-inline provider_forget(s, pc, rd) {
+inline provider_forget(k, pc, rd) {
   if
-  :: pc == P_INSERT || pc == P_DONE -> release_rcv(s); rd = 0
+  :: pc == P_INSERT || pc == P_DONE -> release_rcv(k); rd = 0
   :: else
   fi
 }
@@ -239,6 +250,79 @@ inline ingress_crash(pc) {
   if
   :: pc != P_DONE && pc != P_INSERT -> maybe_crash(pc, P_INSERT)
   :: else
+  fi
+}
+
+/* Ingress::record_and_send_row, its insert: body b of source s under key k. */
+inline insert_pending(s, k, b, rd, pc, saw_discarded) {
+  /* Ingress::record_and_send_row -> DynamoDbOutbox::insert_pending: PutItem of pending_item
+   * (status pending, received_at, unsent_key pending#{source}#{shard}, the destination, no
+   * expires_at), condition attribute_not_exists(id); on a failed condition the existing row
+   * comes back (not an error) and existing_row reads its status, body hash, received_at and
+   * destination (row_state). */
+  aws_call();
+  if
+  :: st[k] == NONE ->
+     if
+     :: o != LOST ->
+        st[k] = PENDING; body[k] = b; att[k] = 0; dst[k] = rd;
+        if
+        :: first_body[k] == 0 -> first_body[k] = b; first_dst[k] = rd
+        :: else
+        fi;
+#ifdef WRONG_TTL_AT_INSERT
+        expiry[k] = 1;
+        assert(body_sent(k));        /* P3: an expiry only on a row that was sent */
+#endif
+     :: else
+     fi;
+     if
+     :: o == OK ->                   /* InsertOutcome::Inserted */
+        hold_rcv(k);
+#ifdef WRONG_MARK_BEFORE_SEND
+        pc = P_MARK
+#else
+        pc = P_SEND
+#endif
+     :: else -> pc = P_DIRECT        /* Err: send_without_row */
+     fi
+  :: else ->
+     if
+     :: o != OK -> pc = P_DIRECT     /* Err (the call failed, whatever the row) */
+#ifdef WRONG_DISCARD_REVIVED
+     /* Before RowStatus::Discarded: existing_row cannot parse "discarded" and returns
+      * MalformedRow, an Err, so the request goes on to send_without_row */
+     :: o == OK && st[k] == DISCARDED -> saw_discarded = 1; discard_redelivered = 1; pc = P_DIRECT
+     :: o == OK && st[k] != DISCARDED && body[k] != b -> k = CK(b); pc = P_CINSERT  /* Outcome::IdConflict */
+#else
+     :: o == OK && body[k] != b ->
+        /* Outcome::IdConflict: the first body is kept, this one goes under a key of its own
+         * (AcceptedEvent::conflicting), marked id-conflict-of. WRONG_DROP_ID_CONFLICT:
+         * answered 200 with this body recorded nowhere (the code before the key of its own). */
+        assert(k == s);                /* the key of its own never holds another body */
+#ifdef WRONG_DROP_ID_CONFLICT
+        answer_2xx(s, b, pc)
+#else
+        k = CK(b); pc = P_CINSERT
+#endif
+     :: o == OK && body[k] == b && st[k] == DISCARDED ->  /* Duplicate(Discarded): nothing is sent */
+        saw_discarded = 1; discard_redelivered = 1; answer_2xx(s, b, pc)
+#endif
+     :: o == OK && body[k] == b && (st[k] == SENT || st[k] == PARKED) -> answer_2xx(s, b, pc)  /* Duplicate(Sent | Parked) */
+     :: o == OK && body[k] == b && st[k] == PENDING ->
+        /* Duplicate(Pending): this request sends the row as first received, its received_at
+         * and its destination (ExistingRow), whatever this delivery computed */
+        hold_rcv(k);
+        rerouted_duplicate = rerouted_duplicate || rd != dst[k];
+#ifndef WRONG_DUPLICATE_RECOMPUTES_ROUTE
+        rd = dst[k];
+#endif
+#ifdef WRONG_MARK_BEFORE_SEND
+        pc = P_MARK
+#else
+        pc = P_SEND
+#endif
+     fi
   fi
 }
 
@@ -254,6 +338,7 @@ proctype Provider(byte s; byte b) {
   byte pc = P_INSERT;
   byte tries = 0;
   byte rd = 0;                /* the route this request sends to */
+  byte k = s;                 /* the key this request records the body under */
   bool saw_discarded = 0;     /* this delivery found its event's row discarded by on-call */
 
 end_provider:
@@ -261,6 +346,7 @@ end_provider:
   :: atomic {
        pc == P_INSERT && tries < MAX_TRIES ->
        tries++;
+       k = s;
        saw_discarded = 0;
        /* Ingress::accepted_event -> Routes::destination: the route this delivery computes */
 #ifdef ROUTE_MAY_CHANGE
@@ -269,99 +355,48 @@ end_provider:
        :: rd = 1
        fi;
 #endif
-       /* Ingress::record_and_send -> DynamoDbOutbox::insert_pending: PutItem of pending_item
-        * (status pending, received_at, unsent_key pending#{source}#{shard}, the destination, no
-        * expires_at), condition attribute_not_exists(id); on a failed condition the existing row
-        * comes back (not an error) and existing_row reads its status, body hash, received_at and
-        * destination (row_state). */
-       aws_call();
-       if
-       :: st[s] == NONE ->
-          if
-          :: o != LOST ->
-             st[s] = PENDING; body[s] = b; att[s] = 0; dst[s] = rd;
-             if
-             :: first_body[s] == 0 -> first_body[s] = b; first_dst[s] = rd
-             :: else
-             fi;
-#ifdef WRONG_TTL_AT_INSERT
-             expiry[s] = 1;
-             assert(body_sent(s));        /* P3: an expiry only on a row that was sent */
-#endif
-          :: else
-          fi;
-          if
-          :: o == OK ->                   /* InsertOutcome::Inserted */
-             hold_rcv(s);
-#ifdef WRONG_MARK_BEFORE_SEND
-             pc = P_MARK
-#else
-             pc = P_SEND
-#endif
-          :: else -> pc = P_DIRECT        /* Err: send_without_row */
-          fi
-       :: else ->
-          if
-          :: o != OK -> pc = P_DIRECT     /* Err (the call failed, whatever the row) */
-#ifdef WRONG_DISCARD_REVIVED
-          /* Before RowStatus::Discarded: existing_row cannot parse "discarded" and returns
-           * MalformedRow, an Err, so the request goes on to send_without_row */
-          :: o == OK && st[s] == DISCARDED -> saw_discarded = 1; discard_redelivered = 1; pc = P_DIRECT
-          :: o == OK && st[s] != DISCARDED && body[s] != b -> answer_2xx(s, pc)  /* Outcome::IdConflict */
-#else
-          :: o == OK && body[s] != b -> answer_2xx(s, pc)  /* Outcome::IdConflict: the first body is kept */
-          :: o == OK && body[s] == b && st[s] == DISCARDED ->  /* Duplicate(Discarded): nothing is sent */
-             saw_discarded = 1; discard_redelivered = 1; answer_2xx(s, pc)
-#endif
-          :: o == OK && body[s] == b && (st[s] == SENT || st[s] == PARKED) -> answer_2xx(s, pc)  /* Duplicate(Sent | Parked) */
-          :: o == OK && body[s] == b && st[s] == PENDING ->
-             /* Duplicate(Pending): this request sends the row as first received, its received_at
-              * and its destination (ExistingRow), whatever this delivery computed */
-             hold_rcv(s);
-             rerouted_duplicate = rerouted_duplicate || rd != dst[s];
-#ifndef WRONG_DUPLICATE_RECOMPUTES_ROUTE
-             rd = dst[s];
-#endif
-#ifdef WRONG_MARK_BEFORE_SEND
-             pc = P_MARK
-#else
-             pc = P_SEND
-#endif
-          fi
-       fi;
+       insert_pending(s, k, b, rd, pc, saw_discarded);
        ingress_crash(pc);
-       provider_forget(s, pc, rd);
+       provider_forget(k, pc, rd);
+       o = 0
+     }
+  :: atomic {
+       pc == P_CINSERT ->
+       /* Ingress::record_and_send_row, again: the same body under the key of its own */
+       insert_pending(s, k, b, rd, pc, saw_discarded);
+       ingress_crash(pc);
+       provider_forget(k, pc, rd);
        o = 0
      }
   :: atomic {
        pc == P_SEND ->
        /* Ingress::send_durable -> Ingress::send -> SqsQueue::send, to the event's destination */
        assert(!saw_discarded);
-       send_message(s, rd, s, b, 1);
+       send_message(s, rd, k, b, 1);
 #ifdef WRONG_MARK_BEFORE_SEND
-       answer_2xx(s, pc);
+       answer_2xx(s, b, pc);
 #else
        if
        :: o == OK -> pc = P_MARK
-       :: else -> answer_2xx(s, pc)       /* Delivery::Deferred: the row stays pending */
+       :: else -> answer_2xx(s, b, pc)       /* Delivery::Deferred: the row stays pending */
        fi;
 #endif
        ingress_crash(pc);
-       provider_forget(s, pc, rd);
+       provider_forget(k, pc, rd);
        o = 0
      }
   :: atomic {
        pc == P_MARK ->
        /* Ingress::send_durable -> DynamoDbOutbox::mark_sent with the received_at of the row it
         * wrote or found; an error is MarkSentFailed, still 200 */
-       mark_sent(s, MARK_SENT_CONDITION(s));
+       mark_sent(k, MARK_SENT_CONDITION(k));
 #ifdef WRONG_MARK_BEFORE_SEND
        pc = P_SEND;
 #else
-       answer_2xx(s, pc);                 /* Delivery::Enqueued | EnqueuedMarkSentFailed */
+       answer_2xx(s, b, pc);                 /* Delivery::Enqueued | EnqueuedMarkSentFailed */
 #endif
        ingress_crash(pc);
-       provider_forget(s, pc, rd);
+       provider_forget(k, pc, rd);
        o = 0
      }
   :: atomic {
@@ -369,21 +404,21 @@ end_provider:
        /* Ingress::send_without_row -> Ingress::send -> SqsQueue::send: the outbox write failed,
         * so the event is safe only once it is on the queue; it goes to the route this delivery
         * computed (no row was read) */
-       send_message(s, rd, s, b, 0);
+       send_message(s, rd, k, b, 0);
        /* a delivery that found its event discarded by on-call does not put it on the queue */
        assert(!saw_discarded || o == LOST);
        saw_discarded = 0;
        if
-       :: o == OK -> answer_2xx(s, pc)    /* Delivery::EnqueuedWithoutOutbox */
+       :: o == OK -> answer_2xx(s, b, pc)    /* Delivery::EnqueuedWithoutOutbox */
        :: else ->
 #ifdef WRONG_2XX_WHEN_NOTHING_TOOK_IT
-          answer_2xx(s, pc)
+          answer_2xx(s, b, pc)
 #else
           pc = P_INSERT                   /* Outcome::Failed: 500, the provider retries */
 #endif
        fi;
        ingress_crash(pc);
-       provider_forget(s, pc, rd);
+       provider_forget(k, pc, rd);
        o = 0
      }
   od
@@ -422,6 +457,13 @@ end_sweep:
        :: r = A
        :: r = B
        fi;
+#elif defined(CONFLICTING_BODY)
+       /* a second body's row, "A:e#<hash>", is in A's partitions like A's own */
+       if
+       :: r = s
+       :: st[CK(1)] == PENDING -> r = CK(1)
+       :: st[CK(2)] == PENDING -> r = CK(2)
+       fi;
 #endif
        /* The index is eventually consistent: it may miss a pending row (a stale answer spends a
         * fault), or list a row no longer pending, which the consistent re-read filters out just
@@ -443,7 +485,7 @@ end_sweep:
              fi;
 #else
              if
-             :: o == OK && r == s -> rb = body[r]; ra = att[r]; hold_rcv(r); rd = dst[r]; pc = S_SEND
+             :: o == OK && SRC(r) == s -> rb = body[r]; ra = att[r]; hold_rcv(r); rd = dst[r]; pc = S_SEND
              :: else
              fi;
 #endif
@@ -463,6 +505,10 @@ end_sweep:
           fi
        :: else
        fi;
+       if
+       :: pc == S_LOOK -> r = s          /* nothing taken: no row in hand (fewer states) */
+       :: else
+       fi;
        o = 0
      }
   :: atomic {
@@ -473,7 +519,7 @@ end_sweep:
        pc = (o == OK -> S_MARK : S_FAIL);
        maybe_crash(pc, S_LOOK);
        if
-       :: pc == S_LOOK -> rb = 0; ra = 0; release_rcv(r); rd = 0
+       :: pc == S_LOOK -> rb = 0; ra = 0; release_rcv(r); rd = 0; r = s
        :: else
        fi;
        o = 0
@@ -487,13 +533,13 @@ end_sweep:
        /* send_batch -> DynamoDbOutbox::mark_sent, with the received_at load_rows read */
        mark_sent(r, MARK_SENT_CONDITION(r));
 #endif
-       pc = S_LOOK; rb = 0; ra = 0; release_rcv(r); rd = 0;
+       pc = S_LOOK; rb = 0; ra = 0; release_rcv(r); rd = 0; r = s;
        o = 0
      }
   :: atomic {
        pc == S_FAIL ->
        record_failure(r, ra);             /* send_batch (or record_failures) -> DynamoDbOutbox::record_failure */
-       pc = S_LOOK; rb = 0; ra = 0; release_rcv(r); rd = 0;
+       pc = S_LOOK; rb = 0; ra = 0; release_rcv(r); rd = 0; r = s;
        o = 0
      }
   od
@@ -515,6 +561,8 @@ end_ttl:
   do
   :: atomic { expiry[A] -> ttl_delete(A) }
   :: atomic { expiry[B] -> ttl_delete(B) }
+  :: atomic { expiry[CK(1)] -> ttl_delete(CK(1)) }
+  :: atomic { expiry[CK(2)] -> ttl_delete(CK(2)) }
   od
 }
 
@@ -687,6 +735,8 @@ init {
 #define REACHED (ok2xx[A] && st[A] == PENDING && !everq(A)) /* 200 with the event only in the outbox */
 #elif defined(REACH_BOTH_SOURCES_DELIVERED)
 #define REACHED (everq(A) && everq(B))                      /* both sources' events on their queues */
+#elif defined(REACH_BOTH_BODIES_QUEUED)
+#define REACHED (((sent_bodies[A] | sent_bodies[CK(1)] | sent_bodies[CK(2)]) & 6) == 6)  /* both bodies on A's queue */
 #elif defined(REACH_SECOND_BODY_FIRST)
 #define REACHED (first_body[A] == 2 && ok2xx[A])            /* the other body won the id */
 #elif defined(REACH_DISCARDED)

@@ -7,6 +7,9 @@
 - cold start to first answer under a Lambda Runtime API emulator vs a hello-world lambda_http
   binary of the same profile (<= 2x);
 - stripped release binary size of each function (<= 10 MB);
+- peak resident memory (VmHWM) of the ingress under a Lambda Runtime API emulator for one signed
+  6 MiB JSON body (`[0,0,...]`, and a nested catalogue export), with `LARGE_BODY_BUCKET` on moto,
+  above its idle figure once its init is over (goal <= 64 MiB above idle; `MemorySize` follows);
 - sweeper drain rate and CPU per row over a backlog of 20,000 pending rows in `fake-aws` (an
   in-memory DynamoDB and SQS answering at once), with the latency proxy adding 0, 5, 20 and 50 ms
   to every AWS call, each with 1, 4 and 8 of the 8 shards swept at once; and over 1,000 rows in a
@@ -72,14 +75,16 @@ class Stack:
     """A private table, queues and secret parameter on moto, and a thread draining the queue so
     moto's depth-dependent slowdown does not skew what is measured."""
 
-    def __init__(self, endpoint):
+    def __init__(self, endpoint, bucket=False):
         self.endpoint = endpoint
         suffix = uuid.uuid4().hex[:8]
         self.table, self.parameter = f"bench-outbox-{suffix}", f"/bench/{suffix}/secret"
+        self.bucket = f"bench-bodies-{suffix}" if bucket else None
         created = subprocess.run(
             [sys.executable, str(ROOT / "scripts" / "localstack.py"), "--endpoint", endpoint,
              "--table", self.table, "--queue", f"bench-events-{suffix}", "--dlq", f"bench-dlq-{suffix}",
-             "--parameter", self.parameter, "--secret", SECRET],
+             "--parameter", self.parameter, "--secret", SECRET,
+             *(["--bucket", self.bucket] if bucket else [])],
             check=True, capture_output=True, text=True)
         self.queue_url = json.loads(created.stdout)["queue_url"]
         self.sqs = boto3.client("sqs", endpoint_url=endpoint, region_name="us-east-1",
@@ -232,6 +237,8 @@ class RuntimeHandler(http.server.BaseHTTPRequestHandler):
             return
         self.server.served = True
         self.server.asked_at = time.monotonic()
+        if getattr(self.server, "pid", None):
+            self.server.idle_kib = peak_rss_kib(self.server.pid)
         self.send_response(200)
         self.send_header("lambda-runtime-aws-request-id", "bench-request")
         self.send_header("lambda-runtime-deadline-ms", str(int(time.time() * 1000) + 30_000))
@@ -241,7 +248,7 @@ class RuntimeHandler(http.server.BaseHTTPRequestHandler):
         self.wfile.write(self.server.event)
 
     def do_POST(self):
-        self.rfile.read(int(self.headers.get("content-length", 0)))
+        self.server.answer = self.rfile.read(int(self.headers.get("content-length", 0)))
         self.send_response(202)
         self.send_header("content-length", "0")
         self.end_headers()
@@ -333,6 +340,81 @@ def cold_start_rows(endpoint, runs):
              f"{reference * 1000:.0f} ms hello-world lambda_http", ours / reference, 2.0),
             (f"cold start to first answer, in-memory AWS (median of {runs})", f"{own * 1000:.0f} ms",
              f"{reference * 1000:.0f} ms hello-world lambda_http", own / reference, 2.0)]
+
+
+# --- memory ---------------------------------------------------------------------------------------
+
+def peak_rss_kib(pid):
+    """The process's peak resident set size so far (VmHWM), in KiB."""
+    for line in pathlib.Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    sys.exit(f"bench.py: no VmHWM for process {pid}")
+
+
+def six_mib_bodies():
+    """Two JSON bodies of exactly 6 MiB: `[0,0,...,0]` (a Value tree of it takes ~32x its size) and
+    a catalogue export whose `type` and `id` come after 6 MiB of nested items."""
+    size = 6 * MB
+    zeros = "[" + "0," * ((size - 4) // 2) + "0] "  # trailing whitespace: exactly 6 MiB
+    items, n, length = [], 0, len('{"data":{"items":[')
+    while length < size - 200:
+        item = (f'{{"id":"item-{n:07}","name":"Widget \\u00e9 {n}","price":{{"amount":{n},'
+                f'"currency":"EUR"}},"tags":["a","b"]}}')
+        items.append(item)
+        length += len(item) + 1
+        n += 1
+    nested = '{"data":{"items":[' + ",".join(items) + ']},"type":"catalog.exported","id":"evt_1"}'
+    nested += " " * (size - len(nested))  # JSON allows trailing whitespace: exactly 6 MiB
+    return [("[0,0,...]", zeros), ("nested catalogue export", nested)]
+
+
+def memory_peak(binary, env, event):
+    """Under the runtime emulator: the function's peak RSS (KiB) once its init is over (when it
+    first asks for work) and once it answered `event`, and the HTTP status it answered."""
+    api = RuntimeApi(event)
+    threading.Thread(target=api.serve_forever, daemon=True).start()
+    lambda_env = {**env, "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{api.server_address[1]}",
+                  "AWS_LAMBDA_FUNCTION_NAME": "bench", "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+                  "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256", "RUST_LOG": "warn"}
+    process = subprocess.Popen([str(binary)], env=lambda_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    api.pid = process.pid
+    answered = api.answered.wait(60)
+    peak = peak_rss_kib(process.pid) if answered else None
+    process.kill()
+    process.wait()
+    api.shutdown()
+    if not answered or api.kind != "response" or getattr(api, "idle_kib", None) is None:
+        sys.exit(f"bench.py: {binary.name} gave no response under the runtime API")
+    return api.idle_kib, peak, json.loads(api.answer)["statusCode"]
+
+
+def memory_rows(endpoint):
+    stack = Stack(endpoint, bucket=True)
+    rows = []
+    try:
+        event = json.loads(FIXTURE.read_text())
+        event["requestContext"]["http"]["method"] = "POST"
+        env = stack.env(LARGE_BODY_BUCKET=stack.bucket, MAX_BODY_BYTES=str(6 * MB),
+                        RESPONSE_BUDGET_MS="10000")
+        for name, body in six_mib_bodies():
+            event["headers"] = signed_headers(f"memory-{uuid.uuid4().hex[:8]}", body)
+            event["body"], event["isBase64Encoded"] = body, False
+            idle, peak, status = memory_peak(RELEASE / "ingress", env, json.dumps(event))
+            if status != 200:
+                sys.exit(f"bench.py: the ingress answered the 6 MiB body ({name}) with {status}")
+            above = (peak - idle) / 1024
+            rows.append((f"ingress peak memory, signed 6 MiB {name} body (Lambda runtime, S3 claim check)",
+                         f"{peak / 1024:.1f} MiB, +{above:.1f} MiB above idle", f"{idle / 1024:.1f} MiB idle",
+                         above / 64, 1.0))
+    finally:
+        stack.close()
+    NOTES.append("memory: peak resident set (VmHWM) of the ingress process under the runtime emulator; idle is "
+                 "its figure when its init is over (SSM read, connections opened), before the 6 MiB event; "
+                 "the event itself (a Function URL event holding the 6 MiB body as a JSON string) is read and "
+                 "parsed by lambda_http before the ingress sees the body; RESPONSE_BUDGET_MS=10000 so moto's "
+                 "S3 has time for the PutObject")
+    return rows
 
 
 # --- binary size ----------------------------------------------------------------------------------
@@ -458,7 +540,9 @@ def table(rows):
             lines.append(f"| {figure} | {ours} | {reference} | {ratio:.2f} of 400 rows/s | >= 1.0 ({verdict}) |")
             continue
         verdict = "ok" if ratio <= goal else "missed"
-        if figure.startswith("stripped"):
+        if figure.startswith("ingress peak memory"):
+            lines.append(f"| {figure} | {ours} | {reference} | {ratio:.2f} of 64 MiB above idle | <= 1.0 ({verdict}) |")
+        elif figure.startswith("stripped"):
             lines.append(f"| {figure} | {ours} | {reference} | {ratio:.2f} of 10 MB | <= 1.0 ({verdict}) |")
         else:
             lines.append(f"| {figure} | {ours} | {reference} | {ratio:.2f}x | <= {goal}x ({verdict}) |")
@@ -466,6 +550,7 @@ def table(rows):
 
 
 def main():
+    global RELEASE
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--endpoint", default=os.environ.get("MOTO_ENDPOINT", "http://127.0.0.1:4566"),
                         help="moto for the CPU and cold-start parts (drains start their own)")
@@ -480,9 +565,12 @@ def main():
     parser.add_argument("--concurrency", default="1,4,8",
                         help="SWEEP_CONCURRENCY values the drain is measured with")
     parser.add_argument("--skip-build", action="store_true", help="measure the release binaries already built")
-    parser.add_argument("--parts", default="verify,cpu,cold,size,drain",
+    parser.add_argument("--bin-dir", type=pathlib.Path, default=ROOT / "target" / "release",
+                        help="where the measured binaries are (target/release; target/debug for a quick look)")
+    parser.add_argument("--parts", default="verify,cpu,cold,size,memory,drain",
                         help="measure only these; the table keeps the other parts' last figures")
     args = parser.parse_args()
+    RELEASE = args.bin_dir.resolve()
     if not args.skip_build:
         # Two invocations: the functions alone (their real features), then the benchmark tools.
         cargo("build", "--release", "-p", "ingress", "-p", "sweeper")
@@ -492,6 +580,7 @@ def main():
         "cpu": lambda: ingress_cpu_rows(args.endpoint, args.webhooks, args.listen),
         "cold": lambda: cold_start_rows(args.endpoint, args.cold_starts),
         "size": size_rows,
+        "memory": lambda: memory_rows(args.endpoint),
         "drain": lambda: drain_rows(args.rows, args.moto_rows, [int(x) for x in args.latencies.split(",")],
                                     [int(x) for x in args.concurrency.split(",")]),
     }

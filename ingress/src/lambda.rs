@@ -1,27 +1,55 @@
 //! The Lambda entry point: Function URL events through `lambda_http`, which has already decoded
 //! base64 bodies (Function URLs encode every body that is not text or JSON) into the raw bytes.
+//!
+//! Each request is bounded by its invocation's deadline as well as by `RESPONSE_BUDGET_MS`. The
+//! runtime tells the function's timeout only through the first invocation's deadline, so that is
+//! where a budget the timeout cannot hold is refused: that invocation and every later one fail
+//! (the Function URL answers 502 and the provider retries) until the configuration is fixed.
 
-use std::convert::Infallible;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
 use lambda_http::{service_fn, Body, Request, RequestExt, Response};
+use shared::time::now_millis;
+use tracing::error;
 
-use crate::{Ingress, ReceivedBody, WebhookRequest};
+use crate::{
+    check_budget_against_timeout, BudgetExceedsTimeout, Ingress, ReceivedBody, WebhookRequest,
+};
 
 /// Serves invocations from the Lambda Runtime API until the runtime stops the process.
 pub async fn run(ingress: Arc<Ingress>) -> Result<(), lambda_http::Error> {
+    let budget_check: Arc<OnceLock<Result<(), BudgetExceedsTimeout>>> = Arc::new(OnceLock::new());
     lambda_http::run(service_fn(move |request: Request| {
         let ingress = Arc::clone(&ingress);
-        async move { Ok::<_, Infallible>(answer(&ingress, request).await) }
+        let budget_check = Arc::clone(&budget_check);
+        async move { answer(&ingress, &budget_check, request).await }
     }))
     .await
 }
 
-async fn answer(ingress: &Ingress, request: Request) -> Response<Body> {
-    let request_id = request
+async fn answer(
+    ingress: &Ingress,
+    budget_check: &OnceLock<Result<(), BudgetExceedsTimeout>>,
+    request: Request,
+) -> Result<Response<Body>, lambda_http::Error> {
+    let (request_id, time_left) = request
         .lambda_context_ref()
-        .map(|context| context.request_id.clone())
+        .map(|context| {
+            let left_ms = i64::try_from(context.deadline).unwrap_or(i64::MAX) - now_millis();
+            let left = Duration::from_millis(u64::try_from(left_ms).unwrap_or(0));
+            (context.request_id.clone(), Some(left))
+        })
         .unwrap_or_default();
+    if let Some(left) = time_left {
+        let checked = budget_check
+            .get_or_init(|| check_budget_against_timeout(ingress.config().response_budget, left));
+        if let Err(refused) = checked {
+            error!(request_id, error = %refused, "refusing the invocation");
+            return Err(Box::new(refused.clone()));
+        }
+    }
+    let invocation_deadline = time_left.map(|left| Instant::now() + left);
     let (parts, body) = request.into_parts();
     let body = match body {
         Body::Empty => bytes::Bytes::new(),
@@ -30,12 +58,15 @@ async fn answer(ingress: &Ingress, request: Request) -> Response<Body> {
         _ => bytes::Bytes::new(),
     };
     let handled = ingress
-        .handle(WebhookRequest {
-            method: &parts.method,
-            headers: &parts.headers,
-            body: ReceivedBody::Complete(body),
-            request_id: &request_id,
-        })
+        .handle_before(
+            WebhookRequest {
+                method: &parts.method,
+                headers: &parts.headers,
+                body: ReceivedBody::Complete(body),
+                request_id: &request_id,
+            },
+            invocation_deadline,
+        )
         .await;
     let body = if handled.body.is_empty() {
         Body::Empty
@@ -52,5 +83,5 @@ async fn answer(ingress: &Ingress, request: Request) -> Response<Body> {
             http::HeaderValue::from_static("text/plain"),
         );
     }
-    response
+    Ok(response)
 }

@@ -25,7 +25,7 @@ use shared::large_body::{
 };
 use shared::message::{DeliveredBy, OutgoingMessage};
 use shared::metrics::{EmfEmitter, MetricSet, Unit};
-use shared::outbox::{DynamoDbOutbox, InsertOutcome, MarkOutcome, RowStatus};
+use shared::outbox::{DynamoDbOutbox, ExistingRow, InsertOutcome, MarkOutcome, RowStatus};
 use shared::queue::{QueueError, Queues, SqsQueue};
 use shared::secrets::{
     RefreshPolicy, SecretCache, SecretsError, SsmParameter, SsmSecrets, MIN_REFRESH_GAP,
@@ -94,6 +94,15 @@ fn refresh_policy(config: &IngressConfig) -> RefreshPolicy {
     }
 }
 
+/// How many keys a body is tried under before the request gives up (see `record_and_send_row`).
+const MAX_CONFLICT_ROUNDS: usize = 4;
+
+/// What a conditional insert led to, before it is told apart as a first body or a second one.
+enum Recorded {
+    Accepted(Delivery),
+    Duplicate(DuplicateOf),
+}
+
 /// The time kept back from the response budget for writing the answer itself.
 const ANSWER_MARGIN: Duration = Duration::from_millis(100);
 
@@ -127,8 +136,9 @@ pub enum Outcome {
     Accepted(Delivery),
     /// The outbox already held this event with the same body.
     Duplicate(DuplicateOf),
-    /// The outbox holds another body under this event id; the first is kept.
-    IdConflict,
+    /// The outbox holds another body under this event id: this body is kept beside it under its
+    /// own key and sent like a new event, marked `id-conflict-of`.
+    IdConflict(Conflicted),
     /// Neither the outbox nor the queue took the event: 500 so the provider retries.
     Failed,
 }
@@ -144,6 +154,15 @@ pub enum Delivery {
     Deferred,
     /// The outbox write failed but the message is on the queue.
     EnqueuedWithoutOutbox,
+}
+
+/// What happened to a second body under an event id, recorded under its own key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Conflicted {
+    /// Its first receipt.
+    Accepted(Delivery),
+    /// A retry of it: its own row was there already.
+    Duplicate(DuplicateOf),
 }
 
 /// The state of the row a duplicate delivery found.
@@ -165,7 +184,7 @@ pub fn status_for(outcome: Outcome) -> StatusCode {
         Outcome::UrlVerification
         | Outcome::Accepted(_)
         | Outcome::Duplicate(_)
-        | Outcome::IdConflict => StatusCode::OK,
+        | Outcome::IdConflict(_) => StatusCode::OK,
         Outcome::Failed => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -269,6 +288,16 @@ impl Ingress {
     /// DynamoDB and SQS connections. Only the secrets are fatal: with the table or the queue down
     /// the ingress still keeps its promise in a degraded mode.
     pub async fn from_config(config: IngressConfig) -> Result<Self, InitError> {
+        for route in config.outbox.routes.on_unsigned_headers(&config.scheme) {
+            if let shared::routes::Selector::Header(header) = &route.selector {
+                warn!(
+                    route = %route.name,
+                    header = %header,
+                    scheme = config.scheme.name(),
+                    "ROUTES: this route reads a header not covered by the signature; a replayed signed body can be sent down it, or away from it, by changing that header"
+                );
+            }
+        }
         let sdk = load_sdk_config(CallLimits::within(config.response_budget)).await;
         let source = SsmParameter {
             secrets: SsmSecrets::new(aws_sdk_ssm::Client::new(&sdk)),
@@ -348,8 +377,18 @@ impl Ingress {
 
     /// Handles one request end to end and prints its EMF line.
     pub async fn handle(&self, request: WebhookRequest<'_>) -> Handled {
+        self.handle_before(request, None).await
+    }
+
+    /// [`Ingress::handle`] for an invocation that ends at `invocation_deadline` (the Lambda
+    /// context's): the request is bounded by the earlier of that and `RESPONSE_BUDGET_MS`.
+    pub async fn handle_before(
+        &self,
+        request: WebhookRequest<'_>,
+        invocation_deadline: Option<Instant>,
+    ) -> Handled {
         let started = Instant::now();
-        let deadline = started + self.config.response_budget.saturating_sub(ANSWER_MARGIN);
+        let deadline = request_deadline(started, self.config.response_budget, invocation_deadline);
         let mut metrics = MetricSet::default();
         metrics.count("Received");
         let body_bytes = match &request.body {
@@ -373,8 +412,9 @@ impl Ingress {
             }
             Admission::Record { event, verified } => {
                 key_index = Some(verified.key_index);
-                let outcome = self.record_and_send(&event, deadline, &mut metrics).await;
-                (outcome, Some(event))
+                let (outcome, recorded) =
+                    self.record_and_send(*event, deadline, &mut metrics).await;
+                (outcome, Some(recorded))
             }
         };
         let status = status_for(outcome);
@@ -413,20 +453,22 @@ impl Ingress {
     }
 
     /// Record, send and mark sent, with their failure rules (README, HTTP answers), after storing
-    /// a body the row cannot hold in S3 (the claim check).
+    /// a body the row cannot hold in S3 (the claim check). Also the event as recorded (a second
+    /// body under an id is recorded under a key of its own).
     async fn record_and_send(
         &self,
-        event: &AcceptedEvent,
+        event: AcceptedEvent,
         deadline: Instant,
         metrics: &mut MetricSet,
-    ) -> Outcome {
+    ) -> (Outcome, AcceptedEvent) {
         if !needs_claim_check(event.body.len()) {
-            return self.record_and_send_row(event, deadline, metrics).await.0;
+            let (outcome, _, recorded) = self.record_and_send_row(event, deadline, metrics).await;
+            return (outcome, recorded);
         }
         let Some(claim_check) = &self.claim_check else {
             // Unreachable through the configuration (MAX_BODY_BYTES above what a row holds needs
             // LARGE_BODY_BUCKET); an ingress built without its store refuses as one without a bucket.
-            return Outcome::TooLarge;
+            return (Outcome::TooLarge, event);
         };
         let pointer = BodyPointer {
             bucket: claim_check.settings.bucket.clone(),
@@ -444,18 +486,21 @@ impl Ingress {
         if let Err(error) = stored {
             metrics.count("LargeBodyWriteFailed");
             warn!(key = %event.key, error, "writing the body to S3 failed; nothing recorded, answering 500 so the provider retries");
-            return Outcome::Failed;
+            return (Outcome::Failed, event);
         }
         metrics.count("LargeBodyStored");
-        let event = event.clone().with_claim_check(pointer);
-        let (outcome, marked_by_us) = self.record_and_send_row(&event, deadline, metrics).await;
-        // The object may expire once no unsent row can need it: its row was marked sent (by
-        // us), or is sent or discarded, or holds another body (no row points at this object).
+        let event = event.with_claim_check(pointer);
+        let (outcome, marked_by_us, event) =
+            self.record_and_send_row(event, deadline, metrics).await;
+        // The object may expire once no unsent row can need it: the row holding this body (its
+        // own key, or the key beside another body) was marked sent by us, or is sent or discarded.
         let expirable = marked_by_us
             || matches!(
                 outcome,
                 Outcome::Duplicate(DuplicateOf::Sent | DuplicateOf::Discarded)
-                    | Outcome::IdConflict
+                    | Outcome::IdConflict(Conflicted::Duplicate(
+                        DuplicateOf::Sent | DuplicateOf::Discarded
+                    ))
             );
         if expirable {
             if let Some(pointer) = &event.claim_check {
@@ -471,53 +516,94 @@ impl Ingress {
                 }
             }
         }
-        outcome
+        (outcome, event)
     }
 
     /// Steps 4 to 6 for an event whose body the row holds (or points to); also whether this
-    /// request marked the row sent.
+    /// request marked the row sent, and the event as recorded. A second body under the event id
+    /// is recorded under its own key beside the first ([`AcceptedEvent::conflicting`]) and goes
+    /// through the same steps.
     async fn record_and_send_row(
         &self,
-        event: &AcceptedEvent,
+        mut event: AcceptedEvent,
         deadline: Instant,
         metrics: &mut MetricSet,
-    ) -> (Outcome, bool) {
-        let inserted = within(deadline, 0.4, self.outbox.insert_pending(event)).await;
-        match inserted {
-            Ok(InsertOutcome::Inserted) => {
-                let (delivery, marked) = self.send_durable(event, deadline, metrics).await;
-                (Outcome::Accepted(delivery), marked)
-            }
-            Ok(InsertOutcome::AlreadyThere(existing)) => {
-                if existing.body_sha256 != event.body_sha256 {
-                    metrics.count("IdConflict");
-                    warn!(key = %event.key, kept_sha256 = %existing.body_sha256, "same event id with a different body: the first body is kept");
-                    return (Outcome::IdConflict, false);
+    ) -> (Outcome, bool, AcceptedEvent) {
+        // A key found holding yet another body is a crafted id (`{id}#{hash}` sent ahead of the
+        // body that hashes so): each round moves this body one `#{hash}` further, a few at most.
+        for _ in 0..MAX_CONFLICT_ROUNDS {
+            let inserted = within(deadline, 0.4, self.outbox.insert_pending(&event)).await;
+            let (outcome, marked) = match inserted {
+                Ok(InsertOutcome::Inserted) => {
+                    let (delivery, marked) = self.send_durable(&event, deadline, metrics).await;
+                    (Recorded::Accepted(delivery), marked)
                 }
-                metrics.count("Duplicate");
-                match existing.status {
-                    RowStatus::Sent => (Outcome::Duplicate(DuplicateOf::Sent), false),
-                    RowStatus::Parked => (Outcome::Duplicate(DuplicateOf::Parked), false),
-                    // On-call gave up on it on purpose: a redelivery must not revive it.
-                    RowStatus::Discarded => (Outcome::Duplicate(DuplicateOf::Discarded), false),
-                    RowStatus::Pending => {
-                        // Durable but unsent: whoever gets there first sends it, this request or the sweeper.
-                        let first_receipt = AcceptedEvent {
-                            received_at: existing.received_at,
-                            destination: existing.destination,
-                            ..event.clone()
-                        };
-                        let (delivery, marked) =
-                            self.send_durable(&first_receipt, deadline, metrics).await;
-                        (Outcome::Duplicate(DuplicateOf::Pending(delivery)), marked)
+                Ok(InsertOutcome::AlreadyThere(existing)) => {
+                    if existing.body_sha256 != event.body_sha256 {
+                        metrics.count("IdConflict");
+                        warn!(key = %event.key, kept_sha256 = %existing.body_sha256, body_sha256 = %event.body_sha256, "same event id with a different body: this body is kept and sent beside the first, marked id-conflict-of");
+                        event = event.conflicting(&existing.body_sha256);
+                        continue;
                     }
+                    metrics.count("Duplicate");
+                    let (duplicate, marked) = self
+                        .send_pending_duplicate(&event, existing, deadline, metrics)
+                        .await;
+                    (Recorded::Duplicate(duplicate), marked)
                 }
+                Err(error) => {
+                    let outcome = self
+                        .send_without_row(&event, &error, deadline, metrics)
+                        .await;
+                    let outcome = match (outcome, event.id_conflict_of.is_some()) {
+                        (Outcome::Accepted(delivery), true) => {
+                            Outcome::IdConflict(Conflicted::Accepted(delivery))
+                        }
+                        (outcome, _) => outcome,
+                    };
+                    return (outcome, false, event);
+                }
+            };
+            let outcome = match (outcome, event.id_conflict_of.is_some()) {
+                (Recorded::Accepted(delivery), false) => Outcome::Accepted(delivery),
+                (Recorded::Duplicate(duplicate), false) => Outcome::Duplicate(duplicate),
+                (Recorded::Accepted(delivery), true) => {
+                    Outcome::IdConflict(Conflicted::Accepted(delivery))
+                }
+                (Recorded::Duplicate(duplicate), true) => {
+                    Outcome::IdConflict(Conflicted::Duplicate(duplicate))
+                }
+            };
+            return (outcome, marked, event);
+        }
+        warn!(key = %event.key, "every key tried for this body holds another body; answering 500 so the provider retries");
+        (Outcome::Failed, false, event)
+    }
+
+    /// A duplicate delivery: nothing to do for a row already sent, parked or discarded; a row
+    /// still pending is sent as first received. Also whether this request marked it sent.
+    async fn send_pending_duplicate(
+        &self,
+        event: &AcceptedEvent,
+        existing: ExistingRow,
+        deadline: Instant,
+        metrics: &mut MetricSet,
+    ) -> (DuplicateOf, bool) {
+        match existing.status {
+            RowStatus::Sent => (DuplicateOf::Sent, false),
+            RowStatus::Parked => (DuplicateOf::Parked, false),
+            // On-call gave up on it on purpose: a redelivery must not revive it.
+            RowStatus::Discarded => (DuplicateOf::Discarded, false),
+            RowStatus::Pending => {
+                // Durable but unsent: whoever gets there first sends it, this request or the sweeper.
+                let first_receipt = AcceptedEvent {
+                    received_at: existing.received_at,
+                    destination: existing.destination,
+                    ..event.clone()
+                };
+                let (delivery, marked) = self.send_durable(&first_receipt, deadline, metrics).await;
+                (DuplicateOf::Pending(delivery), marked)
             }
-            Err(error) => (
-                self.send_without_row(event, &error, deadline, metrics)
-                    .await,
-                false,
-            ),
         }
     }
 
@@ -618,7 +704,7 @@ pub enum Admission {
     },
     /// Authentic: record and send this event.
     Record {
-        event: AcceptedEvent,
+        event: Box<AcceptedEvent>,
         verified: Verified,
     },
 }
@@ -687,9 +773,53 @@ pub fn admit(
             .routes
             .destination(headers, &body, &json, &outbox.source, &outbox.queue_url);
     Admission::Record {
-        event: AcceptedEvent::new(&outbox.source, id.value, kind, body, now).routed_to(destination),
+        event: Box::new(
+            AcceptedEvent::new(&outbox.source, id.value, kind, body, now).routed_to(destination),
+        ),
         verified,
     }
+}
+
+/// When a request's AWS steps must be done: `budget` after it started or, sooner, the end of its
+/// Lambda invocation, each less the time the answer itself needs.
+pub fn request_deadline(
+    started: Instant,
+    budget: Duration,
+    invocation_deadline: Option<Instant>,
+) -> Instant {
+    let by_budget = started + budget.saturating_sub(ANSWER_MARGIN);
+    match invocation_deadline {
+        Some(end) => by_budget.min(end.checked_sub(ANSWER_MARGIN).unwrap_or(end)),
+        None => by_budget,
+    }
+}
+
+/// `RESPONSE_BUDGET_MS` is longer than the function's timeout.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "RESPONSE_BUDGET_MS ({budget_ms} ms) is longer than the function's timeout ({timeout_secs} s, \
+     read from the first invocation's deadline): set it below the timeout, or raise the timeout"
+)]
+pub struct BudgetExceedsTimeout {
+    pub budget_ms: u128,
+    pub timeout_secs: u64,
+}
+
+/// Checks the response budget against the function's timeout, which the Lambda runtime exposes
+/// only as the first invocation's time left (no environment variable holds it): timeouts are
+/// whole seconds and the invocation starts with all of it, so the timeout is that time rounded up.
+pub fn check_budget_against_timeout(
+    budget: Duration,
+    first_time_left: Duration,
+) -> Result<(), BudgetExceedsTimeout> {
+    let timeout_secs = first_time_left.as_millis().div_ceil(1000);
+    if budget.as_millis() > timeout_secs * 1000 {
+        return Err(BudgetExceedsTimeout {
+            budget_ms: budget.as_millis(),
+            timeout_secs: u64::try_from(timeout_secs).unwrap_or(u64::MAX),
+        });
+    }
+    Ok(())
 }
 
 /// Runs a fallible `step` with `share` of the time left before `deadline` (1.0: all of it).
@@ -728,12 +858,53 @@ mod tests {
                 Outcome::Duplicate(DuplicateOf::Pending(Delivery::Deferred)),
                 200,
             ),
-            (Outcome::IdConflict, 200),
+            (
+                Outcome::IdConflict(Conflicted::Accepted(Delivery::Enqueued)),
+                200,
+            ),
             (Outcome::Failed, 500),
         ];
         for (outcome, status) in cases {
             assert_eq!(status_for(outcome).as_u16(), status, "{outcome:?}");
         }
+    }
+
+    #[test]
+    fn the_earlier_of_budget_and_invocation_deadline_bounds_a_request() {
+        let started = Instant::now();
+        let budget = Duration::from_secs(60);
+        let by_budget = started + budget - ANSWER_MARGIN;
+        assert_eq!(request_deadline(started, budget, None), by_budget);
+        let invocation_end = started + Duration::from_secs(10);
+        assert_eq!(
+            request_deadline(started, budget, Some(invocation_end)),
+            invocation_end - ANSWER_MARGIN
+        );
+        let late_end = started + Duration::from_secs(90);
+        assert_eq!(request_deadline(started, budget, Some(late_end)), by_budget);
+    }
+
+    #[test]
+    fn a_budget_is_checked_against_the_timeout_the_first_invocation_shows() {
+        let left = |ms| Duration::from_millis(ms);
+        // A 10 s timeout shows as a little under 10 s left.
+        assert_eq!(
+            check_budget_against_timeout(left(60_000), left(9_990)),
+            Err(BudgetExceedsTimeout {
+                budget_ms: 60_000,
+                timeout_secs: 10
+            })
+        );
+        assert_eq!(
+            check_budget_against_timeout(left(10_000), left(9_990)),
+            Ok(())
+        );
+        assert_eq!(
+            check_budget_against_timeout(left(3_000), left(9_990)),
+            Ok(())
+        );
+        assert!(check_budget_against_timeout(left(10_001), left(10_000)).is_err());
+        assert!(check_budget_against_timeout(left(3_000), left(2_000)).is_err());
     }
 
     #[test]

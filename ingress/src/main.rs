@@ -12,7 +12,8 @@ usage: ingress
 
 Receives signed webhooks: verifies the signature (anything unverified gets 404), writes the event
 to the DynamoDB outbox, sends it to SQS, marks it sent, and answers 200 once the event is durable.
-A duplicate delivery gets 200 and is not queued twice.
+A duplicate delivery gets 200 and is not queued twice; another body under an event id already
+received is queued too, with the attribute id-conflict-of naming the first body's SHA-256.
 
 Under the Lambda runtime (AWS_LAMBDA_RUNTIME_API set) it serves Function URL events. Otherwise it
 serves plain HTTP on INGRESS_LISTEN (default 127.0.0.1:9000) until Ctrl-C or SIGTERM.
@@ -25,7 +26,9 @@ SIGNATURE_PREFIX), EVENT_ID_HEADER, EVENT_ID_POINTER, EVENT_TYPE_POINTER, MAX_BO
 TIMESTAMP_TOLERANCE_SECS, SECRET_REFRESH_SECS, PENDING_SHARDS, RETENTION_DAYS, RESPONSE_BUDGET_MS,
 METRICS_NAMESPACE, ROUTES, LARGE_BODY_BUCKET, LARGE_BODY_PREFIX, LARGE_BODY_KMS_KEY, and the
 standard AWS variables (AWS_REGION, AWS_ENDPOINT_URL, profiles). A missing or invalid value stops
-the cold start with a message naming the variable. See README.md, \"Configuration\".";
+the cold start with a message naming the variable. Under Lambda each request is also bounded by its
+invocation's deadline, and a RESPONSE_BUDGET_MS longer than the function's timeout (seen at the
+first invocation) fails every invocation until fixed. See README.md, \"Configuration\".";
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {

@@ -3,7 +3,8 @@
 
     sign.py SCHEME SECRET [--timestamp UNIX] [--id EVENT_ID] < body
 
-Standard Webhooks with `standardwebhooks` (PyPI), Slack with `slack_sdk`'s SignatureVerifier (PyPI),
+Standard Webhooks with `standardwebhooks` (PyPI), Svix-branded senders (Clerk, Resend, ...: the
+Standard Webhooks scheme under `svix-*` header names) with `svix` (PyPI), Slack with `slack_sdk`'s SignatureVerifier (PyPI),
 Stripe with `stripe` and GitHub with `@octokit/webhooks-methods` (npm, through sign.mjs beside this
 file), Shopify with its documented formula (it publishes no SDK signer): base64 of HMAC-SHA256 of
 the raw body with the app's client secret. Used by the tests and scripts/send_webhook.py.
@@ -20,7 +21,7 @@ import time
 from datetime import datetime, timezone
 
 HERE = pathlib.Path(__file__).resolve().parent
-SCHEMES = ("standard-webhooks", "stripe", "github", "shopify", "slack")
+SCHEMES = ("standard-webhooks", "svix", "stripe", "github", "shopify", "slack")
 
 
 def _node(scheme, secret, timestamp, body):
@@ -41,6 +42,13 @@ def sign(scheme, secret, body, event_id=None, timestamp=None):
         signature = Webhook(secret).sign(event_id, at, body.decode("utf-8"))
         return {"webhook-id": event_id, "webhook-timestamp": str(timestamp),
                 "webhook-signature": signature}
+    if scheme == "svix":
+        from svix.webhooks import Webhook
+
+        at = datetime.fromtimestamp(timestamp, tz=timezone.utc)
+        signature = Webhook(secret).sign(event_id, at, body.decode("utf-8"))
+        return {"svix-id": event_id, "svix-timestamp": str(timestamp),
+                "svix-signature": signature}
     if scheme == "slack":
         from slack_sdk.signature import SignatureVerifier
 

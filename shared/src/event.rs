@@ -34,9 +34,10 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 /// The event id an accepted webhook is keyed by.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EventId {
-    /// The provider's id, or the body's SHA-256 when it gave none or an unusable one.
+    /// The provider's id; the SHA-256 of that id when it cannot be a key; the body's SHA-256 when
+    /// it gave none (or an empty one).
     pub value: String,
-    /// Why the provider's id was set aside, when it was: the event is still accepted, keyed by hash.
+    /// Why the provider's id was set aside, when it was: the event is still accepted, keyed by a hash.
     pub unusable: Option<UnusableId>,
 }
 
@@ -52,9 +53,11 @@ pub struct UnusableId {
 }
 
 /// The event id: the scheme's own id header, then the configured header, then the configured JSON
-/// pointer into the body; failing all of those the body's SHA-256, so that an identical retry of an
-/// id-less webhook is still recognised as a duplicate. An id that cannot be a key (empty, too long,
-/// control characters) is replaced by that hash too: refusing an authentic event would lose it.
+/// pointer into the body; failing all of those (or given an empty one, which names nothing) the
+/// body's SHA-256, so that an identical retry of an id-less webhook is still recognised as a
+/// duplicate. An id that cannot be a key (too long, control characters) is replaced by its own
+/// SHA-256: refusing an authentic event would lose it, and the body's hash would merge distinct
+/// events sharing a body, while a retry keeps its id and so its key.
 pub fn event_id(
     scheme: &SignatureScheme,
     rule: &EventIdRule,
@@ -73,23 +76,29 @@ pub fn event_id(
                 .as_deref()
                 .and_then(|pointer| json.scalar_at(body, pointer))
         });
-    let hashed = |unusable| EventId {
-        value: sha256_hex(body),
-        unusable,
+    let Some(id) = given else {
+        return EventId {
+            value: sha256_hex(body),
+            unusable: None,
+        };
     };
-    match given {
-        None => hashed(None),
-        Some(id) => match validate(&id) {
-            Ok(()) => EventId {
-                value: id,
-                unusable: None,
-            },
-            Err(reason) => hashed(Some(UnusableId {
-                reason,
-                len: id.len(),
-                escaped_prefix: id.chars().take(64).flat_map(char::escape_debug).collect(),
-            })),
-        },
+    let Err(reason) = validate(&id) else {
+        return EventId {
+            value: id,
+            unusable: None,
+        };
+    };
+    let value = match reason {
+        EventIdError::Empty => sha256_hex(body),
+        EventIdError::TooLong | EventIdError::ControlCharacters => sha256_hex(id.as_bytes()),
+    };
+    EventId {
+        value,
+        unusable: Some(UnusableId {
+            reason,
+            len: id.len(),
+            escaped_prefix: id.chars().take(64).flat_map(char::escape_debug).collect(),
+        }),
     }
 }
 
@@ -146,21 +155,199 @@ fn header_text(headers: &HeaderMap, name: &str) -> Option<String> {
         .map(|value| value.trim().to_owned())
 }
 
-/// The body parsed as JSON at most once, and only if a pointer asks for it.
+/// The values JSON pointers lead to in the body, each looked up at most once, and only if asked
+/// for. A lookup is one streaming pass that keeps nothing but the value pointed at: skipped parts
+/// are only checked (`IgnoredAny`), so a 6 MiB body costs no more memory than its bytes, where a
+/// whole `serde_json::Value` tree takes many times that.
 #[derive(Default)]
-pub struct LazyJson(std::cell::OnceCell<Option<serde_json::Value>>);
+pub struct LazyJson {
+    found: std::cell::RefCell<Vec<(String, Option<String>)>>,
+    /// The body is not JSON: no pointer finds anything, and no other pass is made.
+    not_json: std::cell::Cell<bool>,
+}
 
 impl LazyJson {
-    /// The string or number at `pointer`, if the body is JSON and has one there.
+    /// The string at `pointer`, or the number there as its exact text in the body (so ids beyond
+    /// 64 bits keep every digit), if the whole body is JSON and has one there.
     pub(crate) fn scalar_at(&self, body: &[u8], pointer: &str) -> Option<String> {
-        let document = self
-            .0
-            .get_or_init(|| serde_json::from_slice(body).ok())
-            .as_ref()?;
-        match document.pointer(pointer)? {
-            serde_json::Value::String(text) => Some(text.clone()),
-            serde_json::Value::Number(number) => Some(number.to_string()),
+        if self.not_json.get() {
+            return None;
+        }
+        if let Some((_, value)) = self.found.borrow().iter().find(|(p, _)| p == pointer) {
+            return value.clone();
+        }
+        let value = match json_pointer::scalar_at(body, pointer) {
+            Ok(value) => value,
+            Err(json_pointer::NotJson) => {
+                self.not_json.set(true);
+                None
+            }
+        };
+        self.found
+            .borrow_mut()
+            .push((pointer.to_owned(), value.clone()));
+        value
+    }
+}
+
+/// RFC 6901 pointers resolved by a streaming pass over the body (serde_json's own rules for
+/// tokens and indices, and the last of duplicate keys, as `serde_json::Value::pointer` has them).
+mod json_pointer {
+    use std::fmt;
+
+    use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+    use serde_json::value::RawValue;
+
+    /// The body is not one JSON document.
+    pub struct NotJson;
+
+    pub fn scalar_at(body: &[u8], pointer: &str) -> Result<Option<String>, NotJson> {
+        let path: Vec<String> = if pointer.is_empty() {
+            Vec::new()
+        } else {
+            let Some(tokens) = pointer.strip_prefix('/') else {
+                return Ok(None);
+            };
+            tokens
+                .split('/')
+                .map(|token| token.replace("~1", "/").replace("~0", "~"))
+                .collect()
+        };
+        let mut deserializer = serde_json::Deserializer::from_slice(body);
+        let found = Lookup { path: &path }
+            .deserialize(&mut deserializer)
+            .map_err(|_| NotJson)?;
+        deserializer.end().map_err(|_| NotJson)?;
+        Ok(found.and_then(scalar_text))
+    }
+
+    /// A string's value, or a number's exact text.
+    fn scalar_text(raw: &RawValue) -> Option<String> {
+        let text = raw.get();
+        match text.as_bytes().first()? {
+            b'"' => serde_json::from_str(text).ok(),
+            b'-' | b'0'..=b'9' => Some(text.to_owned()),
             _ => None,
+        }
+    }
+
+    /// An array index as serde_json reads one: digits only, no leading zero.
+    fn index(token: &str) -> Option<usize> {
+        if token.starts_with('+') || (token.starts_with('0') && token.len() != 1) {
+            return None;
+        }
+        token.parse().ok()
+    }
+
+    /// The value at `path` below the current one, borrowed from the body.
+    struct Lookup<'p> {
+        path: &'p [String],
+    }
+
+    impl<'de> DeserializeSeed<'de> for Lookup<'_> {
+        type Value = Option<&'de RawValue>;
+
+        fn deserialize<D: Deserializer<'de>>(
+            self,
+            deserializer: D,
+        ) -> Result<Self::Value, D::Error> {
+            match self.path.split_first() {
+                None => <&RawValue as serde::Deserialize>::deserialize(deserializer).map(Some),
+                Some((token, rest)) => deserializer.deserialize_any(Step { token, rest }),
+            }
+        }
+    }
+
+    /// One level of the path: `token` in an object or an array, `rest` below it.
+    struct Step<'p> {
+        token: &'p str,
+        rest: &'p [String],
+    }
+
+    impl<'de> Visitor<'de> for Step<'_> {
+        type Value = Option<&'de RawValue>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("any JSON value")
+        }
+
+        fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
+            let mut found = None;
+            while let Some(matches) = map.next_key_seed(KeyIs(self.token))? {
+                if matches {
+                    // The last of duplicate keys wins, as in a parsed map.
+                    found = map.next_value_seed(Lookup { path: self.rest })?;
+                } else {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+            Ok(found)
+        }
+
+        fn visit_seq<S: SeqAccess<'de>>(self, mut seq: S) -> Result<Self::Value, S::Error> {
+            let wanted = index(self.token);
+            let mut found = None;
+            let mut position = 0;
+            loop {
+                if Some(position) == wanted {
+                    match seq.next_element_seed(Lookup { path: self.rest })? {
+                        Some(value) => found = value,
+                        None => break,
+                    }
+                } else if seq.next_element::<IgnoredAny>()?.is_none() {
+                    break;
+                }
+                position += 1;
+            }
+            Ok(found)
+        }
+
+        // A scalar has nothing below it.
+        fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_unit<E>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+    }
+
+    /// Whether an object key equals the token, compared without keeping the key.
+    struct KeyIs<'p>(&'p str);
+
+    impl<'de> DeserializeSeed<'de> for KeyIs<'_> {
+        type Value = bool;
+
+        fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<bool, D::Error> {
+            deserializer.deserialize_str(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for KeyIs<'_> {
+        type Value = bool;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("an object key")
+        }
+
+        fn visit_str<E>(self, key: &str) -> Result<bool, E> {
+            Ok(key == self.0)
         }
     }
 }
@@ -193,6 +380,10 @@ pub struct AcceptedEvent {
     /// check): the row and the messages carry this pointer instead of the body. A row read
     /// back with a pointer has an empty `body` (nothing reads S3 to re-send it).
     pub claim_check: Option<Box<BodyPointer>>,
+    /// Set on a second body received under an event id whose row holds another body: the first
+    /// body's SHA-256. Such a body is kept under its own key ([`AcceptedEvent::conflicting`]) and
+    /// sent like a new event, marked so the workers can tell it from a duplicate.
+    pub id_conflict_of: Option<String>,
 }
 
 impl AcceptedEvent {
@@ -213,6 +404,21 @@ impl AcceptedEvent {
             received_at,
             destination: Destination::default(),
             claim_check: None,
+            id_conflict_of: None,
+        }
+    }
+
+    /// This body kept beside another one found under its key (`first_sha256`, the body of the
+    /// first row written for the id): keyed `{key}#{body SHA-256}`, so a retry of this body finds
+    /// its own row and is an ordinary duplicate, and two bodies never share a key.
+    pub fn conflicting(self, first_sha256: &str) -> Self {
+        Self {
+            key: format!("{}#{}", self.key, self.body_sha256),
+            id_conflict_of: Some(
+                self.id_conflict_of
+                    .unwrap_or_else(|| first_sha256.to_owned()),
+            ),
+            ..self
         }
     }
 
@@ -323,25 +529,38 @@ mod tests {
     }
 
     #[test]
-    fn unusable_ids_fall_back_to_the_body_hash_and_are_described_without_raw_bytes() {
+    fn unusable_ids_are_keyed_by_their_own_hash_and_described_without_raw_bytes() {
         let rule = EventIdRule {
             pointer: Some("/id".into()),
             ..Default::default()
         };
         let headers = HeaderMap::new();
-        let long = format!(r#"{{"id":"{}"}}"#, "x".repeat(300));
-        let cases: [(&[u8], EventIdError, usize); 3] = [
-            (br#"{"id":""}"#, EventIdError::Empty, 0),
-            (long.as_bytes(), EventIdError::TooLong, 300),
+        let long_id = "x".repeat(300);
+        let long = format!(r#"{{"id":"{long_id}"}}"#);
+        let cases: [(&[u8], EventIdError, usize, String); 3] = [
+            // An empty id names nothing: the body's hash, as for an absent one.
+            (
+                br#"{"id":""}"#,
+                EventIdError::Empty,
+                0,
+                sha256_hex(br#"{"id":""}"#),
+            ),
+            (
+                long.as_bytes(),
+                EventIdError::TooLong,
+                300,
+                sha256_hex(long_id.as_bytes()),
+            ),
             (
                 br#"{"id":"a\nb\u001b"}"#,
                 EventIdError::ControlCharacters,
                 4,
+                sha256_hex("a\nb\u{1b}".as_bytes()),
             ),
         ];
-        for (body, reason, len) in cases {
+        for (body, reason, len, expected) in cases {
             let id = event_id(&generic(), &rule, &headers, body, &LazyJson::default());
-            assert_eq!(id.value, sha256_hex(body), "{reason}");
+            assert_eq!(id.value, expected, "{reason}");
             let unusable = id.unusable.expect("the id is reported unusable");
             assert_eq!((unusable.reason, unusable.len), (reason, len));
             assert!(unusable.escaped_prefix.chars().all(|c| !c.is_control()));
@@ -355,6 +574,119 @@ mod tests {
             &LazyJson::default(),
         );
         assert_eq!(usable.unusable, None);
+    }
+
+    #[test]
+    fn distinct_unusable_ids_with_one_body_stay_distinct_events() {
+        let body = br#"{"type":"ping"}"#;
+        let with_id = |id: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert("webhook-id", id.parse().unwrap());
+            id_of(&SignatureScheme::StandardWebhooks, &headers, body)
+        };
+        let first = with_id(&"a".repeat(300));
+        let second = with_id(&"b".repeat(300));
+        assert_ne!(first, second, "two events, two keys");
+        assert_eq!(first, with_id(&"a".repeat(300)), "a retry keeps its key");
+        assert_ne!(first, sha256_hex(body));
+    }
+
+    fn id_of(scheme: &SignatureScheme, headers: &HeaderMap, body: &[u8]) -> String {
+        id(scheme, &EventIdRule::default(), headers, body)
+    }
+
+    #[test]
+    fn numeric_ids_beyond_64_bits_keep_their_exact_digits() {
+        let pointed = EventIdRule {
+            pointer: Some("/id".into()),
+            ..Default::default()
+        };
+        let headers = HeaderMap::new();
+        let first = br#"{"id":123456789012345678901}"#;
+        let second = br#"{"id":123456789012345678902}"#;
+        assert_eq!(
+            id(&generic(), &pointed, &headers, first),
+            "123456789012345678901"
+        );
+        assert_eq!(
+            id(&generic(), &pointed, &headers, second),
+            "123456789012345678902"
+        );
+        assert_eq!(
+            id_of(
+                &SignatureScheme::Stripe,
+                &headers,
+                br#"{"id":98765432109876543210987}"#
+            ),
+            "98765432109876543210987"
+        );
+        // Within 64 bits nothing changes.
+        assert_eq!(id(&generic(), &pointed, &headers, br#"{"id":-42}"#), "-42");
+        assert_eq!(
+            id(
+                &generic(),
+                &pointed,
+                &headers,
+                br#"{"id":18446744073709551615}"#
+            ),
+            "18446744073709551615"
+        );
+    }
+
+    #[test]
+    fn the_streaming_lookup_finds_what_a_parsed_document_finds() {
+        let documents: [&[u8]; 9] = [
+            br#"{"a":{"b":[1,"two",{"c":"three"}]},"a~b":"tilde","a/b":"slash","":"empty"}"#,
+            br#"{"id":"first","id":"last"}"#,
+            br#"{"k\u0065y":"escaped key","list":[[0],[1,[2,"deep"]]]}"#,
+            br#"[10,"x",{"y":-3}]"#,
+            br#"{"id":"x"} trailing"#,
+            br#"{"id":"x""#,
+            b"not json",
+            br#""just a string""#,
+            br#"{"n":null,"t":true,"f":1.5,"o":{}}"#,
+        ];
+        let pointers = [
+            "",
+            "/a/b/0",
+            "/a/b/1",
+            "/a/b/2/c",
+            "/a/b/3",
+            "/a~0b",
+            "/a~1b",
+            "/",
+            "/id",
+            "/key",
+            "/list/1/1/1",
+            "/list/01",
+            "/0",
+            "/1",
+            "/2/y",
+            "/n",
+            "/t",
+            "/o",
+            "/a/b/+1",
+            "no-slash",
+        ];
+        for document in documents {
+            let parsed: Option<serde_json::Value> = serde_json::from_slice(document).ok();
+            for pointer in pointers {
+                let expected = parsed
+                    .as_ref()
+                    .and_then(|value| match value.pointer(pointer)? {
+                        serde_json::Value::String(text) => Some(text.clone()),
+                        serde_json::Value::Number(number) => Some(number.to_string()),
+                        _ => None,
+                    });
+                let found = LazyJson::default().scalar_at(document, pointer);
+                assert_eq!(
+                    found,
+                    expected,
+                    "{pointer} in {}",
+                    String::from_utf8_lossy(document)
+                );
+            }
+        }
     }
 
     #[test]

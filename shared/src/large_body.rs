@@ -70,8 +70,8 @@ pub fn needs_claim_check(body_len: usize) -> bool {
 ///
 /// The hash is part of the key because the object is written before the conditional PutItem
 /// that tells whether the event id is new: a second body under the same id (an IdConflict,
-/// answered 200 with the first body kept) must land beside the first body's object, never on it,
-/// or the first row would point at bytes that are not its own. The same body again (a provider
+/// kept under a key of its own) must land beside the first body's object, never on it, or the
+/// first row would point at bytes that are not its own. The same body again (a provider
 /// retry) lands on the same key with the same bytes.
 pub fn object_key(prefix: &str, outbox_key: &str, body_sha256: &str) -> String {
     format!("{prefix}{outbox_key}/{body_sha256}")

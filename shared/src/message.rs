@@ -21,6 +21,9 @@ pub const ENCODING_BASE64: &str = "base64";
 /// [`EMPTY_BODY_PLACEHOLDER`] and the webhook's body is no bytes at all.
 pub const ENCODING_EMPTY: &str = "empty";
 pub const EMPTY_BODY_PLACEHOLDER: &str = "-";
+/// On a second body received under an event id already holding another body: the first body's
+/// SHA-256. Workers that deduplicate on `event-id` must not drop it as a duplicate.
+pub const ATTR_ID_CONFLICT_OF: &str = "id-conflict-of";
 /// On a replayed message: the message id of the event's first delivery.
 pub const ATTR_REPLAY_OF: &str = "replay-of";
 
@@ -87,6 +90,9 @@ impl OutgoingMessage {
         }
         if let Some(encoding) = encoding {
             attributes.push((ATTR_BODY_ENCODING, encoding.to_owned()));
+        }
+        if let Some(first_sha256) = &event.id_conflict_of {
+            attributes.push((ATTR_ID_CONFLICT_OF, first_sha256.clone()));
         }
         let fifo = event.destination.group_id.as_ref().map(|group_id| FifoIds {
             group_id: group_id.clone(),

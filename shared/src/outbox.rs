@@ -58,6 +58,9 @@ mod attr {
     pub const PARKED_BY: &str = "parked_by";
     pub const PARK_REASON: &str = "park_reason";
     pub const PARKED_AT: &str = "parked_at";
+    /// On a second body under an event id: the first body's SHA-256 (the key is not then
+    /// `{source}:{event id}`, so `event_id` is written too).
+    pub const ID_CONFLICT_OF: &str = "id_conflict_of";
 }
 
 /// BatchGetItem takes at most 100 keys.
@@ -686,6 +689,10 @@ pub fn pending_item(event: &AcceptedEvent, shard: u16) -> Item {
     if let Some(group_id) = &event.destination.group_id {
         item.insert(attr::GROUP_ID.to_owned(), s(group_id));
     }
+    if let Some(first_sha256) = &event.id_conflict_of {
+        item.insert(attr::ID_CONFLICT_OF.to_owned(), s(first_sha256));
+        item.insert(attr::EVENT_ID.to_owned(), s(&event.event_id));
+    }
     match &event.claim_check {
         Some(pointer) => {
             // The body is in S3: the row keeps the pointer, and the hash a duplicate delivery
@@ -906,6 +913,7 @@ pub fn stored_row(item: &Item) -> Result<StoredRow, OutboxError> {
             group_id: text(attr::GROUP_ID),
         },
         claim_check: claim_check.map(Box::new),
+        id_conflict_of: text(attr::ID_CONFLICT_OF),
     };
     Ok(StoredRow {
         key,

@@ -17,6 +17,7 @@ use http::{HeaderMap, HeaderName};
 use serde::Deserialize;
 
 use crate::event::{sha256_hex, LazyJson};
+use crate::signature::SignatureScheme;
 
 /// Longest `MessageGroupId` SQS accepts.
 const MAX_GROUP_ID_LEN: usize = 128;
@@ -132,6 +133,19 @@ impl Routes {
 
     pub fn iter(&self) -> impl Iterator<Item = &Route> {
         self.0.iter()
+    }
+
+    /// The routes that choose a queue by a header `scheme`'s signature does not cover: whoever
+    /// replays a captured signed body can send it down such a route, or away from it, by
+    /// changing that header. A pointer route reads the signed body.
+    pub fn on_unsigned_headers<'r>(
+        &'r self,
+        scheme: &'r SignatureScheme,
+    ) -> impl Iterator<Item = &'r Route> {
+        self.0.iter().filter(move |route| match &route.selector {
+            Selector::Header(name) => !scheme.signed_headers().contains(&name.as_str()),
+            Selector::Pointer(_) => false,
+        })
     }
 
     /// Every queue a route sends to (not `QUEUE_URL`), in route order, without repeats.
@@ -272,6 +286,26 @@ mod tests {
 
     fn destination(headers: &HeaderMap, body: &[u8]) -> Destination {
         routes().destination(headers, body, &LazyJson::default(), "shop", DEFAULT)
+    }
+
+    #[test]
+    fn routes_on_headers_the_signature_does_not_cover_are_named() {
+        let github = crate::signature::SignatureScheme::GitHub;
+        let routes = routes();
+        let unsigned: Vec<&str> = routes
+            .on_unsigned_headers(&github)
+            .map(|route| route.name.as_str())
+            .collect();
+        assert_eq!(unsigned, ["pushes"]);
+        // A header the scheme signs is not one a replay can change.
+        let on_signed = Routes::parse(
+            &format!(r#"[{{"name":"ts","header":"X-Slack-Request-Timestamp","prefix":"1","queue_url":"{PUSHES}"}}]"#),
+            DEFAULT,
+        )
+        .unwrap();
+        let slack = crate::signature::SignatureScheme::Slack;
+        assert_eq!(on_signed.on_unsigned_headers(&slack).count(), 0);
+        assert_eq!(on_signed.on_unsigned_headers(&github).count(), 1);
     }
 
     #[test]

@@ -268,3 +268,26 @@ fn help_names_every_variable_and_an_unknown_argument_is_refused() {
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("unexpected arguments: --listen"));
 }
+
+#[tokio::test]
+async fn a_route_on_an_unsigned_header_is_warned_about_at_cold_start() {
+    let stack = Stack::new().await;
+    let routes = format!(
+        r#"[{{"name":"by-topic","header":"X-Topic","equals":"a","queue_url":"{}-routed"}},
+           {{"name":"by-type","pointer":"/type","equals":"b","queue_url":"{}-typed"}}]"#,
+        stack.queue_url, stack.queue_url
+    );
+    let ingress = start_http_with(&stack, &[("ROUTES", routes.as_str())]);
+
+    let log = ingress.log_text();
+    let warning = log
+        .lines()
+        .find(|line| line.contains("not covered by the signature"))
+        .unwrap_or_else(|| panic!("no warning: {log}"));
+    assert!(warning.contains("WARN"), "{warning}");
+    assert!(
+        warning.contains("by-topic") && warning.contains("x-topic"),
+        "{warning}"
+    );
+    assert!(!log.contains("by-type"), "a pointer route is signed: {log}");
+}

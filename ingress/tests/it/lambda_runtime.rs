@@ -208,3 +208,76 @@ async fn odd_function_url_events_are_answered_and_the_runtime_keeps_serving() {
         "a body reached the log: {output}"
     );
 }
+
+/// A response budget the function's timeout cannot hold is refused at the first invocation (the
+/// runtime exposes the timeout only as that invocation's deadline): an invocation error, which the
+/// Function URL answers 502 so the provider retries, and nothing written; so is every later one.
+#[tokio::test]
+async fn a_budget_longer_than_the_function_timeout_is_refused_at_the_first_invocation() {
+    let stack = Stack::new().await;
+    let runtime = RuntimeApi::start().await;
+    let scheme = SignatureScheme::StandardWebhooks;
+    let body: &[u8] = br#"{"type":"budget.checked"}"#;
+    // A 10 s function timeout: the first invocation has at most 10 s left.
+    for id in ["first", "second"] {
+        let event = function_url_event(
+            &signed(&scheme, &format!("msg_budget_{id}"), body),
+            "application/json",
+            body,
+            false,
+        );
+        runtime.invoke_with_timeout(id, event, Duration::from_secs(10));
+    }
+    let log = std::env::temp_dir().join(format!("ingress-budget-{}.log", std::process::id()));
+    let mut child = binary_command(&stack, &[("RESPONSE_BUDGET_MS", "60000")])
+        .envs(runtime.lambda_env("ingress"))
+        .stdout(std::fs::File::create(&log).unwrap())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+
+    let first = runtime.next_answer(Duration::from_secs(120)).await;
+    let second = runtime.next_answer(Duration::from_secs(120)).await;
+    let _ = child.kill();
+    let _ = child.wait();
+
+    assert_eq!(first.kind, "error", "{first:?}");
+    assert_eq!(second.kind, "error", "{second:?}");
+    assert_eq!(stack.row_count().await, 0);
+    assert!(stack.drain(&stack.queue_url).await.is_empty());
+    let output = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        output.contains("RESPONSE_BUDGET_MS"),
+        "the refusal names the variable: {output}"
+    );
+}
+
+/// A budget the timeout holds is served as usual.
+#[tokio::test]
+async fn a_budget_within_the_function_timeout_is_served() {
+    let stack = Stack::new().await;
+    let runtime = RuntimeApi::start().await;
+    let scheme = SignatureScheme::StandardWebhooks;
+    let body: &[u8] = br#"{"type":"budget.checked"}"#;
+    let event = function_url_event(
+        &signed(&scheme, "msg_budget_fits", body),
+        "application/json",
+        body,
+        false,
+    );
+    runtime.invoke_with_timeout("fits", event, Duration::from_secs(10));
+    let mut child = binary_command(&stack, &[("RESPONSE_BUDGET_MS", "10000")])
+        .envs(runtime.lambda_env("ingress"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+
+    let answer = runtime.next_answer(Duration::from_secs(120)).await;
+    let _ = child.kill();
+    let _ = child.wait();
+
+    assert_eq!(answer.kind, "response", "{answer:?}");
+    let response: serde_json::Value = serde_json::from_str(&answer.body).unwrap();
+    assert_eq!(response["statusCode"], 200);
+}

@@ -2,7 +2,7 @@
 //! and the message carry the pointer, and every failure keeps the promise.
 
 use http::StatusCode;
-use ingress::{Delivery, DuplicateOf, Outcome};
+use ingress::{Conflicted, Delivery, DuplicateOf, Outcome};
 use shared::large_body::{STATE_SENT, STATE_UNSENT};
 use shared::signature::SignatureScheme;
 
@@ -161,7 +161,7 @@ async fn with_the_table_down_the_pointer_still_reaches_the_queue() {
 }
 
 #[tokio::test]
-async fn a_second_body_under_the_same_id_never_overwrites_the_first_bodys_object() {
+async fn a_second_body_under_the_same_id_gets_its_own_object_row_and_message() {
     let stack = Stack::new().await;
     let ingress = stack.ingress_with_bucket(None).await;
     let first = json_of_size(450_000, "first");
@@ -172,21 +172,35 @@ async fn a_second_body_under_the_same_id_never_overwrites_the_first_bodys_object
     let conflict = post(&ingress, &signed(&SCHEME, "msg_conflict", &second), &second).await;
 
     assert_eq!(again.outcome, Outcome::Duplicate(DuplicateOf::Sent));
-    assert_eq!(conflict.outcome, Outcome::IdConflict);
+    assert_eq!(
+        conflict.outcome,
+        Outcome::IdConflict(Conflicted::Accepted(Delivery::Enqueued))
+    );
     let messages = stack.drain(&stack.queue_url).await;
-    assert_eq!(messages.len(), 1);
-    assert!(stack.worker_body(&messages[0]).await == first);
+    assert_eq!(messages.len(), 2);
+    let mut bodies = Vec::new();
+    for message in &messages {
+        bodies.push(stack.worker_body(message).await);
+    }
+    assert!(bodies.contains(&first) && bodies.contains(&second));
     let row = stack.row("market:msg_conflict").await.unwrap();
     let first_key = format!("market:msg_conflict/{}", shared::event::sha256_hex(&first));
     assert_eq!(s(&row, "body_s3_key"), Some(first_key.clone()));
     assert!(stack.object(&first_key).await.0 == first);
-    // The duplicate's rewrite of the sent row's object and the conflicting body (no row points
-    // at it) are both left to expire.
+    let second_row = stack
+        .row(&format!(
+            "market:msg_conflict#{}",
+            shared::event::sha256_hex(&second)
+        ))
+        .await
+        .expect("the second body's row");
+    let second_key = format!("market:msg_conflict/{}", shared::event::sha256_hex(&second));
+    assert_eq!(s(&second_row, "body_s3_key"), Some(second_key.clone()));
+    // Both objects belong to rows marked sent, so both may expire.
     assert_eq!(
         stack.object(&first_key).await.1.as_deref(),
         Some(STATE_SENT)
     );
-    let second_key = format!("market:msg_conflict/{}", shared::event::sha256_hex(&second));
     assert_eq!(
         stack.object(&second_key).await.1.as_deref(),
         Some(STATE_SENT)

@@ -1,5 +1,5 @@
 //! Every provider scheme through the built binary, with signatures made by the provider's own SDK
-//! (scripts/signers: `standardwebhooks` and `slack_sdk` from PyPI, `stripe` and
+//! (scripts/signers: `standardwebhooks`, `svix` and `slack_sdk` from PyPI, `stripe` and
 //! `@octokit/webhooks-methods` from npm; Shopify publishes only its formula). One binary per
 //! scheme: valid, duplicate, tampered, wrong secret, unsigned, stale, future, and a secret rotated
 //! under it without a restart.
@@ -15,6 +15,8 @@ use crate::support::{repo_root, Stack, STANDARD_SECRET};
 /// One provider: its scheme, two secrets (before and after a rotation), and its requests.
 struct Provider {
     scheme: &'static str,
+    /// The signer in scripts/signers/sign.py (the scheme's name, or `svix` for Svix's headers).
+    signer: &'static str,
     old_secret: &'static str,
     new_secret: &'static str,
     /// Whether the provider signs a timestamp (then stale and future requests are refused).
@@ -66,7 +68,7 @@ impl Run<'_> {
     fn send(&self, secret: &str, id: &str, skew: i64, tamper: bool) -> (u16, String) {
         let body = (self.provider.body)(id);
         let headers = sdk_headers(
-            self.provider.scheme,
+            self.provider.signer,
             secret,
             id,
             now_millis() / 1000 + skew,
@@ -182,6 +184,7 @@ async fn exercise(provider: Provider) {
 async fn standard_webhooks_sdk_signatures_through_the_binary() {
     exercise(Provider {
         scheme: "standard-webhooks",
+        signer: "standard-webhooks",
         old_secret: STANDARD_SECRET,
         new_secret: "whsec_bmV3LXN0YW5kYXJkLXdlYmhvb2tzLXNlY3JldC0wMQ==",
         timestamped: true,
@@ -190,10 +193,26 @@ async fn standard_webhooks_sdk_signatures_through_the_binary() {
     .await;
 }
 
+/// Svix-branded senders (Clerk, Resend, ...) send the Standard Webhooks scheme under `svix-id`,
+/// `svix-timestamp` and `svix-signature`, which the Svix libraries accept as its headers.
+#[tokio::test]
+async fn svix_sdk_signatures_with_svix_headers_through_the_binary() {
+    exercise(Provider {
+        scheme: "standard-webhooks",
+        signer: "svix",
+        old_secret: STANDARD_SECRET,
+        new_secret: "whsec_bmV3LXN0YW5kYXJkLXdlYmhvb2tzLXNlY3JldC0wMQ==",
+        timestamped: true,
+        body: |id| format!(r#"{{"type":"user.created","data":{{"ref":"{id}","n":1}}}}"#),
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn stripe_sdk_signatures_through_the_binary() {
     exercise(Provider {
         scheme: "stripe",
+        signer: "stripe",
         old_secret: "whsec_old_stripe_0001",
         new_secret: "whsec_new_stripe_0002",
         timestamped: true,
@@ -208,6 +227,7 @@ async fn stripe_sdk_signatures_through_the_binary() {
 async fn github_sdk_signatures_through_the_binary() {
     exercise(Provider {
         scheme: "github",
+        signer: "github",
         old_secret: "gh-old-secret-0001",
         new_secret: "gh-new-secret-0002",
         timestamped: false,
@@ -220,6 +240,7 @@ async fn github_sdk_signatures_through_the_binary() {
 async fn shopify_formula_signatures_through_the_binary() {
     exercise(Provider {
         scheme: "shopify",
+        signer: "shopify",
         old_secret: "shpss_old_0001",
         new_secret: "shpss_new_0002",
         timestamped: false,
@@ -255,6 +276,7 @@ async fn slack_sdk_signatures_through_the_binary_and_its_url_verification() {
 
     exercise(Provider {
         scheme: "slack",
+        signer: "slack",
         old_secret: "slackold0001",
         new_secret: "slacknew0002",
         timestamped: true,

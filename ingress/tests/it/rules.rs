@@ -1,11 +1,11 @@
 //! Every failure rule of the request path (README, HTTP answers), driven in-process through `Ingress::handle` with the real
 //! SDK against moto.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::{HeaderMap, Method, StatusCode};
-use ingress::{Delivery, DuplicateOf, Ingress, Outcome, ReceivedBody, WebhookRequest};
+use ingress::{Conflicted, Delivery, DuplicateOf, Ingress, Outcome, ReceivedBody, WebhookRequest};
 use shared::signature::{Rejection, SignatureScheme, SigningKey};
 use shared::time::now_millis;
 
@@ -122,23 +122,123 @@ async fn a_redelivery_of_a_discarded_event_is_a_duplicate_and_sends_nothing() {
 }
 
 #[tokio::test]
-async fn same_id_with_another_body_keeps_the_first() {
+async fn a_second_body_under_the_same_id_reaches_the_queue_marked_as_a_conflict() {
     let stack = Stack::new().await;
     let ingress = stack.ingress().await;
     let scheme = SignatureScheme::StandardWebhooks;
     let other = br#"{"type":"product.reviewed","data":{"id":"p-1","status":"rejected"}}"#;
+    let first_hash = shared::event::sha256_hex(BODY);
+    let other_hash = shared::event::sha256_hex(other);
 
     post(&ingress, &signed(&scheme, "msg_conflict", BODY), BODY).await;
     let conflict = post(&ingress, &signed(&scheme, "msg_conflict", other), other).await;
+    let retried = post(&ingress, &signed(&scheme, "msg_conflict", other), other).await;
 
     assert_eq!(conflict.status, StatusCode::OK);
-    assert_eq!(conflict.outcome, Outcome::IdConflict);
+    assert_eq!(
+        conflict.outcome,
+        Outcome::IdConflict(Conflicted::Accepted(Delivery::Enqueued))
+    );
     assert_eq!(conflict.metrics.get("IdConflict"), 1.0);
+    let conflict_key = format!("market:msg_conflict#{other_hash}");
+    assert_eq!(conflict.key.as_deref(), Some(conflict_key.as_str()));
+    // Its own retry is an ordinary duplicate of the second body: no third message.
+    assert_eq!(retried.status, StatusCode::OK);
+    assert_eq!(
+        retried.outcome,
+        Outcome::IdConflict(Conflicted::Duplicate(DuplicateOf::Sent))
+    );
     let messages = stack.drain(&stack.queue_url).await;
-    assert_eq!(messages.len(), 1);
-    assert_eq!(messages[0].body.as_bytes(), BODY);
+    assert_eq!(messages.len(), 2, "both bodies reach the queue, once each");
+    let first = messages.iter().find(|m| m.body.as_bytes() == BODY).unwrap();
+    let second = messages
+        .iter()
+        .find(|m| m.body.as_bytes() == other)
+        .unwrap();
+    assert_eq!(first.attribute("id-conflict-of"), None);
+    assert_eq!(second.attribute("event-id"), Some("msg_conflict"));
+    assert_eq!(
+        second.attribute("id-conflict-of"),
+        Some(first_hash.as_str())
+    );
     let row = stack.row("market:msg_conflict").await.unwrap();
     assert_eq!(row["body"].as_b().unwrap().as_ref(), BODY);
+    let row = stack
+        .row(&conflict_key)
+        .await
+        .expect("the second body's row");
+    assert_eq!(row["body"].as_b().unwrap().as_ref(), other);
+    assert_eq!(s(&row, "status").as_deref(), Some("sent"));
+    assert_eq!(s(&row, "event_id").as_deref(), Some("msg_conflict"));
+    assert_eq!(s(&row, "id_conflict_of"), Some(first_hash));
+}
+
+#[tokio::test]
+async fn a_conflicting_body_left_pending_is_resent_with_its_conflict_mark() {
+    let stack = Stack::new().await;
+    let ingress = stack.ingress().await;
+    let hole = black_hole().await;
+    let no_queue = stack
+        .ingress_with(&[("RESPONSE_BUDGET_MS", "1000")], None, Some(&hole))
+        .await;
+    let scheme = SignatureScheme::StandardWebhooks;
+    let other = br#"{"type":"product.reviewed","data":{"id":"p-1","status":"rejected"}}"#;
+
+    post(
+        &ingress,
+        &signed(&scheme, "msg_deferred_conflict", BODY),
+        BODY,
+    )
+    .await;
+    let conflict = post(
+        &no_queue,
+        &signed(&scheme, "msg_deferred_conflict", other),
+        other,
+    )
+    .await;
+
+    assert_eq!(conflict.status, StatusCode::OK);
+    assert_eq!(
+        conflict.outcome,
+        Outcome::IdConflict(Conflicted::Accepted(Delivery::Deferred))
+    );
+    let key = conflict.key.unwrap();
+    let outbox = shared::outbox::DynamoDbOutbox::new(
+        aws_sdk_dynamodb::Client::new(
+            &shared::testing::sdk_config(
+                &stack.endpoint,
+                shared::aws::CallLimits::within(Duration::from_secs(5)),
+            )
+            .await,
+        ),
+        &stack.table,
+        "market",
+        8,
+    );
+    let rows = outbox.load_rows(std::slice::from_ref(&key)).await.unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].status, shared::outbox::RowStatus::Pending);
+    // What the sweeper sends for it: the provider's id and the first body's hash.
+    let message = shared::message::OutgoingMessage::for_event(
+        &rows[0].event,
+        shared::message::DeliveredBy::Sweeper,
+    );
+    assert_eq!(message.body.as_bytes(), other);
+    let attribute = |name: &str| {
+        message
+            .attributes
+            .iter()
+            .find(|(attribute, _)| *attribute == name)
+            .map(|(_, value)| value.clone())
+    };
+    assert_eq!(
+        attribute("event-id").as_deref(),
+        Some("msg_deferred_conflict")
+    );
+    assert_eq!(
+        attribute("id-conflict-of"),
+        Some(shared::event::sha256_hex(BODY))
+    );
 }
 
 #[tokio::test]
@@ -412,7 +512,7 @@ async fn hanging_aws_is_answered_within_the_response_budget() {
 }
 
 #[tokio::test]
-async fn authentic_events_with_unusable_ids_are_queued_under_the_body_hash() {
+async fn authentic_events_with_unusable_ids_are_queued_under_a_hash() {
     let stack = Stack::new().await;
     let overrides = [
         ("SIGNATURE_SCHEME", "hmac-sha256"),
@@ -421,23 +521,33 @@ async fn authentic_events_with_unusable_ids_are_queued_under_the_body_hash() {
     ];
     let ingress = stack.ingress_with(&overrides, None, None).await;
     let scheme = ingress.config().scheme.clone();
-    let too_long = format!(r#"{{"id":"{}","n":2}}"#, "x".repeat(257));
-    let bodies: [&[u8]; 3] = [
-        br#"{"id":"","n":1}"#,
-        too_long.as_bytes(),
-        br#"{"id":"evt\u0000\u001b[31m","n":3}"#,
+    let long_id = "x".repeat(257);
+    let too_long = format!(r#"{{"id":"{long_id}","n":2}}"#);
+    // An empty id names nothing: the body's hash; an unusable one: its own hash.
+    let cases: [(&[u8], String); 3] = [
+        (
+            br#"{"id":"","n":1}"#,
+            shared::event::sha256_hex(br#"{"id":"","n":1}"#),
+        ),
+        (
+            too_long.as_bytes(),
+            shared::event::sha256_hex(long_id.as_bytes()),
+        ),
+        (
+            br#"{"id":"evt\u0000\u001b[31m","n":3}"#,
+            shared::event::sha256_hex("evt\u{0}\u{1b}[31m".as_bytes()),
+        ),
     ];
 
-    for body in bodies {
+    for (body, hash) in &cases {
         let handled = post(&ingress, &signed(&scheme, "", body), body).await;
         assert_eq!(handled.status, StatusCode::OK);
         assert_eq!(handled.outcome, Outcome::Accepted(Delivery::Enqueued));
         assert_eq!(handled.metrics.get("UnusableEventId"), 1.0);
-        let hash = shared::event::sha256_hex(body);
         assert_eq!(handled.key, Some(format!("market:{hash}")));
         let row = stack.row(&format!("market:{hash}")).await.expect("row");
         // The row keeps the hash as its id (stored, or implied by the key), never the unusable id.
-        assert!(s(&row, "event_id").is_none_or(|id| id == hash));
+        assert!(s(&row, "event_id").is_none_or(|id| id == *hash));
         for (name, value) in &row {
             if let Ok(text) = value.as_s() {
                 assert!(!text.chars().any(char::is_control), "{name}: {text:?}");
@@ -448,12 +558,11 @@ async fn authentic_events_with_unusable_ids_are_queued_under_the_body_hash() {
 
     let messages = stack.drain(&stack.queue_url).await;
     assert_eq!(messages.len(), 3);
-    for body in bodies {
+    for (body, hash) in &cases {
         let message = messages
             .iter()
-            .find(|m| m.raw_body() == body)
+            .find(|m| m.raw_body() == *body)
             .expect("every event is on the queue");
-        let hash = shared::event::sha256_hex(body);
         assert_eq!(message.attribute("event-id"), Some(hash.as_str()));
     }
 }
@@ -577,4 +686,89 @@ async fn slack_url_verification_is_answered_with_its_challenge_and_enqueues_noth
     assert!(forged.body.is_empty());
     assert_eq!(stack.row_count().await, 0);
     assert!(stack.drain(&stack.queue_url).await.is_empty());
+}
+
+#[tokio::test]
+async fn two_events_with_one_body_and_unusable_ids_are_two_messages() {
+    let stack = Stack::new().await;
+    let ingress = stack.ingress().await;
+    let scheme = SignatureScheme::StandardWebhooks;
+    let body = br#"{"type":"ping"}"#;
+    let (first, second) = ("a".repeat(300), "b".repeat(300));
+
+    let one = post(&ingress, &signed(&scheme, &first, body), body).await;
+    let two = post(&ingress, &signed(&scheme, &second, body), body).await;
+    let retry = post(&ingress, &signed(&scheme, &first, body), body).await;
+
+    assert_eq!(one.outcome, Outcome::Accepted(Delivery::Enqueued));
+    assert_eq!(two.outcome, Outcome::Accepted(Delivery::Enqueued));
+    assert_eq!(retry.outcome, Outcome::Duplicate(DuplicateOf::Sent));
+    assert_ne!(one.key, two.key);
+    assert_eq!(stack.drain(&stack.queue_url).await.len(), 2);
+}
+
+#[tokio::test]
+async fn numeric_ids_beyond_64_bits_are_distinct_events() {
+    let stack = Stack::new().await;
+    let overrides = [
+        ("SIGNATURE_SCHEME", "hmac-sha256"),
+        ("SIGNATURE_HEADER", "X-Signature"),
+        ("EVENT_ID_POINTER", "/id"),
+    ];
+    let ingress = stack.ingress_with(&overrides, None, None).await;
+    let scheme = ingress.config().scheme.clone();
+    let first = br#"{"id":123456789012345678901,"status":"paid"}"#;
+    let second = br#"{"id":123456789012345678902,"status":"paid"}"#;
+
+    let one = post(&ingress, &signed(&scheme, "", first), first).await;
+    let two = post(&ingress, &signed(&scheme, "", second), second).await;
+
+    assert_eq!(one.outcome, Outcome::Accepted(Delivery::Enqueued));
+    assert_eq!(two.outcome, Outcome::Accepted(Delivery::Enqueued));
+    assert_eq!(one.key.as_deref(), Some("market:123456789012345678901"));
+    assert_eq!(two.key.as_deref(), Some("market:123456789012345678902"));
+    let messages = stack.drain(&stack.queue_url).await;
+    assert_eq!(messages.len(), 2);
+    assert!(messages
+        .iter()
+        .all(|m| m.attribute("id-conflict-of").is_none()));
+}
+
+#[tokio::test]
+async fn the_invocation_deadline_bounds_a_request_within_a_longer_budget() {
+    let stack = Stack::new().await;
+    let ingress = stack
+        .ingress_with(&[("RESPONSE_BUDGET_MS", "10000")], None, None)
+        .await;
+    let scheme = SignatureScheme::StandardWebhooks;
+    let headers = signed(&scheme, "msg_no_time_left", BODY);
+
+    // The invocation has no time left: no AWS call can be waited for, so nothing is promised.
+    let handled = ingress
+        .handle_before(
+            WebhookRequest {
+                method: &Method::POST,
+                headers: &headers,
+                body: ReceivedBody::Complete(Bytes::from_static(BODY)),
+                request_id: "test",
+            },
+            Some(Instant::now()),
+        )
+        .await;
+    assert_eq!(handled.outcome, Outcome::Failed);
+    assert_eq!(handled.status, StatusCode::INTERNAL_SERVER_ERROR);
+
+    // With time left the same request is served.
+    let handled = ingress
+        .handle_before(
+            WebhookRequest {
+                method: &Method::POST,
+                headers: &headers,
+                body: ReceivedBody::Complete(Bytes::from_static(BODY)),
+                request_id: "test",
+            },
+            Some(Instant::now() + Duration::from_secs(30)),
+        )
+        .await;
+    assert_eq!(handled.status, StatusCode::OK);
 }

@@ -227,6 +227,17 @@ impl SignatureScheme {
         Ok(Verified { key_index })
     }
 
+    /// The headers (lower-case) whose values the signature covers besides the body: a replay of a
+    /// captured request cannot change them. Every other header (the GitHub and Shopify event id
+    /// and topic headers among them) can be changed by whoever holds a signed body.
+    pub fn signed_headers(&self) -> &'static [&'static str] {
+        match self {
+            Self::StandardWebhooks => standard_webhooks::SIGNED_HEADERS,
+            Self::Slack => slack::SIGNED_HEADERS,
+            Self::HmacSha256(_) | Self::Stripe | Self::GitHub | Self::Shopify => &[],
+        }
+    }
+
     /// Where the provider puts its event id, tried in order before `EVENT_ID_HEADER` and
     /// `EVENT_ID_POINTER`.
     pub fn event_id_fields(&self) -> &'static [Field] {

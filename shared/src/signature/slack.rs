@@ -15,6 +15,9 @@ const TIMESTAMP: &str = "x-slack-request-timestamp";
 static SIGNATURE_HEADER: KnownHeader = KnownHeader::new(SIGNATURE);
 static TIMESTAMP_HEADER: KnownHeader = KnownHeader::new(TIMESTAMP);
 
+/// The header the signature covers besides the body: the timestamp.
+pub(super) const SIGNED_HEADERS: &[&str] = &[TIMESTAMP];
+
 pub(super) const EVENT_ID: &[Field] = &[Field::Pointer("/event_id")];
 pub(super) const EVENT_TYPE: &[Field] = &[Field::Pointer("/event/type"), Field::Pointer("/type")];
 

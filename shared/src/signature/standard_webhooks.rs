@@ -1,5 +1,10 @@
 //! Standard Webhooks (<https://www.standardwebhooks.com/>): `webhook-id`, `webhook-timestamp` and
 //! `webhook-signature` (space-separated `v1,<base64>` entries) over `{id}.{timestamp}.{body}`.
+//!
+//! Svix-branded senders (Clerk, Resend and others) send the same scheme as `svix-id`,
+//! `svix-timestamp` and `svix-signature`. Each of the three is taken as the Svix libraries take
+//! it: the `svix-` header when present, else the `webhook-` one; the event id follows the same
+//! rule, so it is always the id that was signed.
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
@@ -14,11 +19,22 @@ pub const STANDARD_WEBHOOKS_SECRET_PREFIX: &str = "whsec_";
 const WEBHOOK_ID: &str = "webhook-id";
 const WEBHOOK_TIMESTAMP: &str = "webhook-timestamp";
 const WEBHOOK_SIGNATURE: &str = "webhook-signature";
+const SVIX_ID: &str = "svix-id";
+const SVIX_TIMESTAMP: &str = "svix-timestamp";
+const SVIX_SIGNATURE: &str = "svix-signature";
 static ID_HEADER: KnownHeader = KnownHeader::new(WEBHOOK_ID);
 static TIMESTAMP_HEADER: KnownHeader = KnownHeader::new(WEBHOOK_TIMESTAMP);
 static SIGNATURE_HEADER: KnownHeader = KnownHeader::new(WEBHOOK_SIGNATURE);
+static SVIX_ID_HEADER: KnownHeader = KnownHeader::new(SVIX_ID);
+static SVIX_TIMESTAMP_HEADER: KnownHeader = KnownHeader::new(SVIX_TIMESTAMP);
+static SVIX_SIGNATURE_HEADER: KnownHeader = KnownHeader::new(SVIX_SIGNATURE);
 
-pub(super) const EVENT_ID: &[Field] = &[Field::Header(WEBHOOK_ID)];
+/// The headers the signature covers: the id and the timestamp, under either name.
+pub(super) const SIGNED_HEADERS: &[&str] =
+    &[WEBHOOK_ID, WEBHOOK_TIMESTAMP, SVIX_ID, SVIX_TIMESTAMP];
+
+/// `svix-id` first, as in [`verify`]: the id that was signed.
+pub(super) const EVENT_ID: &[Field] = &[Field::Header(SVIX_ID), Field::Header(WEBHOOK_ID)];
 pub(super) const EVENT_TYPE: &[Field] = &[Field::Pointer("/type")];
 
 /// A secret's key bytes: base64 after the optional `whsec_` prefix.
@@ -45,10 +61,17 @@ pub(super) fn verify(
     keys: &SigningKeys,
     window: Window,
 ) -> Result<usize, Rejection> {
-    let id = header_str(headers, &ID_HEADER).ok_or(Rejection::MissingHeader(WEBHOOK_ID))?;
-    let timestamp_text = header_str(headers, &TIMESTAMP_HEADER)
+    let id = header_str(headers, &SVIX_ID_HEADER)
+        .or_else(|| header_str(headers, &ID_HEADER))
+        .ok_or(Rejection::MissingHeader(WEBHOOK_ID))?;
+    let timestamp_text = header_str(headers, &SVIX_TIMESTAMP_HEADER)
+        .or_else(|| header_str(headers, &TIMESTAMP_HEADER))
         .ok_or(Rejection::MissingHeader(WEBHOOK_TIMESTAMP))?;
-    let signatures = signature_header(headers, &SIGNATURE_HEADER)?;
+    let signatures = if headers.contains_key(&SVIX_SIGNATURE_HEADER.header) {
+        signature_header(headers, &SVIX_SIGNATURE_HEADER)?
+    } else {
+        signature_header(headers, &SIGNATURE_HEADER)?
+    };
     let timestamp =
         parse_timestamp(timestamp_text).ok_or(Rejection::Malformed(WEBHOOK_TIMESTAMP))?;
     window.check(timestamp)?;
@@ -203,6 +226,39 @@ mod tests {
         assert_eq!(
             verify_spec(&headers, SPEC_BODY, &keys, SPEC_TIMESTAMP),
             Err(Rejection::Malformed(WEBHOOK_TIMESTAMP))
+        );
+    }
+
+    #[test]
+    fn svix_header_names_verify_and_name_the_signed_id() {
+        let keys = spec_keys(SPEC_SECRET);
+        let mut headers = HeaderMap::new();
+        headers.insert(SVIX_ID, SPEC_ID.parse().unwrap());
+        headers.insert(SVIX_TIMESTAMP, SPEC_TIMESTAMP.to_string().parse().unwrap());
+        headers.insert(SVIX_SIGNATURE, SPEC_SIGNATURE.parse().unwrap());
+        assert_eq!(
+            verify_spec(&headers, SPEC_BODY, &keys, SPEC_TIMESTAMP),
+            FIRST_KEY
+        );
+        // An unsigned `webhook-id` beside them changes neither what is verified nor the event id.
+        headers.insert(WEBHOOK_ID, "msg_other".parse().unwrap());
+        assert_eq!(
+            verify_spec(&headers, SPEC_BODY, &keys, SPEC_TIMESTAMP),
+            FIRST_KEY
+        );
+        let id = crate::event::event_id(
+            &SignatureScheme::StandardWebhooks,
+            &crate::config::EventIdRule::default(),
+            &headers,
+            SPEC_BODY,
+            &crate::event::LazyJson::default(),
+        );
+        assert_eq!(id.value, SPEC_ID);
+        // A svix-id that is not the signed one does not verify.
+        headers.insert(SVIX_ID, "msg_forged".parse().unwrap());
+        assert_eq!(
+            verify_spec(&headers, SPEC_BODY, &keys, SPEC_TIMESTAMP),
+            Err(Rejection::NoMatch)
         );
     }
 
