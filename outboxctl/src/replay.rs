@@ -7,7 +7,6 @@ use serde_json::json;
 use shared::message::OutgoingMessage;
 use shared::outbox::{ReceivedWindow, SentRow};
 use shared::queue::{batches, QueueError};
-use shared::routes::deduplication_id;
 use shared::time::{now_millis, rfc3339_millis, EpochMillis};
 use tokio::task::JoinSet;
 
@@ -45,11 +44,6 @@ impl SegmentReport {
 /// duplicate SQS drops while outboxctl counts it sent.
 fn run_id(now: EpochMillis) -> String {
     format!("r{now}-{}", std::process::id())
-}
-
-/// The FIFO deduplication id of `key`'s message in replay run `run`.
-pub fn replay_deduplication_id(key: &str, run: &str) -> String {
-    deduplication_id(&format!("{key}#replay#{run}"))
 }
 
 pub async fn run(
@@ -231,10 +225,7 @@ async fn replay_page(target: &Target, rows: &[SentRow], run: &str, report: &mut 
     let messages: Vec<(String, OutgoingMessage)> = rows
         .iter()
         .map(|sent| {
-            let mut message = OutgoingMessage::replay(&sent.row.event, sent.message_id.as_deref());
-            if let Some(fifo) = &mut message.fifo {
-                fifo.deduplication_id = replay_deduplication_id(&sent.row.key, run);
-            }
+            let message = OutgoingMessage::replay(&sent.row.event, sent.message_id.as_deref(), run);
             (sent.row.key.clone(), message)
         })
         .collect();
@@ -281,16 +272,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn each_run_gives_an_event_its_own_deduplication_id() {
-        let (first, second) = (run_id(1_000), run_id(2_000));
-        assert_ne!(
-            replay_deduplication_id("shop:evt_1", &first),
-            replay_deduplication_id("shop:evt_1", &second)
-        );
-        assert_eq!(
-            replay_deduplication_id("shop:evt_1", &first),
-            replay_deduplication_id("shop:evt_1", &first),
-            "one run sends an event once"
-        );
+    fn each_run_has_its_own_name() {
+        assert_ne!(run_id(1_000), run_id(2_000));
     }
 }

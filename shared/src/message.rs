@@ -108,18 +108,19 @@ impl OutgoingMessage {
 }
 
 impl OutgoingMessage {
-    /// An event already delivered once, sent again by on-call: `delivered-by: outboxctl` and
-    /// `replay-of` naming the first delivery's message id (or `unknown` when the row lacks it).
-    pub fn replay(event: &AcceptedEvent, first_message_id: Option<&str>) -> Self {
+    /// An event already delivered once, sent again by on-call in replay run `run`:
+    /// `delivered-by: outboxctl` and `replay-of` naming the first delivery's message id (or
+    /// `unknown` when the row lacks it).
+    pub fn replay(event: &AcceptedEvent, first_message_id: Option<&str>, run: &str) -> Self {
         let mut message = Self::for_event(event, DeliveredBy::Outboxctl);
         message.attributes.push((
             ATTR_REPLAY_OF,
             first_message_id.unwrap_or("unknown").to_owned(),
         ));
-        // The first delivery's deduplication id would make a FIFO queue drop a replay within its
-        // five-minute window; a second replay within the window is still dropped.
+        // A FIFO queue drops a message whose deduplication id it saw in the last five minutes:
+        // each run has its own, so neither the first delivery nor an earlier replay hides it.
         if let Some(fifo) = &mut message.fifo {
-            fifo.deduplication_id = deduplication_id(&format!("{}#replay", event.key));
+            fifo.deduplication_id = deduplication_id(&format!("{}#replay#{run}", event.key));
         }
         message
     }
@@ -181,24 +182,27 @@ mod tests {
     }
 
     #[test]
-    fn a_fifo_replay_has_its_own_deduplication_id_and_the_same_group() {
+    fn a_fifo_replay_has_its_own_deduplication_id_per_run_and_the_same_group() {
         let mut fifo_event = event(b"{}", None);
         fifo_event.destination.group_id = Some("order-7".into());
         let first = OutgoingMessage::for_event(&fifo_event, DeliveredBy::Ingress);
-        let replay = OutgoingMessage::replay(&fifo_event, Some("m-1"));
-        let (first, replay) = (first.fifo.unwrap(), replay.fifo.unwrap());
-        assert_eq!(replay.group_id, "order-7");
+        let replay = |run| {
+            OutgoingMessage::replay(&fifo_event, Some("m-1"), run)
+                .fifo
+                .unwrap()
+        };
+        let (first, replayed) = (first.fifo.unwrap(), replay("r1"));
+        assert_eq!(replayed.group_id, "order-7");
         assert_ne!(
-            replay.deduplication_id, first.deduplication_id,
+            replayed.deduplication_id, first.deduplication_id,
             "SQS would drop the replay"
         );
-        assert_eq!(
-            OutgoingMessage::replay(&fifo_event, Some("m-1"))
-                .fifo
-                .unwrap(),
-            replay,
-            "a replay run twice within the window is dropped by SQS"
+        assert_ne!(
+            replayed.deduplication_id,
+            replay("r2").deduplication_id,
+            "SQS would drop a second run within five minutes"
         );
+        assert_eq!(replayed, replay("r1"), "one run sends an event once");
     }
 
     #[test]
