@@ -203,11 +203,13 @@ mod tests {
 
     #[test]
     fn warm_throughput_is_sized_from_the_peak_and_the_row() {
-        // Rows of 1-2 KiB: 4 units a webhook on the table, 2 on the index.
+        // Rows under 1 KiB (most webhooks, stored compressed): 2 units a webhook on the table;
+        // rows of 1-2 KiB: 4. The index: 2.
+        assert_eq!(table_warm_write_units_for(10_000.0, 1000), Some(25_000));
         assert_eq!(table_warm_write_units_for(10_000.0, 1800), Some(50_000));
         assert_eq!(index_warm_write_units_for(10_000.0), Some(25_000));
         // What a new table serves anyway needs no warm throughput.
-        assert_eq!(table_warm_write_units_for(500.0, 1800), None);
+        assert_eq!(table_warm_write_units_for(1600.0, 1000), None);
         assert_eq!(index_warm_write_units_for(1600.0), None);
     }
 
