@@ -161,8 +161,8 @@ pub const INDEX_WRITES_PER_WEBHOOK: u64 = 2;
 /// writes two entries of its shard's index partition, and a partition takes
 /// [`PARTITION_WRITE_UNITS_PER_SECOND`], planned at [`PLANNED_SHARE`]. Never below the default 8.
 pub fn pending_shards_for(webhooks_per_second: f64) -> u16 {
-    let per_shard = PARTITION_WRITE_UNITS_PER_SECOND as f64 * PLANNED_SHARE
-        / INDEX_WRITES_PER_WEBHOOK as f64;
+    let per_shard =
+        PARTITION_WRITE_UNITS_PER_SECOND as f64 * PLANNED_SHARE / INDEX_WRITES_PER_WEBHOOK as f64;
     let shards = (webhooks_per_second / per_shard).ceil();
     (shards.clamp(8.0, f64::from(MAX_PENDING_SHARDS))) as u16
 }

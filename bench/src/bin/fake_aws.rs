@@ -16,7 +16,8 @@
 //! one unit of its partition). A write that any bucket cannot pay is refused whole, as DynamoDB
 //! refuses a table write its index cannot take, with `ProvisionedThroughputExceededException`;
 //! SSM answers `ThrottlingException`. `GET /_stats` answers the counters and `GET /_messages`
-//! the `event-id` of every message queued, for the wind tunnel's consumer.
+//! the `event-id` of every message queued, for the wind tunnel's consumer; `POST /_load` stores a
+//! JSON array of items as they are, unbilled (a backlog left by an outage).
 //!
 //! It implements only what the bench's backlog writer, the sweeper and the ingress's cold start
 //! call, the way they call it: SSM GetParameter (every name has the value of `--secret`),
@@ -138,12 +139,12 @@ impl Limits {
             *needed.entry(partition).or_default() += 1.0;
         }
         let (quotas, partitions) = (self.quotas, &mut self.partitions);
-        let mut affordable = self.table.tokens >= table_units
-            && self.index.tokens >= index_writes.len() as f64;
+        let mut affordable =
+            self.table.tokens >= table_units && self.index.tokens >= index_writes.len() as f64;
         for (partition, units) in &needed {
-            let bucket = partitions.entry((*partition).to_owned()).or_insert_with(|| {
-                Bucket::new(quotas.partition_write_units, quotas.burst_secs)
-            });
+            let bucket = partitions
+                .entry((*partition).to_owned())
+                .or_insert_with(|| Bucket::new(quotas.partition_write_units, quotas.burst_secs));
             bucket.refill(now);
             affordable &= bucket.tokens >= *units;
         }
@@ -252,11 +253,11 @@ impl Tables {
                 }
                 self.counters.get_parameter += 1;
                 Ok(json!({"Parameter": {
-                "Name": input["Name"],
-                "Type": "SecureString",
-                "Value": self.secret,
-                "Version": 1,
-            }}))
+                    "Name": input["Name"],
+                    "Type": "SecureString",
+                    "Value": self.secret,
+                    "Version": 1,
+                }}))
             }
             other => refuse(
                 "UnknownOperationException",
@@ -551,6 +552,25 @@ async fn serve(
             _ => json!({"message": "GET /_stats or /_messages"}),
         };
         return Ok(Response::new(Full::new(Bytes::from(output.to_string()))));
+    }
+    if request.method() == http::Method::POST && request.uri().path() == "/_load" {
+        let body = request
+            .into_body()
+            .collect()
+            .await
+            .map(|b| b.to_bytes())
+            .unwrap_or_default();
+        let items: Vec<Item> = serde_json::from_slice(&body).unwrap_or_default();
+        let mut tables = tables.lock().expect("no thread panics holding the tables");
+        let loaded = items.len();
+        for item in items {
+            if let Ok(id) = key_of(&item) {
+                tables.store(id, item);
+            }
+        }
+        return Ok(Response::new(Full::new(Bytes::from(
+            json!({"loaded": loaded}).to_string(),
+        ))));
     }
     let target = request
         .headers()
