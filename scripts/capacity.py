@@ -31,7 +31,10 @@ def run_both(args, out):
     runs = {name: subprocess.Popen(command + ["--settings", name], stdout=subprocess.DEVNULL)
             for name in SETTINGS}
     backlog = round(args.outage_rows / args.scale)
-    runs["drain"] = subprocess.Popen(command + ["--settings", "default", "--backlog", str(backlog)],
+    # The drain has no burst before it: it may take the burst runs' whole time.
+    drain_limit = args.ramp_secs + args.hold_secs + args.drain_limit_secs - 60
+    runs["drain"] = subprocess.Popen(command + ["--settings", "default", "--backlog", str(backlog),
+                                                "--drain-limit-secs", str(drain_limit)],
                                      stdout=subprocess.DEVNULL)
     failed = [name for name, process in runs.items() if process.wait() != 0]
     return failed, time.monotonic() - started
