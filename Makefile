@@ -9,7 +9,7 @@ VENV_STAMP := .venv/.installed-moto$(MOTO_VERSION)-sw$(STANDARDWEBHOOKS_VERSION)
 FUZZ_SECS ?= 60
 export MOTO_ENDPOINT ?= http://127.0.0.1:4566
 
-.PHONY: help venv signers moto build run up down test lint unit-and-integration check-infra model fuzz package bench bench-sweep soak clean
+.PHONY: help venv signers moto build run up down test lint unit-and-integration check-infra model fuzz package bench bench-sweep soak capacity clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 24
@@ -80,6 +80,19 @@ bench: moto ## release builds, then every benchmark beside its reference; writes
 
 bench-sweep: moto build ## sweep throughput against moto (ROWS=3000)
 	.venv/bin/python scripts/bench_sweep.py --rows $(or $(ROWS),3000)
+
+# matplotlib draws the picture; its own venv keeps it out of the test tools' .venv.
+MATPLOTLIB_VERSION := 3.11.2
+CAPACITY_VENV_STAMP := .venv-capacity/.installed-matplotlib$(MATPLOTLIB_VERSION)
+
+$(CAPACITY_VENV_STAMP):
+	python3 -m venv .venv-capacity
+	.venv-capacity/bin/pip install --quiet --disable-pip-version-check 'matplotlib==$(MATPLOTLIB_VERSION)'
+	touch $@
+
+capacity: build $(CAPACITY_VENV_STAMP) ## wind tunnel: a 10,000/s burst against AWS's quotas scaled 1/100, default vs tuned settings; table, docs/capacity.png, lost must be 0 (CAPACITY_ARGS=...)
+	cargo build -p bench --bin capacity --bin fake_aws
+	.venv-capacity/bin/python scripts/capacity.py --bin-dir $${CARGO_TARGET_DIR:-target}/debug $(CAPACITY_ARGS)
 
 clean: down ## remove build output and local state
 	rm -rf target dist .local

@@ -28,7 +28,8 @@ use shared::metrics::{EmfEmitter, MetricSet, Unit};
 use shared::outbox::{DynamoDbOutbox, ExistingRow, InsertOutcome, MarkOutcome, RowStatus};
 use shared::queue::{QueueError, Queues, SqsQueue};
 use shared::secrets::{
-    RefreshPolicy, SecretCache, SecretsError, SsmParameter, SsmSecrets, MIN_REFRESH_GAP,
+    ColdStartRetry, RefreshPolicy, SecretCache, SecretsError, SsmParameter, SsmSecrets,
+    MIN_REFRESH_GAP,
 };
 use shared::signature::{
     url_verification_challenge, Rejection, SignatureScheme, SigningKeys, Verified,
@@ -318,10 +319,18 @@ impl Ingress {
         // The secret read and the connections' warm-up do not depend on each other: together, the
         // cold start waits for the slowest call instead of their sum.
         let (secrets, ()) = tokio::join!(
-            SecretCache::load(Box::new(source), refresh_policy(&config)),
+            SecretCache::load(
+                Box::new(source),
+                refresh_policy(&config),
+                ColdStartRetry::WITHIN_LAMBDA_INIT
+            ),
             warm_up(&outbox, &queues),
         );
-        let ingress = Self::with_queues(config, secrets?, outbox, queues);
+        let (secrets, retries) = secrets?;
+        let ingress = Self::with_queues(config, secrets, outbox, queues);
+        let mut cold_start = MetricSet::default();
+        cold_start.add("ColdStartSecretRetries", f64::from(retries), Unit::Count);
+        ingress.metrics.emit(&cold_start, now_millis());
         Ok(match store {
             Some(store) => ingress.with_body_store(store),
             None => ingress,

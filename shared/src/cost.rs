@@ -144,10 +144,74 @@ pub fn update(old: &Item, new: &Item, index: &KeysOnlyIndex) -> WriteUnits {
     }
 }
 
+/// The write units one partition of a table or index serves a second, whatever the table's
+/// throughput: the pending index puts every row of a shard on one partition.
+pub const PARTITION_WRITE_UNITS_PER_SECOND: u64 = 1000;
+/// What a new on-demand table, and each new index, serves at once before it has scaled.
+pub const NEW_TABLE_WRITE_UNITS_PER_SECOND: u64 = 4000;
+/// The share of a quota a sizing plans to use: the rest absorbs uneven shards and retries.
+pub const PLANNED_SHARE: f64 = 0.8;
+/// The largest `PENDING_SHARDS` the configuration accepts.
+const MAX_PENDING_SHARDS: u16 = 256;
+
+/// Index entries written per webhook: added with the pending row, removed when it is sent.
+pub const INDEX_WRITES_PER_WEBHOOK: u64 = 2;
+
+/// `PENDING_SHARDS` for an expected peak of `webhooks_per_second` for one source: each webhook
+/// writes two entries of its shard's index partition, and a partition takes
+/// [`PARTITION_WRITE_UNITS_PER_SECOND`], planned at [`PLANNED_SHARE`]. Never below the default 8.
+pub fn pending_shards_for(webhooks_per_second: f64) -> u16 {
+    let per_shard =
+        PARTITION_WRITE_UNITS_PER_SECOND as f64 * PLANNED_SHARE / INDEX_WRITES_PER_WEBHOOK as f64;
+    let shards = (webhooks_per_second / per_shard).ceil();
+    (shards.clamp(8.0, f64::from(MAX_PENDING_SHARDS))) as u16
+}
+
+/// The table's warm write throughput for a peak of `webhooks_per_second` with rows of `row_bytes`:
+/// the put and the mark-sent update each bill one unit per started KiB, planned at
+/// [`PLANNED_SHARE`]. `None` when a new table's own throughput already covers it.
+pub fn table_warm_write_units_for(webhooks_per_second: f64, row_bytes: usize) -> Option<u64> {
+    let per_webhook = 2 * write_units(row_bytes);
+    warm_units(webhooks_per_second * per_webhook as f64)
+}
+
+/// The unsent-index's warm write throughput for a peak of `webhooks_per_second` (two one-unit
+/// entries a webhook), or `None` when a new index's own throughput covers it.
+pub fn index_warm_write_units_for(webhooks_per_second: f64) -> Option<u64> {
+    warm_units(webhooks_per_second * INDEX_WRITES_PER_WEBHOOK as f64)
+}
+
+fn warm_units(units_per_second: f64) -> Option<u64> {
+    let planned = (units_per_second / PLANNED_SHARE / 1000.0).ceil() as u64 * 1000;
+    (planned > NEW_TABLE_WRITE_UNITS_PER_SECOND).then_some(planned)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use aws_sdk_dynamodb::primitives::Blob;
+
+    #[test]
+    fn pending_shards_grow_with_the_peak_from_the_default_eight() {
+        assert_eq!(pending_shards_for(0.0), 8);
+        // 8 shards take 8 x 1,000 x 0.8 / 2 = 3,200 webhooks a second.
+        assert_eq!(pending_shards_for(3200.0), 8);
+        assert_eq!(pending_shards_for(3201.0), 9);
+        assert_eq!(pending_shards_for(10_000.0), 25);
+        assert_eq!(pending_shards_for(1e9), 256);
+    }
+
+    #[test]
+    fn warm_throughput_is_sized_from_the_peak_and_the_row() {
+        // Rows under 1 KiB (most webhooks, stored compressed): 2 units a webhook on the table;
+        // rows of 1-2 KiB: 4. The index: 2.
+        assert_eq!(table_warm_write_units_for(10_000.0, 1000), Some(25_000));
+        assert_eq!(table_warm_write_units_for(10_000.0, 1800), Some(50_000));
+        assert_eq!(index_warm_write_units_for(10_000.0), Some(25_000));
+        // What a new table serves anyway needs no warm throughput.
+        assert_eq!(table_warm_write_units_for(1600.0, 1000), None);
+        assert_eq!(index_warm_write_units_for(1600.0), None);
+    }
 
     fn s(text: &str) -> AttributeValue {
         AttributeValue::S(text.to_owned())

@@ -1,12 +1,15 @@
 //! The webhook signing secrets, read from SSM Parameter Store (SecureString, decrypted) at cold start
 //! and kept by [`SecretCache`], which re-reads them when they are old or a signature fails, so a
-//! rotated secret is picked up without a redeploy.
+//! rotated secret is picked up without a redeploy. The cold start's read backs off with jitter and
+//! tries again while SSM throttles it (its standard throughput is shared by every function of the
+//! account and region), within the time Lambda gives an init.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use aws_sdk_ssm::error::SdkError;
 use aws_sdk_ssm::Client;
 use tracing::{info, warn};
 
@@ -19,6 +22,8 @@ pub enum SecretsError {
     Read {
         parameter: String,
         message: String,
+        /// Throttled, timed out or a server error: the same read may succeed a moment later.
+        transient: bool,
         #[source]
         source: BoxError,
     },
@@ -58,6 +63,7 @@ impl SsmSecrets {
             .map_err(|err| SecretsError::Read {
                 parameter: parameter.to_owned(),
                 message: describe(&err),
+                transient: is_transient(&err),
                 source: err.into(),
             })?;
         let value =
@@ -74,6 +80,116 @@ impl SsmSecrets {
                 source,
             })
     }
+}
+
+impl SecretsError {
+    /// Whether reading again later may succeed (a throttle, a timeout, a server error), as opposed
+    /// to a missing parameter, a denied permission or an unusable value.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            Self::Read {
+                transient: true,
+                ..
+            }
+        )
+    }
+}
+
+/// The error codes of a GetParameter that is worth repeating.
+const TRANSIENT_SSM_CODES: &[&str] = &[
+    "ThrottlingException",
+    "TooManyRequestsException",
+    "InternalServerError",
+    "ServiceUnavailable",
+];
+
+fn is_transient<E: aws_sdk_ssm::error::ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
+    match err {
+        SdkError::ServiceError(service) => service
+            .err()
+            .code()
+            .is_some_and(|code| TRANSIENT_SSM_CODES.contains(&code)),
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            true
+        }
+        _ => false,
+    }
+}
+
+/// How a cold start retries a transient secret read: full-jitter exponential backoff (a wait
+/// drawn uniformly below `first_backoff * 2^n`, at most `max_backoff`), so instances started
+/// together spread their retries instead of throttling each other again, until `within` has
+/// passed since the first attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ColdStartRetry {
+    pub within: Duration,
+    pub first_backoff: Duration,
+    pub max_backoff: Duration,
+}
+
+impl ColdStartRetry {
+    /// Lambda gives a function's init 10 s: retrying for 8 leaves the rest of the cold start (the
+    /// connections' warm-up runs beside the read) its time.
+    pub const WITHIN_LAMBDA_INIT: Self = Self {
+        within: Duration::from_secs(8),
+        first_backoff: Duration::from_millis(100),
+        max_backoff: Duration::from_secs(2),
+    };
+
+    /// The wait before retry number `retry` (0 for the first), for `unit` drawn from [0, 1).
+    pub fn backoff(&self, retry: u32, unit: f64) -> Duration {
+        let ceiling = self
+            .first_backoff
+            .saturating_mul(1u32.checked_shl(retry.min(31)).unwrap_or(u32::MAX))
+            .min(self.max_backoff);
+        ceiling.mul_f64(unit.clamp(0.0, 1.0))
+    }
+
+    /// Reads `source` until it succeeds, fails for good, or the next wait would end past
+    /// `within`; the keys come back with the number of retries it took.
+    async fn read<Sleep, Slept>(
+        &self,
+        source: &dyn SecretSource,
+        now: impl Fn() -> Instant,
+        mut unit: impl FnMut() -> f64,
+        sleep: Sleep,
+    ) -> Result<(SigningKeys, u32), SecretsError>
+    where
+        Sleep: Fn(Duration) -> Slept,
+        Slept: Future<Output = ()>,
+    {
+        let started = now();
+        let mut retries = 0;
+        loop {
+            match source.load().await {
+                Ok(keys) => return Ok((keys, retries)),
+                Err(err) if err.is_transient() => {
+                    let wait = self.backoff(retries, unit());
+                    if now().saturating_duration_since(started) + wait > self.within {
+                        return Err(err);
+                    }
+                    warn!(retry = retries + 1, wait_ms = wait.as_millis() as u64, error = %err, "reading the signing secrets at cold start failed; trying again");
+                    sleep(wait).await;
+                    retries += 1;
+                }
+                Err(err) => return Err(err),
+            }
+        }
+    }
+}
+
+/// A number drawn uniformly from [0, 1): the standard library's per-process random hash keys,
+/// so every instance draws different waits without a random-number crate.
+fn jitter_unit() -> f64 {
+    use std::hash::{BuildHasher as _, Hasher as _};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |since| since.as_nanos()),
+    );
+    (hasher.finish() >> 11) as f64 / (1u64 << 53) as f64
 }
 
 /// Where the signing keys come from: the SSM parameter, or fixed keys in tests.
@@ -156,22 +272,42 @@ pub struct SecretCache {
 }
 
 impl SecretCache {
-    /// Reads the keys once; failing here stops the cold start.
+    /// Reads the keys at cold start, retrying a transient failure as `retry` allows; failing here
+    /// stops the cold start. Returns the cache and how many retries the read took.
     pub async fn load(
         source: Box<dyn SecretSource>,
         policy: RefreshPolicy,
-    ) -> Result<Self, SecretsError> {
-        Self::load_with_clock(source, policy, Instant::now).await
+        retry: ColdStartRetry,
+    ) -> Result<(Self, u32), SecretsError> {
+        let (keys, retries) = retry
+            .read(
+                source.as_ref(),
+                Instant::now,
+                jitter_unit,
+                tokio::time::sleep,
+            )
+            .await?;
+        Ok((Self::loaded(source, policy, keys, Instant::now), retries))
     }
 
+    #[cfg(test)]
     async fn load_with_clock(
         source: Box<dyn SecretSource>,
         policy: RefreshPolicy,
         now: fn() -> Instant,
     ) -> Result<Self, SecretsError> {
         let keys = source.load().await?;
+        Ok(Self::loaded(source, policy, keys, now))
+    }
+
+    fn loaded(
+        source: Box<dyn SecretSource>,
+        policy: RefreshPolicy,
+        keys: SigningKeys,
+        now: fn() -> Instant,
+    ) -> Self {
         let loaded_at = now();
-        Ok(Self {
+        Self {
             source,
             policy,
             cached: std::sync::Mutex::new(Cached {
@@ -181,7 +317,7 @@ impl SecretCache {
             }),
             reading: tokio::sync::Mutex::new(()),
             now,
-        })
+        }
     }
 
     /// Keys that never change (tests, benchmarks): nothing is ever read.
@@ -372,5 +508,129 @@ mod tests {
         assert!(cache.after_failed_verification(limit).await.is_none());
         assert_eq!(cache.current(limit).await.len(), 2);
         assert_eq!(source.reads.load(Ordering::SeqCst), 3);
+    }
+
+    /// A transient read failure, as a throttled GetParameter gives.
+    fn throttled() -> SecretsError {
+        SecretsError::Read {
+            parameter: "/test".into(),
+            message: "ThrottlingException: Rate exceeded".into(),
+            transient: true,
+            source: Box::new(std::io::Error::other("Rate exceeded")),
+        }
+    }
+
+    /// Fails with `throttled` for the first `failures` reads, then serves a key; counts reads.
+    struct ThrottledFor {
+        failures: usize,
+        permanent: bool,
+        reads: AtomicUsize,
+    }
+
+    impl SecretSource for Arc<ThrottledFor> {
+        fn load(
+            &self,
+        ) -> Pin<Box<dyn Future<Output = Result<SigningKeys, SecretsError>> + Send + '_>> {
+            let read = self.reads.fetch_add(1, Ordering::SeqCst);
+            Box::pin(async move {
+                if read >= self.failures {
+                    Ok(SignatureScheme::GitHub.parse_keys("secret").unwrap())
+                } else if self.permanent {
+                    Err(SecretsError::NoValue {
+                        parameter: "/test".into(),
+                    })
+                } else {
+                    Err(throttled())
+                }
+            })
+        }
+    }
+
+    /// Runs the cold-start read on a clock that moves only by the waits it sleeps, with the
+    /// jitter fixed at `unit`; returns the outcome, the reads made and the waits slept.
+    async fn read_on_test_clock(
+        failures: usize,
+        permanent: bool,
+        unit: f64,
+    ) -> (Result<u32, SecretsError>, usize, Vec<Duration>) {
+        let source = Arc::new(ThrottledFor {
+            failures,
+            permanent,
+            reads: AtomicUsize::new(0),
+        });
+        let origin = Instant::now();
+        let elapsed = Arc::new(std::sync::Mutex::new(Duration::ZERO));
+        let waits = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let clock = Arc::clone(&elapsed);
+        let slept = (Arc::clone(&elapsed), Arc::clone(&waits));
+        let outcome = ColdStartRetry::WITHIN_LAMBDA_INIT
+            .read(
+                &Arc::clone(&source),
+                move || origin + *clock.lock().unwrap(),
+                || unit,
+                move |wait| {
+                    *slept.0.lock().unwrap() += wait;
+                    slept.1.lock().unwrap().push(wait);
+                    std::future::ready(())
+                },
+            )
+            .await
+            .map(|(_, retries)| retries);
+        let waits = waits.lock().unwrap().clone();
+        (outcome, source.reads.load(Ordering::SeqCst), waits)
+    }
+
+    #[test]
+    fn cold_start_backoff_is_full_jitter_below_a_doubling_ceiling() {
+        let retry = ColdStartRetry::WITHIN_LAMBDA_INIT;
+        assert_eq!(retry.backoff(0, 1.0), Duration::from_millis(100));
+        assert_eq!(retry.backoff(3, 1.0), Duration::from_millis(800));
+        assert_eq!(retry.backoff(4, 1.0), Duration::from_millis(1600));
+        assert_eq!(retry.backoff(5, 1.0), Duration::from_secs(2));
+        assert_eq!(retry.backoff(60, 1.0), Duration::from_secs(2));
+        assert_eq!(retry.backoff(3, 0.5), Duration::from_millis(400));
+        assert_eq!(retry.backoff(3, 0.0), Duration::ZERO);
+        let unit = jitter_unit();
+        assert!((0.0..1.0).contains(&unit), "{unit}");
+    }
+
+    #[tokio::test]
+    async fn a_throttled_cold_start_read_backs_off_and_gets_the_keys() {
+        let (outcome, reads, waits) = read_on_test_clock(4, false, 1.0).await;
+        assert_eq!(outcome.unwrap(), 4);
+        assert_eq!(reads, 5);
+        let millis: Vec<u128> = waits.iter().map(Duration::as_millis).collect();
+        assert_eq!(millis, [100, 200, 400, 800]);
+    }
+
+    #[tokio::test]
+    async fn a_cold_start_read_gives_up_before_the_init_time_runs_out() {
+        let (outcome, reads, waits) = read_on_test_clock(usize::MAX, false, 1.0).await;
+        assert!(outcome.unwrap_err().is_transient());
+        // Reads at 0, 0.1, 0.3, 0.7, 1.5, 3.1, 5.1 and 7.1 s; another 2 s wait would pass 8 s.
+        assert_eq!(reads, 8);
+        assert!(waits.iter().sum::<Duration>() <= ColdStartRetry::WITHIN_LAMBDA_INIT.within);
+    }
+
+    #[tokio::test]
+    async fn a_permanent_secret_failure_is_not_retried() {
+        let (outcome, reads, waits) = read_on_test_clock(1, true, 1.0).await;
+        assert!(!outcome.unwrap_err().is_transient());
+        assert_eq!(reads, 1);
+        assert!(waits.is_empty());
+    }
+
+    #[test]
+    fn throttles_and_server_errors_are_transient_missing_parameters_are_not() {
+        use aws_sdk_ssm::error::ErrorMetadata;
+        use aws_sdk_ssm::operation::get_parameter::GetParameterError;
+        let with_code = |code: &str| {
+            let err = GetParameterError::generic(ErrorMetadata::builder().code(code).build());
+            is_transient(&SdkError::<_, ()>::service_error(err, ()))
+        };
+        assert!(with_code("ThrottlingException"));
+        assert!(with_code("InternalServerError"));
+        assert!(!with_code("ParameterNotFound"));
+        assert!(!with_code("AccessDeniedException"));
     }
 }

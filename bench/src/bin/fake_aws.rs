@@ -5,8 +5,19 @@
 //! concurrency.
 //!
 //! ```text
-//! fake-aws [--secret VALUE]   # prints `listening http://127.0.0.1:PORT`, serves until killed
+//! fake-aws [--secret VALUE] [--quotas JSON]   # prints `listening http://127.0.0.1:PORT`
 //! ```
+//!
+//! With `--quotas` it also enforces AWS's throughput quotas, as token buckets refilled by the
+//! clock (the capacity wind tunnel scales them down): write units a second for the table, for the
+//! unsent-index as a whole and for each of its partitions (one per hash key value), and
+//! GetParameter calls a second. Write units follow DynamoDB's rules (one per started KiB of the
+//! item, an UpdateItem billing the larger of before and after; an index entry put or removed is
+//! one unit of its partition). A write that any bucket cannot pay is refused whole, as DynamoDB
+//! refuses a table write its index cannot take, with `ProvisionedThroughputExceededException`;
+//! SSM answers `ThrottlingException`. `GET /_stats` answers the counters and `GET /_messages`
+//! the `event-id` of every message queued, for the wind tunnel's consumer; `POST /_load` stores a
+//! JSON array of items as they are, unbilled (a backlog left by an outage).
 //!
 //! It implements only what the bench's backlog writer, the sweeper and the ingress's cold start
 //! call, the way they call it: SSM GetParameter (every name has the value of `--secret`),
@@ -17,9 +28,10 @@
 //! answered 400 `UnknownOperationException` with the operation named, so the benchmark fails
 //! loudly instead of measuring a wrong path.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use anyhow::Context as _;
 use bytes::Bytes;
@@ -40,10 +52,151 @@ fn refuse<T>(kind: &'static str, message: impl Into<String>) -> Result<T, Refusa
     Err(Refusal(kind, message.into()))
 }
 
+/// A token bucket: `rate` tokens a second, holding at most `burst` seconds of them.
+struct Bucket {
+    rate: f64,
+    capacity: f64,
+    tokens: f64,
+    refilled: Instant,
+}
+
+impl Bucket {
+    fn new(rate: f64, burst_secs: f64) -> Self {
+        let capacity = (rate * burst_secs).max(1.0);
+        Self {
+            rate,
+            capacity,
+            tokens: capacity,
+            refilled: Instant::now(),
+        }
+    }
+
+    fn refill(&mut self, now: Instant) {
+        let elapsed = now.saturating_duration_since(self.refilled).as_secs_f64();
+        self.tokens = (self.tokens + elapsed * self.rate).min(self.capacity);
+        self.refilled = now;
+    }
+}
+
+/// The quotas to enforce, per second (`--quotas`, JSON with these names).
+#[derive(Clone, Copy)]
+struct Quotas {
+    table_write_units: f64,
+    index_write_units: f64,
+    partition_write_units: f64,
+    get_parameter: f64,
+    /// How many seconds of unused capacity a bucket keeps.
+    burst_secs: f64,
+}
+
+/// The buckets of [`Quotas`]; one per index partition, made on first use.
+struct Limits {
+    quotas: Quotas,
+    table: Bucket,
+    index: Bucket,
+    partitions: HashMap<String, Bucket>,
+    ssm: Bucket,
+}
+
+impl Quotas {
+    fn from_json(text: &str) -> anyhow::Result<Self> {
+        let value: Value = serde_json::from_str(text)?;
+        let number = |name: &str| {
+            value[name]
+                .as_f64()
+                .filter(|n| *n > 0.0)
+                .with_context(|| format!("`{name}` must be a number above 0"))
+        };
+        Ok(Self {
+            table_write_units: number("table_write_units")?,
+            index_write_units: number("index_write_units")?,
+            partition_write_units: number("partition_write_units")?,
+            get_parameter: number("get_parameter")?,
+            burst_secs: number("burst_secs")?,
+        })
+    }
+}
+
+impl Limits {
+    fn new(quotas: Quotas) -> Self {
+        Self {
+            quotas,
+            table: Bucket::new(quotas.table_write_units, quotas.burst_secs),
+            index: Bucket::new(quotas.index_write_units, quotas.burst_secs),
+            partitions: HashMap::new(),
+            ssm: Bucket::new(quotas.get_parameter, quotas.burst_secs),
+        }
+    }
+
+    /// Takes `table_units` from the table and one unit per entry of `index_writes` from the index
+    /// and that entry's partition, or nothing at all when one of them cannot pay.
+    fn write(&mut self, table_units: f64, index_writes: &[&str]) -> Result<(), Refusal> {
+        let now = Instant::now();
+        self.table.refill(now);
+        self.index.refill(now);
+        let mut needed: HashMap<&str, f64> = HashMap::new();
+        for partition in index_writes {
+            *needed.entry(partition).or_default() += 1.0;
+        }
+        let (quotas, partitions) = (self.quotas, &mut self.partitions);
+        let mut affordable =
+            self.table.tokens >= table_units && self.index.tokens >= index_writes.len() as f64;
+        for (partition, units) in &needed {
+            let bucket = partitions
+                .entry((*partition).to_owned())
+                .or_insert_with(|| Bucket::new(quotas.partition_write_units, quotas.burst_secs));
+            bucket.refill(now);
+            affordable &= bucket.tokens >= *units;
+        }
+        if !affordable {
+            return Err(Refusal(
+                "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",
+                "The level of configured provisioned throughput for the table was exceeded".into(),
+            ));
+        }
+        self.table.tokens -= table_units;
+        self.index.tokens -= index_writes.len() as f64;
+        for (partition, units) in needed {
+            if let Some(bucket) = self.partitions.get_mut(partition) {
+                bucket.tokens -= units;
+            }
+        }
+        Ok(())
+    }
+
+    fn get_parameter(&mut self) -> Result<(), Refusal> {
+        self.ssm.refill(Instant::now());
+        if self.ssm.tokens < 1.0 {
+            return refuse("ThrottlingException", "Rate exceeded");
+        }
+        self.ssm.tokens -= 1.0;
+        Ok(())
+    }
+}
+
+/// What the wind tunnel reads from `GET /_stats`.
+#[derive(Default)]
+struct Counters {
+    rows_put: u64,
+    write_throttles: u64,
+    get_parameter: u64,
+    get_parameter_throttles: u64,
+    /// Messages sent (SendMessage and SendMessageBatch entries), duplicates included.
+    messages: u64,
+    /// Of those, sent by SendMessageBatch (the sweeper).
+    messages_batched: u64,
+    /// Messages whose outbox row did not exist when they were sent (PutItem had failed).
+    sent_without_row: u64,
+}
+
 #[derive(Default)]
 struct Tables {
     /// What GetParameter answers, whatever the name.
     secret: String,
+    limits: Option<Limits>,
+    counters: Counters,
+    /// The `event-id` attribute of every message sent, once each.
+    queued_event_ids: HashSet<String>,
     /// Rows by `id` (one table: the bench has one).
     rows: HashMap<String, Item>,
     /// The sparse `unsent-index`: (unsent_key, received_at, id) of every row that has one.
@@ -80,6 +233,7 @@ impl Tables {
             "AmazonSQS.SendMessageBatch" => self.send_message_batch(input),
             "AmazonSQS.SendMessage" => {
                 self.messages_sent += 1;
+                self.record_message(input);
                 Ok(json!({
                     "MessageId": format!("fake-{}", self.messages_sent),
                     "MD5OfMessageBody": "00000000000000000000000000000000",
@@ -90,12 +244,21 @@ impl Tables {
                 "TableName": input["TableName"],
                 "TableStatus": "ACTIVE",
             }})),
-            "AmazonSSM.GetParameter" => Ok(json!({"Parameter": {
-                "Name": input["Name"],
-                "Type": "SecureString",
-                "Value": self.secret,
-                "Version": 1,
-            }})),
+            "AmazonSSM.GetParameter" => {
+                if let Some(limits) = &mut self.limits {
+                    if let Err(throttled) = limits.get_parameter() {
+                        self.counters.get_parameter_throttles += 1;
+                        return Err(throttled);
+                    }
+                }
+                self.counters.get_parameter += 1;
+                Ok(json!({"Parameter": {
+                    "Name": input["Name"],
+                    "Type": "SecureString",
+                    "Value": self.secret,
+                    "Version": 1,
+                }}))
+            }
             other => refuse(
                 "UnknownOperationException",
                 format!("fake-aws does not implement {other}"),
@@ -106,17 +269,74 @@ impl Tables {
     fn put_item(&mut self, input: &Value) -> Result<Value, Refusal> {
         let item = input["Item"].as_object().cloned().unwrap_or_default();
         let id = key_of(&item)?;
-        if let Some(condition) = input["ConditionExpression"].as_str() {
-            let existing = self.rows.get(&id);
-            if !holds(condition, input, existing)? {
-                return Err(Refusal(
-                    "com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException",
-                    "The conditional request failed".into(),
-                ));
-            }
+        let existing = self.rows.get(&id);
+        let mut index_writes = Vec::new();
+        index_writes.extend(existing.and_then(Self::index_entry).map(|entry| entry.0));
+        index_writes.extend(Self::index_entry(&item).map(|entry| entry.0));
+        let index_writes: Vec<&str> = index_writes.iter().map(String::as_str).collect();
+        // A conditional put that fails still bills the item's units, but writes no index entry.
+        let units = write_units(&item).max(existing.map_or(0.0, write_units));
+        let condition_holds = match input["ConditionExpression"].as_str() {
+            Some(condition) => holds(condition, input, existing)?,
+            None => true,
+        };
+        let billed: &[&str] = if condition_holds { &index_writes } else { &[] };
+        self.charge(units, billed)?;
+        if !condition_holds {
+            return Err(Refusal(
+                "com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException",
+                "The conditional request failed".into(),
+            ));
         }
+        self.counters.rows_put += 1;
         self.store(id, item);
         Ok(json!({}))
+    }
+
+    /// Bills a write to the quotas, if any; refused whole when they cannot pay it.
+    fn charge(&mut self, table_units: f64, index_writes: &[&str]) -> Result<(), Refusal> {
+        let Some(limits) = &mut self.limits else {
+            return Ok(());
+        };
+        limits.write(table_units, index_writes).inspect_err(|_| {
+            self.counters.write_throttles += 1;
+        })
+    }
+
+    /// Notes a message's `event-id`, and whether its outbox row existed when it was sent.
+    fn record_message(&mut self, message: &Value) {
+        self.counters.messages += 1;
+        let attribute = |name: &str| message["MessageAttributes"][name]["StringValue"].as_str();
+        let (Some(event_id), Some(source)) = (attribute("event-id"), attribute("source")) else {
+            return;
+        };
+        if !self.rows.contains_key(&format!("{source}:{event_id}")) {
+            self.counters.sent_without_row += 1;
+        }
+        self.queued_event_ids.insert(event_id.to_owned());
+    }
+
+    /// `GET /_stats`: the counters, and the rows waiting in the index now.
+    fn stats(&self) -> Value {
+        let waiting = |prefix: &str| {
+            self.unsent
+                .iter()
+                .filter(|(key, _, _)| key.starts_with(prefix))
+                .count()
+        };
+        let counters = &self.counters;
+        json!({
+            "rows_put": counters.rows_put,
+            "write_throttles": counters.write_throttles,
+            "get_parameter": counters.get_parameter,
+            "get_parameter_throttles": counters.get_parameter_throttles,
+            "messages": counters.messages,
+            "messages_batched": counters.messages_batched,
+            "sent_without_row": counters.sent_without_row,
+            "pending": waiting("pending#"),
+            "parked": waiting("parked#"),
+            "distinct_event_ids": self.queued_event_ids.len(),
+        })
     }
 
     fn query(&mut self, input: &Value) -> Result<Value, Refusal> {
@@ -213,6 +433,16 @@ impl Tables {
         for name in remove.into_iter().flat_map(|names| names.split(", ")) {
             item.remove(&resolve_name(name, input)?);
         }
+        let before = self.rows.get(&id);
+        let (old_entry, new_entry) = (before.and_then(Self::index_entry), Self::index_entry(&item));
+        let mut index_writes = Vec::new();
+        if old_entry != new_entry {
+            index_writes.extend(old_entry.map(|entry| entry.0));
+            index_writes.extend(new_entry.map(|entry| entry.0));
+        }
+        let index_writes: Vec<&str> = index_writes.iter().map(String::as_str).collect();
+        let units = write_units(&item).max(before.map_or(0.0, write_units));
+        self.charge(units, &index_writes)?;
         self.store(id, item);
         Ok(json!({}))
     }
@@ -221,6 +451,8 @@ impl Tables {
         let mut successful = Vec::new();
         for entry in input["Entries"].as_array().into_iter().flatten() {
             self.messages_sent += 1;
+            self.record_message(entry);
+            self.counters.messages_batched += 1;
             successful.push(json!({
                 "Id": entry["Id"],
                 "MessageId": format!("fake-{}", self.messages_sent),
@@ -229,6 +461,24 @@ impl Tables {
         }
         Ok(json!({"Successful": successful, "Failed": []}))
     }
+}
+
+/// DynamoDB's write units for an item: one per started KiB of the names and values (S and N by
+/// their text, B by its decoded bytes), at least one.
+fn write_units(item: &Item) -> f64 {
+    let value_size = |value: &Value| -> usize {
+        match value.as_object().and_then(|typed| typed.iter().next()) {
+            Some((kind, Value::String(text))) if kind == "B" => text.len() * 3 / 4,
+            Some((_, Value::String(text))) => text.len(),
+            Some((_, other)) => other.to_string().len(),
+            None => 0,
+        }
+    };
+    let bytes: usize = item
+        .iter()
+        .map(|(name, value)| name.len() + value_size(value))
+        .sum();
+    bytes.div_ceil(1024).max(1) as f64
 }
 
 fn key_of(item: &Item) -> Result<String, Refusal> {
@@ -294,6 +544,34 @@ async fn serve(
     tables: Arc<Mutex<Tables>>,
     request: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
+    if request.method() == http::Method::GET {
+        let tables = tables.lock().expect("no thread panics holding the tables");
+        let output = match request.uri().path() {
+            "/_stats" => tables.stats(),
+            "/_messages" => json!(tables.queued_event_ids.iter().collect::<Vec<_>>()),
+            _ => json!({"message": "GET /_stats or /_messages"}),
+        };
+        return Ok(Response::new(Full::new(Bytes::from(output.to_string()))));
+    }
+    if request.method() == http::Method::POST && request.uri().path() == "/_load" {
+        let body = request
+            .into_body()
+            .collect()
+            .await
+            .map(|b| b.to_bytes())
+            .unwrap_or_default();
+        let items: Vec<Item> = serde_json::from_slice(&body).unwrap_or_default();
+        let mut tables = tables.lock().expect("no thread panics holding the tables");
+        let loaded = items.len();
+        for item in items {
+            if let Ok(id) = key_of(&item) {
+                tables.store(id, item);
+            }
+        }
+        return Ok(Response::new(Full::new(Bytes::from(
+            json!({"loaded": loaded}).to_string(),
+        ))));
+    }
     let target = request
         .headers()
         .get("x-amz-target")
@@ -332,17 +610,27 @@ async fn serve(
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let secret = match args.as_slice() {
-        [] => String::new(),
-        [flag, value] if flag == "--secret" => value.clone(),
-        _ => anyhow::bail!("usage: fake-aws [--secret VALUE] (prints the address it listens on)"),
-    };
+    let (mut secret, mut limits) = (String::new(), None);
+    let mut rest = args.iter();
+    while let Some(flag) = rest.next() {
+        match (flag.as_str(), rest.next()) {
+            ("--secret", Some(value)) => secret = value.clone(),
+            ("--quotas", Some(value)) => {
+                let quotas = Quotas::from_json(value).context("--quotas")?;
+                limits = Some(Limits::new(quotas));
+            }
+            _ => anyhow::bail!(
+                "usage: fake-aws [--secret VALUE] [--quotas JSON] (prints the address it listens on)"
+            ),
+        }
+    }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .context("binding 127.0.0.1")?;
     println!("listening http://{}", listener.local_addr()?);
     let tables = Arc::new(Mutex::new(Tables {
         secret,
+        limits,
         ..Tables::default()
     }));
     loop {

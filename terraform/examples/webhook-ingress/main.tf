@@ -178,6 +178,9 @@ module "outbox" {
   source              = "../../modules/outbox-table"
   name                = "${var.name}-outbox"
   deletion_protection = var.table_deletion_protection
+
+  warm_write_units_per_second       = var.table_warm_write_units_per_second
+  index_warm_write_units_per_second = var.index_warm_write_units_per_second
 }
 
 module "large_bodies" {
@@ -226,6 +229,9 @@ module "ingress" {
   runbook_url         = var.runbook_url
   runbook_section     = "ingress"
   outboxctl_command   = local.outboxctl
+
+  # A burst must not take every instance of the account (docs/CAPACITY.md); null: unreserved.
+  reserved_concurrency = var.ingress_reserved_concurrency
 
   environment = local.ingress_env
 

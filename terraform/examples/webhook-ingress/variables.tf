@@ -184,6 +184,24 @@ variable "table_deletion_protection" {
   default     = true
 }
 
+variable "table_warm_write_units_per_second" {
+  description = "Optional: the outbox table's warm write throughput (units a second), for bursts above what a new table serves (4,000 units: about 1,000 webhooks a second of 1-2 KB); docs/CAPACITY.md gives the sizing rule."
+  type        = number
+  default     = null
+}
+
+variable "index_warm_write_units_per_second" {
+  description = "Optional: the unsent-index's warm write throughput (units a second), for bursts above what a new index serves (4,000 units: 2,000 webhooks a second); docs/CAPACITY.md gives the sizing rule."
+  type        = number
+  default     = null
+}
+
+variable "ingress_reserved_concurrency" {
+  description = "Optional: concurrency reserved for the ingress function, so a burst neither starves the account's other functions nor is starved by them (docs/CAPACITY.md)."
+  type        = number
+  default     = null
+}
+
 variable "tags" {
   description = "Extra tags for every resource."
   type        = map(string)

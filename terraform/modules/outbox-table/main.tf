@@ -56,6 +56,25 @@ resource "aws_dynamodb_table" "outbox" {
     hash_key        = "unsent_key"
     range_key       = "received_at"
     projection_type = "KEYS_ONLY"
+
+    # Pre-warming: what the index serves at once during a burst (docs/CAPACITY.md).
+    dynamic "warm_throughput" {
+      for_each = var.index_warm_write_units_per_second == null ? [] : [var.index_warm_write_units_per_second]
+      content {
+        read_units_per_second  = 12000
+        write_units_per_second = warm_throughput.value
+      }
+    }
+  }
+
+  # Pre-warming: what the table serves at once during a burst, before on-demand has scaled. Reads stay
+  # at a new table's own 12,000 (only the sweeper and on-call read).
+  dynamic "warm_throughput" {
+    for_each = var.warm_write_units_per_second == null ? [] : [var.warm_write_units_per_second]
+    content {
+      read_units_per_second  = 12000
+      write_units_per_second = warm_throughput.value
+    }
   }
 
   ttl {

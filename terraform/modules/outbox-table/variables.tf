@@ -14,3 +14,23 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "warm_write_units_per_second" {
+  description = "Write units a second the table serves at once, before on-demand has scaled (null: DynamoDB's default, 4,000 for a new table). Each event writes its row twice; docs/CAPACITY.md gives the sizing rule."
+  type        = number
+  default     = null
+  validation {
+    condition     = var.warm_write_units_per_second == null ? true : var.warm_write_units_per_second >= 4000
+    error_message = "warm_write_units_per_second is at least 4000 (a new on-demand table's own warm throughput) or null."
+  }
+}
+
+variable "index_warm_write_units_per_second" {
+  description = "Write units a second the unsent-index serves at once (null: DynamoDB's default, 4,000). Each event writes its index entry twice (added, then removed when sent)."
+  type        = number
+  default     = null
+  validation {
+    condition     = var.index_warm_write_units_per_second == null ? true : var.index_warm_write_units_per_second >= 4000
+    error_message = "index_warm_write_units_per_second is at least 4000 (a new index's own warm throughput) or null."
+  }
+}
