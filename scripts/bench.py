@@ -527,7 +527,7 @@ def drain_rows(rows, moto_rows, latencies, concurrencies):
         out.append((f"sweeper drain, {moto_rows} rows, moto +0 ms per call, {concurrency} of {SHARDS} shards at once",
                     f"{rate:.0f} rows/s", f"{cpu * 1e6:.0f} µs CPU per row", rate / 400, 1.0))
     NOTES.append("sweeper drain: 400 rows/s is what a one-hour SQS outage at 100 webhooks/s (360,000 pending rows) "
-                 "needs to be drained by one 15-minute invocation; the in-memory AWS answers every call at once "
+                 "drains in 15 minutes of the deployed one-minute sweeps (each within its 60 s timeout); the in-memory AWS answers every call at once "
                  "(plus the latency proxy's delay), moto takes milliseconds of one Python thread per call")
     return out
 
