@@ -1,6 +1,7 @@
 //! `outboxctl`, the on-call CLI: the same `shared` adapters as the ingress and the sweeper
 //! (outbox, queue, secrets, message contract, configuration parsing), driven from a terminal.
 
+pub mod backfill;
 pub mod cli;
 pub mod dlq;
 pub mod hints;
@@ -92,5 +93,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Unpark(args) => rows::unpark(&target, args, output).await,
         Command::Discard(args) => rows::discard(&target, args, output).await,
         Command::Replay(args) => replay::run(std::sync::Arc::new(target), args, output).await,
+        Command::Backfill(args) => backfill::run(&target, args, output).await,
     }
 }

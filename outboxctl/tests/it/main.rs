@@ -24,6 +24,8 @@ use shared::queue::SqsQueue;
 use shared::testing::{provision, sdk_config, ReceivedMessage, Resources, STANDARD_SECRET};
 use shared::time::now_millis;
 
+mod backfill;
+
 const SOURCE: &str = "market";
 const SHARDS: &str = "4";
 
