@@ -573,19 +573,36 @@ async fn stripe_events_missing_from_the_outbox_are_recorded_and_sent_once() {
         "--yes",
     ];
 
+    // A dry run for people: what is missing, what it would do, the summary; nothing changes.
+    let dry = scene.run_with(
+        &extra,
+        &["backfill", "--provider", "stripe", "--since", "1h"],
+    );
+    assert_eq!(dry.code, 0, "{}{}", dry.stdout, dry.stderr);
+    for expected in [
+        "would record evt_1 in",
+        "(PutItem) and send it to",
+        "listed 4, already present 1, backfilled 0, failed 0",
+        "dry run: 3 event(s) missing from the outbox; add --yes",
+    ] {
+        assert!(dry.stdout.contains(expected), "{expected}: {}", dry.stdout);
+    }
+    assert!(scene.drain().await.is_empty(), "a dry run sends nothing");
+
     let done = scene.run_with(&extra, &args);
     assert_eq!(done.code, 0, "{}{}", done.stdout, done.stderr);
     let summary = done.json();
     assert_eq!(summary["listed"], 4);
     assert_eq!(summary["already_present"], 1);
     assert_eq!(summary["backfilled"], json!(["evt_1", "evt_3", "evt_4"]));
-    let first = stripe.requests()[0].clone();
+    // The --yes run's calls, after the dry run's two.
+    let first = stripe.requests()[2].clone();
     assert!(
         first.contains("delivery_success=false") && first.contains("created%5Bgte%5D="),
         "{first}"
     );
     assert!(
-        stripe.requests()[1].contains("starting_after=evt_3"),
+        stripe.requests()[3].contains("starting_after=evt_3"),
         "{:?}",
         stripe.requests()
     );
