@@ -7,6 +7,7 @@
 
 pub mod api;
 pub mod github;
+pub mod github_app;
 pub mod stripe;
 
 use std::collections::HashSet;
@@ -53,7 +54,8 @@ pub struct BackfillArgs {
     /// Events emitted before this time (RFC 3339 with its offset, or an age).
     #[arg(long, value_name = "TIME", default_value = "now")]
     pub until: String,
-    /// GitHub: the hook that delivers to this ingress, repos/OWNER/REPO/HOOK_ID or orgs/ORG/HOOK_ID.
+    /// GitHub: the hook that delivers to this ingress, repos/OWNER/REPO/HOOK_ID, orgs/ORG/HOOK_ID, or
+    /// `app` for a GitHub App's own hook (the credential is then the App's id and private key).
     #[arg(long, value_name = "HOOK", required_if_eq("provider", "github"))]
     pub github_hook: Option<HookPath>,
     /// Stripe: every event of the window, not only those some endpoint did not get
@@ -65,8 +67,8 @@ pub struct BackfillArgs {
     #[arg(long, value_name = "VERSION")]
     pub stripe_version: Option<String>,
     /// The SSM parameter (SecureString) holding the API credential: a Stripe restricted key
-    /// with read access to events, or a GitHub token allowed to read and redeliver the hook's
-    /// deliveries.
+    /// with read access to events, a GitHub token allowed to read and redeliver the hook's
+    /// deliveries, or for `--github-hook app` the App's `{"app_id": ..., "private_key": "<PEM>"}`.
     #[arg(
         long,
         env = "BACKFILL_CREDENTIAL_PARAMETER",
@@ -466,9 +468,17 @@ pub async fn run_with(
                 .github_hook
                 .as_ref()
                 .context("--github-hook is required with --provider github")?;
+            let token = match hook {
+                HookPath::App => {
+                    let app = github_app::AppCredential::parse(&secret)?;
+                    let now = now_millis() / 1000;
+                    app.jwt(now)?
+                }
+                _ => secret,
+            };
             let api = ApiClient::new(
                 &args.github_api_base,
-                &format!("Bearer {secret}"),
+                &format!("Bearer {token}"),
                 &[
                     ("accept", "application/vnd.github+json"),
                     ("x-github-api-version", GITHUB_API_VERSION),
@@ -616,7 +626,7 @@ mod tests {
             "--since",
             "1d",
             "--github-hook",
-            "app"
+            "users/x/1"
         ])
         .is_err());
         assert!(parse(&["--provider", "paypal", "--since", "1d"]).is_err());

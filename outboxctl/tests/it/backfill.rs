@@ -776,3 +776,98 @@ async fn rate_limits_are_waited_out_as_the_api_asks_without_real_waiting() {
         .expect_err("refused");
     assert!(err.to_string().contains("Must have admin rights"), "{err}");
 }
+
+/// Whether `authorization` is `Bearer <JWT>` signed RS256 by the test App's key, issued by `app_id`.
+fn signed_by_the_app(headers: &HeaderMap, app_id: &str) -> bool {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine as _;
+    let Some(token) = headers
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+    else {
+        return false;
+    };
+    let parts: Vec<&str> = token.split('.').collect();
+    let [header, claims, signature] = parts.as_slice() else {
+        return false;
+    };
+    let (Ok(claims), Ok(signature)) = (
+        URL_SAFE_NO_PAD.decode(claims),
+        URL_SAFE_NO_PAD.decode(signature),
+    ) else {
+        return false;
+    };
+    let public = include_bytes!("data/github-app-test-key.public.der");
+    let verified = ring::signature::UnparsedPublicKey::new(
+        &ring::signature::RSA_PKCS1_2048_8192_SHA256,
+        &public[..],
+    )
+    .verify(
+        format!("{header}.{}", URL_SAFE_NO_PAD.encode(&claims)).as_bytes(),
+        &signature,
+    )
+    .is_ok();
+    let claims: Value = serde_json::from_slice(&claims).unwrap_or_default();
+    verified && claims["iss"] == app_id
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_github_apps_own_hook_is_read_with_a_token_signed_by_the_apps_key() {
+    let scene = Scene::new("backfill-github-app").await;
+    let handler: Handler = Arc::new(|method, path, headers| {
+        Box::pin(async move {
+            if !signed_by_the_app(&headers, "424242") {
+                return reply(
+                    StatusCode::UNAUTHORIZED,
+                    &[],
+                    json!({"message": "A JSON web token could not be decoded"}),
+                );
+            }
+            match (method, path.as_str()) {
+                (Method::GET, "/app/hook/deliveries?per_page=100") => reply(
+                    StatusCode::OK,
+                    &[],
+                    json!([
+                        {"id": 8, "guid": "g-app-failed", "delivered_at": ago(3), "status_code": 503, "event": "installation", "action": "created"},
+                        {"id": 7, "guid": "g-app-ok", "delivered_at": ago(4), "status_code": 200, "event": "installation", "action": "created"},
+                    ]),
+                ),
+                (Method::POST, "/app/hook/deliveries/8/attempts") => {
+                    reply(StatusCode::ACCEPTED, &[], json!({}))
+                }
+                _ => reply(StatusCode::NOT_FOUND, &[], json!({"message": "Not Found"})),
+            }
+        })
+    });
+    let github = MockApi::start(handler).await;
+    let credential = json!({
+        "app_id": 424242,
+        "private_key": include_str!("data/github-app-test-key.pem"),
+    });
+    let parameter = put_credential(&scene, &credential.to_string()).await;
+    let extra = [
+        ("BACKFILL_CREDENTIAL_PARAMETER", parameter),
+        ("GITHUB_API_BASE", github.base.clone()),
+    ];
+    let done = scene.run_with(
+        &extra,
+        &[
+            "--json",
+            "backfill",
+            "--provider",
+            "github",
+            "--github-hook",
+            "app",
+            "--since",
+            "1h",
+            "--yes",
+        ],
+    );
+    assert_eq!(done.code, 0, "{}{}", done.stdout, done.stderr);
+    let summary = done.json();
+    assert_eq!(summary["listed"], 2);
+    assert_eq!(summary["redelivered"], json!(["g-app-failed"]));
+    assert_eq!(github.count("POST /app/hook/deliveries/8/attempts"), 1);
+    assert!(!done.stdout.contains("PRIVATE KEY") && !done.stderr.contains("PRIVATE KEY"));
+}
