@@ -328,6 +328,9 @@ impl Ingress {
         );
         let (secrets, retries) = secrets?;
         let ingress = Self::with_queues(config, secrets, outbox, queues);
+        ingress
+            .metrics
+            .emit_cold_start(&shared::config::ProcessEnv, now_millis());
         let mut cold_start = MetricSet::default();
         cold_start.add("ColdStartSecretRetries", f64::from(retries), Unit::Count);
         ingress.metrics.emit(&cold_start, now_millis());

@@ -161,6 +161,9 @@ whose id starts `outboxctl-test-`: on the queue it carries `event-type: outboxct
 `event-id`, which workers skip. Against a deployment (not the local stack) it asks for --yes."
     )]
     SendTest(SendTestArgs),
+    /// Bring in events the provider emitted that never reached the outbox (GitHub, Stripe).
+    #[command(long_about = crate::backfill::LONG_ABOUT)]
+    Backfill(crate::backfill::BackfillArgs),
 }
 
 impl Command {
@@ -173,6 +176,7 @@ impl Command {
             Self::Discard(args) => args.yes,
             Self::Replay(args) => args.yes,
             Self::SendTest(args) => args.yes,
+            Self::Backfill(args) => args.yes,
             Self::Dlq(args) => matches!(args.command, DlqCommand::Redrive { yes: true, .. }),
             Self::Status(_) | Self::List(_) | Self::Show(_) => false,
         }

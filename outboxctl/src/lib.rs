@@ -1,6 +1,7 @@
 //! `outboxctl`, the on-call CLI: the same `shared` adapters as the ingress and the sweeper
 //! (outbox, queue, secrets, message contract, configuration parsing), driven from a terminal.
 
+pub mod backfill;
 pub mod cli;
 pub mod dlq;
 pub mod hints;
@@ -34,10 +35,10 @@ pub const OUTBOXCTL_READ_ONLY_IAM_ACTIONS: &[&str] = &[
 ];
 
 /// Every IAM action outboxctl's AWS calls need: the reads above plus the repairs (resend, park,
-/// discard, replay, dlq redrive, send-test; resend and discard re-tag a body in S3 as sent, a copy
-/// onto itself). The repair on-call policy grants exactly these
-/// (terraform/, checked by tests/infra). Not listed: sts:GetCallerIdentity (who discarded a row),
-/// which every identity may call.
+/// discard, replay, dlq redrive, send-test, backfill; resend and discard re-tag a body in S3 as
+/// sent, a copy onto itself; backfill writes the row of a Stripe event it took from the API). The
+/// repair on-call policy grants exactly these (terraform/, checked by tests/infra). Not listed:
+/// sts:GetCallerIdentity (who discarded a row), which every identity may call.
 pub const OUTBOXCTL_IAM_ACTIONS: &[&str] = &[
     "lambda:GetFunctionConfiguration",
     "dynamodb:Query",
@@ -50,6 +51,7 @@ pub const OUTBOXCTL_IAM_ACTIONS: &[&str] = &[
     "sqs:ChangeMessageVisibility",
     "s3:GetObject",
     "dynamodb:UpdateItem",
+    "dynamodb:PutItem",
     "sqs:SendMessage",
     "sqs:DeleteMessage",
     "sqs:StartMessageMoveTask",
@@ -92,5 +94,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Unpark(args) => rows::unpark(&target, args, output).await,
         Command::Discard(args) => rows::discard(&target, args, output).await,
         Command::Replay(args) => replay::run(std::sync::Arc::new(target), args, output).await,
+        Command::Backfill(args) => backfill::run(&target, args, output).await,
     }
 }

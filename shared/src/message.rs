@@ -33,6 +33,8 @@ pub enum DeliveredBy {
     Ingress,
     Sweeper,
     Outboxctl,
+    /// `outboxctl backfill`: an event taken from the provider's API, not from a delivery.
+    Backfill,
 }
 
 impl DeliveredBy {
@@ -41,6 +43,7 @@ impl DeliveredBy {
             Self::Ingress => "ingress",
             Self::Sweeper => "sweeper",
             Self::Outboxctl => "outboxctl",
+            Self::Backfill => "backfill",
         }
     }
 }

@@ -59,6 +59,16 @@ impl MetricSet {
 
     /// One EMF document with dimension `Source`.
     pub fn to_emf(&self, namespace: &str, source: &str, timestamp: EpochMillis) -> Value {
+        self.to_emf_with(namespace, &[("Source", source)], timestamp)
+    }
+
+    /// One EMF document whose metrics have the one dimension set `dimensions`.
+    pub fn to_emf_with(
+        &self,
+        namespace: &str,
+        dimensions: &[(&str, &str)],
+        timestamp: EpochMillis,
+    ) -> Value {
         let definitions: Vec<Value> = self
             .0
             .iter()
@@ -71,17 +81,38 @@ impl MetricSet {
                 "Timestamp": timestamp,
                 "CloudWatchMetrics": [{
                     "Namespace": namespace,
-                    "Dimensions": [["Source"]],
+                    "Dimensions": [dimensions.iter().map(|(name, _)| *name).collect::<Vec<_>>()],
                     "Metrics": definitions,
                 }],
             }),
         );
-        document.insert("Source".into(), Value::from(source));
+        for (name, value) in dimensions {
+            document.insert((*name).into(), Value::from(*value));
+        }
         for (name, value, _) in &self.0 {
             document.insert((*name).into(), json!(value));
         }
         Value::Object(document)
     }
+}
+
+/// The metric of a cold start, named as Powertools names it.
+pub const COLD_START: &str = "ColdStart";
+/// The dimension naming the function, beside `Source`, on `ColdStart` only (Powertools'
+/// `function_name`): the ingress's and the sweeper's cold starts are told apart.
+pub const FUNCTION_NAME_DIMENSION: &str = "function_name";
+
+/// `ColdStart` = 1 when this process is a Lambda execution environment started for a request
+/// (`AWS_LAMBDA_RUNTIME_API` set), as Powertools counts it: not one pre-initialised for
+/// provisioned concurrency (`AWS_LAMBDA_INITIALIZATION_TYPE=provisioned-concurrency`), whose start
+/// no request waited for. `None` otherwise (a local run), else the function's name.
+pub fn cold_start(env: &dyn crate::config::EnvSource) -> Option<String> {
+    let under_lambda = env
+        .var("AWS_LAMBDA_RUNTIME_API")
+        .is_some_and(|api| !api.is_empty());
+    let provisioned =
+        env.var("AWS_LAMBDA_INITIALIZATION_TYPE").as_deref() == Some("provisioned-concurrency");
+    (under_lambda && !provisioned).then(|| env.var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_default())
 }
 
 /// Prints metric sets as EMF lines for one namespace and source.
@@ -105,12 +136,40 @@ impl EmfEmitter {
         if metrics.0.is_empty() {
             return;
         }
-        let line = metrics
-            .to_emf(&self.namespace, &self.source, timestamp)
-            .to_string();
-        let mut stdout = std::io::stdout().lock();
-        let _ = writeln!(stdout, "{line}");
+        write_line(&metrics.to_emf(&self.namespace, &self.source, timestamp));
     }
+
+    /// The cold-start document: `ColdStart` = 1 under dimensions `Source` and `function_name`,
+    /// when [`cold_start`] says this process is one.
+    pub fn cold_start_document(
+        &self,
+        env: &dyn crate::config::EnvSource,
+        timestamp: EpochMillis,
+    ) -> Option<Value> {
+        let function = cold_start(env)?;
+        let mut metrics = MetricSet::default();
+        metrics.count(COLD_START);
+        Some(metrics.to_emf_with(
+            &self.namespace,
+            &[
+                ("Source", self.source.as_str()),
+                (FUNCTION_NAME_DIMENSION, function.as_str()),
+            ],
+            timestamp,
+        ))
+    }
+
+    /// Prints the cold-start document, if any (see [`EmfEmitter::cold_start_document`]).
+    pub fn emit_cold_start(&self, env: &dyn crate::config::EnvSource, timestamp: EpochMillis) {
+        if let Some(document) = self.cold_start_document(env, timestamp) {
+            write_line(&document);
+        }
+    }
+}
+
+fn write_line(document: &Value) {
+    let mut stdout = std::io::stdout().lock();
+    let _ = writeln!(stdout, "{document}");
 }
 
 #[cfg(test)]
@@ -140,6 +199,41 @@ mod tests {
         assert_eq!(doc["Source"], "marketplace");
         assert_eq!(doc["Received"], 2.0);
         assert_eq!(doc["LatencyMs"], 12.5);
+    }
+
+    #[test]
+    fn a_cold_start_counts_under_lambda_unless_provisioned() {
+        use std::collections::HashMap;
+        let emitter = EmfEmitter::new("WebhookIngress", "market");
+        let on_demand = HashMap::from([
+            ("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001"),
+            ("AWS_LAMBDA_FUNCTION_NAME", "webhook-market-ingress"),
+            ("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand"),
+        ]);
+        let doc = emitter.cold_start_document(&on_demand, 7).unwrap();
+        let directive = &doc["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(directive["Namespace"], "WebhookIngress");
+        assert_eq!(
+            directive["Dimensions"],
+            json!([["Source", "function_name"]])
+        );
+        assert_eq!(
+            directive["Metrics"],
+            json!([{"Name": "ColdStart", "Unit": "Count"}])
+        );
+        assert_eq!(doc["ColdStart"], 1.0);
+        assert_eq!(doc["Source"], "market");
+        assert_eq!(doc["function_name"], "webhook-market-ingress");
+        let provisioned = HashMap::from([
+            ("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001"),
+            ("AWS_LAMBDA_INITIALIZATION_TYPE", "provisioned-concurrency"),
+        ]);
+        assert_eq!(emitter.cold_start_document(&provisioned, 7), None);
+        assert_eq!(
+            emitter.cold_start_document(&HashMap::<&str, &str>::new(), 7),
+            None,
+            "not under Lambda"
+        );
     }
 
     #[test]

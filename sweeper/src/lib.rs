@@ -207,7 +207,11 @@ impl Sweeper {
     /// Builds the clients from the environment's AWS settings.
     pub async fn from_config(config: SweeperConfig) -> Self {
         let sdk = load_sdk_config(CallLimits::background()).await;
-        Self::with_sdk(config, &sdk)
+        let sweeper = Self::with_sdk(config, &sdk);
+        sweeper
+            .metrics
+            .emit_cold_start(&shared::config::ProcessEnv, now_millis());
+        sweeper
     }
 
     /// Builds the clients from `sdk`.

@@ -24,7 +24,7 @@ def alarms(modules, name):
 @pytest.mark.parametrize("module,namespace,metric,dimension", REQUIRED, ids=[r[2] for r in REQUIRED])
 def test_required_alarm_exists(modules, module, namespace, metric, dimension):
     found = [a for a in alarms(modules, module).values()
-             if a["namespace"] == namespace and a["metric_name"] == metric]
+             if a.get("namespace") == namespace and a.get("metric_name") == metric]
     assert found, f"modules/{module}: no alarm on {namespace} {metric}"
     for a in found:
         assert dimension in a["dimensions"], f"{metric}: alarm without the {dimension} dimension"

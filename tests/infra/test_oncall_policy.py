@@ -20,6 +20,7 @@ RESOURCES_OF = {
     "dynamodb:BatchGetItem": TABLE,
     "dynamodb:Scan": TABLE,
     "dynamodb:UpdateItem": TABLE,
+    "dynamodb:PutItem": TABLE,
     "sqs:GetQueueAttributes": ["${concat(local.queue_arns, local.dlq_arns)}"],
     "sqs:GetQueueUrl": ["${concat(local.queue_arns, local.dlq_arns)}"],
     "sqs:ReceiveMessage": DLQS,
@@ -31,6 +32,12 @@ RESOURCES_OF = {
     "s3:GetObject": ["${local.large_body_objects}"],
     "s3:PutObject": ["${local.large_body_objects}"],
     "s3:PutObjectTagging": ["${local.large_body_objects}"],
+}
+# Statements whose action is granted on another resource than RESOURCES_OF's, by sid: backfill's own
+# credential, which only the repair policy may read.
+RESOURCES_OF_SID = {
+    "BackfillCredential": ["${module.backfill_credential.parameter_arn}"],
+    "BackfillCredentialKey": ["${module.backfill_credential.kms_key_arn}"],
 }
 KMS_KEY_VIA = {"ssm": "${module.secret.kms_key_arn}", "dynamodb": "${module.outbox.kms_key_arn}",
                "s3": "${module.outbox.kms_key_arn}"}
@@ -71,6 +78,10 @@ def test_repair_policy_is_exactly_every_action(example):
 def test_each_action_on_exactly_its_resource(example):
     for name in ("outboxctl_read_only", "outboxctl_repair"):
         for s in statements(example, name):
+            if s.get("sid") in RESOURCES_OF_SID:
+                assert name == "outboxctl_repair", f"{name} {s['sid']}: the backfill credential is repair-only"
+                assert _list(s["resources"]) == RESOURCES_OF_SID[s["sid"]], f"{name} {s['sid']}: {s['resources']}"
+                continue
             for action in s["actions"]:
                 if action in KMS:
                     [via] = [c for c in _list(s["condition"]) if c["variable"] == "kms:ViaService"]

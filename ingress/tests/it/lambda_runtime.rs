@@ -281,3 +281,83 @@ async fn a_budget_within_the_function_timeout_is_served() {
     let response: serde_json::Value = serde_json::from_str(&answer.body).unwrap();
     assert_eq!(response["statusCode"], 200);
 }
+
+/// Under the Lambda runtime every log line of an invocation carries the fields Powertools users
+/// query (`service`, `level`, `function_request_id`, `cold_start`, `xray_trace_id`), the level
+/// follows Lambda's application log level when RUST_LOG is unset, and the environment's start is
+/// counted once as the EMF metric `ColdStart`.
+#[tokio::test]
+async fn log_lines_carry_powertools_fields_and_one_cold_start_is_counted() {
+    let stack = Stack::new().await;
+    let scheme = SignatureScheme::StandardWebhooks;
+    let body: &[u8] = br#"{"type":"product.reviewed"}"#;
+    let run = |level: &'static str| {
+        let stack = &stack;
+        let scheme = &scheme;
+        async move {
+            let runtime = RuntimeApi::start().await;
+            for (id, message) in [("req-cold", "msg_pt_cold"), ("req-warm", "msg_pt_warm")] {
+                let headers = signed(scheme, &format!("{message}_{level}"), body);
+                runtime.invoke(
+                    id,
+                    function_url_event(&headers, "application/json", body, false),
+                );
+            }
+            let log = std::env::temp_dir().join(shared::testing::unique("ingress-powertools"));
+            let mut child = binary_command(stack, &[("AWS_LAMBDA_LOG_LEVEL", level)])
+                .envs(runtime.lambda_env("webhook-ingress"))
+                // The test stack's environment sets RUST_LOG, which would win.
+                .env_remove("RUST_LOG")
+                .stdout(std::fs::File::create(&log).unwrap())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap();
+            for _ in 0..2 {
+                let answer = runtime.next_answer(Duration::from_secs(120)).await;
+                assert_eq!(answer.kind, "response", "{answer:?}");
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+            std::fs::read_to_string(&log)
+                .unwrap()
+                .lines()
+                .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap())
+                .collect::<Vec<_>>()
+        }
+    };
+
+    let lines = run("INFO").await;
+    let handled: Vec<&serde_json::Value> = lines
+        .iter()
+        .filter(|line| line["message"] == "webhook handled")
+        .collect();
+    assert_eq!(handled.len(), 2, "{lines:?}");
+    let (cold, warm) = (handled[0], handled[1]);
+    assert_eq!(cold["function_request_id"], "req-cold");
+    assert_eq!(cold["cold_start"], true);
+    assert_eq!(cold["service"], "webhook-ingress");
+    assert_eq!(cold["level"], "INFO");
+    assert_eq!(cold["xray_trace_id"], "1-5eb33c07-de25b420912dee103a5db434");
+    assert_eq!(warm["function_request_id"], "req-warm");
+    assert_eq!(warm["cold_start"], false);
+    let cold_starts: Vec<&serde_json::Value> = lines
+        .iter()
+        .filter(|line| line.get("ColdStart").is_some())
+        .collect();
+    assert_eq!(cold_starts.len(), 1, "one per execution environment");
+    assert_eq!(cold_starts[0]["ColdStart"], 1.0);
+    assert_eq!(cold_starts[0]["Source"], "market");
+    assert_eq!(cold_starts[0]["function_name"], "webhook-ingress");
+    assert!(cold_starts[0]["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+        .to_string()
+        .contains("\"ColdStart\""));
+
+    // Lambda's log level WARN: the per-request info lines are not written.
+    let lines = run("WARN").await;
+    assert!(
+        lines
+            .iter()
+            .all(|line| line["message"] != "webhook handled"),
+        "{lines:?}"
+    );
+}

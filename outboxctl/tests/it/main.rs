@@ -24,6 +24,8 @@ use shared::queue::SqsQueue;
 use shared::testing::{provision, sdk_config, ReceivedMessage, Resources, STANDARD_SECRET};
 use shared::time::now_millis;
 
+mod backfill;
+
 const SOURCE: &str = "market";
 const SHARDS: &str = "4";
 
@@ -605,7 +607,8 @@ async fn an_incident_is_diagnosed_and_repaired_with_outboxctl_alone() {
 
     // Least privilege, checked at run time: every operation outboxctl called is in its declared
     // IAM actions, and the incident used every declared action but the deployed-only ones
-    // (the Lambda API for --function and send-test's URL).
+    // (the Lambda API for --function and send-test's URL) and backfill's PutItem (a Stripe
+    // event's row; the backfill tests make it).
     let called = iam_actions_called(&proxy);
     let declared: BTreeSet<String> = outboxctl::OUTBOXCTL_IAM_ACTIONS
         .iter()
@@ -614,6 +617,7 @@ async fn an_incident_is_diagnosed_and_repaired_with_outboxctl_alone() {
     let deployed_only: BTreeSet<String> = [
         "lambda:GetFunctionConfiguration",
         "lambda:GetFunctionUrlConfig",
+        "dynamodb:PutItem",
     ]
     .iter()
     .map(|action| (*action).to_owned())

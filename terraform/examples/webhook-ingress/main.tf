@@ -215,6 +215,14 @@ module "secret" {
   name   = local.secret_parameter
 }
 
+# The API credential `outboxctl backfill` reads (BACKFILL_CREDENTIAL_PARAMETER): a Stripe restricted key
+# or a GitHub token. Its own key: only the on-call repair policy may read it, never a function.
+module "backfill_credential" {
+  source      = "../../modules/secret-parameter"
+  name        = coalesce(var.backfill_credential_parameter_name, "/${var.name}/backfill-credential")
+  description = "outboxctl backfill: the provider API credential (a Stripe restricted key with Events read, or a GitHub token that may read and redeliver the hook's deliveries). Set with aws ssm put-parameter --overwrite."
+}
+
 module "ingress" {
   source              = "../../modules/lambda"
   function_name       = local.ingress_name
@@ -337,8 +345,11 @@ module "monitoring" {
   links           = var.dashboard_links
   # A secret that differs between the provider and SSM rejects every delivery.
   rejected_burst_threshold = var.rejected_burst_threshold
-  runbook_url              = var.runbook_url
-  outboxctl_command        = local.outboxctl
+  # Deliveries that stop arriving, or arrive with a signature the ingress refuses: the backfill recovers them.
+  accepted_anomaly_alarm = var.accepted_anomaly_alarm
+  rejected_rate_percent  = var.rejected_rate_percent
+  runbook_url            = var.runbook_url
+  outboxctl_command      = local.outboxctl
   other_alarm_arns = concat(
     module.ingress.alarm_arns, module.queue.alarm_arns, module.sweeper.alarm_arns,
     flatten([for r in var.routes : module.routed_queue[r.name].alarm_arns]),

@@ -63,8 +63,9 @@ data "aws_iam_policy_document" "outboxctl_repair" {
   source_policy_documents = [data.aws_iam_policy_document.outboxctl_read_only.json]
 
   statement {
+    # backfill records an event the provider's API returned (a conditional PutItem of a new row).
     sid       = "OutboxRepair"
-    actions   = ["dynamodb:UpdateItem"]
+    actions   = ["dynamodb:UpdateItem", "dynamodb:PutItem"]
     resources = [module.outbox.table_arn]
   }
   statement {
@@ -126,6 +127,22 @@ data "aws_iam_policy_document" "outboxctl_repair" {
       values   = ["ssm.${local.region}.amazonaws.com"]
     }
   }
+  statement {
+    # backfill calls the provider's API with this credential; no function may read it.
+    sid       = "BackfillCredential"
+    actions   = ["ssm:GetParameter"]
+    resources = [module.backfill_credential.parameter_arn]
+  }
+  statement {
+    sid       = "BackfillCredentialKey"
+    actions   = ["kms:Decrypt"]
+    resources = [module.backfill_credential.kms_key_arn]
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = ["ssm.${local.region}.amazonaws.com"]
+    }
+  }
 }
 
 resource "aws_iam_policy" "outboxctl_read_only" {
@@ -136,6 +153,6 @@ resource "aws_iam_policy" "outboxctl_read_only" {
 
 resource "aws_iam_policy" "outboxctl_repair" {
   name        = "${var.name}-outboxctl-repair"
-  description = "On-call, repair: everything read-only allows, plus outboxctl resend, park, discard, replay, dlq redrive and send-test."
+  description = "On-call, repair: everything read-only allows, plus outboxctl resend, park, discard, replay, dlq redrive, send-test and backfill."
   policy      = data.aws_iam_policy_document.outboxctl_repair.json
 }

@@ -106,3 +106,8 @@ output "ci_diff_role_arn" {
   description = "Role the pull-request job assumes for lambroll diff (repository variable CI_DIFF_ROLE_ARN); null without github_repository."
   value       = try(aws_iam_role.ci["diff"].arn, null)
 }
+
+output "backfill_credential_parameter" {
+  description = "BACKFILL_CREDENTIAL_PARAMETER for `outboxctl backfill` (docs/backfill.md): put the provider API credential in it with aws ssm put-parameter --overwrite."
+  value       = module.backfill_credential.parameter_name
+}

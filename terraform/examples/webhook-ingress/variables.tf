@@ -288,3 +288,21 @@ variable "tf_state_kms_key_arn" {
   type        = string
   default     = null
 }
+
+variable "accepted_anomaly_alarm" {
+  description = "Alarm when this source's Accepted volume falls far below its usual level (CloudWatch anomaly detection): the provider's deliveries stopped arriving. For a source with steady traffic; off by default."
+  type        = bool
+  default     = false
+}
+
+variable "rejected_rate_percent" {
+  description = "Share of requests rejected in 5 minutes (%) at or above which ingress-rejected-rate fires: a secret rotated on one side rejects every delivery."
+  type        = number
+  default     = 50
+}
+
+variable "backfill_credential_parameter_name" {
+  description = "BACKFILL_CREDENTIAL_PARAMETER: SSM parameter holding the provider API credential for `outboxctl backfill` (null: /<name>/backfill-credential)."
+  type        = string
+  default     = null
+}

@@ -74,7 +74,15 @@ locals {
     },
   ]
 
-  alarm_arns = [for a in local.alarms : aws_cloudwatch_metric_alarm.this[a.name].arn]
+  alarm_arns = concat(
+    [for a in local.alarms : aws_cloudwatch_metric_alarm.this[a.name].arn],
+    [aws_cloudwatch_metric_alarm.rejected_rate.arn],
+    aws_cloudwatch_metric_alarm.accepted_drop[*].arn,
+  )
+
+  # Both detection alarms end at the backfill: the events the provider emitted meanwhile never reached
+  # the outbox, and only the provider's API can say which.
+  backfill_command = "${var.outboxctl_command} backfill --provider stripe|github --since <when it started>"
 }
 
 resource "aws_cloudwatch_metric_alarm" "this" {
@@ -116,4 +124,80 @@ moved {
 moved {
   from = aws_cloudwatch_metric_alarm.sweeper_not_running
   to   = aws_cloudwatch_metric_alarm.this["sweeper-not-running"]
+}
+
+# A sudden run of rejections (404: a missing or wrong signature) among the requests: a signing secret
+# rotated on one side only. Metric math on the two EMF counts; a window with few requests is not judged.
+resource "aws_cloudwatch_metric_alarm" "rejected_rate" {
+  alarm_name          = "${var.name}-ingress-rejected-rate"
+  alarm_description   = "Ingress rejected >= ${var.rejected_rate_percent} % of the requests in 5 minutes (Rejected / Received, with at least ${var.rejected_rate_min_requests} requests): the signing secret differs between the provider and SSM (a rotation done on one side), so the provider's deliveries fail and it retries until it gives up. First: `${var.outboxctl_command} send-test` (200: the deployed secret works, the provider signs with another one); once fixed, recover what the provider gave up on: `${local.backfill_command} --yes`. Runbook: ${var.runbook_url}#ingress-rejected-rate"
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  evaluation_periods  = 1
+  threshold           = var.rejected_rate_percent
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [var.alarm_topic_arn]
+  ok_actions          = [var.alarm_topic_arn]
+  tags                = var.tags
+
+  metric_query {
+    id          = "rate"
+    label       = "Rejected %"
+    expression  = "IF(received >= ${var.rejected_rate_min_requests}, 100 * rejected / received, 0)"
+    return_data = true
+  }
+  metric_query {
+    id = "rejected"
+    metric {
+      namespace   = var.metrics_namespace
+      metric_name = "Rejected"
+      dimensions  = { Source = var.source_name }
+      stat        = "Sum"
+      period      = 300
+    }
+  }
+  metric_query {
+    id = "received"
+    metric {
+      namespace   = var.metrics_namespace
+      metric_name = "Received"
+      dimensions  = { Source = var.source_name }
+      stat        = "Sum"
+      period      = 300
+    }
+  }
+}
+
+# The source's Accepted volume far below its usual level (anomaly detection band): deliveries stopped
+# reaching the ingress. No datapoint is no accepted event at all, the deepest drop: breaching.
+resource "aws_cloudwatch_metric_alarm" "accepted_drop" {
+  count = var.accepted_anomaly_alarm ? 1 : 0
+
+  alarm_name          = "${var.name}-ingress-accepted-drop"
+  alarm_description   = "Ingress accepted far fewer events than usual for 15 minutes (Accepted below the anomaly detection band's lower edge, ${var.accepted_anomaly_band_width} standard deviations): the provider's deliveries are not reaching the ingress (DNS, certificate, endpoint disabled on the provider's side) or are rejected. First: `${var.outboxctl_command} status`, then the provider's delivery log; once deliveries arrive again, recover the gap: `${local.backfill_command} --yes`. Runbook: ${var.runbook_url}#ingress-accepted-drop"
+  comparison_operator = "LessThanLowerThreshold"
+  evaluation_periods  = 3
+  datapoints_to_alarm = 3
+  threshold_metric_id = "band"
+  treat_missing_data  = "breaching"
+  alarm_actions       = [var.alarm_topic_arn]
+  ok_actions          = [var.alarm_topic_arn]
+  tags                = var.tags
+
+  metric_query {
+    id          = "band"
+    label       = "Accepted (usual range)"
+    expression  = "ANOMALY_DETECTION_BAND(accepted, ${var.accepted_anomaly_band_width})"
+    return_data = true
+  }
+  metric_query {
+    id          = "accepted"
+    return_data = true
+    metric {
+      namespace   = var.metrics_namespace
+      metric_name = "Accepted"
+      dimensions  = { Source = var.source_name }
+      stat        = "Sum"
+      period      = 300
+    }
+  }
 }

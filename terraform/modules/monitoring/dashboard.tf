@@ -59,7 +59,44 @@ locals {
         ],
       ]
     ]),
+    local.detection_widgets,
   )
+
+  # After the data's path: the signs that events never reached the ingress, each with its alarm's line,
+  # and the command that recovers them.
+  detection_y = 13 + sum(local.section_heights)
+  detection_widgets = [
+    {
+      type = "text", x = 0, y = local.detection_y, width = 24, height = 2
+      properties = {
+        markdown = "## 6. Events that never arrived (provider-side failures)\nA drop in Accepted or a run of rejections means the provider's deliveries fail; once fixed, `${local.backfill_command}` brings back what the provider emitted meanwhile (docs/backfill.md)."
+      }
+    },
+    {
+      type = "metric", x = 0, y = local.detection_y + 2, width = 12, height = 6
+      properties = {
+        title  = "Accepted (5 min) and its usual range (anomaly detection band, ${var.accepted_anomaly_band_width} sd)"
+        region = local.region, view = "timeSeries", period = 300
+        metrics = [
+          [var.metrics_namespace, "Accepted", "Source", var.source_name, { id = "accepted", stat = "Sum" }],
+          [{ id = "band", expression = "ANOMALY_DETECTION_BAND(accepted, ${var.accepted_anomaly_band_width})", label = "usual range" }],
+        ]
+      }
+    },
+    {
+      type = "metric", x = 12, y = local.detection_y + 2, width = 12, height = 6
+      properties = {
+        title  = "Rejected % of requests (5 min; alarm >= ${var.rejected_rate_percent} %)"
+        region = local.region, view = "timeSeries", period = 300
+        metrics = [
+          [var.metrics_namespace, "Rejected", "Source", var.source_name, { id = "rejected", stat = "Sum", visible = false }],
+          [var.metrics_namespace, "Received", "Source", var.source_name, { id = "received", stat = "Sum", visible = false }],
+          [{ id = "rate", expression = "IF(received >= ${var.rejected_rate_min_requests}, 100 * rejected / received, 0)", label = "Rejected %" }],
+        ]
+        annotations = { horizontal = [{ label = "alarm", value = var.rejected_rate_percent }] }
+      }
+    },
+  ]
 
   # What a widget's lines are measured on: namespace, dimension name, dimension value.
   ingress_fn  = ["AWS/Lambda", "FunctionName", var.ingress_function_name]

@@ -121,3 +121,32 @@ variable "routed_queues" {
   }))
   default = []
 }
+
+variable "accepted_anomaly_alarm" {
+  description = "Whether to alarm when the source's Accepted volume falls below its usual level (CloudWatch anomaly detection on 5-minute sums): the provider's deliveries stopped reaching the ingress (DNS, certificate, a disabled endpoint). Suits a source with steady traffic; a source that is often silent for half an hour would alarm on every quiet spell."
+  type        = bool
+  default     = false
+}
+
+variable "accepted_anomaly_band_width" {
+  description = "Width of the anomaly detection band, in standard deviations: the alarm fires when Accepted falls below the band's lower edge for 3 of 3 five-minute periods."
+  type        = number
+  default     = 2
+}
+
+variable "rejected_rate_percent" {
+  description = "Share of requests rejected (Rejected / Received, in %) over 5 minutes at or above which the ingress-rejected-rate alarm fires, when at least rejected_rate_min_requests arrived: a sudden run of 404s is a secret rotated on one side."
+  type        = number
+  default     = 50
+
+  validation {
+    condition     = var.rejected_rate_percent > 0 && var.rejected_rate_percent <= 100
+    error_message = "rejected_rate_percent must be above 0 and at most 100."
+  }
+}
+
+variable "rejected_rate_min_requests" {
+  description = "Requests in 5 minutes below which the rejected rate is not judged (one probe must not read as 100 %)."
+  type        = number
+  default     = 10
+}
