@@ -6,8 +6,9 @@ use std::net::SocketAddr;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_sqs::types::QueueAttributeName;
+use shared::aws::dynamodb::DynamoDbOutbox;
 use shared::aws::{describe, CallLimits};
-use shared::outbox::{DynamoDbOutbox, RowStatus};
+use shared::outbox::RowStatus;
 use shared::testing::{provision, sdk_config, ProvisionError};
 
 /// The Standard Webhooks secret the provider signs with and the ingress reads from SSM.

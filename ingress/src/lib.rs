@@ -14,23 +14,21 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::{HeaderMap, Method, StatusCode};
+use shared::aws::dynamodb::DynamoDbOutbox;
+use shared::aws::s3::S3BodyStore;
+use shared::aws::sqs::{QueueError, Queues, SqsQueue};
+use shared::aws::ssm::{SsmParameter, SsmSecrets};
 use shared::aws::{
     describe, dynamodb_without_retry_quota, load_sdk_config, s3_without_retry_quota,
     sqs_without_retry_quota, CallLimits,
 };
 use shared::config::IngressConfig;
 use shared::event::{event_id, event_type, AcceptedEvent, LazyJson};
-use shared::large_body::{
-    needs_claim_check, object_key, BodyPointer, LargeBodySettings, S3BodyStore,
-};
+use shared::large_body::{needs_claim_check, object_key, BodyPointer, LargeBodySettings};
 use shared::message::{DeliveredBy, OutgoingMessage};
 use shared::metrics::{EmfEmitter, MetricSet, Unit};
-use shared::outbox::{DynamoDbOutbox, ExistingRow, InsertOutcome, MarkOutcome, RowStatus};
-use shared::queue::{QueueError, Queues, SqsQueue};
-use shared::secrets::{
-    ColdStartRetry, RefreshPolicy, SecretCache, SecretsError, SsmParameter, SsmSecrets,
-    MIN_REFRESH_GAP,
-};
+use shared::outbox::{ExistingRow, InsertOutcome, MarkOutcome, RowStatus};
+use shared::secrets::{ColdStartRetry, RefreshPolicy, SecretCache, SecretsError, MIN_REFRESH_GAP};
 use shared::signature::{
     url_verification_challenge, Rejection, SignatureScheme, SigningKeys, Verified,
 };

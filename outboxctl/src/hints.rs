@@ -1,9 +1,9 @@
 //! Errors that say what to do next: an AWS failure is mapped to the IAM action it needs, the
 //! setting to check, or the command that starts the local stack.
 
-use shared::deployment::DeploymentError;
+use shared::aws::lambda::DeploymentError;
+use shared::aws::sqs::QueueError;
 use shared::outbox::OutboxError;
-use shared::queue::QueueError;
 use shared::secrets::SecretsError;
 
 /// A command refused before it did anything, with the step that gets the person where they meant to go.

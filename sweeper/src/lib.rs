@@ -20,16 +20,16 @@ use std::time::{Duration, Instant};
 use aws_config::SdkConfig;
 use futures_util::future::join_all;
 use serde::Serialize;
+use shared::aws::dynamodb::DynamoDbOutbox;
+use shared::aws::s3::S3BodyStore;
+use shared::aws::sqs::{batches, QueueError, Queues, SqsQueue};
 use shared::aws::{load_sdk_config, s3_client, CallLimits};
 use shared::config::SweeperConfig;
-use shared::large_body::S3BodyStore;
 use shared::message::{DeliveredBy, OutgoingMessage};
 use shared::metrics::{EmfEmitter, MetricSet, Unit};
 use shared::outbox::{
-    DynamoDbOutbox, FailureOutcome, MarkOutcome, MigrationReport, OutboxError, RowStatus,
-    StoredRow, UnsentRef,
+    FailureOutcome, MarkOutcome, MigrationReport, OutboxError, RowStatus, StoredRow, UnsentRef,
 };
-use shared::queue::{batches, QueueError, Queues, SqsQueue};
 use shared::time::{now_millis, EpochMillis};
 use tokio::task::JoinSet;
 use tracing::{info, warn};

@@ -13,13 +13,13 @@
 
 use anyhow::{bail, Context as _};
 use bytes::Bytes;
+use shared::aws::dynamodb::DynamoDbOutbox;
+use shared::aws::sqs::SqsQueue;
 use shared::aws::{
     dynamodb_without_retry_quota, load_sdk_config, sqs_without_retry_quota, CallLimits,
 };
 use shared::event::AcceptedEvent;
 use shared::message::{DeliveredBy, OutgoingMessage};
-use shared::outbox::DynamoDbOutbox;
-use shared::queue::SqsQueue;
 use shared::samples::{webhook, Layout, Provider};
 use shared::time::now_millis;
 

@@ -3,13 +3,13 @@
 use std::time::Duration;
 
 use ingress::Ingress;
+use shared::aws::dynamodb::DynamoDbOutbox;
+use shared::aws::s3::S3BodyStore;
+use shared::aws::sqs::SqsQueue;
 use shared::aws::{
     dynamodb_without_retry_quota, s3_without_retry_quota, sqs_without_retry_quota, CallLimits,
 };
 use shared::config::IngressConfig;
-use shared::large_body::S3BodyStore;
-use shared::outbox::DynamoDbOutbox;
-use shared::queue::SqsQueue;
 use shared::secrets::SecretCache;
 pub use shared::testing::*;
 

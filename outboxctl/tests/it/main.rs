@@ -11,16 +11,17 @@ use aws_sdk_sqs::types::QueueAttributeName;
 use bytes::Bytes;
 use e2e::proxy::{Fault, FaultProxy, FaultRules, ProxyConfig};
 use serde_json::Value;
+use shared::aws::dynamodb::DynamoDbOutbox;
+use shared::aws::s3::S3BodyStore;
+use shared::aws::sqs::SqsQueue;
 use shared::aws::CallLimits;
 use shared::config::SweeperConfig;
 use shared::event::AcceptedEvent;
 use shared::large_body::{
-    object_key, parse_pointer_message_body, BodyPointer, S3BodyStore, STATE_SENT, STATE_TAG,
-    STATE_UNSENT,
+    object_key, parse_pointer_message_body, BodyPointer, STATE_SENT, STATE_TAG, STATE_UNSENT,
 };
 use shared::message::{DeliveredBy, OutgoingMessage};
-use shared::outbox::{DynamoDbOutbox, InsertOutcome, MarkOutcome};
-use shared::queue::SqsQueue;
+use shared::outbox::{InsertOutcome, MarkOutcome};
 use shared::testing::{provision, sdk_config, ReceivedMessage, Resources, STANDARD_SECRET};
 use shared::time::now_millis;
 

@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use bytes::Bytes;
+use shared::aws::dynamodb::DynamoDbOutbox;
 use shared::aws::CallLimits;
 use shared::event::AcceptedEvent;
-use shared::outbox::DynamoDbOutbox;
 use shared::testing::{s, sdk_config, RuntimeApi, Stack};
 use shared::time::now_millis;
 

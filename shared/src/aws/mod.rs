@@ -1,3 +1,5 @@
+//! The AWS adapters, one module per service, and the client setup they share.
+//!
 //! Loading the AWS SDK configuration once per cold start, with explicit timeouts and bounded
 //! retries so no call can hold a request past its budget. `AWS_ENDPOINT_URL` (and the per-service
 //! `AWS_ENDPOINT_URL_DYNAMODB`, `..._SQS`, `..._SSM`, `..._S3`) point the clients at the local stack.
@@ -9,6 +11,13 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, ConfigLoader, SdkConfig};
 use aws_smithy_http_client::tls;
+
+pub mod dynamodb;
+#[cfg(feature = "oncall")]
+pub mod lambda;
+pub mod s3;
+pub mod sqs;
+pub mod ssm;
 
 /// Timeouts and retries applied to every AWS call a process makes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -124,7 +133,7 @@ fn s3_config(sdk: &SdkConfig) -> aws_sdk_s3::config::Builder {
 }
 
 /// A boxed SDK error kept as the source of our own error types.
-pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
+pub use crate::primitives::BoxError;
 
 /// One line describing an SDK error with its whole chain (service code and message included),
 /// for logs and the outbox's `last_error`. SDK errors never contain request bodies or secrets.
