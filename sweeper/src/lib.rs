@@ -1,4 +1,5 @@
-//! The sweeper Lambda: re-sends every outbox row the ingress left pending.
+//! The sweeper Lambda: re-sends every outbox row the ingress left pending. Its Lambda and local
+//! entry points are [`lambda`] and [`local`]; the binary only wires them.
 //!
 //! The ingress answers 200 once a row is durable, even if SendMessage failed or the process died
 //! before it; this sweep is what turns "durable" into "on the queue". It reads the sparse unsent
@@ -33,6 +34,9 @@ use shared::outbox::{
 use shared::time::{now_millis, EpochMillis};
 use tokio::task::JoinSet;
 use tracing::{info, warn};
+
+pub mod lambda;
+pub mod local;
 
 /// Every environment variable the deployed function reads.
 pub const ENV_VARS: &[&str] = &[
