@@ -1,6 +1,6 @@
 //! The write units and stored bytes per webhook that docs/COST.md prices, computed by the size
-//! model (`shared::cost`) from the items the outbox really builds, for realistic 1, 2, 8 and
-//! 32 KB webhooks: the layout before issue 9, the current single compressed row, and the split
+//! model (`shared::aws::dynamodb::item_size`) from the items the outbox really builds, for realistic
+//! 1, 2, 8 and 32 KB webhooks: the legacy layout (every attribute repeated, raw body), the current single compressed row, and the split
 //! layout (immutable body item + small status item) that was considered instead.
 //!
 //!     cargo run -p bench --bin cost-model

@@ -654,8 +654,8 @@ fn lifetime_write_units(pending: &Item) -> u64 {
         + item_size::update(pending, &sent, &UNSENT_INDEX_KEYS).table
 }
 
-/// Status, receipt time and body hash of a row; the hash from `body_sha256` on rows written before
-/// issue 9, else computed from the body.
+/// Status, receipt time and body hash of a row; the hash from `body_sha256` where the row keeps it
+/// (the legacy layout, a body in S3), else computed from the body.
 fn existing_row(key: &str, item: &Item) -> Result<ExistingRow, OutboxError> {
     let body_sha256 = match item.get(attr::BODY_SHA256).and_then(|v| v.as_s().ok()) {
         Some(hex_digest) => hex_digest.clone(),
@@ -764,7 +764,7 @@ pub fn stored_row(item: &Item) -> Result<StoredRow, OutboxError> {
     })
 }
 
-// ---- On-call operations (outboxctl, issue 7): look at one row, list a time window of the
+// ---- On-call operations (outboxctl): look at one row, list a time window of the
 // unsent index, resend, park and discard with the sweeper's conditional rules, and the segmented
 // Scan of sent rows that a replay needs. ----
 /// One page of one segment of a Scan for sent rows.

@@ -262,7 +262,7 @@ mod pinned {
     }
 
     #[test]
-    fn write_units_per_webhook_before_issue_9() {
+    fn write_units_per_webhook_of_the_legacy_row_layout() {
         let expected = vec![
             (1024, (2, 1, 2, 1)),
             (2048, (3, 1, 3, 1)),
