@@ -9,8 +9,8 @@ use std::path::Path;
 /// Crates only the adapters (`aws/`) and test support may import.
 const SDK_CRATES: &[&str] = &["aws_sdk_", "aws_smithy_", "aws_config", "aws_types"];
 
-/// Modules that are not the domain: the adapters, and the test support behind `test-util`.
-const NOT_DOMAIN: &[&str] = &["aws", "testing", "samples", "floors"];
+/// Modules that are not the domain: the adapters, and this check.
+const NOT_DOMAIN: &[&str] = &["aws", "floors"];
 
 /// The source of a file without its test modules and comments.
 fn product_code(source: &str) -> String {

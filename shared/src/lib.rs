@@ -6,7 +6,8 @@
 //! - [`aws`]: one adapter per AWS service (DynamoDB outbox, SQS, S3 claim check, SSM secrets,
 //!   Lambda lookup) and the client setup, mapping the domain's types to SDK calls.
 //!
-//! So the logic is tested without AWS and the adapters against moto.
+//! So the logic is tested without AWS and the adapters against moto. Test support lives in the
+//! `e2e` crate, out of the product.
 
 pub mod aws;
 pub mod codec;
@@ -23,10 +24,6 @@ pub mod outbox;
 pub mod primitives;
 pub mod process;
 pub mod routes;
-#[cfg(any(test, feature = "test-util"))]
-pub mod samples;
 pub mod secrets;
 pub mod signature;
-#[cfg(feature = "test-util")]
-pub mod testing;
 pub mod time;

@@ -884,7 +884,7 @@ mod tests {
             ("LARGE_BODY_PREFIX", "large/"),
             ("LARGE_BODY_KMS_KEY", "alias/webhook"),
         ];
-        let asked = shared::testing::variables_read(&values, SweeperConfig::from_env);
+        let asked = e2e::testing::variables_read(&values, SweeperConfig::from_env);
         let listed: std::collections::BTreeSet<String> =
             ENV_VARS.iter().map(|name| (*name).to_owned()).collect();
         assert_eq!(asked, listed);

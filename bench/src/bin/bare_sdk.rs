@@ -13,6 +13,7 @@
 
 use anyhow::{bail, Context as _};
 use bytes::Bytes;
+use e2e::samples::{webhook, Layout, Provider};
 use shared::aws::dynamodb::DynamoDbOutbox;
 use shared::aws::sqs::SqsQueue;
 use shared::aws::{
@@ -20,7 +21,6 @@ use shared::aws::{
 };
 use shared::event::AcceptedEvent;
 use shared::message::{DeliveredBy, OutgoingMessage};
-use shared::samples::{webhook, Layout, Provider};
 use shared::time::now_millis;
 
 const USAGE: &str = "usage: bare-sdk bodies N | bare-sdk run N RUN | bare-sdk pending N RUN";

@@ -8,12 +8,12 @@
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
+use e2e::samples::{legacy_pending_item, sample_event, Layout, Provider};
 use shared::aws::dynamodb::item_size::{self, item_size, Item};
 use shared::aws::dynamodb::{after_sent, pending_item, sent_changes, UNSENT_INDEX_KEYS};
 use shared::cost;
 use shared::event::{shard_of, AcceptedEvent};
 use shared::message::DeliveredBy;
-use shared::samples::{legacy_pending_item, sample_event, Layout, Provider};
 
 const SIZES: [usize; 4] = [1024, 2048, 8192, 32768];
 const SEEDS: u64 = 3;

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_sqs::types::QueueAttributeName;
 use bytes::Bytes;
+use e2e::testing::{s, sdk_config, unique, Stack, STANDARD_SECRET};
 use http::{HeaderMap, Method, StatusCode};
 use ingress::{Ingress, ReceivedBody, WebhookRequest};
 use shared::aws::dynamodb::DynamoDbOutbox;
@@ -16,7 +17,6 @@ use shared::config::{IngressConfig, SweeperConfig};
 use shared::event::shard_of;
 use shared::outbox::{unsent_key, RowStatus};
 use shared::signature::SignatureScheme;
-use shared::testing::{s, sdk_config, unique, Stack, STANDARD_SECRET};
 use shared::time::now_millis;
 use sweeper::Sweeper;
 
@@ -118,7 +118,7 @@ async fn post_with(
         .status
 }
 
-fn ids(messages: &[shared::testing::ReceivedMessage]) -> Vec<String> {
+fn ids(messages: &[e2e::testing::ReceivedMessage]) -> Vec<String> {
     let mut ids: Vec<String> = messages
         .iter()
         .filter_map(|m| m.attribute("event-id").map(str::to_owned))

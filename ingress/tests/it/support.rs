@@ -1,7 +1,8 @@
-//! Ingress-specific test support on top of `shared::testing`.
+//! Ingress-specific test support on top of `e2e::testing`.
 
 use std::time::Duration;
 
+pub use e2e::testing::*;
 use ingress::Ingress;
 use shared::aws::dynamodb::DynamoDbOutbox;
 use shared::aws::s3::S3BodyStore;
@@ -11,7 +12,6 @@ use shared::aws::{
 };
 use shared::config::IngressConfig;
 use shared::secrets::SecretCache;
-pub use shared::testing::*;
 
 /// Builds an [`Ingress`] over a test [`Stack`].
 pub trait IngressStack {

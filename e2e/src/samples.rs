@@ -12,8 +12,8 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use bytes::Bytes;
 use serde_json::{json, Value};
 
-use crate::event::AcceptedEvent;
-use crate::outbox::{unsent_key, RowStatus};
+use shared::event::AcceptedEvent;
+use shared::outbox::{unsent_key, RowStatus};
 
 /// The provider whose event shape a sample imitates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
