@@ -9,7 +9,7 @@
 //! bucket's lifecycle rule expires only objects tagged `sent`, so no age can ever delete the body
 //! of an unsent row (pending or parked for any time). A failed re-tag only leaks an object.
 
-use crate::primitives::BoxError;
+use crate::call_error::AwsCallError;
 
 /// The most a body stored inline in the outbox row may weigh: a DynamoDB item holds 400 KiB
 /// (names and values) and an incompressible body is stored raw, so 384 KiB leaves room for the
@@ -93,13 +93,11 @@ pub fn parse_pointer_message_body(body: &str) -> Option<(String, String)> {
 
 #[derive(Debug, thiserror::Error)]
 pub enum BodyStoreError {
-    #[error("S3 {operation} of {key} failed: {message}")]
+    #[error("S3 object {key}")]
     Aws {
-        operation: &'static str,
         key: String,
-        message: String,
         #[source]
-        source: BoxError,
+        call: AwsCallError,
     },
 }
 

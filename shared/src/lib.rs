@@ -10,6 +10,7 @@
 //! `e2e` crate, out of the product.
 
 pub mod aws;
+pub mod call_error;
 pub mod codec;
 pub mod config;
 pub mod cost;

@@ -12,9 +12,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
+use crate::call_error::AwsCallError;
 use crate::event::AcceptedEvent;
 use crate::large_body::BodyPointer;
-use crate::primitives::BoxError;
 use crate::routes::Destination;
 use crate::time::EpochMillis;
 
@@ -171,13 +171,8 @@ pub enum MarkOutcome {
 
 #[derive(Debug, thiserror::Error)]
 pub enum OutboxError {
-    #[error("DynamoDB {operation} failed: {message}")]
-    Aws {
-        operation: &'static str,
-        message: String,
-        #[source]
-        source: BoxError,
-    },
+    #[error(transparent)]
+    Aws(#[from] AwsCallError),
     #[error("outbox row {key} is malformed: {problem}")]
     MalformedRow { key: String, problem: String },
 }

@@ -12,19 +12,18 @@ use std::time::{Duration, Instant};
 
 use tracing::{info, warn};
 
-use crate::primitives::BoxError;
+use crate::call_error::AwsCallError;
 use crate::signature::{KeyError, SigningKeys};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SecretsError {
-    #[error("cannot read SSM parameter {parameter}: {message}")]
+    #[error("cannot read SSM parameter {parameter}")]
     Read {
         parameter: String,
-        message: String,
         /// Throttled, timed out or a server error: the same read may succeed a moment later.
         transient: bool,
         #[source]
-        source: BoxError,
+        call: AwsCallError,
     },
     #[error("SSM parameter {parameter} has no value")]
     NoValue { parameter: String },
@@ -435,9 +434,13 @@ mod tests {
     fn throttled() -> SecretsError {
         SecretsError::Read {
             parameter: "/test".into(),
-            message: "ThrottlingException: Rate exceeded".into(),
             transient: true,
-            source: Box::new(std::io::Error::other("Rate exceeded")),
+            call: AwsCallError {
+                service: "SSM",
+                operation: "GetParameter",
+                code: "ThrottlingException".into(),
+                source: Box::new(std::io::Error::other("Rate exceeded")),
+            },
         }
     }
 

@@ -883,6 +883,21 @@ async fn errors_say_what_to_do_next() {
         "{}",
         missing.stderr
     );
+    // The error names the call and the service's code, and the SDK's own text follows once.
+    let error_line = missing
+        .stderr
+        .lines()
+        .find(|line| line.starts_with("error:"))
+        .unwrap_or_default();
+    assert!(
+        error_line.contains("DynamoDB") && error_line.contains("failed: ResourceNotFoundException"),
+        "{error_line}"
+    );
+    assert_eq!(
+        error_line.matches("Requested resource not found").count(),
+        1,
+        "{error_line}"
+    );
     let unknown = scene.run(&["show", "never-received"]);
     assert_eq!(unknown.code, 1);
     assert!(

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::primitives::Blob;
@@ -18,7 +18,8 @@ use aws_sdk_dynamodb::Client;
 use bytes::Bytes;
 
 use self::item_size::{Item, KeysOnlyIndex};
-use crate::aws::describe;
+use crate::aws::call_error;
+use crate::call_error::AwsCallError;
 use crate::codec::{self, Codec};
 use crate::event::{outbox_key, sha256_hex, shard_of, AcceptedEvent};
 use crate::large_body::BodyPointer;
@@ -51,13 +52,9 @@ pub struct UnsentPage {
 
 fn aws_error<E>(operation: &'static str, err: SdkError<E>) -> OutboxError
 where
-    E: std::error::Error + Send + Sync + 'static,
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
-    OutboxError::Aws {
-        operation,
-        message: describe(&err),
-        source: err.into(),
-    }
+    OutboxError::Aws(call_error("DynamoDB", operation, err))
 }
 
 /// The outbox table through the DynamoDB API, as seen by one source: it writes that source's
@@ -375,14 +372,16 @@ impl DynamoDbOutbox {
             }
         }
         if !wanted.is_empty() {
-            return Err(OutboxError::Aws {
+            return Err(OutboxError::Aws(AwsCallError {
+                service: "DynamoDB",
                 operation: "BatchGetItem",
-                message: format!(
+                code: "UnprocessedKeys".to_owned(),
+                source: format!(
                     "{} keys still unprocessed after {BATCH_GET_ROUNDS} rounds",
                     wanted.len()
-                ),
-                source: "unprocessed keys".into(),
-            });
+                )
+                .into(),
+            }));
         }
         Ok(rows)
     }

@@ -2,24 +2,23 @@
 //! by the ingress, re-tagged `sent` by whoever marks their row sent, read by on-call. What the
 //! pointer and the object's life are is in [`crate::large_body`].
 
-use aws_sdk_s3::error::SdkError;
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{MetadataDirective, ServerSideEncryption, TaggingDirective};
 use aws_sdk_s3::Client;
 use bytes::Bytes;
 
-use crate::aws::describe;
+use crate::aws::call_error;
+use crate::call_error::{self as call_errors, AwsCallError};
 use crate::large_body::{BodyPointer, BodyStoreError, STATE_SENT, STATE_TAG, STATE_UNSENT};
 
 fn aws_error<E>(operation: &'static str, key: &str, err: SdkError<E>) -> BodyStoreError
 where
-    E: std::error::Error + Send + Sync + 'static,
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
     BodyStoreError::Aws {
-        operation,
         key: key.to_owned(),
-        message: describe(&err),
-        source: err.into(),
+        call: call_error("S3", operation, err),
     }
 }
 
@@ -91,10 +90,13 @@ impl S3BodyStore {
             .collect()
             .await
             .map_err(|err| BodyStoreError::Aws {
-                operation: "GetObject",
                 key: key.to_owned(),
-                message: err.to_string(),
-                source: err.into(),
+                call: AwsCallError {
+                    service: "S3",
+                    operation: "GetObject",
+                    code: call_errors::RESPONSE_ERROR.to_owned(),
+                    source: err.into(),
+                },
             })?;
         Ok(bytes.into_bytes())
     }

@@ -6,7 +6,8 @@ use aws_sdk_sqs::types::{
 };
 use aws_sdk_sqs::Client;
 
-use crate::aws::{describe, BoxError};
+use crate::aws::{call_error, describe};
+use crate::call_error::AwsCallError;
 use crate::large_body::ATTR_EXTENDED_PAYLOAD_SIZE;
 use crate::message::{OutgoingMessage, ATTR_SOURCE};
 use crate::routes::{is_fifo, Routes};
@@ -18,13 +19,8 @@ pub const MAX_BATCH_BYTES: usize = 1024 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum QueueError {
-    #[error("SQS {operation} failed: {message}")]
-    Aws {
-        operation: &'static str,
-        message: String,
-        #[source]
-        source: BoxError,
-    },
+    #[error(transparent)]
+    Aws(#[from] AwsCallError),
     #[error("SQS accepted the message but returned no message id")]
     NoMessageId,
     #[error("queue {0} is not QUEUE_URL nor in ROUTES of this function")]
@@ -72,11 +68,7 @@ impl SqsQueue {
             .send()
             .await
             .map(|_| ())
-            .map_err(|err| QueueError::Aws {
-                operation: "GetQueueAttributes",
-                message: describe(&err),
-                source: err.into(),
-            })
+            .map_err(|err| Self::aws_error("GetQueueAttributes", err))
     }
 
     /// Sends one message and returns its SQS message id.
@@ -98,11 +90,10 @@ impl SqsQueue {
                 .message_group_id(&fifo.group_id)
                 .message_deduplication_id(&fifo.deduplication_id);
         }
-        let output = request.send().await.map_err(|err| QueueError::Aws {
-            operation: "SendMessage",
-            message: describe(&err),
-            source: err.into(),
-        })?;
+        let output = request
+            .send()
+            .await
+            .map_err(|err| Self::aws_error("SendMessage", err))?;
         output
             .message_id()
             .map(str::to_owned)
@@ -262,13 +253,9 @@ pub enum MoveTaskStart {
 impl SqsQueue {
     fn aws_error<E>(operation: &'static str, err: aws_sdk_sqs::error::SdkError<E>) -> QueueError
     where
-        E: std::error::Error + Send + Sync + 'static,
+        E: aws_sdk_sqs::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     {
-        QueueError::Aws {
-            operation,
-            message: describe(&err),
-            source: err.into(),
-        }
+        QueueError::Aws(call_error("SQS", operation, err))
     }
 
     /// Visible, in-flight and delayed message counts.
@@ -526,11 +513,7 @@ impl SqsQueue {
                 if server_side || unknown {
                     Ok(MoveTaskStart::Unsupported { reason: text })
                 } else {
-                    Err(QueueError::Aws {
-                        operation: "StartMessageMoveTask",
-                        message: text,
-                        source: err.into(),
-                    })
+                    Err(Self::aws_error("StartMessageMoveTask", err))
                 }
             }
         }

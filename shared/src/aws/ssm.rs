@@ -7,7 +7,7 @@ use std::pin::Pin;
 use aws_sdk_ssm::error::SdkError;
 use aws_sdk_ssm::Client;
 
-use crate::aws::describe;
+use crate::aws::call_error;
 use crate::secrets::{SecretSource, SecretsError};
 use crate::signature::{SignatureScheme, SigningKeys};
 
@@ -36,9 +36,8 @@ impl SsmSecrets {
             .await
             .map_err(|err| SecretsError::Read {
                 parameter: parameter.to_owned(),
-                message: describe(&err),
                 transient: is_transient(&err),
-                source: err.into(),
+                call: call_error("SSM", "GetParameter", err),
             })?;
         let value =
             output
