@@ -11,6 +11,7 @@
 //! what was lost.
 
 pub mod consumer;
+pub mod fakes;
 pub mod harness;
 pub mod processes;
 pub mod provider;

@@ -10,6 +10,7 @@ pub mod lambda;
 pub mod local;
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -28,6 +29,7 @@ use shared::large_body::{needs_claim_check, object_key, BodyPointer, LargeBodySe
 use shared::message::{DeliveredBy, OutgoingMessage};
 use shared::metrics::{EmfEmitter, MetricSet, Unit};
 use shared::outbox::{ExistingRow, InsertOutcome, MarkOutcome, RowStatus};
+use shared::ports::{Outbox, QueueSet};
 use shared::secrets::{ColdStartRetry, RefreshPolicy, SecretCache, SecretsError, MIN_REFRESH_GAP};
 use shared::signature::{
     url_verification_challenge, Rejection, SignatureScheme, SigningKeys, Verified,
@@ -211,7 +213,7 @@ pub enum InitError {
 
 /// Opens the table's and every queue's connection (TLS included on AWS) in parallel, so the first
 /// webhook pays no handshake; a failure is logged, not fatal.
-async fn warm_up(outbox: &DynamoDbOutbox, queues: &Queues) {
+async fn warm_up(outbox: &dyn Outbox, queues: &QueueSet) {
     let mut warming = tokio::task::JoinSet::new();
     for queue in queues.all() {
         let queue = queue.clone();
@@ -231,8 +233,8 @@ async fn warm_up(outbox: &DynamoDbOutbox, queues: &Queues) {
 pub struct Ingress {
     config: IngressConfig,
     secrets: SecretCache,
-    outbox: DynamoDbOutbox,
-    queues: Queues,
+    outbox: Arc<dyn Outbox>,
+    queues: QueueSet,
     metrics: EmfEmitter,
     claim_check: Option<ClaimCheck>,
 }
@@ -250,15 +252,16 @@ impl Ingress {
         outbox: DynamoDbOutbox,
         queue: SqsQueue,
     ) -> Self {
-        let queues = Queues::new(queue, &config.outbox.routes);
-        Self::with_queues(config, secrets, outbox, queues)
+        let queues = Queues::new(queue, &config.outbox.routes).ports();
+        Self::with_ports(config, secrets, Arc::new(outbox), queues)
     }
 
-    fn with_queues(
+    /// The ingress over any outbox and queues: the DynamoDB and SQS adapters, or in-memory fakes.
+    pub fn with_ports(
         config: IngressConfig,
         secrets: SecretCache,
-        outbox: DynamoDbOutbox,
-        queues: Queues,
+        outbox: Arc<dyn Outbox>,
+        queues: QueueSet,
     ) -> Self {
         let metrics = EmfEmitter::new(&config.outbox.metrics_namespace, &config.outbox.source);
         Self {
@@ -303,14 +306,14 @@ impl Ingress {
             parameter: config.secret_parameter.clone(),
             scheme: config.scheme.clone(),
         };
-        let outbox = DynamoDbOutbox::new(
+        let outbox: Arc<dyn Outbox> = Arc::new(DynamoDbOutbox::new(
             dynamodb_without_retry_quota(&sdk),
             &config.outbox.table,
             &config.outbox.source,
             config.outbox.pending_shards,
-        );
+        ));
         let queue = SqsQueue::new(sqs_without_retry_quota(&sdk), &config.outbox.queue_url);
-        let queues = Queues::new(queue, &config.outbox.routes);
+        let queues = Queues::new(queue, &config.outbox.routes).ports();
         let store = config.outbox.large_bodies.as_ref().map(|settings| {
             S3BodyStore::new(s3_without_retry_quota(&sdk), settings.kms_key_id.clone())
         });
@@ -322,10 +325,10 @@ impl Ingress {
                 refresh_policy(&config),
                 ColdStartRetry::WITHIN_LAMBDA_INIT
             ),
-            warm_up(&outbox, &queues),
+            warm_up(outbox.as_ref(), &queues),
         );
         let (secrets, retries) = secrets?;
-        let ingress = Self::with_queues(config, secrets, outbox, queues);
+        let ingress = Self::with_ports(config, secrets, outbox, queues);
         let mut cold_start = MetricSet::default();
         cold_start.add("ColdStartSecretRetries", f64::from(retries), Unit::Count);
         ingress.metrics.emit(&cold_start, now_millis());

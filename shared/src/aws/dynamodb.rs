@@ -30,6 +30,7 @@ use crate::outbox::{
     RowStatus, RowView, SentRow, StoredRow, UnsentRef, MAX_LAST_ERROR_CHARS, SENT_REMOVES,
     UNSENT_INDEX,
 };
+use crate::ports::{self, PortFuture};
 use crate::routes::Destination;
 use crate::time::EpochMillis;
 
@@ -1024,5 +1025,38 @@ fn row_view(key: &str, item: &HashMap<String, AttributeValue>) -> RowView {
             .then(|| decoded_body(key, item).ok().map(Bytes::from))
             .flatten(),
         claim_check: claim_check_of(item),
+    }
+}
+
+impl ports::Outbox for DynamoDbOutbox {
+    fn warm_up(&self) -> PortFuture<'_, Result<(), OutboxError>> {
+        Box::pin(DynamoDbOutbox::warm_up(self))
+    }
+
+    fn insert_pending<'a>(
+        &'a self,
+        event: &'a AcceptedEvent,
+    ) -> PortFuture<'a, Result<InsertOutcome, OutboxError>> {
+        Box::pin(DynamoDbOutbox::insert_pending(self, event))
+    }
+
+    fn mark_sent<'a>(
+        &'a self,
+        key: &'a str,
+        received_at: EpochMillis,
+        message_id: &'a str,
+        delivered_by: DeliveredBy,
+        now: EpochMillis,
+        retention: Duration,
+    ) -> PortFuture<'a, Result<MarkOutcome, OutboxError>> {
+        Box::pin(DynamoDbOutbox::mark_sent(
+            self,
+            key,
+            received_at,
+            message_id,
+            delivered_by,
+            now,
+            retention,
+        ))
     }
 }

@@ -4,36 +4,21 @@ use aws_sdk_sqs::types::{
     ChangeMessageVisibilityBatchRequestEntry, MessageAttributeValue, MessageSystemAttributeName,
     QueueAttributeName, SendMessageBatchRequestEntry,
 };
+use std::sync::Arc;
+
 use aws_sdk_sqs::Client;
 
 use crate::aws::{call_error, describe};
-use crate::call_error::AwsCallError;
 use crate::large_body::ATTR_EXTENDED_PAYLOAD_SIZE;
 use crate::message::{OutgoingMessage, ATTR_SOURCE};
+use crate::ports::{self, PortFuture, QueueSet};
+pub use crate::queue::QueueError;
 use crate::routes::{is_fifo, Routes};
 
 /// SendMessageBatch takes at most ten entries...
 pub const MAX_BATCH_ENTRIES: usize = 10;
 /// ...and at most 1 MiB in all (bodies and attributes).
 pub const MAX_BATCH_BYTES: usize = 1024 * 1024;
-
-#[derive(Debug, thiserror::Error)]
-pub enum QueueError {
-    #[error(transparent)]
-    Aws(#[from] AwsCallError),
-    #[error("SQS accepted the message but returned no message id")]
-    NoMessageId,
-    #[error("queue {0} is not QUEUE_URL nor in ROUTES of this function")]
-    UnknownDestination(String),
-    #[error("SQS answered without {0}")]
-    Missing(&'static str),
-    #[error("message attribute {name} could not be built")]
-    Attribute {
-        name: &'static str,
-        #[source]
-        source: aws_sdk_sqs::error::BuildError,
-    },
-}
 
 /// One queue, by URL.
 #[derive(Debug, Clone)]
@@ -128,7 +113,7 @@ impl SqsQueue {
             }
             entries.push(entry.build().map_err(|source| QueueError::Attribute {
                 name: "SendMessageBatchRequestEntry",
-                source,
+                source: source.into(),
             })?);
         }
         let output = self
@@ -199,6 +184,29 @@ impl Queues {
     /// Every queue, the default first.
     pub fn all(&self) -> impl Iterator<Item = &SqsQueue> {
         std::iter::once(&self.default).chain(&self.routed)
+    }
+
+    /// The same queues as ports.
+    pub fn ports(&self) -> QueueSet {
+        let port = |queue: &SqsQueue| -> Arc<dyn ports::Queue> { Arc::new(queue.clone()) };
+        QueueSet::new(port(&self.default), self.routed.iter().map(port).collect())
+    }
+}
+
+impl ports::Queue for SqsQueue {
+    fn url(&self) -> &str {
+        SqsQueue::url(self)
+    }
+
+    fn warm_up(&self) -> PortFuture<'_, Result<(), QueueError>> {
+        Box::pin(SqsQueue::warm_up(self))
+    }
+
+    fn send<'a>(
+        &'a self,
+        message: &'a OutgoingMessage,
+    ) -> PortFuture<'a, Result<String, QueueError>> {
+        Box::pin(SqsQueue::send(self, message))
     }
 }
 
@@ -427,7 +435,7 @@ impl SqsQueue {
                         .build()
                         .map_err(|source| QueueError::Attribute {
                             name: "ChangeMessageVisibilityBatchRequestEntry",
-                            source,
+                            source: source.into(),
                         })
                 })
                 .collect::<Result<Vec<_>, _>>()?;
@@ -577,7 +585,7 @@ fn number_attribute(value: u64) -> Result<MessageAttributeValue, QueueError> {
         .build()
         .map_err(|source| QueueError::Attribute {
             name: ATTR_EXTENDED_PAYLOAD_SIZE,
-            source,
+            source: source.into(),
         })
 }
 
@@ -586,7 +594,10 @@ fn string_attribute(name: &'static str, value: &str) -> Result<MessageAttributeV
         .data_type("String")
         .string_value(value)
         .build()
-        .map_err(|source| QueueError::Attribute { name, source })
+        .map_err(|source| QueueError::Attribute {
+            name,
+            source: source.into(),
+        })
 }
 
 #[cfg(test)]
