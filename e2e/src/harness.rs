@@ -18,8 +18,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::testing::unique;
 use shared::outbox::RowStatus;
-use shared::testing::unique;
 
 use crate::consumer::{Consumed, Consumers, Delivered};
 use crate::processes::{

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use shared::testing::repo_root;
+use crate::testing::repo_root;
 use tokio::process::{Child, Command};
 
 #[derive(Debug, thiserror::Error)]

@@ -1,17 +1,18 @@
 //! A private outbox table, queue, DLQ and secret parameter on the moto server for one run
-//! (`shared::testing::provision`, the same script as the local stack), plus the direct
+//! (`crate::testing::provision`, the same script as the local stack), plus the direct
 //! (proxy-free) clients the harness uses to watch it: pending counts, queue depth, rows.
 
 use std::net::SocketAddr;
 
+use crate::testing::{provision, sdk_config, ProvisionError};
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_sqs::types::QueueAttributeName;
+use shared::aws::dynamodb::DynamoDbOutbox;
 use shared::aws::{describe, CallLimits};
-use shared::outbox::{DynamoDbOutbox, RowStatus};
-use shared::testing::{provision, sdk_config, ProvisionError};
+use shared::outbox::RowStatus;
 
 /// The Standard Webhooks secret the provider signs with and the ingress reads from SSM.
-pub use shared::testing::STANDARD_SECRET as WEBHOOK_SECRET;
+pub use crate::testing::STANDARD_SECRET as WEBHOOK_SECRET;
 pub const SOURCE_NAME: &str = "market";
 
 #[derive(Debug, thiserror::Error)]
@@ -184,7 +185,7 @@ impl Stack {
         let url = self
             .sqs
             .create_queue()
-            .queue_name(shared::testing::unique(&format!("e2e-{role}")))
+            .queue_name(crate::testing::unique(&format!("e2e-{role}")))
             .send()
             .await
             .map_err(|err| StackError::aws("CreateQueue", &err))?

@@ -10,27 +10,27 @@ pub mod lambda;
 pub mod local;
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::{HeaderMap, Method, StatusCode};
+use shared::aws::dynamodb::DynamoDbOutbox;
+use shared::aws::s3::S3BodyStore;
+use shared::aws::sqs::{QueueError, Queues, SqsQueue};
+use shared::aws::ssm::{SsmParameter, SsmSecrets};
 use shared::aws::{
     describe, dynamodb_without_retry_quota, load_sdk_config, s3_without_retry_quota,
     sqs_without_retry_quota, CallLimits,
 };
 use shared::config::IngressConfig;
 use shared::event::{event_id, event_type, AcceptedEvent, LazyJson};
-use shared::large_body::{
-    needs_claim_check, object_key, BodyPointer, LargeBodySettings, S3BodyStore,
-};
+use shared::large_body::{needs_claim_check, object_key, BodyPointer, LargeBodySettings};
 use shared::message::{DeliveredBy, OutgoingMessage};
 use shared::metrics::{EmfEmitter, MetricSet, Unit};
-use shared::outbox::{DynamoDbOutbox, ExistingRow, InsertOutcome, MarkOutcome, RowStatus};
-use shared::queue::{QueueError, Queues, SqsQueue};
-use shared::secrets::{
-    ColdStartRetry, RefreshPolicy, SecretCache, SecretsError, SsmParameter, SsmSecrets,
-    MIN_REFRESH_GAP,
-};
+use shared::outbox::{ExistingRow, InsertOutcome, MarkOutcome, RowStatus};
+use shared::ports::{Outbox, QueueSet};
+use shared::secrets::{ColdStartRetry, RefreshPolicy, SecretCache, SecretsError, MIN_REFRESH_GAP};
 use shared::signature::{
     url_verification_challenge, Rejection, SignatureScheme, SigningKeys, Verified,
 };
@@ -213,7 +213,7 @@ pub enum InitError {
 
 /// Opens the table's and every queue's connection (TLS included on AWS) in parallel, so the first
 /// webhook pays no handshake; a failure is logged, not fatal.
-async fn warm_up(outbox: &DynamoDbOutbox, queues: &Queues) {
+async fn warm_up(outbox: &dyn Outbox, queues: &QueueSet) {
     let mut warming = tokio::task::JoinSet::new();
     for queue in queues.all() {
         let queue = queue.clone();
@@ -233,8 +233,8 @@ async fn warm_up(outbox: &DynamoDbOutbox, queues: &Queues) {
 pub struct Ingress {
     config: IngressConfig,
     secrets: SecretCache,
-    outbox: DynamoDbOutbox,
-    queues: Queues,
+    outbox: Arc<dyn Outbox>,
+    queues: QueueSet,
     metrics: EmfEmitter,
     claim_check: Option<ClaimCheck>,
 }
@@ -252,15 +252,16 @@ impl Ingress {
         outbox: DynamoDbOutbox,
         queue: SqsQueue,
     ) -> Self {
-        let queues = Queues::new(queue, &config.outbox.routes);
-        Self::with_queues(config, secrets, outbox, queues)
+        let queues = Queues::new(queue, &config.outbox.routes).ports();
+        Self::with_ports(config, secrets, Arc::new(outbox), queues)
     }
 
-    fn with_queues(
+    /// The ingress over any outbox and queues: the DynamoDB and SQS adapters, or in-memory fakes.
+    pub fn with_ports(
         config: IngressConfig,
         secrets: SecretCache,
-        outbox: DynamoDbOutbox,
-        queues: Queues,
+        outbox: Arc<dyn Outbox>,
+        queues: QueueSet,
     ) -> Self {
         let metrics = EmfEmitter::new(&config.outbox.metrics_namespace, &config.outbox.source);
         Self {
@@ -305,14 +306,14 @@ impl Ingress {
             parameter: config.secret_parameter.clone(),
             scheme: config.scheme.clone(),
         };
-        let outbox = DynamoDbOutbox::new(
+        let outbox: Arc<dyn Outbox> = Arc::new(DynamoDbOutbox::new(
             dynamodb_without_retry_quota(&sdk),
             &config.outbox.table,
             &config.outbox.source,
             config.outbox.pending_shards,
-        );
+        ));
         let queue = SqsQueue::new(sqs_without_retry_quota(&sdk), &config.outbox.queue_url);
-        let queues = Queues::new(queue, &config.outbox.routes);
+        let queues = Queues::new(queue, &config.outbox.routes).ports();
         let store = config.outbox.large_bodies.as_ref().map(|settings| {
             S3BodyStore::new(s3_without_retry_quota(&sdk), settings.kms_key_id.clone())
         });
@@ -324,10 +325,10 @@ impl Ingress {
                 refresh_policy(&config),
                 ColdStartRetry::WITHIN_LAMBDA_INIT
             ),
-            warm_up(&outbox, &queues),
+            warm_up(outbox.as_ref(), &queues),
         );
         let (secrets, retries) = secrets?;
-        let ingress = Self::with_queues(config, secrets, outbox, queues);
+        let ingress = Self::with_ports(config, secrets, outbox, queues);
         ingress
             .metrics
             .emit_cold_start(&shared::config::ProcessEnv, now_millis());
@@ -944,7 +945,7 @@ mod tests {
             ("LARGE_BODY_PREFIX", "large/"),
             ("LARGE_BODY_KMS_KEY", "alias/webhook"),
         ];
-        let asked = shared::testing::variables_read(&values, IngressConfig::from_env);
+        let asked = e2e::testing::variables_read(&values, IngressConfig::from_env);
         let listed: std::collections::BTreeSet<String> =
             ENV_VARS.iter().map(|name| (*name).to_owned()).collect();
         assert_eq!(asked, listed);

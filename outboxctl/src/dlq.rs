@@ -3,11 +3,11 @@
 
 use anyhow::Context as _;
 use serde_json::{json, Value};
+use shared::aws::sqs::{MoveTaskStart, QueuedMessage, SqsQueue};
 use shared::large_body::{parse_pointer_message_body, ATTR_EXTENDED_PAYLOAD_SIZE};
 use shared::message::{
     decode_body, ATTR_BODY_ENCODING, ATTR_EVENT_ID, ATTR_EVENT_TYPE, ATTR_RECEIVED_AT,
 };
-use shared::queue::{MoveTaskStart, QueuedMessage, SqsQueue};
 use shared::time::rfc3339_millis;
 
 use crate::cli::{DlqArgs, DlqCommand};

@@ -16,7 +16,7 @@ async fn main() -> ExitCode {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,
         Ok(Outcome::Attention) => ExitCode::from(3),
         Err(err) => {
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", hints::chain(&err));
             if let Some(step) = hints::next_step(&err) {
                 eprintln!("next: {step}");
             }

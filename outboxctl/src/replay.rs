@@ -4,9 +4,9 @@
 use std::sync::Arc;
 
 use serde_json::json;
+use shared::aws::sqs::{batches, QueueError};
 use shared::message::OutgoingMessage;
 use shared::outbox::{ReceivedWindow, SentRow};
-use shared::queue::{batches, QueueError};
 use shared::time::{now_millis, rfc3339_millis, EpochMillis};
 use tokio::task::JoinSet;
 

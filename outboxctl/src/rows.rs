@@ -4,11 +4,11 @@
 
 use anyhow::Context as _;
 use serde_json::{json, Value};
+use shared::aws::sqs::{batches, QueueError};
 use shared::event::outbox_key;
 use shared::large_body::BodyPointer;
 use shared::message::{DeliveredBy, OutgoingMessage};
 use shared::outbox::{ChangeOutcome, ReceivedWindow, RowStatus, RowView, StoredRow, UnsentRef};
-use shared::queue::{batches, QueueError};
 use shared::time::{now_millis, rfc3339_millis, EpochMillis};
 
 use crate::cli::{

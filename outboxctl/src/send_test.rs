@@ -11,8 +11,8 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use serde_json::json;
 use serde_json::Value;
+use shared::aws::ssm::SsmSecrets;
 use shared::config::IngressConfig;
-use shared::secrets::SsmSecrets;
 use shared::signature::Field;
 use shared::time::{now_millis, rfc3339_millis, EpochMillis};
 

@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use serde::Serialize;
+use shared::aws::sqs::QueueDepth;
 use shared::outbox::RowStatus;
-use shared::queue::QueueDepth;
 use shared::time::{now_millis, EpochMillis};
 
 use crate::cli::StatusArgs;

@@ -7,12 +7,12 @@ use std::path::Path;
 
 use anyhow::Context as _;
 use aws_config::{Region, SdkConfig};
+use shared::aws::dynamodb::DynamoDbOutbox;
+use shared::aws::lambda::{caller_arn, FunctionRef, LambdaFunctions};
+use shared::aws::s3::S3BodyStore;
+use shared::aws::sqs::{Queues, SqsQueue};
 use shared::aws::{config_loader, s3_client, CallLimits};
 use shared::config::{Env, EnvSource, IngressConfig, OutboxSettings, ProcessEnv};
-use shared::deployment::{caller_arn, FunctionRef, LambdaFunctions};
-use shared::large_body::S3BodyStore;
-use shared::outbox::DynamoDbOutbox;
-use shared::queue::{Queues, SqsQueue};
 
 use crate::cli::TargetArgs;
 use crate::hints::Refusal;

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use http::HeaderName;
 
+pub use crate::event::EventIdRule;
 use crate::large_body::{
     LargeBodySettings, MAX_CLAIM_CHECK_BODY_BYTES, MAX_INLINE_BODY_BYTES, MAX_PREFIX_BYTES,
 };
@@ -264,14 +265,6 @@ fn max_body_bytes(env: &Env, large_bodies: bool) -> Result<usize, ConfigError> {
         ));
     }
     Ok(value)
-}
-
-/// Where the event id comes from when the scheme does not define it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct EventIdRule {
-    pub header: Option<HeaderName>,
-    pub pointer: Option<String>,
-    pub type_pointer: Option<String>,
 }
 
 /// The ingress Lambda's configuration.

@@ -1,55 +1,9 @@
-//! What DynamoDB bills for the items the outbox writes, by its published item-size rules, so the
-//! cost model (docs/COST.md) is computed from the attribute maps the code really builds and
-//! cannot drift from them. moto's ConsumedCapacity figures are not real, hence a model.
-//!
-//! Rules (DynamoDB developer guide, "Item sizes" and "Write capacity units"):
-//! - an item's size is the sum over its attributes of the name's UTF-8 length plus the value's
-//!   size: S = UTF-8 bytes, B = raw bytes, N = one byte per two significant digits plus one,
-//!   BOOL/NULL = 1, L/M = 3 + the elements + 1 per element, sets = the sum of their elements;
-//! - one write unit per started KiB of the item, at least one; an UpdateItem bills the larger of
-//!   the item before and after; a conditional write that fails still bills the item's units;
-//! - a global secondary index bills its own writes: putting an entry, and deleting it when the
-//!   item loses the index key (a change of index key is a delete and a put). A KEYS_ONLY entry is
-//!   the index keys, the table key and 100 bytes of overhead;
-//! - deletes by TTL are free; a strongly consistent read costs one read unit per started 4 KiB.
-
-use std::collections::HashMap;
-
-use aws_sdk_dynamodb::types::AttributeValue;
+//! Capacity arithmetic of the outbox table: write and read units by size, and what a peak of
+//! webhooks needs in index shards and warm throughput (docs/COST.md). How DynamoDB sizes an item
+//! of attribute values is in [`crate::aws::dynamodb::item_size`].
 
 pub const WRITE_UNIT_BYTES: usize = 1024;
 pub const READ_UNIT_BYTES: usize = 4096;
-/// What DynamoDB adds to every index entry's size.
-pub const INDEX_ENTRY_OVERHEAD_BYTES: usize = 100;
-
-/// An item as the SDK sends it.
-pub type Item = HashMap<String, AttributeValue>;
-
-/// A KEYS_ONLY global secondary index: its key attributes and the table's key.
-#[derive(Debug, Clone, Copy)]
-pub struct KeysOnlyIndex {
-    pub table_key: &'static [&'static str],
-    pub index_key: &'static [&'static str],
-}
-
-impl KeysOnlyIndex {
-    /// The size of `item`'s entry in this index; `None` when the item lacks an index key
-    /// attribute (a sparse index holds no entry for it).
-    pub fn entry_size(&self, item: &Item) -> Option<usize> {
-        let mut size = INDEX_ENTRY_OVERHEAD_BYTES;
-        for name in self.index_key {
-            size += name.len() + value_size(item.get(*name)?);
-        }
-        for name in self.table_key {
-            size += name.len() + item.get(*name).map_or(0, value_size);
-        }
-        Some(size)
-    }
-
-    fn entry_key<'i>(&self, item: &'i Item) -> Option<Vec<&'i AttributeValue>> {
-        self.index_key.iter().map(|name| item.get(*name)).collect()
-    }
-}
 
 /// Write units of one write, split between the table and its index.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -74,42 +28,6 @@ impl std::ops::Add for WriteUnits {
     }
 }
 
-/// The size DynamoDB counts for one attribute value (without its name).
-pub fn value_size(value: &AttributeValue) -> usize {
-    match value {
-        AttributeValue::S(text) => text.len(),
-        AttributeValue::B(blob) => blob.as_ref().len(),
-        AttributeValue::N(number) => number_size(number),
-        AttributeValue::Bool(_) | AttributeValue::Null(_) => 1,
-        AttributeValue::Ss(texts) => texts.iter().map(String::len).sum(),
-        AttributeValue::Ns(numbers) => numbers.iter().map(|n| number_size(n)).sum(),
-        AttributeValue::Bs(blobs) => blobs.iter().map(|b| b.as_ref().len()).sum(),
-        AttributeValue::L(values) => 3 + values.iter().map(|v| value_size(v) + 1).sum::<usize>(),
-        AttributeValue::M(map) => {
-            3 + map
-                .iter()
-                .map(|(name, v)| name.len() + value_size(v) + 1)
-                .sum::<usize>()
-        }
-        // A type this SDK version does not know: count it as its name only.
-        _ => 0,
-    }
-}
-
-/// One byte per two significant digits (leading and trailing zeros dropped), plus one.
-fn number_size(number: &str) -> usize {
-    let digits: String = number.chars().filter(char::is_ascii_digit).collect();
-    let significant = digits.trim_start_matches('0').trim_end_matches('0').len();
-    significant.div_ceil(2) + 1
-}
-
-/// The size DynamoDB counts for an item: every attribute's name and value.
-pub fn item_size(item: &Item) -> usize {
-    item.iter()
-        .map(|(name, value)| name.len() + value_size(value))
-        .sum()
-}
-
 /// Write units for an item of `bytes`: one per started KiB, at least one.
 pub fn write_units(bytes: usize) -> u64 {
     bytes.div_ceil(WRITE_UNIT_BYTES).max(1) as u64
@@ -118,30 +36,6 @@ pub fn write_units(bytes: usize) -> u64 {
 /// Read units of a strongly consistent read of an item of `bytes`.
 pub fn consistent_read_units(bytes: usize) -> u64 {
     bytes.div_ceil(READ_UNIT_BYTES).max(1) as u64
-}
-
-/// What a PutItem of a new `item` bills.
-pub fn put(item: &Item, index: &KeysOnlyIndex) -> WriteUnits {
-    WriteUnits {
-        table: write_units(item_size(item)),
-        index: index.entry_size(item).map_or(0, write_units),
-    }
-}
-
-/// What an UpdateItem turning `old` into `new` bills: the larger item, plus the index's delete
-/// and/or put when the entry appears, disappears or changes key.
-pub fn update(old: &Item, new: &Item, index: &KeysOnlyIndex) -> WriteUnits {
-    let table = write_units(item_size(old).max(item_size(new)));
-    let delete_old = index.entry_size(old).map_or(0, write_units);
-    let put_new = index.entry_size(new).map_or(0, write_units);
-    let index_units = match (index.entry_key(old), index.entry_key(new)) {
-        (Some(before), Some(after)) if before == after => 0,
-        _ => delete_old + put_new,
-    };
-    WriteUnits {
-        table,
-        index: index_units,
-    }
 }
 
 /// The write units one partition of a table or index serves a second, whatever the table's
@@ -189,7 +83,6 @@ fn warm_units(units_per_second: f64) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use aws_sdk_dynamodb::primitives::Blob;
 
     #[test]
     fn pending_shards_grow_with_the_peak_from_the_default_eight() {
@@ -213,208 +106,11 @@ mod tests {
         assert_eq!(index_warm_write_units_for(1600.0), None);
     }
 
-    fn s(text: &str) -> AttributeValue {
-        AttributeValue::S(text.to_owned())
-    }
-
-    const INDEX: KeysOnlyIndex = KeysOnlyIndex {
-        table_key: &["id"],
-        index_key: &["gsi", "at"],
-    };
-
-    #[test]
-    fn sizes_follow_the_published_rules() {
-        assert_eq!(value_size(&s("héllo")), 6);
-        assert_eq!(value_size(&AttributeValue::B(Blob::new(vec![0; 32]))), 32);
-        // 13 significant digits: 7 bytes + 1.
-        assert_eq!(value_size(&AttributeValue::N("1764390000123".into())), 8);
-        assert_eq!(value_size(&AttributeValue::N("1000".into())), 2);
-        assert_eq!(value_size(&AttributeValue::N("0".into())), 1);
-        assert_eq!(value_size(&AttributeValue::Bool(true)), 1);
-        let list = AttributeValue::L(vec![s("ab"), s("c")]);
-        assert_eq!(value_size(&list), 3 + 3 + 2);
-        let map = AttributeValue::M(HashMap::from([("k".to_owned(), s("vv"))]));
-        assert_eq!(value_size(&map), 3 + 1 + 2 + 1);
-        let item = Item::from([
-            ("id".to_owned(), s("abc")),
-            ("n".to_owned(), AttributeValue::N("12".into())),
-        ]);
-        assert_eq!(item_size(&item), 2 + 3 + 1 + 2);
-    }
-
     #[test]
     fn units_are_per_started_kib() {
         assert_eq!(write_units(0), 1);
         assert_eq!(write_units(1024), 1);
         assert_eq!(write_units(1025), 2);
         assert_eq!(consistent_read_units(4097), 2);
-    }
-
-    #[test]
-    fn an_update_bills_the_larger_item_and_the_index_changes() {
-        let old = Item::from([
-            ("id".to_owned(), s("k")),
-            (
-                "body".to_owned(),
-                AttributeValue::B(Blob::new(vec![1; 1500])),
-            ),
-            ("gsi".to_owned(), s("pending#1")),
-            ("at".to_owned(), AttributeValue::N("17".into())),
-        ]);
-        let mut new = old.clone();
-        new.remove("gsi");
-        assert_eq!(put(&old, &INDEX), WriteUnits { table: 2, index: 1 });
-        // Leaving the sparse index deletes its entry.
-        assert_eq!(
-            update(&old, &new, &INDEX),
-            WriteUnits { table: 2, index: 1 }
-        );
-        let mut moved = old.clone();
-        moved.insert("gsi".to_owned(), s("parked#1"));
-        // A new index key is a delete and a put.
-        assert_eq!(
-            update(&old, &moved, &INDEX),
-            WriteUnits { table: 2, index: 2 }
-        );
-        let mut same_key = old.clone();
-        same_key.insert("note".to_owned(), s("x"));
-        assert_eq!(update(&old, &same_key, &INDEX).index, 0);
-    }
-
-    #[test]
-    fn an_index_entry_is_its_keys_plus_overhead() {
-        let item = Item::from([
-            ("id".to_owned(), s("src:evt")),
-            ("gsi".to_owned(), s("p#1")),
-            ("at".to_owned(), AttributeValue::N("12".into())),
-            (
-                "body".to_owned(),
-                AttributeValue::B(Blob::new(vec![1; 5000])),
-            ),
-        ]);
-        assert_eq!(
-            INDEX.entry_size(&item),
-            Some(100 + (3 + 3) + (2 + 2) + (2 + 7))
-        );
-    }
-}
-
-/// The units the outbox's real items cost, pinned: a change to what a row holds changes these
-/// figures, and docs/COST.md is computed from them.
-#[cfg(test)]
-mod pinned {
-    use super::*;
-    use crate::event::shard_of;
-    use crate::message::DeliveredBy;
-    use crate::outbox::{after_sent, pending_item, sent_changes, UNSENT_INDEX_KEYS};
-    use crate::samples::{legacy_pending_item, sample_event, Layout, Provider};
-
-    const SIZES: [usize; 4] = [1024, 2048, 8192, 32768];
-    const SEEDS: u64 = 3;
-
-    /// (PutItem table, PutItem index, UpdateItem table, UpdateItem index) for one event's usual life.
-    fn life(pending: &Item) -> (u64, u64, u64, u64) {
-        let changes = sent_changes(
-            "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d",
-            DeliveredBy::Ingress,
-            1_764_400_100_000,
-            std::time::Duration::from_secs(14 * 86_400),
-        );
-        let sent = after_sent(pending, &changes);
-        let put = put(pending, &UNSENT_INDEX_KEYS);
-        let update = update(pending, &sent, &UNSENT_INDEX_KEYS);
-        (put.table, put.index, update.table, update.index)
-    }
-
-    /// How each provider really sends its JSON: Stripe pretty-printed, GitHub and Shopify compact.
-    const NATIVE: [(Provider, Layout); 3] = [
-        (Provider::Stripe, Layout::Pretty),
-        (Provider::GitHub, Layout::Compact),
-        (Provider::Shopify, Layout::Compact),
-    ];
-
-    fn every_shape() -> Vec<(Provider, Layout)> {
-        Provider::ALL
-            .iter()
-            .flat_map(|p| Layout::ALL.iter().map(move |l| (*p, *l)))
-            .collect()
-    }
-
-    type Life = (u64, u64, u64, u64);
-
-    /// The costliest life over `shapes` and a few seeds at each size.
-    fn worst(
-        shapes: &[(Provider, Layout)],
-        build: impl Fn(&crate::event::AcceptedEvent, u16) -> Item,
-    ) -> Vec<(usize, Life)> {
-        let total = |l: Life| l.0 + l.1 + l.2 + l.3;
-        SIZES
-            .iter()
-            .map(|&size| {
-                let mut worst = (0, 0, 0, 0);
-                for &(provider, layout) in shapes {
-                    for seed in 0..SEEDS {
-                        let event = sample_event(provider, layout, size, seed);
-                        let units = life(&build(&event, shard_of(&event.key, 8)));
-                        if total(units) > total(worst) {
-                            worst = units;
-                        }
-                    }
-                }
-                (size, worst)
-            })
-            .collect()
-    }
-
-    #[test]
-    fn write_units_per_webhook_before_issue_9() {
-        let expected = vec![
-            (1024, (2, 1, 2, 1)),
-            (2048, (3, 1, 3, 1)),
-            (8192, (9, 1, 9, 1)),
-            (32768, (33, 1, 33, 1)),
-        ];
-        assert_eq!(worst(&every_shape(), legacy_pending_item), expected);
-    }
-
-    #[test]
-    fn write_units_per_webhook_now() {
-        let native = vec![
-            (1024, (1, 1, 1, 1)),
-            (2048, (1, 1, 1, 1)),
-            (8192, (3, 1, 3, 1)),
-            (32768, (8, 1, 8, 1)),
-        ];
-        assert_eq!(worst(&NATIVE, pending_item), native);
-        // Compact JSON as dense in random ids as Stripe's: the worst case we know.
-        let densest = vec![
-            (1024, (1, 1, 1, 1)),
-            (2048, (1, 1, 2, 1)),
-            (8192, (3, 1, 3, 1)),
-            (32768, (8, 1, 8, 1)),
-        ];
-        assert_eq!(worst(&every_shape(), pending_item), densest);
-    }
-
-    #[test]
-    fn a_body_in_s3_costs_the_row_4_write_units_whatever_its_size() {
-        // The S3 claim check: the row holds a pointer (bucket, key, size, hash), never the body.
-        for size in [400 * 1024, 6 * 1024 * 1024] {
-            let event = sample_event(Provider::Stripe, Layout::Pretty, 1024, 0);
-            let pointer = crate::large_body::BodyPointer {
-                bucket: "webhook-marketplace-body-20261129000000000000000001".into(),
-                key: crate::large_body::object_key("bodies/", &event.key, &event.body_sha256),
-                size,
-            };
-            let row = pending_item(&event.with_claim_check(pointer), 3);
-            assert!(!row.contains_key("body"));
-            assert_eq!(life(&row), (1, 1, 1, 1), "{size}");
-        }
-    }
-
-    #[test]
-    fn a_2_kb_json_webhook_costs_at_most_4_write_units() {
-        let (_, (put, put_index, update, update_index)) = worst(&NATIVE, pending_item)[1];
-        assert!(put + put_index + update + update_index <= 4);
     }
 }

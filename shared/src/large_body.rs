@@ -9,13 +9,7 @@
 //! bucket's lifecycle rule expires only objects tagged `sent`, so no age can ever delete the body
 //! of an unsent row (pending or parked for any time). A failed re-tag only leaks an object.
 
-use aws_sdk_s3::error::SdkError;
-use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{MetadataDirective, ServerSideEncryption, TaggingDirective};
-use aws_sdk_s3::Client;
-use bytes::Bytes;
-
-use crate::aws::{describe, BoxError};
+use crate::call_error::AwsCallError;
 
 /// The most a body stored inline in the outbox row may weigh: a DynamoDB item holds 400 KiB
 /// (names and values) and an incompressible body is stored raw, so 384 KiB leaves room for the
@@ -99,119 +93,12 @@ pub fn parse_pointer_message_body(body: &str) -> Option<(String, String)> {
 
 #[derive(Debug, thiserror::Error)]
 pub enum BodyStoreError {
-    #[error("S3 {operation} of {key} failed: {message}")]
+    #[error("S3 object {key}")]
     Aws {
-        operation: &'static str,
         key: String,
-        message: String,
         #[source]
-        source: BoxError,
+        call: AwsCallError,
     },
-}
-
-impl BodyStoreError {
-    fn aws<E>(operation: &'static str, key: &str, err: SdkError<E>) -> Self
-    where
-        E: std::error::Error + Send + Sync + 'static,
-    {
-        Self::Aws {
-            operation,
-            key: key.to_owned(),
-            message: describe(&err),
-            source: err.into(),
-        }
-    }
-}
-
-/// Bodies in S3: written by the ingress, re-tagged by whoever marks their row sent, read by on-call.
-#[derive(Debug, Clone)]
-pub struct S3BodyStore {
-    client: Client,
-    kms_key_id: Option<String>,
-}
-
-impl S3BodyStore {
-    pub fn new(client: Client, kms_key_id: Option<String>) -> Self {
-        Self { client, kms_key_id }
-    }
-
-    /// Writes `body` under `pointer`, encrypted with KMS and tagged unsent. Overwriting an
-    /// existing object (the same event and body again) only restarts its life as unsent.
-    pub async fn put(&self, pointer: &BodyPointer, body: Bytes) -> Result<(), BodyStoreError> {
-        self.client
-            .put_object()
-            .bucket(&pointer.bucket)
-            .key(&pointer.key)
-            .body(ByteStream::from(body))
-            .content_type("application/octet-stream")
-            .server_side_encryption(ServerSideEncryption::AwsKms)
-            .set_ssekms_key_id(self.kms_key_id.clone())
-            .tagging(format!("{STATE_TAG}={STATE_UNSENT}"))
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|err| BodyStoreError::aws("PutObject", &pointer.key, err))
-    }
-
-    /// Re-tags the object `sent` by copying it onto itself, which also restarts its age, so the
-    /// lifecycle rule (sent objects only) counts from the moment its row stopped needing it.
-    /// Call it only after the row was marked sent or discarded: before, a failure of the mark
-    /// would leave an unsent row whose body may expire.
-    pub async fn mark_sent(&self, bucket: &str, key: &str) -> Result<(), BodyStoreError> {
-        self.client
-            .copy_object()
-            .bucket(bucket)
-            .key(key)
-            .copy_source(copy_source(bucket, key))
-            // S3 refuses a copy onto itself that changes nothing it counts (tags do not count).
-            .metadata_directive(MetadataDirective::Replace)
-            .content_type("application/octet-stream")
-            .server_side_encryption(ServerSideEncryption::AwsKms)
-            .set_ssekms_key_id(self.kms_key_id.clone())
-            .tagging_directive(TaggingDirective::Replace)
-            .tagging(format!("{STATE_TAG}={STATE_SENT}"))
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|err| BodyStoreError::aws("CopyObject", key, err))
-    }
-
-    /// The exact bytes of a stored body.
-    pub async fn get(&self, bucket: &str, key: &str) -> Result<Bytes, BodyStoreError> {
-        let output = self
-            .client
-            .get_object()
-            .bucket(bucket)
-            .key(key)
-            .send()
-            .await
-            .map_err(|err| BodyStoreError::aws("GetObject", key, err))?;
-        let bytes = output
-            .body
-            .collect()
-            .await
-            .map_err(|err| BodyStoreError::Aws {
-                operation: "GetObject",
-                key: key.to_owned(),
-                message: err.to_string(),
-                source: err.into(),
-            })?;
-        Ok(bytes.into_bytes())
-    }
-}
-
-/// `CopySource` is `bucket/key` with the key URL-encoded (S3 decodes it; a key may hold any
-/// character an event id does).
-fn copy_source(bucket: &str, key: &str) -> String {
-    let mut encoded = String::with_capacity(key.len());
-    for byte in key.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~' | b'/') {
-            encoded.push(char::from(byte));
-        } else {
-            encoded.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    format!("{bucket}/{encoded}")
 }
 
 #[cfg(test)]
@@ -257,14 +144,5 @@ mod tests {
             &"a".repeat(64),
         );
         assert!(longest.len() <= 1024, "{}", longest.len());
-    }
-
-    #[test]
-    fn copy_sources_encode_every_character_s3_would_misread() {
-        assert_eq!(
-            copy_source("b", "p/src:e v?#/ab"),
-            "b/p/src%3Ae%20v%3F%23/ab"
-        );
-        assert_eq!(copy_source("b", "é"), "b/%C3%A9");
     }
 }

@@ -16,7 +16,7 @@
 use http::{HeaderMap, HeaderName};
 use serde::Deserialize;
 
-use crate::event::{sha256_hex, LazyJson};
+use crate::primitives::{sha256_hex, LazyJson};
 use crate::signature::SignatureScheme;
 
 /// Longest `MessageGroupId` SQS accepts.

@@ -1,4 +1,5 @@
-//! The webhook signing secrets, read from SSM Parameter Store (SecureString, decrypted) at cold start
+//! The webhook signing secrets, read through a [`SecretSource`] (the SSM parameter in
+//! [`crate::aws::ssm`]) at cold start
 //! and kept by [`SecretCache`], which re-reads them when they are old or a signature fails, so a
 //! rotated secret is picked up without a redeploy. The cold start's read backs off with jitter and
 //! tries again while SSM throttles it (its standard throughput is shared by every function of the
@@ -9,23 +10,20 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use aws_sdk_ssm::error::SdkError;
-use aws_sdk_ssm::Client;
 use tracing::{info, warn};
 
-use crate::aws::{describe, BoxError};
-use crate::signature::{KeyError, SignatureScheme, SigningKeys};
+use crate::call_error::AwsCallError;
+use crate::signature::{KeyError, SigningKeys};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SecretsError {
-    #[error("cannot read SSM parameter {parameter}: {message}")]
+    #[error("cannot read SSM parameter {parameter}")]
     Read {
         parameter: String,
-        message: String,
         /// Throttled, timed out or a server error: the same read may succeed a moment later.
         transient: bool,
         #[source]
-        source: BoxError,
+        call: AwsCallError,
     },
     #[error("SSM parameter {parameter} has no value")]
     NoValue { parameter: String },
@@ -35,51 +33,6 @@ pub enum SecretsError {
         #[source]
         source: KeyError,
     },
-}
-
-/// Reads secrets from one SSM parameter.
-pub struct SsmSecrets {
-    client: Client,
-}
-
-impl SsmSecrets {
-    pub fn new(client: Client) -> Self {
-        Self { client }
-    }
-
-    /// The parameter's keys for `scheme`: one secret, or several separated by whitespace or commas.
-    pub async fn load(
-        &self,
-        parameter: &str,
-        scheme: &SignatureScheme,
-    ) -> Result<SigningKeys, SecretsError> {
-        let output = self
-            .client
-            .get_parameter()
-            .name(parameter)
-            .with_decryption(true)
-            .send()
-            .await
-            .map_err(|err| SecretsError::Read {
-                parameter: parameter.to_owned(),
-                message: describe(&err),
-                transient: is_transient(&err),
-                source: err.into(),
-            })?;
-        let value =
-            output
-                .parameter()
-                .and_then(|p| p.value())
-                .ok_or_else(|| SecretsError::NoValue {
-                    parameter: parameter.to_owned(),
-                })?;
-        scheme
-            .parse_keys(value)
-            .map_err(|source| SecretsError::Unusable {
-                parameter: parameter.to_owned(),
-                source,
-            })
-    }
 }
 
 impl SecretsError {
@@ -93,27 +46,6 @@ impl SecretsError {
                 ..
             }
         )
-    }
-}
-
-/// The error codes of a GetParameter that is worth repeating.
-const TRANSIENT_SSM_CODES: &[&str] = &[
-    "ThrottlingException",
-    "TooManyRequestsException",
-    "InternalServerError",
-    "ServiceUnavailable",
-];
-
-fn is_transient<E: aws_sdk_ssm::error::ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
-    match err {
-        SdkError::ServiceError(service) => service
-            .err()
-            .code()
-            .is_some_and(|code| TRANSIENT_SSM_CODES.contains(&code)),
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
-            true
-        }
-        _ => false,
     }
 }
 
@@ -195,19 +127,6 @@ fn jitter_unit() -> f64 {
 /// Where the signing keys come from: the SSM parameter, or fixed keys in tests.
 pub trait SecretSource: Send + Sync {
     fn load(&self) -> Pin<Box<dyn Future<Output = Result<SigningKeys, SecretsError>> + Send + '_>>;
-}
-
-/// The deployed source: one SSM parameter read for one scheme.
-pub struct SsmParameter {
-    pub secrets: SsmSecrets,
-    pub parameter: String,
-    pub scheme: SignatureScheme,
-}
-
-impl SecretSource for SsmParameter {
-    fn load(&self) -> Pin<Box<dyn Future<Output = Result<SigningKeys, SecretsError>> + Send + '_>> {
-        Box::pin(self.secrets.load(&self.parameter, &self.scheme))
-    }
 }
 
 /// The shortest time between two reads of the parameter by one instance, whatever triggers them,
@@ -418,6 +337,7 @@ mod tests {
     use std::sync::OnceLock;
 
     use super::*;
+    use crate::signature::SignatureScheme;
 
     /// The clock of the cache test: it moves only when the test advances it.
     static ADVANCED_MS: AtomicU64 = AtomicU64::new(0);
@@ -514,9 +434,13 @@ mod tests {
     fn throttled() -> SecretsError {
         SecretsError::Read {
             parameter: "/test".into(),
-            message: "ThrottlingException: Rate exceeded".into(),
             transient: true,
-            source: Box::new(std::io::Error::other("Rate exceeded")),
+            call: AwsCallError {
+                service: "SSM",
+                operation: "GetParameter",
+                code: "ThrottlingException".into(),
+                source: Box::new(std::io::Error::other("Rate exceeded")),
+            },
         }
     }
 
@@ -618,19 +542,5 @@ mod tests {
         assert!(!outcome.unwrap_err().is_transient());
         assert_eq!(reads, 1);
         assert!(waits.is_empty());
-    }
-
-    #[test]
-    fn throttles_and_server_errors_are_transient_missing_parameters_are_not() {
-        use aws_sdk_ssm::error::ErrorMetadata;
-        use aws_sdk_ssm::operation::get_parameter::GetParameterError;
-        let with_code = |code: &str| {
-            let err = GetParameterError::generic(ErrorMetadata::builder().code(code).build());
-            is_transient(&SdkError::<_, ()>::service_error(err, ()))
-        };
-        assert!(with_code("ThrottlingException"));
-        assert!(with_code("InternalServerError"));
-        assert!(!with_code("ParameterNotFound"));
-        assert!(!with_code("AccessDeniedException"));
     }
 }

@@ -1,7 +1,8 @@
 //! Property tests over everything that reads attacker-controlled bytes before (or while) deciding
 //! whether a request is authentic: every header parser, signature verification, the event id and
 //! type extraction, and the base64 rule of the message body. None may panic, and what they accept
-//! must be exactly what was signed.
+//! must be exactly what was signed. And, on realistic samples from the test-kit, the per-webhook
+//! write units the size model pins (docs/COST.md is computed from them) and the codec's round trip.
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
@@ -234,5 +235,145 @@ proptest! {
         // Whatever the body, the message is one SQS accepts: non-empty text of allowed characters.
         prop_assert!(sqs_safe_text(message.body.as_bytes()).is_some());
         prop_assert_eq!(decode_body(&message.body, encoding).unwrap(), body);
+    }
+}
+
+/// The units the outbox's real items cost, pinned: a change to what a row holds changes these
+/// figures, and docs/COST.md is computed from them.
+mod pinned {
+    use e2e::samples::{legacy_pending_item, sample_event, Layout, Provider};
+    use shared::aws::dynamodb::item_size::{put, update, Item};
+    use shared::aws::dynamodb::{after_sent, pending_item, sent_changes, UNSENT_INDEX_KEYS};
+    use shared::event::shard_of;
+    use shared::message::DeliveredBy;
+
+    const SIZES: [usize; 4] = [1024, 2048, 8192, 32768];
+    const SEEDS: u64 = 3;
+
+    /// (PutItem table, PutItem index, UpdateItem table, UpdateItem index) for one event's usual life.
+    fn life(pending: &Item) -> (u64, u64, u64, u64) {
+        let changes = sent_changes(
+            "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d",
+            DeliveredBy::Ingress,
+            1_764_400_100_000,
+            std::time::Duration::from_secs(14 * 86_400),
+        );
+        let sent = after_sent(pending, &changes);
+        let put = put(pending, &UNSENT_INDEX_KEYS);
+        let update = update(pending, &sent, &UNSENT_INDEX_KEYS);
+        (put.table, put.index, update.table, update.index)
+    }
+
+    /// How each provider really sends its JSON: Stripe pretty-printed, GitHub and Shopify compact.
+    const NATIVE: [(Provider, Layout); 3] = [
+        (Provider::Stripe, Layout::Pretty),
+        (Provider::GitHub, Layout::Compact),
+        (Provider::Shopify, Layout::Compact),
+    ];
+
+    fn every_shape() -> Vec<(Provider, Layout)> {
+        Provider::ALL
+            .iter()
+            .flat_map(|p| Layout::ALL.iter().map(move |l| (*p, *l)))
+            .collect()
+    }
+
+    type Life = (u64, u64, u64, u64);
+
+    /// The costliest life over `shapes` and a few seeds at each size.
+    fn worst(
+        shapes: &[(Provider, Layout)],
+        build: impl Fn(&shared::event::AcceptedEvent, u16) -> Item,
+    ) -> Vec<(usize, Life)> {
+        let total = |l: Life| l.0 + l.1 + l.2 + l.3;
+        SIZES
+            .iter()
+            .map(|&size| {
+                let mut worst = (0, 0, 0, 0);
+                for &(provider, layout) in shapes {
+                    for seed in 0..SEEDS {
+                        let event = sample_event(provider, layout, size, seed);
+                        let units = life(&build(&event, shard_of(&event.key, 8)));
+                        if total(units) > total(worst) {
+                            worst = units;
+                        }
+                    }
+                }
+                (size, worst)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn write_units_per_webhook_of_the_legacy_row_layout() {
+        let expected = vec![
+            (1024, (2, 1, 2, 1)),
+            (2048, (3, 1, 3, 1)),
+            (8192, (9, 1, 9, 1)),
+            (32768, (33, 1, 33, 1)),
+        ];
+        assert_eq!(worst(&every_shape(), legacy_pending_item), expected);
+    }
+
+    #[test]
+    fn write_units_per_webhook_now() {
+        let native = vec![
+            (1024, (1, 1, 1, 1)),
+            (2048, (1, 1, 1, 1)),
+            (8192, (3, 1, 3, 1)),
+            (32768, (8, 1, 8, 1)),
+        ];
+        assert_eq!(worst(&NATIVE, pending_item), native);
+        // Compact JSON as dense in random ids as Stripe's: the worst case we know.
+        let densest = vec![
+            (1024, (1, 1, 1, 1)),
+            (2048, (1, 1, 2, 1)),
+            (8192, (3, 1, 3, 1)),
+            (32768, (8, 1, 8, 1)),
+        ];
+        assert_eq!(worst(&every_shape(), pending_item), densest);
+    }
+
+    #[test]
+    fn a_body_in_s3_costs_the_row_4_write_units_whatever_its_size() {
+        // The S3 claim check: the row holds a pointer (bucket, key, size, hash), never the body.
+        for size in [400 * 1024, 6 * 1024 * 1024] {
+            let event = sample_event(Provider::Stripe, Layout::Pretty, 1024, 0);
+            let pointer = shared::large_body::BodyPointer {
+                bucket: "webhook-marketplace-body-20261129000000000000000001".into(),
+                key: shared::large_body::object_key("bodies/", &event.key, &event.body_sha256),
+                size,
+            };
+            let row = pending_item(&event.with_claim_check(pointer), 3);
+            assert!(!row.contains_key("body"));
+            assert_eq!(life(&row), (1, 1, 1, 1), "{size}");
+        }
+    }
+
+    #[test]
+    fn a_2_kb_json_webhook_costs_at_most_4_write_units() {
+        let (_, (put, put_index, update, update_index)) = worst(&NATIVE, pending_item)[1];
+        assert!(put + put_index + update + update_index <= 4);
+    }
+}
+
+/// Every realistic sample survives the outbox's compression byte for byte.
+mod codec_round_trip {
+    use e2e::samples::{webhook, Layout, Provider};
+    use shared::codec::{compress, decode, Codec};
+
+    #[test]
+    fn every_sample_round_trips_byte_for_byte() {
+        for provider in Provider::ALL {
+            for layout in Layout::ALL {
+                for size in [300, 2048, 32768] {
+                    let body = webhook(provider, layout, size, 7);
+                    let stored = compress(Codec::ZstdD1, &body).expect("compresses");
+                    assert!(stored.len() < body.len());
+                    let decoded = decode(Some("zstd-d1"), &stored).expect("decodes");
+                    assert_eq!(decoded, body);
+                }
+            }
+        }
     }
 }

@@ -1,4 +1,5 @@
-//! The sweeper Lambda: re-sends every outbox row the ingress left pending.
+//! The sweeper Lambda: re-sends every outbox row the ingress left pending. Its Lambda and local
+//! entry points are [`lambda`] and [`local`]; the binary only wires them.
 //!
 //! The ingress answers 200 once a row is durable, even if SendMessage failed or the process died
 //! before it; this sweep is what turns "durable" into "on the queue". It reads the sparse unsent
@@ -20,19 +21,22 @@ use std::time::{Duration, Instant};
 use aws_config::SdkConfig;
 use futures_util::future::join_all;
 use serde::Serialize;
+use shared::aws::dynamodb::DynamoDbOutbox;
+use shared::aws::s3::S3BodyStore;
+use shared::aws::sqs::{batches, QueueError, Queues, SqsQueue};
 use shared::aws::{load_sdk_config, s3_client, CallLimits};
 use shared::config::SweeperConfig;
-use shared::large_body::S3BodyStore;
 use shared::message::{DeliveredBy, OutgoingMessage};
 use shared::metrics::{EmfEmitter, MetricSet, Unit};
 use shared::outbox::{
-    DynamoDbOutbox, FailureOutcome, MarkOutcome, MigrationReport, OutboxError, RowStatus,
-    StoredRow, UnsentRef,
+    FailureOutcome, MarkOutcome, MigrationReport, OutboxError, RowStatus, StoredRow, UnsentRef,
 };
-use shared::queue::{batches, QueueError, Queues, SqsQueue};
 use shared::time::{now_millis, EpochMillis};
 use tokio::task::JoinSet;
 use tracing::{info, warn};
+
+pub mod lambda;
+pub mod local;
 
 /// Every environment variable the deployed function reads.
 pub const ENV_VARS: &[&str] = &[
@@ -884,7 +888,7 @@ mod tests {
             ("LARGE_BODY_PREFIX", "large/"),
             ("LARGE_BODY_KMS_KEY", "alias/webhook"),
         ];
-        let asked = shared::testing::variables_read(&values, SweeperConfig::from_env);
+        let asked = e2e::testing::variables_read(&values, SweeperConfig::from_env);
         let listed: std::collections::BTreeSet<String> =
             ENV_VARS.iter().map(|name| (*name).to_owned()).collect();
         assert_eq!(asked, listed);

@@ -2,13 +2,11 @@
 //! Lambda runtime, or run locally against the local stack.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::Context as _;
-use lambda_runtime::{service_fn, LambdaEvent};
 use shared::config::{ProcessEnv, SweeperConfig};
-use shared::time::now_millis;
-use sweeper::Sweeper;
+use sweeper::{lambda, local, Sweeper};
 
 const USAGE: &str = "\
 usage: sweeper [--every SECONDS | --migrate-legacy-keys]
@@ -32,11 +30,6 @@ PENDING_SHARDS, RETENTION_DAYS, METRICS_NAMESPACE, GRACE_SECS, MAX_ATTEMPTS, SWE
 the ingress's), LARGE_BODY_BUCKET, LARGE_BODY_PREFIX, LARGE_BODY_KMS_KEY (a row whose body is in
 S3 is re-sent as its pointer and its object re-tagged sent), and the standard AWS variables
 (AWS_REGION, AWS_ENDPOINT_URL, profiles). See README.md.";
-
-/// A local sweep gets as long as the deployed function's timeout allows (60 s, minus a margin).
-const LOCAL_SWEEP_TIME: Duration = Duration::from_secs(55);
-/// Time kept back from the Lambda deadline to return the report.
-const LAMBDA_MARGIN: Duration = Duration::from_secs(2);
 
 enum Mode {
     Once,
@@ -76,41 +69,22 @@ async fn main() -> anyhow::Result<()> {
     let sweeper = Arc::new(Sweeper::from_config(config).await);
 
     if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
-        return lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| {
-            let sweeper = Arc::clone(&sweeper);
-            async move {
-                tracing::info!(request_id = %event.context.request_id, event = %event.payload, "scheduled invocation");
-                let left = Duration::from_millis(event.context.deadline.saturating_sub(u64::try_from(now_millis()).unwrap_or(0)));
-                let deadline = Instant::now() + left.saturating_sub(LAMBDA_MARGIN);
-                let report = sweeper.sweep_once(now_millis(), deadline).await;
-                Ok::<_, lambda_runtime::Error>(serde_json::to_value(report)?)
-            }
-        }))
-        .await
-        .map_err(|err| anyhow::anyhow!(err))
-        .context("Lambda runtime loop failed");
+        return lambda::run(sweeper)
+            .await
+            .map_err(|err| anyhow::anyhow!(err))
+            .context("Lambda runtime loop failed");
     }
 
     match mode {
         Mode::MigrateLegacyKeys => {
-            let report = sweeper
-                .migrate_legacy_keys()
+            let report = local::migrate_legacy_keys(&sweeper)
                 .await
                 .context("the migration stopped; it is safe to run it again")?;
-            println!(
-                "{}",
-                serde_json::json!({
-                    "moved": report.moved,
-                    "other_sources": report.other_sources,
-                    "changed_meanwhile": report.changed_meanwhile,
-                })
-            );
+            println!("{report}");
             Ok(())
         }
         Mode::Once => {
-            let report = sweeper
-                .sweep_once(now_millis(), Instant::now() + LOCAL_SWEEP_TIME)
-                .await;
+            let report = local::sweep_once(&sweeper).await;
             anyhow::ensure!(
                 report.errors == 0,
                 "the sweep hit {} AWS errors (see the log)",
@@ -119,22 +93,8 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Mode::Every(period) => {
-            let shutdown = shared::process::shutdown_signal();
-            tokio::pin!(shutdown);
-            let mut ticks = tokio::time::interval(period);
-            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            let sweep_time = LOCAL_SWEEP_TIME.min(period.max(Duration::from_secs(5)));
-            loop {
-                tokio::select! {
-                    () = &mut shutdown => return Ok(()),
-                    _ = ticks.tick() => {}
-                }
-                // Stopping mid-sweep is safe: every row is still pending or already marked sent.
-                tokio::select! {
-                    () = &mut shutdown => return Ok(()),
-                    _ = sweeper.sweep_once(now_millis(), Instant::now() + sweep_time) => {}
-                }
-            }
+            local::sweep_every(&sweeper, period, shared::process::shutdown_signal()).await;
+            Ok(())
         }
     }
 }

@@ -13,14 +13,14 @@
 
 use anyhow::{bail, Context as _};
 use bytes::Bytes;
+use e2e::samples::{webhook, Layout, Provider};
+use shared::aws::dynamodb::DynamoDbOutbox;
+use shared::aws::sqs::SqsQueue;
 use shared::aws::{
     dynamodb_without_retry_quota, load_sdk_config, sqs_without_retry_quota, CallLimits,
 };
 use shared::event::AcceptedEvent;
 use shared::message::{DeliveredBy, OutgoingMessage};
-use shared::outbox::DynamoDbOutbox;
-use shared::queue::SqsQueue;
-use shared::samples::{webhook, Layout, Provider};
 use shared::time::now_millis;
 
 const USAGE: &str = "usage: bare-sdk bodies N | bare-sdk run N RUN | bare-sdk pending N RUN";

@@ -34,14 +34,14 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _};
 use aws_sdk_dynamodb::types::AttributeValue;
+use e2e::samples::{sample_event, webhook, Layout, Provider};
 use serde_json::{json, Value};
+use shared::aws::dynamodb::pending_item;
 use shared::cost::{
     index_warm_write_units_for, pending_shards_for, table_warm_write_units_for,
     NEW_TABLE_WRITE_UNITS_PER_SECOND, PARTITION_WRITE_UNITS_PER_SECOND,
 };
 use shared::event::shard_of;
-use shared::outbox::pending_item;
-use shared::samples::{sample_event, webhook, Layout, Provider};
 use shared::signature::SignatureScheme;
 use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, BufReader};
 use tokio::net::TcpStream;

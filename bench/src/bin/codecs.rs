@@ -7,7 +7,7 @@
 use std::io::Write as _;
 use std::time::Instant;
 
-use shared::samples::{webhook, Layout, Provider};
+use e2e::samples::{webhook, Layout, Provider};
 
 const SIZES: [usize; 4] = [1024, 2048, 8192, 32768];
 const SEEDS: u64 = 12;

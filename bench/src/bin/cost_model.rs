@@ -1,6 +1,6 @@
 //! The write units and stored bytes per webhook that docs/COST.md prices, computed by the size
-//! model (`shared::cost`) from the items the outbox really builds, for realistic 1, 2, 8 and
-//! 32 KB webhooks: the layout before issue 9, the current single compressed row, and the split
+//! model (`shared::aws::dynamodb::item_size`) from the items the outbox really builds, for realistic
+//! 1, 2, 8 and 32 KB webhooks: the legacy layout (every attribute repeated, raw body), the current single compressed row, and the split
 //! layout (immutable body item + small status item) that was considered instead.
 //!
 //!     cargo run -p bench --bin cost-model
@@ -8,11 +8,12 @@
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use shared::cost::{self, item_size, Item};
+use e2e::samples::{legacy_pending_item, sample_event, Layout, Provider};
+use shared::aws::dynamodb::item_size::{self, item_size, Item};
+use shared::aws::dynamodb::{after_sent, pending_item, sent_changes, UNSENT_INDEX_KEYS};
+use shared::cost;
 use shared::event::{shard_of, AcceptedEvent};
 use shared::message::DeliveredBy;
-use shared::outbox::{after_sent, pending_item, sent_changes, UNSENT_INDEX_KEYS};
-use shared::samples::{legacy_pending_item, sample_event, Layout, Provider};
 
 const SIZES: [usize; 4] = [1024, 2048, 8192, 32768];
 const SEEDS: u64 = 3;
@@ -34,8 +35,8 @@ struct Life {
 fn single_row(build: fn(&AcceptedEvent, u16) -> Item, event: &AcceptedEvent) -> Life {
     let pending = build(event, shard_of(&event.key, 8));
     let sent = after_sent(&pending, &changes());
-    let units = cost::put(&pending, &UNSENT_INDEX_KEYS).total()
-        + cost::update(&pending, &sent, &UNSENT_INDEX_KEYS).total();
+    let units = item_size::put(&pending, &UNSENT_INDEX_KEYS).total()
+        + item_size::update(&pending, &sent, &UNSENT_INDEX_KEYS).total();
     Life {
         units,
         stored: item_size(&sent) + STORAGE_OVERHEAD,
@@ -62,8 +63,8 @@ fn split_rows(event: &AcceptedEvent) -> Life {
     let sent = after_sent(&status, &changes());
     let body_units = cost::write_units(item_size(&body));
     let units = 2 * body_units
-        + cost::put(&status, &UNSENT_INDEX_KEYS).total()
-        + cost::update(&status, &sent, &UNSENT_INDEX_KEYS).total();
+        + item_size::put(&status, &UNSENT_INDEX_KEYS).total()
+        + item_size::update(&status, &sent, &UNSENT_INDEX_KEYS).total();
     Life {
         units,
         stored: item_size(&body) + item_size(&sent) + 2 * STORAGE_OVERHEAD,

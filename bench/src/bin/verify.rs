@@ -12,12 +12,12 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use e2e::samples::{webhook, Layout, Provider};
+use e2e::testing::secret_for;
 use hmac::{Hmac, KeyInit, Mac};
 use http::{HeaderMap, HeaderName};
 use sha2::Sha256;
-use shared::samples::{webhook, Layout, Provider};
 use shared::signature::{GenericHmac, SignatureEncoding, SignatureScheme, SCHEME_NAMES};
-use shared::testing::secret_for;
 
 const SIZES: [(usize, &str); 2] = [(1024, "1KB"), (65536, "64KB")];
 const NOW: i64 = 1_764_400_000;

@@ -7,15 +7,16 @@ use std::time::{Duration, Instant};
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_sqs::types::QueueAttributeName;
 use bytes::Bytes;
+use e2e::testing::{s, sdk_config, unique, Stack, STANDARD_SECRET};
 use http::{HeaderMap, Method, StatusCode};
 use ingress::{Ingress, ReceivedBody, WebhookRequest};
+use shared::aws::dynamodb::DynamoDbOutbox;
+use shared::aws::sqs::SqsQueue;
 use shared::aws::{dynamodb_without_retry_quota, sqs_without_retry_quota, CallLimits};
 use shared::config::{IngressConfig, SweeperConfig};
 use shared::event::shard_of;
-use shared::outbox::{unsent_key, DynamoDbOutbox, RowStatus};
-use shared::queue::SqsQueue;
+use shared::outbox::{unsent_key, RowStatus};
 use shared::signature::SignatureScheme;
-use shared::testing::{s, sdk_config, unique, Stack, STANDARD_SECRET};
 use shared::time::now_millis;
 use sweeper::Sweeper;
 
@@ -117,7 +118,7 @@ async fn post_with(
         .status
 }
 
-fn ids(messages: &[shared::testing::ReceivedMessage]) -> Vec<String> {
+fn ids(messages: &[e2e::testing::ReceivedMessage]) -> Vec<String> {
     let mut ids: Vec<String> = messages
         .iter()
         .filter_map(|m| m.attribute("event-id").map(str::to_owned))

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use aws_config::SdkConfig;
 use e2e::stack::Stack;
+use e2e::testing::sdk_config;
 use shared::aws::CallLimits;
-use shared::testing::sdk_config;
 
 pub async fn stack() -> Stack {
     match Stack::provision(4).await {

@@ -303,7 +303,7 @@ async fn log_lines_carry_powertools_fields_and_one_cold_start_is_counted() {
                     function_url_event(&headers, "application/json", body, false),
                 );
             }
-            let log = std::env::temp_dir().join(shared::testing::unique("ingress-powertools"));
+            let log = std::env::temp_dir().join(e2e::testing::unique("ingress-powertools"));
             let mut child = binary_command(stack, &[("AWS_LAMBDA_LOG_LEVEL", level)])
                 .envs(runtime.lambda_env("webhook-ingress"))
                 // The test stack's environment sets RUST_LOG, which would win.

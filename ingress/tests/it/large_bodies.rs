@@ -63,7 +63,7 @@ async fn a_3_mb_body_reaches_the_queue_as_an_extended_client_pointer_to_its_exac
     assert_eq!(s(&row, "body_s3_bucket"), Some(stack.bucket.clone()));
     assert_eq!(s(&row, "body_s3_key"), Some(key.clone()));
     assert_eq!(row["body_size"].as_n().unwrap(), "3000000");
-    let row_bytes = shared::cost::item_size(&row);
+    let row_bytes = shared::aws::dynamodb::item_size::item_size(&row);
     assert!(
         row_bytes < 1024,
         "a pointer row stays small: {row_bytes} bytes"

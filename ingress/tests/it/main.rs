@@ -3,6 +3,7 @@
 
 mod binary;
 mod hostile;
+mod in_process;
 mod lambda_runtime;
 mod large_bodies;
 mod providers;

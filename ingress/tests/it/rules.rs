@@ -203,9 +203,9 @@ async fn a_conflicting_body_left_pending_is_resent_with_its_conflict_mark() {
         Outcome::IdConflict(Conflicted::Accepted(Delivery::Deferred))
     );
     let key = conflict.key.unwrap();
-    let outbox = shared::outbox::DynamoDbOutbox::new(
+    let outbox = shared::aws::dynamodb::DynamoDbOutbox::new(
         aws_sdk_dynamodb::Client::new(
-            &shared::testing::sdk_config(
+            &e2e::testing::sdk_config(
                 &stack.endpoint,
                 shared::aws::CallLimits::within(Duration::from_secs(5)),
             )

@@ -1,17 +1,17 @@
-//! Ingress-specific test support on top of `shared::testing`.
+//! Ingress-specific test support on top of `e2e::testing`.
 
 use std::time::Duration;
 
+pub use e2e::testing::*;
 use ingress::Ingress;
+use shared::aws::dynamodb::DynamoDbOutbox;
+use shared::aws::s3::S3BodyStore;
+use shared::aws::sqs::SqsQueue;
 use shared::aws::{
     dynamodb_without_retry_quota, s3_without_retry_quota, sqs_without_retry_quota, CallLimits,
 };
 use shared::config::IngressConfig;
-use shared::large_body::S3BodyStore;
-use shared::outbox::DynamoDbOutbox;
-use shared::queue::SqsQueue;
 use shared::secrets::SecretCache;
-pub use shared::testing::*;
 
 /// Builds an [`Ingress`] over a test [`Stack`].
 pub trait IngressStack {

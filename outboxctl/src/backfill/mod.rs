@@ -21,8 +21,9 @@ use serde_json::json;
 use shared::config::OutboxSettings;
 use shared::event::{outbox_key, AcceptedEvent, LazyJson};
 use shared::message::{DeliveredBy, OutgoingMessage};
-use shared::outbox::{DynamoDbOutbox, InsertOutcome, OutboxError, MAX_BATCH_GET};
-use shared::queue::Queues;
+use shared::aws::dynamodb::{DynamoDbOutbox, MAX_BATCH_GET};
+use shared::aws::sqs::Queues;
+use shared::outbox::{InsertOutcome, OutboxError};
 use shared::time::{now_millis, rfc3339_millis, EpochMillis};
 
 use self::api::{ApiClient, ApiError, Sleeper, TokioSleeper};

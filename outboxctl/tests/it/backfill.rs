@@ -23,9 +23,9 @@ use outboxctl::backfill::api::{ApiClient, Sleeper};
 use outboxctl::backfill::{self, Sink, Window};
 use serde_json::{json, Value};
 use shared::config::{Env, OutboxSettings};
-use shared::queue::Queues;
+use shared::aws::sqs::Queues;
 use shared::signature::SignatureScheme;
-use shared::testing::{provision, sdk_config};
+use e2e::testing::{provision, sdk_config};
 use shared::time::{now_millis, rfc3339_millis};
 
 use super::{event, Scene, SOURCE};
@@ -144,7 +144,7 @@ impl Sleeper for RecordingSleeper {
 }
 
 async fn put_credential(scene: &Scene, value: &str) -> String {
-    let name = format!("/{}/backfill", shared::testing::unique("cred"));
+    let name = format!("/{}/backfill", e2e::testing::unique("cred"));
     aws_sdk_ssm::Client::new(&scene.sdk)
         .put_parameter()
         .name(&name)
@@ -302,7 +302,7 @@ async fn github_failed_deliveries_are_redelivered_through_the_signed_ingress_onc
         .map(|(k, v)| (k.to_owned(), v))
         .collect();
     ingress_env.push(("SIGNATURE_SCHEME".to_owned(), "github".to_owned()));
-    let logs = std::env::temp_dir().join(shared::testing::unique("backfill-ingress"));
+    let logs = std::env::temp_dir().join(e2e::testing::unique("backfill-ingress"));
     std::fs::create_dir_all(&logs).expect("a log directory");
     let _ingress = e2e::processes::IngressProcess::start(binary, ingress_env, address, logs)
         .await
@@ -659,16 +659,16 @@ async fn stripe_events_missing_from_the_outbox_are_recorded_and_sent_once() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn rate_limits_are_waited_out_as_the_api_asks_without_real_waiting() {
-    let resources = provision("backfill-limits", shared::testing::STANDARD_SECRET)
+    let resources = provision("backfill-limits", e2e::testing::STANDARD_SECRET)
         .unwrap_or_else(|err| panic!("{err}"));
     let sdk = sdk_config(&resources.endpoint, shared::aws::CallLimits::background()).await;
-    let outbox = shared::outbox::DynamoDbOutbox::new(
+    let outbox = shared::aws::dynamodb::DynamoDbOutbox::new(
         aws_sdk_dynamodb::Client::new(&sdk),
         &resources.table,
         SOURCE,
         4,
     );
-    let queue = shared::queue::SqsQueue::new(aws_sdk_sqs::Client::new(&sdk), &resources.queue_url);
+    let queue = shared::aws::sqs::SqsQueue::new(aws_sdk_sqs::Client::new(&sdk), &resources.queue_url);
     let env: HashMap<&str, &str> = HashMap::from([
         ("SOURCE_NAME", SOURCE),
         ("OUTBOX_TABLE", resources.table.as_str()),

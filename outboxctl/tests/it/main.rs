@@ -10,18 +10,19 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_sqs::types::QueueAttributeName;
 use bytes::Bytes;
 use e2e::proxy::{Fault, FaultProxy, FaultRules, ProxyConfig};
+use e2e::testing::{provision, sdk_config, ReceivedMessage, Resources, STANDARD_SECRET};
 use serde_json::Value;
+use shared::aws::dynamodb::DynamoDbOutbox;
+use shared::aws::s3::S3BodyStore;
+use shared::aws::sqs::SqsQueue;
 use shared::aws::CallLimits;
 use shared::config::SweeperConfig;
 use shared::event::AcceptedEvent;
 use shared::large_body::{
-    object_key, parse_pointer_message_body, BodyPointer, S3BodyStore, STATE_SENT, STATE_TAG,
-    STATE_UNSENT,
+    object_key, parse_pointer_message_body, BodyPointer, STATE_SENT, STATE_TAG, STATE_UNSENT,
 };
 use shared::message::{DeliveredBy, OutgoingMessage};
-use shared::outbox::{DynamoDbOutbox, InsertOutcome, MarkOutcome};
-use shared::queue::SqsQueue;
-use shared::testing::{provision, sdk_config, ReceivedMessage, Resources, STANDARD_SECRET};
+use shared::outbox::{InsertOutcome, MarkOutcome};
 use shared::time::now_millis;
 
 mod backfill;
@@ -839,7 +840,7 @@ async fn show_prints_the_row_before_an_s3_error_and_every_command_says_where_it_
     assert!(shown.stderr.contains(&pointing), "{}", shown.stderr);
 
     // A `.local/env` in the current directory wins; a change then says it is not AWS.
-    let dir = std::env::temp_dir().join(shared::testing::unique("outboxctl-local"));
+    let dir = std::env::temp_dir().join(e2e::testing::unique("outboxctl-local"));
     std::fs::create_dir_all(dir.join(".local")).expect("mkdir");
     let env_file: String = scene
         .env()
@@ -885,6 +886,21 @@ async fn errors_say_what_to_do_next() {
         missing.stderr.contains("next:") && missing.stderr.contains("OUTBOX_TABLE"),
         "{}",
         missing.stderr
+    );
+    // The error names the call and the service's code, and the SDK's own text follows once.
+    let error_line = missing
+        .stderr
+        .lines()
+        .find(|line| line.starts_with("error:"))
+        .unwrap_or_default();
+    assert!(
+        error_line.contains("DynamoDB") && error_line.contains("failed: ResourceNotFoundException"),
+        "{error_line}"
+    );
+    assert_eq!(
+        error_line.matches("Requested resource not found").count(),
+        1,
+        "{error_line}"
     );
     let unknown = scene.run(&["show", "never-received"]);
     assert_eq!(unknown.code, 1);
@@ -1049,7 +1065,7 @@ async fn fifo_queue_with_dlq(scene: &Scene, name: &str) -> (String, String) {
         request.send()
     };
     let dlq_url = create(
-        shared::testing::unique(&format!("{name}-dlq")) + ".fifo",
+        e2e::testing::unique(&format!("{name}-dlq")) + ".fifo",
         vec![],
     )
     .await
@@ -1064,7 +1080,7 @@ async fn fifo_queue_with_dlq(scene: &Scene, name: &str) -> (String, String) {
         .expect("DLQ ARN");
     let redrive = serde_json::json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 5});
     let queue_url = create(
-        shared::testing::unique(name) + ".fifo",
+        e2e::testing::unique(name) + ".fifo",
         vec![(QueueAttributeName::RedrivePolicy, redrive.to_string())],
     )
     .await
@@ -1180,7 +1196,7 @@ with zipfile.ZipFile(package, "w") as z:
 boto3.client("lambda", **kw).create_function(FunctionName=name, Runtime="provided.al2023", Role=role,
     Handler="bootstrap", Code={"ZipFile": package.getvalue()}, Environment={"Variables": variables})
 "#;
-    let root = shared::testing::repo_root();
+    let root = e2e::testing::repo_root();
     let output = Command::new(root.join(".venv/bin/python"))
         .args(["-c", script, &scene.resources.endpoint, name])
         .arg(Value::Object(variables).to_string())
@@ -1196,7 +1212,7 @@ boto3.client("lambda", **kw).create_function(FunctionName=name, Runtime="provide
 #[tokio::test(flavor = "multi_thread")]
 async fn one_function_name_is_enough_and_send_test_reaches_the_ingress() {
     let scene = Scene::new("outboxctl-function").await;
-    let function = shared::testing::unique("ingress");
+    let function = e2e::testing::unique("ingress");
     let deployed: Vec<(&'static str, String)> = scene
         .env()
         .into_iter()
@@ -1259,7 +1275,7 @@ async fn one_function_name_is_enough_and_send_test_reaches_the_ingress() {
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
         .collect();
-    let logs = std::env::temp_dir().join(shared::testing::unique("outboxctl-ingress"));
+    let logs = std::env::temp_dir().join(e2e::testing::unique("outboxctl-ingress"));
     std::fs::create_dir_all(&logs).expect("a log directory");
     let _ingress = e2e::processes::IngressProcess::start(binary, ingress_env, address, logs)
         .await
@@ -1532,7 +1548,7 @@ async fn status_says_when_the_secret_is_still_terraform_s_placeholder() {
 #[test]
 fn the_readme_tells_workers_to_keep_the_s3_object_when_deleting_a_message() {
     let readme =
-        std::fs::read_to_string(shared::testing::repo_root().join("README.md")).expect("README.md");
+        std::fs::read_to_string(e2e::testing::repo_root().join("README.md")).expect("README.md");
     let start = readme
         .find("## Message contract (for the workers)")
         .expect("the workers' section");

@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use bytes::Bytes;
+use e2e::testing::{s, sdk_config, RuntimeApi, Stack};
+use shared::aws::dynamodb::DynamoDbOutbox;
 use shared::aws::CallLimits;
 use shared::event::AcceptedEvent;
-use shared::outbox::DynamoDbOutbox;
-use shared::testing::{s, sdk_config, RuntimeApi, Stack};
 use shared::time::now_millis;
 
 fn sweeper_command(stack: &Stack) -> Command {

@@ -8,10 +8,10 @@ use aws_sdk_sqs::config::interceptors::BeforeTransmitInterceptorContextRef;
 use aws_sdk_sqs::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_sqs::error::BoxError;
 use e2e::proxy::{Fault, FaultProxy, FaultRules, ProxyConfig};
+use e2e::testing::{has, s, sdk_config, Stack};
+use shared::aws::dynamodb::DynamoDbOutbox;
+use shared::aws::sqs::SqsQueue;
 use shared::aws::CallLimits;
-use shared::outbox::DynamoDbOutbox;
-use shared::queue::SqsQueue;
-use shared::testing::{has, s, sdk_config, Stack};
 use shared::time::now_millis;
 
 use crate::sweeps::{adapters, far_deadline, pending_rows, sweeper_for, GRACE_MS, SHARDS};

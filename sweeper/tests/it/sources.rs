@@ -5,9 +5,9 @@
 use std::collections::BTreeSet;
 
 use aws_sdk_dynamodb::types::AttributeValue;
+use e2e::testing::{s, unique, ReceivedMessage, Stack};
 use shared::event::{shard_of, AcceptedEvent};
 use shared::outbox::{unsent_key, MigrationReport, RowStatus};
-use shared::testing::{s, unique, ReceivedMessage, Stack};
 use shared::time::now_millis;
 
 use crate::sweeps::{far_deadline, pending_rows, source_adapters, sweeper_for, GRACE_MS, SHARDS};

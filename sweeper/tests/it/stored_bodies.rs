@@ -6,12 +6,14 @@
 use std::time::Duration;
 
 use bytes::Bytes;
+use e2e::samples::{legacy_pending_item, webhook, Layout, Provider};
+use e2e::testing::{s, sdk_config, Stack};
+use shared::aws::dynamodb::DynamoDbOutbox;
+use shared::aws::s3::S3BodyStore;
 use shared::aws::CallLimits;
 use shared::event::{shard_of, AcceptedEvent};
-use shared::large_body::{object_key, BodyPointer, S3BodyStore, STATE_SENT, STATE_UNSENT};
-use shared::outbox::{DynamoDbOutbox, InsertOutcome};
-use shared::samples::{legacy_pending_item, webhook, Layout, Provider};
-use shared::testing::{s, sdk_config, Stack};
+use shared::large_body::{object_key, BodyPointer, STATE_SENT, STATE_UNSENT};
+use shared::outbox::InsertOutcome;
 use shared::time::now_millis;
 
 use crate::sweeps::{adapters, far_deadline, sweeper_for, GRACE_MS, SHARDS};

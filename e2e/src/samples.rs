@@ -12,8 +12,8 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use bytes::Bytes;
 use serde_json::{json, Value};
 
-use crate::event::AcceptedEvent;
-use crate::outbox::{unsent_key, RowStatus};
+use shared::event::AcceptedEvent;
+use shared::outbox::{unsent_key, RowStatus};
 
 /// The provider whose event shape a sample imitates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,8 +81,8 @@ pub fn sample_event(
     )
 }
 
-/// The row exactly as the ingress wrote it before issue 9 (every attribute repeated, hex body
-/// hash, raw body, `attempts` 0), for before/after figures and for reading old rows in tests.
+/// The row exactly as the ingress wrote it in the legacy layout, before rows kept only what cannot
+/// be derived (every attribute repeated, hex body hash, raw body, `attempts` 0), for before/after figures and for reading old rows in tests.
 pub fn legacy_pending_item(event: &AcceptedEvent, shard: u16) -> HashMap<String, AttributeValue> {
     let s = |text: &str| AttributeValue::S(text.to_owned());
     let mut item = HashMap::from([

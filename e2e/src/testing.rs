@@ -1,4 +1,4 @@
-//! Test support (feature `test-util`): a private table and queues on the moto server for each
+//! Test support: a private table and queues on the moto server for each
 //! test, clients that talk to it through the real AWS SDK, and helpers to read what reached the
 //! queue. Used by the integration tests of every crate.
 
@@ -25,9 +25,9 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, Notify};
 
-use crate::aws::{config_loader, CallLimits};
-use crate::config::EnvSource;
-use crate::signature::SignatureScheme;
+use shared::aws::{config_loader, CallLimits};
+use shared::config::EnvSource;
+use shared::signature::SignatureScheme;
 
 pub const STANDARD_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
@@ -185,7 +185,7 @@ impl Stack {
             dynamodb: aws_sdk_dynamodb::Client::new(&sdk),
             sqs: aws_sdk_sqs::Client::new(&sdk),
             ssm: aws_sdk_ssm::Client::new(&sdk),
-            s3: crate::aws::s3_client(&sdk),
+            s3: shared::aws::s3_client(&sdk),
         }
     }
 
@@ -372,7 +372,7 @@ impl Stack {
         let state = tags
             .tag_set()
             .iter()
-            .find(|tag| tag.key() == crate::large_body::STATE_TAG)
+            .find(|tag| tag.key() == shared::large_body::STATE_TAG)
             .map(|tag| tag.value().to_owned());
         (bytes, state)
     }
@@ -380,12 +380,12 @@ impl Stack {
     /// The exact bytes a worker gets from `message`: an Extended Client pointer is followed to its
     /// S3 object (checking `ExtendedPayloadSize`), any other body decoded by the base64 rule.
     pub async fn worker_body(&self, message: &ReceivedMessage) -> Vec<u8> {
-        match crate::large_body::parse_pointer_message_body(&message.body) {
+        match shared::large_body::parse_pointer_message_body(&message.body) {
             Some((bucket, key)) => {
                 assert_eq!(bucket, self.bucket, "the pointer names the stack's bucket");
                 let (bytes, _) = self.object(&key).await;
                 let size = message
-                    .attribute(crate::large_body::ATTR_EXTENDED_PAYLOAD_SIZE)
+                    .attribute(shared::large_body::ATTR_EXTENDED_PAYLOAD_SIZE)
                     .expect("a pointer message carries ExtendedPayloadSize");
                 assert_eq!(
                     size,
@@ -440,7 +440,7 @@ impl ReceivedMessage {
 
     /// The exact bytes the provider sent, undoing the base64 rule.
     pub fn raw_body(&self) -> Vec<u8> {
-        crate::message::decode_body(&self.body, self.attribute("body-encoding"))
+        shared::message::decode_body(&self.body, self.attribute("body-encoding"))
             .expect("a body that decodes")
     }
 }
@@ -620,7 +620,7 @@ async fn runtime_route(
             }
         };
         let timeout_ms = i64::try_from(timeout.as_millis()).unwrap_or(i64::MAX);
-        let deadline = crate::time::now_millis()
+        let deadline = shared::time::now_millis()
             .saturating_add(timeout_ms)
             .to_string();
         return Response::builder()

@@ -8,26 +8,21 @@ use aws_sdk_lambda::operation::get_function_configuration::GetFunctionConfigurat
 use aws_sdk_lambda::operation::get_function_url_config::GetFunctionUrlConfigError;
 use aws_sdk_lambda::Client;
 
-use crate::aws::{describe, BoxError};
+use crate::aws::call_error;
+use crate::call_error::AwsCallError;
 use crate::config::EnvSource;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DeploymentError {
     #[error("no Lambda function {function} in this account and region")]
     UnknownFunction { function: String },
-    #[error("STS GetCallerIdentity failed: {message}")]
-    Identity {
-        message: String,
-        #[source]
-        source: BoxError,
-    },
-    #[error("Lambda {operation} on {function} failed: {message}")]
+    #[error(transparent)]
+    Identity(AwsCallError),
+    #[error("Lambda function {function}")]
     Aws {
-        operation: &'static str,
         function: String,
-        message: String,
         #[source]
-        source: BoxError,
+        call: AwsCallError,
     },
 }
 
@@ -113,10 +108,8 @@ impl LambdaFunctions {
                     })
                 }
                 _ => Err(DeploymentError::Aws {
-                    operation: "GetFunctionConfiguration",
                     function: function.to_string(),
-                    message: describe(&err),
-                    source: err.into(),
+                    call: call_error("Lambda", "GetFunctionConfiguration", err),
                 }),
             },
         }
@@ -136,10 +129,8 @@ impl LambdaFunctions {
             Err(err) => match err.as_service_error() {
                 Some(GetFunctionUrlConfigError::ResourceNotFoundException(_)) => Ok(None),
                 _ => Err(DeploymentError::Aws {
-                    operation: "GetFunctionUrlConfig",
                     function: function.to_string(),
-                    message: describe(&err),
-                    source: err.into(),
+                    call: call_error("Lambda", "GetFunctionUrlConfig", err),
                 }),
             },
         }
@@ -150,14 +141,9 @@ impl LambdaFunctions {
 /// the audit trail of an on-call change.
 pub async fn caller_arn(client: &aws_sdk_sts::Client) -> Result<String, DeploymentError> {
     let output =
-        client
-            .get_caller_identity()
-            .send()
-            .await
-            .map_err(|err| DeploymentError::Identity {
-                message: describe(&err),
-                source: err.into(),
-            })?;
+        client.get_caller_identity().send().await.map_err(|err| {
+            DeploymentError::Identity(call_error("STS", "GetCallerIdentity", err))
+        })?;
     Ok(output.arn().unwrap_or("unknown").to_owned())
 }
 

@@ -1,3 +1,5 @@
+//! The AWS adapters, one module per service, and the client setup they share.
+//!
 //! Loading the AWS SDK configuration once per cold start, with explicit timeouts and bounded
 //! retries so no call can hold a request past its budget. `AWS_ENDPOINT_URL` (and the per-service
 //! `AWS_ENDPOINT_URL_DYNAMODB`, `..._SQS`, `..._SSM`, `..._S3`) point the clients at the local stack.
@@ -8,7 +10,17 @@ use std::time::Duration;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, ConfigLoader, SdkConfig};
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_smithy_http_client::tls;
+
+use crate::call_error::{self, AwsCallError};
+
+pub mod dynamodb;
+#[cfg(feature = "oncall")]
+pub mod lambda;
+pub mod s3;
+pub mod sqs;
+pub mod ssm;
 
 /// Timeouts and retries applied to every AWS call a process makes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -124,7 +136,39 @@ fn s3_config(sdk: &SdkConfig) -> aws_sdk_s3::config::Builder {
 }
 
 /// A boxed SDK error kept as the source of our own error types.
-pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
+pub use crate::primitives::BoxError;
+
+/// The [`AwsCallError`] of a failed call to `service`'s `operation`: the service's error code, or
+/// what stood in for an answer.
+pub fn call_error<E, R>(
+    service: &'static str,
+    operation: &'static str,
+    err: SdkError<E, R>,
+) -> AwsCallError
+where
+    E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    let code = match &err {
+        SdkError::ServiceError(failed) => failed.err().code().unwrap_or("Unknown"),
+        SdkError::TimeoutError(_) => call_error::TIMEOUT,
+        SdkError::DispatchFailure(_) | SdkError::ConstructionFailure(_)
+            if describe(&err).contains("credentials") =>
+        {
+            call_error::NO_CREDENTIALS
+        }
+        SdkError::DispatchFailure(_) => call_error::DISPATCH_FAILURE,
+        SdkError::ResponseError(_) => call_error::RESPONSE_ERROR,
+        _ => call_error::CONSTRUCTION_FAILURE,
+    }
+    .to_owned();
+    AwsCallError {
+        service,
+        operation,
+        code,
+        source: err.into(),
+    }
+}
 
 /// One line describing an SDK error with its whole chain (service code and message included),
 /// for logs and the outbox's `last_error`. SDK errors never contain request bodies or secrets.
