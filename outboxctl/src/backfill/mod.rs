@@ -18,11 +18,11 @@ use clap::{Args, ValueEnum};
 use http::HeaderMap;
 use indicatif::ProgressBar;
 use serde_json::json;
+use shared::aws::dynamodb::{DynamoDbOutbox, MAX_BATCH_GET};
+use shared::aws::sqs::Queues;
 use shared::config::OutboxSettings;
 use shared::event::{outbox_key, AcceptedEvent, LazyJson};
 use shared::message::{DeliveredBy, OutgoingMessage};
-use shared::aws::dynamodb::{DynamoDbOutbox, MAX_BATCH_GET};
-use shared::aws::sqs::Queues;
 use shared::outbox::{InsertOutcome, OutboxError};
 use shared::time::{now_millis, rfc3339_millis, EpochMillis};
 

@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
+use e2e::testing::{provision, sdk_config};
 use http::{HeaderMap, Method, Request, Response, StatusCode};
 use http_body_util::Full;
 use hyper::server::conn::http1;
@@ -22,10 +23,9 @@ use indicatif::ProgressBar;
 use outboxctl::backfill::api::{ApiClient, Sleeper};
 use outboxctl::backfill::{self, Sink, Window};
 use serde_json::{json, Value};
-use shared::config::{Env, OutboxSettings};
 use shared::aws::sqs::Queues;
+use shared::config::{Env, OutboxSettings};
 use shared::signature::SignatureScheme;
-use e2e::testing::{provision, sdk_config};
 use shared::time::{now_millis, rfc3339_millis};
 
 use super::{event, Scene, SOURCE};
@@ -668,7 +668,8 @@ async fn rate_limits_are_waited_out_as_the_api_asks_without_real_waiting() {
         SOURCE,
         4,
     );
-    let queue = shared::aws::sqs::SqsQueue::new(aws_sdk_sqs::Client::new(&sdk), &resources.queue_url);
+    let queue =
+        shared::aws::sqs::SqsQueue::new(aws_sdk_sqs::Client::new(&sdk), &resources.queue_url);
     let env: HashMap<&str, &str> = HashMap::from([
         ("SOURCE_NAME", SOURCE),
         ("OUTBOX_TABLE", resources.table.as_str()),
