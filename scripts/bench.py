@@ -15,7 +15,7 @@
   to every AWS call, each with 1, 4 and 8 of the 8 shards swept at once; and over 1,000 rows in a
   fresh moto, whose own time per call bounds the rate there.
 
-Prints one Markdown table and writes it to docs/bench-results.md (the README quotes it).
+Prints one Markdown table and writes it to docs/bench-results.md (docs/benchmarks.md links it).
 
     make bench                                     # release builds, moto on MOTO_ENDPOINT
     .venv/bin/python scripts/bench.py --webhooks 500 --rows 2000 --latencies 0,20   # quicker

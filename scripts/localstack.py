@@ -14,7 +14,7 @@ import boto3
 import botocore.config
 from botocore.exceptions import ClientError
 
-# Outbox table (README, Outbox table).
+# Outbox table (docs/outbox-table.md).
 TABLE_HASH_KEY = "id"
 TTL_ATTRIBUTE = "expires_at"
 UNSENT_INDEX = "unsent-index"

@@ -28,7 +28,7 @@ METRICS_NAMESPACE, ROUTES, LARGE_BODY_BUCKET, LARGE_BODY_PREFIX, LARGE_BODY_KMS_
 standard AWS variables (AWS_REGION, AWS_ENDPOINT_URL, profiles). A missing or invalid value stops
 the cold start with a message naming the variable. Under Lambda each request is also bounded by its
 invocation's deadline, and a RESPONSE_BUDGET_MS longer than the function's timeout (seen at the
-first invocation) fails every invocation until fixed. See README.md, \"Configuration\".";
+first invocation) fails every invocation until fixed. See docs/configuration.md.";
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {

@@ -1,5 +1,5 @@
 //! `replay`: events already sent, sent again because a worker lost them. Sent rows are not in the
-//! sparse index, so this is a parallel segmented Scan (see the README for why not a time index).
+//! sparse index, so this is a parallel segmented Scan (docs/outboxctl.md says why not a time index).
 
 use std::sync::Arc;
 

@@ -57,7 +57,7 @@ pub mod attr {
 /// Longest `last_error` kept on a row.
 pub const MAX_LAST_ERROR_CHARS: usize = 500;
 
-/// Where a row is in its life (README, Outbox table).
+/// Where a row is in its life (docs/outbox-table.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RowStatus {
     Pending,

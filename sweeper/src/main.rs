@@ -22,14 +22,14 @@ an AWS call failed). With --every N: a sweep every N seconds until Ctrl-C or SIG
 --migrate-legacy-keys moves this source's pending and parked rows from the index keys written
 before sources were kept apart (`pending#<shard>`) to `pending#<source>#<shard>`, prints what it
 did as JSON, and exits. Rows of other sources are left for their own source's migration. Safe to
-repeat and to run beside live functions. See README.md, \"Upgrading a live table\".
+repeat and to run beside live functions. See docs/outbox-table.md, \"Upgrading a live table\".
 
 Configuration comes from the environment: SOURCE_NAME, OUTBOX_TABLE, QUEUE_URL (required),
 PENDING_SHARDS, RETENTION_DAYS, METRICS_NAMESPACE, GRACE_SECS, MAX_ATTEMPTS, SWEEP_CONCURRENCY
 (shards swept at once, default 4), ROUTES (a row goes to the queue it recorded; the same list as
 the ingress's), LARGE_BODY_BUCKET, LARGE_BODY_PREFIX, LARGE_BODY_KMS_KEY (a row whose body is in
 S3 is re-sent as its pointer and its object re-tagged sent), and the standard AWS variables
-(AWS_REGION, AWS_ENDPOINT_URL, profiles). See README.md.";
+(AWS_REGION, AWS_ENDPOINT_URL, profiles). See docs/configuration.md and docs/sweeper.md.";
 
 enum Mode {
     Once,

@@ -69,7 +69,7 @@ pub fn config_loader(limits: CallLimits) -> ConfigLoader {
         .operation_timeout(limits.operation_timeout)
         .build();
     // rustls on ring: the SDK's default client would link aws-lc, which a Lambda package pays for
-    // in size (see the README's benchmarks); ring speaks the same TLS to AWS.
+    // in size (see docs/benchmarks.md); ring speaks the same TLS to AWS.
     let https = aws_smithy_http_client::Builder::new()
         .tls_provider(tls::Provider::Rustls(
             tls::rustls_provider::CryptoMode::Ring,

@@ -1,4 +1,4 @@
-# The S3 claim check's bucket (README "Large bodies"): bodies the outbox row cannot hold, written by the
+# The S3 claim check's bucket (docs/large-bodies.md): bodies the outbox row cannot hold, written by the
 # ingress before the row, tagged outbox-state=unsent; whoever marks the row sent (or discarded) copies the
 # object onto itself tagged outbox-state=sent, which restarts its age. The lifecycle rule expires only
 # sent-tagged objects, so no age can delete the body of a pending or parked row.

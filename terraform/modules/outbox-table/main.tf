@@ -1,4 +1,4 @@
-# The outbox (README, Outbox table). Shape identical to scripts/localstack.py (tests/infra checks it).
+# The outbox (docs/outbox-table.md). Shape identical to scripts/localstack.py (tests/infra checks it).
 data "aws_caller_identity" "current" {}
 data "aws_partition" "current" {}
 
