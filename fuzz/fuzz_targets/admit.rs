@@ -9,11 +9,12 @@ use std::collections::HashMap;
 use arbitrary::Arbitrary;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
-use ingress::{admit, Admission, Outcome};
+use ingress::{admit, Admission, Outcome, WebhookRequest};
 use libfuzzer_sys::fuzz_target;
 use shared::config::IngressConfig;
 use shared::event::MAX_EVENT_ID_LEN;
 use shared::metrics::MetricSet;
+use shared::signature::SCHEME_NAMES;
 
 const NOW_MILLIS: i64 = 1_700_000_000_000;
 
@@ -30,17 +31,16 @@ struct Request {
     body: Vec<u8>,
 }
 
-const SCHEMES: [(&str, &str); 6] = [
-    (
-        "standard-webhooks",
-        "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
-    ),
-    ("hmac-sha256", "generic-app-secret"),
-    ("stripe", "whsec_stripe_secret"),
-    ("github", "github-secret"),
-    ("shopify", "shpss_secret"),
-    ("slack", "8f742231b10e8888abcd99yyyzzz85a5"),
-];
+/// Every `SIGNATURE_SCHEME` value with a secret of its form.
+fn scheme_and_secret(choice: u8) -> (&'static str, &'static str) {
+    let name = SCHEME_NAMES[usize::from(choice) % SCHEME_NAMES.len()];
+    let secret = match name {
+        "standard-webhooks" => "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        "basic" => "hooks:fuzz-password",
+        _ => "fuzz-secret",
+    };
+    (name, secret)
+}
 
 fn config(scheme: &str) -> IngressConfig {
     let mut env = HashMap::from([
@@ -52,6 +52,9 @@ fn config(scheme: &str) -> IngressConfig {
         ("EVENT_ID_POINTER", "/data/id"),
         ("MAX_BODY_BYTES", "65536"),
     ]);
+    if scheme == "token" {
+        env.insert("SIGNATURE_HEADER", "X-Webhook-Token");
+    }
     if scheme == "hmac-sha256" {
         env.insert("SIGNATURE_HEADER", "X-Signature");
         env.insert("EVENT_ID_HEADER", "X-Event-Id");
@@ -60,7 +63,7 @@ fn config(scheme: &str) -> IngressConfig {
 }
 
 fuzz_target!(|request: Request| {
-    let (name, secret) = SCHEMES[usize::from(request.scheme) % SCHEMES.len()];
+    let (name, secret) = scheme_and_secret(request.scheme);
     let config = config(name);
     let keys = config.scheme.parse_keys(secret).expect("valid secret");
     let mut headers = HeaderMap::new();
@@ -90,15 +93,14 @@ fuzz_target!(|request: Request| {
         Method::PUT
     };
     let mut metrics = MetricSet::default();
-    let admission = admit(
-        &config,
-        &keys,
-        &method,
-        &headers,
-        ingress::ReceivedBody::Complete(Bytes::from(request.body)),
-        NOW_MILLIS,
-        &mut metrics,
-    );
+    let webhook = WebhookRequest {
+        method: &method,
+        target: "/hook",
+        headers: &headers,
+        body: ingress::ReceivedBody::Complete(Bytes::from(request.body)),
+        request_id: "fuzz",
+    };
+    let admission = admit(&config, &keys, &webhook, NOW_MILLIS, &mut metrics);
     match admission {
         Admission::Record { event, .. } => {
             assert!(
@@ -115,8 +117,8 @@ fuzz_target!(|request: Request| {
         }
         Admission::Challenge { .. } => {
             assert!(
-                request.sign && name == "slack",
-                "a challenge without a Slack signature"
+                request.sign && (name == "slack" || name == "twitch"),
+                "a challenge without a Slack or Twitch signature"
             );
         }
         Admission::Answer(Outcome::Rejected(_)) => {}

@@ -61,6 +61,10 @@ async fn answer(
         .handle_before(
             WebhookRequest {
                 method: &parts.method,
+                target: parts
+                    .uri
+                    .path_and_query()
+                    .map_or("/", |target| target.as_str()),
                 headers: &parts.headers,
                 body: ReceivedBody::Complete(body),
                 request_id: &request_id,

@@ -89,6 +89,10 @@ async fn answer(ingress: &Ingress, request: Request<Incoming>) -> Response<Full<
     let handled = ingress
         .handle(WebhookRequest {
             method: &parts.method,
+            target: parts
+                .uri
+                .path_and_query()
+                .map_or("/", |target| target.as_str()),
             headers: &parts.headers,
             body: received,
             request_id: &request_id,

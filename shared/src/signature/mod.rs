@@ -1,13 +1,18 @@
 //! Signature schemes: each one verifies a request over the exact raw body bytes, in constant time,
 //! against every active secret (several are active while a secret is rotated).
 //!
-//! A scheme is a value chosen by `SIGNATURE_SCHEME`; each provider's rules live in their own file
-//! (header parsing, what is signed, where the event id and type are), so a new provider is one new
-//! file and one variant here. Every failure is a [`Rejection`], which the ingress answers with an
-//! empty 404: the reason only reaches the log.
+//! A scheme is a value chosen by `SIGNATURE_SCHEME`. A provider whose signature is an HMAC over
+//! header-addressed parts of the request (the body, a timestamp, an id, the method, the URL) is one
+//! declared entry in `catalog.rs`, run by the engine in `declarative.rs`; only schemes that are
+//! something else have a file of their own. [`SignatureScheme::named`] is the registry of names.
+//! Every failure is a [`Rejection`], which the ingress answers with an empty 404: the reason only
+//! reaches the log.
 
+mod catalog;
+mod declarative;
 mod generic;
 mod github;
+mod shared_secret;
 mod shopify;
 mod slack;
 mod standard_webhooks;
@@ -22,7 +27,12 @@ use http::{HeaderMap, HeaderName};
 use sha2::Sha256;
 use subtle::{Choice, ConditionallySelectable, ConstantTimeEq};
 
+pub use catalog::DECLARED;
+pub use declarative::{
+    Algorithm, Encoding, HmacScheme, Part, SignatureFormat, TimeUnit, Timestamp, TimestampSource,
+};
 pub use generic::{GenericHmac, SignatureEncoding};
+pub use shared_secret::TokenHeader;
 pub use slack::url_verification_challenge;
 pub use standard_webhooks::STANDARD_WEBHOOKS_SECRET_PREFIX;
 
@@ -60,17 +70,59 @@ pub enum SignatureScheme {
     Shopify,
     /// Slack: `X-Slack-Signature: v0=<hex>` over `v0:{X-Slack-Request-Timestamp}:{body}`.
     Slack,
+    /// A provider declared in the catalog (Paddle, HubSpot, Twitch, Square, ...).
+    Hmac(&'static HmacScheme),
+    /// GitLab: the secret token itself in `X-Gitlab-Token`.
+    GitLab,
+    /// The secret token itself in a configured header, after an optional prefix.
+    Token(TokenHeader),
+    /// HTTP Basic: `Authorization: Basic` with `user:password`.
+    Basic,
 }
 
 /// Every `SIGNATURE_SCHEME` value, in the order error messages list them.
-pub const SCHEME_NAMES: [&str; 6] = [
+pub const SCHEME_NAMES: &[&str] = &[
     "standard-webhooks",
     "hmac-sha256",
     "stripe",
     "github",
     "shopify",
     "slack",
+    "paddle",
+    "hubspot",
+    "zendesk",
+    "calendly",
+    "twitch",
+    "linear",
+    "intercom",
+    "pagerduty",
+    "typeform",
+    "bitbucket",
+    "woocommerce",
+    "razorpay",
+    "square",
+    "gitlab",
+    "token",
+    "basic",
 ];
+
+/// What a scheme may check about a request besides its headers and body: the method and the URL
+/// the provider was given (`PUBLIC_URL` followed by the request's own path and query, else the
+/// request's own host, path and query).
+#[derive(Debug, Clone, Copy)]
+pub struct SignedRequest<'r> {
+    pub method: &'r str,
+    pub url: &'r str,
+    pub headers: &'r HeaderMap,
+    pub body: &'r [u8],
+}
+
+/// What a verified handshake request (not an event) is answered with; nothing is recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Handshake {
+    pub body: String,
+    pub content_type: &'static str,
+}
 
 /// Where a scheme finds a value (event id or type) in a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -173,7 +225,26 @@ impl SignatureScheme {
             Self::GitHub => "github",
             Self::Shopify => "shopify",
             Self::Slack => "slack",
+            Self::Hmac(declared) => declared.name,
+            Self::GitLab => "gitlab",
+            Self::Token(_) => "token",
+            Self::Basic => "basic",
         }
+    }
+
+    /// The scheme a `SIGNATURE_SCHEME` value names, for every scheme that needs no settings of its
+    /// own (all but `hmac-sha256` and `token`).
+    pub fn named(name: &str) -> Option<Self> {
+        Some(match name {
+            "standard-webhooks" => Self::StandardWebhooks,
+            "stripe" => Self::Stripe,
+            "github" => Self::GitHub,
+            "shopify" => Self::Shopify,
+            "slack" => Self::Slack,
+            "gitlab" => Self::GitLab,
+            "basic" => Self::Basic,
+            other => Self::Hmac(DECLARED.iter().find(|d| d.name == other)?),
+        })
     }
 
     /// Turns the secret parameter's value into keys: one secret, or several separated by whitespace
@@ -212,10 +283,28 @@ impl SignatureScheme {
         now_secs: i64,
         tolerance_secs: u64,
     ) -> Result<Verified, Rejection> {
+        let request = SignedRequest {
+            method: "POST",
+            url: "",
+            headers,
+            body,
+        };
+        self.verify_request(&request, keys, now_secs, tolerance_secs)
+    }
+
+    /// [`SignatureScheme::verify`] with the request's method and URL, which some providers sign.
+    pub fn verify_request(
+        &self,
+        request: &SignedRequest<'_>,
+        keys: &SigningKeys,
+        now_secs: i64,
+        tolerance_secs: u64,
+    ) -> Result<Verified, Rejection> {
         let window = Window {
             now_secs,
             tolerance_secs,
         };
+        let (headers, body) = (request.headers, request.body);
         let key_index = match self {
             Self::StandardWebhooks => standard_webhooks::verify(headers, body, keys, window),
             Self::HmacSha256(generic) => generic.verify(headers, body, keys),
@@ -223,8 +312,37 @@ impl SignatureScheme {
             Self::GitHub => github::verify(headers, body, keys),
             Self::Shopify => shopify::verify(headers, body, keys),
             Self::Slack => slack::verify(headers, body, keys, window),
+            Self::Hmac(declared) => declared.verify(request, keys, window),
+            Self::GitLab => shared_secret::verify_gitlab(headers, keys),
+            Self::Token(token) => token.verify(headers, keys),
+            Self::Basic => shared_secret::verify_basic(headers, keys),
         }?;
         Ok(Verified { key_index })
+    }
+
+    /// The answer to a verified request that is a provider's handshake rather than an event
+    /// (Slack's `url_verification`, Twitch's `webhook_callback_verification`).
+    pub fn handshake(&self, headers: &HeaderMap, body: &[u8]) -> Option<Handshake> {
+        let text = |body: String| Handshake {
+            body,
+            content_type: "text/plain",
+        };
+        match self {
+            Self::Slack => url_verification_challenge(body).map(text),
+            Self::Hmac(declared) if declared.name == catalog::TWITCH.name => {
+                let kind = headers.get(catalog::TWITCH_MESSAGE_TYPE)?.to_str().ok()?;
+                if kind.trim() != "webhook_callback_verification" {
+                    return None;
+                }
+                #[derive(serde::Deserialize)]
+                struct Verification {
+                    challenge: String,
+                }
+                let request: Verification = serde_json::from_slice(body).ok()?;
+                Some(text(request.challenge))
+            }
+            _ => None,
+        }
     }
 
     /// The headers (lower-case) whose values the signature covers besides the body: a replay of a
@@ -234,7 +352,14 @@ impl SignatureScheme {
         match self {
             Self::StandardWebhooks => standard_webhooks::SIGNED_HEADERS,
             Self::Slack => slack::SIGNED_HEADERS,
-            Self::HmacSha256(_) | Self::Stripe | Self::GitHub | Self::Shopify => &[],
+            Self::Hmac(declared) => declared.signed_headers,
+            Self::HmacSha256(_)
+            | Self::Stripe
+            | Self::GitHub
+            | Self::Shopify
+            | Self::GitLab
+            | Self::Token(_)
+            | Self::Basic => &[],
         }
     }
 
@@ -248,6 +373,9 @@ impl SignatureScheme {
             Self::GitHub => github::EVENT_ID,
             Self::Shopify => shopify::EVENT_ID,
             Self::Slack => slack::EVENT_ID,
+            Self::Hmac(declared) => declared.event_id,
+            Self::GitLab => shared_secret::GITLAB_EVENT_ID,
+            Self::Token(_) | Self::Basic => &[],
         }
     }
 
@@ -260,6 +388,9 @@ impl SignatureScheme {
             Self::GitHub => github::EVENT_TYPE,
             Self::Shopify => shopify::EVENT_TYPE,
             Self::Slack => slack::EVENT_TYPE,
+            Self::Hmac(declared) => declared.event_type,
+            Self::GitLab => shared_secret::GITLAB_EVENT_TYPE,
+            Self::Token(_) | Self::Basic => &[],
         }
     }
 
@@ -273,6 +404,25 @@ impl SignatureScheme {
         timestamp_secs: i64,
         body: &[u8],
     ) -> Vec<(HeaderName, String)> {
+        let headers = HeaderMap::new();
+        let request = SignedRequest {
+            method: "POST",
+            url: "",
+            headers: &headers,
+            body,
+        };
+        self.sign_request(key, event_id, timestamp_secs, &request)
+    }
+
+    /// [`SignatureScheme::sign`] for a request sent with `request`'s method to its URL.
+    pub fn sign_request(
+        &self,
+        key: &SigningKey,
+        event_id: &str,
+        timestamp_secs: i64,
+        request: &SignedRequest<'_>,
+    ) -> Vec<(HeaderName, String)> {
+        let body = request.body;
         match self {
             Self::StandardWebhooks => standard_webhooks::sign(key, event_id, timestamp_secs, body),
             Self::HmacSha256(generic) => generic.sign(key, body),
@@ -280,6 +430,10 @@ impl SignatureScheme {
             Self::GitHub => github::sign(key, event_id, body),
             Self::Shopify => shopify::sign(key, event_id, body),
             Self::Slack => slack::sign(key, timestamp_secs, body),
+            Self::Hmac(declared) => declared.sign(key, event_id, timestamp_secs, request),
+            Self::GitLab => shared_secret::sign_gitlab(key, event_id),
+            Self::Token(token) => token.sign(key),
+            Self::Basic => shared_secret::sign_basic(key),
         }
     }
 }
