@@ -7,7 +7,8 @@ Standard Webhooks with `standardwebhooks` (PyPI), Svix-branded senders (Clerk, R
 Standard Webhooks scheme under `svix-*` header names) with `svix` (PyPI), Slack with `slack_sdk`'s SignatureVerifier (PyPI),
 Stripe with `stripe` and GitHub with `@octokit/webhooks-methods` (npm, through sign.mjs beside this
 file), Shopify with its documented formula (it publishes no SDK signer): base64 of HMAC-SHA256 of
-the raw body with the app's client secret. Used by the tests and scripts/send_webhook.py.
+the raw body with the app's client secret; the catalog's other providers (DOCUMENTED_SCHEMES) by
+their documented rules. Used by the tests and scripts/send_webhook.py.
 """
 import argparse
 import base64
@@ -21,7 +22,89 @@ import time
 from datetime import datetime, timezone
 
 HERE = pathlib.Path(__file__).resolve().parent
-SCHEMES = ("standard-webhooks", "svix", "stripe", "github", "shopify", "slack")
+SDK_SCHEMES = ("standard-webhooks", "svix", "stripe", "github", "shopify", "slack")
+# Providers that publish their signing rule but no SDK signer on PyPI or npm: each is signed here as
+# its documentation states it (docs/providers.md cites the rule), independently of the Rust code.
+DOCUMENTED_SCHEMES = ("paddle", "hubspot", "zendesk", "calendly", "twitch", "linear", "intercom",
+                      "pagerduty", "typeform", "bitbucket", "woocommerce", "razorpay", "square",
+                      "gitlab", "token", "basic")
+SCHEMES = SDK_SCHEMES + DOCUMENTED_SCHEMES
+
+
+def _hmac(secret, message, algorithm=hashlib.sha256):
+    return hmac.new(secret.encode(), message, algorithm)
+
+
+def _rfc3339(timestamp):
+    return datetime.fromtimestamp(timestamp, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def documented(scheme, secret, body, event_id, timestamp, url, method="POST"):
+    """The headers of `scheme` by its provider's documented rule."""
+    ts = str(timestamp)
+    if scheme == "paddle":  # Paddle-Signature: ts=..;h1=hex(HMAC(ts + ":" + body))
+        h1 = _hmac(secret, ts.encode() + b":" + body).hexdigest()
+        return {"Paddle-Signature": f"ts={ts};h1={h1}"}
+    if scheme == "hubspot":  # base64(HMAC(method + uri + body + timestamp_ms))
+        millis = str(timestamp * 1000)
+        message = method.encode() + url.encode() + body + millis.encode()
+        return {"X-HubSpot-Signature-v3": base64.b64encode(_hmac(secret, message).digest()).decode(),
+                "X-HubSpot-Request-Timestamp": millis}
+    if scheme == "zendesk":  # base64(HMAC(timestamp + body))
+        at = _rfc3339(timestamp)
+        digest = _hmac(secret, at.encode() + body).digest()
+        return {"X-Zendesk-Webhook-Signature": base64.b64encode(digest).decode(),
+                "X-Zendesk-Webhook-Signature-Timestamp": at}
+    if scheme == "calendly":  # t=..,v1=hex(HMAC(t + "." + body))
+        v1 = _hmac(secret, ts.encode() + b"." + body).hexdigest()
+        return {"Calendly-Webhook-Signature": f"t={ts},v1={v1}"}
+    if scheme == "twitch":  # sha256=hex(HMAC(id + timestamp + body))
+        at = _rfc3339(timestamp)
+        digest = _hmac(secret, event_id.encode() + at.encode() + body).hexdigest()
+        return {"Twitch-Eventsub-Message-Id": event_id, "Twitch-Eventsub-Message-Timestamp": at,
+                "Twitch-Eventsub-Message-Type": "notification",
+                "Twitch-Eventsub-Message-Signature": f"sha256={digest}"}
+    if scheme == "linear":  # hex(HMAC(body)); the body's webhookTimestamp is checked
+        headers = {"Linear-Signature": _hmac(secret, body).hexdigest()}
+        if event_id:
+            headers["Linear-Delivery"] = event_id
+        return headers
+    if scheme == "intercom":  # sha1=hex(HMAC-SHA1(body))
+        return {"X-Hub-Signature": "sha1=" + _hmac(secret, body, hashlib.sha1).hexdigest()}
+    if scheme == "pagerduty":  # v1=hex(HMAC(body)), one per active secret
+        return {"X-PagerDuty-Signature": "v1=" + _hmac(secret, body).hexdigest()}
+    if scheme == "typeform":  # sha256=base64(HMAC(body))
+        return {"Typeform-Signature": "sha256=" + base64.b64encode(_hmac(secret, body).digest()).decode()}
+    if scheme == "bitbucket":  # sha256=hex(HMAC(body))
+        headers = {"X-Hub-Signature": "sha256=" + _hmac(secret, body).hexdigest(),
+                   "X-Event-Key": "repo:push"}
+        if event_id:
+            headers["X-Request-UUID"] = event_id
+        return headers
+    if scheme == "woocommerce":  # base64(HMAC(body))
+        headers = {"X-WC-Webhook-Signature": base64.b64encode(_hmac(secret, body).digest()).decode(),
+                   "X-WC-Webhook-Topic": "order.created"}
+        if event_id:
+            headers["X-WC-Webhook-Delivery-ID"] = event_id
+        return headers
+    if scheme == "razorpay":  # hex(HMAC(body))
+        headers = {"X-Razorpay-Signature": _hmac(secret, body).hexdigest()}
+        if event_id:
+            headers["X-Razorpay-Event-Id"] = event_id
+        return headers
+    if scheme == "square":  # base64(HMAC(notification URL + body))
+        digest = _hmac(secret, url.encode() + body).digest()
+        return {"X-Square-Hmacsha256-Signature": base64.b64encode(digest).decode()}
+    if scheme == "gitlab":
+        headers = {"X-Gitlab-Token": secret, "X-Gitlab-Event": "Push Hook"}
+        if event_id:
+            headers["X-Gitlab-Event-UUID"] = event_id
+        return headers
+    if scheme == "token":
+        return {"Authorization": f"Bearer {secret}"}
+    if scheme == "basic":
+        return {"Authorization": "Basic " + base64.b64encode(secret.encode()).decode()}
+    raise ValueError(f"no documented signer for scheme {scheme!r}")
 
 
 def _node(scheme, secret, timestamp, body):
@@ -32,9 +115,11 @@ def _node(scheme, secret, timestamp, body):
     return json.loads(output.stdout)
 
 
-def sign(scheme, secret, body, event_id=None, timestamp=None):
+def sign(scheme, secret, body, event_id=None, timestamp=None, url=""):
     """The headers `scheme`'s provider sends with `body` (bytes), signed with `secret`."""
     timestamp = int(time.time()) if timestamp is None else int(timestamp)
+    if scheme in DOCUMENTED_SCHEMES:
+        return documented(scheme, secret, body, event_id or "", timestamp, url)
     if scheme == "standard-webhooks":
         from standardwebhooks.webhooks import Webhook
 
@@ -74,9 +159,10 @@ def main():
     parser.add_argument("secret")
     parser.add_argument("--timestamp", type=int, help="Unix seconds (default: now)")
     parser.add_argument("--id", help="event id for the schemes that carry it in a header")
+    parser.add_argument("--url", default="", help="the URL the provider sends to (hubspot, square)")
     args = parser.parse_args()
     body = sys.stdin.buffer.read()
-    print(json.dumps(sign(args.scheme, args.secret, body, args.id, args.timestamp)))
+    print(json.dumps(sign(args.scheme, args.secret, body, args.id, args.timestamp, args.url)))
 
 
 if __name__ == "__main__":
