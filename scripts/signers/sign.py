@@ -22,12 +22,14 @@ import time
 from datetime import datetime, timezone
 
 HERE = pathlib.Path(__file__).resolve().parent
-SDK_SCHEMES = ("standard-webhooks", "svix", "stripe", "github", "shopify", "slack")
-# Providers that publish their signing rule but no SDK signer on PyPI or npm: each is signed here as
-# its documentation states it (docs/providers.md cites the rule), independently of the Rust code.
+SDK_SCHEMES = ("standard-webhooks", "svix", "stripe", "github", "shopify", "slack", "twilio")
+# Providers whose SDK has no signer: each is signed here as its documentation states the rule,
+# independently of the Rust code; where the provider's SDK has a verifier (Paddle's
+# `paddle-python-sdk`, Square's `squareup`) or a signature function (HubSpot's
+# `hubspot-api-client`), that SDK checks or makes the signature too (`_sdk_agrees`).
 DOCUMENTED_SCHEMES = ("paddle", "hubspot", "zendesk", "calendly", "twitch", "linear", "intercom",
                       "pagerduty", "typeform", "bitbucket", "woocommerce", "razorpay", "square",
-                      "gitlab", "token", "basic")
+                      "mailgun", "gitlab", "token", "basic")
 SCHEMES = SDK_SCHEMES + DOCUMENTED_SCHEMES
 
 
@@ -37,6 +39,31 @@ def _hmac(secret, message, algorithm=hashlib.sha256):
 
 def _rfc3339(timestamp):
     return datetime.fromtimestamp(timestamp, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _sdk_agrees(scheme, secret, body, headers, url):
+    """Whether the provider's own SDK accepts (or makes) the same signature."""
+    if scheme == "paddle":
+        from paddle_billing.Notifications import Secret, Verifier
+
+        class Request:
+            def __init__(self):
+                self.headers = headers
+                self.body = body
+
+        return Verifier().verify(Request(), Secret(secret), verify_time_drift=False)
+    if scheme == "square":
+        from square.utils.webhooks_helper import verify_signature
+
+        return verify_signature(request_body=body.decode(), notification_url=url, signature_key=secret,
+                                signature_header=headers["X-Square-Hmacsha256-Signature"])
+    if scheme == "hubspot":
+        from hubspot.utils.signature import Signature
+
+        made = Signature.get_signature(secret, body.decode(), "v3", url, "POST",
+                                       headers["X-HubSpot-Request-Timestamp"])
+        return made == headers["X-HubSpot-Signature-v3"]
+    return True
 
 
 def documented(scheme, secret, body, event_id, timestamp, url, method="POST"):
@@ -95,6 +122,12 @@ def documented(scheme, secret, body, event_id, timestamp, url, method="POST"):
     if scheme == "square":  # base64(HMAC(notification URL + body))
         digest = _hmac(secret, url.encode() + body).digest()
         return {"X-Square-Hmacsha256-Signature": base64.b64encode(digest).decode()}
+    if scheme == "mailgun":  # hex(HMAC(timestamp + token)), inside the body: prints the body
+        token = hashlib.sha256(event_id.encode() + ts.encode()).hexdigest()[:50]
+        signature = _hmac(secret, ts.encode() + token.encode()).hexdigest()
+        envelope = {"signature": {"timestamp": ts, "token": token, "signature": signature},
+                    "event-data": json.loads(body)}
+        return {"body": json.dumps(envelope)}
     if scheme == "gitlab":
         headers = {"X-Gitlab-Token": secret, "X-Gitlab-Event": "Push Hook"}
         if event_id:
@@ -119,7 +152,18 @@ def sign(scheme, secret, body, event_id=None, timestamp=None, url=""):
     """The headers `scheme`'s provider sends with `body` (bytes), signed with `secret`."""
     timestamp = int(time.time()) if timestamp is None else int(timestamp)
     if scheme in DOCUMENTED_SCHEMES:
-        return documented(scheme, secret, body, event_id or "", timestamp, url)
+        headers = documented(scheme, secret, body, event_id or "", timestamp, url)
+        if not _sdk_agrees(scheme, secret, body, headers, url):
+            sys.exit(f"sign.py: {scheme}'s own SDK does not accept the documented signature")
+        return headers
+    if scheme == "twilio":
+        from urllib.parse import parse_qsl
+
+        from twilio.request_validator import RequestValidator
+
+        params = dict(parse_qsl(body.decode(), keep_blank_values=True))
+        signature = RequestValidator(secret).compute_signature(url, params)
+        return {"X-Twilio-Signature": signature, "I-Twilio-Idempotency-Token": event_id or ""}
     if scheme == "standard-webhooks":
         from standardwebhooks.webhooks import Webhook
 

@@ -422,9 +422,11 @@ pub fn secret_for(scheme: &SignatureScheme) -> String {
         SignatureScheme::GitHub => "github-webhook-secret-1",
         SignatureScheme::Shopify => "shpss_0123456789abcdef0123456789abcdef",
         SignatureScheme::Slack => "8f742231b10e8888abcd99yyyzzz85a5",
-        SignatureScheme::Hmac(_) | SignatureScheme::GitLab | SignatureScheme::Token(_) => {
-            "catalog-test-secret-1"
-        }
+        SignatureScheme::Hmac(_)
+        | SignatureScheme::GitLab
+        | SignatureScheme::Token(_)
+        | SignatureScheme::Mailgun
+        | SignatureScheme::Twilio => "catalog-test-secret-1",
         SignatureScheme::Basic => "hooks:catalog-test-password",
     }
     .to_owned()

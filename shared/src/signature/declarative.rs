@@ -116,7 +116,7 @@ pub enum TimeUnit {
 
 /// An HMAC tag of any of the algorithms, in a fixed buffer.
 #[derive(Clone, Copy)]
-struct WideTag {
+pub(super) struct WideTag {
     bytes: [u8; MAX_TAG_LEN],
     len: usize,
 }
@@ -141,7 +141,7 @@ fn mac_of<M: Mac + KeyInit>(key: &[u8], parts: &[&[u8]]) -> WideTag {
 }
 
 impl Algorithm {
-    fn tag(self, key: &SigningKey, parts: &[&[u8]]) -> WideTag {
+    pub(super) fn tag(self, key: &SigningKey, parts: &[&[u8]]) -> WideTag {
         match self {
             Self::Sha1 => mac_of::<Hmac<Sha1>>(&key.0, parts),
             Self::Sha256 => mac_of::<Hmac<Sha256>>(&key.0, parts),
@@ -152,7 +152,7 @@ impl Algorithm {
 
 impl Encoding {
     /// Decodes `text` into a tag buffer; `None` when it is not this encoding or too long.
-    fn decode(self, text: &str) -> Option<WideTag> {
+    pub(super) fn decode(self, text: &str) -> Option<WideTag> {
         let mut bytes = [0; MAX_TAG_LEN];
         let len = match self {
             Self::Hex => {
@@ -168,11 +168,48 @@ impl Encoding {
         Some(WideTag { bytes, len })
     }
 
-    fn encode(self, tag: &WideTag) -> String {
+    pub(super) fn encode(self, tag: &WideTag) -> String {
         match self {
             Self::Hex => hex::encode(tag.as_slice()),
             Self::Base64 => BASE64.encode(tag.as_slice()),
         }
+    }
+}
+
+/// Computes each key's tag over `parts` once, then compares every claimed signature that
+/// `claims` hands to its callback with every tag, in constant time and without stopping at the
+/// first match; returns the first matching key's position. No claim at all is a malformed header.
+pub(super) fn match_claims(
+    algorithm: Algorithm,
+    keys: &SigningKeys,
+    parts: &[&[u8]],
+    claims: impl FnOnce(&mut dyn FnMut(&WideTag)),
+) -> Result<usize, Rejection> {
+    let tags: Vec<WideTag> = keys.0.iter().map(|key| algorithm.tag(key, parts)).collect();
+    let mut found = Choice::from(0);
+    let mut index = 0_u64;
+    let mut claimed_any = false;
+    claims(&mut |claimed: &WideTag| {
+        claimed_any = true;
+        for (position, tag) in tags.iter().enumerate() {
+            // The length of a claimed signature is public; only equal lengths are compared.
+            let hit = if tag.len == claimed.len {
+                tag.as_slice().ct_eq(claimed.as_slice())
+            } else {
+                Choice::from(0)
+            };
+            let first_hit = hit & !found;
+            index = u64::conditional_select(&index, &(position as u64), first_hit);
+            found |= hit;
+        }
+    });
+    if !claimed_any {
+        return Err(Rejection::Malformed("signature"));
+    }
+    if bool::from(found) {
+        Ok(usize::try_from(index).unwrap_or(usize::MAX))
+    } else {
+        Err(Rejection::NoMatch)
     }
 }
 
@@ -306,34 +343,14 @@ impl HmacScheme {
             };
         }
         let parts = &parts[..self.message.len().min(MAX_PARTS)];
-        let tags: Vec<WideTag> = keys
-            .0
-            .iter()
-            .map(|key| self.algorithm.tag(key, parts))
-            .collect();
-
-        let mut found = Choice::from(0);
-        let mut index = 0_u64;
-        let mut claimed_any = false;
-        let mut compare = |claimed: &WideTag| {
-            claimed_any = true;
-            for (position, tag) in tags.iter().enumerate() {
-                // The length of a claimed signature is public; only equal lengths are compared.
-                let hit = if tag.len == claimed.len {
-                    tag.as_slice().ct_eq(claimed.as_slice())
-                } else {
-                    Choice::from(0)
-                };
-                let first_hit = hit & !found;
-                index = u64::conditional_select(&index, &(position as u64), first_hit);
-                found |= hit;
-            }
-        };
-        match self.format {
+        let encoding = self.encoding;
+        let format = self.format;
+        let header = self.header;
+        match_claims(self.algorithm, keys, parts, |compare| match format {
             SignatureFormat::Plain { prefix, separator } => {
                 let mut each = |entry: &str| {
                     let claimed = strip_prefix_ignore_case(entry.trim(), prefix)
-                        .and_then(|encoded| self.encoding.decode(encoded));
+                        .and_then(|encoded| encoding.decode(encoded));
                     if let Some(claimed) = claimed {
                         compare(&claimed);
                     }
@@ -351,22 +368,18 @@ impl HmacScheme {
                 for item in value.split(separator) {
                     if let Some((key, text)) = item.trim().split_once('=') {
                         if key == signature_key {
-                            if let Some(claimed) = self.encoding.decode(text) {
+                            if let Some(claimed) = encoding.decode(text) {
                                 compare(&claimed);
                             }
                         }
                     }
                 }
             }
-        }
-        if !claimed_any {
-            return Err(Rejection::Malformed(self.header));
-        }
-        if bool::from(found) {
-            Ok(usize::try_from(index).unwrap_or(usize::MAX))
-        } else {
-            Err(Rejection::NoMatch)
-        }
+        })
+        .map_err(|rejection| match rejection {
+            Rejection::Malformed(_) => Rejection::Malformed(header),
+            other => other,
+        })
     }
 
     /// The headers this provider sends with `body`: the signature, the timestamp header and the

@@ -12,11 +12,13 @@ mod catalog;
 mod declarative;
 mod generic;
 mod github;
+mod mailgun;
 mod shared_secret;
 mod shopify;
 mod slack;
 mod standard_webhooks;
 mod stripe;
+mod twilio;
 
 use std::fmt;
 
@@ -32,6 +34,7 @@ pub use declarative::{
     Algorithm, Encoding, HmacScheme, Part, SignatureFormat, TimeUnit, Timestamp, TimestampSource,
 };
 pub use generic::{GenericHmac, SignatureEncoding};
+pub use mailgun::signed_body as mailgun_signed_body;
 pub use shared_secret::TokenHeader;
 pub use slack::url_verification_challenge;
 pub use standard_webhooks::STANDARD_WEBHOOKS_SECRET_PREFIX;
@@ -78,6 +81,10 @@ pub enum SignatureScheme {
     Token(TokenHeader),
     /// HTTP Basic: `Authorization: Basic` with `user:password`.
     Basic,
+    /// Mailgun: the signature inside the JSON body.
+    Mailgun,
+    /// Twilio: HMAC-SHA1 over the URL and the sorted form parameters (or the URL's body hash).
+    Twilio,
 }
 
 /// Every `SIGNATURE_SCHEME` value, in the order error messages list them.
@@ -101,6 +108,8 @@ pub const SCHEME_NAMES: &[&str] = &[
     "woocommerce",
     "razorpay",
     "square",
+    "mailgun",
+    "twilio",
     "gitlab",
     "token",
     "basic",
@@ -229,6 +238,8 @@ impl SignatureScheme {
             Self::GitLab => "gitlab",
             Self::Token(_) => "token",
             Self::Basic => "basic",
+            Self::Mailgun => "mailgun",
+            Self::Twilio => "twilio",
         }
     }
 
@@ -243,6 +254,8 @@ impl SignatureScheme {
             "slack" => Self::Slack,
             "gitlab" => Self::GitLab,
             "basic" => Self::Basic,
+            "mailgun" => Self::Mailgun,
+            "twilio" => Self::Twilio,
             other => Self::Hmac(DECLARED.iter().find(|d| d.name == other)?),
         })
     }
@@ -316,6 +329,8 @@ impl SignatureScheme {
             Self::GitLab => shared_secret::verify_gitlab(headers, keys),
             Self::Token(token) => token.verify(headers, keys),
             Self::Basic => shared_secret::verify_basic(headers, keys),
+            Self::Mailgun => mailgun::verify(body, keys, window),
+            Self::Twilio => twilio::verify(request, keys),
         }?;
         Ok(Verified { key_index })
     }
@@ -359,7 +374,9 @@ impl SignatureScheme {
             | Self::Shopify
             | Self::GitLab
             | Self::Token(_)
-            | Self::Basic => &[],
+            | Self::Basic
+            | Self::Mailgun
+            | Self::Twilio => &[],
         }
     }
 
@@ -375,6 +392,8 @@ impl SignatureScheme {
             Self::Slack => slack::EVENT_ID,
             Self::Hmac(declared) => declared.event_id,
             Self::GitLab => shared_secret::GITLAB_EVENT_ID,
+            Self::Mailgun => mailgun::EVENT_ID,
+            Self::Twilio => twilio::EVENT_ID,
             Self::Token(_) | Self::Basic => &[],
         }
     }
@@ -390,7 +409,8 @@ impl SignatureScheme {
             Self::Slack => slack::EVENT_TYPE,
             Self::Hmac(declared) => declared.event_type,
             Self::GitLab => shared_secret::GITLAB_EVENT_TYPE,
-            Self::Token(_) | Self::Basic => &[],
+            Self::Mailgun => mailgun::EVENT_TYPE,
+            Self::Token(_) | Self::Basic | Self::Twilio => &[],
         }
     }
 
@@ -434,6 +454,8 @@ impl SignatureScheme {
             Self::GitLab => shared_secret::sign_gitlab(key, event_id),
             Self::Token(token) => token.sign(key),
             Self::Basic => shared_secret::sign_basic(key),
+            Self::Mailgun => mailgun::sign(),
+            Self::Twilio => twilio::sign(key, event_id, request),
         }
     }
 }
