@@ -201,8 +201,11 @@ pub struct Handled {
     pub key: Option<String>,
     /// Which active secret verified the request (its position in the parameter), if one did.
     pub key_index: Option<usize>,
-    /// The answer's body: empty except for a Slack `url_verification` challenge (plain text).
+    /// The answer's body: empty except for a handshake's answer (Slack's and Twitch's challenge
+    /// as plain text, Discord's PING answer as JSON).
     pub body: Bytes,
+    /// The media type of a non-empty `body`.
+    pub content_type: &'static str,
 }
 
 /// Cold start failed; the message names what to fix.
@@ -401,15 +404,18 @@ impl Ingress {
             .admit_with_fresh_secrets(&request, deadline, &mut metrics)
             .await;
         let mut answer_body = Bytes::new();
+        let mut content_type = "text/plain";
         let mut key_index = None;
         let (outcome, event) = match admission {
             Admission::Answer(outcome) => (outcome, None),
             Admission::Challenge {
                 challenge,
+                content_type: answer_type,
                 verified,
             } => {
                 key_index = Some(verified.key_index);
                 answer_body = Bytes::from(challenge);
+                content_type = answer_type;
                 (Outcome::UrlVerification, None)
             }
             Admission::Record { event, verified } => {
@@ -451,6 +457,7 @@ impl Ingress {
             key: event.map(|e| e.key),
             key_index,
             body: answer_body,
+            content_type,
         }
     }
 
@@ -703,6 +710,7 @@ pub enum Admission {
     /// answer 200 with the challenge, record nothing.
     Challenge {
         challenge: String,
+        content_type: &'static str,
         verified: Verified,
     },
     /// Authentic: record and send this event.
@@ -753,6 +761,7 @@ pub fn admit(
     if let Some(handshake) = config.scheme.handshake(headers, &body) {
         return Admission::Challenge {
             challenge: handshake.body,
+            content_type: handshake.content_type,
             verified,
         };
     }

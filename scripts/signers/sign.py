@@ -30,7 +30,53 @@ SDK_SCHEMES = ("standard-webhooks", "svix", "stripe", "github", "shopify", "slac
 DOCUMENTED_SCHEMES = ("paddle", "hubspot", "zendesk", "calendly", "twitch", "linear", "intercom",
                       "pagerduty", "typeform", "bitbucket", "woocommerce", "razorpay", "square",
                       "mailgun", "gitlab", "token", "basic")
-SCHEMES = SDK_SCHEMES + DOCUMENTED_SCHEMES
+# Signed with a private key (the SECRET argument: hex of the Ed25519 seed or the P-256 scalar); the
+# ingress holds the public key. Discord's own docs verify with PyNaCl, which signs here; SendGrid's
+# `sendgrid` SDK checks the signature `cryptography` makes.
+ASYMMETRIC_SCHEMES = ("discord", "sendgrid", "standard-webhooks-v1a")
+SCHEMES = SDK_SCHEMES + DOCUMENTED_SCHEMES + ASYMMETRIC_SCHEMES
+
+
+def public_key(scheme, private):
+    """The public key, as the provider's dashboard shows it, of a private key given in hex."""
+    if scheme == "sendgrid":
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+
+        key = ec.derive_private_key(int(private, 16), ec.SECP256R1()).public_key()
+        der = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+        return base64.b64encode(der).decode()
+    from nacl.signing import SigningKey
+
+    verify_key = bytes(SigningKey(bytes.fromhex(private)).verify_key)
+    if scheme == "discord":
+        return verify_key.hex()
+    return "whpk_" + base64.b64encode(verify_key).decode()
+
+
+def asymmetric(scheme, private, body, event_id, timestamp):
+    ts = str(timestamp)
+    if scheme == "sendgrid":
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from sendgrid.helpers.eventwebhook import EventWebhook
+
+        key = ec.derive_private_key(int(private, 16), ec.SECP256R1())
+        signature = base64.b64encode(key.sign(ts.encode() + body, ec.ECDSA(hashes.SHA256()))).decode()
+        sdk = EventWebhook(public_key(scheme, private))
+        if not sdk.verify_signature(body.decode(), signature, ts):
+            sys.exit("sign.py: SendGrid's SDK does not accept the signature")
+        return {"X-Twilio-Email-Event-Webhook-Signature": signature,
+                "X-Twilio-Email-Event-Webhook-Timestamp": ts}
+    from nacl.signing import SigningKey
+
+    key = SigningKey(bytes.fromhex(private))
+    if scheme == "discord":
+        signature = key.sign(ts.encode() + body).signature.hex()
+        return {"X-Signature-Ed25519": signature, "X-Signature-Timestamp": ts}
+    message = event_id.encode() + b"." + ts.encode() + b"." + body
+    signature = base64.b64encode(key.sign(message).signature).decode()
+    return {"webhook-id": event_id, "webhook-timestamp": ts, "webhook-signature": f"v1a,{signature}"}
 
 
 def _hmac(secret, message, algorithm=hashlib.sha256):
@@ -151,6 +197,8 @@ def _node(scheme, secret, timestamp, body):
 def sign(scheme, secret, body, event_id=None, timestamp=None, url=""):
     """The headers `scheme`'s provider sends with `body` (bytes), signed with `secret`."""
     timestamp = int(time.time()) if timestamp is None else int(timestamp)
+    if scheme in ASYMMETRIC_SCHEMES:
+        return asymmetric(scheme, secret, body, event_id or "", timestamp)
     if scheme in DOCUMENTED_SCHEMES:
         headers = documented(scheme, secret, body, event_id or "", timestamp, url)
         if not _sdk_agrees(scheme, secret, body, headers, url):
@@ -204,7 +252,12 @@ def main():
     parser.add_argument("--timestamp", type=int, help="Unix seconds (default: now)")
     parser.add_argument("--id", help="event id for the schemes that carry it in a header")
     parser.add_argument("--url", default="", help="the URL the provider sends to (hubspot, square)")
+    parser.add_argument("--public-key", action="store_true",
+                        help="print the public key of an asymmetric scheme's private SECRET instead")
     args = parser.parse_args()
+    if args.public_key:
+        print(public_key(args.scheme, args.secret))
+        return
     body = sys.stdin.buffer.read()
     print(json.dumps(sign(args.scheme, args.secret, body, args.id, args.timestamp, args.url)))
 

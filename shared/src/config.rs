@@ -487,7 +487,7 @@ mod tests {
             ("SOURCE_NAME", "a:b", "SOURCE_NAME is invalid: use at most 64 letters, digits, `-`, `_` or `.`"),
             ("QUEUE_URL", "webhook-events", "QUEUE_URL is invalid: expected the queue URL (https://sqs...), not its name or ARN"),
             ("EVENT_ID_POINTER", "data.id", "EVENT_ID_POINTER is invalid: `data.id` is not a JSON pointer (RFC 6901): it must start with `/`, as in `/data/id`"),
-            ("SIGNATURE_SCHEME", "md5", "SIGNATURE_SCHEME is invalid: `md5` is not one of: standard-webhooks, hmac-sha256, stripe, github, shopify, slack, paddle, hubspot, zendesk, calendly, twitch, linear, intercom, pagerduty, typeform, bitbucket, woocommerce, razorpay, square, mailgun, twilio, gitlab, token, basic"),
+            ("SIGNATURE_SCHEME", "md5", "SIGNATURE_SCHEME is invalid: `md5` is not one of: standard-webhooks, hmac-sha256, stripe, github, shopify, slack, paddle, hubspot, zendesk, calendly, twitch, linear, intercom, pagerduty, typeform, bitbucket, woocommerce, razorpay, square, mailgun, twilio, sendgrid, discord, gitlab, token, basic"),
             ("SIGNATURE_PREFIX", "sha256=", "SIGNATURE_PREFIX is invalid: only used with SIGNATURE_SCHEME=hmac-sha256; unset it"),
         ];
         for (name, value, expected) in cases {

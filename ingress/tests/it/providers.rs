@@ -26,6 +26,9 @@ struct Provider {
     body_signed: bool,
     /// Settings besides `SIGNATURE_SCHEME`.
     env: &'static [(&'static str, &'static str)],
+    /// For schemes signed with a private key: the public keys of `old_secret` and `new_secret`
+    /// (private keys in hex), which the secret parameter holds instead.
+    public_keys: Option<(&'static str, &'static str)>,
     /// The body of event `id` sent at `timestamp` (providers that carry the id or the time in the
     /// body put them there).
     body: fn(&str, i64) -> String,
@@ -99,7 +102,10 @@ impl Run<'_> {
 }
 
 async fn exercise(provider: Provider) {
-    let stack = Stack::with_secret(provider.old_secret).await;
+    let (stored_old, stored_new) = provider
+        .public_keys
+        .unwrap_or((provider.old_secret, provider.new_secret));
+    let stack = Stack::with_secret(stored_old).await;
     let mut env = vec![
         ("SIGNATURE_SCHEME", provider.scheme),
         ("SECRET_REFRESH_SECS", "1"),
@@ -154,7 +160,9 @@ async fn exercise(provider: Provider) {
 
     // Rotation: both secrets in the parameter; once the binary re-reads it (at most once every
     // 10 s, so within about 10 s of its last read), both verify, without a restart.
-    stack.put_secret(&format!("{old},{new}")).await;
+    stack
+        .put_secret(&format!("{stored_old},{stored_new}"))
+        .await;
     let rotated = Instant::now();
     while run.status(new, "evt_rotated_new", 0, false) != 200 {
         assert!(
@@ -199,6 +207,7 @@ async fn standard_webhooks_sdk_signatures_through_the_binary() {
         timestamped: true,
         body_signed: true,
         env: &[],
+        public_keys: None,
         body: |id, _| format!(r#"{{"type":"invoice.paid","data":{{"ref":"{id}","n":1}}}}"#),
     })
     .await;
@@ -216,6 +225,7 @@ async fn svix_sdk_signatures_with_svix_headers_through_the_binary() {
         timestamped: true,
         body_signed: true,
         env: &[],
+        public_keys: None,
         body: |id, _| format!(r#"{{"type":"user.created","data":{{"ref":"{id}","n":1}}}}"#),
     })
     .await;
@@ -231,6 +241,7 @@ async fn stripe_sdk_signatures_through_the_binary() {
         timestamped: true,
         body_signed: true,
         env: &[],
+        public_keys: None,
         body: |id, _| {
             format!(r#"{{"id":"{id}","object":"event","type":"invoice.paid","livemode":1}}"#)
         },
@@ -248,6 +259,7 @@ async fn github_sdk_signatures_through_the_binary() {
         timestamped: false,
         body_signed: true,
         env: &[],
+        public_keys: None,
         body: |_, _| r#"{"action":"opened","number":1}"#.to_owned(),
     })
     .await;
@@ -263,6 +275,7 @@ async fn shopify_formula_signatures_through_the_binary() {
         timestamped: false,
         body_signed: true,
         env: &[],
+        public_keys: None,
         body: |_, _| r#"{"id":820982911946154508,"total":"1.00"}"#.to_owned(),
     })
     .await;
@@ -301,6 +314,7 @@ async fn slack_sdk_signatures_through_the_binary_and_its_url_verification() {
         timestamped: true,
         body_signed: true,
         env: &[],
+        public_keys: None,
         body: |id, _| {
             format!(r#"{{"type":"event_callback","event_id":"{id}","event":{{"type":"app_mention","n":1}}}}"#)
         },
@@ -318,6 +332,7 @@ fn documented(scheme: &'static str, timestamped: bool, body: fn(&str, i64) -> St
         timestamped,
         body_signed: true,
         env: &[],
+        public_keys: None,
         body,
     }
 }
@@ -585,4 +600,116 @@ async fn mailgun_body_signatures_through_the_binary() {
         .map(|m| m.attribute("event-id").unwrap_or_default().to_owned())
         .collect();
     assert_eq!(ids, ["evt_valid_1"]);
+}
+
+/// Private keys (hex) of the asymmetric providers' tests and their public keys, as
+/// `scripts/signers/sign.py SCHEME KEY --public-key` prints them.
+const PRIVATE_OLD: &str = "0101010101010101010101010101010101010101010101010101010101010101";
+const PRIVATE_NEW: &str = "0202020202020202020202020202020202020202020202020202020202020202";
+
+#[tokio::test]
+async fn discord_pynacl_signatures_through_the_binary() {
+    exercise(Provider {
+        scheme: "discord",
+        signer: "discord",
+        old_secret: PRIVATE_OLD,
+        new_secret: PRIVATE_NEW,
+        timestamped: true,
+        body_signed: true,
+        env: &[],
+        public_keys: Some((
+            "8a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c",
+            "8139770ea87d175f56a35466c34c7ecccb8d8a91b4ee37a25df60f5b8fc9b394",
+        )),
+        body: |id, _| format!(r#"{{"id":"{id}","type":2,"data":{{"name":"ping","n":1}}}}"#),
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn discord_ping_is_answered_with_type_1_as_json_and_nothing_is_queued() {
+    let stack =
+        Stack::with_secret("8a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c")
+            .await;
+    let ingress = start_http_with(&stack, &[("SIGNATURE_SCHEME", "discord")]);
+    let body = r#"{"id":"1234","type":1,"application_id":"5678"}"#;
+    let headers = sdk_headers(
+        "discord",
+        PRIVATE_OLD,
+        "",
+        now_millis() / 1000,
+        body.as_bytes(),
+    );
+    let headers: Vec<(&str, String)> = headers
+        .iter()
+        .map(|(name, value)| (name.as_str(), value.clone()))
+        .collect();
+    let mut stream = std::net::TcpStream::connect(ingress.address).unwrap();
+    let mut head = format!(
+        "POST /hook HTTP/1.1\r\nhost: x\r\nconnection: close\r\ncontent-length: {}\r\n",
+        body.len()
+    );
+    for (name, value) in &headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    std::io::Write::write_all(&mut stream, head.as_bytes()).unwrap();
+    std::io::Write::write_all(&mut stream, body.as_bytes()).unwrap();
+    let mut response = String::new();
+    std::io::Read::read_to_string(&mut stream, &mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(
+        response
+            .to_ascii_lowercase()
+            .contains("content-type: application/json"),
+        "{response}"
+    );
+    assert!(response.ends_with(r#"{"type":1}"#), "{response}");
+    let (status, _) = http_exchange(
+        ingress.address,
+        "POST",
+        &[("X-Signature-Ed25519", "00".repeat(64)), headers[1].clone()],
+        body.as_bytes(),
+    );
+    assert_eq!(status, 404, "a forged PING");
+    assert_eq!(stack.row_count().await, 0);
+    assert!(stack.drain(&stack.queue_url).await.is_empty());
+}
+
+#[tokio::test]
+async fn sendgrid_signatures_its_sdk_accepts_through_the_binary() {
+    exercise(Provider {
+        scheme: "sendgrid",
+        signer: "sendgrid",
+        old_secret: PRIVATE_OLD,
+        new_secret: PRIVATE_NEW,
+        timestamped: true,
+        body_signed: true,
+        env: &[],
+        public_keys: Some((
+            "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEb/A7lJJBzh2t1DUZ5pYOCoW0GmmgXDKBA6orzhWUyhY8T3U6Vb8B3FP2wLDH7ueLQMb/fSWpbiKCuYnO9xwUSg==",
+            "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEVQ9HEAPz35fD31Bqx5f2ch+xoft7j2+D0iRJimXIjiQTYJPXAS5QmnNxXL0LAKPMD/S1wBs/+hlqsfsycDa45g==",
+        )),
+        body: |id, _| format!(r#"[{{"sg_event_id":"{id}","event":"delivered","n":1}}]"#),
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn standard_webhooks_v1a_ed25519_signatures_through_the_binary() {
+    exercise(Provider {
+        scheme: "standard-webhooks",
+        signer: "standard-webhooks-v1a",
+        old_secret: PRIVATE_OLD,
+        new_secret: PRIVATE_NEW,
+        timestamped: true,
+        body_signed: true,
+        env: &[],
+        public_keys: Some((
+            "whpk_iojj3XQJ8ZX9UtstPLpdcspnCb8dlBIb83SIAbQPb1w=",
+            "whpk_gTl3Dqh9F19Wo1Rmw0x+zMuNipG07jeiXfYPW4/Js5Q=",
+        )),
+        body: |_, _| r#"{"type":"invoice.paid","data":{"n":1}}"#.to_owned(),
+    })
+    .await;
 }

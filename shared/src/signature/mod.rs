@@ -8,6 +8,7 @@
 //! Every failure is a [`Rejection`], which the ingress answers with an empty 404: the reason only
 //! reaches the log.
 
+mod asymmetric;
 mod catalog;
 mod declarative;
 mod generic;
@@ -29,6 +30,7 @@ use http::{HeaderMap, HeaderName};
 use sha2::Sha256;
 use subtle::{Choice, ConditionallySelectable, ConstantTimeEq};
 
+pub use asymmetric::{sign_discord, sign_sendgrid, PublicKey};
 pub use catalog::DECLARED;
 pub use declarative::{
     Algorithm, Encoding, HmacScheme, Part, SignatureFormat, TimeUnit, Timestamp, TimestampSource,
@@ -37,7 +39,10 @@ pub use generic::{GenericHmac, SignatureEncoding};
 pub use mailgun::signed_body as mailgun_signed_body;
 pub use shared_secret::TokenHeader;
 pub use slack::url_verification_challenge;
-pub use standard_webhooks::STANDARD_WEBHOOKS_SECRET_PREFIX;
+pub use standard_webhooks::{
+    sign_v1a as sign_standard_webhooks_v1a, STANDARD_WEBHOOKS_PUBLIC_KEY_PREFIX,
+    STANDARD_WEBHOOKS_SECRET_PREFIX,
+};
 
 /// Parsers of each provider's signature header, exposed for the property tests and the fuzz target.
 pub mod parsers {
@@ -85,6 +90,10 @@ pub enum SignatureScheme {
     Mailgun,
     /// Twilio: HMAC-SHA1 over the URL and the sorted form parameters (or the URL's body hash).
     Twilio,
+    /// SendGrid's Event Webhook: ECDSA P-256 over the timestamp header and the body.
+    SendGrid,
+    /// Discord interactions: Ed25519 over the timestamp header and the body.
+    Discord,
 }
 
 /// Every `SIGNATURE_SCHEME` value, in the order error messages list them.
@@ -110,6 +119,8 @@ pub const SCHEME_NAMES: &[&str] = &[
     "square",
     "mailgun",
     "twilio",
+    "sendgrid",
+    "discord",
     "gitlab",
     "token",
     "basic",
@@ -162,6 +173,11 @@ pub enum KeyError {
     Empty,
     #[error("secret number {position} is not valid base64 after the `whsec_` prefix")]
     NotBase64 { position: usize },
+    #[error("secret number {position} is not {expected}")]
+    NotPublicKey {
+        position: usize,
+        expected: &'static str,
+    },
 }
 
 /// A request that verified: which of the active secrets signed it (its position in the parameter,
@@ -202,21 +218,22 @@ impl fmt::Debug for SigningKey {
     }
 }
 
-/// Every secret currently accepted (one normally, two or more while rotating).
+/// Every secret currently accepted (one normally, two or more while rotating): HMAC keys and
+/// shared secrets first, the providers' public keys second.
 #[derive(Debug, Clone)]
-pub struct SigningKeys(Vec<SigningKey>);
+pub struct SigningKeys(Vec<SigningKey>, Vec<PublicKey>);
 
 impl SigningKeys {
     pub fn new(keys: Vec<SigningKey>) -> Self {
-        Self(keys)
+        Self(keys, Vec::new())
     }
 
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.0.len() + self.1.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.0.is_empty() && self.1.is_empty()
     }
 
     pub fn first(&self) -> Option<&SigningKey> {
@@ -240,6 +257,8 @@ impl SignatureScheme {
             Self::Basic => "basic",
             Self::Mailgun => "mailgun",
             Self::Twilio => "twilio",
+            Self::SendGrid => "sendgrid",
+            Self::Discord => "discord",
         }
     }
 
@@ -256,6 +275,8 @@ impl SignatureScheme {
             "basic" => Self::Basic,
             "mailgun" => Self::Mailgun,
             "twilio" => Self::Twilio,
+            "sendgrid" => Self::SendGrid,
+            "discord" => Self::Discord,
             other => Self::Hmac(DECLARED.iter().find(|d| d.name == other)?),
         })
     }
@@ -268,7 +289,39 @@ impl SignatureScheme {
             .split(|c: char| c.is_whitespace() || c == ',')
             .filter(|s| !s.is_empty());
         let mut keys = Vec::new();
+        let mut public = Vec::new();
         for (index, secret) in secrets.enumerate() {
+            let position = index + 1;
+            let parsed = match self {
+                Self::Discord => Some(asymmetric::ed25519_from_hex(secret).ok_or(
+                    KeyError::NotPublicKey {
+                        position,
+                        expected: "an Ed25519 public key in hex (64 digits)",
+                    },
+                )?),
+                Self::SendGrid => Some(asymmetric::p256_from_base64_der(secret).ok_or(
+                    KeyError::NotPublicKey {
+                        position,
+                        expected: "a base64 DER P-256 public key",
+                    },
+                )?),
+                Self::StandardWebhooks => {
+                    match secret.strip_prefix(STANDARD_WEBHOOKS_PUBLIC_KEY_PREFIX) {
+                        Some(encoded) => Some(asymmetric::ed25519_from_base64(encoded).ok_or(
+                            KeyError::NotPublicKey {
+                                position,
+                                expected: "an Ed25519 public key in base64 after `whpk_`",
+                            },
+                        )?),
+                        None => None,
+                    }
+                }
+                _ => None,
+            };
+            if let Some(key) = parsed {
+                public.push(key);
+                continue;
+            }
             let bytes = match self {
                 Self::StandardWebhooks => {
                     standard_webhooks::key_bytes(secret).ok_or(KeyError::NotBase64 {
@@ -279,10 +332,10 @@ impl SignatureScheme {
             };
             keys.push(SigningKey(bytes));
         }
-        if keys.is_empty() {
+        if keys.is_empty() && public.is_empty() {
             return Err(KeyError::Empty);
         }
-        Ok(SigningKeys(keys))
+        Ok(SigningKeys(keys, public))
     }
 
     /// Checks the request's signature over `body`, the exact bytes received. `now_secs` is the
@@ -331,6 +384,8 @@ impl SignatureScheme {
             Self::Basic => shared_secret::verify_basic(headers, keys),
             Self::Mailgun => mailgun::verify(body, keys, window),
             Self::Twilio => twilio::verify(request, keys),
+            Self::SendGrid => asymmetric::verify_sendgrid(headers, body, keys, window),
+            Self::Discord => asymmetric::verify_discord(headers, body, keys, window),
         }?;
         Ok(Verified { key_index })
     }
@@ -344,6 +399,10 @@ impl SignatureScheme {
         };
         match self {
             Self::Slack => url_verification_challenge(body).map(text),
+            Self::Discord => asymmetric::discord_ping(body).then(|| Handshake {
+                body: r#"{"type":1}"#.to_owned(),
+                content_type: "application/json",
+            }),
             Self::Hmac(declared) if declared.name == catalog::TWITCH.name => {
                 let kind = headers.get(catalog::TWITCH_MESSAGE_TYPE)?.to_str().ok()?;
                 if kind.trim() != "webhook_callback_verification" {
@@ -368,6 +427,8 @@ impl SignatureScheme {
             Self::StandardWebhooks => standard_webhooks::SIGNED_HEADERS,
             Self::Slack => slack::SIGNED_HEADERS,
             Self::Hmac(declared) => declared.signed_headers,
+            Self::Discord => asymmetric::DISCORD_SIGNED_HEADERS,
+            Self::SendGrid => asymmetric::SENDGRID_SIGNED_HEADERS,
             Self::HmacSha256(_)
             | Self::Stripe
             | Self::GitHub
@@ -394,6 +455,8 @@ impl SignatureScheme {
             Self::GitLab => shared_secret::GITLAB_EVENT_ID,
             Self::Mailgun => mailgun::EVENT_ID,
             Self::Twilio => twilio::EVENT_ID,
+            Self::Discord => asymmetric::DISCORD_EVENT_ID,
+            Self::SendGrid => asymmetric::SENDGRID_EVENT_ID,
             Self::Token(_) | Self::Basic => &[],
         }
     }
@@ -410,6 +473,8 @@ impl SignatureScheme {
             Self::Hmac(declared) => declared.event_type,
             Self::GitLab => shared_secret::GITLAB_EVENT_TYPE,
             Self::Mailgun => mailgun::EVENT_TYPE,
+            Self::Discord => asymmetric::DISCORD_EVENT_TYPE,
+            Self::SendGrid => asymmetric::SENDGRID_EVENT_TYPE,
             Self::Token(_) | Self::Basic | Self::Twilio => &[],
         }
     }
@@ -456,6 +521,9 @@ impl SignatureScheme {
             Self::Basic => shared_secret::sign_basic(key),
             Self::Mailgun => mailgun::sign(),
             Self::Twilio => twilio::sign(key, event_id, request),
+            // Signed with the provider's private key, which the secret parameter never holds:
+            // see `sign_discord` and `sign_sendgrid`.
+            Self::SendGrid | Self::Discord => Vec::new(),
         }
     }
 }
