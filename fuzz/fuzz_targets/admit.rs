@@ -14,7 +14,9 @@ use libfuzzer_sys::fuzz_target;
 use shared::config::IngressConfig;
 use shared::event::MAX_EVENT_ID_LEN;
 use shared::metrics::MetricSet;
-use shared::signature::SCHEME_NAMES;
+use shared::signature::{
+    mailgun_signed_body, sign_discord, sign_sendgrid, SignedRequest, SCHEME_NAMES,
+};
 
 const NOW_MILLIS: i64 = 1_700_000_000_000;
 
@@ -37,7 +39,7 @@ fn scheme_and_secret(choice: u8) -> (&'static str, &'static str) {
     let secret = match name {
         "standard-webhooks" => "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
         "basic" => "hooks:fuzz-password",
-        // Public keys: the fuzzer cannot sign for these, so every request must be refused.
+        // Public keys of the private key 01..01, which signs for these below.
         "discord" => "8a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c",
         "sendgrid" => "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEb/A7lJJBzh2t1DUZ5pYOCoW0GmmgXDKBA6orzhWUyhY8T3U6Vb8B3FP2wLDH7ueLQMb/fSWpbiKCuYnO9xwUSg==",
         _ => "fuzz-secret",
@@ -70,14 +72,44 @@ fuzz_target!(|request: Request| {
     let config = config(name);
     let keys = config.scheme.parse_keys(secret).expect("valid secret");
     let mut headers = HeaderMap::new();
+    let mut body = request.body;
     if request.sign {
         let timestamp = NOW_MILLIS / 1000 + i64::from(request.clock_skew);
-        let first = keys.first().expect("one key");
-        for (header, value) in
-            config
-                .scheme
-                .sign(first, &request.event_id, timestamp, &request.body)
-        {
+        let signed = match name {
+            // The private keys of the public keys in `scheme_and_secret`.
+            "discord" => sign_discord(
+                &ed25519_dalek::SigningKey::from_bytes(&[1; 32]),
+                timestamp,
+                &body,
+            ),
+            "sendgrid" => {
+                let key = p256::ecdsa::SigningKey::from_slice(&[1; 32]).expect("a valid scalar");
+                sign_sendgrid(&key, timestamp, &body)
+            }
+            _ => {
+                let first = keys.first().expect("one key");
+                if name == "mailgun" {
+                    // The signature goes inside the body; the fuzzed bytes become its event data.
+                    let event_data = String::from_utf8_lossy(&body).into_owned();
+                    body = mailgun_signed_body(first, timestamp, "fuzz-token", &event_data)
+                        .into_bytes();
+                    Vec::new()
+                } else {
+                    // The URL `admit` rebuilds when no Host header is sent.
+                    let unsigned = HeaderMap::new();
+                    let signed_request = SignedRequest {
+                        method: "POST",
+                        url: "https:///hook",
+                        headers: &unsigned,
+                        body: &body,
+                    };
+                    config
+                        .scheme
+                        .sign_request(first, &request.event_id, timestamp, &signed_request)
+                }
+            }
+        };
+        for (header, value) in signed {
             if let Ok(value) = HeaderValue::from_str(&value) {
                 headers.insert(header, value);
             }
@@ -100,7 +132,7 @@ fuzz_target!(|request: Request| {
         method: &method,
         target: "/hook",
         headers: &headers,
-        body: ingress::ReceivedBody::Complete(Bytes::from(request.body)),
+        body: ingress::ReceivedBody::Complete(Bytes::from(body)),
         request_id: "fuzz",
     };
     let admission = admit(&config, &keys, &webhook, NOW_MILLIS, &mut metrics);
@@ -120,8 +152,8 @@ fuzz_target!(|request: Request| {
         }
         Admission::Challenge { .. } => {
             assert!(
-                request.sign && matches!(name, "slack" | "twitch"),
-                "a handshake answered without a Slack or Twitch signature"
+                request.sign && matches!(name, "slack" | "twitch" | "discord"),
+                "a handshake answered without a Slack, Twitch or Discord signature"
             );
         }
         Admission::Answer(Outcome::Rejected(_)) => {}
