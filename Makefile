@@ -23,7 +23,7 @@ $(VENV_STAMP):
 	.venv/bin/pip install --quiet --disable-pip-version-check 'moto[server]==$(MOTO_VERSION)' 'standardwebhooks==$(STANDARDWEBHOOKS_VERSION)' 'slack_sdk==$(SLACK_SDK_VERSION)' 'svix==$(SVIX_VERSION)' $(PROVIDER_SDKS)
 	touch $@
 
-signers: scripts/signers/node_modules/.installed ## install the Stripe and GitHub SDKs (npm, pinned by package-lock.json) the tests sign with
+signers: scripts/signers/node_modules/.installed ## install the Stripe, GitHub, Linear and Discord SDKs (npm, pinned by package-lock.json) the tests sign or check with
 
 scripts/signers/node_modules/.installed: scripts/signers/package.json scripts/signers/package-lock.json
 	@command -v npm >/dev/null || { apt-get update -qq && apt-get install -y -qq nodejs npm; }

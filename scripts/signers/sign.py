@@ -25,14 +25,14 @@ HERE = pathlib.Path(__file__).resolve().parent
 SDK_SCHEMES = ("standard-webhooks", "svix", "stripe", "github", "shopify", "slack", "twilio")
 # Providers whose SDK has no signer: each is signed here as its documentation states the rule,
 # independently of the Rust code; where the provider's SDK has a verifier (Paddle's
-# `paddle-python-sdk`, Square's `squareup`) or a signature function (HubSpot's
-# `hubspot-api-client`), that SDK checks or makes the signature too (`_sdk_agrees`).
+# `paddle-python-sdk`, Square's `squareup`, Linear's `@linear/sdk` from npm) or a signature function
+# (HubSpot's `hubspot-api-client`), that SDK checks or makes the signature too (`_sdk_agrees`).
 DOCUMENTED_SCHEMES = ("paddle", "hubspot", "zendesk", "calendly", "twitch", "linear", "intercom",
                       "pagerduty", "typeform", "bitbucket", "woocommerce", "razorpay", "square",
                       "mailgun", "gitlab", "token", "basic")
 # Signed with a private key (the SECRET argument: hex of the Ed25519 seed or the P-256 scalar); the
-# ingress holds the public key. Discord's own docs verify with PyNaCl, which signs here; SendGrid's
-# `sendgrid` SDK checks the signature `cryptography` makes.
+# ingress holds the public key. PyNaCl signs Ed25519 and Discord's `discord-interactions` (npm)
+# checks it; `cryptography` signs P-256 and SendGrid's `sendgrid` SDK checks it.
 ASYMMETRIC_SCHEMES = ("discord", "sendgrid", "standard-webhooks-v1a")
 SCHEMES = SDK_SCHEMES + DOCUMENTED_SCHEMES + ASYMMETRIC_SCHEMES
 
@@ -73,6 +73,9 @@ def asymmetric(scheme, private, body, event_id, timestamp):
     key = SigningKey(bytes.fromhex(private))
     if scheme == "discord":
         signature = key.sign(ts.encode() + body).signature.hex()
+        public = public_key(scheme, private)
+        if not _node_verify(["verify-discord", public, signature, ts], body):
+            sys.exit("sign.py: Discord's discord-interactions does not accept the signature")
         return {"X-Signature-Ed25519": signature, "X-Signature-Timestamp": ts}
     message = event_id.encode() + b"." + ts.encode() + b"." + body
     signature = base64.b64encode(key.sign(message).signature).decode()
@@ -109,7 +112,18 @@ def _sdk_agrees(scheme, secret, body, headers, url):
         made = Signature.get_signature(secret, body.decode(), "v3", url, "POST",
                                        headers["X-HubSpot-Request-Timestamp"])
         return made == headers["X-HubSpot-Signature-v3"]
+    if scheme == "linear":
+        return _node_verify(["verify-linear", secret, headers["Linear-Signature"]], body)
     return True
+
+
+def _node_verify(args, body):
+    """Whether a provider's npm SDK (sign.mjs verify-...) accepts a signature."""
+    if not (HERE / "node_modules").is_dir():
+        sys.exit("sign.py: the npm SDKs are not installed: run `make signers`")
+    output = subprocess.run(["node", str(HERE / "sign.mjs"), *args], input=body, capture_output=True,
+                            check=True)
+    return json.loads(output.stdout) is True
 
 
 def documented(scheme, secret, body, event_id, timestamp, url, method="POST"):

@@ -1,7 +1,8 @@
 //! Every provider scheme through the built binary, with signatures made by the provider's own SDK
 //! (scripts/signers: `standardwebhooks`, `svix` and `slack_sdk` from PyPI, `stripe` and
-//! `@octokit/webhooks-methods` from npm) or, for providers that publish only their rule (Shopify
-//! and the catalog's declared providers), by that rule written in Python. One binary per scheme:
+//! `@octokit/webhooks-methods` from npm, `twilio` from PyPI) or, for providers that publish only
+//! their rule, by that rule written in Python and checked by the provider's SDK where it has a
+//! verifier (scripts/signers/sign.py says which). One binary per scheme:
 //! valid, duplicate, tampered, wrong secret, unsigned, stale, future, and a secret rotated under
 //! it without a restart.
 
