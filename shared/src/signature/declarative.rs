@@ -268,10 +268,38 @@ fn read_timestamp<'r>(
     Ok(ParsedTimestamp { text, secs })
 }
 
-/// A top-level integer field of a JSON object body.
+/// A top-level integer field of a JSON object body, found in one streaming pass that keeps
+/// nothing else (a large body never becomes a `serde_json::Value` tree).
 fn body_number(body: &[u8], field: &str) -> Option<i64> {
-    let object: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(body).ok()?;
-    object.get(field)?.as_i64()
+    use serde::de::{Deserializer as _, IgnoredAny, MapAccess, Visitor};
+
+    struct Field<'f>(&'f str);
+
+    impl<'de> Visitor<'de> for Field<'_> {
+        type Value = Option<i64>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a JSON object")
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Option<i64>, A::Error> {
+            let mut found = None;
+            while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                if key == self.0 {
+                    // The last of duplicate keys wins, as in `serde_json::Value`.
+                    found = map.next_value::<Option<i64>>()?;
+                } else {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+            Ok(found)
+        }
+    }
+
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    let found = deserializer.deserialize_map(Field(field)).ok()?;
+    deserializer.end().ok()?;
+    found
 }
 
 /// The timestamp item of a keyed header, refused when given twice (which one was signed would be
@@ -446,5 +474,36 @@ impl HmacScheme {
         };
         push(&mut out, self.header, &value);
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::body_number;
+
+    #[test]
+    fn body_numbers_are_top_level_integers_only() {
+        let field = "webhookTimestamp";
+        assert_eq!(
+            body_number(
+                br#"{"a":[1,{"webhookTimestamp":2}],"webhookTimestamp":3}"#,
+                field
+            ),
+            Some(3)
+        );
+        assert_eq!(
+            body_number(br#"{"data":{"webhookTimestamp":2}}"#, field),
+            None
+        );
+        assert_eq!(body_number(br#"{"webhookTimestamp":"3"}"#, field), None);
+        assert_eq!(
+            body_number(br#"{"webhookTimestamp":1,"webhookTimestamp":2}"#, field),
+            Some(2)
+        );
+        assert_eq!(body_number(br#"[{"webhookTimestamp":2}]"#, field), None);
+        assert_eq!(
+            body_number(br#"{"webhookTimestamp":2} trailing"#, field),
+            None
+        );
     }
 }
