@@ -4,8 +4,10 @@ MOTO_VERSION := 5.2.5
 STANDARDWEBHOOKS_VERSION := 1.1.0
 SLACK_SDK_VERSION := 3.47.0
 SVIX_VERSION := 2.9.1
+# The providers' SDKs the catalog's tests sign or check signatures with (scripts/signers/sign.py).
+PROVIDER_SDKS := twilio==9.13.0 paddle-python-sdk==1.16.1 squareup==46.0.0.20260916 hubspot-api-client==12.0.0 sendgrid==6.12.5 pynacl==1.6.2
 # The stamp names the pinned versions, so changing one reinstalls.
-VENV_STAMP := .venv/.installed-moto$(MOTO_VERSION)-sw$(STANDARDWEBHOOKS_VERSION)-slack$(SLACK_SDK_VERSION)-svix$(SVIX_VERSION)
+VENV_STAMP := .venv/.installed-moto$(MOTO_VERSION)-sw$(STANDARDWEBHOOKS_VERSION)-slack$(SLACK_SDK_VERSION)-svix$(SVIX_VERSION)-$(subst ==,,$(subst $(eval) ,-,$(PROVIDER_SDKS)))
 FUZZ_SECS ?= 60
 export MOTO_ENDPOINT ?= http://127.0.0.1:4566
 
@@ -14,14 +16,14 @@ export MOTO_ENDPOINT ?= http://127.0.0.1:4566
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 24
 
-venv: $(VENV_STAMP) ## install moto and the Standard Webhooks, Svix and Slack SDKs into .venv
+venv: $(VENV_STAMP) ## install moto and the providers' SDKs the tests sign with (Standard Webhooks, Svix, Slack, Twilio, Paddle, Square, HubSpot, SendGrid; PyNaCl) into .venv
 
 $(VENV_STAMP):
 	python3 -m venv .venv
-	.venv/bin/pip install --quiet --disable-pip-version-check 'moto[server]==$(MOTO_VERSION)' 'standardwebhooks==$(STANDARDWEBHOOKS_VERSION)' 'slack_sdk==$(SLACK_SDK_VERSION)' 'svix==$(SVIX_VERSION)'
+	.venv/bin/pip install --quiet --disable-pip-version-check 'moto[server]==$(MOTO_VERSION)' 'standardwebhooks==$(STANDARDWEBHOOKS_VERSION)' 'slack_sdk==$(SLACK_SDK_VERSION)' 'svix==$(SVIX_VERSION)' $(PROVIDER_SDKS)
 	touch $@
 
-signers: scripts/signers/node_modules/.installed ## install the Stripe and GitHub SDKs (npm, pinned by package-lock.json) the tests sign with
+signers: scripts/signers/node_modules/.installed ## install the Stripe, GitHub, Linear and Discord SDKs (npm, pinned by package-lock.json) the tests sign or check with
 
 scripts/signers/node_modules/.installed: scripts/signers/package.json scripts/signers/package-lock.json
 	@command -v npm >/dev/null || { apt-get update -qq && apt-get install -y -qq nodejs npm; }

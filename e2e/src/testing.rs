@@ -422,6 +422,19 @@ pub fn secret_for(scheme: &SignatureScheme) -> String {
         SignatureScheme::GitHub => "github-webhook-secret-1",
         SignatureScheme::Shopify => "shpss_0123456789abcdef0123456789abcdef",
         SignatureScheme::Slack => "8f742231b10e8888abcd99yyyzzz85a5",
+        SignatureScheme::Hmac(_)
+        | SignatureScheme::GitLab
+        | SignatureScheme::Token(_)
+        | SignatureScheme::Mailgun
+        | SignatureScheme::Twilio => "catalog-test-secret-1",
+        SignatureScheme::Basic => "hooks:catalog-test-password",
+        // Public keys of the private key 01..01 (hex), as the dashboards show them.
+        SignatureScheme::Discord => {
+            "8a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c"
+        }
+        SignatureScheme::SendGrid => {
+            "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEb/A7lJJBzh2t1DUZ5pYOCoW0GmmgXDKBA6orzhWUyhY8T3U6Vb8B3FP2wLDH7ueLQMb/fSWpbiKCuYnO9xwUSg=="
+        }
     }
     .to_owned()
 }

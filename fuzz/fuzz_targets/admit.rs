@@ -9,11 +9,14 @@ use std::collections::HashMap;
 use arbitrary::Arbitrary;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
-use ingress::{admit, Admission, Outcome};
+use ingress::{admit, Admission, Outcome, WebhookRequest};
 use libfuzzer_sys::fuzz_target;
 use shared::config::IngressConfig;
 use shared::event::MAX_EVENT_ID_LEN;
 use shared::metrics::MetricSet;
+use shared::signature::{
+    mailgun_signed_body, sign_discord, sign_sendgrid, SignedRequest, SCHEME_NAMES,
+};
 
 const NOW_MILLIS: i64 = 1_700_000_000_000;
 
@@ -30,17 +33,19 @@ struct Request {
     body: Vec<u8>,
 }
 
-const SCHEMES: [(&str, &str); 6] = [
-    (
-        "standard-webhooks",
-        "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
-    ),
-    ("hmac-sha256", "generic-app-secret"),
-    ("stripe", "whsec_stripe_secret"),
-    ("github", "github-secret"),
-    ("shopify", "shpss_secret"),
-    ("slack", "8f742231b10e8888abcd99yyyzzz85a5"),
-];
+/// Every `SIGNATURE_SCHEME` value with a secret of its form.
+fn scheme_and_secret(choice: u8) -> (&'static str, &'static str) {
+    let name = SCHEME_NAMES[usize::from(choice) % SCHEME_NAMES.len()];
+    let secret = match name {
+        "standard-webhooks" => "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        "basic" => "hooks:fuzz-password",
+        // Public keys of the private key 01..01, which signs for these below.
+        "discord" => "8a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c",
+        "sendgrid" => "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEb/A7lJJBzh2t1DUZ5pYOCoW0GmmgXDKBA6orzhWUyhY8T3U6Vb8B3FP2wLDH7ueLQMb/fSWpbiKCuYnO9xwUSg==",
+        _ => "fuzz-secret",
+    };
+    (name, secret)
+}
 
 fn config(scheme: &str) -> IngressConfig {
     let mut env = HashMap::from([
@@ -52,6 +57,9 @@ fn config(scheme: &str) -> IngressConfig {
         ("EVENT_ID_POINTER", "/data/id"),
         ("MAX_BODY_BYTES", "65536"),
     ]);
+    if scheme == "token" {
+        env.insert("SIGNATURE_HEADER", "X-Webhook-Token");
+    }
     if scheme == "hmac-sha256" {
         env.insert("SIGNATURE_HEADER", "X-Signature");
         env.insert("EVENT_ID_HEADER", "X-Event-Id");
@@ -60,18 +68,48 @@ fn config(scheme: &str) -> IngressConfig {
 }
 
 fuzz_target!(|request: Request| {
-    let (name, secret) = SCHEMES[usize::from(request.scheme) % SCHEMES.len()];
+    let (name, secret) = scheme_and_secret(request.scheme);
     let config = config(name);
     let keys = config.scheme.parse_keys(secret).expect("valid secret");
     let mut headers = HeaderMap::new();
+    let mut body = request.body;
     if request.sign {
         let timestamp = NOW_MILLIS / 1000 + i64::from(request.clock_skew);
-        let first = keys.first().expect("one key");
-        for (header, value) in
-            config
-                .scheme
-                .sign(first, &request.event_id, timestamp, &request.body)
-        {
+        let signed = match name {
+            // The private keys of the public keys in `scheme_and_secret`.
+            "discord" => sign_discord(
+                &ed25519_dalek::SigningKey::from_bytes(&[1; 32]),
+                timestamp,
+                &body,
+            ),
+            "sendgrid" => {
+                let key = p256::ecdsa::SigningKey::from_slice(&[1; 32]).expect("a valid scalar");
+                sign_sendgrid(&key, timestamp, &body)
+            }
+            _ => {
+                let first = keys.first().expect("one key");
+                if name == "mailgun" {
+                    // The signature goes inside the body; the fuzzed bytes become its event data.
+                    let event_data = String::from_utf8_lossy(&body).into_owned();
+                    body = mailgun_signed_body(first, timestamp, "fuzz-token", &event_data)
+                        .into_bytes();
+                    Vec::new()
+                } else {
+                    // The URL `admit` rebuilds when no Host header is sent.
+                    let unsigned = HeaderMap::new();
+                    let signed_request = SignedRequest {
+                        method: "POST",
+                        url: "https:///hook",
+                        headers: &unsigned,
+                        body: &body,
+                    };
+                    config
+                        .scheme
+                        .sign_request(first, &request.event_id, timestamp, &signed_request)
+                }
+            }
+        };
+        for (header, value) in signed {
             if let Ok(value) = HeaderValue::from_str(&value) {
                 headers.insert(header, value);
             }
@@ -90,15 +128,14 @@ fuzz_target!(|request: Request| {
         Method::PUT
     };
     let mut metrics = MetricSet::default();
-    let admission = admit(
-        &config,
-        &keys,
-        &method,
-        &headers,
-        ingress::ReceivedBody::Complete(Bytes::from(request.body)),
-        NOW_MILLIS,
-        &mut metrics,
-    );
+    let webhook = WebhookRequest {
+        method: &method,
+        target: "/hook",
+        headers: &headers,
+        body: ingress::ReceivedBody::Complete(Bytes::from(body)),
+        request_id: "fuzz",
+    };
+    let admission = admit(&config, &keys, &webhook, NOW_MILLIS, &mut metrics);
     match admission {
         Admission::Record { event, .. } => {
             assert!(
@@ -115,8 +152,8 @@ fuzz_target!(|request: Request| {
         }
         Admission::Challenge { .. } => {
             assert!(
-                request.sign && name == "slack",
-                "a challenge without a Slack signature"
+                request.sign && matches!(name, "slack" | "twitch" | "discord"),
+                "a handshake answered without a Slack, Twitch or Discord signature"
             );
         }
         Admission::Answer(Outcome::Rejected(_)) => {}

@@ -61,6 +61,10 @@ async fn answer(
         .handle_before(
             WebhookRequest {
                 method: &parts.method,
+                target: parts
+                    .uri
+                    .path_and_query()
+                    .map_or("/", |target| target.as_str()),
                 headers: &parts.headers,
                 body: ReceivedBody::Complete(body),
                 request_id: &request_id,
@@ -71,16 +75,16 @@ async fn answer(
     let body = if handled.body.is_empty() {
         Body::Empty
     } else {
-        // The challenge came from a JSON string, so it is text.
+        // A challenge came from a JSON string and Discord's answer is JSON, so it is text.
         Body::Text(String::from_utf8_lossy(&handled.body).into_owned())
     };
     let mut response = Response::new(body);
     *response.status_mut() = handled.status;
     if !handled.body.is_empty() {
-        // Only a Slack challenge has a body; Slack reads it as plain text.
+        // Only a handshake's answer has a body.
         response.headers_mut().insert(
             http::header::CONTENT_TYPE,
-            http::HeaderValue::from_static("text/plain"),
+            http::HeaderValue::from_static(handled.content_type),
         );
     }
     Ok(response)

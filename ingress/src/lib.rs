@@ -31,9 +31,7 @@ use shared::metrics::{EmfEmitter, MetricSet, Unit};
 use shared::outbox::{ExistingRow, InsertOutcome, MarkOutcome, RowStatus};
 use shared::ports::{Outbox, QueueSet};
 use shared::secrets::{ColdStartRetry, RefreshPolicy, SecretCache, SecretsError, MIN_REFRESH_GAP};
-use shared::signature::{
-    url_verification_challenge, Rejection, SignatureScheme, SigningKeys, Verified,
-};
+use shared::signature::{Rejection, SignedRequest, SigningKeys, Verified};
 use shared::time::{now_millis, EpochMillis};
 use tracing::{info, warn};
 
@@ -48,6 +46,7 @@ pub const ENV_VARS: &[&str] = &[
     "SIGNATURE_HEADER",
     "SIGNATURE_ENCODING",
     "SIGNATURE_PREFIX",
+    "PUBLIC_URL",
     "EVENT_ID_HEADER",
     "EVENT_ID_POINTER",
     "EVENT_TYPE_POINTER",
@@ -111,6 +110,8 @@ const ANSWER_MARGIN: Duration = Duration::from_millis(100);
 #[derive(Debug)]
 pub struct WebhookRequest<'r> {
     pub method: &'r Method,
+    /// The request target: its path and query (`/hook?key=value`), which some providers sign.
+    pub target: &'r str,
     pub headers: &'r HeaderMap,
     pub body: ReceivedBody,
     /// The Lambda request id, or a generated one locally; it ties the log lines together.
@@ -200,8 +201,11 @@ pub struct Handled {
     pub key: Option<String>,
     /// Which active secret verified the request (its position in the parameter), if one did.
     pub key_index: Option<usize>,
-    /// The answer's body: empty except for a Slack `url_verification` challenge (plain text).
+    /// The answer's body: empty except for a handshake's answer (Slack's and Twitch's challenge
+    /// as plain text, Discord's PING answer as JSON).
     pub body: Bytes,
+    /// The media type of a non-empty `body`.
+    pub content_type: &'static str,
 }
 
 /// Cold start failed; the message names what to fix.
@@ -362,15 +366,7 @@ impl Ingress {
             .mul_f64(SECRET_READ_SHARE);
         let keys = self.secrets.current(limit).await;
         let admit_with = |keys: &SigningKeys, metrics: &mut MetricSet| {
-            admit(
-                &self.config,
-                keys,
-                request.method,
-                request.headers,
-                request.body.clone(),
-                now_millis(),
-                metrics,
-            )
+            admit(&self.config, keys, request, now_millis(), metrics)
         };
         let admission = admit_with(&keys, metrics);
         if !matches!(
@@ -412,15 +408,18 @@ impl Ingress {
             .admit_with_fresh_secrets(&request, deadline, &mut metrics)
             .await;
         let mut answer_body = Bytes::new();
+        let mut content_type = "text/plain";
         let mut key_index = None;
         let (outcome, event) = match admission {
             Admission::Answer(outcome) => (outcome, None),
             Admission::Challenge {
                 challenge,
+                content_type: answer_type,
                 verified,
             } => {
                 key_index = Some(verified.key_index);
                 answer_body = Bytes::from(challenge);
+                content_type = answer_type;
                 (Outcome::UrlVerification, None)
             }
             Admission::Record { event, verified } => {
@@ -462,6 +461,7 @@ impl Ingress {
             key: event.map(|e| e.key),
             key_index,
             body: answer_body,
+            content_type,
         }
     }
 
@@ -710,9 +710,11 @@ impl Ingress {
 pub enum Admission {
     /// Answer now with this outcome; nothing is written.
     Answer(Outcome),
-    /// A verified Slack `url_verification` request: answer 200 with the challenge, record nothing.
+    /// A verified handshake (Slack's `url_verification`, Twitch's `webhook_callback_verification`):
+    /// answer 200 with the challenge, record nothing.
     Challenge {
         challenge: String,
+        content_type: &'static str,
         verified: Verified,
     },
     /// Authentic: record and send this event.
@@ -728,28 +730,31 @@ pub enum Admission {
 pub fn admit(
     config: &IngressConfig,
     keys: &SigningKeys,
-    method: &Method,
-    headers: &HeaderMap,
-    body: ReceivedBody,
+    request: &WebhookRequest<'_>,
     now: EpochMillis,
     metrics: &mut MetricSet,
 ) -> Admission {
+    let (method, target, headers) = (request.method, request.target, request.headers);
     if method != Method::POST {
         return Admission::Answer(Outcome::MethodNotAllowed);
     }
-    let ReceivedBody::Complete(body) = body else {
+    let ReceivedBody::Complete(body) = request.body.clone() else {
         return Admission::Answer(Outcome::TooLarge);
     };
     if body.len() > config.max_body_bytes {
         return Admission::Answer(Outcome::TooLarge);
     }
-    let verified = config.scheme.verify(
+    let url = signed_url(config.public_url.as_deref(), headers, target);
+    let request = SignedRequest {
+        method: method.as_str(),
+        url: &url,
         headers,
-        &body,
-        keys,
-        now / 1000,
-        config.timestamp_tolerance_secs,
-    );
+        body: &body,
+    };
+    let verified =
+        config
+            .scheme
+            .verify_request(&request, keys, now / 1000, config.timestamp_tolerance_secs);
     let verified = match verified {
         Ok(verified) => verified,
         Err(rejection) => {
@@ -757,13 +762,12 @@ pub fn admit(
             return Admission::Answer(Outcome::Rejected(rejection));
         }
     };
-    if config.scheme == SignatureScheme::Slack {
-        if let Some(challenge) = url_verification_challenge(&body) {
-            return Admission::Challenge {
-                challenge,
-                verified,
-            };
-        }
+    if let Some(handshake) = config.scheme.handshake(headers, &body) {
+        return Admission::Challenge {
+            challenge: handshake.body,
+            content_type: handshake.content_type,
+            verified,
+        };
     }
     let json = LazyJson::default();
     let rule = &config.event_id;
@@ -790,6 +794,21 @@ pub fn admit(
             AcceptedEvent::new(&outbox.source, id.value, kind, body, now).routed_to(destination),
         ),
         verified,
+    }
+}
+
+/// The URL the provider sent the request to: `PUBLIC_URL` followed by the request's path and
+/// query, else `https://` and the request's own host, path and query (a Function URL is https).
+fn signed_url(public_url: Option<&str>, headers: &HeaderMap, target: &str) -> String {
+    match public_url {
+        Some(base) => format!("{base}{target}"),
+        None => {
+            let host = headers
+                .get(http::header::HOST)
+                .and_then(|host| host.to_str().ok())
+                .unwrap_or_default();
+            format!("https://{host}{target}")
+        }
     }
 }
 
@@ -944,6 +963,7 @@ mod tests {
             ("LARGE_BODY_BUCKET", "webhook-bodies"),
             ("LARGE_BODY_PREFIX", "large/"),
             ("LARGE_BODY_KMS_KEY", "alias/webhook"),
+            ("PUBLIC_URL", "https://hooks.example.com"),
         ];
         let asked = e2e::testing::variables_read(&values, IngressConfig::from_env);
         let listed: std::collections::BTreeSet<String> =

@@ -82,30 +82,34 @@ async fn answer(ingress: &Ingress, request: Request<Incoming>) -> Response<Full<
             Err(err) if err.is::<http_body_util::LengthLimitError>() => ReceivedBody::TooLarge,
             Err(err) => {
                 warn!(request_id, error = %err, "request body could not be read");
-                return with_body(StatusCode::BAD_REQUEST, Bytes::new());
+                return with_body(StatusCode::BAD_REQUEST, Bytes::new(), "text/plain");
             }
         }
     };
     let handled = ingress
         .handle(WebhookRequest {
             method: &parts.method,
+            target: parts
+                .uri
+                .path_and_query()
+                .map_or("/", |target| target.as_str()),
             headers: &parts.headers,
             body: received,
             request_id: &request_id,
         })
         .await;
-    with_body(handled.status, handled.body)
+    with_body(handled.status, handled.body, handled.content_type)
 }
 
-/// The answer: a status, and a body only for a Slack challenge (plain text).
-fn with_body(status: StatusCode, body: Bytes) -> Response<Full<Bytes>> {
+/// The answer: a status, and a body only for a handshake (of the given media type).
+fn with_body(status: StatusCode, body: Bytes, content_type: &'static str) -> Response<Full<Bytes>> {
     let has_body = !body.is_empty();
     let mut response = Response::new(Full::new(body));
     *response.status_mut() = status;
     if has_body {
         response.headers_mut().insert(
             header::CONTENT_TYPE,
-            http::HeaderValue::from_static("text/plain"),
+            http::HeaderValue::from_static(content_type),
         );
     }
     response

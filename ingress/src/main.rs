@@ -21,8 +21,11 @@ serves plain HTTP on INGRESS_LISTEN (default 127.0.0.1:9000) until Ctrl-C or SIG
 Configuration comes from the environment. Required: SOURCE_NAME, OUTBOX_TABLE, QUEUE_URL and
 SECRET_PARAMETER (the SSM SecureString parameter holding the secret; during a rotation its value
 holds several, separated by commas or whitespace). Optional: SIGNATURE_SCHEME (standard-webhooks,
-stripe, github, shopify, slack, or hmac-sha256 with SIGNATURE_HEADER, SIGNATURE_ENCODING and
-SIGNATURE_PREFIX), EVENT_ID_HEADER, EVENT_ID_POINTER, EVENT_TYPE_POINTER, MAX_BODY_BYTES,
+stripe, github, shopify, slack, paddle, hubspot, zendesk, calendly, twitch, linear, intercom,
+pagerduty, typeform, bitbucket, woocommerce, razorpay, square, mailgun, twilio, sendgrid, discord,
+gitlab, basic; hmac-sha256 with SIGNATURE_HEADER, SIGNATURE_ENCODING and SIGNATURE_PREFIX; token
+with SIGNATURE_HEADER and SIGNATURE_PREFIX; see docs/providers.md), PUBLIC_URL (the URL prefix
+providers send to, for hubspot, square and twilio), EVENT_ID_HEADER, EVENT_ID_POINTER, EVENT_TYPE_POINTER, MAX_BODY_BYTES,
 TIMESTAMP_TOLERANCE_SECS, SECRET_REFRESH_SECS, PENDING_SHARDS, RETENTION_DAYS, RESPONSE_BUDGET_MS,
 METRICS_NAMESPACE, ROUTES, LARGE_BODY_BUCKET, LARGE_BODY_PREFIX, LARGE_BODY_KMS_KEY, and the
 standard AWS variables (AWS_REGION, AWS_ENDPOINT_URL, profiles). A missing or invalid value stops
@@ -64,4 +67,17 @@ async fn main() -> anyhow::Result<()> {
     tracing::info!(listen = %listener.local_addr()?, "ingress serving HTTP");
     local::serve(listener, ingress, shared::process::shutdown_signal()).await;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn help_names_every_signature_scheme() {
+        let words: Vec<&str> = super::USAGE
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+            .collect();
+        for name in shared::signature::SCHEME_NAMES {
+            assert!(words.contains(name), "--help does not name {name}");
+        }
+    }
 }

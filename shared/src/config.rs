@@ -14,7 +14,9 @@ use crate::large_body::{
     LargeBodySettings, MAX_CLAIM_CHECK_BODY_BYTES, MAX_INLINE_BODY_BYTES, MAX_PREFIX_BYTES,
 };
 use crate::routes::Routes;
-use crate::signature::{GenericHmac, SignatureEncoding, SignatureScheme, SCHEME_NAMES};
+use crate::signature::{
+    GenericHmac, SignatureEncoding, SignatureScheme, TokenHeader, SCHEME_NAMES,
+};
 
 /// The largest `MAX_BODY_BYTES` without `LARGE_BODY_BUCKET`: a body every accepted event can be
 /// recorded with in its outbox row (see [`MAX_INLINE_BODY_BYTES`]). Above it an accepted event
@@ -279,6 +281,10 @@ pub struct IngressConfig {
     pub response_budget: Duration,
     /// `SECRET_REFRESH_SECS`: cached secrets older than this are re-read.
     pub secret_refresh: Duration,
+    /// `PUBLIC_URL`: the scheme, host and any path prefix the provider sends to (a custom domain
+    /// in front of the Function URL), without a trailing `/`. Providers that sign the URL signed
+    /// this followed by the request's path and query.
+    pub public_url: Option<String>,
 }
 
 impl IngressConfig {
@@ -304,7 +310,27 @@ impl IngressConfig {
                 300,
                 1..=86_400,
             )?),
+            public_url: public_url(&env)?,
         })
+    }
+}
+
+fn public_url(env: &Env) -> Result<Option<String>, ConfigError> {
+    const NAME: &str = "PUBLIC_URL";
+    let Some(url) = env.optional(NAME) else {
+        return Ok(None);
+    };
+    let after_scheme = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"));
+    match after_scheme {
+        Some(rest) if !rest.is_empty() && !rest.starts_with('/') && !rest.contains(['?', '#']) => {
+            Ok(Some(url.trim_end_matches('/').to_owned()))
+        }
+        _ => Err(invalid(
+            NAME,
+            format!("`{url}` is not an http(s) URL without a query, such as https://hooks.example.com/prefix"),
+        )),
     }
 }
 
@@ -343,11 +369,22 @@ fn signature_scheme(env: &Env) -> Result<SignatureScheme, ConfigError> {
     let encoding = env.optional("SIGNATURE_ENCODING");
     let prefix = env.optional("SIGNATURE_PREFIX");
     let provider = match name.as_str() {
-        "standard-webhooks" => SignatureScheme::StandardWebhooks,
-        "stripe" => SignatureScheme::Stripe,
-        "github" => SignatureScheme::GitHub,
-        "shopify" => SignatureScheme::Shopify,
-        "slack" => SignatureScheme::Slack,
+        "token" => {
+            if let Some(encoding) = encoding {
+                return Err(invalid(
+                    "SIGNATURE_ENCODING",
+                    format!("`{encoding}` is not used with SIGNATURE_SCHEME=token; unset it"),
+                ));
+            }
+            return Ok(SignatureScheme::Token(TokenHeader {
+                header: header.ok_or(ConfigError::Missing("SIGNATURE_HEADER"))?,
+                prefix: env
+                    .0
+                    .var("SIGNATURE_PREFIX")
+                    .map(|prefix| prefix.trim_start().to_owned())
+                    .unwrap_or_default(),
+            }));
+        }
         "hmac-sha256" => {
             let header = header.ok_or(ConfigError::Missing("SIGNATURE_HEADER"))?;
             let encoding = match encoding.as_deref().map(str::to_ascii_lowercase).as_deref() {
@@ -366,12 +403,15 @@ fn signature_scheme(env: &Env) -> Result<SignatureScheme, ConfigError> {
                 prefix: prefix.unwrap_or_default(),
             }));
         }
-        other => {
-            return Err(invalid(
-                SCHEME,
-                format!("`{other}` is not one of: {}", SCHEME_NAMES.join(", ")),
-            ))
-        }
+        other => match SignatureScheme::named(other) {
+            Some(scheme) => scheme,
+            None => {
+                return Err(invalid(
+                    SCHEME,
+                    format!("`{other}` is not one of: {}", SCHEME_NAMES.join(", ")),
+                ))
+            }
+        },
     };
     // A provider's scheme fixes its own header and encoding: a stray generic setting is a mistake.
     let stray = [header.is_some(), encoding.is_some(), prefix.is_some()];
@@ -440,7 +480,7 @@ mod tests {
             ("SOURCE_NAME", "a:b", "SOURCE_NAME is invalid: use at most 64 letters, digits, `-`, `_` or `.`"),
             ("QUEUE_URL", "webhook-events", "QUEUE_URL is invalid: expected the queue URL (https://sqs...), not its name or ARN"),
             ("EVENT_ID_POINTER", "data.id", "EVENT_ID_POINTER is invalid: `data.id` is not a JSON pointer (RFC 6901): it must start with `/`, as in `/data/id`"),
-            ("SIGNATURE_SCHEME", "md5", "SIGNATURE_SCHEME is invalid: `md5` is not one of: standard-webhooks, hmac-sha256, stripe, github, shopify, slack"),
+            ("SIGNATURE_SCHEME", "md5", "SIGNATURE_SCHEME is invalid: `md5` is not one of: standard-webhooks, hmac-sha256, stripe, github, shopify, slack, paddle, hubspot, zendesk, calendly, twitch, linear, intercom, pagerduty, typeform, bitbucket, woocommerce, razorpay, square, mailgun, twilio, sendgrid, discord, gitlab, token, basic"),
             ("SIGNATURE_PREFIX", "sha256=", "SIGNATURE_PREFIX is invalid: only used with SIGNATURE_SCHEME=hmac-sha256; unset it"),
         ];
         for (name, value, expected) in cases {

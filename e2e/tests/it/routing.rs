@@ -110,6 +110,7 @@ async fn post_with(
     ingress
         .handle(WebhookRequest {
             method: &Method::POST,
+            target: "/hook",
             headers: &headers,
             body: ReceivedBody::Complete(Bytes::copy_from_slice(body.as_bytes())),
             request_id: "routing-test",

@@ -37,6 +37,7 @@ pub async fn post(ingress: &Ingress, headers: &HeaderMap, body: &[u8]) -> ingres
     ingress
         .handle(WebhookRequest {
             method: &Method::POST,
+            target: "/hook",
             headers,
             body: ReceivedBody::Complete(Bytes::copy_from_slice(body)),
             request_id: "test",
@@ -312,6 +313,7 @@ async fn other_methods_get_405_and_oversized_bodies_413() {
         let handled = ingress
             .handle(WebhookRequest {
                 method: &method,
+                target: "/hook",
                 headers: &HeaderMap::new(),
                 body: ReceivedBody::Complete(Bytes::new()),
                 request_id: "t",
@@ -325,6 +327,7 @@ async fn other_methods_get_405_and_oversized_bodies_413() {
     let handled = ingress
         .handle(WebhookRequest {
             method: &Method::POST,
+            target: "/hook",
             headers: &HeaderMap::new(),
             body: ReceivedBody::TooLarge,
             request_id: "t",
@@ -418,6 +421,7 @@ async fn queue_missing_gives_200_and_a_pending_row_that_a_retry_then_sends() {
 fn request(headers: &HeaderMap) -> WebhookRequest<'_> {
     WebhookRequest {
         method: &Method::POST,
+        target: "/hook",
         headers,
         body: ReceivedBody::Complete(Bytes::from_static(BODY)),
         request_id: "t",
@@ -748,6 +752,7 @@ async fn the_invocation_deadline_bounds_a_request_within_a_longer_budget() {
         .handle_before(
             WebhookRequest {
                 method: &Method::POST,
+                target: "/hook",
                 headers: &headers,
                 body: ReceivedBody::Complete(Bytes::from_static(BODY)),
                 request_id: "test",
@@ -763,6 +768,7 @@ async fn the_invocation_deadline_bounds_a_request_within_a_longer_budget() {
         .handle_before(
             WebhookRequest {
                 method: &Method::POST,
+                target: "/hook",
                 headers: &headers,
                 body: ReceivedBody::Complete(Bytes::from_static(BODY)),
                 request_id: "test",

@@ -1,17 +1,25 @@
 //! Signature schemes: each one verifies a request over the exact raw body bytes, in constant time,
 //! against every active secret (several are active while a secret is rotated).
 //!
-//! A scheme is a value chosen by `SIGNATURE_SCHEME`; each provider's rules live in their own file
-//! (header parsing, what is signed, where the event id and type are), so a new provider is one new
-//! file and one variant here. Every failure is a [`Rejection`], which the ingress answers with an
-//! empty 404: the reason only reaches the log.
+//! A scheme is a value chosen by `SIGNATURE_SCHEME`. A provider whose signature is an HMAC over
+//! header-addressed parts of the request (the body, a timestamp, an id, the method, the URL) is one
+//! declared entry in `catalog.rs`, run by the engine in `declarative.rs`; only schemes that are
+//! something else have a file of their own. [`SignatureScheme::named`] is the registry of names.
+//! Every failure is a [`Rejection`], which the ingress answers with an empty 404: the reason only
+//! reaches the log.
 
+mod asymmetric;
+mod catalog;
+mod declarative;
 mod generic;
 mod github;
+mod mailgun;
+mod shared_secret;
 mod shopify;
 mod slack;
 mod standard_webhooks;
 mod stripe;
+mod twilio;
 
 use std::fmt;
 
@@ -22,9 +30,19 @@ use http::{HeaderMap, HeaderName};
 use sha2::Sha256;
 use subtle::{Choice, ConditionallySelectable, ConstantTimeEq};
 
+pub use asymmetric::{sign_discord, sign_sendgrid, PublicKey};
+pub use catalog::DECLARED;
+pub use declarative::{
+    Algorithm, Encoding, HmacScheme, Part, SignatureFormat, TimeUnit, Timestamp, TimestampSource,
+};
 pub use generic::{GenericHmac, SignatureEncoding};
+pub use mailgun::signed_body as mailgun_signed_body;
+pub use shared_secret::TokenHeader;
 pub use slack::url_verification_challenge;
-pub use standard_webhooks::STANDARD_WEBHOOKS_SECRET_PREFIX;
+pub use standard_webhooks::{
+    sign_v1a as sign_standard_webhooks_v1a, STANDARD_WEBHOOKS_PUBLIC_KEY_PREFIX,
+    STANDARD_WEBHOOKS_SECRET_PREFIX,
+};
 
 /// Parsers of each provider's signature header, exposed for the property tests and the fuzz target.
 pub mod parsers {
@@ -60,17 +78,71 @@ pub enum SignatureScheme {
     Shopify,
     /// Slack: `X-Slack-Signature: v0=<hex>` over `v0:{X-Slack-Request-Timestamp}:{body}`.
     Slack,
+    /// A provider declared in the catalog (Paddle, HubSpot, Twitch, Square, ...).
+    Hmac(&'static HmacScheme),
+    /// GitLab: the secret token itself in `X-Gitlab-Token`.
+    GitLab,
+    /// The secret token itself in a configured header, after an optional prefix.
+    Token(TokenHeader),
+    /// HTTP Basic: `Authorization: Basic` with `user:password`.
+    Basic,
+    /// Mailgun: the signature inside the JSON body.
+    Mailgun,
+    /// Twilio: HMAC-SHA1 over the URL and the sorted form parameters (or the URL's body hash).
+    Twilio,
+    /// SendGrid's Event Webhook: ECDSA P-256 over the timestamp header and the body.
+    SendGrid,
+    /// Discord interactions: Ed25519 over the timestamp header and the body.
+    Discord,
 }
 
 /// Every `SIGNATURE_SCHEME` value, in the order error messages list them.
-pub const SCHEME_NAMES: [&str; 6] = [
+pub const SCHEME_NAMES: &[&str] = &[
     "standard-webhooks",
     "hmac-sha256",
     "stripe",
     "github",
     "shopify",
     "slack",
+    "paddle",
+    "hubspot",
+    "zendesk",
+    "calendly",
+    "twitch",
+    "linear",
+    "intercom",
+    "pagerduty",
+    "typeform",
+    "bitbucket",
+    "woocommerce",
+    "razorpay",
+    "square",
+    "mailgun",
+    "twilio",
+    "sendgrid",
+    "discord",
+    "gitlab",
+    "token",
+    "basic",
 ];
+
+/// What a scheme may check about a request besides its headers and body: the method and the URL
+/// the provider was given (`PUBLIC_URL` followed by the request's own path and query, else the
+/// request's own host, path and query).
+#[derive(Debug, Clone, Copy)]
+pub struct SignedRequest<'r> {
+    pub method: &'r str,
+    pub url: &'r str,
+    pub headers: &'r HeaderMap,
+    pub body: &'r [u8],
+}
+
+/// What a verified handshake request (not an event) is answered with; nothing is recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Handshake {
+    pub body: String,
+    pub content_type: &'static str,
+}
 
 /// Where a scheme finds a value (event id or type) in a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,6 +173,11 @@ pub enum KeyError {
     Empty,
     #[error("secret number {position} is not valid base64 after the `whsec_` prefix")]
     NotBase64 { position: usize },
+    #[error("secret number {position} is not {expected}")]
+    NotPublicKey {
+        position: usize,
+        expected: &'static str,
+    },
 }
 
 /// A request that verified: which of the active secrets signed it (its position in the parameter,
@@ -141,21 +218,22 @@ impl fmt::Debug for SigningKey {
     }
 }
 
-/// Every secret currently accepted (one normally, two or more while rotating).
+/// Every secret currently accepted (one normally, two or more while rotating): HMAC keys and
+/// shared secrets first, the providers' public keys second.
 #[derive(Debug, Clone)]
-pub struct SigningKeys(Vec<SigningKey>);
+pub struct SigningKeys(Vec<SigningKey>, Vec<PublicKey>);
 
 impl SigningKeys {
     pub fn new(keys: Vec<SigningKey>) -> Self {
-        Self(keys)
+        Self(keys, Vec::new())
     }
 
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.0.len() + self.1.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.0.is_empty() && self.1.is_empty()
     }
 
     pub fn first(&self) -> Option<&SigningKey> {
@@ -173,7 +251,34 @@ impl SignatureScheme {
             Self::GitHub => "github",
             Self::Shopify => "shopify",
             Self::Slack => "slack",
+            Self::Hmac(declared) => declared.name,
+            Self::GitLab => "gitlab",
+            Self::Token(_) => "token",
+            Self::Basic => "basic",
+            Self::Mailgun => "mailgun",
+            Self::Twilio => "twilio",
+            Self::SendGrid => "sendgrid",
+            Self::Discord => "discord",
         }
+    }
+
+    /// The scheme a `SIGNATURE_SCHEME` value names, for every scheme that needs no settings of its
+    /// own (all but `hmac-sha256` and `token`).
+    pub fn named(name: &str) -> Option<Self> {
+        Some(match name {
+            "standard-webhooks" => Self::StandardWebhooks,
+            "stripe" => Self::Stripe,
+            "github" => Self::GitHub,
+            "shopify" => Self::Shopify,
+            "slack" => Self::Slack,
+            "gitlab" => Self::GitLab,
+            "basic" => Self::Basic,
+            "mailgun" => Self::Mailgun,
+            "twilio" => Self::Twilio,
+            "sendgrid" => Self::SendGrid,
+            "discord" => Self::Discord,
+            other => Self::Hmac(DECLARED.iter().find(|d| d.name == other)?),
+        })
     }
 
     /// Turns the secret parameter's value into keys: one secret, or several separated by whitespace
@@ -184,7 +289,39 @@ impl SignatureScheme {
             .split(|c: char| c.is_whitespace() || c == ',')
             .filter(|s| !s.is_empty());
         let mut keys = Vec::new();
+        let mut public = Vec::new();
         for (index, secret) in secrets.enumerate() {
+            let position = index + 1;
+            let parsed = match self {
+                Self::Discord => Some(asymmetric::ed25519_from_hex(secret).ok_or(
+                    KeyError::NotPublicKey {
+                        position,
+                        expected: "an Ed25519 public key in hex (64 digits)",
+                    },
+                )?),
+                Self::SendGrid => Some(asymmetric::p256_from_base64_der(secret).ok_or(
+                    KeyError::NotPublicKey {
+                        position,
+                        expected: "a base64 DER P-256 public key",
+                    },
+                )?),
+                Self::StandardWebhooks => {
+                    match secret.strip_prefix(STANDARD_WEBHOOKS_PUBLIC_KEY_PREFIX) {
+                        Some(encoded) => Some(asymmetric::ed25519_from_base64(encoded).ok_or(
+                            KeyError::NotPublicKey {
+                                position,
+                                expected: "an Ed25519 public key in base64 after `whpk_`",
+                            },
+                        )?),
+                        None => None,
+                    }
+                }
+                _ => None,
+            };
+            if let Some(key) = parsed {
+                public.push(key);
+                continue;
+            }
             let bytes = match self {
                 Self::StandardWebhooks => {
                     standard_webhooks::key_bytes(secret).ok_or(KeyError::NotBase64 {
@@ -195,10 +332,10 @@ impl SignatureScheme {
             };
             keys.push(SigningKey(bytes));
         }
-        if keys.is_empty() {
+        if keys.is_empty() && public.is_empty() {
             return Err(KeyError::Empty);
         }
-        Ok(SigningKeys(keys))
+        Ok(SigningKeys(keys, public))
     }
 
     /// Checks the request's signature over `body`, the exact bytes received. `now_secs` is the
@@ -212,10 +349,28 @@ impl SignatureScheme {
         now_secs: i64,
         tolerance_secs: u64,
     ) -> Result<Verified, Rejection> {
+        let request = SignedRequest {
+            method: "POST",
+            url: "",
+            headers,
+            body,
+        };
+        self.verify_request(&request, keys, now_secs, tolerance_secs)
+    }
+
+    /// [`SignatureScheme::verify`] with the request's method and URL, which some providers sign.
+    pub fn verify_request(
+        &self,
+        request: &SignedRequest<'_>,
+        keys: &SigningKeys,
+        now_secs: i64,
+        tolerance_secs: u64,
+    ) -> Result<Verified, Rejection> {
         let window = Window {
             now_secs,
             tolerance_secs,
         };
+        let (headers, body) = (request.headers, request.body);
         let key_index = match self {
             Self::StandardWebhooks => standard_webhooks::verify(headers, body, keys, window),
             Self::HmacSha256(generic) => generic.verify(headers, body, keys),
@@ -223,8 +378,45 @@ impl SignatureScheme {
             Self::GitHub => github::verify(headers, body, keys),
             Self::Shopify => shopify::verify(headers, body, keys),
             Self::Slack => slack::verify(headers, body, keys, window),
+            Self::Hmac(declared) => declared.verify(request, keys, window),
+            Self::GitLab => shared_secret::verify_gitlab(headers, keys),
+            Self::Token(token) => token.verify(headers, keys),
+            Self::Basic => shared_secret::verify_basic(headers, keys),
+            Self::Mailgun => mailgun::verify(body, keys, window),
+            Self::Twilio => twilio::verify(request, keys),
+            Self::SendGrid => asymmetric::verify_sendgrid(headers, body, keys, window),
+            Self::Discord => asymmetric::verify_discord(headers, body, keys, window),
         }?;
         Ok(Verified { key_index })
+    }
+
+    /// The answer to a verified request that is a provider's handshake rather than an event
+    /// (Slack's `url_verification`, Twitch's `webhook_callback_verification`).
+    pub fn handshake(&self, headers: &HeaderMap, body: &[u8]) -> Option<Handshake> {
+        let text = |body: String| Handshake {
+            body,
+            content_type: "text/plain",
+        };
+        match self {
+            Self::Slack => url_verification_challenge(body).map(text),
+            Self::Discord => asymmetric::discord_ping(body).then(|| Handshake {
+                body: r#"{"type":1}"#.to_owned(),
+                content_type: "application/json",
+            }),
+            Self::Hmac(declared) if declared.name == catalog::TWITCH.name => {
+                let kind = headers.get(catalog::TWITCH_MESSAGE_TYPE)?.to_str().ok()?;
+                if kind.trim() != "webhook_callback_verification" {
+                    return None;
+                }
+                #[derive(serde::Deserialize)]
+                struct Verification {
+                    challenge: String,
+                }
+                let request: Verification = serde_json::from_slice(body).ok()?;
+                Some(text(request.challenge))
+            }
+            _ => None,
+        }
     }
 
     /// The headers (lower-case) whose values the signature covers besides the body: a replay of a
@@ -234,7 +426,18 @@ impl SignatureScheme {
         match self {
             Self::StandardWebhooks => standard_webhooks::SIGNED_HEADERS,
             Self::Slack => slack::SIGNED_HEADERS,
-            Self::HmacSha256(_) | Self::Stripe | Self::GitHub | Self::Shopify => &[],
+            Self::Hmac(declared) => declared.signed_headers,
+            Self::Discord => asymmetric::DISCORD_SIGNED_HEADERS,
+            Self::SendGrid => asymmetric::SENDGRID_SIGNED_HEADERS,
+            Self::HmacSha256(_)
+            | Self::Stripe
+            | Self::GitHub
+            | Self::Shopify
+            | Self::GitLab
+            | Self::Token(_)
+            | Self::Basic
+            | Self::Mailgun
+            | Self::Twilio => &[],
         }
     }
 
@@ -248,6 +451,13 @@ impl SignatureScheme {
             Self::GitHub => github::EVENT_ID,
             Self::Shopify => shopify::EVENT_ID,
             Self::Slack => slack::EVENT_ID,
+            Self::Hmac(declared) => declared.event_id,
+            Self::GitLab => shared_secret::GITLAB_EVENT_ID,
+            Self::Mailgun => mailgun::EVENT_ID,
+            Self::Twilio => twilio::EVENT_ID,
+            Self::Discord => asymmetric::DISCORD_EVENT_ID,
+            Self::SendGrid => asymmetric::SENDGRID_EVENT_ID,
+            Self::Token(_) | Self::Basic => &[],
         }
     }
 
@@ -260,6 +470,12 @@ impl SignatureScheme {
             Self::GitHub => github::EVENT_TYPE,
             Self::Shopify => shopify::EVENT_TYPE,
             Self::Slack => slack::EVENT_TYPE,
+            Self::Hmac(declared) => declared.event_type,
+            Self::GitLab => shared_secret::GITLAB_EVENT_TYPE,
+            Self::Mailgun => mailgun::EVENT_TYPE,
+            Self::Discord => asymmetric::DISCORD_EVENT_TYPE,
+            Self::SendGrid => asymmetric::SENDGRID_EVENT_TYPE,
+            Self::Token(_) | Self::Basic | Self::Twilio => &[],
         }
     }
 
@@ -273,6 +489,25 @@ impl SignatureScheme {
         timestamp_secs: i64,
         body: &[u8],
     ) -> Vec<(HeaderName, String)> {
+        let headers = HeaderMap::new();
+        let request = SignedRequest {
+            method: "POST",
+            url: "",
+            headers: &headers,
+            body,
+        };
+        self.sign_request(key, event_id, timestamp_secs, &request)
+    }
+
+    /// [`SignatureScheme::sign`] for a request sent with `request`'s method to its URL.
+    pub fn sign_request(
+        &self,
+        key: &SigningKey,
+        event_id: &str,
+        timestamp_secs: i64,
+        request: &SignedRequest<'_>,
+    ) -> Vec<(HeaderName, String)> {
+        let body = request.body;
         match self {
             Self::StandardWebhooks => standard_webhooks::sign(key, event_id, timestamp_secs, body),
             Self::HmacSha256(generic) => generic.sign(key, body),
@@ -280,6 +515,15 @@ impl SignatureScheme {
             Self::GitHub => github::sign(key, event_id, body),
             Self::Shopify => shopify::sign(key, event_id, body),
             Self::Slack => slack::sign(key, timestamp_secs, body),
+            Self::Hmac(declared) => declared.sign(key, event_id, timestamp_secs, request),
+            Self::GitLab => shared_secret::sign_gitlab(key, event_id),
+            Self::Token(token) => token.sign(key),
+            Self::Basic => shared_secret::sign_basic(key),
+            Self::Mailgun => mailgun::sign(),
+            Self::Twilio => twilio::sign(key, event_id, request),
+            // Signed with the provider's private key, which the secret parameter never holds:
+            // see `sign_discord` and `sign_sendgrid`.
+            Self::SendGrid | Self::Discord => Vec::new(),
         }
     }
 }

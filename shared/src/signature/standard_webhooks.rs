@@ -1,5 +1,6 @@
 //! Standard Webhooks (<https://www.standardwebhooks.com/>): `webhook-id`, `webhook-timestamp` and
-//! `webhook-signature` (space-separated `v1,<base64>` entries) over `{id}.{timestamp}.{body}`.
+//! `webhook-signature` (space-separated `v1,<base64>` entries) over `{id}.{timestamp}.{body}`:
+//! `v1` is HMAC-SHA256 with a `whsec_` secret, `v1a` Ed25519 checked with a `whpk_` public key.
 //!
 //! Svix-branded senders (Clerk, Resend and others) send the same scheme as `svix-id`,
 //! `svix-timestamp` and `svix-signature`. Each of the three is taken as the Svix libraries take
@@ -10,12 +11,15 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 use http::{HeaderMap, HeaderName};
 
+use super::asymmetric::ed25519_match;
 use super::{
     decode_base64_tag, header_str, matched, parse_timestamp, signature_header, Field, KnownHeader,
     Rejection, SigningKey, SigningKeys, Tag, Window,
 };
 
 pub const STANDARD_WEBHOOKS_SECRET_PREFIX: &str = "whsec_";
+/// The prefix of a `v1a` public key (base64 of the 32-byte Ed25519 key follows).
+pub const STANDARD_WEBHOOKS_PUBLIC_KEY_PREFIX: &str = "whpk_";
 const WEBHOOK_ID: &str = "webhook-id";
 const WEBHOOK_TIMESTAMP: &str = "webhook-timestamp";
 const WEBHOOK_SIGNATURE: &str = "webhook-signature";
@@ -76,14 +80,52 @@ pub(super) fn verify(
         parse_timestamp(timestamp_text).ok_or(Rejection::Malformed(WEBHOOK_TIMESTAMP))?;
     window.check(timestamp)?;
     let claimed = parse_header(signatures);
-    if claimed.is_empty() {
+    let asymmetric: Vec<[u8; 64]> = signatures
+        .split(' ')
+        .filter_map(|entry| entry.strip_prefix("v1a,"))
+        .filter_map(decode_ed25519_signature)
+        .collect();
+    if claimed.is_empty() && asymmetric.is_empty() {
         return Err(Rejection::Malformed(WEBHOOK_SIGNATURE));
     }
-    matched(
-        keys,
-        &[id.as_bytes(), b".", timestamp.text.as_bytes(), b".", body],
-        &claimed,
-    )
+    let parts: [&[u8]; 5] = [id.as_bytes(), b".", timestamp.text.as_bytes(), b".", body];
+    let by_secret = matched(keys, &parts, &claimed);
+    if by_secret.is_ok() || asymmetric.is_empty() || keys.1.is_empty() {
+        return by_secret;
+    }
+    let message = parts.concat();
+    asymmetric
+        .iter()
+        .find_map(|signature| ed25519_match(keys, &message, signature))
+        .map(|position| keys.0.len() + position)
+        .ok_or(Rejection::NoMatch)
+}
+
+/// A base64 Ed25519 signature (64 bytes); `None` for anything else.
+fn decode_ed25519_signature(text: &str) -> Option<[u8; 64]> {
+    let mut decoded = [0; 96];
+    let len = BASE64.decode_slice(text, &mut decoded).ok()?;
+    decoded[..len].try_into().ok()
+}
+
+/// Signs as a `v1a` sender does, for tests and benchmarks that hold the private key.
+pub fn sign_v1a(
+    key: &ed25519_dalek::SigningKey,
+    event_id: &str,
+    timestamp_secs: i64,
+    body: &[u8],
+) -> Vec<(HeaderName, String)> {
+    use ed25519_dalek::Signer as _;
+    let timestamp = timestamp_secs.to_string();
+    let message = [event_id.as_bytes(), b".", timestamp.as_bytes(), b".", body].concat();
+    vec![
+        (HeaderName::from_static(WEBHOOK_ID), event_id.to_owned()),
+        (HeaderName::from_static(WEBHOOK_TIMESTAMP), timestamp),
+        (
+            HeaderName::from_static(WEBHOOK_SIGNATURE),
+            format!("v1a,{}", BASE64.encode(key.sign(&message).to_bytes())),
+        ),
+    ]
 }
 
 pub(super) fn sign(
@@ -276,6 +318,67 @@ mod tests {
                 .parse_keys(" ,\n")
                 .unwrap_err(),
             super::super::KeyError::Empty
+        ));
+    }
+}
+
+#[cfg(test)]
+mod v1a_tests {
+    use super::super::{SignatureScheme, Verified};
+    use super::*;
+
+    // Made by scripts/signers/sign.py with PyNaCl, private key 01..01 (hex), per the Standard
+    // Webhooks specification's `v1a` rule (Ed25519 over `{id}.{timestamp}.{body}`).
+    const PUBLIC_KEY: &str = "whpk_iojj3XQJ8ZX9UtstPLpdcspnCb8dlBIb83SIAbQPb1w=";
+    const SIGNATURE: &str = "v1a,jn/33YPStkpIRrhwhrgBRwpAZApkPGSM8HTbOZQSxhgceM0X/CicNOn7Ph5JfPaJiEpIJ6m7j7oqVP6zvRoEAg==";
+    const BODY: &[u8] = br#"{"test": 2432232314}"#;
+
+    fn headers(signature: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(WEBHOOK_ID, "msg_1".parse().unwrap());
+        headers.insert(WEBHOOK_TIMESTAMP, "1700000000".parse().unwrap());
+        headers.insert(WEBHOOK_SIGNATURE, signature.parse().unwrap());
+        headers
+    }
+
+    #[test]
+    fn v1a_verifies_with_a_whpk_key_beside_a_whsec_secret() {
+        let scheme = SignatureScheme::StandardWebhooks;
+        let keys = scheme
+            .parse_keys(&format!(
+                "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw {PUBLIC_KEY}"
+            ))
+            .unwrap();
+        assert_eq!(keys.len(), 2);
+        let check = |headers: &HeaderMap, body: &[u8], now: i64| {
+            scheme.verify(headers, body, &keys, now, 300)
+        };
+        assert_eq!(
+            check(&headers(SIGNATURE), BODY, 1_700_000_000),
+            Ok(Verified { key_index: 1 })
+        );
+        assert_eq!(
+            check(
+                &headers(&format!("v1,AAAA {SIGNATURE}")),
+                BODY,
+                1_700_000_000
+            ),
+            Ok(Verified { key_index: 1 })
+        );
+        assert_eq!(
+            check(&headers(SIGNATURE), b"{}", 1_700_000_000),
+            Err(Rejection::NoMatch)
+        );
+        assert_eq!(
+            check(&headers(SIGNATURE), BODY, 1_700_000_301),
+            Err(Rejection::StaleTimestamp)
+        );
+        let ed = ed25519_dalek::SigningKey::from_bytes(&[1; 32]);
+        let ours = sign_v1a(&ed, "msg_1", 1_700_000_000, BODY);
+        assert_eq!(ours[2].1, SIGNATURE);
+        assert!(matches!(
+            scheme.parse_keys("whpk_short"),
+            Err(super::super::KeyError::NotPublicKey { position: 1, .. })
         ));
     }
 }

@@ -51,6 +51,7 @@ locals {
     SIGNATURE_HEADER         = var.signature_header
     SIGNATURE_ENCODING       = var.signature_encoding
     SIGNATURE_PREFIX         = var.signature_prefix
+    PUBLIC_URL               = var.public_url
     EVENT_ID_HEADER          = var.event_id_header
     EVENT_ID_POINTER         = var.event_id_pointer
     EVENT_TYPE_POINTER       = var.event_type_pointer

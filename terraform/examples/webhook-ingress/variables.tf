@@ -71,7 +71,7 @@ variable "metrics_namespace" {
 
 # Optional settings: an empty string means "unset, use the code's default".
 variable "signature_scheme" {
-  description = "SIGNATURE_SCHEME: hmac-sha256, standard-webhooks, stripe, github, shopify or slack."
+  description = "SIGNATURE_SCHEME: standard-webhooks, hmac-sha256, stripe, github, shopify, slack, paddle, hubspot, zendesk, calendly, twitch, linear, intercom, pagerduty, typeform, bitbucket, woocommerce, razorpay, square, gitlab, token or basic (docs/providers.md)."
   type        = string
   default     = ""
 }
@@ -89,7 +89,13 @@ variable "signature_encoding" {
 }
 
 variable "signature_prefix" {
-  description = "SIGNATURE_PREFIX, e.g. sha256= (hmac-sha256 scheme)."
+  description = "SIGNATURE_PREFIX, e.g. sha256= (hmac-sha256 scheme) or `Bearer ` (token scheme)."
+  type        = string
+  default     = ""
+}
+
+variable "public_url" {
+  description = "PUBLIC_URL: the URL prefix providers send to (a custom domain), for schemes that sign the URL (hubspot, square)."
   type        = string
   default     = ""
 }
