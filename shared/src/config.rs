@@ -4,7 +4,6 @@
 //! variable instead of failing on the first webhook. An empty value counts as unset: lambroll
 //! templates optional variables as `{{ env `NAME` `` }}`.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use http::HeaderName;
@@ -13,6 +12,7 @@ pub use crate::event::EventIdRule;
 use crate::large_body::{
     LargeBodySettings, MAX_CLAIM_CHECK_BODY_BYTES, MAX_INLINE_BODY_BYTES, MAX_PREFIX_BYTES,
 };
+pub use crate::primitives::{EnvSource, ProcessEnv};
 use crate::routes::Routes;
 use crate::signature::{
     GenericHmac, SignatureEncoding, SignatureScheme, TokenHeader, SCHEME_NAMES,
@@ -37,32 +37,6 @@ fn invalid(name: &'static str, reason: impl Into<String>) -> ConfigError {
     ConfigError::Invalid {
         name,
         reason: reason.into(),
-    }
-}
-
-/// Where configuration values come from: the process environment, or a map in tests.
-pub trait EnvSource {
-    fn var(&self, name: &str) -> Option<String>;
-}
-
-/// The real process environment.
-pub struct ProcessEnv;
-
-impl EnvSource for ProcessEnv {
-    fn var(&self, name: &str) -> Option<String> {
-        std::env::var(name).ok()
-    }
-}
-
-impl EnvSource for HashMap<&str, &str> {
-    fn var(&self, name: &str) -> Option<String> {
-        self.get(name).map(|value| (*value).to_owned())
-    }
-}
-
-impl EnvSource for HashMap<&str, String> {
-    fn var(&self, name: &str) -> Option<String> {
-        self.get(name).cloned()
     }
 }
 

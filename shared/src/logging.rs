@@ -21,7 +21,7 @@ use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt as _;
 use tracing_subscriber::{EnvFilter, Layer};
 
-use crate::config::{EnvSource, ProcessEnv};
+use crate::primitives::{EnvSource, ProcessEnv};
 use crate::time::{now_millis, rfc3339_millis};
 
 /// The name of the span `lambda_runtime` opens around each invocation, with the fields

@@ -106,7 +106,7 @@ pub const FUNCTION_NAME_DIMENSION: &str = "function_name";
 /// (`AWS_LAMBDA_RUNTIME_API` set), as Powertools counts it: not one pre-initialised for
 /// provisioned concurrency (`AWS_LAMBDA_INITIALIZATION_TYPE=provisioned-concurrency`), whose start
 /// no request waited for. `None` otherwise (a local run), else the function's name.
-pub fn cold_start(env: &dyn crate::config::EnvSource) -> Option<String> {
+pub fn cold_start(env: &dyn crate::primitives::EnvSource) -> Option<String> {
     let under_lambda = env
         .var("AWS_LAMBDA_RUNTIME_API")
         .is_some_and(|api| !api.is_empty());
@@ -143,7 +143,7 @@ impl EmfEmitter {
     /// when [`cold_start`] says this process is one.
     pub fn cold_start_document(
         &self,
-        env: &dyn crate::config::EnvSource,
+        env: &dyn crate::primitives::EnvSource,
         timestamp: EpochMillis,
     ) -> Option<Value> {
         let function = cold_start(env)?;
@@ -160,7 +160,7 @@ impl EmfEmitter {
     }
 
     /// Prints the cold-start document, if any (see [`EmfEmitter::cold_start_document`]).
-    pub fn emit_cold_start(&self, env: &dyn crate::config::EnvSource, timestamp: EpochMillis) {
+    pub fn emit_cold_start(&self, env: &dyn crate::primitives::EnvSource, timestamp: EpochMillis) {
         if let Some(document) = self.cold_start_document(env, timestamp) {
             write_line(&document);
         }

@@ -1,5 +1,5 @@
-//! The small primitives several domain modules share: the body's lazily parsed JSON, its hash and
-//! the outbox key. It sits below every other module and imports none of them, so routes, events,
+//! The small primitives several domain modules share: the body's lazily parsed JSON, its hash,
+//! the outbox key, and where settings are read from (the process environment, or a map in tests). It sits below every other module and imports none of them, so routes, events,
 //! the outbox and configuration can all use it without importing each other.
 
 use sha2::{Digest, Sha256};
@@ -212,4 +212,30 @@ mod json_pointer {
 /// The outbox key `{source}:{event id}`.
 pub fn outbox_key(source: &str, event_id: &str) -> String {
     format!("{source}:{event_id}")
+}
+
+/// Where configuration values come from: the process environment, or a map in tests.
+pub trait EnvSource {
+    fn var(&self, name: &str) -> Option<String>;
+}
+
+/// The real process environment.
+pub struct ProcessEnv;
+
+impl EnvSource for ProcessEnv {
+    fn var(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok()
+    }
+}
+
+impl EnvSource for std::collections::HashMap<&str, &str> {
+    fn var(&self, name: &str) -> Option<String> {
+        self.get(name).map(|value| (*value).to_owned())
+    }
+}
+
+impl EnvSource for std::collections::HashMap<&str, String> {
+    fn var(&self, name: &str) -> Option<String> {
+        self.get(name).cloned()
+    }
 }

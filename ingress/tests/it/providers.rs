@@ -80,9 +80,9 @@ struct Run<'p> {
 }
 
 impl Run<'_> {
-    /// Sends event `id` signed with `secret` at now + `skew` seconds; `body` overrides what is sent.
-    fn send(&self, secret: &str, id: &str, skew: i64, tamper: bool) -> (u16, String) {
-        let timestamp = now_millis() / 1000 + skew;
+    /// Sends event `id` signed with `secret` at `timestamp` (Unix seconds); `tamper` changes the
+    /// body after signing.
+    fn send(&self, secret: &str, id: &str, timestamp: i64, tamper: bool) -> (u16, String) {
         let body = (self.provider.body)(id, timestamp);
         let headers = sdk_headers(self.provider.signer, secret, id, timestamp, body.as_bytes());
         let sent = if tamper {
@@ -98,7 +98,17 @@ impl Run<'_> {
     }
 
     fn status(&self, secret: &str, id: &str, skew: i64, tamper: bool) -> u16 {
-        self.send(secret, id, skew, tamper).0
+        self.send(secret, id, now_millis() / 1000 + skew, tamper).0
+    }
+
+    /// Sends the same signed request twice: a provider's retry of one delivery, byte for byte
+    /// (the timestamp some providers sign inside the body included).
+    fn status_twice(&self, secret: &str, id: &str) -> (u16, u16) {
+        let timestamp = now_millis() / 1000;
+        (
+            self.send(secret, id, timestamp, false).0,
+            self.send(secret, id, timestamp, false).0,
+        )
     }
 }
 
@@ -122,14 +132,9 @@ async fn exercise(provider: Provider) {
     let name = provider.scheme;
 
     assert_eq!(
-        run.status(old, "evt_valid_1", 0, false),
-        200,
-        "{name} valid"
-    );
-    assert_eq!(
-        run.status(old, "evt_valid_1", 0, false),
-        200,
-        "{name} duplicate"
+        run.status_twice(old, "evt_valid_1"),
+        (200, 200),
+        "{name} valid, then its duplicate"
     );
     if provider.body_signed {
         assert_eq!(

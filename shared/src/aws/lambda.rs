@@ -10,7 +10,7 @@ use aws_sdk_lambda::Client;
 
 use crate::aws::call_error;
 use crate::call_error::AwsCallError;
-use crate::config::EnvSource;
+use crate::primitives::EnvSource;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DeploymentError {
