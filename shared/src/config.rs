@@ -400,6 +400,8 @@ fn signature_scheme(env: &Env) -> Result<SignatureScheme, ConfigError> {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashMap;
+
     use super::*;
 
     fn minimal() -> HashMap<&'static str, &'static str> {
