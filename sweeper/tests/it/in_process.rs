@@ -1,5 +1,7 @@
 //! Sweeps run in process against the in-memory outbox and queues (`e2e::fakes`), in milliseconds
-//! and deterministically: time passes only on the injected clock, charged per call.
+//! and deterministically: time passes only on the injected clock, charged per call. And the
+//! contract those fakes share with the DynamoDB and SQS adapters for what the sweeper asks of
+//! them, run against both (on moto), so the fakes cannot drift from the adapters.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -7,11 +9,17 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use e2e::fakes::{Fault, InMemoryOutbox, InMemoryQueue};
+use e2e::testing::{sdk_config, Stack};
+use shared::aws::dynamodb::DynamoDbOutbox;
+use shared::aws::sqs::SqsQueue;
+use shared::aws::CallLimits;
 use shared::config::SweeperConfig;
 use shared::event::AcceptedEvent;
 use shared::message::{DeliveredBy, OutgoingMessage, ATTR_DELIVERED_BY, ATTR_EVENT_ID};
-use shared::outbox::{InsertOutcome, RowStatus};
-use shared::ports::{Outbox, QueueSet};
+use shared::outbox::{
+    FailureOutcome, InsertOutcome, MarkOutcome, RowStatus, UnsentCursor, UnsentRef,
+};
+use shared::ports::{Outbox, Queue, QueueSet};
 use shared::routes::Destination;
 use shared::time::now_millis;
 use sweeper::{Clock, SweepReport, Sweeper};
@@ -408,4 +416,167 @@ async fn in_process_routed_rows_go_to_the_queue_they_recorded() {
     let row = run.outbox.row(&unknown.key).unwrap();
     assert_eq!((row.status, row.attempts), (RowStatus::Pending, 1));
     assert!(row.last_error.unwrap().contains("removed"));
+}
+
+/// What every outbox port promises the sweeper (on one shard): unsent rows page oldest first and
+/// go on from the cursor; counts, loads as the rows are now, failures counted and parked at the
+/// limit only while pending; a row marked sent leaves the index.
+async fn sweeper_outbox_contract(outbox: &dyn Outbox) {
+    let now = now_millis();
+    let old: Vec<AcceptedEvent> = (0..5)
+        .map(|n| event(&format!("contract-{n}"), now - 600_000 + n * 1_000))
+        .collect();
+    let young = event("contract-young", now);
+    pending(outbox, &old).await;
+    pending(outbox, std::slice::from_ref(&young)).await;
+    let keys = |refs: &[UnsentRef]| refs.iter().map(|r| r.key.clone()).collect::<Vec<_>>();
+    let page = |status, start| outbox.unsent_page(status, 0, now, 2, start);
+
+    let first = page(RowStatus::Pending, None).await.unwrap();
+    assert_eq!(keys(&first.rows), [old[0].key.clone(), old[1].key.clone()]);
+    assert_eq!(first.rows[0].received_at, old[0].received_at);
+    assert_eq!(first.items_read, 2);
+    assert_eq!(
+        first.next,
+        Some(UnsentCursor {
+            key: old[1].key.clone(),
+            received_at: old[1].received_at
+        })
+    );
+    let second = page(RowStatus::Pending, first.next).await.unwrap();
+    assert_eq!(keys(&second.rows), [old[2].key.clone(), old[3].key.clone()]);
+    let last = page(RowStatus::Pending, second.next).await.unwrap();
+    assert_eq!(
+        (keys(&last.rows), last.next),
+        (vec![old[4].key.clone()], None),
+        "rows received at `before` or later are left out, and the last page says so"
+    );
+    assert_eq!(
+        outbox.count_unsent(RowStatus::Pending, 0).await.unwrap().0,
+        6
+    );
+    assert_eq!(
+        outbox.count_unsent(RowStatus::Parked, 0).await.unwrap().0,
+        0
+    );
+
+    let mut wanted: Vec<String> = old.iter().map(|e| e.key.clone()).collect();
+    wanted.push("market:never-written".to_owned());
+    let mut rows = outbox.load_rows(&wanted).await.unwrap();
+    rows.sort_by(|a, b| a.key.cmp(&b.key));
+    assert_eq!(rows.len(), 5, "a key without a row is left out");
+    for (row, event) in rows.iter().zip(&old) {
+        assert_eq!((row.status, row.attempts), (RowStatus::Pending, 0));
+        assert_eq!(&row.event, event, "the row holds the event as inserted");
+        assert_eq!(row.parked_by, None);
+    }
+
+    let reload = |key: &str| {
+        let keys = vec![key.to_owned()];
+        async move { outbox.load_rows(&keys).await.unwrap().remove(0) }
+    };
+    let failing = &rows[0];
+    assert_eq!(
+        outbox.record_failure(failing, "boom", 2).await.unwrap(),
+        FailureOutcome::WillRetry
+    );
+    let failing = reload(&failing.key).await;
+    assert_eq!((failing.status, failing.attempts), (RowStatus::Pending, 1));
+    assert_eq!(
+        outbox.record_failure(&failing, "boom", 2).await.unwrap(),
+        FailureOutcome::Parked
+    );
+    let parked = reload(&failing.key).await;
+    assert_eq!((parked.status, parked.attempts), (RowStatus::Parked, 2));
+    assert_eq!(
+        outbox.count_unsent(RowStatus::Parked, 0).await.unwrap().0,
+        1
+    );
+    assert_eq!(
+        outbox.count_unsent(RowStatus::Pending, 0).await.unwrap().0,
+        5
+    );
+    let parked_page = page(RowStatus::Parked, None).await.unwrap();
+    assert_eq!(keys(&parked_page.rows), [old[0].key.clone()]);
+    assert_eq!(
+        outbox.record_failure(&parked, "boom", 2).await.unwrap(),
+        FailureOutcome::NotPending
+    );
+
+    let marked = outbox
+        .mark_sent(
+            &old[1].key,
+            old[1].received_at,
+            "m-1",
+            DeliveredBy::Sweeper,
+            now,
+            Duration::from_secs(86_400),
+        )
+        .await
+        .unwrap();
+    assert_eq!(marked, MarkOutcome::Marked);
+    let after = page(RowStatus::Pending, None).await.unwrap();
+    assert_eq!(keys(&after.rows), [old[2].key.clone(), old[3].key.clone()]);
+    assert_eq!(
+        outbox.count_unsent(RowStatus::Pending, 0).await.unwrap().0,
+        4
+    );
+    let sent = reload(&old[1].key).await;
+    assert_eq!(sent.status, RowStatus::Sent);
+    assert_eq!(
+        outbox.record_failure(&sent, "boom", 2).await.unwrap(),
+        FailureOutcome::NotPending
+    );
+}
+
+/// What every queue port promises of a batch: one message id per message, in order, all
+/// distinct; a batch of more than ten, or of none, fails as a whole.
+async fn batch_contract(queue: &dyn Queue) {
+    let messages: Vec<OutgoingMessage> = (0..11)
+        .map(|n| OutgoingMessage::for_event(&event(&format!("batch-{n}"), 0), DeliveredBy::Sweeper))
+        .collect();
+    let refs: Vec<&OutgoingMessage> = messages.iter().collect();
+    let results = queue.send_batch(&refs[..3]).await.unwrap();
+    let ids: Vec<String> = results.into_iter().map(Result::unwrap).collect();
+    assert_eq!(ids.len(), 3);
+    assert!(
+        ids.iter().all(|id| !id.is_empty()) && ids[0] != ids[1] && ids[1] != ids[2],
+        "{ids:?}"
+    );
+    assert!(queue.send_batch(&refs).await.is_err(), "eleven entries");
+    assert!(queue.send_batch(&[]).await.is_err(), "no entry");
+}
+
+#[tokio::test]
+async fn the_sweeper_outbox_contract_holds_for_the_in_memory_fake() {
+    sweeper_outbox_contract(&InMemoryOutbox::new("market", 1)).await;
+}
+
+#[tokio::test]
+async fn the_sweeper_outbox_contract_holds_for_dynamodb() {
+    let stack = Stack::new().await;
+    let sdk = sdk_config(&stack.endpoint, CallLimits::background()).await;
+    let outbox = DynamoDbOutbox::new(
+        aws_sdk_dynamodb::Client::new(&sdk),
+        &stack.table,
+        "market",
+        1,
+    );
+    sweeper_outbox_contract(&outbox).await;
+}
+
+#[tokio::test]
+async fn the_batch_contract_holds_for_the_in_memory_fake() {
+    batch_contract(&InMemoryQueue::new(QUEUE_URL)).await;
+}
+
+#[tokio::test]
+async fn the_batch_contract_holds_for_sqs() {
+    let stack = Stack::new().await;
+    let sdk = sdk_config(&stack.endpoint, CallLimits::background()).await;
+    batch_contract(&SqsQueue::new(
+        aws_sdk_sqs::Client::new(&sdk),
+        &stack.queue_url,
+    ))
+    .await;
 }
