@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use e2e::fakes::{Fault, InMemoryOutbox, InMemoryQueue};
+use e2e::proxy::{Fault as ProxyFault, FaultRules};
 use e2e::testing::{sdk_config, Stack};
 use shared::aws::dynamodb::DynamoDbOutbox;
 use shared::aws::sqs::SqsQueue;
@@ -579,4 +580,41 @@ async fn the_batch_contract_holds_for_sqs() {
         &stack.queue_url,
     ))
     .await;
+}
+
+/// What every queue port promises of entries refused one by one: the call succeeds and each
+/// refused message's slot says why.
+async fn refused_entries_contract(queue: &dyn Queue, messages: &[OutgoingMessage]) {
+    let refs: Vec<&OutgoingMessage> = messages.iter().collect();
+    let results = queue.send_batch(&refs).await.unwrap();
+    assert_eq!(results.len(), messages.len());
+    for result in results {
+        let refusal = result.expect_err("a refused entry has no message id");
+        assert!(!refusal.is_empty());
+    }
+}
+
+fn refused_messages() -> Vec<OutgoingMessage> {
+    (0..2)
+        .map(|n| {
+            OutgoingMessage::for_event(&event(&format!("refused-{n}"), 0), DeliveredBy::Sweeper)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_refused_entries_contract_holds_for_the_in_memory_fake() {
+    let queue = InMemoryQueue::new(QUEUE_URL);
+    queue.refuse_event("refused-0");
+    queue.refuse_event("refused-1");
+    refused_entries_contract(&queue, &refused_messages()).await;
+    assert!(queue.sent().is_empty());
+}
+
+#[tokio::test]
+async fn the_refused_entries_contract_holds_for_sqs_refusing_entries() {
+    let stack = Stack::new().await;
+    let refusing = FaultRules::none().with("sqs:SendMessageBatch", ProxyFault::RejectEntries, 1.0);
+    let (_proxy, queue) = crate::outage::queue_behind_proxy(&stack, refusing).await;
+    refused_entries_contract(&queue, &refused_messages()).await;
 }
