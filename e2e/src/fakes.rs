@@ -1,16 +1,22 @@
 //! In-memory fakes of the outbox and queue ports, with scripted failures, so the ingress's
-//! failure rules run in process. They follow the adapters' contract (the same cases run against
-//! these and against DynamoDB and SQS on moto, in ingress's `contract` tests), so they cannot drift.
+//! failure rules and the sweeper's sweeps run in process. They follow the adapters' contract (the
+//! same cases run against these and against DynamoDB and SQS on moto, in the `contract` tests of
+//! ingress and sweeper), so they cannot drift.
 
 use std::collections::{HashMap, VecDeque};
+use std::fmt;
 use std::future::pending;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use shared::aws::sqs::MAX_BATCH_ENTRIES;
 use shared::call_error::AwsCallError;
-use shared::event::AcceptedEvent;
-use shared::message::{DeliveredBy, OutgoingMessage};
-use shared::outbox::{ExistingRow, InsertOutcome, MarkOutcome, OutboxError, RowStatus};
+use shared::event::{shard_of, AcceptedEvent};
+use shared::message::{DeliveredBy, OutgoingMessage, ATTR_EVENT_ID};
+use shared::outbox::{
+    unsent_key, ExistingRow, FailureOutcome, InsertOutcome, MarkOutcome, OutboxError, RowStatus,
+    StoredRow, UnsentCursor, UnsentPage, UnsentRef, MAX_LAST_ERROR_CHARS,
+};
 use shared::ports::{Outbox, PortFuture, Queue};
 use shared::queue::QueueError;
 use shared::time::EpochMillis;
@@ -24,21 +30,44 @@ pub enum Fault {
     Hang,
 }
 
-/// Faults for the next calls of each operation, in order; an operation without one works.
-#[derive(Debug, Default)]
-struct Script(Mutex<HashMap<&'static str, VecDeque<Fault>>>);
+/// Told the operation's name at the start of every call (a test's clock charging each call).
+type Observer = Arc<dyn Fn(&'static str) + Send + Sync>;
+
+/// Faults for the next calls of each operation, in order (an operation without one works), and
+/// who is told of every call.
+#[derive(Default)]
+struct Script {
+    faults: Mutex<HashMap<&'static str, VecDeque<Fault>>>,
+    observer: Mutex<Option<Observer>>,
+}
+
+impl fmt::Debug for Script {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Script")
+            .field("faults", &self.faults)
+            .finish_non_exhaustive()
+    }
+}
 
 impl Script {
     fn push(&self, operation: &'static str, fault: Fault, times: usize) {
-        let mut faults = self.0.lock().unwrap();
+        let mut faults = self.faults.lock().unwrap();
         faults
             .entry(operation)
             .or_default()
             .extend(std::iter::repeat_n(fault, times));
     }
 
+    fn observe(&self, observer: Observer) {
+        *self.observer.lock().unwrap() = Some(observer);
+    }
+
     fn next(&self, operation: &'static str) -> Option<Fault> {
-        self.0
+        let observer = self.observer.lock().unwrap().clone();
+        if let Some(observer) = observer {
+            observer(operation);
+        }
+        self.faults
             .lock()
             .unwrap()
             .get_mut(operation)
@@ -62,20 +91,72 @@ pub struct FakeRow {
     pub status: RowStatus,
     pub message_id: Option<String>,
     pub delivered_by: Option<DeliveredBy>,
+    /// Failed sends recorded.
+    pub attempts: u32,
+    pub last_error: Option<String>,
+    /// The unsent-index partition the row is in (`pending#{source}#{shard}`); `None` once sent.
+    pub unsent_key: Option<String>,
 }
 
-/// The outbox in memory: rows by key, and scripted faults per operation (`PutItem`, `UpdateItem`,
-/// `DescribeTable`, as the DynamoDB adapter names its calls).
-#[derive(Debug, Default)]
+/// A change another process makes to the rows between two calls (another sweep, on-call).
+type Change = Box<dyn FnOnce(&mut HashMap<String, FakeRow>) + Send>;
+
+/// The outbox in memory as one source sees it: rows by key, and scripted faults per operation
+/// (`PutItem`, `UpdateItem`, `DescribeTable`, `Query`, `BatchGetItem`, as the DynamoDB adapter
+/// names its calls).
 pub struct InMemoryOutbox {
+    source: String,
+    shards: u16,
     rows: Mutex<HashMap<String, FakeRow>>,
+    changes: Mutex<HashMap<&'static str, VecDeque<Change>>>,
     script: Script,
 }
 
+impl fmt::Debug for InMemoryOutbox {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("InMemoryOutbox")
+            .field("source", &self.source)
+            .field("shards", &self.shards)
+            .field("rows", &self.rows)
+            .finish_non_exhaustive()
+    }
+}
+
 impl InMemoryOutbox {
+    /// The outbox as `source` sees it, its index in `shards` partitions per status.
+    pub fn new(source: impl Into<String>, shards: u16) -> Self {
+        Self {
+            source: source.into(),
+            shards,
+            rows: Mutex::default(),
+            changes: Mutex::default(),
+            script: Script::default(),
+        }
+    }
+
     /// The next `times` calls of `operation` meet `fault`.
     pub fn script(&self, operation: &'static str, fault: Fault, times: usize) {
         self.script.push(operation, fault, times);
+    }
+
+    /// `observer` is told the operation of every call, as it starts.
+    pub fn on_every_call(&self, observer: impl Fn(&'static str) + Send + Sync + 'static) {
+        self.script.observe(Arc::new(observer));
+    }
+
+    /// `change` happens to the rows just before the next call of `operation` does its work: what
+    /// another process did meanwhile.
+    pub fn meanwhile(
+        &self,
+        operation: &'static str,
+        change: impl FnOnce(&mut HashMap<String, FakeRow>) + Send + 'static,
+    ) {
+        self.changes
+            .lock()
+            .unwrap()
+            .entry(operation)
+            .or_default()
+            .push_back(Box::new(change));
     }
 
     pub fn row(&self, key: &str) -> Option<FakeRow> {
@@ -91,11 +172,35 @@ impl InMemoryOutbox {
     }
 
     async fn fault(&self, operation: &'static str) -> Result<(), OutboxError> {
+        let change = self
+            .changes
+            .lock()
+            .unwrap()
+            .get_mut(operation)
+            .and_then(VecDeque::pop_front);
+        if let Some(change) = change {
+            change(&mut self.rows.lock().unwrap());
+        }
         match self.script.next(operation) {
             None => Ok(()),
             Some(Fault::Fail) => Err(scripted_error("DynamoDB", operation).into()),
             Some(Fault::Hang) => pending().await,
         }
+    }
+
+    /// The rows in `partition`, oldest first (then by key, as the index orders them).
+    fn partition(&self, partition: &str) -> Vec<UnsentRef> {
+        let rows = self.rows.lock().unwrap();
+        let mut found: Vec<UnsentRef> = rows
+            .iter()
+            .filter(|(_, row)| row.unsent_key.as_deref() == Some(partition))
+            .map(|(key, row)| UnsentRef {
+                key: key.clone(),
+                received_at: row.event.received_at,
+            })
+            .collect();
+        found.sort_by(|a, b| (a.received_at, &a.key).cmp(&(b.received_at, &b.key)));
+        found
     }
 }
 
@@ -119,6 +224,7 @@ impl Outbox for InMemoryOutbox {
                     destination: row.event.destination.clone(),
                 }));
             }
+            let shard = shard_of(&event.key, self.shards);
             rows.insert(
                 event.key.clone(),
                 FakeRow {
@@ -126,6 +232,9 @@ impl Outbox for InMemoryOutbox {
                     status: RowStatus::Pending,
                     message_id: None,
                     delivered_by: None,
+                    attempts: 0,
+                    last_error: None,
+                    unsent_key: Some(unsent_key(RowStatus::Pending, &event.source, shard)),
                 },
             );
             Ok(InsertOutcome::Inserted)
@@ -151,19 +260,126 @@ impl Outbox for InMemoryOutbox {
                     row.status = RowStatus::Sent;
                     row.message_id = Some(message_id.to_owned());
                     row.delivered_by = Some(delivered_by);
+                    row.unsent_key = None;
                     Ok(MarkOutcome::Marked)
                 }
                 _ => Ok(MarkOutcome::NotPending),
             }
         })
     }
+
+    fn unsent_page(
+        &self,
+        status: RowStatus,
+        shard: u16,
+        before: EpochMillis,
+        limit: usize,
+        start: Option<UnsentCursor>,
+    ) -> PortFuture<'_, Result<UnsentPage, OutboxError>> {
+        Box::pin(async move {
+            self.fault("Query").await?;
+            let partition = unsent_key(status, &self.source, shard);
+            let rows: Vec<UnsentRef> = self
+                .partition(&partition)
+                .into_iter()
+                .filter(|row| row.received_at < before)
+                .filter(|row| {
+                    start.as_ref().is_none_or(|after| {
+                        (row.received_at, &row.key) > (after.received_at, &after.key)
+                    })
+                })
+                .take(limit)
+                .collect();
+            // As DynamoDB: a page that reached the limit says where to go on, even if nothing
+            // follows.
+            let next = (rows.len() == limit)
+                .then(|| rows.last())
+                .flatten()
+                .map(|last| UnsentCursor {
+                    key: last.key.clone(),
+                    received_at: last.received_at,
+                });
+            Ok(UnsentPage {
+                items_read: rows.len(),
+                rows,
+                next,
+            })
+        })
+    }
+
+    fn count_unsent(
+        &self,
+        status: RowStatus,
+        shard: u16,
+    ) -> PortFuture<'_, Result<(u64, usize), OutboxError>> {
+        Box::pin(async move {
+            self.fault("Query").await?;
+            let count = self
+                .partition(&unsent_key(status, &self.source, shard))
+                .len();
+            Ok((count as u64, count))
+        })
+    }
+
+    fn load_rows<'a>(
+        &'a self,
+        keys: &'a [String],
+    ) -> PortFuture<'a, Result<Vec<StoredRow>, OutboxError>> {
+        Box::pin(async move {
+            self.fault("BatchGetItem").await?;
+            let rows = self.rows.lock().unwrap();
+            Ok(keys
+                .iter()
+                .filter_map(|key| rows.get(key))
+                .map(|row| StoredRow {
+                    key: row.event.key.clone(),
+                    status: row.status,
+                    event: row.event.clone(),
+                    attempts: row.attempts,
+                    parked_by: None,
+                })
+                .collect())
+        })
+    }
+
+    fn record_failure<'a>(
+        &'a self,
+        row: &'a StoredRow,
+        error: &'a str,
+        max_attempts: u32,
+    ) -> PortFuture<'a, Result<FailureOutcome, OutboxError>> {
+        Box::pin(async move {
+            self.fault("UpdateItem").await?;
+            let mut rows = self.rows.lock().unwrap();
+            let Some(stored) = rows
+                .get_mut(&row.key)
+                .filter(|stored| stored.status == RowStatus::Pending)
+            else {
+                return Ok(FailureOutcome::NotPending);
+            };
+            // Counted on the row as it is now, like DynamoDB's `ADD attempts :one`; parked by
+            // the attempts the sender read.
+            stored.attempts += 1;
+            stored.last_error = Some(error.chars().take(MAX_LAST_ERROR_CHARS).collect());
+            if row.attempts.saturating_add(1) >= max_attempts {
+                let shard = shard_of(&row.key, self.shards);
+                stored.status = RowStatus::Parked;
+                stored.unsent_key = Some(unsent_key(RowStatus::Parked, &row.event.source, shard));
+                Ok(FailureOutcome::Parked)
+            } else {
+                Ok(FailureOutcome::WillRetry)
+            }
+        })
+    }
 }
 
-/// A queue in memory: the messages sent, and scripted faults (`SendMessage`, `GetQueueAttributes`).
+/// A queue in memory: the messages sent, scripted faults (`SendMessage`, `SendMessageBatch`,
+/// `GetQueueAttributes`) and the events whose messages it refuses one by one in a batch.
 #[derive(Debug)]
 pub struct InMemoryQueue {
     url: String,
     sent: Mutex<Vec<OutgoingMessage>>,
+    refused: Mutex<Vec<String>>,
     script: Script,
 }
 
@@ -172,6 +388,7 @@ impl InMemoryQueue {
         Self {
             url: url.into(),
             sent: Mutex::default(),
+            refused: Mutex::default(),
             script: Script::default(),
         }
     }
@@ -179,6 +396,17 @@ impl InMemoryQueue {
     /// The next `times` calls of `operation` meet `fault`.
     pub fn script(&self, operation: &'static str, fault: Fault, times: usize) {
         self.script.push(operation, fault, times);
+    }
+
+    /// `observer` is told the operation of every call, as it starts.
+    pub fn on_every_call(&self, observer: impl Fn(&'static str) + Send + Sync + 'static) {
+        self.script.observe(Arc::new(observer));
+    }
+
+    /// Every batch entry of the event `event_id` is refused (as SQS refuses one entry of a batch
+    /// it otherwise takes).
+    pub fn refuse_event(&self, event_id: &str) {
+        self.refused.lock().unwrap().push(event_id.to_owned());
     }
 
     /// Every message sent so far, in order.
@@ -213,6 +441,46 @@ impl Queue for InMemoryQueue {
             let mut sent = self.sent.lock().unwrap();
             sent.push(message.clone());
             Ok(format!("in-memory-{}", sent.len()))
+        })
+    }
+
+    fn send_batch<'a>(
+        &'a self,
+        messages: &'a [&'a OutgoingMessage],
+    ) -> PortFuture<'a, Result<Vec<Result<String, String>>, QueueError>> {
+        Box::pin(async move {
+            self.fault("SendMessageBatch").await?;
+            let refusal = match messages.len() {
+                0 => Some("EmptyBatchRequest"),
+                n if n > MAX_BATCH_ENTRIES => Some("TooManyEntriesInBatchRequest"),
+                _ => None,
+            };
+            if let Some(code) = refusal {
+                return Err(AwsCallError {
+                    service: "SQS",
+                    operation: "SendMessageBatch",
+                    code: code.to_owned(),
+                    source: format!("{} entries", messages.len()).into(),
+                }
+                .into());
+            }
+            let refused = self.refused.lock().unwrap().clone();
+            let mut sent = self.sent.lock().unwrap();
+            Ok(messages
+                .iter()
+                .map(|message| {
+                    let event_id = message
+                        .attributes
+                        .iter()
+                        .find(|(name, _)| *name == ATTR_EVENT_ID)
+                        .map(|(_, value)| value.as_str());
+                    if event_id.is_some_and(|id| refused.iter().any(|r| r == id)) {
+                        return Err("InvalidParameterValue: scripted refusal".to_owned());
+                    }
+                    sent.push((*message).clone());
+                    Ok(format!("in-memory-{}", sent.len()))
+                })
+                .collect())
         })
     }
 }

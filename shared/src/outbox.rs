@@ -139,6 +139,24 @@ pub struct UnsentRef {
     pub received_at: EpochMillis,
 }
 
+/// Where the next page of an unsent-index query starts: the last row of the page before (the
+/// index is ordered by `received_at`, then by key).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnsentCursor {
+    pub key: String,
+    pub received_at: EpochMillis,
+}
+
+/// One page of an unsent-index query, oldest first.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UnsentPage {
+    pub rows: Vec<UnsentRef>,
+    /// Index items read to answer (what the query costs).
+    pub items_read: usize,
+    /// Where the next page starts; `None` on the last page.
+    pub next: Option<UnsentCursor>,
+}
+
 /// A whole row, as the sweeper and on-call need it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredRow {

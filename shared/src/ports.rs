@@ -1,7 +1,8 @@
-//! Ports: what the ingress needs from the outbox and the queue, in domain terms (no SDK type), so
-//! its failure rules run in process against in-memory fakes (the `e2e` test-kit's `InMemory*`)
-//! and against the DynamoDB and SQS adapters alike. Futures are boxed: the traits are used as
-//! `dyn`, one call per request step, where an allocation is lost in the network's time.
+//! Ports: what the ingress and the sweeper need from the outbox and the queue, in domain terms (no
+//! SDK type), so their failure rules run in process against in-memory fakes (the `e2e`
+//! test-kit's `InMemory*`) and against the DynamoDB and SQS adapters alike. Futures are boxed:
+//! the traits are used as `dyn`, one call per step, where an allocation is lost in the network's
+//! time.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -10,14 +11,17 @@ use std::time::Duration;
 
 use crate::event::AcceptedEvent;
 use crate::message::{DeliveredBy, OutgoingMessage};
-use crate::outbox::{InsertOutcome, MarkOutcome, OutboxError};
+use crate::outbox::{
+    FailureOutcome, InsertOutcome, MarkOutcome, OutboxError, RowStatus, StoredRow, UnsentCursor,
+    UnsentPage,
+};
 use crate::queue::QueueError;
 use crate::time::EpochMillis;
 
 /// The future a port's call returns.
 pub type PortFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
-/// The outbox as the ingress writes it.
+/// The outbox of one source, as the ingress writes it and the sweeper reads and updates it.
 pub trait Outbox: Send + Sync {
     /// Opens the connection so the first request does not pay for it.
     fn warm_up(&self) -> PortFuture<'_, Result<(), OutboxError>>;
@@ -39,6 +43,42 @@ pub trait Outbox: Send + Sync {
         now: EpochMillis,
         retention: Duration,
     ) -> PortFuture<'a, Result<MarkOutcome, OutboxError>>;
+
+    /// Up to `limit` of this source's rows in `status` (pending or parked) on `shard` received
+    /// before `before`, oldest first, from where `start` left off. The index it reads may lag the
+    /// rows: [`Outbox::load_rows`] says what a row is now.
+    fn unsent_page(
+        &self,
+        status: RowStatus,
+        shard: u16,
+        before: EpochMillis,
+        limit: usize,
+        start: Option<UnsentCursor>,
+    ) -> PortFuture<'_, Result<UnsentPage, OutboxError>>;
+
+    /// How many of this source's rows in `status` are on `shard`, and the index items read to
+    /// count them.
+    fn count_unsent(
+        &self,
+        status: RowStatus,
+        shard: u16,
+    ) -> PortFuture<'_, Result<(u64, usize), OutboxError>>;
+
+    /// The rows under `keys` as they are now (read consistently); a key whose row is gone or
+    /// cannot be read is left out.
+    fn load_rows<'a>(
+        &'a self,
+        keys: &'a [String],
+    ) -> PortFuture<'a, Result<Vec<StoredRow>, OutboxError>>;
+
+    /// Records a failed send of a pending row (`attempts + 1`, `error`), parking it once its
+    /// attempts reach `max_attempts`; only while the row is still pending.
+    fn record_failure<'a>(
+        &'a self,
+        row: &'a StoredRow,
+        error: &'a str,
+        max_attempts: u32,
+    ) -> PortFuture<'a, Result<FailureOutcome, OutboxError>>;
 }
 
 /// One queue, by URL.
@@ -53,6 +93,14 @@ pub trait Queue: Send + Sync {
         &'a self,
         message: &'a OutgoingMessage,
     ) -> PortFuture<'a, Result<String, QueueError>>;
+
+    /// Sends up to ten messages in one call: `Err` when the call failed as a whole (nothing is
+    /// known of any one message), else one entry per message, in order: its message id, or why
+    /// the queue refused that message.
+    fn send_batch<'a>(
+        &'a self,
+        messages: &'a [&'a OutgoingMessage],
+    ) -> PortFuture<'a, Result<Vec<Result<String, String>>, QueueError>>;
 }
 
 /// The default queue (`QUEUE_URL`) and every routed one (`ROUTES`).

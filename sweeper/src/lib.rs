@@ -8,6 +8,10 @@
 //! and parks a row after `MAX_ATTEMPTS` failed sends. [`Sweeper::sweep_once`] is one run, driven
 //! step by step by the tests.
 //!
+//! The sweeper takes its outbox and queues as ports ([`shared::ports`]): deployed, the DynamoDB
+//! and SQS adapters ([`Sweeper::with_sdk`]); in tests, the in-memory fakes too
+//! ([`Sweeper::with_ports`]).
+//!
 //! Two sweeps running at once lose nothing: both may send the same pending row (the workers
 //! deduplicate on `event-id`), and only one of them marks it sent. A sweeper only reads its own
 //! source's index partitions and never sends a row of another source, so sources may share a
@@ -23,14 +27,13 @@ use futures_util::future::join_all;
 use serde::Serialize;
 use shared::aws::dynamodb::DynamoDbOutbox;
 use shared::aws::s3::S3BodyStore;
+use shared::aws::s3_client;
 use shared::aws::sqs::{batches, QueueError, Queues, SqsQueue};
-use shared::aws::{load_sdk_config, s3_client, CallLimits};
 use shared::config::SweeperConfig;
 use shared::message::{DeliveredBy, OutgoingMessage};
 use shared::metrics::{EmfEmitter, MetricSet, Unit};
-use shared::outbox::{
-    FailureOutcome, MarkOutcome, MigrationReport, OutboxError, RowStatus, StoredRow, UnsentRef,
-};
+use shared::outbox::{FailureOutcome, MarkOutcome, OutboxError, RowStatus, StoredRow, UnsentRef};
+use shared::ports::{Outbox, Queue, QueueSet};
 use shared::time::{now_millis, EpochMillis};
 use tokio::task::JoinSet;
 use tracing::{info, warn};
@@ -70,7 +73,7 @@ pub const LARGE_BODY_IAM_ACTIONS: &[&str] =
     &["s3:GetObject", "s3:PutObject", "s3:PutObjectTagging"];
 
 /// Index items asked for per Query page (and rows per BatchGetItem).
-const PAGE_SIZE: i32 = 100;
+const PAGE_SIZE: usize = 100;
 /// No page starts with less time than this (plus the last page's duration) left before the
 /// backlog reserve.
 const STEP_RESERVE: Duration = Duration::from_millis(500);
@@ -164,11 +167,12 @@ impl Clock for SystemClock {
     }
 }
 
-/// The sweeper with its clients, built once per cold start.
+/// The sweeper with its ports, built once per cold start.
 pub struct Sweeper {
     config: SweeperConfig,
-    outbox: DynamoDbOutbox,
-    queues: Queues,
+    outbox: Arc<dyn Outbox>,
+    /// The default queue and every routed one: a row goes to the queue it recorded.
+    queues: QueueSet,
     metrics: EmfEmitter,
     /// Re-tags the S3 body of a row it marked sent; rows with their body inline need none.
     body_store: Option<S3BodyStore>,
@@ -179,9 +183,16 @@ pub struct Sweeper {
 }
 
 impl Sweeper {
+    /// The sweeper on the DynamoDB outbox and SQS: `queue` is the default queue, and the routed
+    /// ones (`ROUTES`) share its client.
     pub fn new(config: SweeperConfig, outbox: DynamoDbOutbox, queue: SqsQueue) -> Self {
+        let queues = Queues::new(queue, &config.outbox.routes).ports();
+        Self::with_ports(config, Arc::new(outbox), queues)
+    }
+
+    /// The sweeper on any outbox and queues (the in-memory fakes in tests).
+    pub fn with_ports(config: SweeperConfig, outbox: Arc<dyn Outbox>, queues: QueueSet) -> Self {
         let metrics = EmfEmitter::new(&config.outbox.metrics_namespace, &config.outbox.source);
-        let queues = Queues::new(queue, &config.outbox.routes);
         Self {
             config,
             outbox,
@@ -208,24 +219,15 @@ impl Sweeper {
         }
     }
 
-    /// Builds the clients from the environment's AWS settings.
-    pub async fn from_config(config: SweeperConfig) -> Self {
-        let sdk = load_sdk_config(CallLimits::background()).await;
-        let sweeper = Self::with_sdk(config, &sdk);
-        sweeper
-            .metrics
+    /// Prints the ColdStart metric (once per process, before the first sweep).
+    pub fn emit_cold_start(&self) {
+        self.metrics
             .emit_cold_start(&shared::config::ProcessEnv, now_millis());
-        sweeper
     }
 
     /// Builds the clients from `sdk`.
     pub fn with_sdk(config: SweeperConfig, sdk: &SdkConfig) -> Self {
-        let outbox = DynamoDbOutbox::new(
-            aws_sdk_dynamodb::Client::new(sdk),
-            &config.outbox.table,
-            &config.outbox.source,
-            config.outbox.pending_shards,
-        );
+        let outbox = dynamodb_outbox(&config, sdk);
         let queue = SqsQueue::new(aws_sdk_sqs::Client::new(sdk), &config.outbox.queue_url);
         // Always built: a row may point to S3 even if this sweeper's LARGE_BODY_BUCKET was
         // unset since (the row names its bucket).
@@ -409,23 +411,24 @@ impl Sweeper {
             let Some(queue) = self.queues.get(destination.as_deref()).cloned() else {
                 // Parked after MAX_ATTEMPTS like any unsendable row, for on-call to see.
                 let error = QueueError::UnknownDestination(destination.unwrap_or_default());
-                let outbox = self.outbox.clone();
+                let outbox = Arc::clone(&self.outbox);
                 tasks.spawn(async move {
-                    record_failures(&outbox, &rows, &error.to_string(), max_attempts, deadline)
+                    record_failures(&*outbox, &rows, &error.to_string(), max_attempts, deadline)
                         .await
                 });
                 continue;
             };
             for batch in batches(&rows, |(_, message)| message.size()) {
-                let (batch, outbox, queue) = (batch.to_vec(), self.outbox.clone(), queue.clone());
+                let (batch, outbox, queue) =
+                    (batch.to_vec(), Arc::clone(&self.outbox), Arc::clone(&queue));
                 let (body_store, outage) = (self.body_store.clone(), Arc::clone(outage));
                 tasks.spawn(async move {
                     if outage.load(Ordering::Relaxed) {
                         return SweepReport::default();
                     }
                     let sink = BatchSink {
-                        outbox: &outbox,
-                        queue: &queue,
+                        outbox: &*outbox,
+                        queue: &*queue,
                         body_store: body_store.as_ref(),
                         outage: &outage,
                     };
@@ -443,18 +446,6 @@ impl Sweeper {
             }
         }
         report
-    }
-
-    /// The one-off move of this source's rows from the legacy, source-less index keys.
-    pub async fn migrate_legacy_keys(&self) -> Result<MigrationReport, OutboxError> {
-        let report = self.outbox.migrate_legacy_keys().await?;
-        info!(
-            moved = report.moved,
-            other_sources = report.other_sources,
-            changed_meanwhile = report.changed_meanwhile,
-            "legacy index keys migrated"
-        );
-        Ok(report)
     }
 
     /// `PendingCount` and `OldestPendingAgeSeconds` after the sweep, the shards as concurrently
@@ -564,6 +555,16 @@ impl Sweeper {
     }
 }
 
+/// The outbox table as the sweeper configured by `config` sees it, on `sdk`'s settings.
+pub fn dynamodb_outbox(config: &SweeperConfig, sdk: &SdkConfig) -> DynamoDbOutbox {
+    DynamoDbOutbox::new(
+        aws_sdk_dynamodb::Client::new(sdk),
+        &config.outbox.table,
+        &config.outbox.source,
+        config.outbox.pending_shards,
+    )
+}
+
 /// When a sweep stops starting pages, on the sweeper's clock, and when its AWS calls are cut off,
 /// in real time.
 #[derive(Clone, Copy)]
@@ -611,7 +612,7 @@ where
 
 /// Counts a failed re-send and records it on the row (`attempts + 1`, parked at `max_attempts`).
 async fn record_failure(
-    outbox: &DynamoDbOutbox,
+    outbox: &dyn Outbox,
     row: &StoredRow,
     error: &str,
     max_attempts: u32,
@@ -655,7 +656,7 @@ fn by_destination(rows: Vec<Due>) -> Vec<(Option<String>, Vec<Due>)> {
 
 /// Records the same failed send for every row (a destination this sweeper cannot send to).
 async fn record_failures(
-    outbox: &DynamoDbOutbox,
+    outbox: &dyn Outbox,
     rows: &[(StoredRow, OutgoingMessage)],
     error: &str,
     max_attempts: u32,
@@ -671,8 +672,8 @@ async fn record_failures(
 /// Where a batch goes and what records it.
 #[derive(Clone, Copy)]
 struct BatchSink<'s> {
-    outbox: &'s DynamoDbOutbox,
-    queue: &'s SqsQueue,
+    outbox: &'s dyn Outbox,
+    queue: &'s dyn Queue,
     body_store: Option<&'s S3BodyStore>,
     /// Set when SQS refuses a whole call: the sweep stops sending.
     outage: &'s AtomicBool,

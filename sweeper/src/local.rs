@@ -4,8 +4,10 @@
 use std::future::Future;
 use std::time::{Duration, Instant};
 
+use shared::aws::dynamodb::DynamoDbOutbox;
 use shared::outbox::{MigrationReport, OutboxError};
 use shared::time::now_millis;
+use tracing::info;
 
 use crate::{SweepReport, Sweeper};
 
@@ -39,12 +41,19 @@ pub async fn sweep_every(sweeper: &Sweeper, period: Duration, shutdown: impl Fut
 }
 
 /// Moves this source's rows from the legacy index keys; the report as the JSON line printed.
-pub async fn migrate_legacy_keys(sweeper: &Sweeper) -> Result<serde_json::Value, OutboxError> {
+/// The legacy keys are DynamoDB's own layout, so this runs on the adapter, not on the ports.
+pub async fn migrate_legacy_keys(
+    outbox: &DynamoDbOutbox,
+) -> Result<serde_json::Value, OutboxError> {
     let MigrationReport {
         moved,
         other_sources,
         changed_meanwhile,
-    } = sweeper.migrate_legacy_keys().await?;
+    } = outbox.migrate_legacy_keys().await?;
+    info!(
+        moved,
+        other_sources, changed_meanwhile, "legacy index keys migrated"
+    );
     Ok(serde_json::json!({
         "moved": moved,
         "other_sources": other_sources,

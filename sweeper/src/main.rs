@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use shared::aws::{load_sdk_config, CallLimits};
 use shared::config::{ProcessEnv, SweeperConfig};
 use sweeper::{lambda, local, Sweeper};
 
@@ -66,7 +67,10 @@ async fn main() -> anyhow::Result<()> {
     };
     shared::logging::init();
     let config = SweeperConfig::from_env(&ProcessEnv).context("invalid sweeper configuration")?;
-    let sweeper = Arc::new(Sweeper::from_config(config).await);
+    let sdk = load_sdk_config(CallLimits::background()).await;
+    let outbox = sweeper::dynamodb_outbox(&config, &sdk);
+    let sweeper = Arc::new(Sweeper::with_sdk(config, &sdk));
+    sweeper.emit_cold_start();
 
     if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
         return lambda::run(sweeper)
@@ -77,7 +81,7 @@ async fn main() -> anyhow::Result<()> {
 
     match mode {
         Mode::MigrateLegacyKeys => {
-            let report = local::migrate_legacy_keys(&sweeper)
+            let report = local::migrate_legacy_keys(&outbox)
                 .await
                 .context("the migration stopped; it is safe to run it again")?;
             println!("{report}");

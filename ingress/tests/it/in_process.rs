@@ -50,7 +50,7 @@ fn in_process(budget_ms: &str) -> InProcess {
         .scheme
         .parse_keys(&secret_for(&config.scheme))
         .unwrap();
-    let outbox = Arc::new(InMemoryOutbox::default());
+    let outbox = Arc::new(InMemoryOutbox::new("market", 8));
     let queue = Arc::new(InMemoryQueue::new(QUEUE_URL));
     let ingress = Ingress::with_ports(
         config,
@@ -278,7 +278,11 @@ async fn queue_contract(queue: &dyn Queue, url: &str) {
 
 #[tokio::test]
 async fn the_outbox_contract_holds_for_the_in_memory_fake() {
-    outbox_contract(&InMemoryOutbox::default(), &contract_event("contract")).await;
+    outbox_contract(
+        &InMemoryOutbox::new("market", 8),
+        &contract_event("contract"),
+    )
+    .await;
 }
 
 #[tokio::test]

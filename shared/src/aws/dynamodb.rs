@@ -24,11 +24,12 @@ use crate::codec::{self, Codec};
 use crate::event::{outbox_key, sha256_hex, shard_of, AcceptedEvent};
 use crate::large_body::BodyPointer;
 use crate::message::DeliveredBy;
+pub use crate::outbox::UnsentPage;
 use crate::outbox::{
     attr, expires_at, legacy_unsent_key, split_key, unsent_key, ChangeOutcome, ExistingRow,
     FailureOutcome, InsertOutcome, MarkOutcome, MigrationReport, OutboxError, ReceivedWindow,
-    RowStatus, RowView, SentRow, StoredRow, UnsentRef, MAX_LAST_ERROR_CHARS, SENT_REMOVES,
-    UNSENT_INDEX,
+    RowStatus, RowView, SentRow, StoredRow, UnsentCursor, UnsentRef, MAX_LAST_ERROR_CHARS,
+    SENT_REMOVES, UNSENT_INDEX,
 };
 use crate::ports::{self, PortFuture};
 use crate::routes::Destination;
@@ -40,16 +41,6 @@ pub mod item_size;
 pub const MAX_BATCH_GET: usize = 100;
 /// How many times unprocessed BatchGetItem keys are asked for again before giving up.
 const BATCH_GET_ROUNDS: usize = 5;
-
-/// One page of an unsent-index query.
-#[derive(Debug, Clone, Default)]
-pub struct UnsentPage {
-    pub rows: Vec<UnsentRef>,
-    /// Index items DynamoDB read to answer (what the query costs).
-    pub items_read: usize,
-    /// Where the next page starts; `None` on the last page.
-    pub next: Option<HashMap<String, AttributeValue>>,
-}
 
 fn aws_error<E>(operation: &'static str, err: SdkError<E>) -> OutboxError
 where
@@ -219,7 +210,7 @@ impl DynamoDbOutbox {
         shard: u16,
         before: EpochMillis,
         limit: i32,
-        start: Option<HashMap<String, AttributeValue>>,
+        start: Option<UnsentCursor>,
     ) -> Result<UnsentPage, OutboxError> {
         self.unsent_window(status, shard, ReceivedWindow::before(before), limit, start)
             .await
@@ -233,7 +224,7 @@ impl DynamoDbOutbox {
         shard: u16,
         window: ReceivedWindow,
         limit: i32,
-        start: Option<HashMap<String, AttributeValue>>,
+        start: Option<UnsentCursor>,
     ) -> Result<UnsentPage, OutboxError> {
         let partition = unsent_key(status, &self.source, shard);
         self.partition_page(&partition, window, limit, start).await
@@ -244,7 +235,7 @@ impl DynamoDbOutbox {
         partition: &str,
         window: ReceivedWindow,
         limit: i32,
-        start: Option<HashMap<String, AttributeValue>>,
+        start: Option<UnsentCursor>,
     ) -> Result<UnsentPage, OutboxError> {
         let output = self
             .client
@@ -257,7 +248,7 @@ impl DynamoDbOutbox {
             .expression_attribute_values(":last", n(window.until.saturating_sub(1)))
             .scan_index_forward(true)
             .limit(limit)
-            .set_exclusive_start_key(start)
+            .set_exclusive_start_key(start.map(|cursor| index_position(partition, &cursor)))
             .send()
             .await
             .map_err(|err| aws_error("Query", err))?;
@@ -266,24 +257,29 @@ impl DynamoDbOutbox {
             .items()
             .iter()
             .map(|item| {
-                let key = item.get(attr::ID).and_then(|v| v.as_s().ok()).cloned();
-                let received_at = item
-                    .get(attr::RECEIVED_AT)
-                    .and_then(|v| v.as_n().ok())
-                    .and_then(|text| text.parse().ok());
-                match (key, received_at) {
-                    (Some(key), Some(received_at)) => Ok(UnsentRef { key, received_at }),
-                    _ => Err(OutboxError::MalformedRow {
-                        key: format!("{item:?}"),
-                        problem: "index item without id or received_at".into(),
-                    }),
-                }
+                unsent_ref(item).ok_or_else(|| OutboxError::MalformedRow {
+                    key: format!("{item:?}"),
+                    problem: "index item without id or received_at".into(),
+                })
             })
             .collect::<Result<Vec<_>, _>>()?;
+        let next = output
+            .last_evaluated_key()
+            .map(|last| {
+                unsent_ref(last).ok_or_else(|| OutboxError::MalformedRow {
+                    key: format!("{last:?}"),
+                    problem: "the query's last evaluated key lacks id or received_at".into(),
+                })
+            })
+            .transpose()?
+            .map(|last| UnsentCursor {
+                key: last.key,
+                received_at: last.received_at,
+            });
         Ok(UnsentPage {
             rows,
             items_read,
-            next: output.last_evaluated_key().cloned(),
+            next,
         })
     }
 
@@ -500,6 +496,24 @@ impl DynamoDbOutbox {
             },
         }
     }
+}
+
+/// The key and receipt time an index item (or a query's last evaluated key) holds.
+fn unsent_ref(item: &Item) -> Option<UnsentRef> {
+    Some(UnsentRef {
+        key: item.get(attr::ID)?.as_s().ok()?.clone(),
+        received_at: item.get(attr::RECEIVED_AT)?.as_n().ok()?.parse().ok()?,
+    })
+}
+
+/// The exclusive start key of the index query that goes on after `cursor` in `partition`: the
+/// table's key and the index's keys of that row, as DynamoDB returned them.
+fn index_position(partition: &str, cursor: &UnsentCursor) -> Item {
+    HashMap::from([
+        (attr::ID.to_owned(), s(&cursor.key)),
+        (attr::UNSENT_KEY.to_owned(), s(partition)),
+        (attr::RECEIVED_AT.to_owned(), n(cursor.received_at)),
+    ])
 }
 
 fn s(value: &str) -> AttributeValue {
@@ -1057,6 +1071,49 @@ impl ports::Outbox for DynamoDbOutbox {
             delivered_by,
             now,
             retention,
+        ))
+    }
+
+    fn unsent_page(
+        &self,
+        status: RowStatus,
+        shard: u16,
+        before: EpochMillis,
+        limit: usize,
+        start: Option<UnsentCursor>,
+    ) -> PortFuture<'_, Result<UnsentPage, OutboxError>> {
+        let limit = i32::try_from(limit).unwrap_or(i32::MAX);
+        Box::pin(DynamoDbOutbox::unsent_page(
+            self, status, shard, before, limit, start,
+        ))
+    }
+
+    fn count_unsent(
+        &self,
+        status: RowStatus,
+        shard: u16,
+    ) -> PortFuture<'_, Result<(u64, usize), OutboxError>> {
+        Box::pin(DynamoDbOutbox::count_unsent(self, status, shard))
+    }
+
+    fn load_rows<'a>(
+        &'a self,
+        keys: &'a [String],
+    ) -> PortFuture<'a, Result<Vec<StoredRow>, OutboxError>> {
+        Box::pin(DynamoDbOutbox::load_rows(self, keys))
+    }
+
+    fn record_failure<'a>(
+        &'a self,
+        row: &'a StoredRow,
+        error: &'a str,
+        max_attempts: u32,
+    ) -> PortFuture<'a, Result<FailureOutcome, OutboxError>> {
+        Box::pin(DynamoDbOutbox::record_failure(
+            self,
+            row,
+            error,
+            max_attempts,
         ))
     }
 }

@@ -208,6 +208,13 @@ impl ports::Queue for SqsQueue {
     ) -> PortFuture<'a, Result<String, QueueError>> {
         Box::pin(SqsQueue::send(self, message))
     }
+
+    fn send_batch<'a>(
+        &'a self,
+        messages: &'a [&'a OutgoingMessage],
+    ) -> PortFuture<'a, Result<Vec<Result<String, String>>, QueueError>> {
+        Box::pin(SqsQueue::send_batch(self, messages))
+    }
 }
 
 // ---- On-call operations (outboxctl): queue depth, the dead-letter queue, redrive. ----

@@ -135,7 +135,7 @@ async fn legacy_index_keys_are_migrated_per_source_then_swept() {
     let before = market.sweep_once(now, far_deadline()).await;
     assert_eq!(before.resent, 0, "legacy keys are not swept: {before:?}");
 
-    let report = market.migrate_legacy_keys().await.unwrap();
+    let report = market_outbox.migrate_legacy_keys().await.unwrap();
     assert_eq!(
         report,
         MigrationReport {
@@ -144,7 +144,7 @@ async fn legacy_index_keys_are_migrated_per_source_then_swept() {
             changed_meanwhile: 0
         }
     );
-    let again = market.migrate_legacy_keys().await.unwrap();
+    let again = market_outbox.migrate_legacy_keys().await.unwrap();
     assert_eq!(again.moved, 0, "the migration is idempotent: {again:?}");
 
     let after = market.sweep_once(now, far_deadline()).await;
