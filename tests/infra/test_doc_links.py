@@ -11,12 +11,6 @@ from conftest import ROOT
 
 README_MAX_LINES = 260
 
-# Pages other branches add, linked before they land. Each entry is allowed to be missing (its anchors are
-# then not checked); once the file exists it is checked like any other. Empty this list after the merge.
-PENDING_PAGES = {
-    "docs/providers.md",
-}
-
 FENCE = re.compile(r"^(```|~~~)")
 INLINE_CODE = re.compile(r"(`+)(?:(?!\1).)+?\1")
 COMMENT = re.compile(r"<!--.*?-->", re.S)
@@ -80,7 +74,7 @@ def links_of(path):
             yield number, reference.group(1)
 
 
-def broken_links(pages, root=ROOT, pending=frozenset()):
+def broken_links(pages, root=ROOT):
     """Every relative link or anchor among `pages` that does not resolve, as `page:line: target (why)`."""
     broken = []
     anchor_cache = {}
@@ -97,8 +91,7 @@ def broken_links(pages, root=ROOT, pending=frozenset()):
                 broken.append(f"{where} (outside the repository)")
                 continue
             if not destination.exists():
-                if relative not in pending:
-                    broken.append(f"{where} (no such file)")
+                broken.append(f"{where} (no such file)")
                 continue
             if not anchor:
                 continue
@@ -113,7 +106,7 @@ def broken_links(pages, root=ROOT, pending=frozenset()):
 
 
 def test_every_relative_link_and_anchor_resolves():
-    broken = broken_links(doc_pages(), pending=PENDING_PAGES)
+    broken = broken_links(doc_pages())
     assert not broken, "broken links:\n" + "\n".join(broken)
 
 
@@ -136,14 +129,14 @@ def test_the_check_finds_a_missing_page_a_missing_anchor_and_honours_code(tmp_pa
         "# Title\n\n## Quick start: `make up`\n\n## Quick start: `make up`\n\n"
         "[ok](docs/page.md#a-section) [ok](#quick-start-make-up-1) [ok](#title)\n"
         "[gone](docs/gone.md) [bad anchor](docs/page.md#nowhere) [bad](#quick-start-make-up-2)\n"
-        "[pending](docs/later.md#anything) [web](https://example.com/x#y)\n"
+        "[web](https://example.com/x#y)\n"
         "`[code](docs/not-checked.md)`\n\n```\n[fenced](docs/not-checked.md)\n```\n"
         "<!-- [comment](docs/not-checked.md) -->\n[ref]: docs/gone-too.md\n",
         encoding="utf-8")
     (tmp_path / "docs" / "page.md").write_text(
         "# Page\n\n## A section\n\n[back](../README.md#title) [up](../README.md#nope)\n", encoding="utf-8")
     pages = [tmp_path / "README.md", tmp_path / "docs" / "page.md"]
-    broken = broken_links(pages, root=tmp_path, pending={"docs/later.md"})
+    broken = broken_links(pages, root=tmp_path)
     assert sorted(broken) == sorted([
         "README.md:8: docs/gone.md (no such file)",
         "README.md:8: docs/page.md#nowhere (no such anchor in docs/page.md)",
