@@ -65,6 +65,7 @@ VALUES = {
     "EVENT_ID_HEADER": "",
     "EVENT_ID_POINTER": "/data/i\\d~1\"x\"",
     "EVENT_TYPE_POINTER": "/type",
+    "PUBLIC_URL": "https://hooks.example.com/in",
     "MAX_BODY_BYTES": "6291456",
     "TIMESTAMP_TOLERANCE_SECS": "",
     "SECRET_REFRESH_SECS": "",

@@ -95,7 +95,7 @@ variable "signature_prefix" {
 }
 
 variable "public_url" {
-  description = "PUBLIC_URL: the URL prefix providers send to (a custom domain), for schemes that sign the URL (hubspot, square)."
+  description = "PUBLIC_URL: the URL prefix providers send to (a custom domain), for schemes that sign the URL (hubspot, square, twilio)."
   type        = string
   default     = ""
 }
