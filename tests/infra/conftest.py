@@ -33,7 +33,7 @@ class TfDir:
     """Every block of one Terraform directory (module), merged over its .tf files."""
 
     def __init__(self, path):
-        self.path = Path(path)
+        self.path = Path(path).resolve()
         self.resources = {}  # (type, name) -> body
         self.data = {}
         self.modules = {}  # name -> body
@@ -41,6 +41,7 @@ class TfDir:
         self.locals = {}
         self.outputs = {}
         self.moved = []  # [{"from": "${addr}", "to": "${addr}"}]
+        self.checks = []  # check blocks' bodies
         for tf in sorted(self.path.glob("*.tf")):
             doc = load_tf_file(tf)
             for block in doc.get("resource", []):
@@ -58,6 +59,8 @@ class TfDir:
             for block in doc.get("locals", []):
                 self.locals.update(block)
             self.moved += doc.get("moved", [])
+            for block in doc.get("check", []):
+                self.checks += list(block.values())
 
     def of_type(self, rtype):
         return {name: body for (t, name), body in self.resources.items() if t == rtype}

@@ -1,8 +1,14 @@
 # Continuous delivery from GitHub Actions (.github/workflows/): two roles that GitHub's OIDC tokens assume,
 # so that no long-lived AWS key exists anywhere. Created only when github_repository is set.
-#   - deploy: `lambroll deploy` of both functions, from the main branch only;
+#   - deploy: `lambroll deploy` of every source's two functions, from the main branch only;
 #   - diff:   `lambroll diff`, read-only, from pull requests of the repository itself.
-# Both read the Terraform state object for output lambroll_env (docs/deploy.md, Continuous delivery).
+# Both read the lambroll settings from the parameters /<name>/lambroll-env/<source> and nothing else:
+# never the Terraform state (docs/deploy.md, Continuous delivery).
+# And one policy for people: `lambroll rollback` (output lambroll_rollback_policy_arn).
+
+data "aws_region" "current" {}
+data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}
 
 locals {
   ci                 = var.github_repository != null ? 1 : 0
@@ -12,13 +18,29 @@ locals {
     one(aws_iam_openid_connect_provider.github[*].arn),
     "none",
   )
-  # The two functions, each with its published versions and its alias (lambroll moves the alias).
-  deployed_functions = [
-    module.ingress.function_arn, "${module.ingress.function_arn}:*",
-    module.sweeper.function_arn, "${module.sweeper.function_arn}:*",
-  ]
-  # The state object holding output lambroll_env: s3://BUCKET/KEY.
-  state_object = var.tf_state_s3_uri == null ? null : "arn:${local.partition}:s3:::${trimprefix(var.tf_state_s3_uri, "s3://")}"
+  # Every source's two functions, each with its published versions and its alias (lambroll moves the alias).
+  deployed_functions = flatten([for s in module.source : [
+    s.ingress_function_arn, "${s.ingress_function_arn}:*",
+    s.sweeper_function_arn, "${s.sweeper_function_arn}:*",
+  ]])
+  function_roles = flatten([for s in module.source : [s.ingress_role_arn, s.sweeper_role_arn]])
+  # The path whose parameters hold every source's lambroll settings (GetParametersByPath authorises on it).
+  lambroll_env_path = "arn:${data.aws_partition.current.partition}:ssm:${data.aws_region.current.region}:${data.aws_caller_identity.current.account_id}:parameter${module.shared.for_sources.lambroll_env_path}"
+
+  # The Lambda calls lambroll v1.0.1 makes (its source: deploy.go, diff.go, rollback.go) for this
+  # function.json (no Tags, no function URL file) and these commands (no --keep-versions):
+  lambroll_actions = {
+    # GetFunction (current config, then waiting for LastUpdateStatus), UpdateFunctionConfiguration,
+    # UpdateFunctionCode (publish), UpdateAlias, and CreateAlias should the alias be missing.
+    deploy = ["lambda:GetFunction", "lambda:UpdateFunctionConfiguration", "lambda:UpdateFunctionCode",
+    "lambda:UpdateAlias", "lambda:CreateAlias"]
+    # GetFunction and ListTags (diff compares the tags; the workflow ignores them with --ignore '.Tags').
+    diff = ["lambda:GetFunction", "lambda:ListTags"]
+    # GetAlias (current version), GetFunction of earlier versions, UpdateAlias (or CreateAlias), and
+    # DeleteFunction of the rolled-back version with --delete-version.
+    rollback = ["lambda:GetAlias", "lambda:GetFunction", "lambda:UpdateAlias", "lambda:CreateAlias",
+    "lambda:DeleteFunction"]
+  }
 }
 
 # One per account: pass github_oidc_provider_arn when the account already has it.
@@ -61,55 +83,34 @@ resource "aws_iam_role" "ci" {
   description          = "GitHub Actions (${var.github_repository}): lambroll ${each.key} of ${var.name}."
   assume_role_policy   = data.aws_iam_policy_document.ci_trust[each.key].json
   max_session_duration = 3600
+  tags                 = var.tags
 }
 
-# Exactly the Lambda calls lambroll (v1) makes for `deploy` (function.json: no function URL file, no
-# --keep-versions) and for `diff`, on the two functions only; passing only their own roles, only to Lambda.
+# Exactly lambroll's calls on the deployment's functions; passing only their own roles, only to Lambda;
+# reading only the lambroll settings (names and settings: no secret, so the diff role, which any pull
+# request of the repository can assume, learns nothing a reader of the repository could not).
 data "aws_iam_policy_document" "ci" {
-  for_each = {
-    deploy = [
-      "lambda:GetFunction", "lambda:UpdateFunctionConfiguration", "lambda:UpdateFunctionCode",
-      "lambda:CreateAlias", "lambda:UpdateAlias", "lambda:ListVersionsByFunction",
-      "lambda:ListTags", "lambda:TagResource", "lambda:UntagResource",
-    ]
-    diff = ["lambda:GetFunction", "lambda:ListTags"]
-  }
+  for_each = toset(["deploy", "diff"])
   statement {
     sid       = "LambrollFunctions"
-    actions   = each.value
+    actions   = local.lambroll_actions[each.key]
     resources = local.deployed_functions
+  }
+  statement {
+    sid       = "LambrollSettings"
+    actions   = ["ssm:GetParametersByPath"]
+    resources = [local.lambroll_env_path]
   }
   dynamic "statement" {
     for_each = each.key == "deploy" ? [1] : []
     content {
       sid       = "PassTheFunctionRoles"
       actions   = ["iam:PassRole"]
-      resources = [module.ingress.role_arn, module.sweeper.role_arn]
+      resources = local.function_roles
       condition {
         test     = "StringEquals"
         variable = "iam:PassedToService"
         values   = ["lambda.amazonaws.com"]
-      }
-    }
-  }
-  dynamic "statement" {
-    for_each = local.state_object == null ? [] : [1]
-    content {
-      sid       = "ReadTerraformOutputs"
-      actions   = ["s3:GetObject"]
-      resources = [local.state_object]
-    }
-  }
-  dynamic "statement" {
-    for_each = var.tf_state_kms_key_arn == null ? [] : [1]
-    content {
-      sid       = "DecryptTerraformState"
-      actions   = ["kms:Decrypt"]
-      resources = [var.tf_state_kms_key_arn]
-      condition {
-        test     = "StringEquals"
-        variable = "kms:ViaService"
-        values   = ["s3.${local.region}.amazonaws.com"]
       }
     }
   }
@@ -120,4 +121,25 @@ resource "aws_iam_role_policy" "ci" {
   name     = "lambroll-${each.key}"
   role     = each.value.id
   policy   = data.aws_iam_policy_document.ci[each.key].json
+}
+
+# `lambroll rollback` (docs/deploy.md, Rollback): for the on-call people who may roll a function back.
+data "aws_iam_policy_document" "rollback" {
+  statement {
+    sid       = "LambrollRollback"
+    actions   = local.lambroll_actions["rollback"]
+    resources = local.deployed_functions
+  }
+  statement {
+    sid       = "LambrollSettings"
+    actions   = ["ssm:GetParametersByPath"]
+    resources = [local.lambroll_env_path]
+  }
+}
+
+resource "aws_iam_policy" "rollback" {
+  name        = "${var.name}-lambroll-rollback"
+  description = "lambroll rollback (and --delete-version) of the functions of ${var.name}."
+  policy      = data.aws_iam_policy_document.rollback.json
+  tags        = var.tags
 }

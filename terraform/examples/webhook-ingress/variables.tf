@@ -4,63 +4,86 @@ variable "region" {
 }
 
 variable "name" {
-  description = "Prefix of every resource name (one deployment per webhook source: e.g. webhook-marketplace)."
+  description = "The deployment's name: prefix of every resource (table `<name>-outbox`, each source's `<name>-<source>-*`). Lowercase letters, digits and hyphens, at most 32 characters (modules/webhook-shared checks it)."
   type        = string
-  default     = "webhook-ingress"
+  default     = "webhook"
 }
 
-variable "source_name" {
-  description = "SOURCE_NAME: the webhook source; prefixes outbox ids and is the EMF `Source` dimension."
-  type        = string
-}
-
-variable "routes" {
+variable "sources" {
   description = <<-EOT
-    ROUTES: events routed to queues of their own (each with its DLQ and alarms, created here), first match
-    wins, the rest go to the main queue. Each route names `pointer` (a JSON pointer into the body) or `header`,
-    and `equals` or `prefix`; `fifo = true` makes a FIFO queue whose MessageGroupId is the value at
-    `group_pointer` (default: the source).
+    The webhook providers, keyed by SOURCE_NAME (lowercase letters, digits, hyphens). Each entry is one
+    modules/webhook-source (its variables.tf documents every field): `signature` (scheme, header, encoding,
+    prefix, public_url), `event` (id_header, id_pointer, type_pointer), `routes`, `settings` (the functions'
+    tuning), `alarms` (thresholds), `backfill_provider` (stripe or github), `ingress_memory_size`,
+    `sweeper_memory_size`, `ingress_reserved_concurrency` (default 50; -1 reserves none), `name_prefix` (default
+    `<name>-<source>`; `<name>` itself for a deployment moved from the one-source layout) and
+    `adopt_existing_parameters` (its secret parameters already exist). Adding a provider is one more entry.
   EOT
-  type = list(object({
-    name          = string
-    pointer       = optional(string)
-    header        = optional(string)
-    equals        = optional(string)
-    prefix        = optional(string)
-    fifo          = optional(bool, false)
-    group_pointer = optional(string)
+  type = map(object({
+    name_prefix = optional(string)
+    signature = optional(object({
+      scheme     = optional(string, "")
+      header     = optional(string, "")
+      encoding   = optional(string, "")
+      prefix     = optional(string, "")
+      public_url = optional(string, "")
+    }), {})
+    event = optional(object({
+      id_header    = optional(string, "")
+      id_pointer   = optional(string, "")
+      type_pointer = optional(string, "")
+    }), {})
+    routes = optional(list(object({
+      name          = string
+      pointer       = optional(string)
+      header        = optional(string)
+      equals        = optional(string)
+      prefix        = optional(string)
+      fifo          = optional(bool, false)
+      group_pointer = optional(string)
+    })), [])
+    settings = optional(object({
+      max_body_bytes           = optional(string, "6291456")
+      timestamp_tolerance_secs = optional(string, "")
+      secret_refresh_secs      = optional(string, "")
+      response_budget_ms       = optional(string, "")
+      pending_shards           = optional(string, "")
+      retention_days           = optional(string, "")
+      grace_secs               = optional(string, "")
+      max_attempts             = optional(string, "")
+      sweep_concurrency        = optional(string, "")
+      large_body_prefix        = optional(string, "")
+    }), {})
+    alarms = optional(object({
+      rejected_burst_threshold   = optional(number, 5)
+      rejected_rate_percent      = optional(number, 50)
+      accepted_anomaly_alarm     = optional(bool, false)
+      oldest_message_age_seconds = optional(number, 900)
+      visible_messages           = optional(number, 1000)
+    }), {})
+    backfill_provider            = optional(string)
+    adopt_existing_parameters    = optional(bool, false)
+    ingress_memory_size          = optional(number, 256)
+    sweeper_memory_size          = optional(number, 512)
+    ingress_reserved_concurrency = optional(number, 50)
   }))
-  default = []
-}
 
-variable "secret_parameter_name" {
-  description = "SECRET_PARAMETER: SSM parameter name holding the signing secret (null: /<name>/secret)."
-  type        = string
-  default     = null
+  validation {
+    condition     = length(var.sources) > 0
+    error_message = "sources must name at least one webhook provider."
+  }
+  validation {
+    # The logs key, the alarm prefix and the CI roles cover `<name>-*`: a prefix outside it would leave a
+    # source's log groups unencrypted-able and its alarms out of the Slack channel's reach.
+    condition     = alltrue([for s in values(var.sources) : s.name_prefix == null || s.name_prefix == var.name || startswith(coalesce(s.name_prefix, "-"), "${var.name}-")])
+    error_message = "Every name_prefix must be the deployment's name or start with it and a hyphen."
+  }
 }
 
 variable "architecture" {
-  description = "Initial architecture; must match the package built by scripts/package.sh and ARCH given to lambroll."
+  description = "Every function's architecture (ARCH); must match the packages built by scripts/package.sh (CI builds arm64)."
   type        = string
   default     = "arm64"
-}
-
-variable "ingress_memory_size" {
-  description = "Ingress memory (MB): Terraform creates the function with it and every lambroll deploy applies it (INGRESS_MEMORY_SIZE in output lambroll_env)."
-  type        = number
-  default     = 256
-}
-
-variable "sweeper_memory_size" {
-  description = "Sweeper memory (MB): Terraform creates the function with it and every lambroll deploy applies it (SWEEPER_MEMORY_SIZE in output lambroll_env). Lambda's CPU share grows with it: 512 MB (about 0.29 vCPU) re-sends a backlog at about 500 rows/s even at the highest CPU per row measured, and an idle sweep costs cents a month."
-  type        = number
-  default     = 512
-}
-
-variable "log_retention_days" {
-  description = "Retention of the functions' log groups."
-  type        = number
-  default     = 365
 }
 
 variable "metrics_namespace" {
@@ -69,107 +92,16 @@ variable "metrics_namespace" {
   default     = "WebhookIngress"
 }
 
-# Optional settings: an empty string means "unset, use the code's default".
-variable "signature_scheme" {
-  description = "SIGNATURE_SCHEME: standard-webhooks, hmac-sha256, stripe, github, shopify, slack, paddle, hubspot, zendesk, calendly, twitch, linear, intercom, pagerduty, typeform, bitbucket, woocommerce, razorpay, square, gitlab, token or basic (docs/providers.md)."
-  type        = string
-  default     = ""
+variable "log_retention_days" {
+  description = "Retention of every function's log group."
+  type        = number
+  default     = 365
 }
 
-variable "signature_header" {
-  description = "SIGNATURE_HEADER (hmac-sha256 scheme)."
+variable "runbook_url" {
+  description = "Where on-call finds docs/runbook.md, e.g. https://github.com/your-org/webhook-ingress/blob/main/docs/runbook.md: every alarm description points to its section (at most 200 characters). The default is the path in this repository."
   type        = string
-  default     = ""
-}
-
-variable "signature_encoding" {
-  description = "SIGNATURE_ENCODING: hex or base64 (hmac-sha256 scheme)."
-  type        = string
-  default     = ""
-}
-
-variable "signature_prefix" {
-  description = "SIGNATURE_PREFIX, e.g. sha256= (hmac-sha256 scheme) or `Bearer ` (token scheme)."
-  type        = string
-  default     = ""
-}
-
-variable "public_url" {
-  description = "PUBLIC_URL: the URL prefix providers send to (a custom domain), for schemes that sign the URL (hubspot, square, twilio)."
-  type        = string
-  default     = ""
-}
-
-variable "event_id_header" {
-  description = "EVENT_ID_HEADER: header carrying the provider's event id."
-  type        = string
-  default     = ""
-}
-
-variable "event_id_pointer" {
-  description = "EVENT_ID_POINTER: JSON pointer to the event id in the body."
-  type        = string
-  default     = ""
-}
-
-variable "event_type_pointer" {
-  description = "EVENT_TYPE_POINTER: JSON pointer to the event type in the body."
-  type        = string
-  default     = ""
-}
-
-variable "max_body_bytes" {
-  description = "MAX_BODY_BYTES: larger bodies get 413. The default is the Function URL's own request limit (6 MiB), as in the local stack (`make up`): bodies over 393216 bytes go to the large-body bucket this example creates. Empty means the code's default, 262144, which never uses the bucket."
-  type        = string
-  default     = "6291456"
-}
-
-variable "timestamp_tolerance_secs" {
-  description = "TIMESTAMP_TOLERANCE_SECS (code default 300)."
-  type        = string
-  default     = ""
-}
-
-variable "secret_refresh_secs" {
-  description = "SECRET_REFRESH_SECS: cached signing secrets older than this are re-read (code default 300)."
-  type        = string
-  default     = ""
-}
-
-variable "pending_shards" {
-  description = "PENDING_SHARDS (ingress and sweeper must agree)."
-  type        = string
-  default     = ""
-}
-
-variable "retention_days" {
-  description = "RETENTION_DAYS: how long sent rows are kept before the TTL removes them."
-  type        = string
-  default     = ""
-}
-
-variable "response_budget_ms" {
-  description = "RESPONSE_BUDGET_MS (code default 3000)."
-  type        = string
-  default     = ""
-}
-
-variable "grace_secs" {
-  description = "GRACE_SECS: sweeper leaves younger pending rows to the ingress (code default 120)."
-  type        = string
-  default     = ""
-}
-
-variable "max_attempts" {
-  description = "MAX_ATTEMPTS: sweeper re-sends before parking a row."
-  type        = string
-  default     = ""
-}
-
-variable "sweep_concurrency" {
-  description = "SWEEP_CONCURRENCY: shards the sweeper sweeps at once, 1 to 64 (code default 4); raise it to drain a large backlog faster when AWS latency, not CPU, bounds the sweep."
-  type        = string
-  default     = ""
+  default     = "docs/runbook.md"
 }
 
 variable "dashboard_links" {
@@ -178,10 +110,10 @@ variable "dashboard_links" {
   default     = {}
 }
 
-variable "runbook_url" {
-  description = "Where on-call finds docs/runbook.md, e.g. https://github.com/your-org/webhook-ingress/blob/main/docs/runbook.md: the dashboard links it and every outbox and queue alarm description points to its section. The default is the path in this repository."
-  type        = string
-  default     = "docs/runbook.md"
+variable "oncall_repair_role_arns" {
+  description = "The on-call roles the outboxctl repair policies are attached to: the only principals besides the functions that the queues' policies let send (outboxctl resend, replay, dlq redrive). Empty: plan warns that repairs will be refused."
+  type        = list(string)
+  default     = []
 }
 
 variable "table_deletion_protection" {
@@ -191,19 +123,13 @@ variable "table_deletion_protection" {
 }
 
 variable "table_warm_write_units_per_second" {
-  description = "Optional: the outbox table's warm write throughput (units a second), for bursts above what a new table serves (4,000 units: about 1,000 webhooks a second of 1-2 KB); docs/CAPACITY.md gives the sizing rule."
+  description = "Optional: the outbox table's warm write throughput (units a second, above 4,000), for bursts above what a new table serves (about 1,000 webhooks a second of 1-2 KB); docs/CAPACITY.md gives the sizing rule. Only ever raise it: lowering it would replace the table, which the module refuses."
   type        = number
   default     = null
 }
 
 variable "index_warm_write_units_per_second" {
-  description = "Optional: the unsent-index's warm write throughput (units a second), for bursts above what a new index serves (4,000 units: 2,000 webhooks a second); docs/CAPACITY.md gives the sizing rule."
-  type        = number
-  default     = null
-}
-
-variable "ingress_reserved_concurrency" {
-  description = "Optional: concurrency reserved for the ingress function, so a burst neither starves the account's other functions nor is starved by them (docs/CAPACITY.md)."
+  description = "Optional: the unsent-index's warm write throughput (units a second, above 4,000), for bursts above 2,000 webhooks a second; docs/CAPACITY.md gives the sizing rule. Only ever raise it."
   type        = number
   default     = null
 }
@@ -212,12 +138,6 @@ variable "tags" {
   description = "Extra tags for every resource."
   type        = map(string)
   default     = {}
-}
-
-variable "rejected_burst_threshold" {
-  description = "Rejected requests (bad signature) within 15 minutes at or above which the ingress-rejected-burst alarm fires; raise it if something probes the URL steadily."
-  type        = number
-  default     = 5
 }
 
 variable "alarm_emails" {
@@ -255,12 +175,6 @@ variable "slack_channel_id" {
   }
 }
 
-variable "large_body_prefix" {
-  description = "LARGE_BODY_PREFIX: key prefix of the bodies in the large-body bucket (e.g. \"bodies/\"); empty for none."
-  type        = string
-  default     = ""
-}
-
 variable "github_repository" {
   description = "Optional: owner/name of the GitHub repository whose Actions deploy the functions (.github/workflows/). Set: creates the OIDC roles of ci.tf (outputs ci_deploy_role_arn, ci_diff_role_arn)."
   type        = string
@@ -274,41 +188,6 @@ variable "github_repository" {
 
 variable "github_oidc_provider_arn" {
   description = "Optional: the account's existing IAM OIDC provider for token.actions.githubusercontent.com (an account has at most one). Null: ci.tf creates it."
-  type        = string
-  default     = null
-}
-
-variable "tf_state_s3_uri" {
-  description = "Optional: s3://BUCKET/KEY of this root's state (the S3 backend): the CI roles may read it, for output lambroll_env. Null: no state access (then give CI the outputs another way)."
-  type        = string
-  default     = null
-
-  validation {
-    condition     = var.tf_state_s3_uri == null || can(regex("^s3://[^/]+/.+", var.tf_state_s3_uri))
-    error_message = "tf_state_s3_uri must be s3://BUCKET/KEY."
-  }
-}
-
-variable "tf_state_kms_key_arn" {
-  description = "Optional: the KMS key encrypting the state object, when the backend uses SSE-KMS (kms_key_id): the CI roles may decrypt it through S3."
-  type        = string
-  default     = null
-}
-
-variable "accepted_anomaly_alarm" {
-  description = "Alarm when this source's Accepted volume falls far below its usual level (CloudWatch anomaly detection): the provider's deliveries stopped arriving. For a source with steady traffic; off by default."
-  type        = bool
-  default     = false
-}
-
-variable "rejected_rate_percent" {
-  description = "Share of requests rejected in 5 minutes (%) at or above which ingress-rejected-rate fires: a secret rotated on one side rejects every delivery."
-  type        = number
-  default     = 50
-}
-
-variable "backfill_credential_parameter_name" {
-  description = "BACKFILL_CREDENTIAL_PARAMETER: SSM parameter holding the provider API credential for `outboxctl backfill` (null: /<name>/backfill-credential)."
   type        = string
   default     = null
 }

@@ -18,12 +18,17 @@ resource "aws_kms_key" "topic" {
         Resource  = "*"
       },
       {
-        # CloudWatch alarms publish to the encrypted topic.
+        # This account's CloudWatch alarms publish to the encrypted topic; no other account's may use
+        # the key through CloudWatch.
         Sid       = "CloudWatchAlarmsPublish"
         Effect    = "Allow"
         Principal = { Service = "cloudwatch.amazonaws.com" }
         Action    = ["kms:Decrypt", "kms:GenerateDataKey*"]
         Resource  = "*"
+        Condition = {
+          StringEquals = { "aws:SourceAccount" = data.aws_caller_identity.current.account_id }
+          ArnLike      = { "aws:SourceArn" = "arn:${data.aws_partition.current.partition}:cloudwatch:*:${data.aws_caller_identity.current.account_id}:alarm:*" }
+        }
       },
     ]
   })
@@ -96,10 +101,38 @@ data "aws_iam_policy_document" "chatbot_assume" {
       type        = "Service"
       identifiers = ["chatbot.amazonaws.com"]
     }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [data.aws_caller_identity.current.account_id]
+    }
   }
 }
 
-# What the channel's members may look at from Slack: CloudWatch, read-only (alarm graphs).
+# What the channel's members may look at from Slack: this deployment's alarms and the graphs of their
+# metrics. No logs (CloudWatchReadOnlyAccess would read every log group in the account) and nothing
+# that changes anything. GetMetricData and GetMetricWidgetImage take no resource: "*" is all IAM allows.
+data "aws_iam_policy_document" "chatbot" {
+  statement {
+    sid       = "DeploymentAlarms"
+    actions   = ["cloudwatch:DescribeAlarms", "cloudwatch:DescribeAlarmHistory"]
+    resources = ["arn:${data.aws_partition.current.partition}:cloudwatch:*:${data.aws_caller_identity.current.account_id}:alarm:${var.alarm_name_prefix}*"]
+  }
+  statement {
+    sid       = "AlarmGraphs"
+    actions   = ["cloudwatch:GetMetricData", "cloudwatch:GetMetricWidgetImage"]
+    resources = ["*"]
+  }
+}
+
+resource "aws_iam_policy" "chatbot" {
+  count       = local.slack
+  name        = "${var.name}-chatbot-read-alarms"
+  description = "AWS Chatbot in Slack: read ${var.alarm_name_prefix}* alarms and their graphs, nothing else."
+  policy      = data.aws_iam_policy_document.chatbot.json
+  tags        = var.tags
+}
+
 resource "aws_iam_role" "chatbot" {
   count              = local.slack
   name               = "${var.name}-chatbot"
@@ -110,20 +143,21 @@ resource "aws_iam_role" "chatbot" {
 resource "aws_iam_role_policy_attachment" "chatbot" {
   count      = local.slack
   role       = aws_iam_role.chatbot[0].name
-  policy_arn = "arn:${data.aws_partition.current.partition}:iam::aws:policy/CloudWatchReadOnlyAccess"
+  policy_arn = aws_iam_policy.chatbot[0].arn
 }
 
 # AWS Chatbot's API exists in a few regions only (var.chatbot_region); the configuration lives there and
 # reads the topic in any region.
 resource "aws_chatbot_slack_channel_configuration" "alarms" {
-  count                 = local.slack
-  region                = var.chatbot_region
-  configuration_name    = var.name
-  iam_role_arn          = aws_iam_role.chatbot[0].arn
-  slack_team_id         = var.slack_workspace_id
-  slack_channel_id      = var.slack_channel_id
-  sns_topic_arns        = [aws_sns_topic.alarms.arn]
-  guardrail_policy_arns = ["arn:${data.aws_partition.current.partition}:iam::aws:policy/CloudWatchReadOnlyAccess"]
+  count              = local.slack
+  region             = var.chatbot_region
+  configuration_name = var.name
+  iam_role_arn       = aws_iam_role.chatbot[0].arn
+  slack_team_id      = var.slack_workspace_id
+  slack_channel_id   = var.slack_channel_id
+  sns_topic_arns     = [aws_sns_topic.alarms.arn]
+  # The guardrail caps what any channel member's own role may do from Slack: the same as the role.
+  guardrail_policy_arns = [aws_iam_policy.chatbot[0].arn]
   logging_level         = "ERROR"
   tags                  = var.tags
 }

@@ -49,3 +49,8 @@ variable "https_endpoints" {
     error_message = "Every https_endpoints entry must be an https:// URL."
   }
 }
+
+variable "alarm_name_prefix" {
+  description = "Prefix of the alarm names this topic serves (the deployment's name and a hyphen): the Slack channel may read these alarms only."
+  type        = string
+}

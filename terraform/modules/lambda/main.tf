@@ -74,9 +74,9 @@ resource "aws_iam_role_policy" "this" {
 
 resource "aws_lambda_function" "this" {
   #checkov:skip=CKV_AWS_50:X-Ray would need xray:PutTraceSegments, outside the least-privilege action set; latency comes from the EMF LatencyMs metric and the Duration metric.
-  #checkov:skip=CKV_AWS_116:No async DLQ: the ingress is invoked synchronously (Function URL); a failed sweeper run loses nothing (the outbox keeps every pending row and the next run one minute later retries).
+  #checkov:skip=CKV_AWS_116:No async DLQ: the ingress is invoked synchronously (Function URL); the sweeper's scheduled invocations are asynchronous with no retry and a 60 s maximum age (async_invoke), and a lost run loses nothing (the outbox keeps every pending row for the next run a minute later).
   #checkov:skip=CKV_AWS_117:Not in a VPC: the function only calls public AWS endpoints (DynamoDB, SQS, SSM); a VPC would add NAT or endpoint cost and cold-start latency for no isolation gain.
-  #checkov:skip=CKV_AWS_115:Reserved concurrency is optional (var.reserved_concurrency): new accounts have a concurrency quota of 10 that leaves nothing to reserve, and the ingress must not shed provider traffic by default.
+  #checkov:skip=CKV_AWS_115:Set per function (var.reserved_concurrency): modules/webhook-source reserves 50 for the ingress by default (a flood of forged requests cannot start more instances, so cannot push the account's SSM GetParameter quota into throttling); the sweeper runs one invocation a minute and reserves none.
   #checkov:skip=CKV_AWS_173:The environment holds only resource names and settings, never secrets (the secret stays in SSM); it is owned by lambroll, which would drop a Terraform-set KMS key on deploy.
   #checkov:skip=CKV_AWS_272:Code is deployed by lambroll from CI; Lambda code signing (AWS Signer) is not part of this pipeline.
   function_name                  = var.function_name
@@ -122,6 +122,13 @@ resource "aws_lambda_function" "this" {
       description,
       publish,
     ]
+
+    # Lambda refuses an environment over 4 KB (keys and values as JSON); ROUTES grows with every route.
+    # Checked at plan time, before anything is created; lambroll deploys the same values.
+    precondition {
+      condition     = length(jsonencode(var.environment)) <= 4096
+      error_message = "The environment of ${var.function_name} is ${length(jsonencode(var.environment))} bytes as JSON, over Lambda's 4 KB: fewer or shorter routes (ROUTES), or shorter settings."
+    }
   }
 
   depends_on = [aws_iam_role_policy.this]
@@ -137,6 +144,17 @@ resource "aws_lambda_alias" "this" {
   lifecycle {
     ignore_changes = [function_version, routing_config]
   }
+}
+
+# Asynchronous invocations of the alias (a schedule's): how often Lambda itself retries a failed or
+# throttled one, and for how long it keeps an event. Without this block Lambda's defaults apply
+# (2 retries, 6 hours), so a failed run would run again beside the next scheduled one.
+resource "aws_lambda_function_event_invoke_config" "this" {
+  count                        = var.async_invoke == null ? 0 : 1
+  function_name                = aws_lambda_function.this.function_name
+  qualifier                    = aws_lambda_alias.this.name
+  maximum_retry_attempts       = var.async_invoke.maximum_retry_attempts
+  maximum_event_age_in_seconds = var.async_invoke.maximum_event_age_in_seconds
 }
 
 resource "aws_lambda_function_url" "this" {
@@ -210,6 +228,13 @@ resource "aws_cloudwatch_metric_alarm" "this" {
   alarm_actions       = [var.alarm_topic_arn]
   ok_actions          = [var.alarm_topic_arn]
   tags                = var.tags
+
+  lifecycle {
+    precondition {
+      condition     = length(each.value.description) <= 1024
+      error_message = "The description of alarm ${var.function_name}-${each.key} is ${length(each.value.description)} characters, over CloudWatch's 1,024: shorten runbook_url or outboxctl_command."
+    }
+  }
 }
 
 # The alarms were single resources before: move their state instead of destroying and recreating them.

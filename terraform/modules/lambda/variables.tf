@@ -123,3 +123,12 @@ variable "runbook_section" {
   description = "The runbook's name for this function (`ingress` or `sweeper`): its alarms link to #<it>-errors and #<it>-throttles."
   type        = string
 }
+
+variable "async_invoke" {
+  description = "Asynchronous invocation settings of the alias (what invokes it asynchronously, a schedule, gets them): Lambda's own retries of a failed or throttled run and the longest it keeps an event. Null: Lambda's defaults (2 retries, 6 hours)."
+  type = object({
+    maximum_retry_attempts       = number
+    maximum_event_age_in_seconds = number
+  })
+  default = null
+}

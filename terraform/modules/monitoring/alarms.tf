@@ -82,7 +82,7 @@ locals {
 
   # Both detection alarms end at the backfill: the events the provider emitted meanwhile never reached
   # the outbox, and only the provider's API can say which.
-  backfill_command = "${var.outboxctl_command} backfill --provider stripe|github --since <when it started>"
+  backfill_command = "${var.outboxctl_command} backfill --provider ${coalesce(var.backfill_provider, "stripe|github")} --since <when it started>"
 }
 
 resource "aws_cloudwatch_metric_alarm" "this" {
@@ -103,6 +103,13 @@ resource "aws_cloudwatch_metric_alarm" "this" {
   alarm_actions       = [var.alarm_topic_arn]
   ok_actions          = [var.alarm_topic_arn]
   tags                = var.tags
+
+  lifecycle {
+    precondition {
+      condition     = length(each.value.description) <= 1024
+      error_message = "The description of alarm ${var.name}-${each.key} is ${length(each.value.description)} characters, over CloudWatch's 1,024: shorten runbook_url or outboxctl_command."
+    }
+  }
 }
 
 # The alarms were single resources before: move their state instead of destroying and recreating them.
@@ -128,9 +135,13 @@ moved {
 
 # A sudden run of rejections (404: a missing or wrong signature) among the requests: a signing secret
 # rotated on one side only. Metric math on the two EMF counts; a window with few requests is not judged.
+locals {
+  rejected_rate_description = "Ingress rejected >= ${var.rejected_rate_percent} % of the requests in 5 minutes (Rejected / Received, with at least ${var.rejected_rate_min_requests} requests): the signing secret differs between the provider and SSM (a rotation done on one side), so the provider's deliveries fail and it retries until it gives up. First: `${var.outboxctl_command} send-test` (200: the deployed secret works, the provider signs with another one); once fixed, recover what the provider gave up on: `${local.backfill_command} --yes`. Runbook: ${var.runbook_url}#ingress-rejected-rate"
+}
+
 resource "aws_cloudwatch_metric_alarm" "rejected_rate" {
   alarm_name          = "${var.name}-ingress-rejected-rate"
-  alarm_description   = "Ingress rejected >= ${var.rejected_rate_percent} % of the requests in 5 minutes (Rejected / Received, with at least ${var.rejected_rate_min_requests} requests): the signing secret differs between the provider and SSM (a rotation done on one side), so the provider's deliveries fail and it retries until it gives up. First: `${var.outboxctl_command} send-test` (200: the deployed secret works, the provider signs with another one); once fixed, recover what the provider gave up on: `${local.backfill_command} --yes`. Runbook: ${var.runbook_url}#ingress-rejected-rate"
+  alarm_description   = local.rejected_rate_description
   comparison_operator = "GreaterThanOrEqualToThreshold"
   evaluation_periods  = 1
   threshold           = var.rejected_rate_percent
@@ -138,6 +149,13 @@ resource "aws_cloudwatch_metric_alarm" "rejected_rate" {
   alarm_actions       = [var.alarm_topic_arn]
   ok_actions          = [var.alarm_topic_arn]
   tags                = var.tags
+
+  lifecycle {
+    precondition {
+      condition     = length(local.rejected_rate_description) <= 1024
+      error_message = "The description of alarm ${var.name}-ingress-rejected-rate is over CloudWatch's 1,024 characters: shorten runbook_url or outboxctl_command."
+    }
+  }
 
   metric_query {
     id          = "rate"
@@ -169,11 +187,15 @@ resource "aws_cloudwatch_metric_alarm" "rejected_rate" {
 
 # The source's Accepted volume far below its usual level (anomaly detection band): deliveries stopped
 # reaching the ingress. No datapoint is no accepted event at all, the deepest drop: breaching.
+locals {
+  accepted_drop_description = "Ingress accepted far fewer events than usual for 15 minutes (Accepted below the anomaly detection band's lower edge, ${var.accepted_anomaly_band_width} standard deviations): the provider's deliveries are not reaching the ingress (DNS, certificate, endpoint disabled on the provider's side) or are rejected. First: `${var.outboxctl_command} status`, then the provider's delivery log; once deliveries arrive again, recover the gap: `${local.backfill_command} --yes`. Runbook: ${var.runbook_url}#ingress-accepted-drop"
+}
+
 resource "aws_cloudwatch_metric_alarm" "accepted_drop" {
   count = var.accepted_anomaly_alarm ? 1 : 0
 
   alarm_name          = "${var.name}-ingress-accepted-drop"
-  alarm_description   = "Ingress accepted far fewer events than usual for 15 minutes (Accepted below the anomaly detection band's lower edge, ${var.accepted_anomaly_band_width} standard deviations): the provider's deliveries are not reaching the ingress (DNS, certificate, endpoint disabled on the provider's side) or are rejected. First: `${var.outboxctl_command} status`, then the provider's delivery log; once deliveries arrive again, recover the gap: `${local.backfill_command} --yes`. Runbook: ${var.runbook_url}#ingress-accepted-drop"
+  alarm_description   = local.accepted_drop_description
   comparison_operator = "LessThanLowerThreshold"
   evaluation_periods  = 3
   datapoints_to_alarm = 3
@@ -182,6 +204,13 @@ resource "aws_cloudwatch_metric_alarm" "accepted_drop" {
   alarm_actions       = [var.alarm_topic_arn]
   ok_actions          = [var.alarm_topic_arn]
   tags                = var.tags
+
+  lifecycle {
+    precondition {
+      condition     = length(local.accepted_drop_description) <= 1024
+      error_message = "The description of alarm ${var.name}-ingress-accepted-drop is over CloudWatch's 1,024 characters: shorten runbook_url or outboxctl_command."
+    }
+  }
 
   metric_query {
     id          = "band"

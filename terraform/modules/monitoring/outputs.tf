@@ -1,14 +1,14 @@
-output "dashboard_name" {
-  description = "CloudWatch dashboard name."
-  value       = aws_cloudwatch_dashboard.this.dashboard_name
-}
-
-output "dashboard_url" {
-  description = "Console URL of the dashboard."
-  value       = "${local.console}/cloudwatch/home?region=${local.region}#dashboards/dashboard/${aws_cloudwatch_dashboard.this.dashboard_name}"
-}
-
 output "alarm_arns" {
   description = "EMF and sweeper-liveness alarm ARNs."
   value       = local.alarm_arns
+}
+
+output "dashboard_band" {
+  description = "This source's widgets for the deployment's dashboard, y relative to the band (modules/dashboard stacks them)."
+  value       = local.band
+}
+
+output "dashboard_band_height" {
+  description = "Height of the band in dashboard grid units."
+  value       = 17
 }

@@ -29,11 +29,6 @@ variable "function_url" {
   type        = string
 }
 
-variable "table_name" {
-  description = "Outbox table name."
-  type        = string
-}
-
 variable "queue_name" {
   description = "Main queue name."
   type        = string
@@ -53,12 +48,6 @@ variable "other_alarm_arns" {
   description = "Alarms created elsewhere (Lambda, queues) to show in the dashboard's alarm-status widget."
   type        = list(string)
   default     = []
-}
-
-variable "links" {
-  description = "Extra links for the dashboard's header (title => URL): repository, runbook, worker dashboards."
-  type        = map(string)
-  default     = {}
 }
 
 variable "oldest_pending_age_threshold_seconds" {
@@ -149,4 +138,10 @@ variable "rejected_rate_min_requests" {
   description = "Requests in 5 minutes below which the rejected rate is not judged (one probe must not read as 100 %)."
   type        = number
   default     = 10
+}
+
+variable "backfill_provider" {
+  description = "The provider whose API `outboxctl backfill` reads for this source (stripe or github); null: the alarms name both."
+  type        = string
+  default     = null
 }

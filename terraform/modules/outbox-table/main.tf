@@ -49,7 +49,7 @@ resource "aws_dynamodb_table" "outbox" {
   # Sparse: unsent_key ("pending#<source>#<shard>" / "parked#<source>#<shard>") exists only on unsent rows.
   # hash_key/range_key, not key_schema: the provider deprecated them in 6.29 for key_schema blocks, which
   # had a perpetual diff on a range-keyed index and an index removal that dropped every index until later
-  # 6.3x releases. They work over the whole range these files target (>= 6.28, < 7.0) and leave an existing
+  # 6.3x releases. They work over the whole range these files target (>= 6.29, < 7.0) and leave an existing
   # table untouched; `terraform plan` shows the deprecation warning. Move to key_schema with provider 7.
   global_secondary_index {
     name            = "unsent-index"
@@ -92,4 +92,10 @@ resource "aws_dynamodb_table" "outbox" {
   }
 
   tags = var.tags
+
+  # The table holds every event not yet on a queue: a plan that would delete or replace it (a lowered
+  # warm throughput, a changed key schema) fails here instead. Tearing down on purpose: docs/deploy.md.
+  lifecycle {
+    prevent_destroy = true
+  }
 }

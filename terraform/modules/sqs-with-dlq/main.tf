@@ -34,6 +34,51 @@ resource "aws_sqs_queue_redrive_allow_policy" "dlq" {
   })
 }
 
+# Who may send: the main queue takes messages only from sender_arns (the deployment's functions and
+# the on-call repair roles), so a message on it is known to come from the pipeline; nothing sends to the
+# DLQ (SQS moves a message there itself, after maxReceiveCount receives). Deny statements: an identity
+# policy elsewhere in the account that allows sqs:SendMessage on "*" cannot override them.
+data "aws_iam_policy_document" "main" {
+  statement {
+    sid       = "OnlyThePipelineSends"
+    effect    = "Deny"
+    actions   = ["sqs:SendMessage"]
+    resources = [aws_sqs_queue.main.arn]
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+    condition {
+      test     = "ArnNotEquals"
+      variable = "aws:PrincipalArn"
+      values   = var.sender_arns
+    }
+  }
+}
+
+data "aws_iam_policy_document" "dlq" {
+  statement {
+    sid       = "NobodySendsToTheDlq"
+    effect    = "Deny"
+    actions   = ["sqs:SendMessage"]
+    resources = [aws_sqs_queue.dlq.arn]
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+  }
+}
+
+resource "aws_sqs_queue_policy" "main" {
+  queue_url = aws_sqs_queue.main.id
+  policy    = data.aws_iam_policy_document.main.json
+}
+
+resource "aws_sqs_queue_policy" "dlq" {
+  queue_url = aws_sqs_queue.dlq.id
+  policy    = data.aws_iam_policy_document.dlq.json
+}
+
 # One entry per alarm, named "<var.name>-<name>"; an entry sets only what differs from alarm_defaults.
 # The list order is the order of output alarm_arns.
 locals {
@@ -86,6 +131,13 @@ resource "aws_cloudwatch_metric_alarm" "this" {
   alarm_actions       = [var.alarm_topic_arn]
   ok_actions          = [var.alarm_topic_arn]
   tags                = var.tags
+
+  lifecycle {
+    precondition {
+      condition     = length(each.value.description) <= 1024
+      error_message = "The description of alarm ${var.name}-${each.key} is ${length(each.value.description)} characters, over CloudWatch's 1,024: shorten runbook_url or outboxctl_command."
+    }
+  }
 }
 
 # The alarms were single resources before: move their state instead of destroying and recreating them.

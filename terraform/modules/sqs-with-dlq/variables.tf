@@ -79,3 +79,13 @@ variable "outboxctl_dlq" {
   type        = string
   default     = "dlq"
 }
+
+variable "sender_arns" {
+  description = "IAM principals (role ARNs) that may send to the main queue: the functions that write to it and the on-call repair roles. Every other principal is denied sqs:SendMessage by the queue's policy."
+  type        = list(string)
+
+  validation {
+    condition     = length(var.sender_arns) > 0
+    error_message = "sender_arns must name at least the functions that send to the queue."
+  }
+}

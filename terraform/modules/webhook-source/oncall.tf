@@ -1,6 +1,7 @@
-# On-call policies for outboxctl: exactly the actions of OUTBOXCTL_READ_ONLY_IAM_ACTIONS and
-# OUTBOXCTL_IAM_ACTIONS (outboxctl/src/lib.rs; tests/infra checks both), each on exactly its resource.
-# Attach the read-only one to everyone on call and the repair one to whoever may change rows and queues.
+# On-call policies for outboxctl against this source: exactly the actions of OUTBOXCTL_READ_ONLY_IAM_ACTIONS
+# and OUTBOXCTL_IAM_ACTIONS (outboxctl/src/lib.rs; tests/infra checks both), each on exactly its resource,
+# rows of this source only where IAM can tell rows apart. Attach the read-only one to everyone on call and
+# the repair one to whoever may change rows and queues (and name those roles in queue_sender_arns).
 
 data "aws_iam_policy_document" "outboxctl_read_only" {
   statement {
@@ -9,20 +10,32 @@ data "aws_iam_policy_document" "outboxctl_read_only" {
     resources = [module.ingress.function_arn, "${module.ingress.function_arn}:*"]
   }
   statement {
+    # KEYS_ONLY index: keys, never a body; outboxctl queries this source's keys.
     sid       = "UnsentIndexQuery"
     actions   = ["dynamodb:Query"]
-    resources = [module.outbox.unsent_index_arn]
+    resources = [var.shared.unsent_index_arn]
   }
   statement {
-    # Scan only for `replay --dry-run` (sent rows are not in the index).
     sid       = "OutboxRead"
-    actions   = ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Scan"]
-    resources = [module.outbox.table_arn]
+    actions   = ["dynamodb:GetItem", "dynamodb:BatchGetItem"]
+    resources = [var.shared.table_arn]
+    condition {
+      test     = "ForAllValues:StringLike"
+      variable = "dynamodb:LeadingKeys"
+      values   = ["${var.source_name}:*"]
+    }
+  }
+  statement {
+    # Only `replay --dry-run` scans (sent rows are not in the index). A Scan names no key, so IAM cannot
+    # limit it to this source's rows: it reads the whole shared table (outboxctl keeps this source's).
+    sid       = "OutboxScan"
+    actions   = ["dynamodb:Scan"]
+    resources = [var.shared.table_arn]
   }
   statement {
     sid       = "OutboxKeyRead"
     actions   = ["kms:Decrypt"]
-    resources = [module.outbox.kms_key_arn]
+    resources = [var.shared.table_kms_key_arn]
     condition {
       test     = "StringEquals"
       variable = "kms:ViaService"
@@ -50,7 +63,7 @@ data "aws_iam_policy_document" "outboxctl_read_only" {
   statement {
     sid       = "LargeBodyKeyRead"
     actions   = ["kms:Decrypt"]
-    resources = [module.outbox.kms_key_arn]
+    resources = [var.shared.table_kms_key_arn]
     condition {
       test     = "StringEquals"
       variable = "kms:ViaService"
@@ -66,12 +79,17 @@ data "aws_iam_policy_document" "outboxctl_repair" {
     # backfill records an event the provider's API returned (a conditional PutItem of a new row).
     sid       = "OutboxRepair"
     actions   = ["dynamodb:UpdateItem", "dynamodb:PutItem"]
-    resources = [module.outbox.table_arn]
+    resources = [var.shared.table_arn]
+    condition {
+      test     = "ForAllValues:StringLike"
+      variable = "dynamodb:LeadingKeys"
+      values   = ["${var.source_name}:*"]
+    }
   }
   statement {
     sid       = "OutboxKeyWrite"
     actions   = ["kms:GenerateDataKey"]
-    resources = [module.outbox.kms_key_arn]
+    resources = [var.shared.table_kms_key_arn]
     condition {
       test     = "StringEquals"
       variable = "kms:ViaService"
@@ -80,6 +98,7 @@ data "aws_iam_policy_document" "outboxctl_repair" {
   }
   statement {
     # resend and replay send each row to the queue it was routed to (ROUTES), the redrive to the main one.
+    # The queues' policies admit the roles in queue_sender_arns.
     sid       = "QueueSend"
     actions   = ["sqs:SendMessage"]
     resources = local.queue_arns
@@ -99,7 +118,7 @@ data "aws_iam_policy_document" "outboxctl_repair" {
   statement {
     sid       = "LargeBodyKeyWrite"
     actions   = ["kms:GenerateDataKey"]
-    resources = [module.outbox.kms_key_arn]
+    resources = [var.shared.table_kms_key_arn]
     condition {
       test     = "StringEquals"
       variable = "kms:ViaService"
@@ -120,39 +139,57 @@ data "aws_iam_policy_document" "outboxctl_repair" {
   statement {
     sid       = "SendTestSecretKey"
     actions   = ["kms:Decrypt"]
-    resources = [module.secret.kms_key_arn]
+    resources = [var.shared.secrets_kms_key_arn]
     condition {
       test     = "StringEquals"
       variable = "kms:ViaService"
       values   = ["ssm.${local.region}.amazonaws.com"]
     }
-  }
-  statement {
-    # backfill calls the provider's API with this credential; no function may read it.
-    sid       = "BackfillCredential"
-    actions   = ["ssm:GetParameter"]
-    resources = [module.backfill_credential.parameter_arn]
-  }
-  statement {
-    sid       = "BackfillCredentialKey"
-    actions   = ["kms:Decrypt"]
-    resources = [module.backfill_credential.kms_key_arn]
     condition {
       test     = "StringEquals"
-      variable = "kms:ViaService"
-      values   = ["ssm.${local.region}.amazonaws.com"]
+      variable = "kms:EncryptionContext:PARAMETER_ARN"
+      values   = [module.secret.parameter_arn]
+    }
+  }
+  dynamic "statement" {
+    # backfill calls the provider's API with this credential; no function may read it.
+    for_each = module.backfill_credential
+    content {
+      sid       = "BackfillCredential"
+      actions   = ["ssm:GetParameter"]
+      resources = [statement.value.parameter_arn]
+    }
+  }
+  dynamic "statement" {
+    for_each = module.backfill_credential
+    content {
+      sid       = "BackfillCredentialKey"
+      actions   = ["kms:Decrypt"]
+      resources = [var.shared.secrets_kms_key_arn]
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = ["ssm.${local.region}.amazonaws.com"]
+      }
+      condition {
+        test     = "StringEquals"
+        variable = "kms:EncryptionContext:PARAMETER_ARN"
+        values   = [statement.value.parameter_arn]
+      }
     }
   }
 }
 
 resource "aws_iam_policy" "outboxctl_read_only" {
   name        = "${var.name}-outboxctl-read-only"
-  description = "On-call, read-only: outboxctl status, list, show, dlq list/show, replay --dry-run."
+  description = "On-call, read-only, source ${var.source_name}: outboxctl status, list, show, dlq list/show, replay --dry-run."
   policy      = data.aws_iam_policy_document.outboxctl_read_only.json
+  tags        = var.tags
 }
 
 resource "aws_iam_policy" "outboxctl_repair" {
   name        = "${var.name}-outboxctl-repair"
-  description = "On-call, repair: everything read-only allows, plus outboxctl resend, park, discard, replay, dlq redrive, send-test and backfill."
+  description = "On-call, repair, source ${var.source_name}: everything read-only allows, plus outboxctl resend, park, discard, replay, dlq redrive, send-test and backfill."
   policy      = data.aws_iam_policy_document.outboxctl_repair.json
+  tags        = var.tags
 }
