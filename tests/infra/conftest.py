@@ -16,6 +16,8 @@ ROOT = Path(__file__).resolve().parents[2]
 TERRAFORM = ROOT / "terraform"
 EXAMPLE = TERRAFORM / "examples" / "webhook-ingress"
 MODULES = TERRAFORM / "modules"
+# Where one source's functions, queues and policies are declared (the example root calls it per source).
+SOURCE = MODULES / "webhook-source"
 
 _OPTS = hcl2.SerializationOptions(strip_string_quotes=True, explicit_blocks=False)
 
@@ -178,6 +180,13 @@ def _substitute_each(value, key, item):
 
 @pytest.fixture(scope="session")
 def example():
+    """modules/webhook-source: one source's functions, environment, IAM, queues and on-call policies."""
+    return TfDir(SOURCE)
+
+
+@pytest.fixture(scope="session")
+def root():
+    """terraform/examples/webhook-ingress: the deployment (shared pieces, a source per map entry, CI)."""
     return TfDir(EXAMPLE)
 
 

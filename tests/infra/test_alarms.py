@@ -17,8 +17,12 @@ REQUIRED = [
 
 
 def alarms(modules, name):
-    """Every alarm instance of modules/NAME by address (for_each instances resolved: `this["dlq-not-empty"]`)."""
-    return modules[name].instances("aws_cloudwatch_metric_alarm")
+    """Every alarm instance of modules/NAME by address (for_each instances resolved: `this["dlq-not-empty"]`),
+    descriptions kept in locals resolved."""
+    found = modules[name].instances("aws_cloudwatch_metric_alarm")
+    for a in found.values():
+        a["alarm_description"] = modules[name].resolve(a["alarm_description"])
+    return found
 
 
 @pytest.mark.parametrize("module,namespace,metric,dimension", REQUIRED, ids=[r[2] for r in REQUIRED])
@@ -73,11 +77,12 @@ def test_a_burst_of_rejections_alarms(modules):
 
 def test_both_functions_get_lambda_alarms(example):
     # The lambda module creates the Errors/Throttles alarms: the sweeper's Errors alarm is one of them.
+    # Every source's alarms go to the deployment's one topic.
     for fn in ("ingress", "sweeper"):
-        assert example.modules[fn]["source"] == "../../modules/lambda"
-        assert example.modules[fn]["alarm_topic_arn"] == "${module.alarm_topic.topic_arn}"
-    assert example.modules["queue"]["alarm_topic_arn"] == "${module.alarm_topic.topic_arn}"
-    assert example.modules["monitoring"]["alarm_topic_arn"] == "${module.alarm_topic.topic_arn}"
+        assert example.modules[fn]["source"] == "../lambda"
+        assert example.modules[fn]["alarm_topic_arn"] == "${var.shared.alarm_topic_arn}"
+    for call in ("queue", "routed_queue", "monitoring"):
+        assert example.modules[call]["alarm_topic_arn"] == "${var.shared.alarm_topic_arn}", call
 
 
 def test_every_alarm_notifies_the_topic(modules):
@@ -91,7 +96,9 @@ def test_alarm_topic_is_encrypted(modules):
     assert topic["kms_master_key_id"] == "${aws_kms_key.topic.arn}"
 
 
-def test_metrics_namespace_default(example, modules):
+def test_metrics_namespace_default(example, modules, root):
+    assert root.var_default("metrics_namespace") == "WebhookIngress"
+    assert root.modules["source"]["metrics_namespace"] == "${var.metrics_namespace}"
     assert example.var_default("metrics_namespace") == "WebhookIngress"
     assert modules["monitoring"].var_default("metrics_namespace") == "WebhookIngress"
     assert example.modules["monitoring"]["metrics_namespace"] == "${var.metrics_namespace}"
@@ -141,8 +148,9 @@ def test_every_alarm_names_its_runbook_section_and_first_outboxctl_command(modul
         assert wanted <= anchors, f"modules/{module} {name}: runbook has no section {sorted(wanted - anchors)}"
 
 
-def test_the_example_points_every_alarm_at_outboxctl_of_its_ingress(example):
-    assert example.locals["outboxctl"] == "outboxctl --function ${var.name}-ingress:current"
+def test_each_source_points_every_alarm_at_outboxctl_of_its_own_ingress(example):
+    assert example.locals["outboxctl"] == "outboxctl --function ${local.ingress_name}:current"
+    assert example.locals["ingress_name"] == "${var.name}-ingress"
     for call in ("ingress", "sweeper", "queue", "monitoring"):
         assert example.modules[call]["outboxctl_command"] == "${local.outboxctl}", call
     # A routed queue's DLQ alarm names the route, so its first command reaches that DLQ.
@@ -153,7 +161,7 @@ def test_the_example_points_every_alarm_at_outboxctl_of_its_ingress(example):
     assert example.modules["sweeper"]["runbook_section"] == "sweeper"
 
 
-def test_slack_destination_is_optional_and_on_the_alarm_topic(example, modules):
+def test_slack_destination_is_optional_and_on_the_alarm_topic(modules):
     topic = modules["alarm-topic"]
     [slack] = topic.of_type("aws_chatbot_slack_channel_configuration").values()
     assert slack["count"] == "${local.slack}"
@@ -161,5 +169,32 @@ def test_slack_destination_is_optional_and_on_the_alarm_topic(example, modules):
     assert slack["slack_team_id"] == "${var.slack_workspace_id}"
     assert slack["slack_channel_id"] == "${var.slack_channel_id}"
     assert topic.var_default("slack_channel_id") is None and topic.var_default("slack_workspace_id") is None
-    call = example.modules["alarm_topic"]
+    call = modules["webhook-shared"].modules["alarm_topic"]
     assert (call["slack_workspace_id"], call["slack_channel_id"]) == ("${var.slack_workspace_id}", "${var.slack_channel_id}")
+
+
+def test_the_slack_channel_reads_this_deployment_s_alarms_and_graphs_only(modules):
+    """Not CloudWatchReadOnlyAccess (every log group of the account): the deployment's alarms, their
+    graphs; the same policy is the channel's guardrail; Chatbot assumes the role for this account only."""
+    topic = modules["alarm-topic"]
+    text = (ROOT / "terraform" / "modules" / "alarm-topic" / "main.tf").read_text(encoding="utf-8")
+    assert "policy/CloudWatchReadOnlyAccess" not in text
+    statements = topic.data[("aws_iam_policy_document", "chatbot")]["statement"]
+    actions = {a for st in statements for a in st["actions"]}
+    assert actions == {"cloudwatch:DescribeAlarms", "cloudwatch:DescribeAlarmHistory", "cloudwatch:GetMetricData",
+                       "cloudwatch:GetMetricWidgetImage"}
+    [alarms_statement] = [st for st in statements if st["sid"] == "DeploymentAlarms"]
+    assert alarms_statement["resources"][0].endswith(":alarm:${var.alarm_name_prefix}*")
+    [slack] = topic.of_type("aws_chatbot_slack_channel_configuration").values()
+    assert slack["guardrail_policy_arns"] == ["${aws_iam_policy.chatbot[0].arn}"]
+    assert topic.of_type("aws_iam_role_policy_attachment")["chatbot"]["policy_arn"] == "${aws_iam_policy.chatbot[0].arn}"
+    [assume] = topic.data[("aws_iam_policy_document", "chatbot_assume")]["statement"]
+    assert assume["condition"][0]["variable"] == "aws:SourceAccount"
+    assert modules["webhook-shared"].modules["alarm_topic"]["alarm_name_prefix"] == "${var.name}-"
+
+
+def test_cloudwatch_may_use_the_topic_key_for_this_account_s_alarms_only(modules):
+    text = (ROOT / "terraform" / "modules" / "alarm-topic" / "main.tf").read_text(encoding="utf-8")
+    grant = text[text.index('Sid       = "CloudWatchAlarmsPublish"'):text.index('resource "aws_kms_alias" "topic"')]
+    assert '"aws:SourceAccount" = data.aws_caller_identity.current.account_id' in grant
+    assert ':alarm:*"' in grant and '"aws:SourceArn"' in grant

@@ -57,28 +57,31 @@ def test_accepted_drop_is_an_optional_anomaly_band_alarm(modules, example):
     assert a["comparison_operator"] == "LessThanLowerThreshold"
     assert a["treat_missing_data"] == "breaching", "no accepted event at all is the deepest drop"
     call = example.modules["monitoring"]
-    assert call["accepted_anomaly_alarm"] == "${var.accepted_anomaly_alarm}"
-    assert call["rejected_rate_percent"] == "${var.rejected_rate_percent}"
+    assert call["accepted_anomaly_alarm"] == "${var.alarms.accepted_anomaly_alarm}"
+    assert call["rejected_rate_percent"] == "${var.alarms.rejected_rate_percent}"
+    assert example.variables["alarms"]["type"].count("accepted_anomaly_alarm = optional(bool, false)") == 1
 
 
 def test_both_alarms_point_at_the_backfill_and_are_in_the_alarm_widget(modules):
     monitoring = modules["monitoring"]
-    assert "backfill --provider stripe|github --since" in monitoring.locals["backfill_command"]
+    assert ('backfill --provider ${coalesce(var.backfill_provider, "stripe|github")} --since'
+            in monitoring.locals["backfill_command"])
+    assert modules["webhook-source"].modules["monitoring"]["backfill_provider"] == "${var.backfill_provider}"
     arns = monitoring.locals["alarm_arns"]
     assert "aws_cloudwatch_metric_alarm.rejected_rate.arn" in arns
     assert "aws_cloudwatch_metric_alarm.accepted_drop[*].arn" in arns
     for name in ("rejected_rate", "accepted_drop"):
-        description = alarm(modules, name)["alarm_description"]
+        description = modules["monitoring"].resolve(alarm(modules, name)["alarm_description"])
         assert "`${local.backfill_command} --yes`" in description, name
 
 
 def test_the_dashboard_shows_what_the_alarms_measure(modules):
-    text = (MONITORING / "dashboard.tf").read_text(encoding="utf-8")
+    text = (MONITORING / "band.tf").read_text(encoding="utf-8")
     for name in ("rejected_rate", "accepted_drop"):
         for q in queries(alarm(modules, name)).values():
             if "expression" in q:
                 assert q["expression"] in text, f"dashboard lacks {q['expression']}"
-    assert "local.detection_widgets" in text and "${local.backfill_command}" in text
+    assert "local.detail_widgets" in text and "${local.backfill_command}" in text
 
 
 def test_the_runbook_has_each_alarm_s_section_ending_at_the_backfill():
@@ -93,20 +96,25 @@ def test_the_runbook_has_each_alarm_s_section_ending_at_the_backfill():
     assert "--yes" in last_command, last_command
 
 
-def test_the_credential_parameter_is_read_by_the_repair_policy_only(example):
+def test_the_credential_parameter_is_read_by_the_repair_policy_only(example, root):
     call = example.modules["backfill_credential"]
-    assert call["source"] == "../../modules/secret-parameter"
-    assert call["name"] == '${coalesce(var.backfill_credential_parameter_name, "/${var.name}/backfill-credential")}'
-    assert example.outputs["backfill_credential_parameter"]["value"] == "${module.backfill_credential.parameter_name}"
-    # No file but oncall.tf's repair statements (and the output) names the credential: no function role,
-    # and not the read-only policy.
+    assert call["source"] == "../secret-parameter"
+    assert call["count"] == "${var.backfill_provider == null ? 0 : 1}"
+    assert call["name"] == "/${var.name}/backfill-credential"
+    assert example.outputs["backfill_credential_parameter"]["value"] == "${one(module.backfill_credential[*].parameter_name)}"
+    assert "s.backfill_credential_parameter" in root.outputs["backfill_credential_parameters"]["value"]
+    # No file but the source module's oncall.tf and outputs names the credential: no function role, and
+    # not the read-only policy. (The reconciler's place, reconciler.tf, only says how it will.)
     for tf in TERRAFORM.rglob("*.tf"):
         text = tf.read_text(encoding="utf-8")
-        if tf.name in ("oncall.tf", "outputs.tf"):
+        if tf.name in ("oncall.tf", "outputs.tf") or (tf.name == "main.tf" and tf.parent.name == "webhook-source"):
             continue
-        uses = [line for line in text.splitlines() if "module.backfill_credential" in line]
+        uses = [line for line in text.splitlines() if "module.backfill_credential" in line and not line.lstrip().startswith("#")]
         assert not uses, f"{tf.relative_to(ROOT)} uses the backfill credential: {uses}"
-    oncall = (TERRAFORM / "examples" / "webhook-ingress" / "oncall.tf").read_text(encoding="utf-8")
+    main = (TERRAFORM / "modules" / "webhook-source" / "main.tf").read_text(encoding="utf-8")
+    policies = main[main.index('module "ingress" {'):main.index('module "sweeper_schedule"')]
+    assert "backfill_credential" not in policies, "a function's policy names the backfill credential"
+    oncall = (TERRAFORM / "modules" / "webhook-source" / "oncall.tf").read_text(encoding="utf-8")
     read_only = oncall[oncall.index('"outboxctl_read_only" {'):oncall.index('"outboxctl_repair" {')]
     assert "backfill_credential" not in read_only
 

@@ -7,9 +7,13 @@ from conftest import ROOT
 DOC = (ROOT / "docs" / "deploy.md").read_text(encoding="utf-8")
 
 
-def _table_names(heading):
-    """The `code` names in the first column of the first table after heading."""
+def _table_names(heading, nth=0):
+    """The `code` names in the first column of the nth table after heading."""
     section = DOC[DOC.index(heading):]
+    for _ in range(nth):
+        start = section.index("\n| ")
+        section = section[start + 3:]
+        section = section[section.index("\n\n"):]
     table = []
     for line in section[section.index("\n| "):].splitlines()[1:]:
         if not line.startswith("|"):
@@ -19,10 +23,22 @@ def _table_names(heading):
     return {name for line in table for name in re.findall(r"`([A-Za-z0-9_]+)`", line.split("|")[1])}
 
 
-def test_every_example_variable_is_in_the_variables_table(example):
+def test_every_example_variable_is_in_the_variables_table(root):
     documented = _table_names("## 3. Create the infrastructure")
-    missing = set(example.variables) - documented
+    missing = set(root.variables) - documented
     assert not missing, f"docs/deploy.md section 3 lacks {sorted(missing)}"
+
+
+def test_every_field_of_a_source_entry_is_in_the_source_table(root):
+    fields = set(re.findall(r"^    (\w+)\s+= optional\(", root.variables["sources"]["type"], re.M))
+    fields |= set(re.findall(r"[{,]\s*(\w+) = optional\(", root.variables["sources"]["type"]))
+    top = {f for f in fields if f in ("name_prefix", "signature", "event", "routes", "settings", "alarms",
+                                       "backfill_provider", "adopt_existing_parameters", "ingress_memory_size",
+                                       "sweeper_memory_size", "ingress_reserved_concurrency")}
+    assert len(top) == 11, sorted(fields)
+    documented = _table_names("## 3. Create the infrastructure", nth=1)
+    missing = top - documented
+    assert not missing, f"docs/deploy.md section 3's source table lacks {sorted(missing)}"
 
 
 def test_every_templated_environment_variable_is_in_the_environment_table():
@@ -35,13 +51,14 @@ def test_every_templated_environment_variable_is_in_the_environment_table():
 
 
 def test_the_versions_named_are_the_files():
-    assert "`required_version = \">= 1.10.0, < 2.0.0\"`" in DOC
-    assert "`>= 6.28, < 7.0`" in DOC
+    assert "`required_version = \">= 1.11.0, < 2.0.0\"`" in DOC
+    assert "`>= 6.29, < 7.0`" in DOC
 
 
-def test_the_tfvars_example_sets_only_variables_the_example_has(example):
+def test_the_tfvars_example_sets_only_variables_the_example_has(root):
     import hcl2
     with open(ROOT / "terraform" / "examples" / "webhook-ingress" / "terraform.tfvars.example", encoding="utf-8") as f:
         values = {k: v for k, v in hcl2.load(f).items() if not k.startswith("__")}
-    assert {"region", "source_name"} <= set(values)
-    assert set(values) <= set(example.variables), sorted(set(values) - set(example.variables))
+    assert {"region", "sources"} <= set(values)
+    assert len(values["sources"]) >= 2, "the example deploys two sources"
+    assert set(values) <= set(root.variables), sorted(set(values) - set(root.variables))

@@ -80,7 +80,8 @@ def test_local_only_variables_are_not_deployed(fn, example):
 
 
 def test_lambroll_env_output_exports_every_templated_variable(example):
-    """`eval "$(terraform output -raw lambroll_env)"` must give lambroll everything the templates read."""
+    """Sourcing the parameter lambroll_env (what CI and docs/deploy.md eval) must give lambroll everything
+    the templates read."""
     exported = set(_lambroll_env_map(example))
     templated = set()
     for path in FUNCTION_JSON.values():
@@ -90,9 +91,10 @@ def test_lambroll_env_output_exports_every_templated_variable(example):
 
 def _lambroll_env_map(example):
     """The map output lambroll_env exports (`[for k, v in MAP : "export ..."]`), local references resolved."""
-    value = example.outputs["lambroll_env"]["value"]
+    value = example.locals["lambroll_env"]
+    assert example.outputs["lambroll_env"]["value"] == "${local.lambroll_env}"
     m = re.search(r"\[for k, v in (.*) : \"export \$\{k\}=", value, re.S)
-    assert m, f'output "lambroll_env" is not [for k, v in MAP : "export ${{k}}=..."]: {value!r}'
+    assert m, f'local "lambroll_env" is not [for k, v in MAP : "export ${{k}}=..."]: {value!r}'
     exported = example.resolve("${" + m.group(1) + "}")
-    assert isinstance(exported, dict), f"output lambroll_env: cannot resolve {m.group(1)!r}"
+    assert isinstance(exported, dict), f"local lambroll_env: cannot resolve {m.group(1)!r}"
     return exported

@@ -44,12 +44,13 @@ def _cross_variable_validations():
 
 @pytest.mark.parametrize("path", VERSIONS_FILES, ids=lambda p: str(p.relative_to(ROOT)))
 def test_every_versions_file_asks_for_the_terraform_the_files_need(path):
-    """A validation naming another variable needs 1.9, the S3 backend's use_lockfile 1.10."""
+    """A validation naming another variable needs 1.9, the S3 backend's use_lockfile 1.10, the write-only
+    value_wo of the secret parameters 1.11; provider 6.29 fixed the unsent-index's warm-throughput diff."""
     block = _terraform_block(path)
-    assert block["required_version"] == ">= 1.10.0, < 2.0.0"
-    assert block["required_providers"][0]["aws"]["version"] == ">= 6.28, < 7.0"
+    assert block["required_version"] == ">= 1.11.0, < 2.0.0"
+    assert block["required_providers"][0]["aws"]["version"] == ">= 6.29, < 7.0"
     assert _cross_variable_validations(), "the test lost what it guards"
-    assert _minimum(block["required_version"]) >= (1, 9, 0)
+    assert _minimum(block["required_version"]) >= (1, 11, 0)
 
 
 def terraform_parses(path):
@@ -90,19 +91,20 @@ def test_the_commented_backend_is_valid_hcl_once_uncommented(tmp_path):
     assert _minimum(_terraform_block(EXAMPLE / "versions.tf")["required_version"]) >= (1, 10, 0)
 
 
-def test_chatbot_is_pinned_to_a_region_with_its_api(example, modules):
+def test_chatbot_is_pinned_to_a_region_with_its_api(root, modules):
     topic = modules["alarm-topic"]
     [slack] = topic.of_type("aws_chatbot_slack_channel_configuration").values()
     assert slack["region"] == "${var.chatbot_region}"
     variable = topic.variables["chatbot_region"]
     assert variable["default"] in CHATBOT_REGIONS
     assert str(CHATBOT_REGIONS).replace("'", '"') in variable["validation"][0]["condition"]
-    assert example.locals["chatbot_regions"] == CHATBOT_REGIONS
-    call = example.modules["alarm_topic"]["chatbot_region"]
+    assert root.locals["chatbot_regions"] == CHATBOT_REGIONS
+    assert modules["webhook-shared"].modules["alarm_topic"]["chatbot_region"] == "${var.chatbot_region}"
+    call = root.modules["shared"]["chatbot_region"]
     assert call == '${coalesce(var.chatbot_region, contains(local.chatbot_regions, var.region) ? var.region : "us-east-2")}'
 
 
-def test_alarms_can_reach_email_and_https_destinations(example, modules):
+def test_alarms_can_reach_email_and_https_destinations(root, modules):
     topic = modules["alarm-topic"]
     subscriptions = topic.of_type("aws_sns_topic_subscription")
     assert subscriptions["email"]["protocol"] == "email"
@@ -113,11 +115,13 @@ def test_alarms_can_reach_email_and_https_destinations(example, modules):
         assert sub["topic_arn"] == "${aws_sns_topic.alarms.arn}"
     # Integration URLs hold a key: sensitive, and not used as for_each keys (Terraform refuses those).
     assert topic.variables["https_endpoints"]["sensitive"] is True
-    assert example.variables["alarm_https_endpoints"]["sensitive"] is True
-    call = example.modules["alarm_topic"]
+    assert root.variables["alarm_https_endpoints"]["sensitive"] is True
+    assert modules["webhook-shared"].variables["alarm_https_endpoints"]["sensitive"] is True
+    call = modules["webhook-shared"].modules["alarm_topic"]
     assert call["email_addresses"] == "${var.alarm_emails}"
     assert call["https_endpoints"] == "${var.alarm_https_endpoints}"
-    assert example.var_default("alarm_emails") == [] and example.var_default("alarm_https_endpoints") == []
+    assert root.modules["shared"]["alarm_emails"] == "${var.alarm_emails}"
+    assert root.var_default("alarm_emails") == [] and root.var_default("alarm_https_endpoints") == []
 
 
 def test_plan_says_when_no_alarm_reaches_anyone():
@@ -125,11 +129,13 @@ def test_plan_says_when_no_alarm_reaches_anyone():
     doc = load_tf_file(EXAMPLE / "main.tf")
     checks = {name: body for block in doc.get("check", []) for name, body in block.items()}
     [assertion] = checks["alarm_destination"]["assert"]
-    assert assertion["condition"] == "${length(module.alarm_topic.destinations) > 0}"
+    assert assertion["condition"] == "${length(module.shared.alarm_destinations) > 0}"
     assert "No alarm destination is configured" in assertion["error_message"]
     outputs = load_tf_file(EXAMPLE / "outputs.tf")["output"]
     [destinations] = [o["alarm_destinations"] for o in outputs if "alarm_destinations" in o]
     assert "none: alarms reach nobody" in destinations["value"]
+    [repair] = checks["oncall_can_repair"]["assert"]
+    assert repair["condition"] == "${length(var.oncall_repair_role_arns) > 0}"
     topic_locals = load_tf_file(MODULES / "alarm-topic" / "main.tf")["locals"]
     listed = next(block["destinations"] for block in topic_locals if "destinations" in block)
     for source in ("var.email_addresses", "var.https_endpoints", "local.slack"):

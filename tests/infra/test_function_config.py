@@ -60,12 +60,18 @@ def test_function_url_is_public_on_the_alias(modules, example):
     assert example.modules["sweeper"].get("create_function_url", False) is False
 
 
-def test_secret_value_is_left_to_the_operator(modules):
-    param = modules["secret-parameter"].of_type("aws_ssm_parameter")["secret"]
+def test_secret_value_is_left_to_the_operator(modules, example):
+    """Created once with a placeholder through the write-only value_wo, then never touched; under the shared
+    secrets key; or, adopted, not created at all."""
+    param = modules["secret-parameter"].of_type("aws_ssm_parameter")["this"]
     assert param["type"] == "SecureString"
-    assert param["key_id"] == "${aws_kms_key.secret.arn}"
-    assert param["lifecycle"][0]["ignore_changes"] == ["value"]
-    assert modules["secret-parameter"].of_type("aws_kms_key")["secret"]["enable_key_rotation"] is True
+    assert param["key_id"] == "${var.kms_key_arn}"
+    assert param["count"] == "${var.create ? 1 : 0}"
+    assert param["lifecycle"][0]["ignore_changes"] == "all"
+    call = example.modules["secret"]
+    assert call["kms_key_arn"] == "${var.shared.secrets_kms_key_arn}"
+    assert call["create"] == "${!var.adopt_existing_parameters}"
+    assert modules["webhook-shared"].of_type("aws_kms_key")["secrets"]["enable_key_rotation"] is True
 
 
 def test_log_groups_have_retention(modules):
@@ -74,7 +80,7 @@ def test_log_groups_have_retention(modules):
     assert group["retention_in_days"] == "${var.log_retention_days}"
 
 
-DASHBOARD_SECTIONS = ["Ingress Lambda", "Outbox", "Sweeper", "Queues", "DLQs"]
+DASHBOARD_FLOW = ["1. Ingress Lambda", "2. Ingress outcomes", "3. Outbox", "4. Sweeper", "5. Queues", "6. DLQs"]
 DASHBOARD_METRICS = [
     "Invocations", "Duration", "Errors", "Throttles", "Received", "Accepted", "Rejected", "Duplicate",
     "EnqueueDeferred", "OutboxWriteFailed", "Failed", "LatencyMs", "PendingCount", "OldestPendingAgeSeconds",
@@ -82,27 +88,37 @@ DASHBOARD_METRICS = [
     "ApproximateAgeOfOldestMessage", "ApproximateNumberOfMessagesNotVisible",
     "ApproximateNumberOfMessagesVisible", "Resent", "ResendFailed",
 ]
+BAND = ROOT / "terraform" / "modules" / "monitoring" / "band.tf"
 
 
-def test_dashboard_follows_the_data_flow():
-    """Ingress, outbox, the sweeper that drains it into the queues, the queues, their DLQs."""
-    text = (ROOT / "terraform" / "modules" / "monitoring" / "dashboard.tf").read_text(encoding="utf-8")
-    # From the widget list on: its first widget, then the sections (local.sections) with their metrics.
-    widgets = text[text.index("widgets = "):]
-    assert re.search(r'\{\s*type = "text", x = 0, y = 0', widgets), "the first widget is the architecture text"
-    positions = [widgets.index(f"## {i}. {s}") for i, s in enumerate(DASHBOARD_SECTIONS, start=1)]
+def test_each_source_s_band_follows_the_data_flow():
+    """A band per source: its header and alarms, then ingress, outbox, the sweeper that drains it into the
+    queues, the queues, their DLQs, left to right in one row."""
+    text = BAND.read_text(encoding="utf-8")
+    positions = [text.index(f'"{title}') for title in DASHBOARD_FLOW]
     assert positions == sorted(positions)
     for metric in DASHBOARD_METRICS:
-        assert f'"{metric}"' in widgets, f"dashboard lacks {metric}"
-    # Positions are computed from the sections above, whatever the number of routed queues.
-    assert "section_y[n]" in widgets and re.search(r"section_y\s*=", widgets)
+        assert f'"{metric}"' in text, f"dashboard band lacks {metric}"
+    assert re.search(r'type = "metric", x = 4 \* i, y = 5, width = 4, height = 6', text), "the flow is one row of six"
+    assert re.search(r'\{ type = "text", x = 0, y = 0,', text), "the band starts with its header"
 
 
-def test_dashboard_shows_every_routed_queue_and_its_dlq(modules, example):
-    text = (ROOT / "terraform" / "modules" / "monitoring" / "dashboard.tf").read_text(encoding="utf-8")
+def test_the_band_shows_every_routed_queue_and_its_dlq(modules, example):
+    text = BAND.read_text(encoding="utf-8")
     assert "for q in var.routed_queues" in text
-    assert text.count("rows = [for q in local.queues") == 2, "one row per queue in Queues and in DLQs"
+    for lines in ("queue_lines", "dlq_lines"):
+        assert re.search(lines + r" = \[for p in setproduct\(range\(length\(local.queues\)\)", text), lines
     call = example.modules["monitoring"]["routed_queues"]
     assert call.startswith("${[for r in var.routes : {"), call
     for field in ("queue_name = module.routed_queue[r.name].queue_name", "dlq_name = module.routed_queue[r.name].dlq_name"):
         assert field in call
+
+
+def test_one_dashboard_stacks_a_band_per_source(root, modules):
+    dashboard = modules["dashboard"]
+    assert "merge(w, { y = w.y + local.band_y[i] })" in (ROOT / "terraform" / "modules" / "dashboard" / "main.tf").read_text()
+    assert root.modules["dashboard"]["bands"] == "${[for key in keys(var.sources) : module.source[key].dashboard_band]}"
+    assert len(dashboard.of_type("aws_cloudwatch_dashboard")) == 1
+    height = modules["monitoring"].outputs["dashboard_band_height"]["value"]
+    # The band's widgets end where its declared height says (header 5, flow 6, detail 6).
+    assert height == 5 + 6 + 6

@@ -1,5 +1,8 @@
 """Least privilege: each function's role allows exactly the actions its code calls (IAM_ACTIONS), each on
-exactly its resource, plus the documented extras that AWS services use on the function's behalf."""
+exactly its resource, plus the documented extras that AWS services use on the function's behalf; and the
+sources sharing one table stay apart: every row a role reads or writes starts with its own `<source>:`,
+its secret key grant names its own parameter, its bodies are under its own keys, its queues admit only
+its own functions and the on-call repair roles."""
 import re
 
 import pytest
@@ -12,13 +15,17 @@ LIB_RS = {"ingress": ROOT / "ingress" / "src" / "lib.rs", "sweeper": ROOT / "swe
 # its behalf: KMS through SSM (SecureString) and DynamoDB (table CMK), and the Lambda service writing logs.
 EXTRAS = {"kms:Decrypt", "kms:GenerateDataKey", "logs:CreateLogStream", "logs:PutLogEvents"}
 
-TABLE = "${module.outbox.table_arn}"
-INDEX = "${module.outbox.unsent_index_arn}"
+TABLE = "${var.shared.table_arn}"
+INDEX = "${var.shared.unsent_index_arn}"
 # The main queue and every routed queue (ROUTES), and nothing else: test_queue_actions_cover_exactly_the_routed_queues.
 QUEUES = "${concat([module.queue.queue_arn], [for r in var.routes : module.routed_queue[r.name].queue_arn])}"
 PARAMETER = "${module.secret.parameter_arn}"
-# The large-body bucket's (prefixed) objects, never the bucket itself.
-LARGE_BODY_OBJECTS = "${module.large_bodies.bucket_arn}/${var.large_body_prefix}*"
+# The large-body bucket's objects of this source (its keys start with `<prefix><source>:`), never the bucket.
+LARGE_BODY_OBJECTS = "${var.shared.large_body_bucket_arn}/${var.settings.large_body_prefix}${var.source_name}:*"
+# A row of this source: the table's hash key is `<source>:<event id>` (shared/src/primitives.rs outbox_key).
+OWN_ROWS = {"test": "ForAllValues:StringLike", "variable": "dynamodb:LeadingKeys", "values": ["${var.source_name}:*"]}
+# Calls that name no item: nothing to condition on.
+KEYLESS = {"dynamodb:DescribeTable", "dynamodb:Query"}
 RESOURCE_OF = {
     "dynamodb:PutItem": TABLE,
     "dynamodb:UpdateItem": TABLE,
@@ -33,8 +40,8 @@ RESOURCE_OF = {
     "s3:GetObject": LARGE_BODY_OBJECTS,
 }
 # The bodies in S3 are encrypted with the table's key.
-KMS_KEY_VIA = {"ssm": "${module.secret.kms_key_arn}", "dynamodb": "${module.outbox.kms_key_arn}",
-               "s3": "${module.outbox.kms_key_arn}"}
+KMS_KEY_VIA = {"ssm": "${var.shared.secrets_kms_key_arn}", "dynamodb": "${var.shared.table_kms_key_arn}",
+               "s3": "${var.shared.table_kms_key_arn}"}
 
 FUNCTIONS = ["ingress", "sweeper"]
 
@@ -75,12 +82,18 @@ def test_each_action_on_exactly_its_resource(fn, example):
                 assert set(s["actions"]) <= {"kms:Decrypt", "kms:GenerateDataKey"}
                 if service == "ssm":
                     assert s["actions"] == ["kms:Decrypt"], "the secret's key needs kms:Decrypt only"
+                    # The shared secrets key decrypts this source's own parameter only.
+                    context = [c for c in conditions if c["variable"] == "kms:EncryptionContext:PARAMETER_ARN"]
+                    assert context == [{"test": "StringEquals", "variable": "kms:EncryptionContext:PARAMETER_ARN",
+                                        "values": [PARAMETER]}], f"{fn} {s['sid']}: {conditions}"
             else:
                 assert action in RESOURCE_OF, f"{fn}: unexpected action {action}"
                 expected = RESOURCE_OF[action]
                 # The queue list is one expression (a list already); every other resource is a single ARN.
                 expected = expected if expected == QUEUES else [expected]
                 assert s["resources"] == expected, f"{fn} {action}: on {s['resources']}"
+                if action.startswith("dynamodb:") and action not in KEYLESS:
+                    assert s.get("conditions") == [OWN_ROWS], f"{fn} {action}: not limited to this source's rows"
 
 
 def test_the_ingress_reads_the_secret_through_ssm_and_the_sweeper_does_not(example):
@@ -110,6 +123,13 @@ def test_scheduler_role_may_only_invoke_the_sweeper(example, modules):
     [role_policy] = schedule.of_type("aws_iam_role_policy").values()
     assert role_policy["policy"] == "${data.aws_iam_policy_document.invoke.json}"
     call = example.modules["sweeper_schedule"]
+    # Lambda's own retries of the schedule's asynchronous invocation: none, and no event older than a minute.
+    assert example.modules["sweeper"]["async_invoke"] == {"maximum_retry_attempts": 0, "maximum_event_age_in_seconds": 60}
+    [config] = modules["lambda"].of_type("aws_lambda_function_event_invoke_config").values()
+    assert config["qualifier"] == "${aws_lambda_alias.this.name}"
+    assert config["maximum_retry_attempts"] == "${var.async_invoke.maximum_retry_attempts}"
+    assert config["maximum_event_age_in_seconds"] == "${var.async_invoke.maximum_event_age_in_seconds}"
+    assert "async_invoke" not in example.modules["ingress"]
     assert call["function_arn"] == "${module.sweeper.alias_arn}"
     assert call["schedule_expression"] == "rate(1 minute)"
     [target] = schedule.of_type("aws_scheduler_schedule")["this"]["target"]
@@ -122,7 +142,7 @@ def test_queue_actions_cover_exactly_the_routed_queues(example):
     anywhere no route points."""
     routed = example.modules["routed_queue"]
     assert routed["for_each"] == "${{for r in var.routes : r.name => r}}"
-    assert routed["source"] == "../../modules/sqs-with-dlq"
+    assert routed["source"] == "../sqs-with-dlq"
     assert routed["fifo"] == "${each.value.fifo}"
     routes_json = example.locals["routes_json"]
     assert routes_json.startswith("${jsonencode([for r in var.routes : {"), routes_json
@@ -132,6 +152,41 @@ def test_queue_actions_cover_exactly_the_routed_queues(example):
         assert example.environment(fn)["ROUTES"] == routes_json
         sends = [s for s in statements(example, fn) if "sqs:SendMessage" in s["actions"]]
         assert [s["resources"] for s in sends] == [QUEUES], f"{fn}: SendMessage on {sends}"
+
+
+def test_the_queues_admit_only_the_functions_and_the_on_call_repair_roles(example, modules):
+    """Each queue's policy denies sqs:SendMessage to every principal but the source's two functions and the
+    roles in queue_sender_arns; its DLQ's to everyone (SQS itself moves messages there)."""
+    queue = modules["sqs-with-dlq"]
+    main = queue.data[("aws_iam_policy_document", "main")]["statement"]
+    [deny] = main if isinstance(main, list) else [main]
+    assert (deny["effect"], deny["actions"], deny["resources"]) == ("Deny", ["sqs:SendMessage"], ["${aws_sqs_queue.main.arn}"])
+    assert deny["principals"] == [{"type": "*", "identifiers": ["*"]}]
+    assert deny["condition"] == [{"test": "ArnNotEquals", "variable": "aws:PrincipalArn", "values": "${var.sender_arns}"}]
+    dlq = queue.data[("aws_iam_policy_document", "dlq")]["statement"]
+    [deny_all] = dlq if isinstance(dlq, list) else [dlq]
+    assert (deny_all["effect"], deny_all["actions"], deny_all["resources"]) == ("Deny", ["sqs:SendMessage"], ["${aws_sqs_queue.dlq.arn}"])
+    assert "condition" not in deny_all
+    policies = queue.of_type("aws_sqs_queue_policy")
+    assert policies["main"]["queue_url"] == "${aws_sqs_queue.main.id}"
+    assert policies["dlq"]["queue_url"] == "${aws_sqs_queue.dlq.id}"
+    assert example.locals["queue_senders"] == (
+        "${concat([module.ingress.role_arn, module.sweeper.role_arn], var.queue_sender_arns)}")
+    for call in ("queue", "routed_queue"):
+        assert example.modules[call]["sender_arns"] == "${local.queue_senders}", call
+
+
+def test_the_sources_stay_apart_in_the_shared_table(example):
+    """Rows: every item call of both functions is conditioned on `<source>:*`; the index Query is not (a
+    KEYS_ONLY index returns no body); the key the rows are named by is the code's."""
+    text = (ROOT / "shared" / "src" / "primitives.rs").read_text(encoding="utf-8")
+    assert 'format!("{source}:{event_id}")' in text, "the outbox key is no longer <source>:<event id>"
+    for fn in FUNCTIONS:
+        item_calls = [s for s in statements(example, fn)
+                      if any(a.startswith("dynamodb:") and a not in KEYLESS for a in s["actions"])]
+        assert item_calls and all(s["conditions"] == [OWN_ROWS] for s in item_calls), fn
+    table = (ROOT / "terraform" / "modules" / "outbox-table" / "main.tf").read_text(encoding="utf-8")
+    assert 'projection_type = "KEYS_ONLY"' in table
 
 
 @pytest.mark.parametrize("fn", FUNCTIONS)
@@ -149,13 +204,14 @@ def test_large_body_actions_are_exactly_the_codes_and_on_the_bucket_objects_only
     assert [set(s["actions"]) for s in via_s3] == [{"kms:Decrypt", "kms:GenerateDataKey"}], f"{fn}: {via_s3}"
 
 
-def test_the_bucket_expires_only_sent_bodies_and_outlives_every_message(example, modules):
+def test_the_bucket_expires_only_sent_bodies_and_outlives_every_message(root, modules):
     """The lifecycle rule expires objects tagged sent only (the tag the code writes after the mark), after
-    the row's retention plus the main queue's and the DLQ's retention; the bucket is KMS-encrypted with the
-    stack's key, private, and TLS-only; the functions get its name and key."""
+    the longest row retention plus the longest queue and DLQ retention of any source; the bucket is
+    KMS-encrypted with the table's key, private, and TLS-only; every source gets its name and key."""
     text = (ROOT / "shared" / "src" / "large_body.rs").read_text(encoding="utf-8")
     tag = re.search(r'pub const STATE_TAG: &str = "([^"]+)"', text).group(1)
     sent = re.search(r'pub const STATE_SENT: &str = "([^"]+)"', text).group(1)
+    assert re.search(r'format!\("\{prefix\}\{outbox_key\}/\{body_sha256\}"\)', text), "object keys no longer start with the outbox key"
     bucket = modules["large-body-bucket"]
     [lifecycle] = bucket.of_type("aws_s3_bucket_lifecycle_configuration").values()
     [expire] = [r for r in lifecycle["rule"] if r.get("expiration")]
@@ -170,14 +226,15 @@ def test_the_bucket_expires_only_sent_bodies_and_outlives_every_message(example,
     [tls] = bucket.data[("aws_iam_policy_document", "tls_only")]["statement"]
     assert tls["effect"] == "Deny" and tls["condition"][0]["variable"] == "aws:SecureTransport"
     assert tls["condition"][0]["values"] == ["false"]
-    call = example.modules["large_bodies"]
+    call = modules["webhook-shared"].modules["large_bodies"]
     assert call["kms_key_arn"] == "${module.outbox.kms_key_arn}"
-    assert call["expire_sent_after_days"] == "${local.large_body_expiry_days}"
-    expiry = example.locals["large_body_expiry_days"]
-    for part in ("var.retention_days", "module.queue.message_retention_seconds",
-                 "module.queue.dlq_message_retention_seconds"):
+    assert call["expire_sent_after_days"] == "${var.large_body_expire_after_days}"
+    expiry = root.locals["large_body_expiry_days"]
+    for part in ("s.retention.retention_days", "s.retention.max_queue_seconds", "s.retention.max_dlq_queue_seconds"):
         assert part in expiry, expiry
+    assert root.modules["shared"]["large_body_expire_after_days"] == "${local.large_body_expiry_days}"
+    source = modules["webhook-source"]
     for fn in FUNCTIONS:
-        env = example.environment(fn)
-        assert env["LARGE_BODY_BUCKET"] == "${module.large_bodies.bucket_name}"
-        assert env["LARGE_BODY_KMS_KEY"] == "${module.outbox.kms_key_arn}"
+        env = source.environment(fn)
+        assert env["LARGE_BODY_BUCKET"] == "${var.shared.large_body_bucket_name}"
+        assert env["LARGE_BODY_KMS_KEY"] == "${var.shared.table_kms_key_arn}"

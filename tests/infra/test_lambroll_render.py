@@ -80,7 +80,7 @@ VALUES = {
 
 
 def shell_export(name, value):
-    """One line of output lambroll_env: `export K='V'` with `'` written as `'\\''` (outputs.tf)."""
+    """One line of lambroll_env: `export K='V'` with `'` written as `'\\''` (modules/webhook-source)."""
     return "export %s='%s'" % (name, value.replace("'", "'\\''"))
 
 
@@ -117,7 +117,7 @@ def test_the_values_cover_exactly_what_terraform_exports(example):
 
 
 def test_the_shell_quoting_is_the_outputs(example):
-    value = example.outputs["lambroll_env"]["value"]
+    value = example.locals["lambroll_env"]
     assert value.endswith(''' : "export ${k}='${replace(v, "'", "'\\\\''")}'"])}'''), value
 
 

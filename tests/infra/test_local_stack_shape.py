@@ -90,7 +90,7 @@ def test_local_bucket_expires_only_sent_bodies_like_the_code_tags_them(modules):
     assert (LS["RETENTION_DAYS"], expiry) == (14, 32)
 
 
-def test_the_deployed_stack_admits_the_bodies_the_local_stack_admits(example):
+def test_the_deployed_stack_admits_the_bodies_the_local_stack_admits(example, root):
     """make up (scripts/stack.sh) and the Terraform example default to the same MAX_BODY_BYTES, and both
     have the large-body bucket that makes a body that size admissible: a deployment answers 413 to no
     body that passes locally."""
@@ -100,7 +100,8 @@ def test_the_deployed_stack_admits_the_bodies_the_local_stack_admits(example):
     local = re.search(r"^MAX_BODY_BYTES=\$\{MAX_BODY_BYTES:-(\d+)\}$", stack, re.M)
     assert local, "scripts/stack.sh no longer defaults MAX_BODY_BYTES"
     assert re.search(r"^LARGE_BODY_BUCKET=\S", stack, re.M), "the local stack runs without a bucket"
-    assert example.var_default("max_body_bytes") == local.group(1)
+    assert f'max_body_bytes = optional(string, "{local.group(1)}")' in example.variables["settings"]["type"]
+    assert f'max_body_bytes = optional(string, "{local.group(1)}")' in root.variables["sources"]["type"]
     for fn in ("ingress", "sweeper"):
-        assert example.environment(fn)["LARGE_BODY_BUCKET"] == "${module.large_bodies.bucket_name}"
-    assert example.environment("ingress")["MAX_BODY_BYTES"] == "${var.max_body_bytes}"
+        assert example.environment(fn)["LARGE_BODY_BUCKET"] == "${var.shared.large_body_bucket_name}"
+    assert example.environment("ingress")["MAX_BODY_BYTES"] == "${var.settings.max_body_bytes}"

@@ -1,13 +1,14 @@
-"""The on-call policies (terraform/examples/webhook-ingress/oncall.tf) grant exactly what outboxctl calls:
-the read-only one OUTBOXCTL_READ_ONLY_IAM_ACTIONS, the repair one OUTBOXCTL_IAM_ACTIONS, each action on
-exactly its resource, KMS only through the service that needs it."""
+"""The on-call policies of each source (terraform/modules/webhook-source/oncall.tf) grant exactly what
+outboxctl calls: the read-only one OUTBOXCTL_READ_ONLY_IAM_ACTIONS, the repair one OUTBOXCTL_IAM_ACTIONS,
+each action on exactly its resource, rows of the source only where IAM can tell them apart, KMS only
+through the service that needs it, the shared secrets key for the source's own parameters only."""
 from conftest import ROOT, rust_str_array
 
 LIB_RS = ROOT / "outboxctl" / "src" / "lib.rs"
 KMS = {"kms:Decrypt", "kms:GenerateDataKey"}
 
 FUNCTION = ["${module.ingress.function_arn}", "${module.ingress.function_arn}:*"]
-TABLE = ["${module.outbox.table_arn}"]
+TABLE = ["${var.shared.table_arn}"]
 # Every queue and every DLQ, the routed ones (ROUTES) included: status, resend, replay and the DLQ
 # commands reach each of them.
 QUEUES = ["${local.queue_arns}"]
@@ -15,7 +16,7 @@ DLQS = ["${local.dlq_arns}"]
 RESOURCES_OF = {
     "lambda:GetFunctionConfiguration": FUNCTION,
     "lambda:GetFunctionUrlConfig": FUNCTION,
-    "dynamodb:Query": ["${module.outbox.unsent_index_arn}"],
+    "dynamodb:Query": ["${var.shared.unsent_index_arn}"],
     "dynamodb:GetItem": TABLE,
     "dynamodb:BatchGetItem": TABLE,
     "dynamodb:Scan": TABLE,
@@ -36,11 +37,14 @@ RESOURCES_OF = {
 # Statements whose action is granted on another resource than RESOURCES_OF's, by sid: backfill's own
 # credential, which only the repair policy may read.
 RESOURCES_OF_SID = {
-    "BackfillCredential": ["${module.backfill_credential.parameter_arn}"],
-    "BackfillCredentialKey": ["${module.backfill_credential.kms_key_arn}"],
+    "BackfillCredential": ["${statement.value.parameter_arn}"],
+    "BackfillCredentialKey": ["${var.shared.secrets_kms_key_arn}"],
 }
-KMS_KEY_VIA = {"ssm": "${module.secret.kms_key_arn}", "dynamodb": "${module.outbox.kms_key_arn}",
-               "s3": "${module.outbox.kms_key_arn}"}
+KMS_KEY_VIA = {"ssm": "${var.shared.secrets_kms_key_arn}", "dynamodb": "${var.shared.table_kms_key_arn}",
+               "s3": "${var.shared.table_kms_key_arn}"}
+# Item calls: limited to this source's rows (`<source>:*`); Scan and Query name no item.
+ITEM_CALLS = {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:UpdateItem", "dynamodb:PutItem"}
+OWN_ROWS = [{"test": "ForAllValues:StringLike", "variable": "dynamodb:LeadingKeys", "values": ["${var.source_name}:*"]}]
 
 
 def _list(value):
@@ -49,7 +53,10 @@ def _list(value):
 
 def statements(example, name):
     doc = example.data[("aws_iam_policy_document", name)]
-    found = _list(doc["statement"])
+    found = _list(doc.get("statement", []))
+    # dynamic "statement" blocks (the backfill credential's, one per credential): their content.
+    for dynamic in _list(doc.get("dynamic", [])):
+        found += _list(dynamic["statement"]["content"])
     for source in _list(doc.get("source_policy_documents", [])):
         found += statements(example, source.split(".")[2])
     return found
@@ -81,6 +88,9 @@ def test_each_action_on_exactly_its_resource(example):
             if s.get("sid") in RESOURCES_OF_SID:
                 assert name == "outboxctl_repair", f"{name} {s['sid']}: the backfill credential is repair-only"
                 assert _list(s["resources"]) == RESOURCES_OF_SID[s["sid"]], f"{name} {s['sid']}: {s['resources']}"
+                if s["sid"] == "BackfillCredentialKey":
+                    contexts = [c["values"] for c in _list(s["condition"]) if c["variable"] == "kms:EncryptionContext:PARAMETER_ARN"]
+                    assert contexts == [["${statement.value.parameter_arn}"]], f"{name}: the credential's key grant is not its own"
                 continue
             for action in s["actions"]:
                 if action in KMS:
@@ -89,8 +99,12 @@ def test_each_action_on_exactly_its_resource(example):
                     assert s["resources"] == [KMS_KEY_VIA[service]], f"{name} {s['sid']}: kms on the wrong key"
                     if service == "ssm":
                         assert s["actions"] == ["kms:Decrypt"]
+                        [context] = [c for c in _list(s["condition"]) if c["variable"] == "kms:EncryptionContext:PARAMETER_ARN"]
+                        assert context["values"] == ["${module.secret.parameter_arn}"], f"{name} {s['sid']}: {context}"
                 else:
                     assert sorted(_list(s["resources"])) == sorted(RESOURCES_OF[action]), f"{name} {action}: {s['resources']}"
+                    if action in ITEM_CALLS:
+                        assert _list(s.get("condition", [])) == OWN_ROWS, f"{name} {action}: not this source's rows only"
 
 
 def test_the_main_queue_is_never_received_from(example):
@@ -106,6 +120,8 @@ def test_the_dlq_list_is_every_queue_s_dlq(example):
         "${concat([module.queue.dlq_arn], [for r in var.routes : module.routed_queue[r.name].dlq_arn])}")
 
 
-def test_both_policies_are_outputs(example):
+def test_both_policies_are_outputs(example, root):
     assert example.outputs["outboxctl_read_only_policy_arn"]["value"] == "${aws_iam_policy.outboxctl_read_only.arn}"
     assert example.outputs["outboxctl_repair_policy_arn"]["value"] == "${aws_iam_policy.outboxctl_repair.arn}"
+    assert "s.outboxctl_repair_policy_arn" in root.outputs["outboxctl_repair_policy_arns"]["value"]
+    assert "s.outboxctl_read_only_policy_arn" in root.outputs["outboxctl_read_only_policy_arns"]["value"]
