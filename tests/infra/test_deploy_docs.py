@@ -62,3 +62,28 @@ def test_the_tfvars_example_sets_only_variables_the_example_has(root):
     assert {"region", "sources"} <= set(values)
     assert len(values["sources"]) >= 2, "the example deploys two sources"
     assert set(values) <= set(root.variables), sorted(set(values) - set(root.variables))
+
+
+def _deployer_row(service):
+    section = DOC[DOC.index("### The deployer's permissions"):DOC.index("## 2. Where each setting lives")]
+    [row] = [line for line in section.splitlines() if line.startswith(f"| {service} |")]
+    return row
+
+
+def test_the_deployer_may_do_what_the_first_apply_does():
+    """The calls a scoped deployer is refused on a first apply unless the table names them: DynamoDB's grant
+    on the table's key, the sweeper's invoke settings, the ingress's reserved concurrency, queue policies."""
+    assert "`CreateGrant`" in _deployer_row("KMS")
+    lambda_row = _deployer_row("Lambda")
+    for action in ("PutFunctionEventInvokeConfig", "GetFunctionEventInvokeConfig", "PutFunctionConcurrency"):
+        assert f"`{action}`" in lambda_row, action
+    assert "`SetQueueAttributes`" in _deployer_row("SQS")
+    assert "four keys for the whole deployment" in _deployer_row("KMS")
+
+
+def test_the_runbook_sends_rollbacks_to_the_rollback_section():
+    runbook = (ROOT / "docs" / "runbook.md").read_text(encoding="utf-8")
+    mentions = re.findall(r"lambroll rollback[^\n]*\n?[^\n]*docs/deploy\.md section (\d+)", runbook)
+    assert mentions and set(mentions) == {"10"}, mentions
+    assert "## 10. Rollback" in DOC
+    assert "lambroll_rollback_policy_arn" in runbook
