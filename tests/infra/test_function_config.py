@@ -99,7 +99,7 @@ def test_each_source_s_band_follows_the_data_flow():
     assert positions == sorted(positions)
     for metric in DASHBOARD_METRICS:
         assert f'"{metric}"' in text, f"dashboard band lacks {metric}"
-    assert re.search(r'type = "metric", x = 4 \* i, y = 5, width = 4, height = 6', text), "the flow is one row of six"
+    assert re.search(r'type\s+= "metric", x = 4 \* i, y = 5, width = 4, height = 6', text), "the flow is one row of six"
     assert re.search(r'\{ type = "text", x = 0, y = 0,', text), "the band starts with its header"
 
 
