@@ -196,3 +196,13 @@ def test_the_unescaped_routes_template_of_before_would_have_failed(renderer, tmp
     template.write_text('{"Environment": {"Variables": {"ROUTES": "{{ env `ROUTES` `` }}"}}}')
     result = render(renderer, template, [shell_export("ROUTES", ROUTES)])
     assert result.returncode == 1 and "invalid character" in result.stderr
+
+
+def test_every_function_json_of_the_repository_is_rendered_here():
+    """A new function.json (the reconciler's, say) fails here until it is rendered by the tests above, with
+    its variables in output lambroll_env."""
+    tracked = subprocess.run(["git", "ls-files", "*function.json", "**/function.json"], cwd=ROOT,
+                             capture_output=True, text=True, check=True).stdout.split()
+    found = {ROOT / path for path in tracked}
+    assert found, "git ls-files found no function.json"
+    assert found == set(FUNCTION_JSON.values()), sorted(str(p.relative_to(ROOT)) for p in found ^ set(FUNCTION_JSON.values()))
