@@ -217,12 +217,17 @@ impl Outbox for InMemoryOutbox {
             self.fault("PutItem").await?;
             let mut rows = self.rows.lock().unwrap();
             if let Some(row) = rows.get(&event.key) {
-                return Ok(InsertOutcome::AlreadyThere(ExistingRow {
+                let existing = ExistingRow {
                     status: row.status,
                     body_sha256: row.event.body_sha256.clone(),
                     received_at: row.event.received_at,
                     destination: row.event.destination.clone(),
-                }));
+                };
+                return Ok(if existing.is_this_write(event) {
+                    InsertOutcome::Inserted
+                } else {
+                    InsertOutcome::AlreadyThere(existing)
+                });
             }
             let shard = shard_of(&event.key, self.shards);
             rows.insert(

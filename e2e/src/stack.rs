@@ -4,11 +4,11 @@
 
 use std::net::SocketAddr;
 
-use crate::testing::{provision, sdk_config, ProvisionError};
+use crate::testing::{harness_limits, provision, sdk_config, ProvisionError};
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_sqs::types::QueueAttributeName;
+use shared::aws::describe;
 use shared::aws::dynamodb::DynamoDbOutbox;
-use shared::aws::{describe, CallLimits};
 use shared::outbox::RowStatus;
 
 /// The Standard Webhooks secret the provider signs with and the ingress reads from SSM.
@@ -58,7 +58,7 @@ impl Stack {
     /// Provisions fresh resources on the moto server at `MOTO_ENDPOINT`.
     pub async fn provision(pending_shards: u16) -> Result<Self, StackError> {
         let resources = provision("e2e", WEBHOOK_SECRET)?;
-        let sdk = sdk_config(&resources.endpoint, CallLimits::background()).await;
+        let sdk = sdk_config(&resources.endpoint, harness_limits()).await;
         Ok(Self {
             endpoint: resources.endpoint,
             moto: resources.moto,

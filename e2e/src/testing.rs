@@ -139,6 +139,18 @@ pub async fn sdk_config(endpoint: &str, limits: CallLimits) -> SdkConfig {
         .await
 }
 
+/// Limits for the tests' own clients (provisioning, draining queues, reading rows): patient, since
+/// an attempt timed out on a loaded machine and retried can leave what the test reads behind (a
+/// received message hidden until its visibility timeout ends). Timeouts here only guard a hang.
+pub fn harness_limits() -> CallLimits {
+    CallLimits {
+        connect_timeout: Duration::from_secs(10),
+        attempt_timeout: Duration::from_secs(60),
+        operation_timeout: Duration::from_secs(180),
+        max_attempts: 3,
+    }
+}
+
 /// A name no other test or run uses.
 pub fn unique(prefix: &str) -> String {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
@@ -175,7 +187,7 @@ impl Stack {
 
     pub async fn with_secret(secret: &str) -> Self {
         let resources = provision("tests", secret).unwrap_or_else(|err| panic!("{err}"));
-        let sdk = sdk_config(&resources.endpoint, CallLimits::background()).await;
+        let sdk = sdk_config(&resources.endpoint, harness_limits()).await;
         Self {
             endpoint: resources.endpoint,
             table: resources.table,

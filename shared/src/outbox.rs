@@ -124,11 +124,23 @@ pub struct ExistingRow {
     pub destination: Destination,
 }
 
+impl ExistingRow {
+    /// Whether this row is `event`'s own write, stored by an attempt whose answer was lost (a
+    /// timeout, a dropped connection) before the SDK retried it: still pending, with this body,
+    /// received at this millisecond. A provider's duplicate delivery is received later.
+    pub fn is_this_write(&self, event: &AcceptedEvent) -> bool {
+        self.status == RowStatus::Pending
+            && self.received_at == event.received_at
+            && self.body_sha256 == event.body_sha256
+    }
+}
+
 /// The result of a conditional insert.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum InsertOutcome {
     Inserted,
-    /// A row with this key exists: a duplicate delivery, or our own retried write.
+    /// Another row holds this key: a duplicate delivery, or a different body under the id. Our
+    /// own write coming back through a retried attempt is `Inserted`.
     AlreadyThere(ExistingRow),
 }
 

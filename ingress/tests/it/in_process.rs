@@ -225,8 +225,16 @@ async fn outbox_contract(outbox: &dyn Outbox, event: &AcceptedEvent) {
         outbox.insert_pending(event).await.unwrap(),
         InsertOutcome::Inserted
     );
-    let InsertOutcome::AlreadyThere(existing) = outbox.insert_pending(event).await.unwrap() else {
-        panic!("a second insert under the key found no row");
+    assert_eq!(
+        outbox.insert_pending(event).await.unwrap(),
+        InsertOutcome::Inserted,
+        "the same write again (an attempt whose answer was lost, retried) is the insert itself"
+    );
+    let mut redelivered = event.clone();
+    redelivered.received_at += 1;
+    let InsertOutcome::AlreadyThere(existing) = outbox.insert_pending(&redelivered).await.unwrap()
+    else {
+        panic!("a later delivery under the key found no row");
     };
     assert_eq!(existing.status, RowStatus::Pending);
     assert_eq!(existing.body_sha256, event.body_sha256);
@@ -246,7 +254,7 @@ async fn outbox_contract(outbox: &dyn Outbox, event: &AcceptedEvent) {
         MarkOutcome::NotPending
     );
     let InsertOutcome::AlreadyThere(sent) = outbox.insert_pending(event).await.unwrap() else {
-        panic!("the row is gone after it was marked sent");
+        panic!("the row is gone after it was marked sent, or a sent row was taken for a new write");
     };
     assert_eq!(sent.status, RowStatus::Sent);
     let unknown = contract_event("never-inserted");

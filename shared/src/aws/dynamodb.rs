@@ -118,7 +118,12 @@ impl DynamoDbOutbox {
                         key: event.key.clone(),
                         problem: "the condition failed but no existing item came back".into(),
                     })?;
-                    existing_row(&event.key, existing).map(InsertOutcome::AlreadyThere)
+                    let existing = existing_row(&event.key, existing)?;
+                    Ok(if existing.is_this_write(event) {
+                        InsertOutcome::Inserted
+                    } else {
+                        InsertOutcome::AlreadyThere(existing)
+                    })
                 }
                 _ => Err(aws_error("PutItem", err)),
             },

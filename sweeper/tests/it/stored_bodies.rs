@@ -93,7 +93,9 @@ async fn a_duplicate_recognises_a_compressed_body_and_tells_a_different_one() {
         InsertOutcome::Inserted
     );
 
-    match outbox.insert_pending(&event).await.unwrap() {
+    let mut redelivered = event.clone();
+    redelivered.received_at += 1;
+    match outbox.insert_pending(&redelivered).await.unwrap() {
         InsertOutcome::AlreadyThere(existing) => {
             assert_eq!(existing.body_sha256, event.body_sha256);
         }
