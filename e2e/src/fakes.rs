@@ -28,6 +28,8 @@ pub enum Fault {
     Fail,
     /// Never answers (only a deadline ends it).
     Hang,
+    /// Refused for the rate, as DynamoDB answers a write its table or index cannot take.
+    Throttle,
 }
 
 /// Told the operation's name at the start of every call (a test's clock charging each call).
@@ -76,10 +78,14 @@ impl Script {
 }
 
 fn scripted_error(service: &'static str, operation: &'static str) -> AwsCallError {
+    scripted_error_with(service, operation, "InternalServerError")
+}
+
+fn scripted_error_with(service: &'static str, operation: &'static str, code: &str) -> AwsCallError {
     AwsCallError {
         service,
         operation,
-        code: "InternalServerError".to_owned(),
+        code: code.to_owned(),
         source: "scripted fault".into(),
     }
 }
@@ -184,6 +190,12 @@ impl InMemoryOutbox {
         match self.script.next(operation) {
             None => Ok(()),
             Some(Fault::Fail) => Err(scripted_error("DynamoDB", operation).into()),
+            Some(Fault::Throttle) => Err(scripted_error_with(
+                "DynamoDB",
+                operation,
+                "ProvisionedThroughputExceededException",
+            )
+            .into()),
             Some(Fault::Hang) => pending().await,
         }
     }
@@ -423,6 +435,9 @@ impl InMemoryQueue {
         match self.script.next(operation) {
             None => Ok(()),
             Some(Fault::Fail) => Err(scripted_error("SQS", operation).into()),
+            Some(Fault::Throttle) => {
+                Err(scripted_error_with("SQS", operation, "RequestThrottled").into())
+            }
             Some(Fault::Hang) => pending().await,
         }
     }

@@ -31,7 +31,21 @@ pub struct AwsCallError {
     pub source: BoxError,
 }
 
+/// The codes DynamoDB and SQS answer when a call exceeded what the table, index or account takes
+/// at the moment: the same call succeeds once the rate drops.
+const THROTTLING_CODES: &[&str] = &[
+    "ProvisionedThroughputExceededException",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "RequestThrottled",
+];
+
 impl AwsCallError {
+    /// Whether the service refused the call for its rate (or took too long to answer it).
+    pub fn is_throttling(&self) -> bool {
+        self.code == TIMEOUT || THROTTLING_CODES.contains(&self.code.as_str())
+    }
+
     /// The IAM action that authorises the call (batch operations use the single call's action).
     pub fn iam_action(&self) -> String {
         let operation = match self.operation {
@@ -55,6 +69,34 @@ mod tests {
     #[derive(Debug, thiserror::Error)]
     #[error("ResourceNotFoundException: Requested resource not found")]
     struct Inner;
+
+    fn failed_with(code: &str) -> AwsCallError {
+        AwsCallError {
+            service: "DynamoDB",
+            operation: "UpdateItem",
+            code: code.to_owned(),
+            source: Box::new(Sdk(Inner)),
+        }
+    }
+
+    #[test]
+    fn throttles_and_timeouts_are_throttling_and_nothing_else_is() {
+        for code in [
+            "ProvisionedThroughputExceededException",
+            "ThrottlingException",
+            "RequestLimitExceeded",
+            TIMEOUT,
+        ] {
+            assert!(failed_with(code).is_throttling(), "{code}");
+        }
+        for code in [
+            "ValidationException",
+            "InternalServerError",
+            DISPATCH_FAILURE,
+        ] {
+            assert!(!failed_with(code).is_throttling(), "{code}");
+        }
+    }
 
     #[test]
     fn the_message_names_the_call_and_code_and_leaves_the_sdk_text_to_the_source() {

@@ -207,6 +207,13 @@ pub enum OutboxError {
     MalformedRow { key: String, problem: String },
 }
 
+impl OutboxError {
+    /// Whether the table refused the call for its rate: the same call succeeds a moment later.
+    pub fn is_throttling(&self) -> bool {
+        matches!(self, Self::Aws(call) if call.is_throttling())
+    }
+}
+
 /// What `migrate_legacy_keys` did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct MigrationReport {

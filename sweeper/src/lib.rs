@@ -77,6 +77,10 @@ const PAGE_SIZE: usize = 100;
 /// No page starts with less time than this (plus the last page's duration) left before the
 /// backlog reserve.
 const STEP_RESERVE: Duration = Duration::from_millis(500);
+/// The pause before a throttled mark-sent is repeated; each further repeat pauses twice as long,
+/// up to [`MARK_RETRY_MAX_PAUSE`].
+const MARK_RETRY_FIRST_PAUSE: Duration = Duration::from_millis(50);
+const MARK_RETRY_MAX_PAUSE: Duration = Duration::from_secs(2);
 /// Time kept for measuring the backlog after re-sending (at most a fifth of the sweep's time),
 /// so an overwhelmed sweep still reports how far behind the outbox is.
 const BACKLOG_RESERVE: Duration = Duration::from_secs(3);
@@ -112,6 +116,9 @@ pub struct SweepReport {
     pub sent_after_change: u64,
     /// This source's parked rows after the sweep; `None` if they could not be counted.
     pub parked_after: Option<u64>,
+    /// Mark-sent updates the table refused for its rate and this sweep repeated after a pause,
+    /// instead of leaving the row pending to be sent again.
+    pub marks_retried: u64,
 }
 
 impl SweepReport {
@@ -125,6 +132,7 @@ impl SweepReport {
         self.stopped_early |= other.stopped_early;
         self.send_calls_failed += other.send_calls_failed;
         self.sent_after_change += other.sent_after_change;
+        self.marks_retried += other.marks_retried;
     }
 
     fn metrics(&self) -> MetricSet {
@@ -298,6 +306,7 @@ impl Sweeper {
             stopped_early = report.stopped_early,
             send_calls_failed = report.send_calls_failed,
             sent_after_change = report.sent_after_change,
+            marks_retried = report.marks_retried,
             parked_after = report.parked_after,
             duration_ms = u64::try_from(took.as_millis()).unwrap_or(u64::MAX),
             "sweep finished"
@@ -719,15 +728,9 @@ async fn send_batch(
     for ((row, _), result) in batch.iter().zip(results) {
         match result {
             Ok(message_id) => {
-                let marked = outbox.mark_sent(
-                    &row.key,
-                    row.event.received_at,
-                    &message_id,
-                    DeliveredBy::Sweeper,
-                    now_millis(),
-                    retention,
-                );
-                match bounded(deadline, marked).await {
+                let marked = mark_paced(outbox, row, &message_id, retention, deadline).await;
+                report.marks_retried += marked.retried;
+                match marked.outcome {
                     Some(Ok(MarkOutcome::Marked)) => {
                         report.resent += 1;
                         if let (Some(store), Some(pointer)) = (body_store, &row.event.claim_check) {
@@ -765,6 +768,46 @@ async fn send_batch(
         }
     }
     report
+}
+
+/// A mark-sent call as [`mark_paced`] ended it, and how many times it was repeated.
+struct PacedMark {
+    outcome: Option<Result<MarkOutcome, OutboxError>>,
+    retried: u64,
+}
+
+/// Marks a sent row sent, repeating a mark the table refused for its rate (after the SDK's own
+/// retries) with a doubling pause while the deadline allows. A mark given up leaves the row
+/// pending and the next sweep sends it again, a duplicate: under throttling that happened to a
+/// third of a drain's messages. Waiting here also holds this batch's page, and so the shard's
+/// next page, until the table takes writes again: the sweep sends no faster than it can mark.
+async fn mark_paced(
+    outbox: &dyn Outbox,
+    row: &StoredRow,
+    message_id: &str,
+    retention: Duration,
+    deadline: Instant,
+) -> PacedMark {
+    let mut pause = MARK_RETRY_FIRST_PAUSE;
+    let mut retried = 0;
+    loop {
+        let marked = outbox.mark_sent(
+            &row.key,
+            row.event.received_at,
+            message_id,
+            DeliveredBy::Sweeper,
+            now_millis(),
+            retention,
+        );
+        let outcome = bounded(deadline, marked).await;
+        let throttled = matches!(&outcome, Some(Err(err)) if err.is_throttling());
+        if !throttled || !has_time(Instant::now(), deadline, pause) {
+            return PacedMark { outcome, retried };
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(MARK_RETRY_MAX_PAUSE);
+        retried += 1;
+    }
 }
 
 /// Whether a step starting `now` and expected to take `expected` still ends `STEP_RESERVE`

@@ -265,6 +265,50 @@ async fn in_process_a_batch_call_that_fails_as_a_whole_charges_no_row() {
 }
 
 #[tokio::test]
+async fn in_process_a_mark_throttled_by_the_table_is_repeated_so_each_row_is_sent_once() {
+    let run = in_process(1);
+    let now = now_millis();
+    let rows = events("throttled", 25, now - GRACE_MS - 1_000);
+    pending(&*run.outbox, &rows).await;
+    run.outbox.script("UpdateItem", Fault::Throttle, 3);
+
+    let first = run.sweep(now).await;
+    assert_eq!(
+        (first.resent, first.errors, first.marks_retried),
+        (25, 0, 3),
+        "{first:?}"
+    );
+    assert_eq!(first.pending_after, Some(0), "{first:?}");
+    let second = run.sweep(now).await;
+    assert_eq!(second.resent, 0, "nothing left to send again: {second:?}");
+    assert_eq!(
+        event_ids(&run.queue.sent()),
+        ids(&rows),
+        "each event on the queue once"
+    );
+}
+
+#[tokio::test]
+async fn in_process_a_mark_that_failed_for_another_reason_is_not_repeated_and_the_row_is_sent_again(
+) {
+    let run = in_process(1);
+    let now = now_millis();
+    let rows = events("failed-mark", 3, now - GRACE_MS - 1_000);
+    pending(&*run.outbox, &rows).await;
+    run.outbox.script("UpdateItem", Fault::Fail, 1);
+
+    let first = run.sweep(now).await;
+    assert_eq!(
+        (first.resent, first.errors, first.marks_retried),
+        (3, 1, 0),
+        "{first:?}"
+    );
+    let second = run.sweep(now).await;
+    assert_eq!(second.resent, 1, "the unmarked row goes again: {second:?}");
+    assert_eq!(run.queue.sent().len(), 4);
+}
+
+#[tokio::test]
 async fn in_process_a_row_sent_by_someone_else_after_the_index_was_read_is_not_resent() {
     // One shard: the index page is read before the rows are loaded.
     let run = in_process(1);
