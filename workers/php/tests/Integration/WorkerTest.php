@@ -221,4 +221,73 @@ final class WorkerTest extends TestCase
         self::assertSame(0, $stack->depth($stack->fifoUrl));
         self::assertStringContainsString('an earlier message of its FIFO group failed', $worker->output());
     }
+
+    private function startedMarker(string $id): string
+    {
+        return self::$stack->dir . '/' . hash('sha256', $id) . '.started';
+    }
+
+    public function testAWorkerKilledInTheMiddleOfAHandlerAppliesTheEffectOnceAfterARestart(): void
+    {
+        $stack = self::$stack;
+        $id = self::id('killed');
+        $stack->deliver(self::$ingress, $id, '{"type":"block.me"}');
+        $env = ['WORKER_VISIBILITY_TIMEOUT' => '2'];
+        $first = $stack->worker($stack->queueUrl, $this->store, ['--max-messages', '1'], $env);
+        $this->waitFor(fn () => file_exists($this->startedMarker($id)), 'the handler to start');
+        $first->signal(SIGKILL);
+        self::assertSame(128 + SIGKILL, $first->wait(10));
+        self::assertSame([], $this->effects(), 'the uncommitted effect died with the worker');
+        self::assertSame(1, $stack->depth($stack->queueUrl), 'the message is still on the queue');
+
+        touch("$stack->dir/release");
+        $this->runWorker($stack->queueUrl, 1, $env);
+        self::assertSame([$id], array_column($this->effects(), 'event_id'));
+        self::assertSame([$id], $this->processedKeys());
+        self::assertSame(0, $stack->depth($stack->queueUrl));
+    }
+
+    public function testSigtermFinishesTheCurrentMessageAndReceivesNothingMore(): void
+    {
+        $stack = self::$stack;
+        $busy = self::id('busy');
+        $stack->deliver(self::$ingress, $busy, '{"type":"block.me"}');
+        $worker = $stack->worker($stack->queueUrl, $this->store, [], ['WORKER_BATCH_SIZE' => '1']);
+        $this->waitFor(fn () => file_exists($this->startedMarker($busy)), 'the handler to start');
+        $later = self::id('later');
+        $stack->deliver(self::$ingress, $later, '{"type":"note.later"}');
+        $worker->signal(SIGTERM);
+        // The handler is still running (its blocking wait was not cut short by the signal).
+        usleep(300_000);
+        self::assertTrue($worker->running(), 'the worker waits for its handler: ' . $worker->output());
+        touch("$stack->dir/release");
+        self::assertSame(0, $worker->wait(30), $worker->output());
+        self::assertSame([$busy], array_column($this->effects(), 'event_id'));
+        $left = $stack->receive($stack->queueUrl, 1);
+        self::assertSame([$later], array_map(fn ($m) => $m->getMessageAttributes()['event-id']->getStringValue(), $left), 'the busy message was deleted, the later one never taken');
+        self::assertStringContainsString('"message":"stop requested: finishing the current message","signal":"SIGTERM"', $worker->output());
+    }
+
+    public function testAHeartbeatKeepsAJobOfThreeTimeoutsInvisible(): void
+    {
+        $stack = self::$stack;
+        $id = self::id('long');
+        $stack->deliver(self::$ingress, $id, '{"type":"block.me"}');
+        $timeout = 2;
+        $worker = $stack->worker($stack->queueUrl, $this->store, ['--max-messages', '1'], ['WORKER_VISIBILITY_TIMEOUT' => (string) $timeout]);
+        $this->waitFor(fn () => file_exists($this->startedMarker($id)), 'the handler to start');
+        // For three visibility timeouts, a rival consumer finds nothing: the message stays invisible.
+        $until = microtime(true) + 3 * $timeout;
+        $polls = 0;
+        while (microtime(true) < $until) {
+            self::assertSame([], $stack->receive($stack->queueUrl, 1, 1), 'the message came back while its handler ran');
+            $polls++;
+        }
+        self::assertGreaterThanOrEqual(3, $polls);
+        touch("$stack->dir/release");
+        self::assertSame(0, $worker->wait(30), $worker->output());
+        self::assertSame([$id], array_column($this->effects(), 'event_id'));
+        self::assertSame(0, $stack->depth($stack->queueUrl));
+        self::assertStringContainsString('"message":"visibility extended"', $worker->output());
+    }
 }
