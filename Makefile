@@ -11,7 +11,7 @@ VENV_STAMP := .venv/.installed-moto$(MOTO_VERSION)-sw$(STANDARDWEBHOOKS_VERSION)
 FUZZ_SECS ?= 60
 export MOTO_ENDPOINT ?= http://127.0.0.1:4566
 
-.PHONY: help venv signers moto build run up down test lint unit-and-integration check-infra model fuzz package bench bench-sweep soak capacity clean
+.PHONY: help venv signers moto build run up down test lint unit-and-integration check-infra model fuzz package bench bench-sweep soak capacity clean test-php
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 24
@@ -65,7 +65,18 @@ model: ## model-check the delivery protocol with spin: real model and known-wron
 	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq spin gcc >/dev/null; }
 	model/check.sh
 
-test: lint unit-and-integration check-infra model ## everything CI runs
+test: lint unit-and-integration check-infra model test-php ## everything CI runs
+
+# PHP 8.2, the AsyncAws SQS client, PDO SQLite and PHPUnit come from Debian (apt-get, as root or with
+# sudo) when missing; no Composer registry is needed.
+PHP_PACKAGES := php-cli php-async-aws-sqs php-sqlite3 phpunit
+test-php: moto build ## the PHP worker kit's PHPUnit tests (workers/php): unit, and against moto with the real binaries' messages
+	@command -v php >/dev/null && command -v phpunit >/dev/null && \
+	  php -r 'exit(extension_loaded("pdo_sqlite") && extension_loaded("pcntl") && extension_loaded("posix") && stream_resolve_include_path("AsyncAws/Sqs/autoload.php") ? 0 : 1);' || { \
+	  echo "installing $(PHP_PACKAGES) with apt-get"; \
+	  sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $(PHP_PACKAGES) >/dev/null; }
+	cd workers/php && phpunit
 
 fuzz: ## fuzz the request checks for FUZZ_SECS seconds (default 60; needs nightly, installs cargo-fuzz)
 	@command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked

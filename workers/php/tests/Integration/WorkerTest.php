@@ -30,6 +30,11 @@ final class WorkerTest extends TestCase
     public static function tearDownAfterClass(): void
     {
         self::$stack?->stop();
+        if (self::$stack !== null) {
+            // Failures carry the worker's log in their message; the files are not needed after.
+            array_map('unlink', glob(self::$stack->dir . '/*') ?: []);
+            @rmdir(self::$stack->dir);
+        }
     }
 
     protected function setUp(): void
