@@ -36,6 +36,7 @@ Environment:
   WORKER_STORE_DSN            PDO DSN of the store: sqlite:/path, pgsql:host=..;dbname=.., mysql:host=..;dbname=..
   WORKER_STORE_USER, WORKER_STORE_PASSWORD   its credentials, if any
   WORKER_STORE_TABLE          the processed-events table (default processed_events)
+  WORKER_SQLITE_BUSY_SECONDS  SQLite: how long to wait for another writer's lock (default 30)
   AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_PROFILE, ...
                               the AWS SDK's usual settings (roles on ECS, EKS and EC2 too)
   AWS_ENDPOINT_URL            custom endpoint for every service (AWS_ENDPOINT_URL_SQS, _S3 per service)
@@ -46,7 +47,10 @@ Environment:
   WORKER_BACKOFF_MAX_SECONDS  longest retry delay (default 900)
   WORKER_BATCH_SIZE           messages per receive, 1-10 (default 10)
 
-Exit: 0 done or stopped, 1 failure, 2 usage.
+A store that fails before a handler runs (unreachable, locked) stops the worker with exit 1, its
+messages left on the queue, rather than failing every message into the DLQ.
+
+Exit: 0 done or stopped, 1 failure (configuration, queue or store), 2 usage.
 TXT;
 
 function usage_error(string $message): never
@@ -101,7 +105,11 @@ try {
     if ($dsn === '') {
         throw new InvalidArgumentException('WORKER_STORE_DSN is not set (a PDO DSN such as sqlite:/var/lib/worker/store.db)');
     }
-    $store = Store::connect($dsn, $env['WORKER_STORE_USER'] ?? null, $env['WORKER_STORE_PASSWORD'] ?? null, ($env['WORKER_STORE_TABLE'] ?? '') ?: Store::DEFAULT_TABLE);
+    $busy = ($env['WORKER_SQLITE_BUSY_SECONDS'] ?? '') ?: '30';
+    if (!preg_match('/^\d{1,5}$/', $busy)) {
+        throw new InvalidArgumentException('WORKER_SQLITE_BUSY_SECONDS must be a whole number of seconds');
+    }
+    $store = Store::connect($dsn, $env['WORKER_STORE_USER'] ?? null, $env['WORKER_STORE_PASSWORD'] ?? null, ($env['WORKER_STORE_TABLE'] ?? '') ?: Store::DEFAULT_TABLE, (int) $busy);
     $store->migrate();
     if ($options['migrate']) {
         $log->info('processed-events table ready', ['driver' => $store->driver(), 'table' => $store->table]);

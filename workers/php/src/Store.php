@@ -21,12 +21,12 @@ final class Store
     }
 
     /** Connects to a PDO DSN (`sqlite:/path`, `pgsql:host=...;dbname=...`, `mysql:host=...;dbname=...`). */
-    public static function connect(string $dsn, ?string $user = null, ?string $password = null, string $table = self::DEFAULT_TABLE): self
+    public static function connect(string $dsn, ?string $user = null, ?string $password = null, string $table = self::DEFAULT_TABLE, int $sqliteBusySeconds = 30): self
     {
         $pdo = new \PDO($dsn, $user, $password, [\PDO::ATTR_ERRMODE => \PDO::ERRMODE_EXCEPTION]);
         if ($pdo->getAttribute(\PDO::ATTR_DRIVER_NAME) === 'sqlite') {
             // Several workers on one file: wait for the writer instead of failing at once.
-            $pdo->setAttribute(\PDO::ATTR_TIMEOUT, 30);
+            $pdo->setAttribute(\PDO::ATTR_TIMEOUT, $sqliteBusySeconds);
             $pdo->exec('PRAGMA journal_mode = WAL');
         }
         return new self($pdo, $table);

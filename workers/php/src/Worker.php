@@ -123,7 +123,13 @@ final class Worker
                 $handled++;
                 continue;
             }
-            if (!$this->handleOne($message, array_map(fn (Message $m) => (string) $m->getReceiptHandle(), $rest), $timeout) && $group !== null) {
+            try {
+                $ok = $this->handleOne($message, array_map(fn (Message $m) => (string) $m->getReceiptHandle(), $rest), $timeout);
+            } catch (StoreError $e) {
+                $this->release(array_slice($rest, 1), 'the store failed');
+                throw $e;
+            }
+            if (!$ok && $group !== null) {
                 $failedGroups[$group] = true;
             }
             $handled++;
@@ -156,12 +162,14 @@ final class Worker
         // SIGTERM and SIGINT wait until the handler is done (and do not cut its sleeps or reads short).
         pcntl_sigprocmask(SIG_BLOCK, [SIGTERM, SIGINT]);
         $heartbeat->start($receiptHandles);
+        $inHandler = false;
         try {
             $pdo->beginTransaction();
             if (!$this->store->claim($event->dedupeKey, $event->id)) {
                 $pdo->rollBack();
                 $outcome = 'duplicate';
             } else {
+                $inHandler = true;
                 ($this->handler)($event, $pdo);
                 if (!$pdo->inTransaction()) {
                     throw new \LogicException('the handler committed or rolled back the transaction it was given');
@@ -181,6 +189,12 @@ final class Worker
         } finally {
             $heartbeat->stop();
             pcntl_sigprocmask(SIG_UNBLOCK, [SIGTERM, SIGINT]);
+        }
+        if (isset($failure) && !$inHandler && $failure instanceof \PDOException) {
+            // The store itself failed (unreachable, locked, read-only): every message would fail the
+            // same way and reach the DLQ. Leave this one for a retry and stop the worker instead.
+            $this->fail($message, $fields, $failure);
+            throw new StoreError('the store failed before the handler ran: ' . $failure->getMessage(), 0, $failure);
         }
         if (isset($failure)) {
             return $this->fail($message, $fields, $failure);

@@ -295,4 +295,27 @@ final class WorkerTest extends TestCase
         self::assertSame(0, $stack->depth($stack->queueUrl));
         self::assertStringContainsString('"message":"visibility extended"', $worker->output());
     }
+
+    public function testAFailingStoreStopsTheWorkerInsteadOfFailingMessagesIntoTheDlq(): void
+    {
+        $stack = self::$stack;
+        $id = self::id('locked');
+        $stack->deliver(self::$ingress, $id, '{"type":"note.locked"}');
+        $migrate = $stack->worker($stack->queueUrl, $this->store, ['--migrate']);
+        self::assertSame(0, $migrate->wait(30), $migrate->output());
+        // Another writer holds the database's write lock longer than the worker waits for it.
+        $lock = new \PDO("sqlite:$this->store");
+        $lock->exec('BEGIN IMMEDIATE');
+        $lock->exec("INSERT INTO processed_events (dedupe_key, event_id) VALUES ('lock', 'lock')");
+        $worker = $stack->worker($stack->queueUrl, $this->store, [], ['WORKER_SQLITE_BUSY_SECONDS' => '1']);
+        self::assertSame(1, $worker->wait(60), $worker->output());
+        self::assertStringContainsString('the store failed before the handler ran', $worker->output());
+        $lock->exec('ROLLBACK');
+        self::assertSame([], $this->effects());
+        self::assertSame(1, $stack->depth($stack->queueUrl), 'the message stays on the queue');
+
+        $this->runWorker($stack->queueUrl, 1);
+        self::assertSame([$id], array_column($this->effects(), 'event_id'));
+        self::assertSame(0, $stack->depth($stack->queueUrl));
+    }
 }
