@@ -9,6 +9,7 @@ declare(strict_types=1);
 use WebhookIngress\Worker\Event;
 
 return function (Event $event, \PDO $tx): void {
+    // SQLite, for the example only: create your tables with your migrations (on MySQL, DDL commits).
     $tx->exec('CREATE TABLE IF NOT EXISTS webhook_events (dedupe_key TEXT PRIMARY KEY, event_type TEXT, bytes INTEGER)');
     $insert = $tx->prepare('INSERT INTO webhook_events (dedupe_key, event_type, bytes) VALUES (?, ?, ?)');
     $insert->execute([$event->dedupeKey, $event->type, strlen($event->body)]);

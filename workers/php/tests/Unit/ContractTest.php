@@ -127,4 +127,14 @@ final class ContractTest extends TestCase
         self::assertFalse(Contract::event('m', '{}', ['event-type' => 'outboxctl.tests'] + self::ATTRS, null)->isTest());
         self::assertFalse(Contract::event('m', '{}', ['event-id' => 'x'], null)->isTest());
     }
+
+    public function testTheExampleHandlerRecordsTheEventInTheTransaction(): void
+    {
+        $handler = require __DIR__ . '/../../examples/handler.php';
+        $pdo = new \PDO('sqlite::memory:', null, null, [\PDO::ATTR_ERRMODE => \PDO::ERRMODE_EXCEPTION]);
+        $pdo->beginTransaction();
+        $handler(Contract::event('m', '{"a":1}', self::ATTRS, null), $pdo);
+        $pdo->commit();
+        self::assertSame([['msg_1', 'order.paid', 7]], $pdo->query('SELECT dedupe_key, event_type, bytes FROM webhook_events')->fetchAll(\PDO::FETCH_NUM));
+    }
 }
