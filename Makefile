@@ -11,7 +11,7 @@ VENV_STAMP := .venv/.installed-moto$(MOTO_VERSION)-sw$(STANDARDWEBHOOKS_VERSION)
 FUZZ_SECS ?= 60
 export MOTO_ENDPOINT ?= http://127.0.0.1:4566
 
-.PHONY: help venv signers moto build run up down test lint unit-and-integration check-infra model fuzz package bench bench-sweep soak capacity clean
+.PHONY: help venv signers moto build run up down test lint unit-and-integration check-infra model fuzz package bench bench-sweep soak soak-worker capacity clean php test-php
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 24
@@ -65,7 +65,23 @@ model: ## model-check the delivery protocol with spin: real model and known-wron
 	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq spin gcc >/dev/null; }
 	model/check.sh
 
-test: lint unit-and-integration check-infra model ## everything CI runs
+test: lint unit-and-integration check-infra model test-php ## everything CI runs
+
+# PHP 8.2, the AsyncAws SQS client, PDO SQLite and PHPUnit come from Debian (apt-get, as root or with
+# sudo) when missing; no Composer registry is needed.
+PHP_PACKAGES := php-cli php-async-aws-sqs php-sqlite3 phpunit
+php: ## install PHP, the AsyncAws SQS client, PDO SQLite and PHPUnit with apt-get where missing (the worker kit's needs)
+	@command -v php >/dev/null && command -v phpunit >/dev/null && \
+	  php -r 'exit(extension_loaded("pdo_sqlite") && extension_loaded("pcntl") && extension_loaded("posix") && stream_resolve_include_path("AsyncAws/Sqs/autoload.php") ? 0 : 1);' || { \
+	  echo "installing $(PHP_PACKAGES) with apt-get"; \
+	  sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $(PHP_PACKAGES) >/dev/null; }
+
+test-php: moto build php ## the PHP worker kit's PHPUnit tests (workers/php): unit, and against moto with the real binaries' messages
+	cd workers/php && phpunit
+
+soak-worker: moto build php ## PHP workers killed at random behind the fault-injected ingress: 2,000 events; must end `effects N of N, doubled 0, missing 0` (SOAK_WORKER_ARGS=...)
+	php workers/php/tests/soak.php $(SOAK_WORKER_ARGS)
 
 fuzz: ## fuzz the request checks for FUZZ_SECS seconds (default 60; needs nightly, installs cargo-fuzz)
 	@command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
