@@ -97,6 +97,8 @@ def drain_table(summary, scale):
         ("mean drain rate (quota-bound: the tunnel adds no AWS latency)", rate),
         ("sweeper re-sends (duplicates the workers drop)",
          f"{summary['sweeper_resent'] * scale:,.0f} ({duplicates * scale:,.0f})"),
+        ("duplicates, share of the messages",
+         f"{100 * duplicates / final['messages']:.1f} %" if final["messages"] else "-"),
         ("DynamoDB writes throttled", f"{final['write_throttles'] * scale:,.0f}"),
         ("parked", f"{summary['sweeper_parked'] * scale:,.0f}"),
         ("lost", f"**{summary['lost']}**"),
