@@ -1,0 +1,1 @@
+//! The reconciler against moto and local HTTP servers answering the providers' APIs.
