@@ -560,3 +560,182 @@ async fn a_github_apps_own_hook_is_read_with_a_token_signed_by_the_apps_key() {
     assert_eq!(github.count("POST /app/hook/deliveries/8/attempts"), 1);
     assert!(!done.stdout.contains("PRIVATE KEY") && !done.stderr.contains("PRIVATE KEY"));
 }
+
+/// An API gone wrong or hostile ends the run with an error saying what happened: never a panic,
+/// a loop, an unbounded read or an endless wait. In-memory outbox and queue: nothing is stored.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_broken_or_hostile_api_ends_the_run_with_a_clear_error() {
+    use e2e::fakes::{InMemoryOutbox, InMemoryQueue};
+    use shared::ports::QueueSet;
+
+    let env: HashMap<&str, &str> = HashMap::from([
+        ("SOURCE_NAME", SOURCE),
+        ("OUTBOX_TABLE", "unused"),
+        ("QUEUE_URL", "http://queue/main"),
+    ]);
+    let settings = OutboxSettings::from_env(&Env::new(&env)).expect("settings");
+    let outbox = InMemoryOutbox::new(SOURCE, 4);
+    let queues = QueueSet::new(Arc::new(InMemoryQueue::new("http://queue/main")), vec![]);
+    let sink = Sink {
+        outbox: &outbox,
+        queues: &queues,
+        settings: &settings,
+    };
+    let window = Window {
+        since: now_millis() - 3_600_000,
+        until: now_millis(),
+    };
+    let act = Act::Recover { stop_by: None };
+    let client = |base: &str| {
+        ApiClient::new(base, "Bearer t", &[], Arc::new(RecordingSleeper::default()))
+            .expect("client")
+    };
+    let hook: backfill::github::HookPath = HOOK.parse().expect("hook");
+    let stripe_page = |body: String| -> Handler {
+        Arc::new(move |_, _, _| {
+            let body = body.clone();
+            Box::pin(async move {
+                let mut response =
+                    http::Response::new(http_body_util::Full::new(Bytes::from(body)));
+                response.headers_mut().insert(
+                    http::header::CONTENT_TYPE,
+                    http::HeaderValue::from_static("application/json"),
+                );
+                response
+            })
+        })
+    };
+
+    // Stripe: a `created` in the year 10000 (and one past i64 milliseconds).
+    for created in ["253402300800", "9223372036854775807"] {
+        let api = MockApi::start(stripe_page(format!(
+            r#"{{"object":"list","has_more":false,"data":[{{"id":"evt_far","object":"event","created":{created}}}]}}"#
+        )))
+        .await;
+        let err = backfill::stripe(&client(&api.base), window, false, &sink, act, &|_| {})
+            .await
+            .expect_err("no time");
+        assert!(
+            err.to_string().contains("evt_far has `created`")
+                && err.to_string().contains("not a time between 1970 and 9999"),
+            "{err}"
+        );
+    }
+
+    // Stripe: `has_more` forever with the same last event: the same page again.
+    let api = MockApi::start(stripe_page(
+        r#"{"object":"list","has_more":true,"data":[{"id":"evt_same","object":"event","created":1}]}"#
+            .to_owned(),
+    ))
+    .await;
+    let err = backfill::stripe(&client(&api.base), window, false, &sink, act, &|_| {})
+        .await
+        .expect_err("a cycle");
+    assert!(err.to_string().contains("the same page again"), "{err}");
+    assert_eq!(api.count("GET"), 2, "stopped at the first repeat");
+
+    // GitHub: a `next` link back to the page just read.
+    let looping = {
+        let base = Arc::new(Mutex::new(String::new()));
+        let handler: Handler = {
+            let base = Arc::clone(&base);
+            Arc::new(move |_, path, _| {
+                let base = Arc::clone(&base);
+                Box::pin(async move {
+                    let link = format!("<{}{path}>; rel=\"next\"", base.lock().expect("lock"));
+                    reply(StatusCode::OK, &[("link", link)], json!([]))
+                })
+            })
+        };
+        let api = MockApi::start(handler).await;
+        *base.lock().expect("lock") = api.base.clone();
+        api
+    };
+    let err = backfill::github(&client(&looping.base), &hook, window, &sink, act, &|_| {})
+        .await
+        .expect_err("a cycle");
+    assert!(
+        err.to_string()
+            .contains("links back to a page already read"),
+        "{err}"
+    );
+
+    // GitHub: a new `next` link on every page, forever: the page cap ends it.
+    let endless = {
+        let base = Arc::new(Mutex::new(String::new()));
+        let handler: Handler = {
+            let base = Arc::clone(&base);
+            Arc::new(move |_, path, _| {
+                let base = Arc::clone(&base);
+                Box::pin(async move {
+                    let link = format!("<{}{path}&c=1>; rel=\"next\"", base.lock().expect("lock"));
+                    reply(StatusCode::OK, &[("link", link)], json!([]))
+                })
+            })
+        };
+        let api = MockApi::start(handler).await;
+        *base.lock().expect("lock") = api.base.clone();
+        api
+    };
+    let err = backfill::github(&client(&endless.base), &hook, window, &sink, act, &|_| {})
+        .await
+        .expect_err("capped");
+    assert!(
+        err.to_string()
+            .contains(&format!("past {} pages", backfill::MAX_PAGES)),
+        "{err}"
+    );
+    assert_eq!(endless.count("GET"), backfill::MAX_PAGES);
+
+    // An answer larger than the limit is not read.
+    let huge = MockApi::start(stripe_page(
+        " ".repeat(backfill::api::MAX_RESPONSE_BYTES + 1),
+    ))
+    .await;
+    let err = backfill::stripe(&client(&huge.base), window, false, &sink, act, &|_| {})
+        .await
+        .expect_err("too large");
+    assert!(err.to_string().contains("bytes: not read"), "{err}");
+
+    // "Wait" forever: the waits stop at the run's budget.
+    let limiting: Handler = Arc::new(|_, _, _| {
+        Box::pin(async {
+            reply(
+                StatusCode::TOO_MANY_REQUESTS,
+                &[("retry-after", "600".to_owned())],
+                json!({"error": {"message": "Too many requests"}}),
+            )
+        })
+    });
+    let limited = MockApi::start(limiting).await;
+    let sleeper = Arc::new(RecordingSleeper::default());
+    let api = ApiClient::new(&limited.base, "Bearer t", &[], sleeper.clone())
+        .expect("client")
+        .with_wait_budget(Duration::from_secs(900));
+    let err = backfill::stripe(&api, window, false, &sink, act, &|_| {})
+        .await
+        .expect_err("budget spent");
+    assert!(
+        err.to_string().contains("this run may wait in all"),
+        "{err}"
+    );
+    assert_eq!(*sleeper.0.lock().expect("lock"), [Duration::from_secs(600)]);
+
+    // Control characters in the provider's refusal reach no terminal as such.
+    let refusing: Handler = Arc::new(|_, _, _| {
+        Box::pin(async {
+            reply(
+                StatusCode::FORBIDDEN,
+                &[],
+                json!({"message": "denied\u{1b}]0;owned\u{7}\u{1b}[2J"}),
+            )
+        })
+    });
+    let refused = MockApi::start(refusing).await;
+    let err = backfill::github(&client(&refused.base), &hook, window, &sink, act, &|_| {})
+        .await
+        .expect_err("refused");
+    assert!(!err.to_string().contains('\u{1b}'), "{err}");
+    assert!(err.to_string().contains("denied\\u{1b}]0;owned"), "{err}");
+    assert!(outbox.is_empty() && queues.all().count() == 1);
+}
