@@ -739,3 +739,48 @@ async fn a_broken_or_hostile_api_ends_the_run_with_a_clear_error() {
     assert!(err.to_string().contains("denied\\u{1b}]0;owned"), "{err}");
     assert!(outbox.is_empty() && queues.all().count() == 1);
 }
+
+/// `status` shows the reconciler's checkpoint age and its last run's figures.
+#[tokio::test(flavor = "multi_thread")]
+async fn status_shows_the_reconcilers_checkpoint_and_last_run() {
+    let scene = Scene::new("status-reconciler").await;
+    let before = scene.run(&["--json", "status"]).json();
+    assert_eq!(before["figures"]["reconciler"], Value::Null, "{before}");
+    let now = now_millis();
+    let lease = scene
+        .outbox
+        .acquire_checkpoint_lease("run-1", now, Duration::from_secs(60))
+        .await
+        .expect("UpdateItem");
+    assert!(
+        matches!(lease, shared::checkpoint::Lease::Acquired(_)),
+        "{lease:?}"
+    );
+    let run = shared::checkpoint::LastRun {
+        at: now,
+        window_since: now - 3_600_000,
+        window_until: now - 300_000,
+        listed: 7,
+        missing: 3,
+        recovered: 2,
+        unrecoverable: 1,
+        failed: 0,
+        error: None,
+    };
+    assert!(scene
+        .outbox
+        .finish_checkpoint_run("run-1", now, Some(now - 300_000), &run)
+        .await
+        .expect("UpdateItem"));
+    let shown = scene.run(&["--json", "status"]).json();
+    let reconciler = &shown["figures"]["reconciler"];
+    assert_eq!(reconciler["listed"], 7, "{shown}");
+    assert_eq!(reconciler["unrecoverable"], 1);
+    let age = reconciler["checkpoint_age_secs"].as_f64().expect("an age");
+    assert!(age >= 300.0, "{age}");
+    let text = scene.run(&["status"]).stdout;
+    assert!(
+        text.contains("listed 7, missing 3, recovered 2, unrecoverable 1, failed 0"),
+        "{text}"
+    );
+}
