@@ -8,7 +8,7 @@ from conftest import ROOT, TERRAFORM
 
 MONITORING = TERRAFORM / "modules" / "monitoring"
 RUNBOOK = ROOT / "docs" / "runbook.md"
-BACKFILL_RS = ROOT / "outboxctl" / "src" / "backfill" / "mod.rs"
+BACKFILL_RS = ROOT / "outboxctl" / "src" / "backfill.rs"
 
 
 def alarm(modules, name):
