@@ -12,14 +12,9 @@ ALWAYS_FROM_TERRAFORM = {"ROUTES", "LARGE_BODY_BUCKET", "LARGE_BODY_PREFIX", "LA
 REQUIRED = {
     "ingress": {"SOURCE_NAME", "OUTBOX_TABLE", "QUEUE_URL", "SECRET_PARAMETER"} | ALWAYS_FROM_TERRAFORM,
     "sweeper": {"SOURCE_NAME", "OUTBOX_TABLE", "QUEUE_URL"} | ALWAYS_FROM_TERRAFORM,
-    # No large bodies: a recovered Stripe event is recorded inline (docs/backfill.md, Limits).
-    "reconciler": {"SOURCE_NAME", "OUTBOX_TABLE", "QUEUE_URL", "ROUTES", "RECONCILE_PROVIDER",
-                   "BACKFILL_CREDENTIAL_PARAMETER"},
 }
-FUNCTION_JSON = {"ingress": "function.json", "sweeper": "sweeper/function.json",
-                 "reconciler": "reconciler/function.json"}
-LIB_RS = {"ingress": ROOT / "ingress" / "src" / "lib.rs", "sweeper": ROOT / "sweeper" / "src" / "lib.rs",
-          "reconciler": ROOT / "reconciler" / "src" / "lib.rs"}
+FUNCTION_JSON = {"ingress": "function.json", "sweeper": "sweeper/function.json"}
+LIB_RS = {"ingress": ROOT / "ingress" / "src" / "lib.rs", "sweeper": ROOT / "sweeper" / "src" / "lib.rs"}
 
 # Every value is JSON-escaped: it lands inside a JSON string, and several hold quotes or backslashes
 # (ROUTES is JSON itself; SIGNATURE_PREFIX, EVENT_ID_POINTER and LARGE_BODY_PREFIX are free text).
@@ -27,15 +22,13 @@ MUST_ENV = re.compile(r"^\{\{ must_env `([A-Z0-9_]+)` \| json_escape \}\}$")
 OPT_ENV = re.compile(r"^\{\{ env `([A-Z0-9_]+)` `` \| json_escape \}\}$")
 
 FUNCTIONS = ["ingress", "sweeper"]
-# Functions with a function.json whose Terraform module is still to come (the reconciler: reconciler.tf).
-FUNCTION_JSON_ONLY = ["reconciler"]
 
 
 def code_env_vars(fn):
     return rust_str_array(LIB_RS[fn], "ENV_VARS")
 
 
-@pytest.mark.parametrize("fn", FUNCTIONS + FUNCTION_JSON_ONLY)
+@pytest.mark.parametrize("fn", FUNCTIONS)
 def test_function_json_templates_each_variable_by_its_own_name(fn):
     variables = function_json(FUNCTION_JSON[fn])["Environment"]["Variables"]
     required, optional = set(), set()
@@ -51,7 +44,7 @@ def test_function_json_templates_each_variable_by_its_own_name(fn):
     assert required == REQUIRED[fn], f"{FUNCTION_JSON[fn]}: must_env variables"
 
 
-@pytest.mark.parametrize("fn", FUNCTIONS + FUNCTION_JSON_ONLY)
+@pytest.mark.parametrize("fn", FUNCTIONS)
 def test_function_json_has_exactly_the_code_env_vars(fn):
     code = set(code_env_vars(fn))
     lambroll = set(function_json(FUNCTION_JSON[fn])["Environment"]["Variables"])

@@ -19,8 +19,7 @@ from conftest import ROOT
 from test_env_vars import _lambroll_env_map
 
 RENDERER = ROOT / "tests" / "infra" / "lambroll_render"
-FUNCTION_JSON = {"ingress": ROOT / "function.json", "sweeper": ROOT / "sweeper" / "function.json",
-                 "reconciler": ROOT / "reconciler" / "function.json"}
+FUNCTION_JSON = {"ingress": ROOT / "function.json", "sweeper": ROOT / "sweeper" / "function.json"}
 KNOWN_FUNCTIONS = {"env", "must_env", "json_escape"}
 
 
@@ -80,28 +79,6 @@ VALUES = {
 }
 
 
-# What reconciler/function.json reads beyond VALUES. Not yet exported by output lambroll_env: the module
-# creates no reconciler until terraform/modules/webhook-source/reconciler.tf does; until then these are
-# exported by hand (docs/backfill.md, "The reconciler").
-RECONCILER_VALUES = {
-    "RECONCILER_FUNCTION_NAME": "wh-reconciler",
-    "RECONCILER_ROLE_ARN": "arn:aws:iam::123456789012:role/wh-reconciler-lambda",
-    "RECONCILER_DESCRIPTION": 'Webhook reconciler ("market"): brings in what the provider emitted \\ never stored',
-    "RECONCILER_MEMORY_SIZE": "256",
-    "RECONCILER_TIMEOUT": "300",
-    "RECONCILE_PROVIDER": "github",
-    "RECONCILE_GITHUB_HOOK": "repos/acme/shop's/42",
-    "RECONCILE_LOOKBACK_SECS": "86400",
-    "RECONCILE_SETTLE_SECS": "",
-    "RECONCILE_OVERLAP_SECS": "",
-    "RECONCILE_LEASE_SECS": "",
-    "RECONCILE_STRIPE_VERSION": '2024-06-20 "<&>"',
-    "BACKFILL_CREDENTIAL_PARAMETER": "/wh/backfill-credential",
-    "STRIPE_API_BASE": "",
-    "GITHUB_API_BASE": "https://ghe.example.com/api/v3",
-}
-
-
 def shell_export(name, value):
     """One line of lambroll_env: `export K='V'` with `'` written as `'\\''` (modules/webhook-source)."""
     return "export %s='%s'" % (name, value.replace("'", "'\\''"))
@@ -144,7 +121,7 @@ def test_the_shell_quoting_is_the_outputs(example):
     assert value.endswith(''' : "export ${k}='${replace(v, "'", "'\\\\''")}'"])}'''), value
 
 
-@pytest.mark.parametrize("fn", ["ingress", "sweeper", "reconciler"])
+@pytest.mark.parametrize("fn", ["ingress", "sweeper"])
 def test_function_json_uses_only_template_functions_lambroll_has(fn):
     text = FUNCTION_JSON[fn].read_text(encoding="utf-8")
     actions = re.findall(r"\{\{(.*?)\}\}", text)
@@ -174,29 +151,6 @@ def test_runtime_settings_come_from_terraform(fn, renderer):
     assert cfg["Timeout"] == int(VALUES[f"{prefix}_TIMEOUT"])
     assert cfg["Architectures"] == [VALUES["ARCH"]]
     assert (cfg["Handler"], cfg["Runtime"]) == ("bootstrap", "provided.al2023")
-
-
-def test_the_reconcilers_values_round_trip_and_its_settings_are_its_own(renderer):
-    values = {**VALUES, **RECONCILER_VALUES}
-    cfg = rendered(renderer, FUNCTION_JSON["reconciler"], values)
-    variables = cfg["Environment"]["Variables"]
-    assert variables == {name: values[name] for name in variables}
-    assert cfg["FunctionName"] == RECONCILER_VALUES["RECONCILER_FUNCTION_NAME"]
-    assert cfg["Role"] == RECONCILER_VALUES["RECONCILER_ROLE_ARN"]
-    assert cfg["Description"] == RECONCILER_VALUES["RECONCILER_DESCRIPTION"]
-    assert (cfg["MemorySize"], cfg["Timeout"]) == (256, 300)
-    assert cfg["Architectures"] == [VALUES["ARCH"]]
-    assert (cfg["Handler"], cfg["Runtime"]) == ("bootstrap", "provided.al2023")
-    # The reconciler never reads the signing secret nor writes large bodies.
-    assert not {"SECRET_PARAMETER", "LARGE_BODY_BUCKET"} & set(variables)
-
-
-@pytest.mark.parametrize("missing", ["RECONCILE_PROVIDER", "BACKFILL_CREDENTIAL_PARAMETER", "RECONCILER_ROLE_ARN"])
-def test_a_reconciler_deploy_without_its_settings_stops(missing, renderer):
-    values = {k: v for k, v in {**VALUES, **RECONCILER_VALUES}.items() if k != missing}
-    result = render(renderer, FUNCTION_JSON["reconciler"], [shell_export(k, v) for k, v in values.items()])
-    assert result.returncode == 1
-    assert f"environment variable {missing} is not defined" in result.stderr
 
 
 @pytest.mark.parametrize("missing", ["ROUTES", "LARGE_BODY_BUCKET", "INGRESS_MEMORY_SIZE", "ARCH"])
