@@ -501,3 +501,37 @@ fn the_binary_documents_its_settings() {
         assert!(help.contains(setting), "--help names {setting}");
     }
 }
+
+/// The binary under the Lambda runtime: a scheduled invocation is one run, its report the result.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_scheduled_invocation_of_the_binary_is_one_run() {
+    let scene = Scene::new(STRIPE_KEY).await;
+    let created = now_millis() / 1000 - 600;
+    let events = Arc::new(vec![stripe_event("evt_lambda", "invoice.paid", created)]);
+    let stripe = MockApi::start(stripe_handler(events, Arc::new(Mutex::new(true)))).await;
+    let runtime = e2e::testing::RuntimeApi::start().await;
+    // What EventBridge Scheduler sends with its default (empty) input.
+    runtime.invoke("reconcile-1", "{}".to_owned());
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_reconciler"))
+        .env_clear()
+        .envs(scene.stack.binary_env())
+        .envs(runtime.lambda_env("reconciler"))
+        .env("RECONCILE_PROVIDER", "stripe")
+        .env("STRIPE_API_BASE", &stripe.base)
+        .env("BACKFILL_CREDENTIAL_PARAMETER", &scene.credential)
+        .env("RECONCILE_SETTLE_SECS", "0")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start reconciler");
+    let answer = runtime.next_answer(Duration::from_secs(120)).await;
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(answer.kind, "response", "{answer:?}");
+    let report: serde_json::Value = serde_json::from_str(&answer.body).expect("a report");
+    assert_eq!(report["outcome"], "reconciled", "{report}");
+    assert_eq!(report["recovered"], 1);
+    assert_eq!(ids(&scene.drain().await), ["evt_lambda"]);
+    assert!(scene.checkpoint_at().await.is_some());
+}
