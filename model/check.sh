@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Model-checks model/outbox.pml with spin: the real protocol in every configuration (no
+# Model-checks model/outbox.pml (and model/reconciler.pml, the scheduled reconciler) with spin: the real protocol in every configuration (no
 # counterexample allowed), every known-wrong variant (a counterexample required), and the known
 # gap of the real protocol (a counterexample expected until it is closed). Prints, per check,
 # the verdict, the states stored, the search depth and the time; exits 1 if any check does not end
@@ -43,7 +43,8 @@ check() {
     runflags+=(-a -f)
   fi
   local started=$SECONDS
-  if ! (cd "$dir" && spin -a "$@" outbox.pml >spin.log 2>&1 && cc "${cflags[@]}" -o pan pan.c >cc.log 2>&1); then
+  local model=${MODEL:-outbox.pml}
+  if ! (cd "$dir" && spin -a "$@" "$model" >spin.log 2>&1 && cc "${cflags[@]}" -o pan pan.c >cc.log 2>&1); then
     echo "FAIL  $name: spin or cc failed, see model/$dir/spin.log and cc.log" >"$report"
     touch "$dir/failed"
     return
@@ -70,7 +71,7 @@ check() {
     {
       printf '%-6s%-36s%-26s%s\n' ok "$name" "counterexample found" "$figures"
       echo "        $what"
-      echo "        replay: (cd model/$dir && spin -t -p $* outbox.pml)"
+      echo "        replay: (cd model/$dir && spin -t -p $* $model)"
     } >"$report"
   else
     echo "FAIL  $name: expected $expect, pan reported $errors error(s): $figures; see model/$log" >"$report"
@@ -84,7 +85,7 @@ section() { order+=("#$1"); }
 # run NAME EXPECT MODE DEFINES...: starts a check, at most $jobs at once.
 run() {
   mkdir -p "$out/$1"
-  cp outbox.pml "$out/$1/"
+  cp "${MODEL:-outbox.pml}" "$out/$1/"
   order+=("$1")
   while (($(jobs -rp | wc -l) >= jobs)); do
     wait -n || true
@@ -135,6 +136,11 @@ run wrong-sourceless-index counterexample safety "${two_sources[@]}" -DWRONG_SOU
 run wrong-no-source-recheck counterexample safety "${two_sources[@]}" -DSTRAY_INDEX_ENTRIES -DWRONG_NO_SOURCE_RECHECK
 run wrong-redrive-delete-first counterexample safety "${oncall[@]}" -DWRONG_REDRIVE_DELETE_FIRST
 run wrong-no-sweeper counterexample liveness -DLIVENESS -DSWEEPERS_A=0 -DMAX_FAULTS=2 -DMAX_CRASHES=1
+
+section "the reconciler (model/reconciler.pml): every emitted event gets its row"
+MODEL=reconciler.pml run reconciler pass safety
+MODEL=reconciler.pml run reach-reconciler-crash-and-failure counterexample safety -DREACH_CRASH_AND_FAILURE
+MODEL=reconciler.pml run wrong-checkpoint-before-recovery counterexample safety -DWRONG_ADVANCE_FIRST
 
 section "known gap of the real protocol, the degraded mode (a counterexample expected; docs/MODEL.md)"
 run gap-first-body-without-outbox counterexample safety "${conflict[@]}" -DSTRICT_FIRST_BODY

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Build the Lambda packages for provided.al2023: dist/ingress.zip and dist/sweeper.zip, each holding the
+# Build the Lambda packages for provided.al2023: dist/ingress.zip, dist/sweeper.zip and dist/reconciler.zip, each holding the
 # crate's release binary renamed `bootstrap`, linked against glibc 2.34 (Amazon Linux 2023's) at most.
 #
 #   scripts/package.sh [arm64|x86_64]        (default arm64; Terraform's `architecture` must be the same)
@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 ARCH=${1:-arm64}
 GLIBC=2.34 # Amazon Linux 2023
-CRATES=(ingress sweeper)
+CRATES=(ingress sweeper reconciler)
 VENV=$ROOT/.venv-package
 PACKAGES=("cargo-zigbuild==0.24.1" "ziglang==0.17.1")
 
@@ -87,5 +87,6 @@ done
 
 echo "deploy (Terraform's architecture must be $ARCH): eval \"\$(terraform output -raw lambroll_env)\";" \
   "lambroll deploy --function function.json --src dist/ingress.zip;" \
-  "lambroll deploy --function sweeper/function.json --src dist/sweeper.zip (docs/deploy.md section 5)"
+  "lambroll deploy --function sweeper/function.json --src dist/sweeper.zip (docs/deploy.md section 5);" \
+  "with the reconciler enabled: lambroll deploy --function reconciler/function.json --src dist/reconciler.zip"
 (( ${#missing[@]} == 0 )) || { echo "package.sh: incomplete: ${missing[*]} missing" >&2; exit 3; }

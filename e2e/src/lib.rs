@@ -15,6 +15,7 @@ pub mod fakes;
 pub mod harness;
 pub mod processes;
 pub mod provider;
+pub mod provider_api;
 pub mod proxy;
 pub mod rng;
 pub mod samples;

@@ -27,6 +27,68 @@ pub struct Figures {
     /// The secret parameter, and whether it still holds the value Terraform writes at apply
     /// (`None`: not checked, e.g. without ssm:GetParameter).
     pub secret: Option<SecretCheck>,
+    /// The reconciler's checkpoint and last run, when this source has one.
+    pub reconciler: Option<ReconcilerFigures>,
+}
+
+/// The reconciler's checkpoint (a row of the outbox table) as `status` shows it.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ReconcilerFigures {
+    /// How far behind now the checkpoint is; `None` before a run settled anything.
+    pub checkpoint_age_secs: Option<f64>,
+    /// How long ago the last run ended.
+    pub last_run_age_secs: Option<f64>,
+    pub listed: u64,
+    pub missing: u64,
+    pub recovered: u64,
+    pub unrecoverable: u64,
+    pub failed: u64,
+    /// Why the last run stopped early, when it did.
+    pub error: Option<String>,
+}
+
+impl ReconcilerFigures {
+    fn of(checkpoint: &shared::checkpoint::Checkpoint, now: EpochMillis) -> Self {
+        let age = |at: EpochMillis| (now - at).max(0) as f64 / 1000.0;
+        let last = checkpoint.last_run.clone().unwrap_or_default();
+        Self {
+            checkpoint_age_secs: checkpoint.at.map(age),
+            last_run_age_secs: checkpoint.last_run.as_ref().map(|run| age(run.at)),
+            listed: last.listed,
+            missing: last.missing,
+            recovered: last.recovered,
+            unrecoverable: last.unrecoverable,
+            failed: last.failed,
+            error: last.error,
+        }
+    }
+
+    /// One line for people.
+    fn detail(&self) -> String {
+        let checkpoint = self.checkpoint_age_secs.map_or_else(
+            || "no checkpoint yet".to_owned(),
+            |secs| format!("checkpoint {} behind", age(secs)),
+        );
+        let last = match self.last_run_age_secs {
+            None => "no run finished".to_owned(),
+            Some(secs) => format!(
+                "last run {} ago: listed {}, missing {}, recovered {}, unrecoverable {}, failed {}",
+                age(secs),
+                self.listed,
+                self.missing,
+                self.recovered,
+                self.unrecoverable,
+                self.failed
+            ),
+        };
+        match &self.error {
+            Some(error) => format!(
+                "{checkpoint}; {last}; stopped: {}",
+                ::backfill::terminal::escape(error)
+            ),
+            None => format!("{checkpoint}; {last}"),
+        }
+    }
 }
 
 /// What `status` found in the secret parameter (never its value).
@@ -186,6 +248,12 @@ pub async fn measure(target: &Target) -> anyhow::Result<Figures> {
     if let Some(parameter) = target.secret_parameter() {
         figures.secret = Some(check_secret(target, parameter).await);
     }
+    match target.outbox.checkpoint().await {
+        Ok(checkpoint) => {
+            figures.reconciler = checkpoint.map(|c| ReconcilerFigures::of(&c, now));
+        }
+        Err(err) => tracing::warn!(error = %err, "cannot read the reconciler's checkpoint"),
+    }
     Ok(figures)
 }
 
@@ -297,6 +365,13 @@ pub async fn run(target: &Target, args: &StatusArgs, output: Output) -> anyhow::
                     Some(why) => format!("{}: {why}", secret.parameter),
                     None => secret.parameter.clone(),
                 },
+            ]);
+        }
+        if let Some(reconciler) = &figures.reconciler {
+            rows.add_row(vec![
+                "reconciler".to_owned(),
+                (reconciler.unrecoverable + reconciler.failed).to_string(),
+                reconciler.detail(),
             ]);
         }
         println!("{rows}");

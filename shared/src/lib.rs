@@ -11,9 +11,11 @@
 
 pub mod aws;
 pub mod call_error;
+pub mod checkpoint;
 pub mod codec;
 pub mod config;
 pub mod cost;
+pub mod delivery;
 pub mod event;
 #[cfg(test)]
 mod floors;

@@ -8,7 +8,7 @@ from conftest import ROOT, TERRAFORM
 
 MONITORING = TERRAFORM / "modules" / "monitoring"
 RUNBOOK = ROOT / "docs" / "runbook.md"
-BACKFILL_RS = ROOT / "outboxctl" / "src" / "backfill" / "mod.rs"
+BACKFILL_RS = ROOT / "outboxctl" / "src" / "backfill.rs"
 
 
 def alarm(modules, name):
@@ -103,14 +103,23 @@ def test_the_credential_parameter_is_read_by_the_repair_policy_only(example, roo
     assert call["name"] == "/${var.name}/backfill-credential"
     assert example.outputs["backfill_credential_parameter"]["value"] == "${one(module.backfill_credential[*].parameter_name)}"
     assert "s.backfill_credential_parameter" in root.outputs["backfill_credential_parameters"]["value"]
-    # No file but the source module's oncall.tf and outputs names the credential: no function role, and
-    # not the read-only policy. (The reconciler's place, reconciler.tf, only says how it will.)
+    # No file but the source module's oncall.tf, outputs and reconciler.tf names the credential: no other
+    # function role, and not the read-only policy.
     for tf in TERRAFORM.rglob("*.tf"):
         text = tf.read_text(encoding="utf-8")
-        if tf.name in ("oncall.tf", "outputs.tf") or (tf.name == "main.tf" and tf.parent.name == "webhook-source"):
+        if tf.name in ("oncall.tf", "outputs.tf") or (tf.name in ("main.tf", "reconciler.tf") and tf.parent.name == "webhook-source"):
             continue
         uses = [line for line in text.splitlines() if "module.backfill_credential" in line and not line.lstrip().startswith("#")]
         assert not uses, f"{tf.relative_to(ROOT)} uses the backfill credential: {uses}"
+    # The reconciler: its setting, and its own role's read of the parameter and of its key, nothing else.
+    reconciler = (TERRAFORM / "modules" / "webhook-source" / "reconciler.tf").read_text(encoding="utf-8")
+    uses = [line.strip() for line in reconciler.splitlines()
+            if "module.backfill_credential" in line and not line.lstrip().startswith("#")]
+    assert uses == [
+        'BACKFILL_CREDENTIAL_PARAMETER = try(module.backfill_credential[0].parameter_name, "")',
+        'resources = [try(module.backfill_credential[0].parameter_arn, "")]',
+        'values   = [try(module.backfill_credential[0].parameter_arn, "")]',
+    ], uses
     main = (TERRAFORM / "modules" / "webhook-source" / "main.tf").read_text(encoding="utf-8")
     policies = main[main.index('module "ingress" {'):main.index('module "sweeper_schedule"')]
     assert "backfill_credential" not in policies, "a function's policy names the backfill credential"

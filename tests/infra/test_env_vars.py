@@ -12,16 +12,21 @@ ALWAYS_FROM_TERRAFORM = {"ROUTES", "LARGE_BODY_BUCKET", "LARGE_BODY_PREFIX", "LA
 REQUIRED = {
     "ingress": {"SOURCE_NAME", "OUTBOX_TABLE", "QUEUE_URL", "SECRET_PARAMETER"} | ALWAYS_FROM_TERRAFORM,
     "sweeper": {"SOURCE_NAME", "OUTBOX_TABLE", "QUEUE_URL"} | ALWAYS_FROM_TERRAFORM,
+    # No large bodies: a recovered Stripe event is recorded inline (docs/backfill.md, Limits).
+    "reconciler": {"SOURCE_NAME", "OUTBOX_TABLE", "QUEUE_URL", "ROUTES", "RECONCILE_PROVIDER",
+                   "BACKFILL_CREDENTIAL_PARAMETER"},
 }
-FUNCTION_JSON = {"ingress": "function.json", "sweeper": "sweeper/function.json"}
-LIB_RS = {"ingress": ROOT / "ingress" / "src" / "lib.rs", "sweeper": ROOT / "sweeper" / "src" / "lib.rs"}
+FUNCTION_JSON = {"ingress": "function.json", "sweeper": "sweeper/function.json",
+                 "reconciler": "reconciler/function.json"}
+LIB_RS = {"ingress": ROOT / "ingress" / "src" / "lib.rs", "sweeper": ROOT / "sweeper" / "src" / "lib.rs",
+          "reconciler": ROOT / "reconciler" / "src" / "lib.rs"}
 
 # Every value is JSON-escaped: it lands inside a JSON string, and several hold quotes or backslashes
 # (ROUTES is JSON itself; SIGNATURE_PREFIX, EVENT_ID_POINTER and LARGE_BODY_PREFIX are free text).
 MUST_ENV = re.compile(r"^\{\{ must_env `([A-Z0-9_]+)` \| json_escape \}\}$")
 OPT_ENV = re.compile(r"^\{\{ env `([A-Z0-9_]+)` `` \| json_escape \}\}$")
 
-FUNCTIONS = ["ingress", "sweeper"]
+FUNCTIONS = ["ingress", "sweeper", "reconciler"]
 
 
 def code_env_vars(fn):

@@ -171,7 +171,7 @@ def test_the_queues_admit_only_the_functions_and_the_on_call_repair_roles(exampl
     assert policies["main"]["queue_url"] == "${aws_sqs_queue.main.id}"
     assert policies["dlq"]["queue_url"] == "${aws_sqs_queue.dlq.id}"
     assert example.locals["queue_senders"] == (
-        "${concat([module.ingress.role_arn, module.sweeper.role_arn], var.queue_sender_arns)}")
+        "${concat([module.ingress.role_arn, module.sweeper.role_arn], module.reconciler[*].role_arn, var.queue_sender_arns)}")
     for call in ("queue", "routed_queue"):
         assert example.modules[call]["sender_arns"] == "${local.queue_senders}", call
 
@@ -238,3 +238,23 @@ def test_the_bucket_expires_only_sent_bodies_and_outlives_every_message(root, mo
         env = source.environment(fn)
         assert env["LARGE_BODY_BUCKET"] == "${var.shared.large_body_bucket_name}"
         assert env["LARGE_BODY_KMS_KEY"] == "${var.shared.table_kms_key_arn}"
+
+
+def test_the_reconcilers_role_is_its_iam_actions_on_its_own_rows_queues_and_credential(example):
+    """The reconciler (reconciler.tf): exactly reconciler IAM_ACTIONS (plus the keys' kms actions), its
+    source's rows and its checkpoint row only, its source's queues, and the backfill credential."""
+    code = set(rust_str_array(ROOT / "reconciler" / "src" / "lib.rs", "IAM_ACTIONS"))
+    stmts = example.policy_statements("reconciler")
+    actions = {a for s in stmts for a in s["actions"]}
+    assert actions - {"kms:Decrypt", "kms:GenerateDataKey"} == code
+    by_sid = {s["sid"]: s for s in stmts}
+    assert by_sid["OutboxReadWrite"]["conditions"][0]["values"] == [
+        "${var.source_name}:*", "reconciler#${var.source_name}"]
+    assert by_sid["QueueSend"]["resources"] == example.resolve("${local.queue_arns}")
+    assert by_sid["CredentialRead"]["resources"] == ['${try(module.backfill_credential[0].parameter_arn, "")}']
+    assert by_sid["CredentialKey"]["conditions"][1]["values"] == by_sid["CredentialRead"]["resources"]
+    for s in stmts:
+        assert "*" not in s["resources"], s["sid"]
+    assert example.modules["reconciler"]["count"] == "${local.reconciler_enabled ? 1 : 0}"
+    assert example.locals["reconciler_enabled"] == "${var.reconciler.enabled && var.backfill_provider != null}"
+    assert example.var_default("reconciler") == {}

@@ -19,7 +19,8 @@ from conftest import ROOT
 from test_env_vars import _lambroll_env_map
 
 RENDERER = ROOT / "tests" / "infra" / "lambroll_render"
-FUNCTION_JSON = {"ingress": ROOT / "function.json", "sweeper": ROOT / "sweeper" / "function.json"}
+FUNCTION_JSON = {"ingress": ROOT / "function.json", "sweeper": ROOT / "sweeper" / "function.json",
+                 "reconciler": ROOT / "reconciler" / "function.json"}
 KNOWN_FUNCTIONS = {"env", "must_env", "json_escape"}
 
 
@@ -50,6 +51,21 @@ VALUES = {
     "SWEEPER_DESCRIPTION": "Webhook outbox sweeper (it's \\ here): re-sends pending events",
     "SWEEPER_MEMORY_SIZE": "512",
     "SWEEPER_TIMEOUT": "60",
+    "RECONCILER_FUNCTION_NAME": "wh-reconciler",
+    "RECONCILER_ROLE_ARN": "arn:aws:iam::123456789012:role/wh-reconciler-lambda",
+    "RECONCILER_DESCRIPTION": 'Webhook reconciler ("market"): recovers what the provider emitted \\ never stored',
+    "RECONCILER_MEMORY_SIZE": "256",
+    "RECONCILER_TIMEOUT": "300",
+    "RECONCILE_PROVIDER": "github",
+    "RECONCILE_GITHUB_HOOK": "repos/acme/shop's/42",
+    "RECONCILE_LOOKBACK_SECS": "86400",
+    "RECONCILE_SETTLE_SECS": "",
+    "RECONCILE_OVERLAP_SECS": "",
+    "RECONCILE_LEASE_SECS": "",
+    "RECONCILE_STRIPE_VERSION": '2024-06-20 "<&>"',
+    "BACKFILL_CREDENTIAL_PARAMETER": "/wh/backfill-credential",
+    "STRIPE_API_BASE": "",
+    "GITHUB_API_BASE": "https://ghe.example.com/api/v3",
     "SOURCE_NAME": "marketplace",
     "OUTBOX_TABLE": "wh-outbox",
     "QUEUE_URL": "https://sqs.eu-west-1.amazonaws.com/123456789012/wh-events",
@@ -121,7 +137,7 @@ def test_the_shell_quoting_is_the_outputs(example):
     assert value.endswith(''' : "export ${k}='${replace(v, "'", "'\\\\''")}'"])}'''), value
 
 
-@pytest.mark.parametrize("fn", ["ingress", "sweeper"])
+@pytest.mark.parametrize("fn", ["ingress", "sweeper", "reconciler"])
 def test_function_json_uses_only_template_functions_lambroll_has(fn):
     text = FUNCTION_JSON[fn].read_text(encoding="utf-8")
     actions = re.findall(r"\{\{(.*?)\}\}", text)
@@ -130,7 +146,7 @@ def test_function_json_uses_only_template_functions_lambroll_has(fn):
     assert used <= KNOWN_FUNCTIONS, f"{fn}: unknown template functions {sorted(used - KNOWN_FUNCTIONS)}"
 
 
-@pytest.mark.parametrize("fn", ["ingress", "sweeper"])
+@pytest.mark.parametrize("fn", ["ingress", "sweeper", "reconciler"])
 def test_every_environment_value_round_trips_exactly(fn, renderer):
     cfg = rendered(renderer, FUNCTION_JSON[fn], VALUES)
     variables = cfg["Environment"]["Variables"]
@@ -139,7 +155,7 @@ def test_every_environment_value_round_trips_exactly(fn, renderer):
     assert json.loads(variables["ROUTES"])[0]["equals"] == 'order "paid"'
 
 
-@pytest.mark.parametrize("fn", ["ingress", "sweeper"])
+@pytest.mark.parametrize("fn", ["ingress", "sweeper", "reconciler"])
 def test_runtime_settings_come_from_terraform(fn, renderer):
     cfg = rendered(renderer, FUNCTION_JSON[fn], VALUES)
     prefix = fn.upper()

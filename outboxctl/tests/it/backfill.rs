@@ -4,144 +4,24 @@
 //! secret, to the real ingress binary.
 
 use std::collections::HashMap;
-use std::convert::Infallible;
-use std::future::Future;
-use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use backfill::api::ApiClient;
+use backfill::{Act, Sink, Window};
 use bytes::Bytes;
+use e2e::provider_api::{
+    ago, github_handler, reply, stripe_event, stripe_handler, GitHubHook, Handler, MockApi,
+    RecordingSleeper, GITHUB_SECRET, GITHUB_TOKEN, HOOK, STRIPE_KEY,
+};
 use e2e::testing::{provision, sdk_config};
-use http::{HeaderMap, Method, Request, Response, StatusCode};
-use http_body_util::Full;
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use indicatif::ProgressBar;
-use outboxctl::backfill::api::{ApiClient, Sleeper};
-use outboxctl::backfill::{self, Sink, Window};
+use http::{HeaderMap, Method, StatusCode};
 use serde_json::{json, Value};
 use shared::aws::sqs::Queues;
 use shared::config::{Env, OutboxSettings};
-use shared::signature::SignatureScheme;
-use shared::time::{now_millis, rfc3339_millis};
+use shared::time::now_millis;
 
 use super::{event, Scene, SOURCE};
-
-const GITHUB_SECRET: &str = "github-hook-secret-for-backfill";
-const GITHUB_TOKEN: &str = "ghp_backfillTestToken0123456789";
-const STRIPE_KEY: &str = "rk_test_backfillRestrictedKey42";
-const HOOK: &str = "repos/acme/shop/42";
-
-type Reply = Pin<Box<dyn Future<Output = Response<Full<Bytes>>> + Send>>;
-type Handler = Arc<dyn Fn(Method, String, HeaderMap) -> Reply + Send + Sync>;
-
-/// An in-process HTTP server answering with `handler`; every request is recorded as
-/// `METHOD /path?query`.
-struct MockApi {
-    base: String,
-    requests: Arc<Mutex<Vec<String>>>,
-    server: tokio::task::JoinHandle<()>,
-}
-
-impl MockApi {
-    async fn start(handler: Handler) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let address: SocketAddr = listener.local_addr().expect("address");
-        let requests = Arc::new(Mutex::new(Vec::new()));
-        let recorded = Arc::clone(&requests);
-        let server = tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    return;
-                };
-                let (handler, recorded) = (Arc::clone(&handler), Arc::clone(&recorded));
-                tokio::spawn(async move {
-                    let service = service_fn(move |request: Request<hyper::body::Incoming>| {
-                        let (handler, recorded) = (Arc::clone(&handler), Arc::clone(&recorded));
-                        async move {
-                            let path = request
-                                .uri()
-                                .path_and_query()
-                                .map(ToString::to_string)
-                                .unwrap_or_default();
-                            let method = request.method().clone();
-                            recorded
-                                .lock()
-                                .expect("lock")
-                                .push(format!("{method} {path}"));
-                            let headers = request.headers().clone();
-                            Ok::<_, Infallible>(handler(method, path, headers).await)
-                        }
-                    });
-                    let _ = http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
-            }
-        });
-        Self {
-            base: format!("http://{address}"),
-            requests,
-            server,
-        }
-    }
-
-    fn requests(&self) -> Vec<String> {
-        self.requests.lock().expect("lock").clone()
-    }
-
-    fn count(&self, prefix: &str) -> usize {
-        self.requests()
-            .iter()
-            .filter(|r| r.starts_with(prefix))
-            .count()
-    }
-}
-
-impl Drop for MockApi {
-    fn drop(&mut self) {
-        self.server.abort();
-    }
-}
-
-fn reply(status: StatusCode, headers: &[(&str, String)], body: Value) -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
-    *response.status_mut() = status;
-    response.headers_mut().insert(
-        http::header::CONTENT_TYPE,
-        http::HeaderValue::from_static("application/json"),
-    );
-    for (name, value) in headers {
-        response.headers_mut().insert(
-            http::HeaderName::from_bytes(name.as_bytes()).expect("name"),
-            http::HeaderValue::from_str(value).expect("value"),
-        );
-    }
-    response
-}
-
-fn bearer(headers: &HeaderMap, expected: &str) -> bool {
-    headers
-        .get(http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        == Some(&format!("Bearer {expected}"))
-}
-
-/// Records the waits a rate limit asks for, and returns at once.
-#[derive(Default)]
-struct RecordingSleeper(Mutex<Vec<Duration>>);
-
-impl Sleeper for RecordingSleeper {
-    fn sleep(&self, duration: Duration) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
-        self.0.lock().expect("lock").push(duration);
-        Box::pin(async {})
-    }
-}
 
 async fn put_credential(scene: &Scene, value: &str) -> String {
     let name = format!("/{}/backfill", e2e::testing::unique("cred"));
@@ -154,129 +34,6 @@ async fn put_credential(scene: &Scene, value: &str) -> String {
         .await
         .expect("PutParameter");
     name
-}
-
-/// GitHub's side: the hook's deliveries, newest first, and the payload of each event.
-struct GitHubHook {
-    /// `(id, guid, event, status_code, delivered_at)`.
-    deliveries: Vec<(u64, String, String, u16, String)>,
-    payloads: HashMap<String, Bytes>,
-    next_id: u64,
-    ingress_url: String,
-    /// Redeliveries GitHub refuses (older than three days, as it says).
-    too_old: Vec<String>,
-}
-
-fn github_handler(hook: Arc<Mutex<GitHubHook>>, base: Arc<Mutex<String>>) -> Handler {
-    Arc::new(move |method, path, headers| {
-        let (hook, base) = (Arc::clone(&hook), Arc::clone(&base));
-        Box::pin(async move {
-            if !bearer(&headers, GITHUB_TOKEN) {
-                return reply(
-                    StatusCode::UNAUTHORIZED,
-                    &[],
-                    json!({"message": "Bad credentials"}),
-                );
-            }
-            let prefix = "/repos/acme/shop/hooks/42/deliveries";
-            if method == Method::GET && path.starts_with(prefix) {
-                let listed: Vec<Value> = hook
-                    .lock()
-                    .expect("lock")
-                    .deliveries
-                    .iter()
-                    .map(|(id, guid, event, status_code, at)| {
-                        json!({
-                            "id": id, "guid": guid, "delivered_at": at,
-                            "redelivery": false, "duration": 0.2,
-                            "status": if (200..300).contains(status_code) { "OK" } else { "failed" },
-                            "status_code": status_code, "event": event, "action": "opened",
-                            "installation_id": null, "repository_id": 7,
-                        })
-                    })
-                    .collect();
-                // Three per page, the cursor in the Link header.
-                let second = path.contains("cursor=p2");
-                let page: Vec<Value> = listed
-                    .iter()
-                    .skip(if second { 3 } else { 0 })
-                    .take(if second { usize::MAX } else { 3 })
-                    .cloned()
-                    .collect();
-                let link = if second {
-                    vec![]
-                } else {
-                    let base = base.lock().expect("lock").clone();
-                    vec![(
-                        "link",
-                        format!("<{base}{prefix}?per_page=100&cursor=p2>; rel=\"next\""),
-                    )]
-                };
-                return reply(StatusCode::OK, &link, Value::Array(page));
-            }
-            let attempt = path
-                .strip_prefix(&format!("{prefix}/"))
-                .and_then(|rest| rest.strip_suffix("/attempts"))
-                .and_then(|id| id.parse::<u64>().ok());
-            let Some(delivery_id) = attempt.filter(|_| method == Method::POST) else {
-                return reply(StatusCode::NOT_FOUND, &[], json!({"message": "Not Found"}));
-            };
-            let (guid, event, body, url, refused) = {
-                let hook = hook.lock().expect("lock");
-                let Some((_, guid, event, _, _)) =
-                    hook.deliveries.iter().find(|d| d.0 == delivery_id)
-                else {
-                    return reply(StatusCode::NOT_FOUND, &[], json!({"message": "Not Found"}));
-                };
-                (
-                    guid.clone(),
-                    event.clone(),
-                    hook.payloads[guid].clone(),
-                    hook.ingress_url.clone(),
-                    hook.too_old.contains(guid),
-                )
-            };
-            if refused {
-                return reply(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    &[],
-                    json!({"message": "Validation Failed", "errors": [{"resource": "Delivery", "code": "custom", "message": "delivery is too old to redeliver"}]}),
-                );
-            }
-            // As GitHub does: the same payload and delivery guid, signed with the hook's secret.
-            let keys = SignatureScheme::GitHub
-                .parse_keys(GITHUB_SECRET)
-                .expect("key");
-            let key = keys.first().expect("a key");
-            let mut request = Request::builder()
-                .method(Method::POST)
-                .uri(&url)
-                .header("content-type", "application/json")
-                .header("x-github-event", &event)
-                .header("x-github-hook-id", "42");
-            for (name, value) in SignatureScheme::GitHub.sign(key, &guid, 0, &body) {
-                request = request.header(name, value);
-            }
-            let client = Client::builder(TokioExecutor::new()).build_http();
-            let status = client
-                .request(request.body(Full::new(body)).expect("request"))
-                .await
-                .map(|response| response.status().as_u16())
-                .unwrap_or(0);
-            let mut hook = hook.lock().expect("lock");
-            let id = hook.next_id;
-            hook.next_id += 1;
-            hook.deliveries
-                .insert(0, (id, guid, event, status, rfc3339_millis(now_millis())));
-            reply(StatusCode::ACCEPTED, &[], json!({}))
-        })
-    })
-}
-
-fn ago(minutes: i64) -> String {
-    let at = rfc3339_millis(now_millis() - minutes * 60_000);
-    // GitHub writes whole seconds.
-    format!("{}Z", &at[..19])
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -464,75 +221,6 @@ async fn github_failed_deliveries_are_redelivered_through_the_signed_ingress_onc
     assert!(scene.drain().await.is_empty(), "nothing sent twice");
 }
 
-/// Stripe's `/v1/events`: the events newest first, `limit` per page, `starting_after` paging.
-fn stripe_handler(events: Arc<Vec<String>>, limited_once: Arc<Mutex<bool>>) -> Handler {
-    Arc::new(move |method, path, headers| {
-        let (events, limited_once) = (Arc::clone(&events), Arc::clone(&limited_once));
-        Box::pin(async move {
-            if !bearer(&headers, STRIPE_KEY) {
-                return reply(
-                    StatusCode::UNAUTHORIZED,
-                    &[],
-                    json!({"error": {"type": "invalid_request_error", "message": "Invalid API Key provided"}}),
-                );
-            }
-            if method != Method::GET || !path.starts_with("/v1/events?") {
-                return reply(
-                    StatusCode::NOT_FOUND,
-                    &[],
-                    json!({"error": {"message": "no such path"}}),
-                );
-            }
-            let mut limited = limited_once.lock().expect("lock");
-            if !*limited {
-                *limited = true;
-                return reply(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    &[("retry-after", "30".to_owned())],
-                    json!({"error": {"type": "rate_limit_error", "message": "Too many requests"}}),
-                );
-            }
-            drop(limited);
-            let query: HashMap<String, String> = path
-                .split_once('?')
-                .map(|(_, q)| q)
-                .unwrap_or_default()
-                .split('&')
-                .filter_map(|pair| pair.split_once('='))
-                .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                .collect();
-            let limit = 2; // smaller than asked, as a server may: paging must follow has_more
-            let start = query
-                .get("starting_after")
-                .and_then(|after| {
-                    events
-                        .iter()
-                        .position(|e| e.contains(&format!("\"{after}\"")))
-                })
-                .map_or(0, |position| position + 1);
-            let page: Vec<&String> = events.iter().skip(start).take(limit).collect();
-            let has_more = start + limit < events.len();
-            // The raw text of each event exactly as stored: spacing and key order are the API's.
-            let body = format!(
-                "{{\n  \"object\": \"list\",\n  \"data\": [{}],\n  \"has_more\": {has_more},\n  \"url\": \"/v1/events\"\n}}",
-                page.iter().map(|e| e.as_str()).collect::<Vec<_>>().join(",\n    ")
-            );
-            let mut response = Response::new(Full::new(Bytes::from(body)));
-            response.headers_mut().insert(
-                http::header::CONTENT_TYPE,
-                http::HeaderValue::from_static("application/json"),
-            );
-            response
-        })
-    })
-}
-
-fn stripe_event(id: &str, kind: &str, created: i64) -> String {
-    format!(
-        "{{\n    \"id\": \"{id}\",\n    \"object\": \"event\",\n    \"api_version\": \"2024-06-20\",\n    \"created\": {created},\n    \"data\": {{\"object\": {{\"id\": \"in_1\", \"object\": \"invoice\", \"amount_paid\": 2000}}}},\n    \"livemode\": false,\n    \"pending_webhooks\": 1,\n    \"request\": {{\"id\": null, \"idempotency_key\": null}},\n    \"type\": \"{kind}\"\n  }}"
-    )
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn stripe_events_missing_from_the_outbox_are_recorded_and_sent_once() {
     let scene = Scene::new("backfill-stripe").await;
@@ -677,7 +365,7 @@ async fn rate_limits_are_waited_out_as_the_api_asks_without_real_waiting() {
         ("PENDING_SHARDS", "4"),
     ]);
     let settings = OutboxSettings::from_env(&Env::new(&env)).expect("settings");
-    let queues = Queues::new(queue, &settings.routes);
+    let queues = Queues::new(queue, &settings.routes).ports();
     let sink = Sink {
         outbox: &outbox,
         queues: &queues,
@@ -700,7 +388,7 @@ async fn rate_limits_are_waited_out_as_the_api_asks_without_real_waiting() {
         sleeper.clone(),
     )
     .expect("client");
-    let summary = backfill::stripe(&api, window, false, &sink, false, &ProgressBar::hidden())
+    let summary = backfill::stripe(&api, window, false, &sink, Act::DryRun, &|_| {})
         .await
         .expect("listed after waiting");
     assert_eq!(summary.listed, 1);
@@ -743,7 +431,7 @@ async fn rate_limits_are_waited_out_as_the_api_asks_without_real_waiting() {
     let sleeper = Arc::new(RecordingSleeper::default());
     let api = ApiClient::new(&github.base, "Bearer t", &[], sleeper.clone()).expect("client");
     let hook = HOOK.parse().expect("hook");
-    let summary = backfill::github(&api, &hook, window, &outbox, false, &ProgressBar::hidden())
+    let summary = backfill::github(&api, &hook, window, &sink, Act::DryRun, &|_| {})
         .await
         .expect("listed after waiting");
     assert_eq!(summary.listed, 0);
@@ -772,7 +460,7 @@ async fn rate_limits_are_waited_out_as_the_api_asks_without_real_waiting() {
         Arc::new(RecordingSleeper::default()),
     )
     .expect("client");
-    let err = backfill::github(&api, &hook, window, &outbox, false, &ProgressBar::hidden())
+    let err = backfill::github(&api, &hook, window, &sink, Act::DryRun, &|_| {})
         .await
         .expect_err("refused");
     assert!(err.to_string().contains("Must have admin rights"), "{err}");
@@ -871,4 +559,228 @@ async fn a_github_apps_own_hook_is_read_with_a_token_signed_by_the_apps_key() {
     assert_eq!(summary["redelivered"], json!(["g-app-failed"]));
     assert_eq!(github.count("POST /app/hook/deliveries/8/attempts"), 1);
     assert!(!done.stdout.contains("PRIVATE KEY") && !done.stderr.contains("PRIVATE KEY"));
+}
+
+/// An API gone wrong or hostile ends the run with an error saying what happened: never a panic,
+/// a loop, an unbounded read or an endless wait. In-memory outbox and queue: nothing is stored.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_broken_or_hostile_api_ends_the_run_with_a_clear_error() {
+    use e2e::fakes::{InMemoryOutbox, InMemoryQueue};
+    use shared::ports::QueueSet;
+
+    let env: HashMap<&str, &str> = HashMap::from([
+        ("SOURCE_NAME", SOURCE),
+        ("OUTBOX_TABLE", "unused"),
+        ("QUEUE_URL", "http://queue/main"),
+    ]);
+    let settings = OutboxSettings::from_env(&Env::new(&env)).expect("settings");
+    let outbox = InMemoryOutbox::new(SOURCE, 4);
+    let queues = QueueSet::new(Arc::new(InMemoryQueue::new("http://queue/main")), vec![]);
+    let sink = Sink {
+        outbox: &outbox,
+        queues: &queues,
+        settings: &settings,
+    };
+    let window = Window {
+        since: now_millis() - 3_600_000,
+        until: now_millis(),
+    };
+    let act = Act::Recover { stop_by: None };
+    let client = |base: &str| {
+        ApiClient::new(base, "Bearer t", &[], Arc::new(RecordingSleeper::default()))
+            .expect("client")
+    };
+    let hook: backfill::github::HookPath = HOOK.parse().expect("hook");
+    let stripe_page = |body: String| -> Handler {
+        Arc::new(move |_, _, _| {
+            let body = body.clone();
+            Box::pin(async move {
+                let mut response =
+                    http::Response::new(http_body_util::Full::new(Bytes::from(body)));
+                response.headers_mut().insert(
+                    http::header::CONTENT_TYPE,
+                    http::HeaderValue::from_static("application/json"),
+                );
+                response
+            })
+        })
+    };
+
+    // Stripe: a `created` in the year 10000 (and one past i64 milliseconds).
+    for created in ["253402300800", "9223372036854775807"] {
+        let api = MockApi::start(stripe_page(format!(
+            r#"{{"object":"list","has_more":false,"data":[{{"id":"evt_far","object":"event","created":{created}}}]}}"#
+        )))
+        .await;
+        let err = backfill::stripe(&client(&api.base), window, false, &sink, act, &|_| {})
+            .await
+            .expect_err("no time");
+        assert!(
+            err.to_string().contains("evt_far has `created`")
+                && err.to_string().contains("not a time between 1970 and 9999"),
+            "{err}"
+        );
+    }
+
+    // Stripe: `has_more` forever with the same last event: the same page again.
+    let api = MockApi::start(stripe_page(
+        r#"{"object":"list","has_more":true,"data":[{"id":"evt_same","object":"event","created":1}]}"#
+            .to_owned(),
+    ))
+    .await;
+    let err = backfill::stripe(&client(&api.base), window, false, &sink, act, &|_| {})
+        .await
+        .expect_err("a cycle");
+    assert!(err.to_string().contains("the same page again"), "{err}");
+    assert_eq!(api.count("GET"), 2, "stopped at the first repeat");
+
+    // GitHub: a `next` link back to the page just read.
+    let looping = {
+        let base = Arc::new(Mutex::new(String::new()));
+        let handler: Handler = {
+            let base = Arc::clone(&base);
+            Arc::new(move |_, path, _| {
+                let base = Arc::clone(&base);
+                Box::pin(async move {
+                    let link = format!("<{}{path}>; rel=\"next\"", base.lock().expect("lock"));
+                    reply(StatusCode::OK, &[("link", link)], json!([]))
+                })
+            })
+        };
+        let api = MockApi::start(handler).await;
+        *base.lock().expect("lock") = api.base.clone();
+        api
+    };
+    let err = backfill::github(&client(&looping.base), &hook, window, &sink, act, &|_| {})
+        .await
+        .expect_err("a cycle");
+    assert!(
+        err.to_string()
+            .contains("links back to a page already read"),
+        "{err}"
+    );
+
+    // GitHub: a new `next` link on every page, forever: the page cap ends it.
+    let endless = {
+        let base = Arc::new(Mutex::new(String::new()));
+        let handler: Handler = {
+            let base = Arc::clone(&base);
+            Arc::new(move |_, path, _| {
+                let base = Arc::clone(&base);
+                Box::pin(async move {
+                    let link = format!("<{}{path}&c=1>; rel=\"next\"", base.lock().expect("lock"));
+                    reply(StatusCode::OK, &[("link", link)], json!([]))
+                })
+            })
+        };
+        let api = MockApi::start(handler).await;
+        *base.lock().expect("lock") = api.base.clone();
+        api
+    };
+    let err = backfill::github(&client(&endless.base), &hook, window, &sink, act, &|_| {})
+        .await
+        .expect_err("capped");
+    assert!(
+        err.to_string()
+            .contains(&format!("past {} pages", backfill::MAX_PAGES)),
+        "{err}"
+    );
+    assert_eq!(endless.count("GET"), backfill::MAX_PAGES);
+
+    // An answer larger than the limit is not read.
+    let huge = MockApi::start(stripe_page(
+        " ".repeat(backfill::api::MAX_RESPONSE_BYTES + 1),
+    ))
+    .await;
+    let err = backfill::stripe(&client(&huge.base), window, false, &sink, act, &|_| {})
+        .await
+        .expect_err("too large");
+    assert!(err.to_string().contains("bytes: not read"), "{err}");
+
+    // "Wait" forever: the waits stop at the run's budget.
+    let limiting: Handler = Arc::new(|_, _, _| {
+        Box::pin(async {
+            reply(
+                StatusCode::TOO_MANY_REQUESTS,
+                &[("retry-after", "600".to_owned())],
+                json!({"error": {"message": "Too many requests"}}),
+            )
+        })
+    });
+    let limited = MockApi::start(limiting).await;
+    let sleeper = Arc::new(RecordingSleeper::default());
+    let api = ApiClient::new(&limited.base, "Bearer t", &[], sleeper.clone())
+        .expect("client")
+        .with_wait_budget(Duration::from_secs(900));
+    let err = backfill::stripe(&api, window, false, &sink, act, &|_| {})
+        .await
+        .expect_err("budget spent");
+    assert!(
+        err.to_string().contains("this run may wait in all"),
+        "{err}"
+    );
+    assert_eq!(*sleeper.0.lock().expect("lock"), [Duration::from_secs(600)]);
+
+    // Control characters in the provider's refusal reach no terminal as such.
+    let refusing: Handler = Arc::new(|_, _, _| {
+        Box::pin(async {
+            reply(
+                StatusCode::FORBIDDEN,
+                &[],
+                json!({"message": "denied\u{1b}]0;owned\u{7}\u{1b}[2J"}),
+            )
+        })
+    });
+    let refused = MockApi::start(refusing).await;
+    let err = backfill::github(&client(&refused.base), &hook, window, &sink, act, &|_| {})
+        .await
+        .expect_err("refused");
+    assert!(!err.to_string().contains('\u{1b}'), "{err}");
+    assert!(err.to_string().contains("denied\\u{1b}]0;owned"), "{err}");
+    assert!(outbox.is_empty() && queues.all().count() == 1);
+}
+
+/// `status` shows the reconciler's checkpoint age and its last run's figures.
+#[tokio::test(flavor = "multi_thread")]
+async fn status_shows_the_reconcilers_checkpoint_and_last_run() {
+    let scene = Scene::new("status-reconciler").await;
+    let before = scene.run(&["--json", "status"]).json();
+    assert_eq!(before["figures"]["reconciler"], Value::Null, "{before}");
+    let now = now_millis();
+    let lease = scene
+        .outbox
+        .acquire_checkpoint_lease("run-1", now, Duration::from_secs(60))
+        .await
+        .expect("UpdateItem");
+    assert!(
+        matches!(lease, shared::checkpoint::Lease::Acquired(_)),
+        "{lease:?}"
+    );
+    let run = shared::checkpoint::LastRun {
+        at: now,
+        window_since: now - 3_600_000,
+        window_until: now - 300_000,
+        listed: 7,
+        missing: 3,
+        recovered: 2,
+        unrecoverable: 1,
+        failed: 0,
+        error: None,
+    };
+    assert!(scene
+        .outbox
+        .finish_checkpoint_run("run-1", now, Some(now - 300_000), &run)
+        .await
+        .expect("UpdateItem"));
+    let shown = scene.run(&["--json", "status"]).json();
+    let reconciler = &shown["figures"]["reconciler"];
+    assert_eq!(reconciler["listed"], 7, "{shown}");
+    assert_eq!(reconciler["unrecoverable"], 1);
+    let age = reconciler["checkpoint_age_secs"].as_f64().expect("an age");
+    assert!(age >= 300.0, "{age}");
+    let text = scene.run(&["status"]).stdout;
+    assert!(
+        text.contains("listed 7, missing 3, recovered 2, unrecoverable 1, failed 0"),
+        "{text}"
+    );
 }

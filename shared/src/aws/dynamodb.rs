@@ -35,6 +35,7 @@ use crate::ports::{self, PortFuture};
 use crate::routes::Destination;
 use crate::time::EpochMillis;
 
+pub mod checkpoint;
 pub mod item_size;
 
 /// BatchGetItem takes at most 100 keys.

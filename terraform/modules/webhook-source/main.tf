@@ -74,7 +74,7 @@ locals {
   # Their dead-letter queues, in the same order: on-call looks at and redrives each (oncall.tf).
   dlq_arns = concat([module.queue.dlq_arn], [for r in var.routes : module.routed_queue[r.name].dlq_arn])
   # Who may send to this source's queues: its two functions and the on-call repair roles.
-  queue_senders = concat([module.ingress.role_arn, module.sweeper.role_arn], var.queue_sender_arns)
+  queue_senders = concat([module.ingress.role_arn, module.sweeper.role_arn], module.reconciler[*].role_arn, var.queue_sender_arns)
 
   # This source's rows of the shared table: every key starts with `<source>:` (DESIGN section 4), and
   # each role may touch no other row (dynamodb:LeadingKeys is the key of the item a call names).
@@ -156,7 +156,7 @@ module "secret" {
 }
 
 # The API credential `outboxctl backfill` reads (BACKFILL_CREDENTIAL_PARAMETER): a Stripe restricted key
-# or a GitHub token. Only the on-call repair policy may read it, never a function.
+# or a GitHub token. Only the on-call repair policy may read it, and the reconciler when enabled (reconciler.tf).
 module "backfill_credential" {
   source      = "../secret-parameter"
   count       = var.backfill_provider == null ? 0 : 1
@@ -332,7 +332,7 @@ module "monitoring" {
 # and settings, never a secret (tests/infra checks that). Intelligent-Tiering: Standard (free) while it
 # fits in 4 KB, Advanced past that.
 locals {
-  lambroll_env = join("\n", [for k, v in merge(local.ingress_env, local.sweeper_env, {
+  lambroll_env = join("\n", [for k, v in merge(local.ingress_env, local.sweeper_env, local.reconciler_lambroll_env, {
     ARCH                  = var.architecture
     INGRESS_FUNCTION_NAME = module.ingress.function_name
     INGRESS_ROLE_ARN      = module.ingress.role_arn

@@ -152,7 +152,7 @@ data "aws_iam_policy_document" "outboxctl_repair" {
     }
   }
   dynamic "statement" {
-    # backfill calls the provider's API with this credential; no function may read it.
+    # backfill calls the provider's API with this credential; of the functions only the reconciler reads it.
     for_each = module.backfill_credential
     content {
       sid       = "BackfillCredential"

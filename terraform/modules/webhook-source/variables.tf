@@ -194,3 +194,18 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "reconciler" {
+  description = "The scheduled reconciler (docs/backfill.md, The reconciler), for a source with backfill_provider set: enabled (default off), schedule_expression (default every 10 minutes), github_hook (RECONCILE_GITHUB_HOOK, for github), lookback_secs, settle_secs, stripe_version, memory_size, and checkpoint_age_alarm_secs (the checkpoint-age alarm's threshold)."
+  type = object({
+    enabled                   = optional(bool, false)
+    schedule_expression       = optional(string, "rate(10 minutes)")
+    github_hook               = optional(string, "")
+    lookback_secs             = optional(number, 86400)
+    settle_secs               = optional(number, 300)
+    stripe_version            = optional(string, "")
+    memory_size               = optional(number, 256)
+    checkpoint_age_alarm_secs = optional(number, 7200)
+  })
+  default = {}
+}

@@ -3,18 +3,21 @@
 //! an injected [`Sleeper`], so tests never wait in real time.
 
 use std::future::Future;
+use std::net::IpAddr;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::{ACCEPT, AUTHORIZATION, RETRY_AFTER, USER_AGENT};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode};
-use http_body_util::{BodyExt, Full};
+use http_body_util::{BodyExt, Full, Limited};
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
+
+use crate::terminal::escape;
 
 /// How long one call may take before it counts as failed.
 const CALL_TIMEOUT: Duration = Duration::from_secs(30);
@@ -23,6 +26,12 @@ const RATE_LIMIT_RETRIES: u32 = 5;
 /// The longest single wait a rate limit may impose; a longer one stops the run (a person
 /// re-runs it later: nothing is lost, the run is repeatable).
 pub const MAX_RATE_LIMIT_WAIT: Duration = Duration::from_secs(15 * 60);
+/// The longest all of a client's rate-limit waits may add up to, unless set otherwise
+/// ([`ApiClient::with_wait_budget`]): an API answering "wait" forever does not hold a run forever.
+pub const DEFAULT_WAIT_BUDGET: Duration = Duration::from_secs(30 * 60);
+/// The largest answer read: a page of 100 Stripe events with large objects is a few MB; more is
+/// an API gone wrong, and is not read into memory.
+pub const MAX_RESPONSE_BYTES: usize = 32 * 1024 * 1024;
 
 /// Waits between calls. Production sleeps; tests record the waits and return at once.
 pub trait Sleeper: Send + Sync {
@@ -48,14 +57,27 @@ pub enum ApiError {
         url: String,
         message: String,
     },
-    #[error("{method} {url} did not answer within {CALL_TIMEOUT:?}")]
-    Timeout { method: Method, url: String },
+    #[error("{method} {url} did not answer within {timeout:?}")]
+    Timeout {
+        method: Method,
+        url: String,
+        timeout: Duration,
+    },
     #[error("{method} {url} is rate limited for {wait:?} more (over the {MAX_RATE_LIMIT_WAIT:?} this run waits): run it again later")]
     RateLimited {
         method: Method,
         url: String,
         wait: Duration,
     },
+    #[error("{method} {url} is rate limited for {wait:?} more, past the {budget:?} this run may wait in all: run it again later")]
+    WaitBudgetSpent {
+        method: Method,
+        url: String,
+        wait: Duration,
+        budget: Duration,
+    },
+    #[error("{method} {url} answered more than {MAX_RESPONSE_BYTES} bytes: not read")]
+    TooLarge { method: Method, url: String },
     #[error("cannot load the system's TLS root certificates: {0}")]
     Tls(String),
 }
@@ -79,8 +101,9 @@ impl ApiResponse {
                 .or_else(|| json["error"]["message"].as_str())
                 .map(str::to_owned)
         });
+        // The provider's words: escaped, as they may reach a terminal.
         match message {
-            Some(message) => format!("{}: {message}", self.status),
+            Some(message) => format!("{}: {}", self.status, escape(&message)),
             None => self.status.to_string(),
         }
     }
@@ -92,6 +115,10 @@ pub struct ApiClient {
     headers: Vec<(HeaderName, HeaderValue)>,
     client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
     sleeper: Arc<dyn Sleeper>,
+    /// What the rate-limit waits may still add up to.
+    wait_left: Mutex<Duration>,
+    /// How long one call may take.
+    call_timeout: Duration,
 }
 
 impl std::fmt::Debug for ApiClient {
@@ -104,8 +131,9 @@ impl std::fmt::Debug for ApiClient {
 }
 
 impl ApiClient {
-    /// A client for `base` (`https://api.github.com`), sending `authorization` (marked sensitive,
-    /// so no HTTP layer logs it) and `extra` headers with every call.
+    /// A client for `base` (`https://api.github.com`; `http://` only for a loopback address, a
+    /// local test server), sending `authorization` (marked sensitive, so no HTTP layer logs it)
+    /// and `extra` headers with every call.
     pub fn new(
         base: &str,
         authorization: &str,
@@ -118,10 +146,22 @@ impl ApiClient {
         };
         let base = base.trim_end_matches('/').to_owned();
         let uri: http::Uri = base.parse().map_err(|_| bad("not a URL"))?;
-        if !matches!(uri.scheme_str(), Some("https" | "http")) {
-            return Err(bad(
-                "it must start with https:// (or http:// for a local test server)",
-            ));
+        match uri.scheme_str() {
+            Some("https") => {}
+            Some("http") if uri.host().is_some_and(is_loopback) => {}
+            Some("http") => {
+                return Err(bad(
+                    "http:// is only for a test server on this machine (localhost, 127.0.0.1, [::1]): the credential would cross the network in clear; use https://",
+                ))
+            }
+            _ => {
+                return Err(bad(
+                    "it must start with https:// (or http:// for a local test server)",
+                ))
+            }
+        }
+        if uri.host().is_none_or(str::is_empty) {
+            return Err(bad("it names no host"));
         }
         let mut credential = HeaderValue::from_str(authorization)
             .map_err(|_| bad("the credential holds characters a header cannot carry"))?;
@@ -130,7 +170,10 @@ impl ApiClient {
             (AUTHORIZATION, credential),
             (
                 USER_AGENT,
-                HeaderValue::from_static(concat!("outboxctl/", env!("CARGO_PKG_VERSION"))),
+                HeaderValue::from_static(concat!(
+                    "webhook-ingress-backfill/",
+                    env!("CARGO_PKG_VERSION")
+                )),
             ),
         ];
         for (name, value) in extra {
@@ -152,7 +195,26 @@ impl ApiClient {
             headers,
             client: Client::builder(TokioExecutor::new()).build(connector),
             sleeper,
+            wait_left: Mutex::new(DEFAULT_WAIT_BUDGET),
+            call_timeout: CALL_TIMEOUT,
         })
+    }
+
+    /// The most all rate-limit waits of this client may add up to (default
+    /// [`DEFAULT_WAIT_BUDGET`]): a scheduled run gives what its invocation has left.
+    pub fn with_wait_budget(self, budget: Duration) -> Self {
+        Self {
+            wait_left: Mutex::new(budget),
+            ..self
+        }
+    }
+
+    /// How long one call may take (default 30 s).
+    pub fn with_call_timeout(self, timeout: Duration) -> Self {
+        Self {
+            call_timeout: timeout,
+            ..self
+        }
     }
 
     /// The full URL of an API path (`/v1/events?...`).
@@ -193,6 +255,18 @@ impl ApiClient {
                     wait,
                 });
             }
+            {
+                let mut left = self.wait_left.lock().unwrap_or_else(|p| p.into_inner());
+                if wait > *left {
+                    return Err(ApiError::WaitBudgetSpent {
+                        method,
+                        url: url.to_owned(),
+                        wait,
+                        budget: *left,
+                    });
+                }
+                *left -= wait;
+            }
             waits += 1;
             tracing::info!(%method, url, wait_secs = wait.as_secs(), "rate limited; waiting as the API asks");
             self.sleeper.sleep(wait).await;
@@ -222,10 +296,28 @@ impl ApiClient {
                 .await
                 .map_err(|err| transport(err.to_string()))?;
             let (parts, body) = response.into_parts();
-            let body = body
+            let declared = parts
+                .headers
+                .get(http::header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<u64>().ok());
+            let too_large = || ApiError::TooLarge {
+                method: method.clone(),
+                url: url.to_owned(),
+            };
+            if declared.is_some_and(|length| length > MAX_RESPONSE_BYTES as u64) {
+                return Err(too_large());
+            }
+            let body = Limited::new(body, MAX_RESPONSE_BYTES)
                 .collect()
                 .await
-                .map_err(|err| transport(err.to_string()))?
+                .map_err(|err| {
+                    if err.is::<http_body_util::LengthLimitError>() {
+                        too_large()
+                    } else {
+                        transport(err.to_string())
+                    }
+                })?
                 .to_bytes();
             Ok(ApiResponse {
                 status: parts.status,
@@ -233,13 +325,21 @@ impl ApiClient {
                 body,
             })
         };
-        tokio::time::timeout(CALL_TIMEOUT, exchange)
+        tokio::time::timeout(self.call_timeout, exchange)
             .await
             .map_err(|_| ApiError::Timeout {
                 method: method.clone(),
                 url: url.to_owned(),
+                timeout: self.call_timeout,
             })?
     }
+}
+
+/// Whether `host` (a URI's host, IPv6 in brackets) is this machine.
+fn is_loopback(host: &str) -> bool {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    bare.eq_ignore_ascii_case("localhost")
+        || bare.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 /// How long to wait before calling again, when the answer is a rate limit: 429, or 403 with
@@ -352,5 +452,34 @@ mod tests {
         assert!(!client.owns("https://api.github.com.evil.example/repos"));
         assert!(!client.owns("https://elsewhere.example/"));
         assert!(!format!("{client:?}").contains("Bearer"));
+    }
+
+    #[test]
+    fn plain_http_only_reaches_this_machine() {
+        let client = |base: &str| ApiClient::new(base, "Bearer x", &[], Arc::new(TokioSleeper));
+        for local in [
+            "http://127.0.0.1:8080",
+            "http://127.3.4.5",
+            "http://localhost:99/api",
+            "http://[::1]:7000",
+            "https://api.stripe.com",
+        ] {
+            assert!(client(local).is_ok(), "{local}");
+        }
+        for remote in [
+            "http://api.stripe.com",
+            "http://10.0.0.1",
+            "http://localhost.evil.example",
+            "http://127.0.0.1.nip.io",
+            "ftp://127.0.0.1",
+            "https://",
+        ] {
+            let err = client(remote).unwrap_err().to_string();
+            assert!(!err.contains("Bearer"), "{err}");
+            assert!(
+                err.contains(remote) || remote == "https://",
+                "{remote}: {err}"
+            );
+        }
     }
 }

@@ -6,6 +6,9 @@
 use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::value::RawValue;
+use shared::time::{checked_rfc3339_millis, EpochMillis, MAX_RFC3339_MILLIS};
+
+use crate::terminal::escape;
 
 /// Events asked for per page (Stripe's maximum).
 const LIMIT: u32 = 100;
@@ -25,6 +28,9 @@ struct EventHead {
     id: String,
     #[serde(rename = "type")]
     kind: Option<String>,
+    /// Epoch seconds; any JSON number is read, so a wrong one is reported rather than refused
+    /// by the parser with the value in its message.
+    created: Option<serde_json::Number>,
 }
 
 /// An event as the API returned it.
@@ -34,6 +40,17 @@ pub struct ListedEvent {
     pub event_type: Option<String>,
     /// The event object's JSON, byte for byte as it stood in the list.
     pub body: Bytes,
+    /// `created` in epoch milliseconds (a time RFC 3339 can write), when the event has one.
+    pub created_millis: Option<EpochMillis>,
+}
+
+impl ListedEvent {
+    /// `created` as RFC 3339, for people; empty when the event has none.
+    pub fn created_rfc3339(&self) -> String {
+        self.created_millis
+            .and_then(checked_rfc3339_millis)
+            .unwrap_or_default()
+    }
 }
 
 /// A page: its events, and whether more follow.
@@ -89,16 +106,35 @@ pub fn parse_page(body: &[u8]) -> Result<Page, ListError> {
     for raw in list.data {
         let head: EventHead =
             serde_json::from_str(raw.get()).map_err(|err| ListError(err.to_string()))?;
+        let created_millis = match &head.created {
+            None => None,
+            Some(created) => Some(created_millis(created).ok_or_else(|| {
+                ListError(format!(
+                    "event {} has `created` {}, not a time between 1970 and 9999",
+                    escape(&head.id),
+                    escape(&created.to_string())
+                ))
+            })?),
+        };
         events.push(ListedEvent {
             id: head.id,
             event_type: head.kind,
             body: Bytes::copy_from_slice(raw.get().as_bytes()),
+            created_millis,
         });
     }
     Ok(Page {
         events,
         has_more: list.has_more,
     })
+}
+
+/// Epoch seconds as milliseconds, when they are a whole number RFC 3339 can write.
+fn created_millis(created: &serde_json::Number) -> Option<EpochMillis> {
+    created
+        .as_i64()
+        .and_then(|secs| secs.checked_mul(1000))
+        .filter(|millis| (0..=MAX_RFC3339_MILLIS).contains(millis))
 }
 
 #[cfg(test)]
@@ -132,6 +168,31 @@ mod tests {
             "key order and spacing as sent"
         );
         assert_eq!(page.events[1].event_type, None);
+        assert_eq!(page.events[1].created_millis, Some(1_000));
+        assert_eq!(page.events[1].created_rfc3339(), "1970-01-01T00:00:01.000Z");
         assert!(parse_page(b"{\"error\":{}}").is_err());
+    }
+
+    #[test]
+    fn a_created_no_calendar_can_write_is_an_error_not_a_panic() {
+        for created in [
+            "253402300800",
+            "9223372036854775807",
+            "-1",
+            "1e300",
+            "18446744073709551615",
+        ] {
+            let page = format!(
+                r#"{{"has_more":false,"data":[{{"id":"evt_\u001b[2J","object":"event","created":{created}}}]}}"#
+            );
+            let err = parse_page(page.as_bytes()).unwrap_err().to_string();
+            assert!(err.contains("not a time between 1970 and 9999"), "{err}");
+            assert!(!err.contains('\u{1b}'), "escaped: {err}");
+        }
+        let last = br#"{"has_more":false,"data":[{"id":"evt_1","created":253402300799}]}"#;
+        assert_eq!(
+            parse_page(last).unwrap().events[0].created_rfc3339(),
+            "9999-12-31T23:59:59.000Z"
+        );
     }
 }

@@ -46,8 +46,21 @@ impl std::fmt::Debug for AppCredential {
 impl AppCredential {
     /// Reads `{"app_id": 123 or "123", "private_key": "<PEM>"}`.
     pub fn parse(text: &str) -> Result<Self, AppKeyError> {
-        let stored: Stored = serde_json::from_str(text)
-            .map_err(|err| AppKeyError::NotAppCredential(err.to_string()))?;
+        // serde's message may quote the text (`invalid type: string "ghp_..."`): only where it
+        // went wrong is said, never what the credential holds.
+        let stored: Stored = serde_json::from_str(text).map_err(|err| {
+            AppKeyError::NotAppCredential(format!(
+                "{} at line {} column {}",
+                match err.classify() {
+                    serde_json::error::Category::Io => "unreadable",
+                    serde_json::error::Category::Syntax => "not JSON",
+                    serde_json::error::Category::Data => "not the expected fields",
+                    serde_json::error::Category::Eof => "cut short",
+                },
+                err.line(),
+                err.column()
+            ))
+        })?;
         let app_id = match stored.app_id {
             serde_json::Value::Number(n) => n.to_string(),
             serde_json::Value::String(s) if !s.trim().is_empty() => s.trim().to_owned(),
@@ -113,9 +126,10 @@ mod tests {
 
     use super::*;
 
-    const KEY: &str = include_str!("../../tests/it/data/github-app-test-key.pem");
+    const KEY: &str = include_str!("../../outboxctl/tests/it/data/github-app-test-key.pem");
     /// The key's public half, extracted by openssl (`rsa -RSAPublicKey_out -outform DER`).
-    const PUBLIC: &[u8] = include_bytes!("../../tests/it/data/github-app-test-key.public.der");
+    const PUBLIC: &[u8] =
+        include_bytes!("../../outboxctl/tests/it/data/github-app-test-key.public.der");
 
     #[test]
     fn the_token_is_rs256_signed_by_the_apps_key_and_issued_by_its_id() {
@@ -143,6 +157,15 @@ mod tests {
     fn anything_else_is_refused_without_echoing_it() {
         let not_json = AppCredential::parse("ghp_plainToken").unwrap_err();
         assert!(matches!(not_json, AppKeyError::NotAppCredential(_)));
+        for unparsable in [
+            r#""ghp_quotedSecretToken""#,
+            r#"{"app_id": "1", "private_key": 7, "x": "ghp_quotedSecretToken"}"#,
+            r#"{"app_id": ["ghp_quotedSecretToken"], "private_key": "k"}"#,
+            r#"{"app_id": 1, "private_key": "ghp_quotedSecretToken"#,
+        ] {
+            let err = AppCredential::parse(unparsable).unwrap_err().to_string();
+            assert!(!err.contains("ghp_quoted"), "{err}");
+        }
         let broken = json!({"app_id": "1", "private_key": "-----BEGIN RSA PRIVATE KEY-----\nnot base64!\n-----END RSA PRIVATE KEY-----"});
         let err = AppCredential::parse(&broken.to_string()).unwrap_err();
         assert!(matches!(err, AppKeyError::BadKey(_)), "{err}");

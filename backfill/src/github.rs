@@ -103,10 +103,15 @@ impl Delivery {
 
     /// `delivered_at` as epoch milliseconds; `None` when GitHub sent something else.
     pub fn delivered_at_millis(&self) -> Option<EpochMillis> {
-        OffsetDateTime::parse(&self.delivered_at, &Rfc3339)
-            .ok()
-            .and_then(|at| i64::try_from(at.unix_timestamp_nanos() / 1_000_000).ok())
+        rfc3339_to_millis(&self.delivered_at)
     }
+}
+
+/// An RFC 3339 time as epoch milliseconds; `None` when it is not one.
+pub fn rfc3339_to_millis(text: &str) -> Option<EpochMillis> {
+    OffsetDateTime::parse(text, &Rfc3339)
+        .ok()
+        .and_then(|at| i64::try_from(at.unix_timestamp_nanos() / 1_000_000).ok())
 }
 
 /// An event (one guid) of which no delivery succeeded: its latest delivery is the one to send

@@ -1,0 +1,632 @@
+//! Backfill: events the provider emitted that never reached the outbox (a DNS or certificate
+//! problem, a secret rotated on one side, a provider that gave up retrying), found through the
+//! provider's own API and brought in. GitHub is asked to redeliver (the delivery then arrives
+//! signed, through the ingress); Stripe's events are taken from its API, recorded in the outbox and
+//! sent like accepted events with `delivered-by: backfill` ([`shared::delivery`]). An event whose
+//! id already has a row is never touched, so a run again does nothing more.
+//!
+//! One code path for `outboxctl backfill` (a person, a window they choose) and the `reconciler`
+//! (a schedule, a sliding window from its checkpoint): both call [`github`] and [`stripe`].
+
+pub mod api;
+pub mod github;
+pub mod github_app;
+pub mod stripe;
+pub mod terminal;
+
+use std::collections::HashSet;
+use std::fmt;
+use std::str::FromStr;
+use std::time::Instant;
+
+use http::HeaderMap;
+use shared::config::OutboxSettings;
+use shared::delivery::{record_and_send, Recorded};
+use shared::event::{outbox_key, AcceptedEvent, LazyJson};
+use shared::message::DeliveredBy;
+use shared::outbox::OutboxError;
+use shared::ports::{Outbox, QueueSet};
+use shared::time::{now_millis, EpochMillis};
+
+use self::api::{ApiClient, ApiError};
+use self::github::HookPath;
+
+pub const DEFAULT_STRIPE_API_BASE: &str = "https://api.stripe.com";
+pub const DEFAULT_GITHUB_API_BASE: &str = "https://api.github.com";
+/// The GitHub REST API version the requests are written against.
+pub const GITHUB_API_VERSION: &str = "2022-11-28";
+/// Pages read in one run at most: a listing that goes on longer is an API gone wrong (or a
+/// window far too wide), and ends the run with an error rather than running forever.
+pub const MAX_PAGES: usize = 2_000;
+/// Most keys read per BatchGetItem.
+const MAX_BATCH_GET: usize = 100;
+
+/// Whose API to ask.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Provider {
+    Stripe,
+    Github,
+}
+
+impl Provider {
+    pub const NAMES: &'static [&'static str] = &["stripe", "github"];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Stripe => "stripe",
+            Self::Github => "github",
+        }
+    }
+}
+
+impl fmt::Display for Provider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Provider {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "stripe" => Ok(Self::Stripe),
+            "github" => Ok(Self::Github),
+            _ => Err(format!(
+                "`{}` is not a provider backfill knows: {}",
+                terminal::escape(text),
+                Self::NAMES.join(", ")
+            )),
+        }
+    }
+}
+
+/// What a run found and did.
+#[derive(Debug, Default)]
+pub struct Summary {
+    /// Events the provider listed in the window.
+    pub listed: usize,
+    /// GitHub: events one of whose deliveries succeeded.
+    pub delivered: usize,
+    /// Events with a row in the outbox already.
+    pub already_present: usize,
+    /// Events with neither: what a run that acts brings in.
+    pub missing: Vec<Missing>,
+    /// Redelivered (GitHub) or recorded and sent (Stripe).
+    pub recovered: Vec<String>,
+    /// Recorded in the outbox but not sent (the sweeper sends them).
+    pub left_to_sweeper: Vec<String>,
+    /// Not recovered, with why.
+    pub failures: Vec<Failure>,
+    /// The API calls made, and in a dry run the calls and changes a run that acts would make.
+    pub calls: Vec<String>,
+}
+
+impl Summary {
+    /// Each failure as one line for people: the event, and why.
+    pub fn failed(&self) -> Vec<String> {
+        self.failures.iter().map(ToString::to_string).collect()
+    }
+
+    /// Failures the provider says are final (a redelivery refused as too old).
+    pub fn unrecoverable(&self) -> usize {
+        self.failures.iter().filter(|f| f.permanent).count()
+    }
+
+    /// The earliest time of an event a later run may still recover (a failure that is not
+    /// final): a sliding window must not move past it. `None` when there is none.
+    pub fn retry_from(&self, window: Window) -> Option<EpochMillis> {
+        self.failures
+            .iter()
+            .filter(|f| !f.permanent)
+            .map(|f| {
+                f.at.unwrap_or(window.since)
+                    .clamp(window.since, window.until)
+            })
+            .min()
+    }
+}
+
+/// An event the outbox lacks.
+#[derive(Debug, Clone)]
+pub struct Missing {
+    pub id: String,
+    pub event_type: Option<String>,
+    /// When the provider emitted or last delivered it (RFC 3339; empty when unknown).
+    pub at: String,
+    /// Why the provider's delivery failed, when it says (GitHub's status code).
+    pub last_status: Option<u16>,
+}
+
+/// An event not recovered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub id: String,
+    /// When the provider emitted or last delivered it, when known.
+    pub at: Option<EpochMillis>,
+    pub reason: String,
+    /// The provider refused for good (no later run can recover it): a redelivery refused as too
+    /// old. Otherwise (an API error, a rate limit, the outbox unreachable) a later run may.
+    pub permanent: bool,
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.id, self.reason)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BackfillError {
+    #[error(transparent)]
+    Api(#[from] ApiError),
+    #[error("{0}")]
+    Listing(String),
+    #[error(transparent)]
+    Outbox(#[from] OutboxError),
+}
+
+/// Whether a run changes anything, and until when.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Act {
+    /// List, and say what would be done.
+    DryRun,
+    /// Recover, starting no recovery after `stop_by` (then the events left count as failures a
+    /// later run recovers): a scheduled run stops before its lease or its invocation ends.
+    Recover { stop_by: Option<Instant> },
+}
+
+impl Act {
+    fn acts(self) -> bool {
+        matches!(self, Self::Recover { .. })
+    }
+
+    fn out_of_time(self) -> bool {
+        matches!(self, Self::Recover { stop_by: Some(at) } if Instant::now() >= at)
+    }
+}
+
+/// This source's outbox and queues, where recovered events go.
+pub struct Sink<'a> {
+    pub outbox: &'a dyn Outbox,
+    pub queues: &'a QueueSet,
+    pub settings: &'a OutboxSettings,
+}
+
+/// The window, in epoch milliseconds: `since` inclusive, `until` exclusive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    pub since: EpochMillis,
+    pub until: EpochMillis,
+}
+
+/// The keys among `ids` that have a row in `outbox` (whatever its state).
+async fn present(
+    outbox: &dyn Outbox,
+    source: &str,
+    ids: &[&str],
+) -> Result<HashSet<String>, OutboxError> {
+    let keys: Vec<String> = ids.iter().map(|id| outbox_key(source, id)).collect();
+    let mut found = HashSet::new();
+    for chunk in keys.chunks(MAX_BATCH_GET) {
+        for row in outbox.load_rows(chunk).await? {
+            found.insert(row.key);
+        }
+    }
+    Ok(found)
+}
+
+/// GitHub: lists the hook's deliveries in `window`, and when acting asks for a redelivery of
+/// each failed event the outbox lacks. `progress` is told how many deliveries each page held.
+pub async fn github(
+    api: &ApiClient,
+    hook: &HookPath,
+    window: Window,
+    sink: &Sink<'_>,
+    act: Act,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<Summary, BackfillError> {
+    let mut summary = Summary::default();
+    let mut deliveries = Vec::new();
+    let mut url = api.url(&hook.deliveries_path());
+    let mut visited = HashSet::new();
+    loop {
+        if !visited.insert(url.clone()) {
+            return Err(BackfillError::Listing(format!(
+                "GitHub's delivery list links back to a page already read (`{}`): stopped rather than loop",
+                terminal::escape(&url)
+            )));
+        }
+        if visited.len() > MAX_PAGES {
+            return Err(BackfillError::Listing(format!(
+                "GitHub's delivery list goes on past {MAX_PAGES} pages: stopped (narrow the window)"
+            )));
+        }
+        summary.calls.push(format!("GET {url}"));
+        let response = api.get(&url).await?;
+        if !response.status.is_success() {
+            return Err(BackfillError::Listing(format!(
+                "GitHub refused to list the deliveries of {}: {} (does the token have the hook's admin:repo_hook / admin:org_hook scope, and is the hook id right?)",
+                hook.api_path(),
+                response.refusal()
+            )));
+        }
+        let page: Vec<github::Delivery> =
+            serde_json::from_slice(&response.body).map_err(|err| {
+                BackfillError::Listing(format!("GitHub's delivery list cannot be read: {err}"))
+            })?;
+        progress(page.len() as u64);
+        // Newest first: once a page reaches before the window, later pages are older still.
+        let mut older_than_window = false;
+        for delivery in page {
+            match delivery.delivered_at_millis() {
+                Some(at) if at < window.since => older_than_window = true,
+                Some(at) if at >= window.until => {}
+                _ => deliveries.push(delivery),
+            }
+        }
+        match github::next_link(&response.headers) {
+            Some(next) if !older_than_window => {
+                if !api.owns(&next) {
+                    return Err(BackfillError::Listing(format!(
+                        "GitHub's next page `{}` is not on the API's own address; the token is not sent there",
+                        terminal::escape(&next)
+                    )));
+                }
+                url = next;
+            }
+            _ => break,
+        }
+    }
+    let triage = github::triage(&deliveries);
+    summary.listed = triage.events;
+    summary.delivered = triage.delivered;
+    let source = sink.settings.source.as_str();
+    let guids: Vec<&str> = triage.failed.iter().map(|f| f.guid.as_str()).collect();
+    let found = present(sink.outbox, source, &guids).await?;
+    let missing: Vec<&github::FailedEvent> = triage
+        .failed
+        .iter()
+        .filter(|failed| !found.contains(&outbox_key(source, &failed.guid)))
+        .collect();
+    summary.already_present = triage.failed.len() - missing.len();
+    summary.missing = missing
+        .iter()
+        .map(|failed| Missing {
+            id: failed.guid.clone(),
+            event_type: Some(failed.event.clone()),
+            at: failed.delivered_at.clone(),
+            last_status: Some(failed.status_code),
+        })
+        .collect();
+    for failed in missing {
+        let url = api.url(&hook.attempts_path(failed.delivery_id));
+        let at = github::rfc3339_to_millis(&failed.delivered_at);
+        if !act.acts() {
+            summary
+                .calls
+                .push(format!("would POST {url} (redeliver {})", failed.guid));
+            continue;
+        }
+        if act.out_of_time() {
+            summary.failures.push(Failure {
+                id: failed.guid.clone(),
+                at,
+                reason: "not asked: the run stopped before its time ran out".to_owned(),
+                permanent: false,
+            });
+            continue;
+        }
+        summary.calls.push(format!("POST {url}"));
+        match api.post(&url).await {
+            Ok(response) if response.status.is_success() => {
+                summary.recovered.push(failed.guid.clone())
+            }
+            Ok(response) => summary.failures.push(Failure {
+                id: failed.guid.clone(),
+                at,
+                reason: format!(
+                    "(delivery {}): GitHub refused the redelivery: {}",
+                    failed.delivery_id,
+                    response.refusal()
+                ),
+                // 422 is GitHub's answer for a delivery it will not send again (older than
+                // three days); 404/410 a delivery gone. Anything else may pass later.
+                permanent: matches!(response.status.as_u16(), 404 | 410 | 422),
+            }),
+            Err(err) => summary.failures.push(Failure {
+                id: failed.guid.clone(),
+                at,
+                reason: err.to_string(),
+                permanent: false,
+            }),
+        }
+    }
+    Ok(summary)
+}
+
+/// Stripe: lists the events of `window` (the undelivered ones unless `all`), and when acting
+/// records each the outbox lacks and sends it with `delivered-by: backfill`.
+pub async fn stripe(
+    api: &ApiClient,
+    window: Window,
+    all: bool,
+    sink: &Sink<'_>,
+    act: Act,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<Summary, BackfillError> {
+    let mut summary = Summary::default();
+    let since = window.since.div_euclid(1000);
+    let until = window.until.div_euclid(1000) + i64::from(window.until.rem_euclid(1000) > 0);
+    let mut events: Vec<stripe::ListedEvent> = Vec::new();
+    let mut seen = HashSet::new();
+    let mut afters = HashSet::new();
+    let mut after: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        pages += 1;
+        if pages > MAX_PAGES {
+            return Err(BackfillError::Listing(format!(
+                "Stripe's event list goes on past {MAX_PAGES} pages: stopped (narrow the window)"
+            )));
+        }
+        let url = api.url(&stripe::events_path(since, until, all, after.as_deref()));
+        summary.calls.push(format!("GET {url}"));
+        let response = api.get(&url).await?;
+        if !response.status.is_success() {
+            return Err(BackfillError::Listing(format!(
+                "Stripe refused to list events: {} (is the key a restricted key with read access to Events?)",
+                response.refusal()
+            )));
+        }
+        let page = stripe::parse_page(&response.body)
+            .map_err(|err| BackfillError::Listing(err.to_string()))?;
+        progress(page.events.len() as u64);
+        after = page.events.last().map(|event| event.id.clone());
+        for event in page.events {
+            if seen.insert(event.id.clone()) {
+                events.push(event);
+            }
+        }
+        if !page.has_more || after.is_none() {
+            break;
+        }
+        if let Some(id) = &after {
+            if !afters.insert(id.clone()) {
+                return Err(BackfillError::Listing(format!(
+                    "Stripe's event list returns the same page again (starting after `{}`): stopped rather than loop",
+                    terminal::escape(id)
+                )));
+            }
+        }
+    }
+    summary.listed = events.len();
+    let ids: Vec<&str> = events.iter().map(|event| event.id.as_str()).collect();
+    let source = sink.settings.source.as_str();
+    let found = present(sink.outbox, source, &ids).await?;
+    let missing: Vec<stripe::ListedEvent> = events
+        .into_iter()
+        .filter(|event| !found.contains(&outbox_key(source, &event.id)))
+        .collect();
+    summary.already_present = summary.listed - missing.len();
+    // Oldest first, as the provider would have delivered them.
+    for event in missing.iter().rev() {
+        summary.missing.push(Missing {
+            id: event.id.clone(),
+            event_type: event.event_type.clone(),
+            at: event.created_rfc3339(),
+            last_status: None,
+        });
+    }
+    for event in missing.into_iter().rev() {
+        let id = event.id.clone();
+        let at = event.created_millis;
+        let destination = sink.settings.routes.destination(
+            &HeaderMap::new(),
+            &event.body,
+            &LazyJson::default(),
+            source,
+            &sink.settings.queue_url,
+        );
+        let queue_name = destination
+            .queue_url
+            .clone()
+            .unwrap_or_else(|| sink.settings.queue_url.clone());
+        if !act.acts() {
+            summary.calls.push(format!(
+                "would record {id} in {} (PutItem) and send it to {queue_name} (SendMessage, delivered-by backfill)",
+                sink.settings.table
+            ));
+            continue;
+        }
+        if act.out_of_time() {
+            summary.failures.push(Failure {
+                id,
+                at,
+                reason: "not recorded: the run stopped before its time ran out".to_owned(),
+                permanent: false,
+            });
+            continue;
+        }
+        let accepted =
+            AcceptedEvent::new(source, event.id, event.event_type, event.body, now_millis())
+                .routed_to(destination);
+        let recorded = record_and_send(
+            sink.outbox,
+            sink.queues,
+            &accepted,
+            DeliveredBy::Backfill,
+            sink.settings.retention,
+            now_millis,
+        )
+        .await;
+        match recorded {
+            Ok(Recorded::Sent { .. }) => {
+                summary
+                    .calls
+                    .push(format!("PutItem {id}; SendMessage to {queue_name}"));
+                summary.recovered.push(id);
+            }
+            Ok(Recorded::LeftToSweeper { .. }) => {
+                summary
+                    .calls
+                    .push(format!("PutItem {id}; SendMessage to {queue_name} failed"));
+                summary.left_to_sweeper.push(id);
+            }
+            // Delivered meanwhile (a Stripe retry reached the ingress): nothing to do.
+            Ok(Recorded::AlreadyThere(_)) => summary.already_present += 1,
+            Err(err) => summary.failures.push(Failure {
+                id,
+                at,
+                reason: format!("not recorded: {err}"),
+                permanent: false,
+            }),
+        }
+    }
+    Ok(summary)
+}
+
+/// The API client of `provider`, the credential sent as a bearer token (for a GitHub App's
+/// hook, a token signed with the App's key). The credential is never printed: an error says
+/// what is wrong with it, never what it is.
+pub fn client(
+    provider: Provider,
+    credential: &str,
+    hook: Option<&HookPath>,
+    api_base: &str,
+    stripe_version: Option<&str>,
+    sleeper: std::sync::Arc<dyn api::Sleeper>,
+) -> Result<ApiClient, ClientError> {
+    match provider {
+        Provider::Github => {
+            let token = match hook {
+                Some(HookPath::App) => {
+                    let app = github_app::AppCredential::parse(credential)?;
+                    app.jwt(now_millis() / 1000)?
+                }
+                _ => credential.to_owned(),
+            };
+            Ok(ApiClient::new(
+                api_base,
+                &format!("Bearer {token}"),
+                &[
+                    ("accept", "application/vnd.github+json"),
+                    ("x-github-api-version", GITHUB_API_VERSION),
+                ],
+                sleeper,
+            )?)
+        }
+        Provider::Stripe => {
+            let mut extra = Vec::new();
+            if let Some(version) = stripe_version {
+                extra.push(("stripe-version", version));
+            }
+            Ok(ApiClient::new(
+                api_base,
+                &format!("Bearer {credential}"),
+                &extra,
+                sleeper,
+            )?)
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error(transparent)]
+    Api(#[from] ApiError),
+    #[error(transparent)]
+    AppKey(#[from] github_app::AppKeyError),
+}
+
+/// Reads the credential from SSM (SecureString, decrypted); its value is never printed or logged.
+pub async fn read_credential(
+    ssm: &aws_sdk_ssm::Client,
+    parameter: &str,
+) -> Result<String, CredentialError> {
+    let answer = ssm
+        .get_parameter()
+        .name(parameter)
+        .with_decryption(true)
+        .send()
+        .await
+        .map_err(|err| CredentialError::Read {
+            parameter: parameter.to_owned(),
+            reason: shared::aws::describe(&err),
+        })?;
+    let value = answer
+        .parameter()
+        .and_then(|p| p.value())
+        .map(str::trim)
+        .unwrap_or_default();
+    if value.is_empty() {
+        return Err(CredentialError::Empty {
+            parameter: parameter.to_owned(),
+        });
+    }
+    Ok(value.to_owned())
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CredentialError {
+    #[error("cannot read the credential parameter {parameter} (ssm:GetParameter, and kms:Decrypt on its key): {reason}")]
+    Read { parameter: String, reason: String },
+    #[error("the credential parameter {parameter} is empty")]
+    Empty { parameter: String },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failure(id: &str, at: Option<EpochMillis>, permanent: bool) -> Failure {
+        Failure {
+            id: id.to_owned(),
+            at,
+            reason: "r".to_owned(),
+            permanent,
+        }
+    }
+
+    #[test]
+    fn a_window_may_move_only_up_to_the_earliest_failure_a_later_run_can_recover() {
+        let window = Window {
+            since: 1_000,
+            until: 9_000,
+        };
+        let mut summary = Summary::default();
+        assert_eq!(summary.retry_from(window), None);
+        summary.failures.push(failure("final", Some(2_000), true));
+        assert_eq!(
+            summary.retry_from(window),
+            None,
+            "a final refusal holds nothing"
+        );
+        assert_eq!(summary.unrecoverable(), 1);
+        summary.failures.push(failure("later", Some(5_000), false));
+        summary
+            .failures
+            .push(failure("earlier", Some(3_000), false));
+        assert_eq!(summary.retry_from(window), Some(3_000));
+        summary.failures.push(failure("unknown time", None, false));
+        assert_eq!(
+            summary.retry_from(window),
+            Some(1_000),
+            "unknown: the window's start"
+        );
+        summary.failures.push(failure("before", Some(10), false));
+        assert_eq!(
+            summary.retry_from(window),
+            Some(1_000),
+            "never before the window"
+        );
+    }
+
+    #[test]
+    fn providers_parse_by_name_and_unknown_ones_are_escaped() {
+        assert_eq!("GitHub".parse::<Provider>(), Ok(Provider::Github));
+        assert_eq!("stripe".parse::<Provider>(), Ok(Provider::Stripe));
+        let err = "pay\u{1b}[2Jpal".parse::<Provider>().unwrap_err();
+        assert!(!err.contains('\u{1b}'), "{err}");
+    }
+}
