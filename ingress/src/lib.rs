@@ -28,10 +28,12 @@ use shared::event::{event_id, event_type, AcceptedEvent, LazyJson};
 use shared::large_body::{needs_claim_check, object_key, BodyPointer, LargeBodySettings};
 use shared::message::{DeliveredBy, OutgoingMessage};
 use shared::metrics::{EmfEmitter, MetricSet, Unit};
-use shared::outbox::{ExistingRow, InsertOutcome, MarkOutcome, RowStatus};
+use shared::outbox::{token_key, ExistingRow, InsertOutcome, MarkOutcome, RowStatus, TokenSpend};
 use shared::ports::{Outbox, QueueSet};
 use shared::secrets::{ColdStartRetry, RefreshPolicy, SecretCache, SecretsError, MIN_REFRESH_GAP};
-use shared::signature::{Rejection, SignedRequest, SigningKeys, Verified};
+use shared::signature::{
+    mailgun_signed_token, Rejection, SignatureScheme, SignedRequest, SigningKeys, Verified,
+};
 use shared::time::{now_millis, EpochMillis};
 use tracing::{info, warn};
 
@@ -110,7 +112,8 @@ const ANSWER_MARGIN: Duration = Duration::from_millis(100);
 #[derive(Debug)]
 pub struct WebhookRequest<'r> {
     pub method: &'r Method,
-    /// The request target: its path and query (`/hook?key=value`), which some providers sign.
+    /// The request target: its path and query (`/hook?key=value`). Never part of what is
+    /// verified: a signed URL is `PUBLIC_URL`.
     pub target: &'r str,
     pub headers: &'r HeaderMap,
     pub body: ReceivedBody,
@@ -422,11 +425,23 @@ impl Ingress {
                 content_type = answer_type;
                 (Outcome::UrlVerification, None)
             }
-            Admission::Record { event, verified } => {
+            Admission::Record {
+                event,
+                verified,
+                token,
+            } => {
                 key_index = Some(verified.key_index);
-                let (outcome, recorded) =
-                    self.record_and_send(*event, deadline, &mut metrics).await;
-                (outcome, Some(recorded))
+                match self
+                    .spend(token.as_ref(), &event, deadline, &mut metrics)
+                    .await
+                {
+                    Some(refused) => (refused, None),
+                    None => {
+                        let (outcome, recorded) =
+                            self.record_and_send(*event, deadline, &mut metrics).await;
+                        (outcome, Some(recorded))
+                    }
+                }
             }
         };
         let status = status_for(outcome);
@@ -462,6 +477,41 @@ impl Ingress {
             key_index,
             body: answer_body,
             content_type,
+        }
+    }
+
+    /// Spends the request's single-use token, if it has one; `None` when the request may go on
+    /// (the token's first use, or a retry with the same body, which then meets its own row as a
+    /// duplicate), else the outcome to answer with: 404 for a token spent by another body, 500
+    /// when the spend could not be recorded (nothing is recorded or sent unchecked; the provider
+    /// retries).
+    async fn spend(
+        &self,
+        token: Option<&SingleUse>,
+        event: &AcceptedEvent,
+        deadline: Instant,
+        metrics: &mut MetricSet,
+    ) -> Option<Outcome> {
+        let token = token?;
+        let spent = within(
+            deadline,
+            0.3,
+            self.outbox
+                .spend_token(&token.key, &event.body_sha256, token.expires_at),
+        )
+        .await;
+        match spent {
+            Ok(TokenSpend::Spent | TokenSpend::SameBody) => None,
+            Ok(TokenSpend::OtherBody) => {
+                metrics.count("TokenReused");
+                warn!(event_id = %event.event_id, body_sha256 = %event.body_sha256, "a signed token spent already came back with another body: refused, nothing recorded");
+                Some(Outcome::Rejected(Rejection::TokenReused))
+            }
+            Err(error) => {
+                metrics.count("TokenSpendFailed");
+                warn!(error, "recording the signed token spent failed; answering 500 so the provider retries");
+                Some(Outcome::Failed)
+            }
         }
     }
 
@@ -717,11 +767,23 @@ pub enum Admission {
         content_type: &'static str,
         verified: Verified,
     },
-    /// Authentic: record and send this event.
+    /// Authentic: record and send this event (after spending `token`, when there is one).
     Record {
         event: Box<AcceptedEvent>,
         verified: Verified,
+        token: Option<SingleUse>,
     },
+}
+
+/// A signed single-use token the request carries (Mailgun's, whose signature does not cover the
+/// event): spent once, before anything is recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SingleUse {
+    /// The item that records it spent.
+    pub key: String,
+    /// When that item may expire (Unix seconds): when the signed time leaves the window, after
+    /// which no request carrying the token verifies.
+    pub expires_at: i64,
 }
 
 /// The request path up to the first AWS call: method, size, signature, event id and type. A plain
@@ -734,7 +796,7 @@ pub fn admit(
     now: EpochMillis,
     metrics: &mut MetricSet,
 ) -> Admission {
-    let (method, target, headers) = (request.method, request.target, request.headers);
+    let (method, headers) = (request.method, request.headers);
     if method != Method::POST {
         return Admission::Answer(Outcome::MethodNotAllowed);
     }
@@ -744,10 +806,11 @@ pub fn admit(
     if body.len() > config.max_body_bytes {
         return Admission::Answer(Outcome::TooLarge);
     }
-    let url = signed_url(config.public_url.as_deref(), headers, target);
+    // The URL the provider signed is the one it was given, `PUBLIC_URL`, exactly: never the
+    // `Host` header or this request's path and query, which whoever sends it chooses.
     let request = SignedRequest {
         method: method.as_str(),
-        url: &url,
+        url: config.public_url.as_deref().unwrap_or_default(),
         headers,
         body: &body,
     };
@@ -789,26 +852,26 @@ pub fn admit(
         outbox
             .routes
             .destination(headers, &body, &json, &outbox.source, &outbox.queue_url);
+    let token = match config.scheme {
+        SignatureScheme::Mailgun => {
+            let Some((token, signed_at)) = mailgun_signed_token(&body) else {
+                // Verified above, so unreachable: refused rather than recorded unspent.
+                return Admission::Answer(Outcome::Rejected(Rejection::Malformed("body signature")));
+            };
+            let window = i64::try_from(config.timestamp_tolerance_secs).unwrap_or(i64::MAX);
+            Some(SingleUse {
+                key: token_key(&outbox.source, "mailgun", &token),
+                expires_at: signed_at.saturating_add(window),
+            })
+        }
+        _ => None,
+    };
     Admission::Record {
         event: Box::new(
             AcceptedEvent::new(&outbox.source, id.value, kind, body, now).routed_to(destination),
         ),
         verified,
-    }
-}
-
-/// The URL the provider sent the request to: `PUBLIC_URL` followed by the request's path and
-/// query, else `https://` and the request's own host, path and query (a Function URL is https).
-fn signed_url(public_url: Option<&str>, headers: &HeaderMap, target: &str) -> String {
-    match public_url {
-        Some(base) => format!("{base}{target}"),
-        None => {
-            let host = headers
-                .get(http::header::HOST)
-                .and_then(|host| host.to_str().ok())
-                .unwrap_or_default();
-            format!("https://{host}{target}")
-        }
+        token,
     }
 }
 

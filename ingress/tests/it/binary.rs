@@ -108,12 +108,23 @@ pub fn http_exchange(
     headers: &[(&str, String)],
     body: &[u8],
 ) -> (u16, String) {
+    http_exchange_at(address, method, "/hook", headers, body)
+}
+
+/// [`http_exchange`] to the request target `target` (path and query).
+pub fn http_exchange_at(
+    address: SocketAddr,
+    method: &str,
+    target: &str,
+    headers: &[(&str, String)],
+    body: &[u8],
+) -> (u16, String) {
     let mut stream = TcpStream::connect(address).unwrap();
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
     let mut head = format!(
-        "{method} /hook HTTP/1.1\r\nhost: {address}\r\nconnection: close\r\ncontent-length: {}\r\n",
+        "{method} {target} HTTP/1.1\r\nhost: {address}\r\nconnection: close\r\ncontent-length: {}\r\n",
         body.len()
     );
     for (name, value) in headers {

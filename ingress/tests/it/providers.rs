@@ -35,9 +35,9 @@ struct Provider {
     body: fn(&str, i64) -> String,
 }
 
-/// What the tests set as `PUBLIC_URL`; requests go to `/hook`, so URL-signing providers sign this
-/// followed by `/hook`.
-const PUBLIC_URL: &str = "https://hooks.example.com/in";
+/// What the tests set as `PUBLIC_URL`, the URL configured at the provider, which URL-signing
+/// providers sign (requests go to `/hook`, which the ingress never reads).
+const PUBLIC_URL: &str = "https://hooks.example.com/in/hook";
 
 /// The headers the provider's SDK sends with `body`, signed with `secret` at `timestamp`.
 fn sdk_headers(
@@ -52,7 +52,7 @@ fn sdk_headers(
         .arg(root.join("scripts/signers/sign.py"))
         .args([scheme, secret, "--id", event_id])
         .args(["--timestamp", &timestamp.to_string()])
-        .args(["--url", &format!("{PUBLIC_URL}/hook")])
+        .args(["--url", PUBLIC_URL])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -547,6 +547,89 @@ async fn twilio_sdk_signatures_over_the_public_url_and_form_through_the_binary()
         })
     })
     .await;
+}
+
+/// The splice of a captured Twilio form request into a JSON body: an SMS the forger sent
+/// (`hi?bodySHA256=<hex of any JSON>&y=`) makes Twilio sign
+/// `{url}Bodyhi?bodySHA256=<hex>&y=From+15005550006MessageSidSM...`; re-sent as that JSON body with
+/// the signed parameters moved into the request's path and query, a URL taken from the request
+/// would sign the same string with the body's hash "in" it. `PUBLIC_URL` is `https://hooks.example.com/`
+/// and the captured request goes to `/`, so the URL Twilio signed is the same under either reading.
+#[tokio::test]
+async fn a_captured_twilio_form_request_spliced_into_a_json_body_is_refused_through_the_binary() {
+    let public_url = "https://hooks.example.com/";
+    let token = "twilio-auth-token-0001";
+    let stack = Stack::with_secret(token).await;
+    let ingress = start_http_with(
+        &stack,
+        &[("SIGNATURE_SCHEME", "twilio"), ("PUBLIC_URL", public_url)],
+    );
+    let forged = br#"{"EventType":"onMessageAdded","Body":"forged"}"#;
+    let hash = shared::event::sha256_hex(forged);
+    let sms = format!("hi?bodySHA256={hash}&y=");
+    let form = format!(
+        "MessageSid=SMsplice1&From=%2B15005550006&Body={}",
+        sms.replace('?', "%3F")
+            .replace('=', "%3D")
+            .replace('&', "%26")
+    );
+    // The captured request, signed by Twilio's own SDK (its RequestValidator checks it too).
+    let root = repo_root();
+    let mut child = Command::new(root.join(".venv/bin/python"))
+        .arg(root.join("scripts/signers/sign.py"))
+        .args(["twilio", token, "--id", "SMsplice1", "--url", public_url])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("run scripts/signers/sign.py (`make venv` installs the twilio package)");
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), form.as_bytes()).unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success());
+    let signed: std::collections::BTreeMap<String, String> =
+        serde_json::from_slice(&output.stdout).unwrap();
+    let signature = signed["X-Twilio-Signature"].clone();
+    let captured = [
+        ("X-Twilio-Signature", signature.clone()),
+        ("Content-Type", signed["Content-Type"].clone()),
+        ("I-Twilio-Idempotency-Token", "SMsplice1".to_owned()),
+    ];
+    let (status, _) = crate::binary::http_exchange_at(
+        ingress.address,
+        "POST",
+        "/",
+        &captured,
+        form.as_bytes(),
+    );
+    assert_eq!(status, 200, "the captured request itself");
+    // The forgery: the signed string's tail after the URL, as the request's path and query.
+    let spliced_target = format!("/Body{sms}From+15005550006MessageSidSMsplice1");
+    let forgery = [
+        ("X-Twilio-Signature", signature),
+        ("Content-Type", "application/json".to_owned()),
+        ("I-Twilio-Idempotency-Token", "SMforged1".to_owned()),
+    ];
+    for target in [spliced_target.as_str(), "/"] {
+        let (status, _) =
+            crate::binary::http_exchange_at(ingress.address, "POST", target, &forgery, forged);
+        assert_eq!(status, 404, "the spliced JSON body sent to {target}");
+    }
+    // The form bytes sent as JSON, and the JSON sent as a form, are not what was signed either.
+    let as_json = [
+        captured[0].clone(),
+        ("Content-Type", "application/json".to_owned()),
+        captured[2].clone(),
+    ];
+    let (status, _) =
+        crate::binary::http_exchange_at(ingress.address, "POST", "/", &as_json, form.as_bytes());
+    assert_eq!(status, 404, "the captured form labelled JSON");
+    let ids: Vec<String> = stack
+        .drain(&stack.queue_url)
+        .await
+        .iter()
+        .map(|m| m.attribute("event-id").unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(ids, ["SMsplice1"], "only the authentic request is queued");
+    assert_eq!(stack.row_count().await, 1);
 }
 
 /// A Mailgun body signed by Mailgun's documented rule (sign.py builds the whole body).

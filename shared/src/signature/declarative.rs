@@ -84,7 +84,7 @@ pub enum Part {
     Header(&'static str),
     /// The request method (`POST`).
     Method,
-    /// The URL the provider was given: `PUBLIC_URL` and the request's path and query.
+    /// The URL the provider was given: exactly `PUBLIC_URL`.
     Url,
     Literal(&'static str),
 }

@@ -36,7 +36,7 @@ pub use declarative::{
     Algorithm, Encoding, HmacScheme, Part, SignatureFormat, TimeUnit, Timestamp, TimestampSource,
 };
 pub use generic::{GenericHmac, SignatureEncoding};
-pub use mailgun::signed_body as mailgun_signed_body;
+pub use mailgun::{signed_body as mailgun_signed_body, signed_token as mailgun_signed_token};
 pub use shared_secret::TokenHeader;
 pub use slack::url_verification_challenge;
 pub use standard_webhooks::{
@@ -127,8 +127,8 @@ pub const SCHEME_NAMES: &[&str] = &[
 ];
 
 /// What a scheme may check about a request besides its headers and body: the method and the URL
-/// the provider was given (`PUBLIC_URL` followed by the request's own path and query, else the
-/// request's own host, path and query).
+/// the provider was given: exactly `PUBLIC_URL` (empty for schemes that do not sign the URL),
+/// never anything the request itself says about where it was sent.
 #[derive(Debug, Clone, Copy)]
 pub struct SignedRequest<'r> {
     pub method: &'r str,
@@ -164,6 +164,8 @@ pub enum Rejection {
     StaleTimestamp,
     #[error("no signature matches any active secret")]
     NoMatch,
+    #[error("the signed token was spent already by a request with another body")]
+    TokenReused,
 }
 
 /// A secret value could not be turned into a signing key.
@@ -259,6 +261,15 @@ impl SignatureScheme {
             Self::Twilio => "twilio",
             Self::SendGrid => "sendgrid",
             Self::Discord => "discord",
+        }
+    }
+
+    /// Whether the provider signs the URL it was given (`PUBLIC_URL`, then required).
+    pub fn signs_url(&self) -> bool {
+        match self {
+            Self::Twilio => true,
+            Self::Hmac(declared) => declared.message.contains(&Part::Url),
+            _ => false,
         }
     }
 
