@@ -653,6 +653,14 @@ async fn mailgun_body_signatures_through_the_binary() {
     let valid = mailgun_body(old, "evt_valid_1", now);
     assert_eq!(send(&valid), 200, "valid");
     assert_eq!(send(&valid), 200, "duplicate");
+    // The signature does not cover `event-data`: the same signed token with another event is
+    // refused (the token was spent by the first body), whatever its event id.
+    let replayed = valid.replace("evt_valid_1", "evt_replayed_1");
+    assert_ne!(replayed, valid);
+    assert_eq!(send(&replayed), 404, "the token again with other event-data");
+    let reworded = valid.replace("delivered", "failed");
+    assert_eq!(send(&reworded), 404, "the token again with the same id, another event");
+    assert_eq!(send(&valid), 200, "the first body still a duplicate");
     assert_eq!(
         // The signature covers the timestamp and token only (not `event-data`): change the time.
         send(
@@ -689,6 +697,24 @@ async fn mailgun_body_signatures_through_the_binary() {
         .map(|m| m.attribute("event-id").unwrap_or_default().to_owned())
         .collect();
     assert_eq!(ids, ["evt_valid_1"]);
+    // One event row and one spent token (which expires with the window).
+    let rows = stack.all_rows().await;
+    let keys: std::collections::BTreeSet<String> = rows
+        .iter()
+        .filter_map(|row| e2e::testing::s(row, "id"))
+        .collect();
+    let token_keys: Vec<&String> = keys.iter().filter(|k| k.contains(":mailgun-token#")).collect();
+    assert_eq!(keys.len(), 2, "{keys:?}");
+    assert_eq!(token_keys.len(), 1, "{keys:?}");
+    let token_row = rows
+        .iter()
+        .find(|row| e2e::testing::s(row, "id").as_ref() == Some(token_keys[0]))
+        .unwrap();
+    assert_eq!(
+        e2e::testing::n(token_row, "expires_at"),
+        Some(now + 120),
+        "the token's record lives as long as mailgun's default window"
+    );
 }
 
 /// Private keys (hex) of the asymmetric providers' tests and their public keys, as
