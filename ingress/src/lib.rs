@@ -30,7 +30,10 @@ use shared::message::{DeliveredBy, OutgoingMessage};
 use shared::metrics::{EmfEmitter, MetricSet, Unit};
 use shared::outbox::{token_key, ExistingRow, InsertOutcome, MarkOutcome, RowStatus, TokenSpend};
 use shared::ports::{Outbox, QueueSet};
-use shared::secrets::{ColdStartRetry, RefreshPolicy, SecretCache, SecretsError, MIN_REFRESH_GAP};
+use shared::secrets::{
+    ColdStartRetry, RefreshPolicy, SecretCache, SecretsError, EARLY_REFRESH_INTERVAL,
+    MIN_REFRESH_GAP,
+};
 use shared::signature::{
     mailgun_signed_token, Rejection, SignatureScheme, SignedRequest, SigningKeys, Verified,
 };
@@ -93,6 +96,7 @@ fn refresh_policy(config: &IngressConfig) -> RefreshPolicy {
     RefreshPolicy {
         max_age: config.secret_refresh,
         min_gap: MIN_REFRESH_GAP,
+        early_interval: EARLY_REFRESH_INTERVAL,
     }
 }
 
@@ -856,7 +860,9 @@ pub fn admit(
         SignatureScheme::Mailgun => {
             let Some((token, signed_at)) = mailgun_signed_token(&body) else {
                 // Verified above, so unreachable: refused rather than recorded unspent.
-                return Admission::Answer(Outcome::Rejected(Rejection::Malformed("body signature")));
+                return Admission::Answer(Outcome::Rejected(Rejection::Malformed(
+                    "body signature",
+                )));
             };
             let window = i64::try_from(config.timestamp_tolerance_secs).unwrap_or(i64::MAX);
             Some(SingleUse {

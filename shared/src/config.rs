@@ -625,10 +625,18 @@ mod tests {
         let mut env = minimal();
         env.insert("SIGNATURE_SCHEME", "mailgun");
         let config = IngressConfig::from_env(&env).unwrap();
-        assert_eq!(config.timestamp_tolerance_secs, MAILGUN_DEFAULT_TOLERANCE_SECS);
+        assert_eq!(
+            config.timestamp_tolerance_secs,
+            MAILGUN_DEFAULT_TOLERANCE_SECS
+        );
         assert!(MAILGUN_DEFAULT_TOLERANCE_SECS < DEFAULT_TOLERANCE_SECS);
         env.insert("TIMESTAMP_TOLERANCE_SECS", "300");
-        assert_eq!(IngressConfig::from_env(&env).unwrap().timestamp_tolerance_secs, 300);
+        assert_eq!(
+            IngressConfig::from_env(&env)
+                .unwrap()
+                .timestamp_tolerance_secs,
+            300
+        );
     }
 
     #[test]

@@ -593,13 +593,8 @@ async fn a_captured_twilio_form_request_spliced_into_a_json_body_is_refused_thro
         ("Content-Type", signed["Content-Type"].clone()),
         ("I-Twilio-Idempotency-Token", "SMsplice1".to_owned()),
     ];
-    let (status, _) = crate::binary::http_exchange_at(
-        ingress.address,
-        "POST",
-        "/",
-        &captured,
-        form.as_bytes(),
-    );
+    let (status, _) =
+        crate::binary::http_exchange_at(ingress.address, "POST", "/", &captured, form.as_bytes());
     assert_eq!(status, 200, "the captured request itself");
     // The forgery: the signed string's tail after the URL, as the request's path and query.
     let spliced_target = format!("/Body{sms}From+15005550006MessageSidSMsplice1");
@@ -657,9 +652,17 @@ async fn mailgun_body_signatures_through_the_binary() {
     // refused (the token was spent by the first body), whatever its event id.
     let replayed = valid.replace("evt_valid_1", "evt_replayed_1");
     assert_ne!(replayed, valid);
-    assert_eq!(send(&replayed), 404, "the token again with other event-data");
+    assert_eq!(
+        send(&replayed),
+        404,
+        "the token again with other event-data"
+    );
     let reworded = valid.replace("delivered", "failed");
-    assert_eq!(send(&reworded), 404, "the token again with the same id, another event");
+    assert_eq!(
+        send(&reworded),
+        404,
+        "the token again with the same id, another event"
+    );
     assert_eq!(send(&valid), 200, "the first body still a duplicate");
     assert_eq!(
         // The signature covers the timestamp and token only (not `event-data`): change the time.
@@ -703,7 +706,10 @@ async fn mailgun_body_signatures_through_the_binary() {
         .iter()
         .filter_map(|row| e2e::testing::s(row, "id"))
         .collect();
-    let token_keys: Vec<&String> = keys.iter().filter(|k| k.contains(":mailgun-token#")).collect();
+    let token_keys: Vec<&String> = keys
+        .iter()
+        .filter(|k| k.contains(":mailgun-token#"))
+        .collect();
     assert_eq!(keys.len(), 2, "{keys:?}");
     assert_eq!(token_keys.len(), 1, "{keys:?}");
     let token_row = rows

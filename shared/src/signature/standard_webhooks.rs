@@ -20,6 +20,8 @@ use super::{
 pub const STANDARD_WEBHOOKS_SECRET_PREFIX: &str = "whsec_";
 /// The prefix of a `v1a` public key (base64 of the 32-byte Ed25519 key follows).
 pub const STANDARD_WEBHOOKS_PUBLIC_KEY_PREFIX: &str = "whpk_";
+/// The most `v1a` (Ed25519) signatures a header may list.
+pub const MAX_V1A_SIGNATURES: usize = 4;
 const WEBHOOK_ID: &str = "webhook-id";
 const WEBHOOK_TIMESTAMP: &str = "webhook-timestamp";
 const WEBHOOK_SIGNATURE: &str = "webhook-signature";
@@ -80,11 +82,15 @@ pub(super) fn verify(
         parse_timestamp(timestamp_text).ok_or(Rejection::Malformed(WEBHOOK_TIMESTAMP))?;
     window.check(timestamp)?;
     let claimed = parse_header(signatures);
-    let asymmetric: Vec<[u8; 64]> = signatures
+    let entries = signatures
         .split(' ')
-        .filter_map(|entry| entry.strip_prefix("v1a,"))
-        .filter_map(decode_ed25519_signature)
-        .collect();
+        .filter_map(|entry| entry.strip_prefix("v1a,"));
+    // Each `v1a` entry costs an Ed25519 verification over the whole body per public key: past a
+    // few (a sender lists one per active key) the header is refused before any is tried.
+    if entries.clone().count() > MAX_V1A_SIGNATURES {
+        return Err(Rejection::Malformed(WEBHOOK_SIGNATURE));
+    }
+    let asymmetric: Vec<[u8; 64]> = entries.filter_map(decode_ed25519_signature).collect();
     if claimed.is_empty() && asymmetric.is_empty() {
         return Err(Rejection::Malformed(WEBHOOK_SIGNATURE));
     }
@@ -380,5 +386,37 @@ mod v1a_tests {
             scheme.parse_keys("whpk_short"),
             Err(super::super::KeyError::NotPublicKey { position: 1, .. })
         ));
+    }
+
+    #[test]
+    fn at_most_a_few_v1a_signatures_are_tried() {
+        let scheme = SignatureScheme::StandardWebhooks;
+        let keys = scheme.parse_keys(PUBLIC_KEY).unwrap();
+        let forged = format!("v1a,{}", BASE64.encode([7_u8; 64]));
+        let listed = |forged_before: usize| {
+            let mut entries = vec![forged.as_str(); forged_before];
+            entries.push(SIGNATURE);
+            headers(&entries.join(" "))
+        };
+        // The genuine signature after a few forged ones still verifies...
+        assert_eq!(
+            scheme.verify(
+                &listed(MAX_V1A_SIGNATURES - 1),
+                BODY,
+                &keys,
+                1_700_000_000,
+                300
+            ),
+            Ok(Verified { key_index: 0 })
+        );
+        // ... but 50 entries are refused before any Ed25519 verification.
+        assert_eq!(
+            scheme.verify(&listed(49), BODY, &keys, 1_700_000_000, 300),
+            Err(Rejection::Malformed(WEBHOOK_SIGNATURE))
+        );
+        assert_eq!(
+            scheme.verify(&listed(MAX_V1A_SIGNATURES), BODY, &keys, 1_700_000_000, 300),
+            Err(Rejection::Malformed(WEBHOOK_SIGNATURE))
+        );
     }
 }

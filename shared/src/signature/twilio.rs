@@ -78,7 +78,11 @@ fn with_signed_parts<T>(
     let url = request.url.as_bytes();
     match body_kind(request)? {
         BodyKind::Json => {
-            let separator: &[u8] = if request.url.contains('?') { b"&" } else { b"?" };
+            let separator: &[u8] = if request.url.contains('?') {
+                b"&"
+            } else {
+                b"?"
+            };
             let hash = hex::encode(Sha256::digest(request.body));
             Ok(with(&[
                 url,
@@ -251,10 +255,7 @@ mod tests {
         let signature = signed(url, JSON_TYPE, body);
         // What Twilio signs: the URL with `bodySHA256` added to its query.
         let keys = SignatureScheme::Twilio.parse_keys(TOKEN).unwrap();
-        let with_hash = format!(
-            "{url}?{BODY_HASH}={}",
-            hex::encode(Sha256::digest(body))
-        );
+        let with_hash = format!("{url}?{BODY_HASH}={}", hex::encode(Sha256::digest(body)));
         let expected = Algorithm::Sha1.tag(keys.first().unwrap(), &[with_hash.as_bytes()]);
         assert_eq!(signature, Encoding::Base64.encode(&expected));
         assert_eq!(
