@@ -112,8 +112,9 @@ enum Recorded {
 /// The time kept back from the response budget for writing the answer itself.
 const ANSWER_MARGIN: Duration = Duration::from_millis(100);
 
-/// A webhook request as received, whatever carried it (Function URL event or local HTTP).
-#[derive(Debug)]
+/// A webhook request as received, whatever carried it (Function URL event or local HTTP). Its
+/// `Debug` shows header names and the body's size only: a header may be the secret itself
+/// (`gitlab`, `token`, `basic`) and a body is the provider's data.
 pub struct WebhookRequest<'r> {
     pub method: &'r Method,
     /// The request target: its path and query (`/hook?key=value`). Never part of what is
@@ -125,11 +126,41 @@ pub struct WebhookRequest<'r> {
     pub request_id: &'r str,
 }
 
-/// The body, or the fact that it was over `MAX_BODY_BYTES` (then it was not read in full).
-#[derive(Debug, Clone)]
+/// The body, or the fact that it was over `MAX_BODY_BYTES` (then it was not read in full). Its
+/// `Debug` shows the size only.
+#[derive(Clone)]
 pub enum ReceivedBody {
     Complete(Bytes),
     TooLarge,
+}
+
+impl std::fmt::Debug for ReceivedBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Complete(body) => write!(f, "Complete(<{} bytes>)", body.len()),
+            Self::TooLarge => f.write_str("TooLarge"),
+        }
+    }
+}
+
+impl std::fmt::Debug for WebhookRequest<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        struct Names<'h>(&'h HeaderMap);
+        impl std::fmt::Debug for Names<'_> {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_map()
+                    .entries(self.0.keys().map(|name| (name.as_str(), "<redacted>")))
+                    .finish()
+            }
+        }
+        f.debug_struct("WebhookRequest")
+            .field("method", self.method)
+            .field("target", &self.target)
+            .field("headers", &Names(self.headers))
+            .field("body", &self.body)
+            .field("request_id", &self.request_id)
+            .finish()
+    }
 }
 
 /// How a request ended. [`status_for`] maps it to the HTTP answer.
@@ -941,6 +972,56 @@ async fn within<T, E: std::error::Error + 'static>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn debug_output_shows_no_header_value_and_no_body() {
+        let secret = "glpat-very-secret-token";
+        let mut headers = HeaderMap::new();
+        headers.insert("x-gitlab-token", secret.parse().unwrap());
+        headers.insert("authorization", format!("Bearer {secret}").parse().unwrap());
+        let body = Bytes::from_static(br#"{"object_kind":"push","card":"4111111111111111"}"#);
+        let request = WebhookRequest {
+            method: &Method::POST,
+            target: "/hook",
+            headers: &headers,
+            body: ReceivedBody::Complete(body.clone()),
+            request_id: "r-1",
+        };
+        let env = [
+            ("SOURCE_NAME", "gl"),
+            ("OUTBOX_TABLE", "t"),
+            ("QUEUE_URL", "https://sqs.example/q"),
+            ("SECRET_PARAMETER", "/p"),
+            ("SIGNATURE_SCHEME", "gitlab"),
+        ];
+        let config = IngressConfig::from_env(&std::collections::HashMap::from(env)).unwrap();
+        let keys = config.scheme.parse_keys(secret).unwrap();
+        let admission = admit(
+            &config,
+            &keys,
+            &request,
+            1_700_000_000_000,
+            &mut MetricSet::default(),
+        );
+        assert!(
+            matches!(admission, Admission::Record { .. }),
+            "{admission:?}"
+        );
+        for shown in [
+            format!("{request:?}"),
+            format!("{admission:?}"),
+            format!("{:#?}", request.body),
+        ] {
+            assert!(!shown.contains("very-secret"), "{shown}");
+            assert!(!shown.contains("4111"), "{shown}");
+        }
+        let shown = format!("{request:?}");
+        assert!(shown.contains("x-gitlab-token"), "{shown}");
+        assert!(
+            shown.contains(&format!("<{} bytes>", body.len())),
+            "{shown}"
+        );
+    }
 
     #[test]
     fn every_outcome_maps_to_the_designed_status() {
