@@ -27,7 +27,7 @@ pub enum SecretsError {
     },
     #[error("SSM parameter {parameter} has no value")]
     NoValue { parameter: String },
-    #[error("SSM parameter {parameter}: {source}")]
+    #[error("SSM parameter {parameter} (SECRET_PARAMETER): {source}")]
     Unusable {
         parameter: String,
         #[source]

@@ -175,6 +175,14 @@ pub enum KeyError {
     Empty,
     #[error("secret number {position} is not valid base64 after the `whsec_` prefix")]
     NotBase64 { position: usize },
+    #[error("secret number {position} has neither the `whsec_` prefix of a Standard Webhooks secret nor the `whpk_` of its public key")]
+    NoPrefix { position: usize },
+    #[error("secret number {position} is {len} bytes after `whsec_`: the Standard Webhooks specification asks for at least {min}")]
+    TooShort {
+        position: usize,
+        len: usize,
+        min: usize,
+    },
     #[error("secret number {position} is not {expected}")]
     NotPublicKey {
         position: usize,
@@ -293,8 +301,9 @@ impl SignatureScheme {
     }
 
     /// Turns the secret parameter's value into keys: one secret, or several separated by whitespace
-    /// or commas. Standard Webhooks secrets are `whsec_` + base64 (the prefix is optional); every
-    /// other provider's secret (Stripe's `whsec_...` included) is used as its UTF-8 bytes.
+    /// or commas. Standard Webhooks secrets are `whsec_` + base64 of at least 24 bytes, or `whpk_`
+    /// + a public key (anything else is refused); every other provider's secret (Stripe's
+    /// `whsec_...` included) is used as its UTF-8 bytes.
     pub fn parse_keys(&self, raw: &str) -> Result<SigningKeys, KeyError> {
         let secrets = raw
             .split(|c: char| c.is_whitespace() || c == ',')
@@ -334,11 +343,7 @@ impl SignatureScheme {
                 continue;
             }
             let bytes = match self {
-                Self::StandardWebhooks => {
-                    standard_webhooks::key_bytes(secret).ok_or(KeyError::NotBase64 {
-                        position: index + 1,
-                    })?
-                }
+                Self::StandardWebhooks => standard_webhooks::key_bytes(secret, position)?,
                 _ => secret.as_bytes().to_vec(),
             };
             keys.push(SigningKey(bytes));
@@ -764,7 +769,9 @@ mod tests {
         ];
         for scheme in schemes {
             let keys = scheme
-                .parse_keys("whsec_b2xkLXNlY3JldA== whsec_bmV3LXNlY3JldA==")
+                .parse_keys(
+                    "whsec_b2xkLXNlY3JldC1vZi0yNC1ieXRlcy0wMDAx whsec_bmV3LXNlY3JldC1vZi0yNC1ieXRlcy0wMDAy",
+                )
                 .unwrap();
             let body = br#"{"type":"t","id":"evt_1"}"#;
             let headers: HeaderMap = scheme

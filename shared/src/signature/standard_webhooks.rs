@@ -13,8 +13,8 @@ use http::{HeaderMap, HeaderName};
 
 use super::asymmetric::ed25519_match;
 use super::{
-    decode_base64_tag, header_str, matched, parse_timestamp, signature_header, Field, KnownHeader,
-    Rejection, SigningKey, SigningKeys, Tag, Window,
+    decode_base64_tag, header_str, matched, parse_timestamp, signature_header, Field, KeyError,
+    KnownHeader, Rejection, SigningKey, SigningKeys, Tag, Window,
 };
 
 pub const STANDARD_WEBHOOKS_SECRET_PREFIX: &str = "whsec_";
@@ -43,12 +43,26 @@ pub(super) const SIGNED_HEADERS: &[&str] =
 pub(super) const EVENT_ID: &[Field] = &[Field::Header(SVIX_ID), Field::Header(WEBHOOK_ID)];
 pub(super) const EVENT_TYPE: &[Field] = &[Field::Pointer("/type")];
 
-/// A secret's key bytes: base64 after the optional `whsec_` prefix.
-pub(super) fn key_bytes(secret: &str) -> Option<Vec<u8>> {
+/// The specification's shortest secret: 24 bytes (192 bits).
+pub const MIN_SECRET_BYTES: usize = 24;
+
+/// A secret's key bytes: base64 after the `whsec_` prefix, at least [`MIN_SECRET_BYTES`] of them.
+/// Secret number `position` in the parameter (from 1), for the message.
+pub(super) fn key_bytes(secret: &str, position: usize) -> Result<Vec<u8>, KeyError> {
     let encoded = secret
         .strip_prefix(STANDARD_WEBHOOKS_SECRET_PREFIX)
-        .unwrap_or(secret);
-    BASE64.decode(encoded).ok()
+        .ok_or(KeyError::NoPrefix { position })?;
+    let bytes = BASE64
+        .decode(encoded)
+        .map_err(|_| KeyError::NotBase64 { position })?;
+    if bytes.len() < MIN_SECRET_BYTES {
+        return Err(KeyError::TooShort {
+            position,
+            len: bytes.len(),
+            min: MIN_SECRET_BYTES,
+        });
+    }
+    Ok(bytes)
 }
 
 /// The `v1` signatures of a `webhook-signature` header; entries of other versions and undecodable
@@ -227,8 +241,9 @@ mod tests {
 
     #[test]
     fn standard_webhooks_accepts_any_of_several_signatures_and_secrets() {
-        let keys =
-            spec_keys("whsec_b3RoZXItc2VjcmV0LW9uZQ==, whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
+        let keys = spec_keys(
+            "whsec_b2xkLXNlY3JldC1vZi0yNC1ieXRlcy0wMDAx, whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        );
         assert_eq!(keys.len(), 2);
         let header = format!("v2,ignored v1,AAAA {SPEC_SIGNATURE}");
         assert_eq!(
@@ -325,6 +340,32 @@ mod tests {
                 .unwrap_err(),
             super::super::KeyError::Empty
         ));
+    }
+
+    #[test]
+    fn secrets_without_the_prefix_or_shorter_than_the_spec_minimum_are_refused() {
+        let parse = |raw: &str| SignatureScheme::StandardWebhooks.parse_keys(raw);
+        // The spec's example secret is exactly the minimum, 24 bytes.
+        assert!(parse(SPEC_SECRET).is_ok());
+        let cases = [
+            // The base64 alone, as a secret pasted without its prefix.
+            (
+                "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+                "secret number 1 has neither the `whsec_` prefix of a Standard Webhooks secret nor the `whpk_` of its public key",
+            ),
+            (
+                "whsec_",
+                "secret number 1 is 0 bytes after `whsec_`: the Standard Webhooks specification asks for at least 24",
+            ),
+            (
+                "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw whsec_b2xkLXNlY3JldA==",
+                "secret number 2 is 10 bytes after `whsec_`: the Standard Webhooks specification asks for at least 24",
+            ),
+            ("", "the secret parameter holds no secret"),
+        ];
+        for (raw, message) in cases {
+            assert_eq!(parse(raw).unwrap_err().to_string(), message, "{raw:?}");
+        }
     }
 }
 
