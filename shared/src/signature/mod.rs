@@ -40,8 +40,8 @@ pub use mailgun::{signed_body as mailgun_signed_body, signed_token as mailgun_si
 pub use shared_secret::TokenHeader;
 pub use slack::url_verification_challenge;
 pub use standard_webhooks::{
-    sign_v1a as sign_standard_webhooks_v1a, STANDARD_WEBHOOKS_PUBLIC_KEY_PREFIX,
-    STANDARD_WEBHOOKS_SECRET_PREFIX,
+    sign_v1a as sign_standard_webhooks_v1a, MAX_V1A_SIGNATURES, MIN_SECRET_BYTES,
+    STANDARD_WEBHOOKS_PUBLIC_KEY_PREFIX, STANDARD_WEBHOOKS_SECRET_PREFIX,
 };
 
 /// Parsers of each provider's signature header, exposed for the property tests and the fuzz target.
