@@ -301,9 +301,9 @@ impl SignatureScheme {
     }
 
     /// Turns the secret parameter's value into keys: one secret, or several separated by whitespace
-    /// or commas. Standard Webhooks secrets are `whsec_` + base64 of at least 24 bytes, or `whpk_`
-    /// + a public key (anything else is refused); every other provider's secret (Stripe's
-    /// `whsec_...` included) is used as its UTF-8 bytes.
+    /// or commas. Standard Webhooks secrets are `whsec_` and the base64 of at least 24 bytes, or
+    /// `whpk_` and a public key (anything else is refused); every other provider's secret
+    /// (Stripe's `whsec_...` included) is used as its UTF-8 bytes.
     pub fn parse_keys(&self, raw: &str) -> Result<SigningKeys, KeyError> {
         let secrets = raw
             .split(|c: char| c.is_whitespace() || c == ',')

@@ -54,9 +54,12 @@ fn body_kind(request: &SignedRequest<'_>) -> Result<BodyKind, Rejection> {
     }
 }
 
+/// A form parameter's name and value, borrowed from the body unless decoding changed them.
+type Param<'b> = (Cow<'b, str>, Cow<'b, str>);
+
 /// The form parameters, sorted and without repeated pairs, as Twilio's own validators take them;
 /// borrowed from the body where no decoding was needed. More than [`MAX_FORM_PARAMS`] is refused.
-fn sorted_params(body: &[u8]) -> Result<Vec<(Cow<'_, str>, Cow<'_, str>)>, Rejection> {
+fn sorted_params(body: &[u8]) -> Result<Vec<Param<'_>>, Rejection> {
     let mut params = Vec::new();
     for pair in form_urlencoded::parse(body) {
         if params.len() == MAX_FORM_PARAMS {
