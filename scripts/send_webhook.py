@@ -77,11 +77,14 @@ def main():
              "data": {"product_id": "p-1001", "status": "approved"}})).encode()
 
     if scheme in provider_sdk.SCHEMES:
-        headers = provider_sdk.sign(scheme, secret, body, event_id)
+        # The URL-signing schemes sign PUBLIC_URL, the exact URL the ingress verifies against.
+        headers = provider_sdk.sign(scheme, secret, body, event_id, url=env.get("PUBLIC_URL", ""),
+                                    content_type="application/json")
     elif scheme == "hmac-sha256":
         headers = sign_generic(env, secret, body)
     else:
         sys.exit(f"send_webhook.py: cannot sign for SIGNATURE_SCHEME={scheme}")
+    headers.pop("Content-Type", None)
     headers["content-type"] = "application/json"
 
     request = urllib.request.Request(url, data=body, headers=headers, method="POST")

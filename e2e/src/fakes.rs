@@ -15,7 +15,7 @@ use shared::event::{shard_of, AcceptedEvent};
 use shared::message::{DeliveredBy, OutgoingMessage, ATTR_EVENT_ID};
 use shared::outbox::{
     unsent_key, ExistingRow, FailureOutcome, InsertOutcome, MarkOutcome, OutboxError, RowStatus,
-    StoredRow, UnsentCursor, UnsentPage, UnsentRef, MAX_LAST_ERROR_CHARS,
+    StoredRow, TokenSpend, UnsentCursor, UnsentPage, UnsentRef, MAX_LAST_ERROR_CHARS,
 };
 use shared::ports::{Outbox, PortFuture, Queue};
 use shared::queue::QueueError;
@@ -114,6 +114,8 @@ pub struct InMemoryOutbox {
     source: String,
     shards: u16,
     rows: Mutex<HashMap<String, FakeRow>>,
+    /// Spent single-use tokens: key to the spending body's hash.
+    tokens: Mutex<HashMap<String, String>>,
     changes: Mutex<HashMap<&'static str, VecDeque<Change>>>,
     script: Script,
 }
@@ -135,6 +137,7 @@ impl InMemoryOutbox {
             source: source.into(),
             shards,
             rows: Mutex::default(),
+            tokens: Mutex::default(),
             changes: Mutex::default(),
             script: Script::default(),
         }
@@ -255,6 +258,26 @@ impl Outbox for InMemoryOutbox {
                 },
             );
             Ok(InsertOutcome::Inserted)
+        })
+    }
+
+    fn spend_token<'a>(
+        &'a self,
+        key: &'a str,
+        body_sha256: &'a str,
+        _expires_at: i64,
+    ) -> PortFuture<'a, Result<TokenSpend, OutboxError>> {
+        Box::pin(async move {
+            self.fault("PutItem").await?;
+            let mut tokens = self.tokens.lock().unwrap();
+            Ok(match tokens.get(key) {
+                None => {
+                    tokens.insert(key.to_owned(), body_sha256.to_owned());
+                    TokenSpend::Spent
+                }
+                Some(spent_by) if spent_by == body_sha256 => TokenSpend::SameBody,
+                Some(_) => TokenSpend::OtherBody,
+            })
         })
     }
 

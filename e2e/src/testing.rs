@@ -474,6 +474,13 @@ pub fn s(item: &HashMap<String, AttributeValue>, name: &str) -> Option<String> {
     item.get(name).and_then(|v| v.as_s().ok()).cloned()
 }
 
+/// A number attribute of an item.
+pub fn n(item: &HashMap<String, AttributeValue>, name: &str) -> Option<i64> {
+    item.get(name)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|text| text.parse().ok())
+}
+
 pub fn has(item: &HashMap<String, AttributeValue>, name: &str) -> bool {
     item.contains_key(name)
 }

@@ -1,7 +1,9 @@
 //! Fuzzes the ingress's request path up to the first AWS call (`ingress::admit`): any method,
-//! headers and body, under every signature scheme, signed or not. It checks what must hold for
-//! every request: no panic, an unsigned request is never recorded, and a recorded event's id is
-//! one that can be a key and an attribute.
+//! request target, `Content-Type`, headers and body, under every signature scheme, signed or not.
+//! It checks what must hold for every request: no panic, an unsigned request is never recorded,
+//! a recorded event's id is one that can be a key and an attribute, the request's own target
+//! never changes the decision (a signed URL is `PUBLIC_URL`), a Mailgun event always carries its
+//! token to spend, and a header listing more `v1a` signatures than are tried is never accepted.
 #![no_main]
 
 use std::collections::HashMap;
@@ -15,10 +17,14 @@ use shared::config::IngressConfig;
 use shared::event::MAX_EVENT_ID_LEN;
 use shared::metrics::MetricSet;
 use shared::signature::{
-    mailgun_signed_body, sign_discord, sign_sendgrid, SignedRequest, SCHEME_NAMES,
+    mailgun_signed_body, sign_discord, sign_sendgrid, SignedRequest, MAX_V1A_SIGNATURES,
+    SCHEME_NAMES,
 };
 
 const NOW_MILLIS: i64 = 1_700_000_000_000;
+/// The URL configured at the provider: what the URL-signing schemes sign.
+const PUBLIC_URL: &str = "https://hooks.example.com/fuzz";
+const UUID_ID: &str = "5f2c9b1e-8d3a-4e6f-9a7b-1c2d3e4f5a6b";
 
 #[derive(Debug, Arbitrary)]
 struct Request {
@@ -28,6 +34,14 @@ struct Request {
     sign: bool,
     /// Seconds between the signed timestamp and now.
     clock_skew: i16,
+    /// Sent (and signed, for Twilio) as JSON rather than a form.
+    json: bool,
+    /// The request's own path and query, which no scheme may read.
+    target: String,
+    /// Sign with a UUID id (Twitch refuses any other) instead of `event_id`.
+    uuid_id: bool,
+    /// Mailgun's token (letters and digits are accepted).
+    token: String,
     event_id: String,
     headers: Vec<(Vec<u8>, Vec<u8>)>,
     body: Vec<u8>,
@@ -56,6 +70,7 @@ fn config(scheme: &str) -> IngressConfig {
         ("SIGNATURE_SCHEME", scheme),
         ("EVENT_ID_POINTER", "/data/id"),
         ("MAX_BODY_BYTES", "65536"),
+        ("PUBLIC_URL", PUBLIC_URL),
     ]);
     if scheme == "token" {
         env.insert("SIGNATURE_HEADER", "X-Webhook-Token");
@@ -72,6 +87,19 @@ fuzz_target!(|request: Request| {
     let config = config(name);
     let keys = config.scheme.parse_keys(secret).expect("valid secret");
     let mut headers = HeaderMap::new();
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static(if request.json {
+            "application/json"
+        } else {
+            "application/x-www-form-urlencoded"
+        }),
+    );
+    let event_id = if request.uuid_id {
+        UUID_ID
+    } else {
+        request.event_id.as_str()
+    };
     let mut body = request.body;
     if request.sign {
         let timestamp = NOW_MILLIS / 1000 + i64::from(request.clock_skew);
@@ -91,21 +119,19 @@ fuzz_target!(|request: Request| {
                 if name == "mailgun" {
                     // The signature goes inside the body; the fuzzed bytes become its event data.
                     let event_data = String::from_utf8_lossy(&body).into_owned();
-                    body = mailgun_signed_body(first, timestamp, "fuzz-token", &event_data)
+                    body = mailgun_signed_body(first, timestamp, &request.token, &event_data)
                         .into_bytes();
                     Vec::new()
                 } else {
-                    // The URL `admit` rebuilds when no Host header is sent.
-                    let unsigned = HeaderMap::new();
                     let signed_request = SignedRequest {
                         method: "POST",
-                        url: "https:///hook",
-                        headers: &unsigned,
+                        url: PUBLIC_URL,
+                        headers: &headers,
                         body: &body,
                     };
                     config
                         .scheme
-                        .sign_request(first, &request.event_id, timestamp, &signed_request)
+                        .sign_request(first, event_id, timestamp, &signed_request)
                 }
             }
         };
@@ -128,20 +154,59 @@ fuzz_target!(|request: Request| {
         Method::PUT
     };
     let mut metrics = MetricSet::default();
+    let body = Bytes::from(body);
     let webhook = WebhookRequest {
         method: &method,
-        target: "/hook",
+        target: &request.target,
         headers: &headers,
-        body: ingress::ReceivedBody::Complete(Bytes::from(body)),
+        body: ingress::ReceivedBody::Complete(body.clone()),
         request_id: "fuzz",
     };
     let admission = admit(&config, &keys, &webhook, NOW_MILLIS, &mut metrics);
+    let elsewhere = WebhookRequest {
+        target: "/",
+        ..webhook
+    };
+    let at_root = admit(&config, &keys, &elsewhere, NOW_MILLIS, &mut metrics);
+    assert_eq!(
+        format!("{admission:?}"),
+        format!("{at_root:?}"),
+        "the request's own target changed the decision"
+    );
+    // The signature header Standard Webhooks reads: `svix-signature` when sent, else `webhook-signature`.
+    let too_many_v1a = headers
+        .get("svix-signature")
+        .or_else(|| headers.get("webhook-signature"))
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|text| {
+            text.trim()
+                .split(' ')
+                .filter(|entry| entry.starts_with("v1a,"))
+                .count()
+                > MAX_V1A_SIGNATURES
+        });
     match admission {
-        Admission::Record { event, .. } => {
+        Admission::Record { event, token, .. } => {
             assert!(
                 request.sign && request.post,
                 "an unsigned request was recorded"
             );
+            assert!(
+                !(name == "standard-webhooks" && too_many_v1a),
+                "a header listing too many v1a signatures was accepted"
+            );
+            match (name, token) {
+                ("mailgun", Some(token)) => {
+                    assert!(
+                        token.key.starts_with("fuzz:mailgun-token#"),
+                        "{}",
+                        token.key
+                    )
+                }
+                ("mailgun", None) => panic!("a Mailgun event without its token to spend"),
+                (_, Some(_)) => panic!("a token to spend outside Mailgun"),
+                (_, None) => {}
+            }
             let id = &event.event_id;
             assert!(!id.is_empty() && id.len() <= MAX_EVENT_ID_LEN, "{id:?}");
             assert!(!id.chars().any(char::is_control), "{id:?}");

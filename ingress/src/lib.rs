@@ -28,10 +28,15 @@ use shared::event::{event_id, event_type, AcceptedEvent, LazyJson};
 use shared::large_body::{needs_claim_check, object_key, BodyPointer, LargeBodySettings};
 use shared::message::{DeliveredBy, OutgoingMessage};
 use shared::metrics::{EmfEmitter, MetricSet, Unit};
-use shared::outbox::{ExistingRow, InsertOutcome, MarkOutcome, RowStatus};
+use shared::outbox::{token_key, ExistingRow, InsertOutcome, MarkOutcome, RowStatus, TokenSpend};
 use shared::ports::{Outbox, QueueSet};
-use shared::secrets::{ColdStartRetry, RefreshPolicy, SecretCache, SecretsError, MIN_REFRESH_GAP};
-use shared::signature::{Rejection, SignedRequest, SigningKeys, Verified};
+use shared::secrets::{
+    ColdStartRetry, RefreshPolicy, SecretCache, SecretsError, EARLY_REFRESH_INTERVAL,
+    MIN_REFRESH_GAP,
+};
+use shared::signature::{
+    mailgun_signed_token, Rejection, SignatureScheme, SignedRequest, SigningKeys, Verified,
+};
 use shared::time::{now_millis, EpochMillis};
 use tracing::{info, warn};
 
@@ -91,6 +96,7 @@ fn refresh_policy(config: &IngressConfig) -> RefreshPolicy {
     RefreshPolicy {
         max_age: config.secret_refresh,
         min_gap: MIN_REFRESH_GAP,
+        early_interval: EARLY_REFRESH_INTERVAL,
     }
 }
 
@@ -106,11 +112,13 @@ enum Recorded {
 /// The time kept back from the response budget for writing the answer itself.
 const ANSWER_MARGIN: Duration = Duration::from_millis(100);
 
-/// A webhook request as received, whatever carried it (Function URL event or local HTTP).
-#[derive(Debug)]
+/// A webhook request as received, whatever carried it (Function URL event or local HTTP). Its
+/// `Debug` shows header names and the body's size only: a header may be the secret itself
+/// (`gitlab`, `token`, `basic`) and a body is the provider's data.
 pub struct WebhookRequest<'r> {
     pub method: &'r Method,
-    /// The request target: its path and query (`/hook?key=value`), which some providers sign.
+    /// The request target: its path and query (`/hook?key=value`). Never part of what is
+    /// verified: a signed URL is `PUBLIC_URL`.
     pub target: &'r str,
     pub headers: &'r HeaderMap,
     pub body: ReceivedBody,
@@ -118,11 +126,41 @@ pub struct WebhookRequest<'r> {
     pub request_id: &'r str,
 }
 
-/// The body, or the fact that it was over `MAX_BODY_BYTES` (then it was not read in full).
-#[derive(Debug, Clone)]
+/// The body, or the fact that it was over `MAX_BODY_BYTES` (then it was not read in full). Its
+/// `Debug` shows the size only.
+#[derive(Clone)]
 pub enum ReceivedBody {
     Complete(Bytes),
     TooLarge,
+}
+
+impl std::fmt::Debug for ReceivedBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Complete(body) => write!(f, "Complete(<{} bytes>)", body.len()),
+            Self::TooLarge => f.write_str("TooLarge"),
+        }
+    }
+}
+
+impl std::fmt::Debug for WebhookRequest<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        struct Names<'h>(&'h HeaderMap);
+        impl std::fmt::Debug for Names<'_> {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_map()
+                    .entries(self.0.keys().map(|name| (name.as_str(), "<redacted>")))
+                    .finish()
+            }
+        }
+        f.debug_struct("WebhookRequest")
+            .field("method", self.method)
+            .field("target", &self.target)
+            .field("headers", &Names(self.headers))
+            .field("body", &self.body)
+            .field("request_id", &self.request_id)
+            .finish()
+    }
 }
 
 /// How a request ended. [`status_for`] maps it to the HTTP answer.
@@ -422,11 +460,23 @@ impl Ingress {
                 content_type = answer_type;
                 (Outcome::UrlVerification, None)
             }
-            Admission::Record { event, verified } => {
+            Admission::Record {
+                event,
+                verified,
+                token,
+            } => {
                 key_index = Some(verified.key_index);
-                let (outcome, recorded) =
-                    self.record_and_send(*event, deadline, &mut metrics).await;
-                (outcome, Some(recorded))
+                match self
+                    .spend(token.as_ref(), &event, deadline, &mut metrics)
+                    .await
+                {
+                    Some(refused) => (refused, None),
+                    None => {
+                        let (outcome, recorded) =
+                            self.record_and_send(*event, deadline, &mut metrics).await;
+                        (outcome, Some(recorded))
+                    }
+                }
             }
         };
         let status = status_for(outcome);
@@ -462,6 +512,41 @@ impl Ingress {
             key_index,
             body: answer_body,
             content_type,
+        }
+    }
+
+    /// Spends the request's single-use token, if it has one; `None` when the request may go on
+    /// (the token's first use, or a retry with the same body, which then meets its own row as a
+    /// duplicate), else the outcome to answer with: 404 for a token spent by another body, 500
+    /// when the spend could not be recorded (nothing is recorded or sent unchecked; the provider
+    /// retries).
+    async fn spend(
+        &self,
+        token: Option<&SingleUse>,
+        event: &AcceptedEvent,
+        deadline: Instant,
+        metrics: &mut MetricSet,
+    ) -> Option<Outcome> {
+        let token = token?;
+        let spent = within(
+            deadline,
+            0.3,
+            self.outbox
+                .spend_token(&token.key, &event.body_sha256, token.expires_at),
+        )
+        .await;
+        match spent {
+            Ok(TokenSpend::Spent | TokenSpend::SameBody) => None,
+            Ok(TokenSpend::OtherBody) => {
+                metrics.count("TokenReused");
+                warn!(event_id = %event.event_id, body_sha256 = %event.body_sha256, "a signed token spent already came back with another body: refused, nothing recorded");
+                Some(Outcome::Rejected(Rejection::TokenReused))
+            }
+            Err(error) => {
+                metrics.count("TokenSpendFailed");
+                warn!(error, "recording the signed token spent failed; answering 500 so the provider retries");
+                Some(Outcome::Failed)
+            }
         }
     }
 
@@ -717,11 +802,23 @@ pub enum Admission {
         content_type: &'static str,
         verified: Verified,
     },
-    /// Authentic: record and send this event.
+    /// Authentic: record and send this event (after spending `token`, when there is one).
     Record {
         event: Box<AcceptedEvent>,
         verified: Verified,
+        token: Option<SingleUse>,
     },
+}
+
+/// A signed single-use token the request carries (Mailgun's, whose signature does not cover the
+/// event): spent once, before anything is recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SingleUse {
+    /// The item that records it spent.
+    pub key: String,
+    /// When that item may expire (Unix seconds): when the signed time leaves the window, after
+    /// which no request carrying the token verifies.
+    pub expires_at: i64,
 }
 
 /// The request path up to the first AWS call: method, size, signature, event id and type. A plain
@@ -734,7 +831,7 @@ pub fn admit(
     now: EpochMillis,
     metrics: &mut MetricSet,
 ) -> Admission {
-    let (method, target, headers) = (request.method, request.target, request.headers);
+    let (method, headers) = (request.method, request.headers);
     if method != Method::POST {
         return Admission::Answer(Outcome::MethodNotAllowed);
     }
@@ -744,10 +841,11 @@ pub fn admit(
     if body.len() > config.max_body_bytes {
         return Admission::Answer(Outcome::TooLarge);
     }
-    let url = signed_url(config.public_url.as_deref(), headers, target);
+    // The URL the provider signed is the one it was given, `PUBLIC_URL`, exactly: never the
+    // `Host` header or this request's path and query, which whoever sends it chooses.
     let request = SignedRequest {
         method: method.as_str(),
-        url: &url,
+        url: config.public_url.as_deref().unwrap_or_default(),
         headers,
         body: &body,
     };
@@ -789,26 +887,28 @@ pub fn admit(
         outbox
             .routes
             .destination(headers, &body, &json, &outbox.source, &outbox.queue_url);
+    let token = match config.scheme {
+        SignatureScheme::Mailgun => {
+            let Some((token, signed_at)) = mailgun_signed_token(&body) else {
+                // Verified above, so unreachable: refused rather than recorded unspent.
+                return Admission::Answer(Outcome::Rejected(Rejection::Malformed(
+                    "body signature",
+                )));
+            };
+            let window = i64::try_from(config.timestamp_tolerance_secs).unwrap_or(i64::MAX);
+            Some(SingleUse {
+                key: token_key(&outbox.source, "mailgun", &token),
+                expires_at: signed_at.saturating_add(window),
+            })
+        }
+        _ => None,
+    };
     Admission::Record {
         event: Box::new(
             AcceptedEvent::new(&outbox.source, id.value, kind, body, now).routed_to(destination),
         ),
         verified,
-    }
-}
-
-/// The URL the provider sent the request to: `PUBLIC_URL` followed by the request's path and
-/// query, else `https://` and the request's own host, path and query (a Function URL is https).
-fn signed_url(public_url: Option<&str>, headers: &HeaderMap, target: &str) -> String {
-    match public_url {
-        Some(base) => format!("{base}{target}"),
-        None => {
-            let host = headers
-                .get(http::header::HOST)
-                .and_then(|host| host.to_str().ok())
-                .unwrap_or_default();
-            format!("https://{host}{target}")
-        }
+        token,
     }
 }
 
@@ -872,6 +972,56 @@ async fn within<T, E: std::error::Error + 'static>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn debug_output_shows_no_header_value_and_no_body() {
+        let secret = "glpat-very-secret-token";
+        let mut headers = HeaderMap::new();
+        headers.insert("x-gitlab-token", secret.parse().unwrap());
+        headers.insert("authorization", format!("Bearer {secret}").parse().unwrap());
+        let body = Bytes::from_static(br#"{"object_kind":"push","card":"4111111111111111"}"#);
+        let request = WebhookRequest {
+            method: &Method::POST,
+            target: "/hook",
+            headers: &headers,
+            body: ReceivedBody::Complete(body.clone()),
+            request_id: "r-1",
+        };
+        let env = [
+            ("SOURCE_NAME", "gl"),
+            ("OUTBOX_TABLE", "t"),
+            ("QUEUE_URL", "https://sqs.example/q"),
+            ("SECRET_PARAMETER", "/p"),
+            ("SIGNATURE_SCHEME", "gitlab"),
+        ];
+        let config = IngressConfig::from_env(&std::collections::HashMap::from(env)).unwrap();
+        let keys = config.scheme.parse_keys(secret).unwrap();
+        let admission = admit(
+            &config,
+            &keys,
+            &request,
+            1_700_000_000_000,
+            &mut MetricSet::default(),
+        );
+        assert!(
+            matches!(admission, Admission::Record { .. }),
+            "{admission:?}"
+        );
+        for shown in [
+            format!("{request:?}"),
+            format!("{admission:?}"),
+            format!("{:#?}", request.body),
+        ] {
+            assert!(!shown.contains("very-secret"), "{shown}");
+            assert!(!shown.contains("4111"), "{shown}");
+        }
+        let shown = format!("{request:?}");
+        assert!(shown.contains("x-gitlab-token"), "{shown}");
+        assert!(
+            shown.contains(&format!("<{} bytes>", body.len())),
+            "{shown}"
+        );
+    }
 
     #[test]
     fn every_outcome_maps_to_the_designed_status() {

@@ -13,7 +13,7 @@ use serde_json::json;
 use serde_json::Value;
 use shared::aws::ssm::SsmSecrets;
 use shared::config::IngressConfig;
-use shared::signature::Field;
+use shared::signature::{Field, SignedRequest, SigningKey};
 use shared::time::{now_millis, rfc3339_millis, EpochMillis};
 
 use crate::cli::SendTestArgs;
@@ -76,11 +76,41 @@ fn test_body(config: &IngressConfig, event_id: &str, now: EpochMillis) -> Value 
     body
 }
 
+/// The headers signing `body`, sent as JSON, as the deployment's provider signs it: for the
+/// schemes that sign the URL, over the deployment's `PUBLIC_URL`.
+fn sign_for_public_url(
+    config: &IngressConfig,
+    key: &SigningKey,
+    event_id: &str,
+    timestamp_secs: i64,
+    body: &[u8],
+) -> Vec<(http::HeaderName, String)> {
+    let mut headers = http::HeaderMap::new();
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    let request = SignedRequest {
+        method: "POST",
+        url: config.public_url.as_deref().unwrap_or_default(),
+        headers: &headers,
+        body,
+    };
+    config
+        .scheme
+        .sign_request(key, event_id, timestamp_secs, &request)
+}
+
 pub async fn run(target: &Target, args: &SendTestArgs, output: Output) -> anyhow::Result<Outcome> {
     let config = target.ingress_config()?;
     let url = target.ingress_url(args.url.as_deref()).await?;
     let now = now_millis();
-    let event_id = format!("{TEST_EVENT_ID_PREFIX}{now}");
+    let event_id = if config.scheme.name() == "twitch" {
+        // Twitch's message ids are UUIDs, and the ingress refuses any other.
+        format!("00000000-0000-4000-8000-{:012x}", now.max(0))
+    } else {
+        format!("{TEST_EVENT_ID_PREFIX}{now}")
+    };
     let body = match &args.body {
         Some(path) => {
             std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?
@@ -109,7 +139,9 @@ pub async fn run(target: &Target, args: &SendTestArgs, output: Output) -> anyhow
         .method(Method::POST)
         .uri(&url)
         .header("content-type", "application/json");
-    for (name, value) in config.scheme.sign(key, &event_id, now / 1000, &body) {
+    // The URL-signing schemes sign PUBLIC_URL, the one URL the ingress verifies against,
+    // whatever URL this request goes to (a Function URL behind the custom domain, say).
+    for (name, value) in sign_for_public_url(&config, key, &event_id, now / 1000, &body) {
         request = request.header(name, value);
     }
     if let Some(header) = &config.event_id.header {
@@ -173,6 +205,50 @@ pub async fn run(target: &Target, args: &SendTestArgs, output: Output) -> anyhow
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn url_signing_schemes_are_signed_for_public_url() {
+        use shared::signature::SigningKeys;
+        use std::collections::HashMap;
+        let env = |scheme: &'static str| {
+            HashMap::from([
+                ("SOURCE_NAME", "s"),
+                ("OUTBOX_TABLE", "t"),
+                ("QUEUE_URL", "https://sqs.example/q"),
+                ("SECRET_PARAMETER", "/p"),
+                ("SIGNATURE_SCHEME", scheme),
+                ("PUBLIC_URL", "https://hooks.example.com/in/hook"),
+            ])
+        };
+        for scheme in ["twilio", "square", "hubspot"] {
+            let config = IngressConfig::from_env(&env(scheme)).unwrap();
+            let keys: SigningKeys = config.scheme.parse_keys("secret-0001").unwrap();
+            let body = br#"{"id":"outboxctl-test-1"}"#;
+            let signed =
+                sign_for_public_url(&config, keys.first().unwrap(), "id-1", 1_700_000_000, body);
+            let mut headers: http::HeaderMap = signed
+                .into_iter()
+                .map(|(name, value)| (name, value.parse().unwrap()))
+                .collect();
+            headers.insert(
+                http::header::CONTENT_TYPE,
+                "application/json".parse().unwrap(),
+            );
+            let request = SignedRequest {
+                method: "POST",
+                url: config.public_url.as_deref().unwrap(),
+                headers: &headers,
+                body,
+            };
+            assert!(
+                config
+                    .scheme
+                    .verify_request(&request, &keys, 1_700_000_000, 300)
+                    .is_ok(),
+                "{scheme}"
+            );
+        }
+    }
 
     #[test]
     fn pointers_are_set_creating_the_objects_on_the_way() {

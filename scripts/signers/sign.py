@@ -208,8 +208,35 @@ def _node(scheme, secret, timestamp, body):
     return json.loads(output.stdout)
 
 
-def sign(scheme, secret, body, event_id=None, timestamp=None, url=""):
-    """The headers `scheme`'s provider sends with `body` (bytes), signed with `secret`."""
+def _twilio(secret, body, event_id, url, content_type):
+    """Twilio's signature by its SDK: over the URL and the sorted form parameters, or for a JSON
+    body over the URL with `bodySHA256` (the body's hex SHA-256) added to its query, as Twilio
+    sends JSON; the SDK's own validator checks it."""
+    from urllib.parse import parse_qsl
+
+    from twilio.request_validator import RequestValidator
+
+    validator = RequestValidator(secret)
+    if content_type == "application/json":
+        separator = "&" if "?" in url else "?"
+        url = f"{url}{separator}bodySHA256={validator.compute_hash(body.decode())}"
+        signature = validator.compute_signature(url, {})
+        agrees = validator.validate(url, body.decode(), signature)
+    else:
+        content_type = "application/x-www-form-urlencoded"
+        params = dict(parse_qsl(body.decode(), keep_blank_values=True))
+        signature = validator.compute_signature(url, params)
+        agrees = validator.validate(url, params, signature)
+    if not agrees:
+        sys.exit("sign.py: Twilio's RequestValidator does not accept the signature")
+    return {"X-Twilio-Signature": signature, "I-Twilio-Idempotency-Token": event_id or "",
+            "Content-Type": content_type}
+
+
+def sign(scheme, secret, body, event_id=None, timestamp=None, url="", content_type=None):
+    """The headers `scheme`'s provider sends with `body` (bytes), signed with `secret`; `url` is
+    the URL configured at the provider (the ingress's PUBLIC_URL) for the schemes that sign it,
+    and `content_type` says whether a Twilio body is a form (the default) or JSON."""
     timestamp = int(time.time()) if timestamp is None else int(timestamp)
     if scheme in ASYMMETRIC_SCHEMES:
         return asymmetric(scheme, secret, body, event_id or "", timestamp)
@@ -219,13 +246,7 @@ def sign(scheme, secret, body, event_id=None, timestamp=None, url=""):
             sys.exit(f"sign.py: {scheme}'s own SDK does not accept the documented signature")
         return headers
     if scheme == "twilio":
-        from urllib.parse import parse_qsl
-
-        from twilio.request_validator import RequestValidator
-
-        params = dict(parse_qsl(body.decode(), keep_blank_values=True))
-        signature = RequestValidator(secret).compute_signature(url, params)
-        return {"X-Twilio-Signature": signature, "I-Twilio-Idempotency-Token": event_id or ""}
+        return _twilio(secret, body, event_id, url, content_type)
     if scheme == "standard-webhooks":
         from standardwebhooks.webhooks import Webhook
 
@@ -265,7 +286,10 @@ def main():
     parser.add_argument("secret")
     parser.add_argument("--timestamp", type=int, help="Unix seconds (default: now)")
     parser.add_argument("--id", help="event id for the schemes that carry it in a header")
-    parser.add_argument("--url", default="", help="the URL the provider sends to (hubspot, square)")
+    parser.add_argument("--url", default="",
+                        help="the URL configured at the provider (hubspot, square, twilio)")
+    parser.add_argument("--content-type", help="twilio: application/json signs a JSON body "
+                        "(default: a form)")
     parser.add_argument("--public-key", action="store_true",
                         help="print the public key of an asymmetric scheme's private SECRET instead")
     args = parser.parse_args()
@@ -273,7 +297,8 @@ def main():
         print(public_key(args.scheme, args.secret))
         return
     body = sys.stdin.buffer.read()
-    print(json.dumps(sign(args.scheme, args.secret, body, args.id, args.timestamp, args.url)))
+    print(json.dumps(sign(args.scheme, args.secret, body, args.id, args.timestamp, args.url,
+                          args.content_type)))
 
 
 if __name__ == "__main__":

@@ -255,9 +255,10 @@ pub struct IngressConfig {
     pub response_budget: Duration,
     /// `SECRET_REFRESH_SECS`: cached secrets older than this are re-read.
     pub secret_refresh: Duration,
-    /// `PUBLIC_URL`: the scheme, host and any path prefix the provider sends to (a custom domain
-    /// in front of the Function URL), without a trailing `/`. Providers that sign the URL signed
-    /// this followed by the request's path and query.
+    /// `PUBLIC_URL`: the exact URL configured at the provider (scheme, host, path and any query).
+    /// Required by the schemes that sign the URL (`twilio`, `square`, `hubspot`), which verify a
+    /// request against this URL only, never against the `Host` header or the request's own path
+    /// and query (which the sender chooses). `None` for the other schemes when unset.
     pub public_url: Option<String>,
 }
 
@@ -276,36 +277,79 @@ impl IngressConfig {
                 pointer: env.json_pointer("EVENT_ID_POINTER")?,
                 type_pointer: env.json_pointer("EVENT_TYPE_POINTER")?,
             },
-            scheme,
-            timestamp_tolerance_secs: env.integer("TIMESTAMP_TOLERANCE_SECS", 300, 1..=86_400)?,
+            timestamp_tolerance_secs: env.integer(
+                "TIMESTAMP_TOLERANCE_SECS",
+                default_tolerance_secs(&scheme),
+                1..=86_400,
+            )?,
             response_budget: Duration::from_millis(response_budget_ms),
             secret_refresh: Duration::from_secs(env.integer(
                 "SECRET_REFRESH_SECS",
                 300,
                 1..=86_400,
             )?),
-            public_url: public_url(&env)?,
+            public_url: public_url(&env, &scheme)?,
+            scheme,
         })
     }
 }
 
-fn public_url(env: &Env) -> Result<Option<String>, ConfigError> {
+/// The default `TIMESTAMP_TOLERANCE_SECS`: 300 s, except Mailgun's shorter window (its signature
+/// does not cover the event, so a signed token is only good for as long as the window; each
+/// token is also spent once, and its record lives as long as the window).
+pub const DEFAULT_TOLERANCE_SECS: u64 = 300;
+/// The default window for `mailgun`.
+pub const MAILGUN_DEFAULT_TOLERANCE_SECS: u64 = 120;
+
+fn default_tolerance_secs(scheme: &SignatureScheme) -> u64 {
+    match scheme {
+        SignatureScheme::Mailgun => MAILGUN_DEFAULT_TOLERANCE_SECS,
+        _ => DEFAULT_TOLERANCE_SECS,
+    }
+}
+
+/// `PUBLIC_URL`, the exact URL the provider was given: required by the schemes that sign the URL
+/// (the alternative, the request's `Host` header and target, is chosen by whoever sends it).
+fn public_url(env: &Env, scheme: &SignatureScheme) -> Result<Option<String>, ConfigError> {
     const NAME: &str = "PUBLIC_URL";
     let Some(url) = env.optional(NAME) else {
+        if scheme.signs_url() {
+            return Err(invalid(
+                NAME,
+                format!(
+                    "SIGNATURE_SCHEME={} signs the URL: set PUBLIC_URL to the exact URL configured at the provider, such as https://hooks.example.com/{}",
+                    scheme.name(),
+                    scheme.name()
+                ),
+            ));
+        }
         return Ok(None);
     };
     let after_scheme = url
         .strip_prefix("https://")
         .or_else(|| url.strip_prefix("http://"));
+    let has_host = |rest: &str| rest.find(['/', '?']).unwrap_or(rest.len()) > 0;
+    let unusable = |rest: &str| {
+        rest.contains('#')
+            || rest.contains(char::is_whitespace)
+            || (scheme == &SignatureScheme::Twilio && has_body_hash_param(rest))
+    };
     match after_scheme {
-        Some(rest) if !rest.is_empty() && !rest.starts_with('/') && !rest.contains(['?', '#']) => {
-            Ok(Some(url.trim_end_matches('/').to_owned()))
-        }
+        Some(rest) if has_host(rest) && !unusable(rest) => Ok(Some(url)),
         _ => Err(invalid(
             NAME,
-            format!("`{url}` is not an http(s) URL without a query, such as https://hooks.example.com/prefix"),
+            format!("`{url}` is not the http(s) URL configured at the provider (with its path, and its query if it has one, without a fragment or a `bodySHA256` parameter), such as https://hooks.example.com/twilio"),
         )),
     }
+}
+
+/// Whether a URL's query already names Twilio's `bodySHA256`, which the ingress adds itself.
+fn has_body_hash_param(url_without_scheme: &str) -> bool {
+    url_without_scheme
+        .split_once('?')
+        .is_some_and(|(_, query)| {
+            form_urlencoded::parse(query.as_bytes()).any(|(name, _)| name == "bodySHA256")
+        })
 }
 
 /// The sweeper Lambda's configuration.
@@ -533,6 +577,64 @@ mod tests {
                 "SIGNATURE_HEADER is invalid: only used with SIGNATURE_SCHEME=hmac-sha256; unset it"
             );
         }
+    }
+
+    #[test]
+    fn url_signing_schemes_refuse_to_start_without_public_url_and_take_it_exactly() {
+        for name in ["twilio", "square", "hubspot"] {
+            let mut env = minimal();
+            env.insert("SIGNATURE_SCHEME", name);
+            assert_eq!(
+                error_text(&env),
+                format!("PUBLIC_URL is invalid: SIGNATURE_SCHEME={name} signs the URL: set PUBLIC_URL to the exact URL configured at the provider, such as https://hooks.example.com/{name}"),
+            );
+            env.insert("PUBLIC_URL", "https://hooks.example.com/in/hook/?a=1&b=2");
+            assert_eq!(
+                IngressConfig::from_env(&env).unwrap().public_url.as_deref(),
+                Some("https://hooks.example.com/in/hook/?a=1&b=2")
+            );
+            for bad in [
+                "hooks.example.com/in",
+                "https:///in",
+                "https://hooks.example.com/in#frag",
+                "ftp://hooks.example.com",
+            ] {
+                env.insert("PUBLIC_URL", bad);
+                assert!(
+                    error_text(&env).starts_with(&format!("PUBLIC_URL is invalid: `{bad}`")),
+                    "{name} {bad}"
+                );
+            }
+        }
+        let mut env = minimal();
+        env.insert("SIGNATURE_SCHEME", "twilio");
+        env.insert("PUBLIC_URL", "https://hooks.example.com/t?bodySHA256=00");
+        assert!(error_text(&env).starts_with("PUBLIC_URL is invalid"));
+        // Schemes that do not sign the URL need none.
+        for name in ["stripe", "github", "mailgun", "twitch"] {
+            let mut env = minimal();
+            env.insert("SIGNATURE_SCHEME", name);
+            assert_eq!(IngressConfig::from_env(&env).unwrap().public_url, None);
+        }
+    }
+
+    #[test]
+    fn mailgun_has_a_shorter_default_window() {
+        let mut env = minimal();
+        env.insert("SIGNATURE_SCHEME", "mailgun");
+        let config = IngressConfig::from_env(&env).unwrap();
+        assert_eq!(config.timestamp_tolerance_secs, 120);
+        env.insert("SIGNATURE_SCHEME", "stripe");
+        let stripe = IngressConfig::from_env(&env).unwrap();
+        assert_eq!(stripe.timestamp_tolerance_secs, 300);
+        env.insert("SIGNATURE_SCHEME", "mailgun");
+        env.insert("TIMESTAMP_TOLERANCE_SECS", "300");
+        assert_eq!(
+            IngressConfig::from_env(&env)
+                .unwrap()
+                .timestamp_tolerance_secs,
+            300
+        );
     }
 
     #[test]

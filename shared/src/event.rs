@@ -165,8 +165,9 @@ pub fn shard_of(key: &str, shards: u16) -> u16 {
     u16::try_from(prefix % u32::from(shards.max(1))).unwrap_or(0)
 }
 
-/// An accepted webhook, ready for the outbox and the queue.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// An accepted webhook, ready for the outbox and the queue. Its `Debug` shows the body's size and
+/// hash, never its bytes (a body may carry personal data or, for some providers, a secret).
+#[derive(Clone, PartialEq, Eq)]
 pub struct AcceptedEvent {
     pub key: String,
     pub source: String,
@@ -185,6 +186,23 @@ pub struct AcceptedEvent {
     /// body's SHA-256. Such a body is kept under its own key ([`AcceptedEvent::conflicting`]) and
     /// sent like a new event, marked so the workers can tell it from a duplicate.
     pub id_conflict_of: Option<String>,
+}
+
+impl std::fmt::Debug for AcceptedEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AcceptedEvent")
+            .field("key", &self.key)
+            .field("source", &self.source)
+            .field("event_id", &self.event_id)
+            .field("event_type", &self.event_type)
+            .field("body", &format_args!("<{} bytes>", self.body.len()))
+            .field("body_sha256", &self.body_sha256)
+            .field("received_at", &self.received_at)
+            .field("destination", &self.destination)
+            .field("claim_check", &self.claim_check)
+            .field("id_conflict_of", &self.id_conflict_of)
+            .finish()
+    }
 }
 
 impl AcceptedEvent {

@@ -144,6 +144,24 @@ pub enum InsertOutcome {
     AlreadyThere(ExistingRow),
 }
 
+/// What spending a single-use token of a signed request (Mailgun's `token`) found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenSpend {
+    /// Its first use: recorded now.
+    Spent,
+    /// Spent before by a request with this exact body: a retry of the same delivery.
+    SameBody,
+    /// Spent before by a request with another body: a captured signature re-used.
+    OtherBody,
+}
+
+/// The item key recording a spent token of `source`: under the source's own key prefix (its
+/// functions may touch no other rows), named apart from the `{source}:{event id}` of events by
+/// the `{kind}-token#` that no provider's event id of that scheme starts with.
+pub fn token_key(source: &str, kind: &str, token: &str) -> String {
+    format!("{source}:{kind}-token#{token}")
+}
+
 /// A row found in the unsent index: its key and when it was received.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnsentRef {

@@ -12,8 +12,8 @@ use std::time::Duration;
 use crate::event::AcceptedEvent;
 use crate::message::{DeliveredBy, OutgoingMessage};
 use crate::outbox::{
-    FailureOutcome, InsertOutcome, MarkOutcome, OutboxError, RowStatus, StoredRow, UnsentCursor,
-    UnsentPage,
+    FailureOutcome, InsertOutcome, MarkOutcome, OutboxError, RowStatus, StoredRow, TokenSpend,
+    UnsentCursor, UnsentPage,
 };
 use crate::queue::QueueError;
 use crate::time::EpochMillis;
@@ -31,6 +31,16 @@ pub trait Outbox: Send + Sync {
         &'a self,
         event: &'a AcceptedEvent,
     ) -> PortFuture<'a, Result<InsertOutcome, OutboxError>>;
+
+    /// Records the single-use token under `key` as spent by a body hashing to `body_sha256`
+    /// (one conditional write; the item expires at `expires_at`, Unix seconds), unless it was
+    /// spent already: then whether by the same body.
+    fn spend_token<'a>(
+        &'a self,
+        key: &'a str,
+        body_sha256: &'a str,
+        expires_at: i64,
+    ) -> PortFuture<'a, Result<TokenSpend, OutboxError>>;
 
     /// Marks the row under `key` sent, only while it is still pending and still the row received
     /// at `received_at`.

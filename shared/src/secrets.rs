@@ -27,7 +27,7 @@ pub enum SecretsError {
     },
     #[error("SSM parameter {parameter} has no value")]
     NoValue { parameter: String },
-    #[error("SSM parameter {parameter}: {source}")]
+    #[error("SSM parameter {parameter} (SECRET_PARAMETER): {source}")]
     Unusable {
         parameter: String,
         #[source]
@@ -133,6 +133,12 @@ pub trait SecretSource: Send + Sync {
 /// so forged traffic (every forgery is a failed verification) cannot make the function hammer SSM.
 pub const MIN_REFRESH_GAP: Duration = Duration::from_secs(10);
 
+/// The shortest time between two reads of one instance triggered by failed verifications (a
+/// secret rotated without overlap, or forgeries): each such read waits this plus a random part
+/// of it again (30 to 60 s), so the instances of a flood of forgeries spread their reads instead
+/// of hitting SSM together, and each reads at most twice a minute.
+pub const EARLY_REFRESH_INTERVAL: Duration = Duration::from_secs(30);
+
 /// When the cached keys may be read again.
 #[derive(Debug, Clone, Copy)]
 pub struct RefreshPolicy {
@@ -140,6 +146,9 @@ pub struct RefreshPolicy {
     pub max_age: Duration,
     /// [`MIN_REFRESH_GAP`] in production.
     pub min_gap: Duration,
+    /// [`EARLY_REFRESH_INTERVAL`] in production: after a read triggered by a failed
+    /// verification, the next such read waits this times (1 + a random draw from [0, 1)).
+    pub early_interval: Duration,
 }
 
 /// Why a refresh is considered.
@@ -175,6 +184,9 @@ struct Cached {
     keys: Arc<SigningKeys>,
     loaded_at: Instant,
     last_attempt: Instant,
+    /// The earliest time a failed verification may trigger a read (after the last such read, a
+    /// jittered [`RefreshPolicy::early_interval`]).
+    early_not_before: Instant,
 }
 
 /// The signing keys of one instance: loaded at cold start, re-read when older than the policy's
@@ -188,6 +200,8 @@ pub struct SecretCache {
     reading: tokio::sync::Mutex<()>,
     /// The monotonic clock the policy is applied with (a test's own in unit tests).
     now: fn() -> Instant,
+    /// Draws from [0, 1) for the early reads' jitter (fixed in unit tests).
+    jitter: fn() -> f64,
 }
 
 impl SecretCache {
@@ -206,7 +220,10 @@ impl SecretCache {
                 tokio::time::sleep,
             )
             .await?;
-        Ok((Self::loaded(source, policy, keys, Instant::now), retries))
+        Ok((
+            Self::loaded(source, policy, keys, Instant::now, jitter_unit),
+            retries,
+        ))
     }
 
     #[cfg(test)]
@@ -214,9 +231,10 @@ impl SecretCache {
         source: Box<dyn SecretSource>,
         policy: RefreshPolicy,
         now: fn() -> Instant,
+        jitter: fn() -> f64,
     ) -> Result<Self, SecretsError> {
         let keys = source.load().await?;
-        Ok(Self::loaded(source, policy, keys, now))
+        Ok(Self::loaded(source, policy, keys, now, jitter))
     }
 
     fn loaded(
@@ -224,6 +242,7 @@ impl SecretCache {
         policy: RefreshPolicy,
         keys: SigningKeys,
         now: fn() -> Instant,
+        jitter: fn() -> f64,
     ) -> Self {
         let loaded_at = now();
         Self {
@@ -233,9 +252,11 @@ impl SecretCache {
                 keys: Arc::new(keys),
                 loaded_at,
                 last_attempt: loaded_at,
+                early_not_before: loaded_at,
             }),
             reading: tokio::sync::Mutex::new(()),
             now,
+            jitter,
         }
     }
 
@@ -247,14 +268,17 @@ impl SecretCache {
             policy: RefreshPolicy {
                 max_age: Duration::MAX,
                 min_gap: Duration::MAX,
+                early_interval: Duration::MAX,
             },
             cached: std::sync::Mutex::new(Cached {
                 keys: Arc::new(keys),
                 loaded_at: now,
                 last_attempt: now,
+                early_not_before: now,
             }),
             reading: tokio::sync::Mutex::new(()),
             now: Instant::now,
+            jitter: jitter_unit,
         }
     }
 
@@ -288,8 +312,10 @@ impl SecretCache {
     async fn refresh_if(&self, trigger: RefreshTrigger, limit: Duration) -> bool {
         let due = {
             let cached = self.lock();
+            let now = (self.now)();
             self.policy
-                .due(trigger, (self.now)(), cached.loaded_at, cached.last_attempt)
+                .due(trigger, now, cached.loaded_at, cached.last_attempt)
+                && (trigger != RefreshTrigger::FailedVerification || now >= cached.early_not_before)
         };
         if !due {
             return false;
@@ -297,7 +323,20 @@ impl SecretCache {
         let Ok(_reading) = self.reading.try_lock() else {
             return false;
         };
-        self.lock().last_attempt = (self.now)();
+        {
+            let mut cached = self.lock();
+            let now = (self.now)();
+            cached.last_attempt = now;
+            if trigger == RefreshTrigger::FailedVerification {
+                let wait = self
+                    .policy
+                    .early_interval
+                    .mul_f64(1.0 + (self.jitter)().clamp(0.0, 1.0));
+                cached.early_not_before = now
+                    .checked_add(wait)
+                    .unwrap_or(now + Duration::from_secs(86_400 * 365));
+            }
+        }
         match tokio::time::timeout(limit, self.source.load()).await {
             Ok(Ok(keys)) => {
                 info!(?trigger, secrets = keys.len(), "signing secrets re-read");
@@ -358,6 +397,7 @@ mod tests {
         let policy = RefreshPolicy {
             max_age: Duration::from_secs(300),
             min_gap: MIN_REFRESH_GAP,
+            early_interval: EARLY_REFRESH_INTERVAL,
         };
         let start = Instant::now();
         let at = |secs| start + Duration::from_secs(secs);
@@ -404,10 +444,12 @@ mod tests {
         let policy = RefreshPolicy {
             max_age: Duration::from_secs(300),
             min_gap: Duration::from_millis(200),
+            early_interval: Duration::from_millis(100),
         };
-        let cache = SecretCache::load_with_clock(Box::new(Arc::clone(&source)), policy, test_clock)
-            .await
-            .unwrap();
+        let cache =
+            SecretCache::load_with_clock(Box::new(Arc::clone(&source)), policy, test_clock, || 0.5)
+                .await
+                .unwrap();
         let limit = Duration::from_secs(1);
         assert_eq!(cache.current(limit).await.len(), 1);
         // Within the gap of the cold-start read: no read, however many forgeries arrive (and
@@ -428,6 +470,58 @@ mod tests {
         assert!(cache.after_failed_verification(limit).await.is_none());
         assert_eq!(cache.current(limit).await.len(), 2);
         assert_eq!(source.reads.load(Ordering::SeqCst), 3);
+    }
+
+    /// The clock of the jitter test, apart from [`test_clock`] (tests run in parallel).
+    static JITTER_ADVANCED_MS: AtomicU64 = AtomicU64::new(0);
+
+    fn jitter_test_clock() -> Instant {
+        static ORIGIN: OnceLock<Instant> = OnceLock::new();
+        *ORIGIN.get_or_init(Instant::now)
+            + Duration::from_millis(JITTER_ADVANCED_MS.load(Ordering::SeqCst))
+    }
+
+    #[tokio::test]
+    async fn failed_verifications_read_at_most_once_per_jittered_interval() {
+        let source = Arc::new(Scripted {
+            secret: std::sync::Mutex::new(Some("old")),
+            reads: AtomicUsize::new(0),
+        });
+        // Production's proportions: a 10 s gap, early reads 30 s apart plus a jitter drawn at
+        // 0.5 here (so 45 s).
+        let policy = RefreshPolicy {
+            max_age: Duration::from_secs(3600),
+            min_gap: MIN_REFRESH_GAP,
+            early_interval: EARLY_REFRESH_INTERVAL,
+        };
+        let cache = SecretCache::load_with_clock(
+            Box::new(Arc::clone(&source)),
+            policy,
+            jitter_test_clock,
+            || 0.5,
+        )
+        .await
+        .unwrap();
+        let limit = Duration::from_secs(1);
+        let advance = |secs: u64| {
+            JITTER_ADVANCED_MS.fetch_add(secs * 1000, Ordering::SeqCst);
+        };
+        advance(10);
+        assert!(cache.after_failed_verification(limit).await.is_some());
+        assert_eq!(source.reads.load(Ordering::SeqCst), 2);
+        // A forgery every second for 44 s: no read, the gap long passed.
+        for _ in 0..44 {
+            advance(1);
+            assert!(cache.after_failed_verification(limit).await.is_none());
+        }
+        assert_eq!(source.reads.load(Ordering::SeqCst), 2);
+        advance(1);
+        assert!(cache.after_failed_verification(limit).await.is_some());
+        assert_eq!(source.reads.load(Ordering::SeqCst), 3);
+        // An age-triggered read is not held back by the early reads' interval.
+        advance(3600);
+        assert_eq!(cache.current(limit).await.len(), 1);
+        assert_eq!(source.reads.load(Ordering::SeqCst), 4);
     }
 
     /// A transient read failure, as a throttled GetParameter gives.

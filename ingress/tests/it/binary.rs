@@ -108,12 +108,23 @@ pub fn http_exchange(
     headers: &[(&str, String)],
     body: &[u8],
 ) -> (u16, String) {
+    http_exchange_at(address, method, "/hook", headers, body)
+}
+
+/// [`http_exchange`] to the request target `target` (path and query).
+pub fn http_exchange_at(
+    address: SocketAddr,
+    method: &str,
+    target: &str,
+    headers: &[(&str, String)],
+    body: &[u8],
+) -> (u16, String) {
     let mut stream = TcpStream::connect(address).unwrap();
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
     let mut head = format!(
-        "{method} /hook HTTP/1.1\r\nhost: {address}\r\nconnection: close\r\ncontent-length: {}\r\n",
+        "{method} {target} HTTP/1.1\r\nhost: {address}\r\nconnection: close\r\ncontent-length: {}\r\n",
         body.len()
     );
     for (name, value) in headers {
@@ -247,6 +258,41 @@ async fn cold_start_stops_with_a_message_naming_the_problem() {
     ));
     assert!(!ok);
     assert!(text.contains("/no/such/parameter"), "{text}");
+
+    // A URL-signing scheme without PUBLIC_URL would have to trust the request's Host.
+    for scheme in ["twilio", "square", "hubspot"] {
+        let (ok, text) = exit_with_message(binary_command(&stack, &[("SIGNATURE_SCHEME", scheme)]));
+        assert!(!ok, "{scheme}");
+        assert!(
+            text.contains("PUBLIC_URL is invalid")
+                && text.contains(&format!("SIGNATURE_SCHEME={scheme} signs the URL")),
+            "{text}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_standard_webhooks_secret_that_is_not_one_stops_the_cold_start_naming_the_variable() {
+    // The spec's example secret without its `whsec_` prefix, and one of 10 bytes.
+    for (secret, expected) in [
+        (
+            "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+            "neither the `whsec_` prefix",
+        ),
+        ("whsec_b2xkLXNlY3JldA==", "is 10 bytes after `whsec_`"),
+    ] {
+        let stack = Stack::with_secret(secret).await;
+        let (ok, text) = exit_with_message(binary_command(&stack, &[]));
+        assert!(!ok, "{secret}");
+        assert!(
+            text.contains("(SECRET_PARAMETER)") && text.contains(expected),
+            "{text}"
+        );
+        assert!(
+            !text.contains(secret),
+            "the secret reached the message: {text}"
+        );
+    }
 }
 
 #[test]

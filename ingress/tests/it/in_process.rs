@@ -17,7 +17,7 @@ use shared::aws::{dynamodb_without_retry_quota, sqs_without_retry_quota, CallLim
 use shared::config::IngressConfig;
 use shared::event::AcceptedEvent;
 use shared::message::{DeliveredBy, OutgoingMessage};
-use shared::outbox::{InsertOutcome, MarkOutcome, RowStatus};
+use shared::outbox::{InsertOutcome, MarkOutcome, RowStatus, TokenSpend};
 use shared::ports::{Outbox, Queue, QueueSet};
 use shared::secrets::SecretCache;
 use shared::signature::SignatureScheme;
@@ -37,12 +37,17 @@ struct InProcess {
 
 /// An ingress on in-memory ports, answering within `budget_ms`.
 fn in_process(budget_ms: &str) -> InProcess {
+    in_process_with("standard-webhooks", budget_ms)
+}
+
+/// [`in_process`] for the scheme `scheme`.
+fn in_process_with(scheme: &str, budget_ms: &str) -> InProcess {
     let env = HashMap::from([
         ("SOURCE_NAME", "market"),
         ("OUTBOX_TABLE", "webhook-outbox"),
         ("QUEUE_URL", QUEUE_URL),
         ("SECRET_PARAMETER", "/webhook-ingress/secret"),
-        ("SIGNATURE_SCHEME", "standard-webhooks"),
+        ("SIGNATURE_SCHEME", scheme),
         ("RESPONSE_BUDGET_MS", budget_ms),
     ]);
     let config = IngressConfig::from_env(&env).expect("a valid configuration");
@@ -81,6 +86,45 @@ async fn in_process_an_event_is_queued_and_its_row_marked_sent() {
     let row = run.outbox.row("market:msg_1").unwrap();
     assert_eq!(row.status, RowStatus::Sent);
     assert_eq!(row.delivered_by, Some(DeliveredBy::Ingress));
+}
+
+/// Mailgun's signature covers its `timestamp` and `token` only: each token is spent once. One
+/// that cannot be recorded spent is not trusted (500, the provider retries); once spent, the same
+/// body again is a duplicate and any other body is refused.
+#[tokio::test]
+async fn in_process_a_mailgun_token_is_spent_once_and_an_unrecorded_spend_answers_500() {
+    let run = in_process_with("mailgun", "3000");
+    let keys = SignatureScheme::Mailgun
+        .parse_keys(&secret_for(&SignatureScheme::Mailgun))
+        .unwrap();
+    let body = shared::signature::mailgun_signed_body(
+        keys.first().unwrap(),
+        now_millis() / 1000,
+        "c0ffee0123456789",
+        r#"{"id":"mg-1","event":"delivered"}"#,
+    );
+    let no_headers = http::HeaderMap::new();
+    run.outbox.script("PutItem", Fault::Fail, 1);
+    let handled = post(&run.ingress, &no_headers, body.as_bytes()).await;
+    assert_eq!(handled.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(handled.metrics.get("TokenSpendFailed"), 1.0);
+    assert!(run.queue.sent().is_empty());
+    assert!(run.outbox.is_empty());
+
+    let handled = post(&run.ingress, &no_headers, body.as_bytes()).await;
+    assert_eq!(handled.outcome, Outcome::Accepted(Delivery::Enqueued));
+    let handled = post(&run.ingress, &no_headers, body.as_bytes()).await;
+    assert_eq!(handled.outcome, Outcome::Duplicate(DuplicateOf::Sent));
+    let other = body.replace("mg-1", "mg-2");
+    let handled = post(&run.ingress, &no_headers, other.as_bytes()).await;
+    assert_eq!(handled.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        handled.outcome,
+        Outcome::Rejected(shared::signature::Rejection::TokenReused)
+    );
+    assert_eq!(handled.metrics.get("TokenReused"), 1.0);
+    assert_eq!(run.queue.sent().len(), 1);
+    assert!(run.outbox.row("market:mg-2").is_none());
 }
 
 #[tokio::test]
@@ -272,6 +316,12 @@ async fn outbox_contract(outbox: &dyn Outbox, event: &AcceptedEvent) {
             .unwrap(),
         MarkOutcome::NotPending
     );
+    // A single-use token: spent once; then the same body is told apart from another.
+    let token = shared::outbox::token_key("market", "mailgun", &format!("t{}", event.received_at));
+    let spend = |sha: &'static str| outbox.spend_token(&token, sha, 1_700_000_120);
+    assert_eq!(spend("aa").await.unwrap(), TokenSpend::Spent);
+    assert_eq!(spend("aa").await.unwrap(), TokenSpend::SameBody);
+    assert_eq!(spend("bb").await.unwrap(), TokenSpend::OtherBody);
 }
 
 /// What every queue port promises: it knows its URL, and each send answers with its message id.

@@ -35,9 +35,9 @@ struct Provider {
     body: fn(&str, i64) -> String,
 }
 
-/// What the tests set as `PUBLIC_URL`; requests go to `/hook`, so URL-signing providers sign this
-/// followed by `/hook`.
-const PUBLIC_URL: &str = "https://hooks.example.com/in";
+/// What the tests set as `PUBLIC_URL`, the URL configured at the provider, which URL-signing
+/// providers sign (requests go to `/hook`, which the ingress never reads).
+const PUBLIC_URL: &str = "https://hooks.example.com/in/hook";
 
 /// The headers the provider's SDK sends with `body`, signed with `secret` at `timestamp`.
 fn sdk_headers(
@@ -52,7 +52,7 @@ fn sdk_headers(
         .arg(root.join("scripts/signers/sign.py"))
         .args([scheme, secret, "--id", event_id])
         .args(["--timestamp", &timestamp.to_string()])
-        .args(["--url", &format!("{PUBLIC_URL}/hook")])
+        .args(["--url", PUBLIC_URL])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -74,6 +74,23 @@ fn sdk_headers(
         .collect()
 }
 
+/// The id a provider sends for the event labelled `label`: the label itself, except for Twitch,
+/// whose message ids are UUIDs (anything else is refused): one derived from the label.
+fn provider_id(scheme: &str, label: &str) -> String {
+    if scheme != "twitch" {
+        return label.to_owned();
+    }
+    let hash = shared::event::sha256_hex(label.as_bytes());
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hash[0..8],
+        &hash[8..12],
+        &hash[12..16],
+        &hash[16..20],
+        &hash[20..32]
+    )
+}
+
 struct Run<'p> {
     provider: &'p Provider,
     ingress: RunningIngress,
@@ -83,6 +100,7 @@ impl Run<'_> {
     /// Sends event `id` signed with `secret` at `timestamp` (Unix seconds); `tamper` changes the
     /// body after signing.
     fn send(&self, secret: &str, id: &str, timestamp: i64, tamper: bool) -> (u16, String) {
+        let id = &provider_id(self.provider.scheme, id);
         let body = (self.provider.body)(id, timestamp);
         let headers = sdk_headers(self.provider.signer, secret, id, timestamp, body.as_bytes());
         let sent = if tamper {
@@ -191,9 +209,13 @@ async fn exercise(provider: Provider) {
         .map(|m| m.attribute("event-id").unwrap_or_default().to_owned())
         .collect();
     ids.sort();
+    let mut expected: Vec<String> = ["evt_rotated_new", "evt_rotated_old", "evt_valid_1"]
+        .iter()
+        .map(|label| provider_id(name, label))
+        .collect();
+    expected.sort();
     assert_eq!(
-        ids,
-        ["evt_rotated_new", "evt_rotated_old", "evt_valid_1"],
+        ids, expected,
         "{name}: exactly the authentic events, once each"
     );
     let log = run.ingress.log_text();
@@ -395,7 +417,7 @@ async fn twitch_callback_verification_is_answered_with_its_challenge_and_nothing
     let headers: Vec<(String, String)> = sdk_headers(
         "twitch",
         secret,
-        "msg_verify_1",
+        "0b8d6c2a-3f1e-4a5b-9c7d-2e4f6a8b0c1d",
         now_millis() / 1000,
         body.as_bytes(),
     )
@@ -549,6 +571,84 @@ async fn twilio_sdk_signatures_over_the_public_url_and_form_through_the_binary()
     .await;
 }
 
+/// The splice of a captured Twilio form request into a JSON body: an SMS the forger sent
+/// (`hi?bodySHA256=<hex of any JSON>&y=`) makes Twilio sign
+/// `{url}Bodyhi?bodySHA256=<hex>&y=From+15005550006MessageSidSM...`; re-sent as that JSON body with
+/// the signed parameters moved into the request's path and query, a URL taken from the request
+/// would sign the same string with the body's hash "in" it. `PUBLIC_URL` is `https://hooks.example.com/`
+/// and the captured request goes to `/`, so the URL Twilio signed is the same under either reading.
+#[tokio::test]
+async fn a_captured_twilio_form_request_spliced_into_a_json_body_is_refused_through_the_binary() {
+    let public_url = "https://hooks.example.com/";
+    let token = "twilio-auth-token-0001";
+    let stack = Stack::with_secret(token).await;
+    let ingress = start_http_with(
+        &stack,
+        &[("SIGNATURE_SCHEME", "twilio"), ("PUBLIC_URL", public_url)],
+    );
+    let forged = br#"{"EventType":"onMessageAdded","Body":"forged"}"#;
+    let hash = shared::event::sha256_hex(forged);
+    let sms = format!("hi?bodySHA256={hash}&y=");
+    let form = format!(
+        "MessageSid=SMsplice1&From=%2B15005550006&Body={}",
+        sms.replace('?', "%3F")
+            .replace('=', "%3D")
+            .replace('&', "%26")
+    );
+    // The captured request, signed by Twilio's own SDK (its RequestValidator checks it too).
+    let root = repo_root();
+    let mut child = Command::new(root.join(".venv/bin/python"))
+        .arg(root.join("scripts/signers/sign.py"))
+        .args(["twilio", token, "--id", "SMsplice1", "--url", public_url])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("run scripts/signers/sign.py (`make venv` installs the twilio package)");
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), form.as_bytes()).unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success());
+    let signed: std::collections::BTreeMap<String, String> =
+        serde_json::from_slice(&output.stdout).unwrap();
+    let signature = signed["X-Twilio-Signature"].clone();
+    let captured = [
+        ("X-Twilio-Signature", signature.clone()),
+        ("Content-Type", signed["Content-Type"].clone()),
+        ("I-Twilio-Idempotency-Token", "SMsplice1".to_owned()),
+    ];
+    let (status, _) =
+        crate::binary::http_exchange_at(ingress.address, "POST", "/", &captured, form.as_bytes());
+    assert_eq!(status, 200, "the captured request itself");
+    // The forgery: the signed string's tail after the URL, as the request's path and query.
+    let spliced_target = format!("/Body{sms}From+15005550006MessageSidSMsplice1");
+    let forgery = [
+        ("X-Twilio-Signature", signature),
+        ("Content-Type", "application/json".to_owned()),
+        ("I-Twilio-Idempotency-Token", "SMforged1".to_owned()),
+    ];
+    for target in [spliced_target.as_str(), "/"] {
+        let (status, _) =
+            crate::binary::http_exchange_at(ingress.address, "POST", target, &forgery, forged);
+        assert_eq!(status, 404, "the spliced JSON body sent to {target}");
+    }
+    // The form bytes sent as JSON, and the JSON sent as a form, are not what was signed either.
+    let as_json = [
+        captured[0].clone(),
+        ("Content-Type", "application/json".to_owned()),
+        captured[2].clone(),
+    ];
+    let (status, _) =
+        crate::binary::http_exchange_at(ingress.address, "POST", "/", &as_json, form.as_bytes());
+    assert_eq!(status, 404, "the captured form labelled JSON");
+    let ids: Vec<String> = stack
+        .drain(&stack.queue_url)
+        .await
+        .iter()
+        .map(|m| m.attribute("event-id").unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(ids, ["SMsplice1"], "only the authentic request is queued");
+    assert_eq!(stack.row_count().await, 1);
+}
+
 /// A Mailgun body signed by Mailgun's documented rule (sign.py builds the whole body).
 fn mailgun_body(secret: &str, id: &str, timestamp: i64) -> String {
     let event_data = format!(r#"{{"id":"{id}","event":"delivered","n":1}}"#);
@@ -570,6 +670,22 @@ async fn mailgun_body_signatures_through_the_binary() {
     let valid = mailgun_body(old, "evt_valid_1", now);
     assert_eq!(send(&valid), 200, "valid");
     assert_eq!(send(&valid), 200, "duplicate");
+    // The signature does not cover `event-data`: the same signed token with another event is
+    // refused (the token was spent by the first body), whatever its event id.
+    let replayed = valid.replace("evt_valid_1", "evt_replayed_1");
+    assert_ne!(replayed, valid);
+    assert_eq!(
+        send(&replayed),
+        404,
+        "the token again with other event-data"
+    );
+    let reworded = valid.replace("delivered", "failed");
+    assert_eq!(
+        send(&reworded),
+        404,
+        "the token again with the same id, another event"
+    );
+    assert_eq!(send(&valid), 200, "the first body still a duplicate");
     assert_eq!(
         // The signature covers the timestamp and token only (not `event-data`): change the time.
         send(
@@ -606,6 +722,27 @@ async fn mailgun_body_signatures_through_the_binary() {
         .map(|m| m.attribute("event-id").unwrap_or_default().to_owned())
         .collect();
     assert_eq!(ids, ["evt_valid_1"]);
+    // One event row and one spent token (which expires with the window).
+    let rows = stack.all_rows().await;
+    let keys: std::collections::BTreeSet<String> = rows
+        .iter()
+        .filter_map(|row| e2e::testing::s(row, "id"))
+        .collect();
+    let token_keys: Vec<&String> = keys
+        .iter()
+        .filter(|k| k.contains(":mailgun-token#"))
+        .collect();
+    assert_eq!(keys.len(), 2, "{keys:?}");
+    assert_eq!(token_keys.len(), 1, "{keys:?}");
+    let token_row = rows
+        .iter()
+        .find(|row| e2e::testing::s(row, "id").as_ref() == Some(token_keys[0]))
+        .unwrap();
+    assert_eq!(
+        e2e::testing::n(token_row, "expires_at"),
+        Some(now + 120),
+        "the token's record lives as long as mailgun's default window"
+    );
 }
 
 /// Private keys (hex) of the asymmetric providers' tests and their public keys, as

@@ -28,8 +28,8 @@ pub use crate::outbox::UnsentPage;
 use crate::outbox::{
     attr, expires_at, legacy_unsent_key, split_key, unsent_key, ChangeOutcome, ExistingRow,
     FailureOutcome, InsertOutcome, MarkOutcome, MigrationReport, OutboxError, ReceivedWindow,
-    RowStatus, RowView, SentRow, StoredRow, UnsentCursor, UnsentRef, MAX_LAST_ERROR_CHARS,
-    SENT_REMOVES, UNSENT_INDEX,
+    RowStatus, RowView, SentRow, StoredRow, TokenSpend, UnsentCursor, UnsentRef,
+    MAX_LAST_ERROR_CHARS, SENT_REMOVES, UNSENT_INDEX,
 };
 use crate::ports::{self, PortFuture};
 use crate::routes::Destination;
@@ -124,6 +124,47 @@ impl DynamoDbOutbox {
                         InsertOutcome::Inserted
                     } else {
                         InsertOutcome::AlreadyThere(existing)
+                    })
+                }
+                _ => Err(aws_error("PutItem", err)),
+            },
+        }
+    }
+
+    /// Records a single-use token as spent (see [`ports::Outbox::spend_token`]): an item with the
+    /// body's hash and the TTL only (no status, so no index, sweep or on-call listing sees it),
+    /// written only if its key is new; a failed condition returns the old item in the same round
+    /// trip.
+    pub async fn spend_token(
+        &self,
+        key: &str,
+        body_sha256: &str,
+        expires_at: i64,
+    ) -> Result<TokenSpend, OutboxError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item(attr::ID, s(key))
+            .item(attr::BODY_SHA256, s(body_sha256))
+            .item(attr::EXPIRES_AT, n(expires_at))
+            .condition_expression("attribute_not_exists(#id)")
+            .expression_attribute_names("#id", attr::ID)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(TokenSpend::Spent),
+            Err(err) => match err.as_service_error() {
+                Some(PutItemError::ConditionalCheckFailedException(failed)) => {
+                    let spent_by = failed
+                        .item()
+                        .and_then(|item| item.get(attr::BODY_SHA256))
+                        .and_then(|value| value.as_s().ok());
+                    Ok(if spent_by.map(String::as_str) == Some(body_sha256) {
+                        TokenSpend::SameBody
+                    } else {
+                        TokenSpend::OtherBody
                     })
                 }
                 _ => Err(aws_error("PutItem", err)),
@@ -1058,6 +1099,20 @@ impl ports::Outbox for DynamoDbOutbox {
         event: &'a AcceptedEvent,
     ) -> PortFuture<'a, Result<InsertOutcome, OutboxError>> {
         Box::pin(DynamoDbOutbox::insert_pending(self, event))
+    }
+
+    fn spend_token<'a>(
+        &'a self,
+        key: &'a str,
+        body_sha256: &'a str,
+        expires_at: i64,
+    ) -> PortFuture<'a, Result<TokenSpend, OutboxError>> {
+        Box::pin(DynamoDbOutbox::spend_token(
+            self,
+            key,
+            body_sha256,
+            expires_at,
+        ))
     }
 
     fn mark_sent<'a>(

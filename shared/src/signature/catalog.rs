@@ -31,12 +31,15 @@ pub static PADDLE: HmacScheme = HmacScheme {
         unit: TimeUnit::Seconds,
     }),
     signed_headers: &[],
+    json_body: false,
+    uuid_headers: &[],
     event_id: &[Field::Pointer("/event_id")],
     event_type: &[Field::Pointer("/event_type")],
 };
 
 /// HubSpot v3: `X-HubSpot-Signature-v3: <base64>` over method, URL, body and the millisecond
-/// `X-HubSpot-Request-Timestamp`. The body is an array of events; the first one names the batch.
+/// `X-HubSpot-Request-Timestamp`. The body is an array of events (JSON, or refused: the body and
+/// the timestamp are concatenated); the first one names the batch.
 pub static HUBSPOT: HmacScheme = HmacScheme {
     name: "hubspot",
     algorithm: Algorithm::Sha256,
@@ -49,6 +52,8 @@ pub static HUBSPOT: HmacScheme = HmacScheme {
         unit: TimeUnit::Millis,
     }),
     signed_headers: &["x-hubspot-request-timestamp"],
+    json_body: true,
+    uuid_headers: &[],
     event_id: &[Field::Pointer("/0/eventId")],
     event_type: &[Field::Pointer("/0/subscriptionType")],
 };
@@ -67,6 +72,8 @@ pub static ZENDESK: HmacScheme = HmacScheme {
         unit: TimeUnit::Rfc3339,
     }),
     signed_headers: &["x-zendesk-webhook-signature-timestamp"],
+    json_body: false,
+    uuid_headers: &[],
     event_id: &[Field::Pointer("/id")],
     event_type: &[Field::Pointer("/type")],
 };
@@ -89,12 +96,15 @@ pub static CALENDLY: HmacScheme = HmacScheme {
         unit: TimeUnit::Seconds,
     }),
     signed_headers: &[],
+    json_body: false,
+    uuid_headers: &[],
     event_id: &[],
     event_type: &[Field::Pointer("/event")],
 };
 
 /// Twitch EventSub: `Twitch-Eventsub-Message-Signature: sha256=<hex>` over the message id, the
-/// RFC 3339 timestamp and the body, all three concatenated.
+/// RFC 3339 timestamp and the body, all three concatenated: the id must be a UUID and the body
+/// JSON, as Twitch sends them, so the parts cannot be re-cut.
 pub static TWITCH: HmacScheme = HmacScheme {
     name: "twitch",
     algorithm: Algorithm::Sha256,
@@ -107,6 +117,8 @@ pub static TWITCH: HmacScheme = HmacScheme {
         unit: TimeUnit::Rfc3339,
     }),
     signed_headers: &[TWITCH_ID, "twitch-eventsub-message-timestamp"],
+    json_body: true,
+    uuid_headers: &[TWITCH_ID],
     event_id: &[Field::Header(TWITCH_ID)],
     event_type: &[Field::Pointer("/subscription/type")],
 };
@@ -128,6 +140,8 @@ pub static LINEAR: HmacScheme = HmacScheme {
         unit: TimeUnit::Millis,
     }),
     signed_headers: &[],
+    json_body: false,
+    uuid_headers: &[],
     event_id: &[Field::Header("linear-delivery")],
     event_type: &[Field::Pointer("/type"), Field::Header("linear-event")],
 };
@@ -142,6 +156,8 @@ pub static INTERCOM: HmacScheme = HmacScheme {
     message: &[Part::Body],
     timestamp: None,
     signed_headers: &[],
+    json_body: false,
+    uuid_headers: &[],
     event_id: &[Field::Pointer("/id")],
     event_type: &[Field::Pointer("/topic")],
 };
@@ -160,6 +176,8 @@ pub static PAGERDUTY: HmacScheme = HmacScheme {
     message: &[Part::Body],
     timestamp: None,
     signed_headers: &[],
+    json_body: false,
+    uuid_headers: &[],
     event_id: &[Field::Pointer("/event/id")],
     event_type: &[Field::Pointer("/event/event_type")],
 };
@@ -174,6 +192,8 @@ pub static TYPEFORM: HmacScheme = HmacScheme {
     message: &[Part::Body],
     timestamp: None,
     signed_headers: &[],
+    json_body: false,
+    uuid_headers: &[],
     event_id: &[Field::Pointer("/event_id")],
     event_type: &[Field::Pointer("/event_type")],
 };
@@ -188,6 +208,8 @@ pub static BITBUCKET: HmacScheme = HmacScheme {
     message: &[Part::Body],
     timestamp: None,
     signed_headers: &[],
+    json_body: false,
+    uuid_headers: &[],
     event_id: &[Field::Header("x-request-uuid")],
     event_type: &[Field::Header("x-event-key")],
 };
@@ -202,6 +224,8 @@ pub static WOOCOMMERCE: HmacScheme = HmacScheme {
     message: &[Part::Body],
     timestamp: None,
     signed_headers: &[],
+    json_body: false,
+    uuid_headers: &[],
     event_id: &[Field::Header("x-wc-webhook-delivery-id")],
     event_type: &[Field::Header("x-wc-webhook-topic")],
 };
@@ -216,11 +240,14 @@ pub static RAZORPAY: HmacScheme = HmacScheme {
     message: &[Part::Body],
     timestamp: None,
     signed_headers: &[],
+    json_body: false,
+    uuid_headers: &[],
     event_id: &[Field::Header("x-razorpay-event-id")],
     event_type: &[Field::Pointer("/event")],
 };
 
-/// Square: `X-Square-Hmacsha256-Signature: <base64>` over the notification URL followed by the body.
+/// Square: `X-Square-Hmacsha256-Signature: <base64>` over the notification URL followed by the
+/// body, which must be JSON.
 pub static SQUARE: HmacScheme = HmacScheme {
     name: "square",
     algorithm: Algorithm::Sha256,
@@ -230,6 +257,8 @@ pub static SQUARE: HmacScheme = HmacScheme {
     message: &[Part::Url, Part::Body],
     timestamp: None,
     signed_headers: &[],
+    json_body: true,
+    uuid_headers: &[],
     event_id: &[Field::Pointer("/event_id")],
     event_type: &[Field::Pointer("/type")],
 };
@@ -262,6 +291,7 @@ mod tests {
     const NOW: i64 = 1_700_000_000;
     const URL: &str = "https://hooks.example.com/in/hook";
     const BODY: &[u8] = br#"{"webhookTimestamp":1700000000000,"id":"evt_1","type":"t"}"#;
+    const TWITCH_MESSAGE_ID: &str = "5f2c9b1e-8d3a-4e6f-9a7b-1c2d3e4f5a6b";
 
     /// Each provider's headers for `BODY` at `NOW`, made by scripts/signers/sign.py from the
     /// provider's documented rule (Python's `hmac`, not this crate):
@@ -293,12 +323,13 @@ mod tests {
                 "calendly-webhook-signature",
                 "t=1700000000,v1=58b30bbf158f53ce17512fffea90f7faa84821604238020d098af9533330bb6d",
             )],
+            // `--id 5f2c9b1e-8d3a-4e6f-9a7b-1c2d3e4f5a6b`: Twitch's message ids are UUIDs.
             "twitch" => &[
-                ("twitch-eventsub-message-id", "evt_1"),
+                ("twitch-eventsub-message-id", TWITCH_MESSAGE_ID),
                 ("twitch-eventsub-message-timestamp", "2023-11-14T22:13:20Z"),
                 (
                     "twitch-eventsub-message-signature",
-                    "sha256=c02893bc4ec27a472396f462c247c973254c5fd0024166a9ae2330e096c00827",
+                    "sha256=f3334e506eb1faf3889e78117076539307d3185aa559a65ea23cd98020d1b3cb",
                 ),
             ],
             "linear" => &[
@@ -394,7 +425,12 @@ mod tests {
                 headers: &empty,
                 body: BODY,
             };
-            let signed = scheme.sign_request(keys.first().unwrap(), "evt_1", NOW, &request);
+            let id = if name == "twitch" {
+                TWITCH_MESSAGE_ID
+            } else {
+                "evt_1"
+            };
+            let signed = scheme.sign_request(keys.first().unwrap(), id, NOW, &request);
             let ours = signed.iter().find(|(n, _)| *n == declared.header).unwrap();
             assert_eq!(
                 Some(ours.1.as_str()),
@@ -438,6 +474,49 @@ mod tests {
                 scheme.verify_request(&request, &keys, NOW, 300),
                 Err(Rejection::NoMatch)
             );
+        }
+    }
+
+    /// Twitch signs its id, timestamp and body concatenated, HubSpot its body then its timestamp,
+    /// Square its URL then its body: what the provider cannot have sent (an id that is no UUID, a
+    /// body that is no JSON) is refused, so no captured request is re-cut into another.
+    #[test]
+    fn parts_concatenated_without_a_separator_must_be_what_the_provider_sends() {
+        let twitch = |id: &str, body: &[u8]| {
+            let mut pairs = documented("twitch").to_vec();
+            pairs[0].1 = Box::leak(id.to_owned().into_boxed_str());
+            check(&TWITCH, &headers(&pairs), body, NOW)
+        };
+        assert_eq!(
+            twitch(TWITCH_MESSAGE_ID, BODY),
+            Ok(Verified { key_index: 1 })
+        );
+        assert_eq!(
+            twitch(&TWITCH_MESSAGE_ID.to_uppercase(), BODY),
+            Err(Rejection::NoMatch)
+        );
+        for id in [
+            "evt_1",
+            "5f2c9b1e-8d3a-4e6f-9a7b-1c2d3e4f5a6b2",
+            "5f2c9b1e8d3a4e6f9a7b1c2d3e4f5a6b",
+        ] {
+            assert_eq!(
+                twitch(id, BODY),
+                Err(Rejection::Malformed(TWITCH_ID)),
+                "{id}"
+            );
+        }
+        let not_json: &[&[u8]] = &[b"", b"{", b"Z{}", b"{} 2", b"form=1"];
+        for declared in [&TWITCH, &HUBSPOT, &SQUARE] {
+            for body in not_json {
+                assert_eq!(
+                    check(declared, &headers(documented(declared.name)), body, NOW),
+                    Err(Rejection::Malformed("body")),
+                    "{} {:?}",
+                    declared.name,
+                    String::from_utf8_lossy(body)
+                );
+            }
         }
     }
 

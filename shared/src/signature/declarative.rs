@@ -39,6 +39,11 @@ pub struct HmacScheme {
     pub timestamp: Option<Timestamp>,
     /// Headers (lower-case) whose values the signature covers besides the body.
     pub signed_headers: &'static [&'static str],
+    /// Whether the provider only ever sends JSON: any other body is refused before its signature
+    /// is checked, so parts concatenated without a separator cannot be re-cut at the body's edge.
+    pub json_body: bool,
+    /// Signed headers (lower-case) the provider documents as UUIDs: another value is refused.
+    pub uuid_headers: &'static [&'static str],
     pub event_id: &'static [Field],
     pub event_type: &'static [Field],
 }
@@ -84,7 +89,7 @@ pub enum Part {
     Header(&'static str),
     /// The request method (`POST`).
     Method,
-    /// The URL the provider was given: `PUBLIC_URL` and the request's path and query.
+    /// The URL the provider was given: exactly `PUBLIC_URL`.
     Url,
     Literal(&'static str),
 }
@@ -302,6 +307,22 @@ fn body_number(body: &[u8], field: &str) -> Option<i64> {
     found
 }
 
+/// Whether `text` is a UUID: 8-4-4-4-12 hex digits (either case).
+pub(super) fn is_uuid(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    bytes.len() == 36
+        && bytes.iter().enumerate().all(|(i, b)| match i {
+            8 | 13 | 18 | 23 => *b == b'-',
+            _ => b.is_ascii_hexdigit(),
+        })
+}
+
+/// Whether `body` is one JSON value (with nothing after it), checked in one pass that keeps
+/// nothing.
+fn is_json(body: &[u8]) -> bool {
+    serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok()
+}
+
 /// The timestamp item of a keyed header, refused when given twice (which one was signed would be
 /// ambiguous).
 fn keyed_timestamp<'v>(
@@ -356,6 +377,16 @@ impl HmacScheme {
             }
             None => None,
         };
+
+        for name in self.uuid_headers {
+            let value = header(request.headers, name).ok_or(Rejection::MissingHeader(name))?;
+            if !is_uuid(value) {
+                return Err(Rejection::Malformed(name));
+            }
+        }
+        if self.json_body && !is_json(request.body) {
+            return Err(Rejection::Malformed("body"));
+        }
 
         let mut parts: [&[u8]; MAX_PARTS] = [&[]; MAX_PARTS];
         for (slot, part) in parts.iter_mut().zip(self.message) {

@@ -2,6 +2,10 @@
 //! "signature"}, "event-data": {...}}`: hex HMAC-SHA256 of `{timestamp}{token}` with the account's
 //! webhook signing key. The timestamp is checked against the window; the token changes with every
 //! request, so the id is `event-data.id`.
+//!
+//! The signature does not cover `event-data`: a signed `timestamp` + `token` pair could carry any
+//! event. So the ingress spends each token once ([`signed_token`] gives it the token): a second
+//! request with the same token is a duplicate only when its body is byte-identical.
 
 use http::HeaderName;
 use serde::Deserialize;
@@ -13,6 +17,8 @@ use super::{
 pub(super) const EVENT_ID: &[Field] = &[Field::Pointer("/event-data/id")];
 pub(super) const EVENT_TYPE: &[Field] = &[Field::Pointer("/event-data/event")];
 const SIGNATURE: &str = "body signature";
+/// The longest token taken: Mailgun's are 50 characters.
+const MAX_TOKEN_LEN: usize = 128;
 
 #[derive(Deserialize)]
 struct Envelope {
@@ -26,10 +32,30 @@ struct Signature {
     signature: String,
 }
 
-pub(super) fn verify(body: &[u8], keys: &SigningKeys, window: Window) -> Result<usize, Rejection> {
+/// The signature of a body; its token letters and digits only (Mailgun's are hex), so it can
+/// name the item that records it spent.
+fn signature_of(body: &[u8]) -> Result<Signature, Rejection> {
     let envelope: Envelope =
         serde_json::from_slice(body).map_err(|_| Rejection::MissingHeader(SIGNATURE))?;
-    let signature = envelope.signature;
+    let token = &envelope.signature.token;
+    if token.is_empty()
+        || token.len() > MAX_TOKEN_LEN
+        || !token.bytes().all(|b| b.is_ascii_alphanumeric())
+    {
+        return Err(Rejection::Malformed(SIGNATURE));
+    }
+    Ok(envelope.signature)
+}
+
+/// A verified body's token and signed time (Unix seconds), which the ingress spends once.
+pub fn signed_token(body: &[u8]) -> Option<(String, i64)> {
+    let signature = signature_of(body).ok()?;
+    let secs = parse_timestamp(&signature.timestamp)?.secs;
+    Some((signature.token, secs))
+}
+
+pub(super) fn verify(body: &[u8], keys: &SigningKeys, window: Window) -> Result<usize, Rejection> {
+    let signature = signature_of(body)?;
     let timestamp = parse_timestamp(&signature.timestamp).ok_or(Rejection::Malformed(SIGNATURE))?;
     window.check(timestamp)?;
     let claimed = decode_hex_tag(&signature.signature).ok_or(Rejection::Malformed(SIGNATURE))?;
@@ -102,6 +128,26 @@ mod tests {
         assert_eq!(
             check(b"not json", 1_700_000_000),
             Err(Rejection::MissingHeader(SIGNATURE))
+        );
+    }
+
+    #[test]
+    fn a_token_that_could_not_name_a_record_is_refused() {
+        let keys = SignatureScheme::Mailgun.parse_keys(KEY).unwrap();
+        for token in ["", "a#b", "a:b", &"a".repeat(MAX_TOKEN_LEN + 1)] {
+            let body = signed_body(keys.first().unwrap(), 1_700_000_000, token, "{}");
+            assert_eq!(
+                check(body.as_bytes(), 1_700_000_000),
+                Err(Rejection::Malformed(SIGNATURE)),
+                "{token:?}"
+            );
+        }
+        assert_eq!(
+            signed_token(&body()),
+            Some((
+                "a8ce0edb2dd8301dee6c2405235584e45aa91d1e9f979f3de0".to_owned(),
+                1_700_000_000
+            ))
         );
     }
 

@@ -36,12 +36,12 @@ pub use declarative::{
     Algorithm, Encoding, HmacScheme, Part, SignatureFormat, TimeUnit, Timestamp, TimestampSource,
 };
 pub use generic::{GenericHmac, SignatureEncoding};
-pub use mailgun::signed_body as mailgun_signed_body;
+pub use mailgun::{signed_body as mailgun_signed_body, signed_token as mailgun_signed_token};
 pub use shared_secret::TokenHeader;
 pub use slack::url_verification_challenge;
 pub use standard_webhooks::{
-    sign_v1a as sign_standard_webhooks_v1a, STANDARD_WEBHOOKS_PUBLIC_KEY_PREFIX,
-    STANDARD_WEBHOOKS_SECRET_PREFIX,
+    sign_v1a as sign_standard_webhooks_v1a, MAX_V1A_SIGNATURES, MIN_SECRET_BYTES,
+    STANDARD_WEBHOOKS_PUBLIC_KEY_PREFIX, STANDARD_WEBHOOKS_SECRET_PREFIX,
 };
 
 /// Parsers of each provider's signature header, exposed for the property tests and the fuzz target.
@@ -127,8 +127,8 @@ pub const SCHEME_NAMES: &[&str] = &[
 ];
 
 /// What a scheme may check about a request besides its headers and body: the method and the URL
-/// the provider was given (`PUBLIC_URL` followed by the request's own path and query, else the
-/// request's own host, path and query).
+/// the provider was given: exactly `PUBLIC_URL` (empty for schemes that do not sign the URL),
+/// never anything the request itself says about where it was sent.
 #[derive(Debug, Clone, Copy)]
 pub struct SignedRequest<'r> {
     pub method: &'r str,
@@ -164,6 +164,8 @@ pub enum Rejection {
     StaleTimestamp,
     #[error("no signature matches any active secret")]
     NoMatch,
+    #[error("the signed token was spent already by a request with another body")]
+    TokenReused,
 }
 
 /// A secret value could not be turned into a signing key.
@@ -173,6 +175,14 @@ pub enum KeyError {
     Empty,
     #[error("secret number {position} is not valid base64 after the `whsec_` prefix")]
     NotBase64 { position: usize },
+    #[error("secret number {position} has neither the `whsec_` prefix of a Standard Webhooks secret nor the `whpk_` of its public key")]
+    NoPrefix { position: usize },
+    #[error("secret number {position} is {len} bytes after `whsec_`: the Standard Webhooks specification asks for at least {min}")]
+    TooShort {
+        position: usize,
+        len: usize,
+        min: usize,
+    },
     #[error("secret number {position} is not {expected}")]
     NotPublicKey {
         position: usize,
@@ -262,6 +272,15 @@ impl SignatureScheme {
         }
     }
 
+    /// Whether the provider signs the URL it was given (`PUBLIC_URL`, then required).
+    pub fn signs_url(&self) -> bool {
+        match self {
+            Self::Twilio => true,
+            Self::Hmac(declared) => declared.message.contains(&Part::Url),
+            _ => false,
+        }
+    }
+
     /// The scheme a `SIGNATURE_SCHEME` value names, for every scheme that needs no settings of its
     /// own (all but `hmac-sha256` and `token`).
     pub fn named(name: &str) -> Option<Self> {
@@ -282,8 +301,9 @@ impl SignatureScheme {
     }
 
     /// Turns the secret parameter's value into keys: one secret, or several separated by whitespace
-    /// or commas. Standard Webhooks secrets are `whsec_` + base64 (the prefix is optional); every
-    /// other provider's secret (Stripe's `whsec_...` included) is used as its UTF-8 bytes.
+    /// or commas. Standard Webhooks secrets are `whsec_` and the base64 of at least 24 bytes, or
+    /// `whpk_` and a public key (anything else is refused); every other provider's secret
+    /// (Stripe's `whsec_...` included) is used as its UTF-8 bytes.
     pub fn parse_keys(&self, raw: &str) -> Result<SigningKeys, KeyError> {
         let secrets = raw
             .split(|c: char| c.is_whitespace() || c == ',')
@@ -323,11 +343,7 @@ impl SignatureScheme {
                 continue;
             }
             let bytes = match self {
-                Self::StandardWebhooks => {
-                    standard_webhooks::key_bytes(secret).ok_or(KeyError::NotBase64 {
-                        position: index + 1,
-                    })?
-                }
+                Self::StandardWebhooks => standard_webhooks::key_bytes(secret, position)?,
                 _ => secret.as_bytes().to_vec(),
             };
             keys.push(SigningKey(bytes));
@@ -753,7 +769,9 @@ mod tests {
         ];
         for scheme in schemes {
             let keys = scheme
-                .parse_keys("whsec_b2xkLXNlY3JldA== whsec_bmV3LXNlY3JldA==")
+                .parse_keys(
+                    "whsec_b2xkLXNlY3JldC1vZi0yNC1ieXRlcy0wMDAx whsec_bmV3LXNlY3JldC1vZi0yNC1ieXRlcy0wMDAy",
+                )
                 .unwrap();
             let body = br#"{"type":"t","id":"evt_1"}"#;
             let headers: HeaderMap = scheme

@@ -13,13 +13,15 @@ use http::{HeaderMap, HeaderName};
 
 use super::asymmetric::ed25519_match;
 use super::{
-    decode_base64_tag, header_str, matched, parse_timestamp, signature_header, Field, KnownHeader,
-    Rejection, SigningKey, SigningKeys, Tag, Window,
+    decode_base64_tag, header_str, matched, parse_timestamp, signature_header, Field, KeyError,
+    KnownHeader, Rejection, SigningKey, SigningKeys, Tag, Window,
 };
 
 pub const STANDARD_WEBHOOKS_SECRET_PREFIX: &str = "whsec_";
 /// The prefix of a `v1a` public key (base64 of the 32-byte Ed25519 key follows).
 pub const STANDARD_WEBHOOKS_PUBLIC_KEY_PREFIX: &str = "whpk_";
+/// The most `v1a` (Ed25519) signatures a header may list.
+pub const MAX_V1A_SIGNATURES: usize = 4;
 const WEBHOOK_ID: &str = "webhook-id";
 const WEBHOOK_TIMESTAMP: &str = "webhook-timestamp";
 const WEBHOOK_SIGNATURE: &str = "webhook-signature";
@@ -41,12 +43,26 @@ pub(super) const SIGNED_HEADERS: &[&str] =
 pub(super) const EVENT_ID: &[Field] = &[Field::Header(SVIX_ID), Field::Header(WEBHOOK_ID)];
 pub(super) const EVENT_TYPE: &[Field] = &[Field::Pointer("/type")];
 
-/// A secret's key bytes: base64 after the optional `whsec_` prefix.
-pub(super) fn key_bytes(secret: &str) -> Option<Vec<u8>> {
+/// The specification's shortest secret: 24 bytes (192 bits).
+pub const MIN_SECRET_BYTES: usize = 24;
+
+/// A secret's key bytes: base64 after the `whsec_` prefix, at least [`MIN_SECRET_BYTES`] of them.
+/// Secret number `position` in the parameter (from 1), for the message.
+pub(super) fn key_bytes(secret: &str, position: usize) -> Result<Vec<u8>, KeyError> {
     let encoded = secret
         .strip_prefix(STANDARD_WEBHOOKS_SECRET_PREFIX)
-        .unwrap_or(secret);
-    BASE64.decode(encoded).ok()
+        .ok_or(KeyError::NoPrefix { position })?;
+    let bytes = BASE64
+        .decode(encoded)
+        .map_err(|_| KeyError::NotBase64 { position })?;
+    if bytes.len() < MIN_SECRET_BYTES {
+        return Err(KeyError::TooShort {
+            position,
+            len: bytes.len(),
+            min: MIN_SECRET_BYTES,
+        });
+    }
+    Ok(bytes)
 }
 
 /// The `v1` signatures of a `webhook-signature` header; entries of other versions and undecodable
@@ -80,11 +96,15 @@ pub(super) fn verify(
         parse_timestamp(timestamp_text).ok_or(Rejection::Malformed(WEBHOOK_TIMESTAMP))?;
     window.check(timestamp)?;
     let claimed = parse_header(signatures);
-    let asymmetric: Vec<[u8; 64]> = signatures
+    let entries = signatures
         .split(' ')
-        .filter_map(|entry| entry.strip_prefix("v1a,"))
-        .filter_map(decode_ed25519_signature)
-        .collect();
+        .filter_map(|entry| entry.strip_prefix("v1a,"));
+    // Each `v1a` entry costs an Ed25519 verification over the whole body per public key: past a
+    // few (a sender lists one per active key) the header is refused before any is tried.
+    if entries.clone().count() > MAX_V1A_SIGNATURES {
+        return Err(Rejection::Malformed(WEBHOOK_SIGNATURE));
+    }
+    let asymmetric: Vec<[u8; 64]> = entries.filter_map(decode_ed25519_signature).collect();
     if claimed.is_empty() && asymmetric.is_empty() {
         return Err(Rejection::Malformed(WEBHOOK_SIGNATURE));
     }
@@ -221,8 +241,9 @@ mod tests {
 
     #[test]
     fn standard_webhooks_accepts_any_of_several_signatures_and_secrets() {
-        let keys =
-            spec_keys("whsec_b3RoZXItc2VjcmV0LW9uZQ==, whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
+        let keys = spec_keys(
+            "whsec_b2xkLXNlY3JldC1vZi0yNC1ieXRlcy0wMDAx, whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        );
         assert_eq!(keys.len(), 2);
         let header = format!("v2,ignored v1,AAAA {SPEC_SIGNATURE}");
         assert_eq!(
@@ -320,6 +341,32 @@ mod tests {
             super::super::KeyError::Empty
         ));
     }
+
+    #[test]
+    fn secrets_without_the_prefix_or_shorter_than_the_spec_minimum_are_refused() {
+        let parse = |raw: &str| SignatureScheme::StandardWebhooks.parse_keys(raw);
+        // The spec's example secret is exactly the minimum, 24 bytes.
+        assert!(parse(SPEC_SECRET).is_ok());
+        let cases = [
+            // The base64 alone, as a secret pasted without its prefix.
+            (
+                "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+                "secret number 1 has neither the `whsec_` prefix of a Standard Webhooks secret nor the `whpk_` of its public key",
+            ),
+            (
+                "whsec_",
+                "secret number 1 is 0 bytes after `whsec_`: the Standard Webhooks specification asks for at least 24",
+            ),
+            (
+                "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw whsec_b2xkLXNlY3JldA==",
+                "secret number 2 is 10 bytes after `whsec_`: the Standard Webhooks specification asks for at least 24",
+            ),
+            ("", "the secret parameter holds no secret"),
+        ];
+        for (raw, message) in cases {
+            assert_eq!(parse(raw).unwrap_err().to_string(), message, "{raw:?}");
+        }
+    }
 }
 
 #[cfg(test)]
@@ -380,5 +427,37 @@ mod v1a_tests {
             scheme.parse_keys("whpk_short"),
             Err(super::super::KeyError::NotPublicKey { position: 1, .. })
         ));
+    }
+
+    #[test]
+    fn at_most_a_few_v1a_signatures_are_tried() {
+        let scheme = SignatureScheme::StandardWebhooks;
+        let keys = scheme.parse_keys(PUBLIC_KEY).unwrap();
+        let forged = format!("v1a,{}", BASE64.encode([7_u8; 64]));
+        let listed = |forged_before: usize| {
+            let mut entries = vec![forged.as_str(); forged_before];
+            entries.push(SIGNATURE);
+            headers(&entries.join(" "))
+        };
+        // The genuine signature after a few forged ones still verifies...
+        assert_eq!(
+            scheme.verify(
+                &listed(MAX_V1A_SIGNATURES - 1),
+                BODY,
+                &keys,
+                1_700_000_000,
+                300
+            ),
+            Ok(Verified { key_index: 0 })
+        );
+        // ... but 50 entries are refused before any Ed25519 verification.
+        assert_eq!(
+            scheme.verify(&listed(49), BODY, &keys, 1_700_000_000, 300),
+            Err(Rejection::Malformed(WEBHOOK_SIGNATURE))
+        );
+        assert_eq!(
+            scheme.verify(&listed(MAX_V1A_SIGNATURES), BODY, &keys, 1_700_000_000, 300),
+            Err(Rejection::Malformed(WEBHOOK_SIGNATURE))
+        );
     }
 }
