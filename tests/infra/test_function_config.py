@@ -80,6 +80,10 @@ def test_log_groups_have_retention(modules):
     assert group["retention_in_days"] == "${var.log_retention_days}"
 
 
+RECONCILER_METRICS = [
+    "ReconcileListed", "ReconcileMissing", "ReconcileRecovered", "ReconcileUnrecoverable",
+    "ReconcileCheckpointAgeSeconds",
+]
 DASHBOARD_FLOW = ["1. Ingress Lambda", "2. Ingress outcomes", "3. Outbox", "4. Sweeper", "5. Queues", "6. DLQs"]
 DASHBOARD_METRICS = [
     "Invocations", "Duration", "Errors", "Throttles", "Received", "Accepted", "Rejected", "Duplicate",
@@ -99,7 +103,13 @@ def test_each_source_s_band_follows_the_data_flow():
     assert positions == sorted(positions)
     for metric in DASHBOARD_METRICS:
         assert f'"{metric}"' in text, f"dashboard band lacks {metric}"
-    assert re.search(r'type\s+= "metric", x = 4 \* i, y = 5, width = 4, height = 6', text), "the flow is one row of six"
+    assert re.search(r'type\s+= "metric", x = local.flow_width \* i, y = 5, width = local.flow_width, height = 6', text), \
+        "the flow is one row"
+    assert "flow_width = floor(24 / length(local.flow_widgets))" in text, "the row spans the dashboard's 24 columns"
+    # The reconciler, when a source runs one, sits between the ingress and the outbox.
+    assert "concat(slice(local.pipeline_widgets, 0, 2), local.reconciler_widgets, slice(local.pipeline_widgets, 2, 6))" in text
+    for metric in RECONCILER_METRICS:
+        assert f'"{metric}"' in text, f"the reconciler's widget lacks {metric}"
     assert re.search(r'\{ type = "text", x = 0, y = 0,', text), "the band starts with its header"
 
 

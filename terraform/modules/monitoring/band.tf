@@ -31,8 +31,26 @@ locals {
     [for q in var.routed_queues : { label = q.name, queue_name = q.queue_name, dlq_name = q.dlq_name }],
   )
 
+  # The reconciler (when this source runs one) brings in what the provider emitted and the ingress never
+  # stored: between the ingress and the outbox in the flow.
+  reconciler_fn = ["AWS/Lambda", "FunctionName", var.reconciler_function_name]
+  reconciler_widgets = var.reconciler_function_name == "" ? [] : [
+    {
+      title = "2b. Reconciler: Errors, ReconcileListed, Missing, Recovered, Unrecoverable; CheckpointAge (right)"
+      metrics = concat(
+        [concat(local.reconciler_fn, ["Errors"], [{ stat = "Sum" }])],
+        [for m in ["ReconcileListed", "ReconcileMissing", "ReconcileRecovered", "ReconcileUnrecoverable"] :
+        concat(local.emf, [m], [{ stat = "Sum" }])],
+        [concat(local.emf, ["ReconcileCheckpointAgeSeconds"], [{ stat = "Maximum", yAxis = "right" }])],
+      )
+    },
+  ]
+  flow_widgets = concat(slice(local.pipeline_widgets, 0, 2), local.reconciler_widgets, slice(local.pipeline_widgets, 2, 6))
+  # One row across the dashboard's 24 columns: six widgets 4 wide, seven 3 wide.
+  flow_width = floor(24 / length(local.flow_widgets))
+
   # line(on, metric, options): one CloudWatch widget line.
-  flow_widgets = [
+  pipeline_widgets = [
     {
       title = "1. Ingress Lambda: Invocations, Errors, Throttles; Duration p99 (right)"
       metrics = [
@@ -133,7 +151,7 @@ locals {
       },
     ],
     [for i, w in local.flow_widgets : {
-      type       = "metric", x = 4 * i, y = 5, width = 4, height = 6
+      type       = "metric", x = local.flow_width * i, y = 5, width = local.flow_width, height = 6
       properties = { title = w.title, region = local.region, view = "timeSeries", period = 60, metrics = w.metrics }
     }],
     [for i, w in local.detail_widgets : {

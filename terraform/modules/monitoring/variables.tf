@@ -24,6 +24,12 @@ variable "sweeper_function_name" {
   type        = string
 }
 
+variable "reconciler_function_name" {
+  description = "The reconciler's function name when this source runs one (its widget sits between the ingress and the outbox); empty for none."
+  type        = string
+  default     = ""
+}
+
 variable "function_url" {
   description = "Ingress Function URL (shown on the dashboard)."
   type        = string

@@ -301,11 +301,13 @@ module "monitoring" {
   source_name           = var.source_name
   ingress_function_name = module.ingress.function_name
   sweeper_function_name = module.sweeper.function_name
-  function_url          = module.ingress.function_url
-  queue_name            = module.queue.queue_name
-  queue_url             = module.queue.queue_url
-  dlq_name              = module.queue.dlq_name
-  dlq_url               = module.queue.dlq_url
+  # The reconciler's widget and alarms, when this source runs one.
+  reconciler_function_name = local.reconciler_enabled ? local.reconciler_name : ""
+  function_url             = module.ingress.function_url
+  queue_name               = module.queue.queue_name
+  queue_url                = module.queue.queue_url
+  dlq_name                 = module.queue.dlq_name
+  dlq_url                  = module.queue.dlq_url
   routed_queues = [for r in var.routes : {
     name       = r.name
     queue_name = module.routed_queue[r.name].queue_name
@@ -324,6 +326,7 @@ module "monitoring" {
   other_alarm_arns = concat(
     module.ingress.alarm_arns, module.queue.alarm_arns, module.sweeper.alarm_arns,
     flatten([for r in var.routes : module.routed_queue[r.name].alarm_arns]),
+    [for alarm in aws_cloudwatch_metric_alarm.reconciler : alarm.arn],
   )
 }
 
