@@ -367,10 +367,10 @@ REST_PER_MILLION_2KB = 2.50 + 0.11 + 0.40 + 0.50
 
 class BenchTls:
     """The bench's own certificate authority, a server certificate for 127.0.0.1 signed by it, and
-    the PEM bundle a user would hand the SDK in SSL_CERT_FILE: the system's roots plus that CA (the
-    SDK's rustls client loads its roots through rustls-native-certs, which reads SSL_CERT_FILE
-    instead of the system's store, so the bundle keeps the system's roots and their parsing cost).
-    RSA 2048, as AWS's endpoints' certificates are."""
+    the PEM bundles a user would hand the SDK: AWS_CA_BUNDLE, which the functions read first
+    (Amazon Trust Services' roots, their default, plus that CA), and SSL_CERT_FILE, which a build
+    without AWS_CA_BUNDLE reads through rustls-native-certs instead of the system's store (the
+    system's roots plus that CA, so its parsing cost stays). RSA 2048, as AWS's endpoints' are."""
 
     def __init__(self):
         self.dir = ROOT / "target" / "bench-tls"
@@ -391,6 +391,11 @@ class BenchTls:
             "-out", str(self.cert), "-days", "2", "-extfile", str(extensions))
         system = pathlib.Path("/etc/ssl/certs/ca-certificates.crt")
         self.bundle.write_text((system.read_text() if system.exists() else "") + ca.read_text())
+        # AWS_CA_BUNDLE, which the functions read before SSL_CERT_FILE: the Amazon roots they trust
+        # by default, plus the bench CA.
+        self.aws_bundle = self.dir / "aws-bundle.pem"
+        self.aws_bundle.write_text((ROOT / "shared" / "certs" / "amazon-trust-services.pem").read_text()
+                                   + ca.read_text())
 
 
 class TlsFront:
@@ -416,6 +421,7 @@ class TlsFront:
         out = {name: value for name, value in env.items() if name != "AWS_ENDPOINT_URL"}
         out.update({f"AWS_ENDPOINT_URL_{service.upper()}": url for service, url in self.urls.items()})
         out["SSL_CERT_FILE"] = str(self.tls.bundle)
+        out["AWS_CA_BUNDLE"] = str(self.tls.aws_bundle)
         return out
 
     def __exit__(self, *_):
@@ -432,7 +438,7 @@ class CpuQuota:
 
     def __init__(self, memory_mb):
         self.quota_us = max(1000, round(self.PERIOD_US * memory_mb / FULL_CORE_MB))
-        self.path = CGROUP_CPU / f"webhook-bench-{os.getpid()}-{memory_mb}"
+        self.path = CGROUP_CPU / f"webhook-bench-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.refused, self.tasks = None, None
         try:
             self.path.mkdir(exist_ok=True)
@@ -463,6 +469,8 @@ class RuntimeSeries(http.server.ThreadingHTTPServer):
     def __init__(self, events):
         self.events = [event.encode() for event in events]
         self.handed, self.answered_at, self.kinds = [], [], []
+        self.cpu_handed, self.cpu_answered = [], []
+        self.pid = None
         self.done = threading.Event()
         self.lock = threading.Lock()
         super().__init__(("127.0.0.1", 0), SeriesHandler)
@@ -473,6 +481,9 @@ class RuntimeSeries(http.server.ThreadingHTTPServer):
 
 class SeriesHandler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in two writes: with Nagle's algorithm the body would wait for the
+    # function's delayed ACK (40 ms) on a kept-alive connection, which no runtime on AWS adds.
+    disable_nagle_algorithm = True
 
     def log_message(self, *args):
         pass
@@ -483,6 +494,7 @@ class SeriesHandler(http.server.BaseHTTPRequestHandler):
             n = len(server.handed)
             if n < len(server.events):
                 server.handed.append(time.monotonic())
+                server.cpu_handed.append(cpu_ns(server.pid))
         if n >= len(server.events):
             time.sleep(30)  # the process is killed once it answered them all
             return
@@ -497,6 +509,7 @@ class SeriesHandler(http.server.BaseHTTPRequestHandler):
     def do_POST(self):
         answer = self.rfile.read(int(self.headers.get("content-length", 0)))
         at = time.monotonic()
+        cpu = cpu_ns(self.server.pid)
         self.send_response(202)
         self.send_header("content-length", "0")
         self.end_headers()
@@ -505,14 +518,29 @@ class SeriesHandler(http.server.BaseHTTPRequestHandler):
             status = json.loads(answer).get("statusCode") if kind == "response" and answer else None
             with self.server.lock:
                 self.server.answered_at.append(at)
+                self.server.cpu_answered.append(cpu)
                 self.server.kinds.append((kind, status))
                 if len(self.server.answered_at) == len(self.server.events):
                     self.server.done.set()
 
 
+def cpu_ns(pid):
+    """CPU time the process `pid` has used so far (all its threads, from the scheduler's
+    statistics), in ns: unlike wall time, it does not move with the machine's load."""
+    if pid is None:
+        return None
+    total = 0
+    for task in pathlib.Path(f"/proc/{pid}/task").iterdir():
+        try:
+            total += int((task / "schedstat").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            pass
+    return total
+
+
 def lambda_series(binary, env, events, quota, memory_mb):
-    """One cold start of `binary` under `quota`, then `events` in turn: (init, first, warm) in
-    seconds, warm being the median of the later events."""
+    """One cold start of `binary` under `quota`, then `events` in turn: (init, first, warm) wall
+    time and (init, first, warm) CPU time in seconds, warm being the median of the later events."""
     api = RuntimeSeries(events)
     threading.Thread(target=api.serve_forever, daemon=True).start()
     lambda_env = {**env, "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{api.server_address[1]}",
@@ -521,6 +549,7 @@ def lambda_series(binary, env, events, quota, memory_mb):
     started = time.monotonic()
     process = subprocess.Popen([str(binary)], env=lambda_env, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL, preexec_fn=quota.enter)
+    api.pid = process.pid
     answered = api.done.wait(60)
     process.kill()
     process.wait()
@@ -530,10 +559,14 @@ def lambda_series(binary, env, events, quota, memory_mb):
         sys.exit(f"bench.py: {binary.name} under the Lambda bed answered {api.kinds} ({len(events)} events)")
     init = api.handed[0] - started
     spans = [done - handed for handed, done in zip(api.handed, api.answered_at)]
-    return init, spans[0], statistics.median(spans[1:])
+    if None in api.cpu_handed or None in api.cpu_answered:
+        sys.exit(f"bench.py: the Runtime API was polled before {binary.name}'s process id was known")
+    cpu = [done - handed for handed, done in zip(api.cpu_handed, api.cpu_answered)]
+    return (init, spans[0], statistics.median(spans[1:]),
+            api.cpu_handed[0] / 1e9, cpu[0] / 1e9, statistics.median(cpu[1:]) / 1e9)
 
 
-def lambda_rows(endpoint, runs, warm, sizes):
+def lambda_rows(endpoint, runs, warm, sizes, baseline=None):
     tls = BenchTls()
     stack = Stack(endpoint)
     event = json.loads(FIXTURE.read_text())
@@ -548,40 +581,51 @@ def lambda_rows(endpoint, runs, warm, sizes):
             out.append(json.dumps(event))
         return out
 
-    results, refusals = {}, []
+    results, refusals, refused_sizes = {}, [], set()
     try:
         with FakeAws() as fake, TlsFront(tls, stack.endpoint) as moto_tls, TlsFront(tls, fake.endpoint) as fake_tls:
             beds = [("hello_lambda", "hello_lambda", stack.env()),
                     ("ingress, moto", "ingress", moto_tls.env(stack.env())),
                     ("ingress, in-memory AWS", "ingress", fake_tls.env(fake.env()))]
+            if baseline:  # another build of the ingress, side by side (before and after a change)
+                beds += [("baseline ingress, moto", baseline, moto_tls.env(stack.env())),
+                         ("baseline ingress, in-memory AWS", baseline, fake_tls.env(fake.env()))]
             for memory_mb in sizes:
-                quota = CpuQuota(memory_mb)
-                if quota.refused:
-                    refusals.append(f"{memory_mb} MB ({quota.refused})")
-                    print(f"bench.py: no cgroup CPU quota for {memory_mb} MB, measuring on full cores: "
-                          f"{quota.refused}", file=sys.stderr)
-                try:
-                    for _ in range(runs):  # interleaved, so a busy moment of the machine hits all alike
-                        for name, binary, env in beds:
+                for _ in range(runs):  # interleaved, so a busy moment of the machine hits all alike
+                    for name, binary, env in beds:
+                        # A group of its own per cold start: a group's quota is spent per period by
+                        # all its processes, and the last one's spending would throttle the next.
+                        quota = CpuQuota(memory_mb)
+                        if quota.refused and memory_mb not in refused_sizes:
+                            refused_sizes.add(memory_mb)
+                            refusals.append(f"{memory_mb} MB ({quota.refused})")
+                            print(f"bench.py: no cgroup CPU quota for {memory_mb} MB, measuring on full "
+                                  f"cores: {quota.refused}", file=sys.stderr)
+                        try:
                             results.setdefault((memory_mb, name), []).append(
                                 lambda_series(RELEASE / binary, env, events(), quota, memory_mb))
-                finally:
-                    quota.close()
+                        finally:
+                            quota.close()
     finally:
         stack.close()
-    medians = {key: tuple(statistics.median(run[i] for run in values) * 1000 for i in range(3))
+    medians = {key: tuple(statistics.median(run[i] for run in values) * 1000 for i in range(6))
                for key, values in results.items()}
     LAMBDA_TABLE.clear()
     LAMBDA_TABLE.update({f"{mb}|{name}": figures for (mb, name), figures in medians.items()})
     rows = []
     for memory_mb in sizes:
         hello = medians[(memory_mb, "hello_lambda")]
-        for name in ("ingress, moto", "ingress, in-memory AWS"):
-            init, first, warm_ms = medians[(memory_mb, name)]
-            rows.append((f"Lambda bed {memory_mb} MB, {name}: init (median of {runs})", f"{init:.0f} ms",
-                         f"{hello[0]:.0f} ms hello-world init", init / hello[0], 2.0))
+        for name in ("ingress, moto", "ingress, in-memory AWS", "baseline ingress, moto",
+                     "baseline ingress, in-memory AWS"):
+            if (memory_mb, name) not in medians:
+                continue
+            init, first, warm_ms, init_cpu, first_cpu, warm_cpu = medians[(memory_mb, name)]
+            rows.append((f"Lambda bed {memory_mb} MB, {name}: init (median of {runs})",
+                         f"{init:.0f} ms ({init_cpu:.1f} ms CPU)",
+                         f"{hello[0]:.0f} ms ({hello[3]:.1f} ms CPU) hello-world init", init / hello[0], 2.0))
             rows.append((f"Lambda bed {memory_mb} MB, {name}: first request after a cold start",
-                         f"{first:.1f} ms", f"{warm_ms:.1f} ms warm request (median of {warm})",
+                         f"{first:.1f} ms ({first_cpu:.2f} ms CPU)",
+                         f"{warm_ms:.1f} ms ({warm_cpu:.2f} ms CPU) warm request (median of {warm})",
                          first / warm_ms, 2.0))
     quota_note = ("every function process in a cgroup v1 CPU quota of memory/1,769 of a core "
                   f"(period {CpuQuota.PERIOD_US} µs)" if not refusals else
@@ -591,12 +635,16 @@ def lambda_rows(endpoint, runs, warm, sizes):
                  "(one listener per service, RSA 2048 certificate of the bench's own CA, handed to the SDK in "
                  "SSL_CERT_FILE with the system's roots); the Runtime API emulator hands out one signed 2 KB "
                  f"webhook after the init and {warm} more, each with a fresh event id; init is exec to the "
-                 "first poll, a request is hand-out to answer; hello-world makes no AWS call. Per size, ms "
-                 "(init / first / warm): "
+                 "first poll, a request is hand-out to answer; CPU is the process's (all threads, from "
+                 "/proc/PID/task/*/schedstat), which the machine's load does not move as it moves wall time; "
+                 "hello-world makes no AWS call. Per size, wall ms (init / first / warm) and CPU ms (same): "
                  + "; ".join(f"{mb} MB " + ", ".join(
                      f"{name} {medians[(mb, name)][0]:.0f} / {medians[(mb, name)][1]:.1f} / "
-                     f"{medians[(mb, name)][2]:.1f}"
-                     for name in ("hello_lambda", "ingress, moto", "ingress, in-memory AWS"))
+                     f"{medians[(mb, name)][2]:.1f} wall, {medians[(mb, name)][3]:.1f} / "
+                     f"{medians[(mb, name)][4]:.2f} / {medians[(mb, name)][5]:.2f} CPU"
+                     for name in ("hello_lambda", "ingress, moto", "ingress, in-memory AWS",
+                                  "baseline ingress, moto", "baseline ingress, in-memory AWS")
+                     if (mb, name) in medians)
                      for mb in sizes))
     return rows
 
@@ -614,7 +662,7 @@ def memory_size_table(medians):
              "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for key in sorted((k for k in medians if k.endswith("|ingress, moto")), key=lambda k: int(k.split("|")[0])):
         memory_mb = int(key.split("|")[0])
-        init, first, warm = medians[key]
+        init, first, warm = medians[key][:3]
         hello = medians[f"{memory_mb}|hello_lambda"][0]
         billed_ms = ((1 - COLD_START_RATE) * math.ceil(warm)
                      + COLD_START_RATE * (math.ceil(init) + math.ceil(first)))
@@ -856,6 +904,8 @@ def main():
                         help="warm requests after each cold start on the Lambda bed (median)")
     parser.add_argument("--lambda-sizes", default=",".join(map(str, LAMBDA_SIZES)),
                         help="memory sizes (MB) of the Lambda bed; CPU quota memory/1,769 of a core")
+    parser.add_argument("--lambda-baseline", type=pathlib.Path,
+                        help="another ingress binary measured beside this one on the Lambda bed")
     parser.add_argument("--skip-build", action="store_true", help="measure the release binaries already built")
     parser.add_argument("--bin-dir", type=pathlib.Path, default=ROOT / "target" / "release",
                         help="where the measured binaries are (target/release; target/debug for a quick look)")
@@ -872,7 +922,8 @@ def main():
         "cpu": lambda: ingress_cpu_rows(args.endpoint, args.webhooks, args.listen),
         "cold": lambda: cold_start_rows(args.endpoint, args.cold_starts),
         "lambda": lambda: lambda_rows(args.endpoint, args.lambda_runs, args.lambda_warm,
-                                      [int(x) for x in args.lambda_sizes.split(",")]),
+                                      [int(x) for x in args.lambda_sizes.split(",")],
+                                      args.lambda_baseline and args.lambda_baseline.resolve()),
         "size": size_rows,
         "memory": lambda: memory_rows(args.endpoint),
         "drain": lambda: drain_rows(args.rows, args.moto_rows, [int(x) for x in args.latencies.split(",")],
