@@ -470,7 +470,7 @@ class RuntimeSeries(http.server.ThreadingHTTPServer):
         self.events = [event.encode() for event in events]
         self.handed, self.answered_at, self.kinds = [], [], []
         self.cpu_handed, self.cpu_answered = [], []
-        self.pid = None
+        self.pid, self.started = None, threading.Event()  # set once Popen returned
         self.done = threading.Event()
         self.lock = threading.Lock()
         super().__init__(("127.0.0.1", 0), SeriesHandler)
@@ -490,6 +490,7 @@ class SeriesHandler(http.server.BaseHTTPRequestHandler):
 
     def do_GET(self):
         server = self.server
+        server.started.wait(10)  # a fast function polls before Popen has returned its id
         with server.lock:
             n = len(server.handed)
             if n < len(server.events):
@@ -550,6 +551,7 @@ def lambda_series(binary, env, events, quota, memory_mb):
     process = subprocess.Popen([str(binary)], env=lambda_env, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL, preexec_fn=quota.enter)
     api.pid = process.pid
+    api.started.set()
     answered = api.done.wait(60)
     process.kill()
     process.wait()
@@ -633,7 +635,8 @@ def lambda_rows(endpoint, runs, warm, sizes, baseline=None):
                   + ", so those sizes ran on full cores")
     NOTES.append("Lambda bed: " + quota_note + "; every AWS endpoint HTTPS through scripts/tls_terminator.py "
                  "(one listener per service, RSA 2048 certificate of the bench's own CA, handed to the SDK in "
-                 "SSL_CERT_FILE with the system's roots); the Runtime API emulator hands out one signed 2 KB "
+                 "AWS_CA_BUNDLE with the Amazon roots the functions trust, and in SSL_CERT_FILE with the "
+                 "system's roots for builds that read only that); the Runtime API emulator hands out one signed 2 KB "
                  f"webhook after the init and {warm} more, each with a fresh event id; init is exec to the "
                  "first poll, a request is hand-out to answer; CPU is the process's (all threads, from "
                  "/proc/PID/task/*/schedstat), which the machine's load does not move as it moves wall time; "
