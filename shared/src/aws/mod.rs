@@ -89,8 +89,16 @@ impl TrustedRoots {
     fn trust_store(&self) -> tls::TrustStore {
         match self {
             Self::AmazonTrustServices => amazon_trust_services(),
+            // The SDK parses a bundle only at its first connection, and panics on a malformed one.
             Self::Bundle(path) => match std::fs::read(path) {
-                Ok(pem) => tls::TrustStore::empty().with_pem_certificate(pem),
+                Ok(pem) if pem_certificates(&pem).is_some_and(|ders| !ders.is_empty()) => {
+                    tls::TrustStore::empty().with_pem_certificate(pem)
+                }
+                Ok(_) => {
+                    tracing::error!(path = %path.display(),
+                        "AWS_CA_BUNDLE holds no well-formed PEM certificate; trusting Amazon Trust Services' roots");
+                    amazon_trust_services()
+                }
                 Err(err) => {
                     tracing::error!(path = %path.display(), error = %err,
                         "AWS_CA_BUNDLE cannot be read; trusting Amazon Trust Services' roots");
@@ -100,6 +108,21 @@ impl TrustedRoots {
             Self::System => tls::TrustStore::default(),
         }
     }
+}
+
+/// The DER of every `CERTIFICATE` section of a PEM bundle, or `None` if one is malformed (no end
+/// line, a body that is not base64).
+fn pem_certificates(pem: &[u8]) -> Option<Vec<Vec<u8>>> {
+    use base64::Engine as _;
+    let text = std::str::from_utf8(pem).ok()?;
+    text.split("-----BEGIN CERTIFICATE-----")
+        .skip(1)
+        .map(|section| {
+            let (body, _) = section.split_once("-----END CERTIFICATE-----")?;
+            let body: String = body.split_whitespace().collect();
+            base64::engine::general_purpose::STANDARD.decode(body).ok()
+        })
+        .collect()
 }
 
 fn amazon_trust_services() -> tls::TrustStore {
@@ -259,9 +282,7 @@ mod tests {
     use std::collections::HashMap;
     use std::ffi::OsString;
 
-    use base64::Engine as _;
-
-    use super::{TrustedRoots, AMAZON_TRUST_SERVICES};
+    use super::{pem_certificates, TrustedRoots, AMAZON_TRUST_SERVICES};
 
     fn roots(vars: &[(&str, &str)]) -> TrustedRoots {
         let vars: HashMap<&str, OsString> =
@@ -297,20 +318,7 @@ mod tests {
     /// the five roots must be a whole PEM certificate naming its authority.
     #[test]
     fn the_amazon_bundle_holds_the_five_roots() {
-        let text = std::str::from_utf8(AMAZON_TRUST_SERVICES).expect("ASCII PEM");
-        let ders: Vec<Vec<u8>> = text
-            .split("-----BEGIN CERTIFICATE-----")
-            .skip(1)
-            .map(|section| {
-                let (body, _) = section
-                    .split_once("-----END CERTIFICATE-----")
-                    .expect("every certificate ends");
-                let body: String = body.split_whitespace().collect();
-                base64::engine::general_purpose::STANDARD
-                    .decode(body)
-                    .expect("base64 body")
-            })
-            .collect();
+        let ders = pem_certificates(AMAZON_TRUST_SERVICES).expect("well-formed PEM");
         let names = [
             "Amazon Root CA 1",
             "Amazon Root CA 2",
@@ -326,5 +334,20 @@ mod tests {
                 "{name} missing"
             );
         }
+    }
+
+    #[test]
+    fn a_malformed_bundle_is_refused() {
+        let good = "-----BEGIN CERTIFICATE-----\nAAEC\n-----END CERTIFICATE-----\n";
+        assert_eq!(pem_certificates(good.as_bytes()), Some(vec![vec![0, 1, 2]]));
+        assert_eq!(pem_certificates(b"no certificate here"), Some(vec![]));
+        assert_eq!(
+            pem_certificates(b"-----BEGIN CERTIFICATE-----\nAAEC\n"),
+            None
+        );
+        assert_eq!(
+            pem_certificates(b"-----BEGIN CERTIFICATE-----\n!!\n-----END CERTIFICATE-----"),
+            None
+        );
     }
 }
