@@ -6,6 +6,12 @@
   `bare-sdk`, a program making the same three SDK calls with the same clients and bodies (<= 1.2x);
 - cold start to first answer under a Lambda Runtime API emulator vs a hello-world lambda_http
   binary of the same profile (<= 2x);
+- the Lambda bed (`--parts lambda`): every AWS endpoint behind TLS (scripts/tls_terminator.py, one
+  listener per service, the bench's own CA in AWS_CA_BUNDLE and SSL_CERT_FILE) and each cold start
+  in a cgroup v1 CPU quota of memory/1,769 of a core (needs root; refused, it says so and measures
+  on full cores), at 128, 256, 512 and 1,024 MB: init vs the hello-world's (<= 2x) and the first
+  request after it vs a warm one (<= 2x), wall and CPU time, and the memory-size table with the
+  cost per million 2 KB webhooks (`--lambda-baseline BINARY` measures another ingress beside it);
 - stripped release binary size of each function (<= 10 MB);
 - peak resident memory (VmHWM) of the ingress under a Lambda Runtime API emulator for one signed
   6 MiB JSON body (`[0,0,...]`, and a nested catalogue export), with `LARGE_BODY_BUCKET` on moto,
@@ -19,6 +25,8 @@ Prints one Markdown table and writes it to docs/bench-results.md (docs/benchmark
 
     make bench                                     # release builds, moto on MOTO_ENDPOINT
     .venv/bin/python scripts/bench.py --webhooks 500 --rows 2000 --latencies 0,20   # quicker
+    .venv/bin/python scripts/bench.py --skip-build --parts lambda --lambda-sizes 256 \
+        --lambda-baseline target/ingress-before                 # two builds on the Lambda bed
 """
 import argparse
 import base64
