@@ -111,7 +111,7 @@ impl TrustedRoots {
 }
 
 /// The DER of every `CERTIFICATE` section of a PEM bundle, or `None` if one is malformed (no end
-/// line, a body that is not base64).
+/// line, a body that is not base64 or not a DER sequence).
 fn pem_certificates(pem: &[u8]) -> Option<Vec<Vec<u8>>> {
     use base64::Engine as _;
     let text = std::str::from_utf8(pem).ok()?;
@@ -120,7 +120,10 @@ fn pem_certificates(pem: &[u8]) -> Option<Vec<Vec<u8>>> {
         .map(|section| {
             let (body, _) = section.split_once("-----END CERTIFICATE-----")?;
             let body: String = body.split_whitespace().collect();
-            base64::engine::general_purpose::STANDARD.decode(body).ok()
+            let der = base64::engine::general_purpose::STANDARD
+                .decode(body)
+                .ok()?;
+            (der.first() == Some(&0x30)).then_some(der)
         })
         .collect()
 }
@@ -338,8 +341,13 @@ mod tests {
 
     #[test]
     fn a_malformed_bundle_is_refused() {
-        let good = "-----BEGIN CERTIFICATE-----\nAAEC\n-----END CERTIFICATE-----\n";
-        assert_eq!(pem_certificates(good.as_bytes()), Some(vec![vec![0, 1, 2]]));
+        let good = "-----BEGIN CERTIFICATE-----\nMAEC\n-----END CERTIFICATE-----\n";
+        assert_eq!(
+            pem_certificates(good.as_bytes()),
+            Some(vec![vec![0x30, 1, 2]])
+        );
+        let not_der = "-----BEGIN CERTIFICATE-----\nAAEC\n-----END CERTIFICATE-----\n";
+        assert_eq!(pem_certificates(not_der.as_bytes()), None);
         assert_eq!(pem_certificates(b"no certificate here"), Some(vec![]));
         assert_eq!(
             pem_certificates(b"-----BEGIN CERTIFICATE-----\nAAEC\n"),
