@@ -6,6 +6,12 @@
   `bare-sdk`, a program making the same three SDK calls with the same clients and bodies (<= 1.2x);
 - cold start to first answer under a Lambda Runtime API emulator vs a hello-world lambda_http
   binary of the same profile (<= 2x);
+- the Lambda bed (`--parts lambda`): every AWS endpoint behind TLS (scripts/tls_terminator.py, one
+  listener per service, the bench's own CA in AWS_CA_BUNDLE and SSL_CERT_FILE) and each cold start
+  in a cgroup v1 CPU quota of memory/1,769 of a core (needs root; refused, it says so and measures
+  on full cores), at 128, 256, 512 and 1,024 MB: init vs the hello-world's (<= 2x) and the first
+  request after it vs a warm one (<= 2x), wall and CPU time, and the memory-size table with the
+  cost per million 2 KB webhooks (`--lambda-baseline BINARY` measures another ingress beside it);
 - stripped release binary size of each function (<= 10 MB);
 - peak resident memory (VmHWM) of the ingress under a Lambda Runtime API emulator for one signed
   6 MiB JSON body (`[0,0,...]`, and a nested catalogue export), with `LARGE_BODY_BUCKET` on moto,
@@ -19,6 +25,8 @@ Prints one Markdown table and writes it to docs/bench-results.md (docs/benchmark
 
     make bench                                     # release builds, moto on MOTO_ENDPOINT
     .venv/bin/python scripts/bench.py --webhooks 500 --rows 2000 --latencies 0,20   # quicker
+    .venv/bin/python scripts/bench.py --skip-build --parts lambda --lambda-sizes 256 \
+        --lambda-baseline target/ingress-before                 # two builds on the Lambda bed
 """
 import argparse
 import base64
@@ -26,6 +34,7 @@ import datetime
 import http.client
 import http.server
 import json
+import math
 import os
 import pathlib
 import signal
@@ -350,6 +359,334 @@ def cold_start_rows(endpoint, runs):
              f"{reference * 1000:.0f} ms hello-world lambda_http", own / reference, 2.0)]
 
 
+# --- Lambda-like bed --------------------------------------------------------------------------------
+
+LAMBDA_SIZES = (128, 256, 512, 1024)
+FULL_CORE_MB = 1769  # Lambda gives one vCPU at 1,769 MB, CPU in proportion to memory below it
+CGROUP_CPU = pathlib.Path("/sys/fs/cgroup/cpu")
+TLS_SERVICES = ("ssm", "dynamodb", "sqs", "s3")
+# What AWS bills: arm64 Lambda (the deployed architecture, terraform's default) per GB-second and
+# per request, and the rest of a 2 KB webhook's bill from docs/COST.md (DynamoDB 4 WRU $2.50 +
+# storage $0.11, SQS $0.40, Logs $0.50), which memory size does not change.
+LAMBDA_GB_SECOND = 0.0000133334
+LAMBDA_REQUEST = 0.20 / 1e6
+REST_PER_MILLION_2KB = 2.50 + 0.11 + 0.40 + 0.50
+
+
+class BenchTls:
+    """The bench's own certificate authority, a server certificate for 127.0.0.1 signed by it, and
+    the PEM bundles a user would hand the SDK: AWS_CA_BUNDLE, which the functions read first
+    (Amazon Trust Services' roots, their default, plus that CA), and SSL_CERT_FILE, which a build
+    without AWS_CA_BUNDLE reads through rustls-native-certs instead of the system's store (the
+    system's roots plus that CA, so its parsing cost stays). RSA 2048, as AWS's endpoints' are."""
+
+    def __init__(self):
+        self.dir = ROOT / "target" / "bench-tls"
+        self.dir.mkdir(parents=True, exist_ok=True)
+        ca, ca_key = self.dir / "ca.pem", self.dir / "ca.key"
+        self.cert, self.key = self.dir / "server.pem", self.dir / "server.key"
+        self.bundle = self.dir / "bundle.pem"
+        run = lambda *args: subprocess.run(["openssl", *args], check=True, capture_output=True)
+        run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(ca_key), "-out", str(ca),
+            "-days", "2", "-subj", "/CN=webhook-ingress bench CA")
+        csr = self.dir / "server.csr"
+        run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", str(self.key), "-out", str(csr),
+            "-subj", "/CN=127.0.0.1")
+        extensions = self.dir / "server.ext"
+        extensions.write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n"
+                              "keyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n")
+        run("x509", "-req", "-in", str(csr), "-CA", str(ca), "-CAkey", str(ca_key), "-CAcreateserial",
+            "-out", str(self.cert), "-days", "2", "-extfile", str(extensions))
+        system = pathlib.Path("/etc/ssl/certs/ca-certificates.crt")
+        self.bundle.write_text((system.read_text() if system.exists() else "") + ca.read_text())
+        # AWS_CA_BUNDLE, which the functions read before SSL_CERT_FILE: the Amazon roots they trust
+        # by default, plus the bench CA.
+        self.aws_bundle = self.dir / "aws-bundle.pem"
+        self.aws_bundle.write_text((ROOT / "shared" / "certs" / "amazon-trust-services.pem").read_text()
+                                   + ca.read_text())
+
+
+class TlsFront:
+    """scripts/tls_terminator.py in front of `endpoint`: one HTTPS listener per AWS service, so
+    each service needs a connection (and a handshake) of its own, as on AWS."""
+
+    def __init__(self, tls, endpoint):
+        self.tls, self.upstream = tls, endpoint.split("//")[1]
+
+    def __enter__(self):
+        self.process = subprocess.Popen(
+            [sys.executable, str(ROOT / "scripts" / "tls_terminator.py"), "--upstream", self.upstream,
+             "--cert", str(self.tls.cert), "--key", str(self.tls.key), *TLS_SERVICES],
+            stdout=subprocess.PIPE, text=True)
+        self.urls = {}
+        for _ in TLS_SERVICES:
+            _, service, url = self.process.stdout.readline().split()
+            self.urls[service] = url
+        return self
+
+    def env(self, env):
+        """`env` with every AWS endpoint behind TLS and the bench CA trusted through SSL_CERT_FILE."""
+        out = {name: value for name, value in env.items() if name != "AWS_ENDPOINT_URL"}
+        out.update({f"AWS_ENDPOINT_URL_{service.upper()}": url for service, url in self.urls.items()})
+        out["SSL_CERT_FILE"] = str(self.tls.bundle)
+        out["AWS_CA_BUNDLE"] = str(self.tls.aws_bundle)
+        return out
+
+    def __exit__(self, *_):
+        self.process.terminate()
+        self.process.wait()
+
+
+class CpuQuota:
+    """A cgroup v1 CPU quota of memory/1,769 of a core, Lambda's CPU share for `memory_mb`, for the
+    function's process alone (the emulators and this script stay outside). `refused` says why not
+    when the machine does not allow one; the figures are then measured on full cores."""
+
+    PERIOD_US = 100_000
+
+    def __init__(self, memory_mb):
+        self.quota_us = max(1000, round(self.PERIOD_US * memory_mb / FULL_CORE_MB))
+        self.path = CGROUP_CPU / f"webhook-bench-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self.refused, self.tasks = None, None
+        try:
+            self.path.mkdir(exist_ok=True)
+            (self.path / "cpu.cfs_period_us").write_text(str(self.PERIOD_US))
+            (self.path / "cpu.cfs_quota_us").write_text(str(self.quota_us))
+            self.tasks = os.open(self.path / "tasks", os.O_WRONLY)
+        except OSError as err:
+            self.refused = f"{type(err).__name__}: {err}"
+
+    def enter(self):
+        """Runs in the child between fork and exec: moves it into the group before it runs."""
+        if self.tasks is not None:
+            os.write(self.tasks, str(os.getpid()).encode())
+
+    def close(self):
+        if self.tasks is not None:
+            os.close(self.tasks)
+            try:
+                self.path.rmdir()
+            except OSError:
+                pass
+
+
+class RuntimeSeries(http.server.ThreadingHTTPServer):
+    """The Lambda Runtime API handing out `events` one after the other; records when each was
+    handed out (the first one: when the function's init was over) and when its answer came."""
+
+    def __init__(self, events):
+        self.events = [event.encode() for event in events]
+        self.handed, self.answered_at, self.kinds = [], [], []
+        self.cpu_handed, self.cpu_answered = [], []
+        self.pid, self.started = None, threading.Event()  # set once Popen returned
+        self.done = threading.Event()
+        self.lock = threading.Lock()
+        super().__init__(("127.0.0.1", 0), SeriesHandler)
+
+    def handle_error(self, request, client_address):
+        pass  # the function's process is killed mid-poll once it answered
+
+
+class SeriesHandler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    # Headers and body go out in two writes: with Nagle's algorithm the body would wait for the
+    # function's delayed ACK (40 ms) on a kept-alive connection, which no runtime on AWS adds.
+    disable_nagle_algorithm = True
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        server = self.server
+        server.started.wait(10)  # a fast function polls before Popen has returned its id
+        with server.lock:
+            n = len(server.handed)
+            if n < len(server.events):
+                server.handed.append(time.monotonic())
+                server.cpu_handed.append(cpu_ns(server.pid))
+        if n >= len(server.events):
+            time.sleep(30)  # the process is killed once it answered them all
+            return
+        self.send_response(200)
+        self.send_header("lambda-runtime-aws-request-id", f"bench-request-{n}")
+        self.send_header("lambda-runtime-deadline-ms", str(int(time.time() * 1000) + 30_000))
+        self.send_header("lambda-runtime-invoked-function-arn", "arn:aws:lambda:us-east-1:123456789012:function:bench")
+        self.send_header("content-length", str(len(server.events[n])))
+        self.end_headers()
+        self.wfile.write(server.events[n])
+
+    def do_POST(self):
+        answer = self.rfile.read(int(self.headers.get("content-length", 0)))
+        at = time.monotonic()
+        cpu = cpu_ns(self.server.pid)
+        self.send_response(202)
+        self.send_header("content-length", "0")
+        self.end_headers()
+        if "/response" in self.path or "/error" in self.path:
+            kind = self.path.rsplit("/", 1)[-1]
+            status = json.loads(answer).get("statusCode") if kind == "response" and answer else None
+            with self.server.lock:
+                self.server.answered_at.append(at)
+                self.server.cpu_answered.append(cpu)
+                self.server.kinds.append((kind, status))
+                if len(self.server.answered_at) == len(self.server.events):
+                    self.server.done.set()
+
+
+def cpu_ns(pid):
+    """CPU time the process `pid` has used so far (all its threads, from the scheduler's
+    statistics), in ns: unlike wall time, it does not move with the machine's load."""
+    if pid is None:
+        return None
+    total = 0
+    for task in pathlib.Path(f"/proc/{pid}/task").iterdir():
+        try:
+            total += int((task / "schedstat").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            pass
+    return total
+
+
+def lambda_series(binary, env, events, quota, memory_mb):
+    """One cold start of `binary` under `quota`, then `events` in turn: (init, first, warm) wall
+    time and (init, first, warm) CPU time in seconds, warm being the median of the later events."""
+    api = RuntimeSeries(events)
+    threading.Thread(target=api.serve_forever, daemon=True).start()
+    lambda_env = {**env, "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{api.server_address[1]}",
+                  "AWS_LAMBDA_FUNCTION_NAME": "bench", "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+                  "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(memory_mb), "RUST_LOG": "warn"}
+    started = time.monotonic()
+    process = subprocess.Popen([str(binary)], env=lambda_env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, preexec_fn=quota.enter)
+    api.pid = process.pid
+    api.started.set()
+    answered = api.done.wait(60)
+    process.kill()
+    process.wait()
+    api.shutdown()
+    bad = [kind for kind in api.kinds if kind[0] != "response" or kind[1] not in (None, 200)]
+    if not answered or bad:
+        sys.exit(f"bench.py: {binary.name} under the Lambda bed answered {api.kinds} ({len(events)} events)")
+    init = api.handed[0] - started
+    spans = [done - handed for handed, done in zip(api.handed, api.answered_at)]
+    if None in api.cpu_handed or None in api.cpu_answered:
+        sys.exit(f"bench.py: the Runtime API was polled before {binary.name}'s process id was known")
+    cpu = [done - handed for handed, done in zip(api.cpu_handed, api.cpu_answered)]
+    return (init, spans[0], statistics.median(spans[1:]),
+            api.cpu_handed[0] / 1e9, cpu[0] / 1e9, statistics.median(cpu[1:]) / 1e9)
+
+
+def lambda_rows(endpoint, runs, warm, sizes, baseline=None):
+    tls = BenchTls()
+    stack = Stack(endpoint)
+    event = json.loads(FIXTURE.read_text())
+    event["requestContext"]["http"]["method"] = "POST"
+    body = bodies(1)[0]
+    event["body"], event["isBase64Encoded"] = body, False
+
+    def events():
+        out = []
+        for _ in range(1 + warm):
+            event["headers"] = signed_headers(f"bed-{uuid.uuid4().hex}", body)
+            out.append(json.dumps(event))
+        return out
+
+    results, refusals, refused_sizes = {}, [], set()
+    try:
+        with FakeAws() as fake, TlsFront(tls, stack.endpoint) as moto_tls, TlsFront(tls, fake.endpoint) as fake_tls:
+            beds = [("hello_lambda", "hello_lambda", stack.env()),
+                    ("ingress, moto", "ingress", moto_tls.env(stack.env())),
+                    ("ingress, in-memory AWS", "ingress", fake_tls.env(fake.env()))]
+            if baseline:  # another build of the ingress, side by side (before and after a change)
+                beds += [("baseline ingress, moto", baseline, moto_tls.env(stack.env())),
+                         ("baseline ingress, in-memory AWS", baseline, fake_tls.env(fake.env()))]
+            for memory_mb in sizes:
+                for _ in range(runs):  # interleaved, so a busy moment of the machine hits all alike
+                    for name, binary, env in beds:
+                        # A group of its own per cold start: a group's quota is spent per period by
+                        # all its processes, and the last one's spending would throttle the next.
+                        quota = CpuQuota(memory_mb)
+                        if quota.refused and memory_mb not in refused_sizes:
+                            refused_sizes.add(memory_mb)
+                            refusals.append(f"{memory_mb} MB ({quota.refused})")
+                            print(f"bench.py: no cgroup CPU quota for {memory_mb} MB, measuring on full "
+                                  f"cores: {quota.refused}", file=sys.stderr)
+                        try:
+                            results.setdefault((memory_mb, name), []).append(
+                                lambda_series(RELEASE / binary, env, events(), quota, memory_mb))
+                        finally:
+                            quota.close()
+    finally:
+        stack.close()
+    medians = {key: tuple(statistics.median(run[i] for run in values) * 1000 for i in range(6))
+               for key, values in results.items()}
+    LAMBDA_TABLE.clear()
+    LAMBDA_TABLE.update({f"{mb}|{name}": figures for (mb, name), figures in medians.items()})
+    rows = []
+    for memory_mb in sizes:
+        hello = medians[(memory_mb, "hello_lambda")]
+        for name in ("ingress, moto", "ingress, in-memory AWS", "baseline ingress, moto",
+                     "baseline ingress, in-memory AWS"):
+            if (memory_mb, name) not in medians:
+                continue
+            init, first, warm_ms, init_cpu, first_cpu, warm_cpu = medians[(memory_mb, name)]
+            rows.append((f"Lambda bed {memory_mb} MB, {name}: init (median of {runs})",
+                         f"{init:.0f} ms ({init_cpu:.1f} ms CPU)",
+                         f"{hello[0]:.0f} ms ({hello[3]:.1f} ms CPU) hello-world init", init / hello[0], 2.0))
+            rows.append((f"Lambda bed {memory_mb} MB, {name}: first request after a cold start",
+                         f"{first:.1f} ms ({first_cpu:.2f} ms CPU)",
+                         f"{warm_ms:.1f} ms ({warm_cpu:.2f} ms CPU) warm request (median of {warm})",
+                         first / warm_ms, 2.0))
+    quota_note = ("every function process in a cgroup v1 CPU quota of memory/1,769 of a core "
+                  f"(period {CpuQuota.PERIOD_US} µs)" if not refusals else
+                  "the machine refused a cgroup CPU quota for " + ", ".join(refusals)
+                  + ", so those sizes ran on full cores")
+    NOTES.append("Lambda bed: " + quota_note + "; every AWS endpoint HTTPS through scripts/tls_terminator.py "
+                 "(one listener per service, RSA 2048 certificate of the bench's own CA, handed to the SDK in "
+                 "AWS_CA_BUNDLE with the Amazon roots the functions trust, and in SSL_CERT_FILE with the "
+                 "system's roots for builds that read only that); the Runtime API emulator hands out one signed 2 KB "
+                 f"webhook after the init and {warm} more, each with a fresh event id; init is exec to the "
+                 "first poll, a request is hand-out to answer; CPU is the process's (all threads, from "
+                 "/proc/PID/task/*/schedstat), which the machine's load does not move as it moves wall time; "
+                 "hello-world makes no AWS call. Per size, wall ms (init / first / warm) and CPU ms (same): "
+                 + "; ".join(f"{mb} MB " + ", ".join(
+                     f"{name} {medians[(mb, name)][0]:.0f} / {medians[(mb, name)][1]:.1f} / "
+                     f"{medians[(mb, name)][2]:.1f} wall, {medians[(mb, name)][3]:.1f} / "
+                     f"{medians[(mb, name)][4]:.2f} / {medians[(mb, name)][5]:.2f} CPU"
+                     for name in ("hello_lambda", "ingress, moto", "ingress, in-memory AWS",
+                                  "baseline ingress, moto", "baseline ingress, in-memory AWS")
+                     if (mb, name) in medians)
+                     for mb in sizes))
+    return rows
+
+
+LAMBDA_TABLE = {}
+COLD_START_RATE = 0.01
+
+
+def memory_size_table(medians):
+    """Per memory size: the ingress's init, first and warm request on the bed (moto behind TLS),
+    and what a million 2 KB webhooks cost with COLD_START_RATE of them arriving at a cold start
+    (billed init + first request instead of a warm request; Lambda bills the init phase too)."""
+    lines = ["| memory | CPU share | init | first request | warm request | hello-world init | "
+             "Lambda per million 2 KB webhooks | all in per million |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for key in sorted((k for k in medians if k.endswith("|ingress, moto")), key=lambda k: int(k.split("|")[0])):
+        memory_mb = int(key.split("|")[0])
+        init, first, warm = medians[key][:3]
+        hello = medians[f"{memory_mb}|hello_lambda"][0]
+        billed_ms = ((1 - COLD_START_RATE) * math.ceil(warm)
+                     + COLD_START_RATE * (math.ceil(init) + math.ceil(first)))
+        lambda_cost = 1e6 * (LAMBDA_REQUEST + billed_ms / 1000 * memory_mb / 1024 * LAMBDA_GB_SECOND)
+        lines.append(f"| {memory_mb} MB | {memory_mb / FULL_CORE_MB:.3f} vCPU | {init:.0f} ms | {first:.1f} ms | "
+                     f"{warm:.1f} ms | {hello:.0f} ms | ${lambda_cost:.2f} | ${lambda_cost + REST_PER_MILLION_2KB:.2f} |")
+    return ("memory sizes (ingress against moto behind TLS, medians; cost at arm64 prices (the figures are x86_64 on this machine), "
+            f"${LAMBDA_GB_SECOND} per GB-second and $0.20 per million requests, each duration billed "
+            f"in whole ms, {COLD_START_RATE:.0%} of webhooks arriving at a cold start that bills init + first "
+            f"request; all in adds ${REST_PER_MILLION_2KB:.2f} of DynamoDB, SQS and Logs from docs/COST.md):\n\n"
+            + "\n".join(lines))
+
+
 # --- memory ---------------------------------------------------------------------------------------
 
 def peak_rss_kib(pid):
@@ -572,10 +909,18 @@ def main():
                         help="ms the latency proxy adds to every AWS call of the in-memory drains")
     parser.add_argument("--concurrency", default="1,4,8",
                         help="SWEEP_CONCURRENCY values the drain is measured with")
+    parser.add_argument("--lambda-runs", type=int, default=5,
+                        help="cold starts per binary and memory size on the Lambda bed (median)")
+    parser.add_argument("--lambda-warm", type=int, default=5,
+                        help="warm requests after each cold start on the Lambda bed (median)")
+    parser.add_argument("--lambda-sizes", default=",".join(map(str, LAMBDA_SIZES)),
+                        help="memory sizes (MB) of the Lambda bed; CPU quota memory/1,769 of a core")
+    parser.add_argument("--lambda-baseline", type=pathlib.Path,
+                        help="another ingress binary measured beside this one on the Lambda bed")
     parser.add_argument("--skip-build", action="store_true", help="measure the release binaries already built")
     parser.add_argument("--bin-dir", type=pathlib.Path, default=ROOT / "target" / "release",
                         help="where the measured binaries are (target/release; target/debug for a quick look)")
-    parser.add_argument("--parts", default="verify,cpu,cold,size,memory,drain",
+    parser.add_argument("--parts", default="verify,cpu,cold,lambda,size,memory,drain",
                         help="measure only these; the table keeps the other parts' last figures")
     args = parser.parse_args()
     RELEASE = args.bin_dir.resolve()
@@ -587,6 +932,9 @@ def main():
         "verify": verify_rows,
         "cpu": lambda: ingress_cpu_rows(args.endpoint, args.webhooks, args.listen),
         "cold": lambda: cold_start_rows(args.endpoint, args.cold_starts),
+        "lambda": lambda: lambda_rows(args.endpoint, args.lambda_runs, args.lambda_warm,
+                                      [int(x) for x in args.lambda_sizes.split(",")],
+                                      args.lambda_baseline and args.lambda_baseline.resolve()),
         "size": size_rows,
         "memory": lambda: memory_rows(args.endpoint),
         "drain": lambda: drain_rows(args.rows, args.moto_rows, [int(x) for x in args.latencies.split(",")],
@@ -595,6 +943,8 @@ def main():
     cache = json.loads(CACHE.read_text()) if CACHE.exists() else {}
     for name in args.parts.split(","):
         cache[name] = {"rows": parts[name](), "notes": list(NOTES)}
+        if name == "lambda":
+            cache[name]["notes"].append(memory_size_table(LAMBDA_TABLE))
         NOTES.clear()
         CACHE.write_text(json.dumps(cache))
     rows = [tuple(row) for name in parts if name in cache for row in cache[name]["rows"]]

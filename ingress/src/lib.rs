@@ -360,14 +360,16 @@ impl Ingress {
             S3BodyStore::new(s3_without_retry_quota(&sdk), settings.kms_key_id.clone())
         });
         // The secret read and the connections' warm-up do not depend on each other: together, the
-        // cold start waits for the slowest call instead of their sum.
-        let (secrets, ()) = tokio::join!(
+        // cold start waits for the slowest call instead of their sum. The body compressor's setup
+        // is CPU work, done while they wait on the network.
+        let (secrets, (), ()) = tokio::join!(
             SecretCache::load(
                 Box::new(source),
                 refresh_policy(&config),
                 ColdStartRetry::WITHIN_LAMBDA_INIT
             ),
             warm_up(outbox.as_ref(), &queues),
+            async { shared::codec::warm_up() },
         );
         let (secrets, retries) = secrets?;
         let ingress = Self::with_ports(config, secrets, outbox, queues);

@@ -28,7 +28,9 @@ with SIGNATURE_HEADER and SIGNATURE_PREFIX; see docs/providers.md), PUBLIC_URL (
 configured at the provider: required for hubspot, square and twilio, which sign it), EVENT_ID_HEADER, EVENT_ID_POINTER, EVENT_TYPE_POINTER, MAX_BODY_BYTES,
 TIMESTAMP_TOLERANCE_SECS, SECRET_REFRESH_SECS, PENDING_SHARDS, RETENTION_DAYS, RESPONSE_BUDGET_MS,
 METRICS_NAMESPACE, ROUTES, LARGE_BODY_BUCKET, LARGE_BODY_PREFIX, LARGE_BODY_KMS_KEY, and the
-standard AWS variables (AWS_REGION, AWS_ENDPOINT_URL, profiles). A missing or invalid value stops
+standard AWS variables (AWS_REGION, AWS_ENDPOINT_URL, profiles). HTTPS trusts the built-in Amazon
+Trust Services roots, or the PEM bundle AWS_CA_BUNDLE names (SSL_CERT_FILE or SSL_CERT_DIR: the
+system's store or that bundle). A missing or invalid value stops
 the cold start with a message naming the variable. Under Lambda each request is also bounded by its
 invocation's deadline, and a RESPONSE_BUDGET_MS longer than the function's timeout (seen at the
 first invocation) fails every invocation until fixed. See docs/configuration.md.";

@@ -9,6 +9,7 @@
 //! written before compression existed).
 
 use std::cell::RefCell;
+use std::sync::{Mutex, PoisonError};
 
 /// The dictionary behind `zstd-d1`. Never edit: rows written with it must still decode.
 const DICTIONARY_V1: &[u8] = include_bytes!("../dictionaries/webhook-json-v1.txt");
@@ -56,9 +57,12 @@ pub enum CodecError {
     Corrupt(#[source] std::io::Error),
 }
 
+/// One compressor for the process: loading the dictionary costs far more than compressing a small
+/// body (about 0.5 ms of CPU against 11 µs for 2 KB), so it is paid once, at the cold start
+/// ([`warm_up`]), not once per runtime thread on whichever webhook first lands there.
+static COMPRESSOR: Mutex<Option<zstd::bulk::Compressor<'static>>> = Mutex::new(None);
+
 thread_local! {
-    // Loading the dictionary costs more than compressing a small body: once per thread.
-    static COMPRESSOR: RefCell<Option<zstd::bulk::Compressor<'static>>> = const { RefCell::new(None) };
     static DECOMPRESSOR: RefCell<Option<zstd::bulk::Decompressor<'static>>> = const { RefCell::new(None) };
 }
 
@@ -66,14 +70,20 @@ thread_local! {
 /// stores the body raw, which is always correct).
 pub fn compress(codec: Codec, body: &[u8]) -> Option<Vec<u8>> {
     match codec {
-        Codec::ZstdD1 => COMPRESSOR.with(|cell| {
-            let mut slot = cell.borrow_mut();
+        Codec::ZstdD1 => {
+            let mut slot = COMPRESSOR.lock().unwrap_or_else(PoisonError::into_inner);
             if slot.is_none() {
                 *slot = zstd::bulk::Compressor::with_dictionary(LEVEL, DICTIONARY_V1).ok();
             }
             slot.as_mut()?.compress(body).ok()
-        }),
+        }
     }
+}
+
+/// Sets the compressor up and has it digest its dictionary (which it does at its first body), so
+/// that the first webhook after a cold start does not pay for it.
+pub fn warm_up() {
+    let _ = compress(Codec::ZstdD1, b"{}");
 }
 
 /// The body a row stored: `stored` itself without a codec, else decoded.

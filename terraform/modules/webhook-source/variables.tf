@@ -115,7 +115,7 @@ variable "architecture" {
 }
 
 variable "ingress_memory_size" {
-  description = "Ingress memory (MB); lambroll applies it on every deploy (INGRESS_MEMORY_SIZE)."
+  description = "Ingress memory (MB); lambroll applies it on every deploy (INGRESS_MEMORY_SIZE). 256 is the best buy measured with TLS and Lambda's CPU share (docs/benchmarks.md, memory size): 128 saves about $0.02 per million webhooks and is the slowest (warm and init), 512 and 1024 answer no faster and cost more."
   type        = number
   default     = 256
 }
