@@ -341,28 +341,25 @@ async fn the_outbox_contract_holds_for_the_in_memory_fake() {
 #[tokio::test]
 async fn the_outbox_contract_holds_for_dynamodb() {
     let stack = Stack::new().await;
+    outbox_contract(&dynamodb_outbox(&stack).await, &contract_event("contract")).await;
+}
+
+/// The ingress's DynamoDB adapter on `stack`'s table, for source `market`.
+async fn dynamodb_outbox(stack: &Stack) -> DynamoDbOutbox {
     let sdk = sdk_config(&stack.endpoint, CallLimits::background()).await;
-    let outbox = DynamoDbOutbox::new(
+    DynamoDbOutbox::new(
         dynamodb_without_retry_quota(&sdk),
         &stack.table,
         "market",
         8,
-    );
-    outbox_contract(&outbox, &contract_event("contract")).await;
+    )
 }
 
 #[tokio::test]
 async fn dynamodb_takes_its_own_write_coming_back_through_a_retried_attempt_for_the_insert() {
     // An attempt whose answer was lost (a timeout) and that the SDK repeated finds its own row:
     // still pending, this body, this millisecond. That is the insert, not a duplicate delivery.
-    let stack = Stack::new().await;
-    let sdk = sdk_config(&stack.endpoint, CallLimits::background()).await;
-    let outbox = DynamoDbOutbox::new(
-        dynamodb_without_retry_quota(&sdk),
-        &stack.table,
-        "market",
-        8,
-    );
+    let outbox = dynamodb_outbox(&Stack::new().await).await;
     let event = contract_event("retried");
     for attempt in ["first", "repeated"] {
         assert_eq!(
