@@ -61,12 +61,9 @@ fn mode_from_args() -> anyhow::Result<Option<Mode>> {
     {
         [] | ["--once"] => Ok(Some(Mode::Once)),
         ["--help" | "-h"] => Ok(None),
-        ["--every", seconds] => {
-            let seconds: u64 = seconds.parse().ok().filter(|s| *s > 0).with_context(|| {
-                format!("--every takes a whole number of seconds above 0, not `{seconds}`")
-            })?;
-            Ok(Some(Mode::Every(Duration::from_secs(seconds))))
-        }
+        ["--every", seconds] => Ok(Some(Mode::Every(
+            shared::process::every_interval(seconds).map_err(anyhow::Error::msg)?,
+        ))),
         _ => anyhow::bail!("unexpected arguments: {}\n\n{USAGE}", args.join(" ")),
     }
 }
