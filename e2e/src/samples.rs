@@ -111,6 +111,112 @@ pub fn legacy_pending_item(event: &AcceptedEvent, shard: u16) -> HashMap<String,
     item
 }
 
+/// A Stripe `invoice.payment_succeeded` event of about 2.1 KB with six invoice lines, rendered
+/// with a space after every `,` and `:` (as Stripe's own libraries and most re-serialisers print
+/// JSON), its ids random 24-character strings: the densest 2 KB body we know of, whose sent row
+/// billed 2 write units before the row's attributes were shortened. Keyed and typed as the
+/// ingress keys it (`stripe:evt_...`, `invoice.payment_succeeded`).
+pub fn stripe_invoice_event(seed: u64) -> AcceptedEvent {
+    let mut rng = Rng::new(seed ^ 0x1A0_1CE5);
+    let event_id = format!("evt_{}", rng.alnum(24));
+    let body = spaced(&stripe_invoice(&mut rng, &event_id, 6));
+    AcceptedEvent::new(
+        "stripe",
+        event_id,
+        Some("invoice.payment_succeeded".to_owned()),
+        Bytes::from(body),
+        1_764_400_000_000 + rng.range(0, 86_400_000) as i64,
+    )
+}
+
+fn stripe_invoice(rng: &mut Rng, event_id: &str, lines: usize) -> Value {
+    let created = rng.epoch();
+    let invoice = format!("in_{}", rng.alnum(24));
+    let subscription = format!("sub_{}", rng.alnum(24));
+    let currency = rng.pick(&["usd", "eur", "gbp"]);
+    let data: Vec<Value> = (0..lines)
+        .map(|_| {
+            let quantity = rng.range(1, 5);
+            let unit = rng.range(5, 300) * 100;
+            json!({
+                "id": format!("il_{}", rng.alnum(24)),
+                "object": "line_item",
+                "amount": quantity * unit,
+                "currency": currency,
+                "invoice_item": format!("ii_{}", rng.alnum(24)),
+                "price": format!("price_{}", rng.alnum(24)),
+                "quantity": quantity,
+                "subscription_item": format!("si_{}", rng.alnum(24))
+            })
+        })
+        .collect();
+    let total: u64 = data.iter().filter_map(|line| line["amount"].as_u64()).sum();
+    json!({
+        "id": event_id,
+        "object": "event",
+        "api_version": "2024-06-20",
+        "created": created,
+        "data": {
+            "object": {
+                "id": invoice,
+                "object": "invoice",
+                "amount_due": total,
+                "amount_paid": total,
+                "currency": currency,
+                "customer": format!("cus_{}", rng.alnum(24)),
+                "lines": { "object": "list", "data": data, "has_more": false, "total_count": lines },
+                "payment_intent": format!("pi_{}", rng.alnum(24)),
+                "status": "paid",
+                "subscription": subscription,
+                "total": total
+            }
+        },
+        "livemode": true,
+        "pending_webhooks": 1,
+        "type": "invoice.payment_succeeded"
+    })
+}
+
+/// `value` as one line with a space after every `,` and `:` (`{"a": 1, "b": [2, 3]}`).
+pub fn spaced(value: &Value) -> Vec<u8> {
+    struct Spaced;
+    impl serde_json::ser::Formatter for Spaced {
+        fn begin_array_value<W: ?Sized + std::io::Write>(
+            &mut self,
+            writer: &mut W,
+            first: bool,
+        ) -> std::io::Result<()> {
+            if first {
+                Ok(())
+            } else {
+                writer.write_all(b", ")
+            }
+        }
+
+        fn begin_object_key<W: ?Sized + std::io::Write>(
+            &mut self,
+            writer: &mut W,
+            first: bool,
+        ) -> std::io::Result<()> {
+            if first {
+                Ok(())
+            } else {
+                writer.write_all(b", ")
+            }
+        }
+
+        fn begin_object_value<W: ?Sized + std::io::Write>(
+            &mut self,
+            writer: &mut W,
+        ) -> std::io::Result<()> {
+            writer.write_all(b": ")
+        }
+    }
+    let mut out = Vec::new();
+    let mut serializer = serde_json::Serializer::with_formatter(&mut out, Spaced);
+    serde::Serialize::serialize(value, &mut serializer).map_or_else(|_| Vec::new(), |()| out)
+}
+
 /// A body of `provider`'s shape, as large as possible without exceeding `target_bytes` (the base
 /// event alone when it is already larger).
 pub fn webhook(provider: Provider, layout: Layout, target_bytes: usize, seed: u64) -> Vec<u8> {
@@ -442,6 +548,43 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn the_invoice_event_is_2_kb_of_spaced_json_with_six_lines() {
+        for seed in 0..20 {
+            let event = stripe_invoice_event(seed);
+            let body: Value = serde_json::from_slice(&event.body).unwrap();
+            assert_eq!(body["id"].as_str(), Some(event.event_id.as_str()));
+            assert_eq!(
+                body["data"]["object"]["lines"]["data"]
+                    .as_array()
+                    .unwrap()
+                    .len(),
+                6
+            );
+            assert!(
+                (2000..=2250).contains(&event.body.len()),
+                "{}",
+                event.body.len()
+            );
+            assert!(event.body.windows(4).any(|w| w == b"\", \""));
+            // Every key is followed by `: `, every element by `, ` (none of the values holds a quote).
+            assert!(event
+                .body
+                .windows(3)
+                .all(|w| w[..2] != *b"\":" || w[2] == b' '));
+            assert!(event
+                .body
+                .windows(3)
+                .all(|w| w[..2] != *b"\"," || w[2] == b' '));
+        }
+        assert_eq!(
+            spaced(&json!({"a": [1, 2], "b": {}})),
+            br#"{"a": [1, 2], "b": {}}"#
+        );
+        assert_ne!(stripe_invoice_event(1).body, stripe_invoice_event(2).body);
+        assert_eq!(stripe_invoice_event(1).body, stripe_invoice_event(1).body);
     }
 
     #[test]

@@ -20,12 +20,15 @@ use crate::time::EpochMillis;
 
 pub const UNSENT_INDEX: &str = "unsent-index";
 
-/// The row's attribute names.
+/// The row's attribute names. Every byte of a row is billed twice (its PutItem, and the UpdateItem
+/// that marks it sent bills the larger item), so the attributes every row carries have short
+/// names; rows outlive releases, so the names earlier releases wrote ([`legacy`]) are still read.
 pub mod attr {
     pub const ID: &str = "id";
     pub const SOURCE: &str = "source";
     pub const EVENT_ID: &str = "event_id";
-    pub const EVENT_TYPE: &str = "event_type";
+    /// The event type, when known (written as `event_type` before).
+    pub const EVENT_TYPE: &str = "etype";
     pub const STATUS: &str = "status";
     pub const BODY: &str = "body";
     pub const BODY_SHA256: &str = "body_sha256";
@@ -38,8 +41,12 @@ pub mod attr {
     /// `MessageGroupId` for a FIFO destination.
     pub const GROUP_ID: &str = "group_id";
     pub const SENT_AT: &str = "sent_at";
-    pub const MESSAGE_ID: &str = "message_id";
-    pub const DELIVERED_BY: &str = "delivered_by";
+    /// SQS's message id: its UUID's 16 bytes (B), or its text (S) when it is not a UUID
+    /// ([`super::message_id_bytes`]); written as `message_id`, text, before.
+    pub const MESSAGE_ID: &str = "mid";
+    /// Who sent it (`sweeper`, `outboxctl`, `backfill`); absent when the ingress did (written as
+    /// `delivered_by`, always, before).
+    pub const SENT_BY: &str = "sent_by";
     pub const EXPIRES_AT: &str = "expires_at";
     /// A body in S3 (the claim check): where, and its size; the row then has no `body`.
     pub const BODY_S3_BUCKET: &str = "body_s3_bucket";
@@ -52,6 +59,52 @@ pub mod attr {
     /// On a second body under an event id: the first body's SHA-256 (the key is not then
     /// `{source}:{event id}`, so `event_id` is written too).
     pub const ID_CONFLICT_OF: &str = "id_conflict_of";
+
+    /// Names rows written by earlier releases carry instead, still read by every reader, and the
+    /// names on-call sees every row's attributes under (`outboxctl show`), whichever wrote it.
+    pub mod legacy {
+        pub const EVENT_TYPE: &str = "event_type";
+        pub const MESSAGE_ID: &str = "message_id";
+        pub const DELIVERED_BY: &str = "delivered_by";
+    }
+}
+
+/// The name on-call sees an attribute under: the long name for the short ones, whichever
+/// release wrote the row, so `outboxctl show` and what reads its output need not know both.
+pub fn display_name(name: &str) -> &str {
+    match name {
+        attr::EVENT_TYPE => attr::legacy::EVENT_TYPE,
+        attr::MESSAGE_ID => attr::legacy::MESSAGE_ID,
+        attr::SENT_BY => attr::legacy::DELIVERED_BY,
+        other => other,
+    }
+}
+
+/// How a message id is stored: the 16 bytes of a UUID in its canonical text (lowercase,
+/// hyphenated: what SQS returns), which the text comes back from exactly; `None` for any other
+/// text, stored as it is.
+pub fn message_id_bytes(message_id: &str) -> Option<[u8; 16]> {
+    let parts: Vec<&str> = message_id.split('-').collect();
+    let lengths: Vec<usize> = parts.iter().map(|part| part.len()).collect();
+    if lengths != [8, 4, 4, 4, 12] {
+        return None;
+    }
+    let mut bytes = [0_u8; 16];
+    hex::decode_to_slice(parts.concat(), &mut bytes).ok()?;
+    (message_id_text(&bytes) == message_id).then_some(bytes)
+}
+
+/// The canonical text of a message id stored as its 16 bytes.
+pub fn message_id_text(bytes: &[u8; 16]) -> String {
+    let hex = hex::encode(bytes);
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    )
 }
 
 /// Longest `last_error` kept on a row.
@@ -249,7 +302,9 @@ pub struct RowView {
     pub key: String,
     /// `pending`, `sent`, `parked` or `discarded`.
     pub status: String,
-    /// Every attribute but the body, by name, as text (numbers as written, binaries in hex).
+    /// Every attribute but the body, by its long name ([`display_name`]), as text (numbers as
+    /// written, the message id as its UUID, other binaries in hex); a sent row of the current
+    /// layout without `sent_by` shows `delivered_by` = `ingress`.
     pub attributes: Vec<(String, String)>,
     pub body: Option<Bytes>,
     /// Where the body is when it is in S3 (then `body` is `None`).
@@ -293,6 +348,43 @@ impl ReceivedWindow {
         Self {
             since: EpochMillis::MIN,
             until,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_sqs_message_id_is_stored_in_16_bytes_and_comes_back_exactly() {
+        let id = "8f14e45f-ceea-467f-a0e6-0a2f3c1b9d7e";
+        let bytes = message_id_bytes(id).expect("a UUID");
+        assert_eq!(bytes[..4], [0x8f, 0x14, 0xe4, 0x5f]);
+        assert_eq!(message_id_text(&bytes), id);
+    }
+
+    #[test]
+    fn on_call_sees_the_long_names_whichever_release_wrote_the_row() {
+        assert_eq!(display_name(attr::EVENT_TYPE), "event_type");
+        assert_eq!(display_name(attr::MESSAGE_ID), "message_id");
+        assert_eq!(display_name(attr::SENT_BY), "delivered_by");
+        assert_eq!(display_name("event_type"), "event_type");
+        assert_eq!(display_name(attr::RECEIVED_AT), "received_at");
+    }
+
+    #[test]
+    fn a_message_id_that_would_not_come_back_exactly_is_kept_as_text() {
+        for id in [
+            "8F14E45F-CEEA-467F-A0E6-0A2F3C1B9D7E",
+            "8f14e45fceea467fa0e60a2f3c1b9d7e",
+            "8f14e45f-ceea-467f-a0e6-0a2f3c1b9d7",
+            "8f14e45f-ceea-467f-a0e6-0a2f3c1b9d7g",
+            "+f14e45f-ceea-467f-a0e6-0a2f3c1b9d7e",
+            "sent-by-another-sweep",
+            "",
+        ] {
+            assert_eq!(message_id_bytes(id), None, "{id}");
         }
     }
 }

@@ -241,11 +241,13 @@ proptest! {
 /// The units the outbox's real items cost, pinned: a change to what a row holds changes these
 /// figures, and docs/COST.md is computed from them.
 mod pinned {
-    use e2e::samples::{legacy_pending_item, sample_event, Layout, Provider};
-    use shared::aws::dynamodb::item_size::{put, update, Item};
+    use aws_sdk_dynamodb::types::AttributeValue;
+    use e2e::samples::{legacy_pending_item, sample_event, stripe_invoice_event, Layout, Provider};
+    use shared::aws::dynamodb::item_size::{item_size, put, update, Item};
     use shared::aws::dynamodb::{after_sent, pending_item, sent_changes, UNSENT_INDEX_KEYS};
     use shared::event::shard_of;
     use shared::message::DeliveredBy;
+    use shared::outbox::{display_name, message_id_text};
 
     const SIZES: [usize; 4] = [1024, 2048, 8192, 32768];
     const SEEDS: u64 = 3;
@@ -324,10 +326,11 @@ mod pinned {
             (32768, (8, 1, 8, 1)),
         ];
         assert_eq!(worst(&NATIVE, pending_item), native);
-        // Compact JSON as dense in random ids as Stripe's: the worst case we know.
+        // Compact JSON as dense in random ids as Stripe's: its sent row was just over a KiB at
+        // 2 KB until the row's names were shortened.
         let densest = vec![
             (1024, (1, 1, 1, 1)),
-            (2048, (1, 1, 2, 1)),
+            (2048, (1, 1, 1, 1)),
             (8192, (3, 1, 3, 1)),
             (32768, (8, 1, 8, 1)),
         ];
@@ -348,6 +351,69 @@ mod pinned {
             assert!(!row.contains_key("body"));
             assert_eq!(life(&row), (1, 1, 1, 1), "{size}");
         }
+    }
+
+    /// The row as the release before this layout wrote it: the same attributes under their long
+    /// names, the message id as text, and who sent it even when the ingress did.
+    fn long_names(row: &Item) -> Item {
+        row.iter()
+            .map(|(name, value)| match (name.as_str(), value) {
+                ("mid", AttributeValue::B(bytes)) => {
+                    let bytes: [u8; 16] = bytes.as_ref().try_into().unwrap();
+                    (
+                        "message_id".to_owned(),
+                        AttributeValue::S(message_id_text(&bytes)),
+                    )
+                }
+                (name, value) => (display_name(name).to_owned(), value.clone()),
+            })
+            .chain(row.contains_key("mid").then(|| {
+                (
+                    "delivered_by".to_owned(),
+                    AttributeValue::S("ingress".into()),
+                )
+            }))
+            .collect()
+    }
+
+    #[test]
+    fn a_2_kb_stripe_invoice_event_costs_4_write_units_where_it_cost_5() {
+        // A 2.1 KB `invoice.payment_succeeded` with six lines, spaced JSON, random 24-character
+        // ids: under the names the release before wrote, its sent row was up to 1,059 bytes.
+        let (mut largest_sent, mut largest_before) = (0, 0);
+        for seed in 0..50 {
+            let event = stripe_invoice_event(seed);
+            assert!(
+                (2000..2200).contains(&event.body.len()),
+                "{}",
+                event.body.len()
+            );
+            let pending = pending_item(&event, shard_of(&event.key, 8));
+            let changes = sent_changes(
+                "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d",
+                DeliveredBy::Ingress,
+                event.received_at + 40,
+                std::time::Duration::from_secs(14 * 86_400),
+            );
+            let sent = after_sent(&pending, &changes);
+            assert!(
+                item_size(&pending) <= 1024 && item_size(&sent) <= 1024,
+                "seed {seed}"
+            );
+            assert_eq!(life(&pending), (1, 1, 1, 1), "seed {seed}");
+            largest_sent = largest_sent.max(item_size(&sent));
+            // The same row under the names the release before wrote crossed the unit.
+            let (pending_before, sent_before) = (long_names(&pending), long_names(&sent));
+            assert_eq!(
+                update(&pending_before, &sent_before, &UNSENT_INDEX_KEYS).table,
+                2
+            );
+            largest_before = largest_before.max(item_size(&sent_before));
+            // What the names saved: the message id's 16 bytes against its 36 characters, no
+            // `delivered_by` for the ingress, and shorter names.
+            assert_eq!(item_size(&sent_before) - item_size(&sent), 51);
+        }
+        assert_eq!((largest_before, largest_sent), (1059, 1008));
     }
 
     #[test]

@@ -26,10 +26,10 @@ use crate::large_body::BodyPointer;
 use crate::message::DeliveredBy;
 pub use crate::outbox::UnsentPage;
 use crate::outbox::{
-    attr, expires_at, legacy_unsent_key, split_key, unsent_key, ChangeOutcome, ExistingRow,
-    FailureOutcome, InsertOutcome, MarkOutcome, MigrationReport, OutboxError, ReceivedWindow,
-    RowStatus, RowView, SentRow, StoredRow, TokenSpend, UnsentCursor, UnsentRef,
-    MAX_LAST_ERROR_CHARS, SENT_REMOVES, UNSENT_INDEX,
+    attr, display_name, expires_at, legacy_unsent_key, message_id_bytes, message_id_text,
+    split_key, unsent_key, ChangeOutcome, ExistingRow, FailureOutcome, InsertOutcome, MarkOutcome,
+    MigrationReport, OutboxError, ReceivedWindow, RowStatus, RowView, SentRow, StoredRow,
+    TokenSpend, UnsentCursor, UnsentRef, MAX_LAST_ERROR_CHARS, SENT_REMOVES, UNSENT_INDEX,
 };
 use crate::ports::{self, PortFuture};
 use crate::routes::Destination;
@@ -630,7 +630,8 @@ fn claim_check_of(item: &Item) -> Option<BodyPointer> {
     })
 }
 
-/// What marking a row sent sets (status, sent time, message id, who sent it, the TTL).
+/// What marking a row sent sets: status, sent time, message id (its 16 bytes when it is a UUID),
+/// the TTL, and who sent it unless the ingress did (the usual case, so it costs no bytes).
 pub fn sent_changes(
     message_id: &str,
     delivered_by: DeliveredBy,
@@ -638,13 +639,39 @@ pub fn sent_changes(
     retention: Duration,
 ) -> Vec<(&'static str, AttributeValue)> {
     let expires_at = expires_at(now, retention);
-    vec![
+    let mut changes = vec![
         (attr::STATUS, s(RowStatus::Sent.as_str())),
         (attr::SENT_AT, n(now)),
-        (attr::MESSAGE_ID, s(message_id)),
-        (attr::DELIVERED_BY, s(delivered_by.as_str())),
+        (attr::MESSAGE_ID, message_id_value(message_id)),
         (attr::EXPIRES_AT, n(expires_at)),
-    ]
+    ];
+    if delivered_by != DeliveredBy::Ingress {
+        changes.push((attr::SENT_BY, s(delivered_by.as_str())));
+    }
+    changes
+}
+
+/// A message id as a row stores it: a UUID's 16 bytes, any other id as text.
+fn message_id_value(message_id: &str) -> AttributeValue {
+    match message_id_bytes(message_id) {
+        Some(bytes) => AttributeValue::B(Blob::new(bytes.to_vec())),
+        None => s(message_id),
+    }
+}
+
+/// The message id a sent row records, whichever release wrote it (`mid`, bytes or text, or the
+/// legacy `message_id` text).
+fn message_id_of(item: &Item) -> Option<String> {
+    let stored = item
+        .get(attr::MESSAGE_ID)
+        .or_else(|| item.get(attr::legacy::MESSAGE_ID))?;
+    match stored {
+        AttributeValue::S(text) => Some(text.clone()),
+        AttributeValue::B(blob) => <[u8; 16]>::try_from(blob.as_ref())
+            .ok()
+            .map(|bytes| message_id_text(&bytes)),
+        _ => None,
+    }
 }
 
 /// The `unsent-index` as the size model sees it (KEYS_ONLY).
@@ -804,7 +831,7 @@ pub fn stored_row(item: &Item) -> Result<StoredRow, OutboxError> {
     let event = AcceptedEvent {
         source: text(attr::SOURCE).unwrap_or_else(|| key_source.to_owned()),
         event_id: text(attr::EVENT_ID).unwrap_or_else(|| key_event_id.to_owned()),
-        event_type: text(attr::EVENT_TYPE),
+        event_type: text(attr::EVENT_TYPE).or_else(|| text(attr::legacy::EVENT_TYPE)),
         body: Bytes::from(body),
         body_sha256: existing.body_sha256,
         received_at: existing.received_at,
@@ -1008,8 +1035,12 @@ impl DynamoDbOutbox {
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .set_exclusive_start_key(start);
         if let Some(event_type) = event_type {
-            filter.push_str(" AND event_type = :event_type");
-            request = request.expression_attribute_values(":event_type", s(event_type));
+            // Rows written by earlier releases name it `event_type`.
+            filter.push_str(" AND (#etype = :event_type OR #event_type = :event_type)");
+            request = request
+                .expression_attribute_names("#etype", attr::EVENT_TYPE)
+                .expression_attribute_names("#event_type", attr::legacy::EVENT_TYPE)
+                .expression_attribute_values(":event_type", s(event_type));
         }
         let output = request
             .filter_expression(filter)
@@ -1022,7 +1053,7 @@ impl DynamoDbOutbox {
             match stored_row(item) {
                 Ok(row) => rows.push(SentRow {
                     row,
-                    message_id: item.get("message_id").and_then(|v| v.as_s().ok()).cloned(),
+                    message_id: message_id_of(item),
                 }),
                 Err(err) => {
                     tracing::warn!(error = %err, "a sent row cannot be read; skipped");
@@ -1063,14 +1094,22 @@ fn row_view(key: &str, item: &HashMap<String, AttributeValue>) -> RowView {
         .filter(|(name, _)| name.as_str() != attr::BODY)
         .map(|(name, value)| {
             let text = match value {
+                _ if name == attr::MESSAGE_ID => message_id_of(item).unwrap_or_default(),
                 AttributeValue::S(text) | AttributeValue::N(text) => text.clone(),
                 AttributeValue::B(blob) => hex::encode(blob.as_ref()),
                 AttributeValue::Bool(flag) => flag.to_string(),
                 other => format!("{other:?}"),
             };
-            (name.clone(), text)
+            (display_name(name).to_owned(), text)
         })
         .collect();
+    // The current layout names no sender when the ingress sent the row.
+    if item.contains_key(attr::MESSAGE_ID) && !item.contains_key(attr::SENT_BY) {
+        attributes.push((
+            attr::legacy::DELIVERED_BY.to_owned(),
+            DeliveredBy::Ingress.as_str().to_owned(),
+        ));
+    }
     attributes.sort();
     RowView {
         key: key.to_owned(),

@@ -139,7 +139,7 @@ async fn a_row_whose_send_failed_is_on_the_queue_after_one_sweep_past_the_grace_
         assert_eq!(message.attribute("source"), Some("market"));
         let row = stack.row(&sent.key).await.unwrap();
         assert_eq!(s(&row, "status").as_deref(), Some("sent"));
-        assert_eq!(s(&row, "delivered_by").as_deref(), Some("sweeper"));
+        assert_eq!(s(&row, "sent_by").as_deref(), Some("sweeper"));
         assert!(!has(&row, "unsent_key") && has(&row, "expires_at"));
     }
     for waiting in &young {
