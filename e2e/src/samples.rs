@@ -13,7 +13,7 @@ use bytes::Bytes;
 use serde_json::{json, Value};
 
 use shared::event::AcceptedEvent;
-use shared::outbox::{unsent_key, RowStatus};
+use shared::outbox::{attr, display_name, message_id_text, unsent_key, RowStatus};
 
 /// The provider whose event shape a sample imitates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,6 +109,32 @@ pub fn legacy_pending_item(event: &AcceptedEvent, shard: u16) -> HashMap<String,
         item.insert("event_type".to_owned(), s(event_type));
     }
     item
+}
+
+/// `row` as the release before the short attribute names wrote it: the same attributes under
+/// their long names (`event_type`, `message_id` as text, `delivered_by` even for the ingress).
+/// For before/after figures and for reading such rows in tests.
+pub fn with_long_names(row: &HashMap<String, AttributeValue>) -> HashMap<String, AttributeValue> {
+    let mut long: HashMap<String, AttributeValue> = row
+        .iter()
+        .map(|(name, value)| match (name.as_str(), value) {
+            (attr::MESSAGE_ID, AttributeValue::B(bytes)) => {
+                let bytes: [u8; 16] = bytes.as_ref().try_into().expect("a UUID's 16 bytes");
+                (
+                    attr::legacy::MESSAGE_ID.to_owned(),
+                    AttributeValue::S(message_id_text(&bytes)),
+                )
+            }
+            (name, value) => (display_name(name).to_owned(), value.clone()),
+        })
+        .collect();
+    if row.contains_key(attr::MESSAGE_ID) && !row.contains_key(attr::SENT_BY) {
+        long.insert(
+            attr::legacy::DELIVERED_BY.to_owned(),
+            AttributeValue::S("ingress".to_owned()),
+        );
+    }
+    long
 }
 
 /// A Stripe `invoice.payment_succeeded` event of about 2.1 KB with six invoice lines, rendered

@@ -247,7 +247,6 @@ mod pinned {
     use shared::aws::dynamodb::{after_sent, pending_item, sent_changes, UNSENT_INDEX_KEYS};
     use shared::event::shard_of;
     use shared::message::DeliveredBy;
-    use shared::outbox::{display_name, message_id_text};
 
     const SIZES: [usize; 4] = [1024, 2048, 8192, 32768];
     const SEEDS: u64 = 3;
@@ -353,29 +352,6 @@ mod pinned {
         }
     }
 
-    /// The row as the release before this layout wrote it: the same attributes under their long
-    /// names, the message id as text, and who sent it even when the ingress did.
-    fn long_names(row: &Item) -> Item {
-        row.iter()
-            .map(|(name, value)| match (name.as_str(), value) {
-                ("mid", AttributeValue::B(bytes)) => {
-                    let bytes: [u8; 16] = bytes.as_ref().try_into().unwrap();
-                    (
-                        "message_id".to_owned(),
-                        AttributeValue::S(message_id_text(&bytes)),
-                    )
-                }
-                (name, value) => (display_name(name).to_owned(), value.clone()),
-            })
-            .chain(row.contains_key("mid").then(|| {
-                (
-                    "delivered_by".to_owned(),
-                    AttributeValue::S("ingress".into()),
-                )
-            }))
-            .collect()
-    }
-
     #[test]
     fn a_2_kb_stripe_invoice_event_costs_4_write_units_where_it_cost_5() {
         // A 2.1 KB `invoice.payment_succeeded` with six lines, spaced JSON, random 24-character
@@ -403,7 +379,7 @@ mod pinned {
             assert_eq!(life(&pending), (1, 1, 1, 1), "seed {seed}");
             largest_sent = largest_sent.max(item_size(&sent));
             // The same row under the names the release before wrote crossed the unit.
-            let (pending_before, sent_before) = (long_names(&pending), long_names(&sent));
+            let (pending_before, sent_before) = (with_long_names(&pending), with_long_names(&sent));
             assert_eq!(
                 update(&pending_before, &sent_before, &UNSENT_INDEX_KEYS).table,
                 2
