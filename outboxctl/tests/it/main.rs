@@ -10,14 +10,15 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_sqs::types::QueueAttributeName;
 use bytes::Bytes;
 use e2e::proxy::{Fault, FaultProxy, FaultRules, ProxyConfig};
+use e2e::samples::with_long_names;
 use e2e::testing::{provision, sdk_config, ReceivedMessage, Resources, STANDARD_SECRET};
 use serde_json::Value;
-use shared::aws::dynamodb::DynamoDbOutbox;
+use shared::aws::dynamodb::{after_sent, pending_item, sent_changes, DynamoDbOutbox};
 use shared::aws::s3::S3BodyStore;
 use shared::aws::sqs::SqsQueue;
 use shared::aws::CallLimits;
 use shared::config::SweeperConfig;
-use shared::event::AcceptedEvent;
+use shared::event::{shard_of, AcceptedEvent};
 use shared::large_body::{
     object_key, parse_pointer_message_body, BodyPointer, STATE_SENT, STATE_TAG, STATE_UNSENT,
 };
@@ -1513,6 +1514,100 @@ async fn a_replay_skips_a_malformed_row_and_reports_what_it_sent() {
     assert!(json["skipped"].to_string().contains("bad-1"), "{json}");
     assert!(run.stderr.contains("next:"), "{}", run.stderr);
     assert_eq!(scene.drain().await.len(), 3, "every readable row replayed");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rows_the_release_before_wrote_are_listed_shown_resent_and_replayed() {
+    let scene = Scene::new("outboxctl-long-names").await;
+    // Rows as the release before the short attribute names wrote them (`event_type`,
+    // `message_id` as text, `delivered_by`): a deploy does not rewrite them.
+    let received_at = now_millis() - 120_000;
+    let unsent = event("old-pending", "invoice.created", br#"{"n":1}"#, received_at);
+    let sent = event("old-sent", "invoice.created", br#"{"n":2}"#, received_at);
+    let first_id = "5fea7756-0ea4-451a-a703-a558b933e274";
+    let changes = sent_changes(
+        first_id,
+        DeliveredBy::Ingress,
+        received_at + 30,
+        Duration::from_secs(86_400),
+    );
+    for item in [
+        with_long_names(&pending_item(&unsent, shard_of(&unsent.key, 4))),
+        with_long_names(&after_sent(
+            &pending_item(&sent, shard_of(&sent.key, 4)),
+            &changes,
+        )),
+    ] {
+        assert!(item.contains_key("event_type") && !item.contains_key("etype"));
+        scene
+            .dynamodb()
+            .put_item()
+            .table_name(&scene.resources.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .expect("PutItem");
+    }
+
+    let listed = scene.run(&["--json", "list", "--status", "pending"]).json();
+    assert_eq!(listed[0]["key"], unsent.key.as_str(), "{listed}");
+    assert_eq!(listed[0]["event_type"], "invoice.created", "{listed}");
+    let shown = scene.run(&["--json", "show", "old-sent"]).json();
+    assert_eq!(shown["event_type"], "invoice.created", "{shown}");
+    assert_eq!(shown["attributes"]["message_id"], first_id, "{shown}");
+    assert_eq!(shown["attributes"]["delivered_by"], "ingress", "{shown}");
+
+    let resent = scene.run(&["resend", "old-pending", "--yes"]);
+    assert_eq!(resent.code, 0, "{}{}", resent.stdout, resent.stderr);
+    let shown = scene.run(&["--json", "show", "old-pending"]).json();
+    assert_eq!(shown["status"], "sent", "{shown}");
+    assert_eq!(shown["event_type"], "invoice.created", "{shown}");
+    assert_eq!(shown["attributes"]["delivered_by"], "outboxctl", "{shown}");
+    let resent_id = shown["attributes"]["message_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(resent_id.len(), 36, "{shown}");
+    let on_queue = scene.drain().await;
+    assert_eq!(on_queue.len(), 1);
+    assert_eq!(on_queue[0].attribute("event-type"), Some("invoice.created"));
+
+    // A replay of the type finds both rows and names each one's first delivery.
+    let replayed = scene.run(&[
+        "--json",
+        "replay",
+        "--since",
+        "10m",
+        "--until",
+        "0s",
+        "--event-type",
+        "invoice.created",
+        "--yes",
+    ]);
+    assert_eq!(replayed.code, 0, "{}{}", replayed.stdout, replayed.stderr);
+    assert_eq!(
+        replayed.json()["sent"].as_u64(),
+        Some(2),
+        "{}",
+        replayed.stdout
+    );
+    let mut replay_of: Vec<(String, String)> = scene
+        .drain()
+        .await
+        .iter()
+        .map(|m| {
+            let attribute = |name| m.attribute(name).unwrap_or_default().to_owned();
+            (attribute("event-id"), attribute("replay-of"))
+        })
+        .collect();
+    replay_of.sort();
+    assert_eq!(
+        replay_of,
+        vec![
+            ("old-pending".to_owned(), resent_id),
+            ("old-sent".to_owned(), first_id.to_owned()),
+        ]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
