@@ -241,8 +241,9 @@ proptest! {
 /// The units the outbox's real items cost, pinned: a change to what a row holds changes these
 /// figures, and docs/COST.md is computed from them.
 mod pinned {
-    use aws_sdk_dynamodb::types::AttributeValue;
-    use e2e::samples::{legacy_pending_item, sample_event, stripe_invoice_event, Layout, Provider};
+    use e2e::samples::{
+        legacy_pending_item, sample_event, stripe_invoice_event, with_long_names, Layout, Provider,
+    };
     use shared::aws::dynamodb::item_size::{item_size, put, update, Item};
     use shared::aws::dynamodb::{after_sent, pending_item, sent_changes, UNSENT_INDEX_KEYS};
     use shared::event::shard_of;
