@@ -104,7 +104,9 @@ Exit 0 when ok, 3 otherwise, so it can gate a script."
     /// One row: every attribute, attempts, last error, and the body.
     #[command(
         long_about = "Shows one outbox row: every attribute (times also as RFC 3339), attempts, last error, \
-and the body as pretty JSON, text or a hex dump. A body too large for the row is in S3 (the row's \
+and the body as pretty JSON, text or a hex dump. Attributes the table stores under short names are \
+shown under their long ones, whichever release wrote the row: `event_type` (stored as `etype`), \
+`message_id` (`mid`, the SQS id's 16 bytes) and `delivered_by` (`sent_by`, absent for the ingress). A body too large for the row is in S3 (the row's \
 `body_s3_bucket` and `body_s3_key`): it is read from there (s3:GetObject), so `show` works the same for \
 both kinds of row. --body writes the body's exact bytes and nothing else."
     )]
