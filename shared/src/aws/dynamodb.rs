@@ -573,9 +573,10 @@ fn n(value: i64) -> AttributeValue {
 
 /// The item the ingress inserts for a new event, `pending` on `shard`: a pure function, so the
 /// size model (docs/COST.md) measures exactly what is written. The row holds only what cannot be
-/// derived: the source and event id are in the key, `attempts` is absent until a send fails, the
-/// body hash is computed from the body when a duplicate needs it (the failed conditional put
-/// returns the old row whole), and the body is compressed when that lowers the billed write units.
+/// derived, under short names ([`attr`]): the source and event id are in the key, `attempts` is
+/// absent until a send fails, the body hash is computed from the body when a duplicate needs it
+/// (the failed conditional put returns the old row whole), and the body is compressed when that
+/// lowers the billed write units.
 pub fn pending_item(event: &AcceptedEvent, shard: u16) -> Item {
     let mut item = HashMap::from([
         (attr::ID.to_owned(), s(&event.key)),
