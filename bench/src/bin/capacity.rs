@@ -29,7 +29,7 @@
 //! ```text
 //! capacity --settings default|tuned|github --out DIR [--scale 100] [--peak 10000] [--ramp-secs 10]
 //!          [--hold-secs 300] [--drain-limit-secs 420] [--backlog ROWS] [--bin-dir target/debug]
-//!          [--reconcile-every 20]
+//!          [--reconcile-every 20] [--pending-shards N]
 //! ```
 //!
 //! Writes `DIR/SETTINGS.csv` (one line a second) and `DIR/SETTINGS.json` (the totals), or
@@ -101,6 +101,8 @@ struct Args {
     backlog: u64,
     bin_dir: PathBuf,
     reconcile_every: f64,
+    /// `PENDING_SHARDS` instead of the settings' own (to try a sizing).
+    pending_shards: Option<u16>,
 }
 
 fn parse_args() -> anyhow::Result<Args> {
@@ -115,6 +117,7 @@ fn parse_args() -> anyhow::Result<Args> {
         backlog: 0,
         bin_dir: PathBuf::from("target/debug"),
         reconcile_every: 20.0,
+        pending_shards: None,
     };
     let given: Vec<String> = std::env::args().skip(1).collect();
     let mut rest = given.iter();
@@ -140,13 +143,14 @@ fn parse_args() -> anyhow::Result<Args> {
             "--backlog" => args.backlog = number()? as u64,
             "--bin-dir" => args.bin_dir = PathBuf::from(value),
             "--reconcile-every" => args.reconcile_every = number()?.ceil(),
+            "--pending-shards" => args.pending_shards = Some(number()?.min(256.0) as u16),
             other => bail!("unknown option {other}"),
         }
     }
     if !matches!(args.settings.as_str(), "default" | "tuned" | "github")
         || args.out.as_os_str().is_empty()
     {
-        bail!("usage: capacity --settings default|tuned|github --out DIR [--scale N] [--peak N] [--ramp-secs N] [--hold-secs N] [--drain-limit-secs N] [--bin-dir DIR] [--reconcile-every SECS]");
+        bail!("usage: capacity --settings default|tuned|github --out DIR [--scale N] [--peak N] [--ramp-secs N] [--hold-secs N] [--drain-limit-secs N] [--bin-dir DIR] [--reconcile-every SECS] [--pending-shards N]");
     }
     Ok(args)
 }
@@ -851,7 +855,10 @@ fn emf_sum(log: &Path, metric: &str) -> f64 {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = parse_args()?;
-    let settings = Settings::of(&args.settings, args.peak);
+    let mut settings = Settings::of(&args.settings, args.peak);
+    if let Some(shards) = args.pending_shards {
+        settings.pending_shards = shards;
+    }
     let scale = args.scale;
     std::fs::create_dir_all(&args.out)?;
     let log_dir =
