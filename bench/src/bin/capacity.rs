@@ -517,12 +517,12 @@ impl Run {
                     Ok(instance) => instance,
                     Err(_) => {
                         self.fleet.lock().expect("no panic").existing -= 1;
-                        self.record(arrived, |s| {
-                            s.init_failed += 1;
-                            if !redelivery {
+                        if !redelivery {
+                            self.record(arrived, |s| {
+                                s.init_failed += 1;
                                 s.failed_5xx += 1;
-                            }
-                        });
+                            });
+                        }
                         return 502;
                     }
                 }
