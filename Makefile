@@ -108,7 +108,7 @@ $(CAPACITY_VENV_STAMP):
 	.venv-capacity/bin/pip install --quiet --disable-pip-version-check 'matplotlib==$(MATPLOTLIB_VERSION)'
 	touch $@
 
-capacity: build $(CAPACITY_VENV_STAMP) ## wind tunnel: a 10,000/s burst against AWS's quotas scaled 1/100, default vs tuned settings; table, docs/capacity.png, lost must be 0 (CAPACITY_ARGS=...)
+capacity: build $(CAPACITY_VENV_STAMP) ## wind tunnel: a 10,000/s burst against AWS's quotas scaled 1/100, default vs tuned settings, and a provider that never retries with the reconciler; table, docs/capacity.png, lost must be 0 (CAPACITY_ARGS=...)
 	cargo build -p bench --bin capacity --bin fake_aws
 	.venv-capacity/bin/python scripts/capacity.py --bin-dir $${CARGO_TARGET_DIR:-target}/debug $(CAPACITY_ARGS)
 

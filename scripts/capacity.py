@@ -1,14 +1,17 @@
 #!/usr/bin/env python3
 """`make capacity`: the scaled wind tunnel, default and tuned settings side by side.
 
-Runs `capacity` (bench/src/bin/capacity.rs) three times at once, each with its own fake-aws, ingress
-fleet and sweeper: the burst with the default settings, the burst with the tuned ones, and the drain
-of the backlog a one-hour SQS outage at 100 webhooks a second leaves (360,000 rows) by the deployed
-sweeper. Then prints the tables in real-world terms (every rate and count multiplied by the scale),
-writes them to docs/capacity-results.md and draws docs/capacity.png. Exits 1 when a run lost a
-webhook (a 2xx never queued) or failed.
+Runs `capacity` (bench/src/bin/capacity.rs) four times, each with its own fake-aws, ingress fleet
+and sweeper: the burst with the default settings and the burst with the tuned ones (at once), the
+drain of the backlog a one-hour SQS outage at 100 webhooks a second leaves (360,000 rows) by the
+deployed sweeper (beside them), and, once those bursts end, a shorter burst from a provider that
+never retries (GitHub) with the tuned settings, where the reconciler brings back every delivery
+answered 429 or 5xx. Then prints the tables in real-world terms (every rate and count multiplied by
+the scale), writes them to docs/capacity-results.md and draws docs/capacity.png. Exits 1 when a run
+lost a webhook (a 2xx never queued; for GitHub, an event emitted and never queued) or failed.
 
-    scripts/capacity.py [--scale 100] [--peak 10000] [--hold-secs 300] [--out DIR] [--bin-dir DIR]
+    scripts/capacity.py [--scale 100] [--peak 10000] [--hold-secs 300] [--github-hold-secs 120]
+                        [--out DIR] [--bin-dir DIR]
 """
 import argparse
 import csv
@@ -20,6 +23,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SETTINGS = ("default", "tuned")
+BURSTS = SETTINGS + ("github",)
+TITLES = {"default": "default", "tuned": "tuned", "github": "GitHub: never retries, tuned"}
 
 
 def run_both(args, out):
@@ -36,6 +41,16 @@ def run_both(args, out):
     runs["drain"] = subprocess.Popen(command + ["--settings", "default", "--backlog", str(backlog),
                                                 "--drain-limit-secs", str(drain_limit)],
                                      stdout=subprocess.DEVNULL)
+    # The provider that never retries, once the two bursts are over (their drains are light):
+    # a machine running three bursts at once would answer more 429s for want of CPU.
+    time.sleep(max(0.0, started + args.ramp_secs + args.hold_secs - time.monotonic()))
+    # Its drain may wait for a redelivery refused at the very end (the reconciler's settle delay
+    # and period) before the sweeper's grace and its next sweep: a minute more than the others.
+    runs["github"] = subprocess.Popen(
+        command + ["--settings", "github", "--hold-secs", str(args.github_hold_secs),
+                   "--drain-limit-secs", str(args.drain_limit_secs + 60),
+                   "--reconcile-every", str(args.reconcile_every)],
+        stdout=subprocess.DEVNULL)
     failed = [name for name, process in runs.items() if process.wait() != 0]
     return failed, time.monotonic() - started
 
@@ -57,6 +72,35 @@ def minutes(secs):
     return "not drained" if secs is None else f"{secs / 60:.1f} min"
 
 
+def walls(s, scale):
+    final = s["final"]
+    return (f"{final.get('throttled_by_table', 0) * scale:,.0f} / {final.get('throttled_by_index', 0) * scale:,.0f}"
+            f" / {final.get('throttled_by_partition', 0) * scale:,.0f}"
+            f" ({final.get('throttled_by_partition_only', 0) * scale:,.0f})")
+
+
+def by_operation(s, scale):
+    operations = s["final"].get("throttles_by_operation", {})
+    return f"{operations.get('put', 0) * scale:,.0f} / {operations.get('update', 0) * scale:,.0f}"
+
+
+def recovered(s, scale):
+    github = s.get("github")
+    if not github:
+        return "- (the provider retries)"
+    return (f"{github['recovered'] * scale:,.0f} ({github['redeliveries'] * scale:,.0f} redeliveries,"
+            f" {github['redeliveries_accepted'] * scale:,.0f} answered 2xx)")
+
+
+def reconciler_runs(s, scale):
+    figures = s.get("reconciler") or {}
+    if not s.get("github"):
+        return "-"
+    return (f"{figures.get('runs', 0)} runs, missing {figures.get('missing', 0) * scale:,.0f},"
+            f" asked {figures.get('recovered', 0) * scale:,.0f}, failed {figures.get('failed', 0):,.0f},"
+            f" errors {figures.get('errors', 0):,.0f}")
+
+
 def table(results, scale):
     rows = [
         ("PENDING_SHARDS", lambda s, _: f"{s['settings']['pending_shards']}"),
@@ -64,25 +108,31 @@ def table(results, scale):
          lambda s, _: f"{s['settings']['table_write_units']:,.0f} / {s['settings']['index_write_units']:,.0f}"),
         ("SSM GetParameter a second", lambda s, _: f"{s['settings']['get_parameter_per_second']:,.0f}"),
         ("Lambda concurrency", lambda s, _: f"{s['settings']['lambda_concurrency']:,.0f}"),
-        ("offered", lambda s, _: f"{s['offered'] * scale:,.0f}"),
-        ("accepted (2xx), held rate",
+        ("burst held", lambda s, _: f"{s['settings']['hold_secs'] / 60:g} min"),
+        ("emitted (offered)", lambda s, _: f"{s['offered'] * scale:,.0f}"),
+        ("accepted (2xx) at first delivery, held rate",
          lambda s, sec: f"{s['accepted'] * scale:,.0f} ({hold_rate(s, sec, 'accepted') * scale:,.0f}/s)"),
-        ("5xx: init failed (provider retries)", lambda s, _: f"{s['init_failed'] * scale:,.0f}"),
-        ("429: Lambda throttled (provider retries)", lambda s, _: f"{s['throttled_429'] * scale:,.0f}"),
+        ("5xx: init failed", lambda s, _: f"{s['init_failed'] * scale:,.0f}"),
+        ("429: Lambda throttled", lambda s, _: f"{s['throttled_429'] * scale:,.0f}"),
+        ("recovered by the reconciler", lambda s, _: recovered(s, scale)),
+        ("reconciler (`--every` beside the burst)", lambda s, _: reconciler_runs(s, scale)),
+        ("on the queue (distinct events)", lambda s, _: f"{s.get('on_queue', 0) * scale:,.0f}"),
         ("cold starts / secret-read retries",
          lambda s, _: f"{s['cold_starts'] * scale:,.0f} / {s['cold_start_secret_retries'] * scale:,.0f}"),
         ("DynamoDB writes throttled", lambda s, _: f"{s['final']['write_throttles'] * scale:,.0f}"),
+        ("throttled PutItem / UpdateItem", lambda s, _: by_operation(s, scale)),
+        ("refused by the table / index / a partition (partition alone)", lambda s, _: walls(s, scale)),
         ("sent without a row (PutItem throttled)", lambda s, _: f"{s['final']['sent_without_row'] * scale:,.0f}"),
         ("pending when the burst ended", lambda s, _: f"{(s['pending_at_burst_end'] or 0) * scale:,.0f}"),
-        ("sweeper drained them in", lambda s, _: minutes(s["drained_secs_after_burst"])),
+        ("all on the queue, after the burst, in", lambda s, _: minutes(s["drained_secs_after_burst"])),
         ("warm request p50 / p99 (tunnel)",
          lambda s, _: f"{fmt_ms(s['warm_duration_ms']['p50'])} / {fmt_ms(s['warm_duration_ms']['p99'])}"),
-        ("lost (2xx never queued)", lambda s, _: f"**{s['lost']}**"),
+        ("lost: 2xx never queued; GitHub: emitted, never queued", lambda s, _: f"**{s['lost']}**"),
     ]
-    lines = ["| real-world terms | " + " | ".join(SETTINGS) + " |",
-             "|---|" + "---:|" * len(SETTINGS)]
+    lines = ["| real-world terms | " + " | ".join(TITLES[name] for name in BURSTS) + " |",
+             "|---|" + "---:|" * len(BURSTS)]
     for label, cell in rows:
-        lines.append(f"| {label} | " + " | ".join(cell(*results[name]) for name in SETTINGS) + " |")
+        lines.append(f"| {label} | " + " | ".join(cell(*results[name]) for name in BURSTS) + " |")
     return "\n".join(lines)
 
 
@@ -122,8 +172,8 @@ def draw(results, scale, png):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, axes = plt.subplots(2, 2, figsize=(13, 7.5), sharex=True)
-    for column, name in enumerate(SETTINGS):
+    figure, axes = plt.subplots(2, len(BURSTS), figsize=(6.5 * len(BURSTS), 7.5))
+    for column, name in enumerate(BURSTS):
         summary, seconds = results[name]
         t = [row["second"] / 60 for row in seconds]
         rates = axes[0][column]
@@ -135,7 +185,10 @@ def draw(results, scale, png):
         without_row = [row["sent_without_row"] for row in seconds]
         per_second = [0] + [max(b - a, 0) for a, b in zip(without_row, without_row[1:])]
         rates.plot(t, [v * scale for v in per_second], label="sent without a row", color="#8e44ad", linewidth=1)
-        rates.set_title(f"{name} settings: webhooks a second (real-world terms)")
+        if name == "github":
+            rates.plot(t, [row["redelivered_accepted"] * scale for row in seconds],
+                       label="redelivered, 2xx (reconciler)", color="#27ae60", linewidth=1)
+        rates.set_title(f"{TITLES[name]}: webhooks a second (real-world terms)", fontsize=10)
         rates.legend(fontsize=8, loc="upper right")
         rates.grid(alpha=0.3)
         backlog = axes[1][column]
@@ -147,7 +200,7 @@ def draw(results, scale, png):
         title = "rows pending and the sweeper's drain"
         if drained is not None:
             title += f" (drained {drained / 60:.1f} min after the burst)"
-        backlog.set_title(title)
+        backlog.set_title(title, fontsize=10)
         backlog.set_xlabel("minutes")
         backlog.legend(fontsize=8, loc="upper left")
         backlog.grid(alpha=0.3)
@@ -162,6 +215,10 @@ def main():
     parser.add_argument("--ramp-secs", type=float, default=10)
     parser.add_argument("--hold-secs", type=float, default=300)
     parser.add_argument("--drain-limit-secs", type=float, default=240)
+    parser.add_argument("--github-hold-secs", type=float, default=120,
+                        help="the never-retrying provider's burst is held this long")
+    parser.add_argument("--reconcile-every", type=float, default=20,
+                        help="the reconciler's period in the GitHub run (reconciler --every)")
     parser.add_argument("--outage-rows", type=float, default=360_000,
                         help="real-world rows pending after the outage (one hour at 100/s)")
     parser.add_argument("--out", default=str(ROOT / "target" / "capacity"))
@@ -172,12 +229,14 @@ def main():
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     failed, wall = run_both(args, out)
-    names = SETTINGS + ("drain",)
+    names = BURSTS + ("drain",)
     results = {name: load(out, name) for name in names if (out / f"{name}.json").exists()}
     if set(results) != set(names):
         sys.exit(f"capacity.py: the {', '.join(sorted(set(names) - set(results)))} run wrote no result")
-    command = "make capacity" + ("" if (args.scale, args.peak, args.hold_secs) == (100, 10_000, 300)
-                                 else f" CAPACITY_ARGS='--scale {args.scale:g} --peak {args.peak:g} --hold-secs {args.hold_secs:g}'")
+    defaults = (args.scale, args.peak, args.hold_secs, args.github_hold_secs) == (100, 10_000, 300, 120)
+    command = "make capacity" + ("" if defaults else
+                                 f" CAPACITY_ARGS='--scale {args.scale:g} --peak {args.peak:g} --hold-secs {args.hold_secs:g}"
+                                 f" --github-hold-secs {args.github_hold_secs:g}'")
     text = (table(results, args.scale) + "\n\n" + drain_table(results["drain"][0], args.scale)
             + f"\n\nMeasured by `{command}`.")
     print(text)
@@ -185,7 +244,8 @@ def main():
     Path(args.table).write_text(
         "<!-- Written by `make capacity` (scripts/capacity.py); docs/CAPACITY.md explains it. -->\n"
         f"A burst of 0 to {args.peak:,.0f} webhooks a second in {args.ramp_secs:g} s, held "
-        f"{args.hold_secs / 60:g} min, scale 1/{args.scale:g}; debug binaries on this machine.\n\n"
+        f"{args.hold_secs / 60:g} min (the GitHub run {args.github_hold_secs / 60:g} min), scale 1/{args.scale:g};"
+        " debug binaries on this machine.\n\n"
         + text + "\n")
     draw(results, args.scale, args.png)
     lost = sum(summary["lost"] for summary, _ in results.values())

@@ -19,12 +19,16 @@
 //! the `event-id` of every message queued, for the wind tunnel's consumer; `POST /_load` stores a
 //! JSON array of items as they are, unbilled (a backlog left by an outage).
 //!
-//! It implements only what the bench's backlog writer, the sweeper and the ingress's cold start
-//! call, the way they call it: SSM GetParameter (every name has the value of `--secret`),
-//! DescribeTable, GetQueueAttributes, SendMessage, PutItem (optionally `attribute_not_exists`),
-//! Query on the `unsent-index` (a key, an optional `received_at` range, `Limit`,
-//! `ExclusiveStartKey`, `Select=COUNT`), BatchGetItem, UpdateItem (`SET`/`REMOVE` with `=` and
-//! `IN` conditions), and SendMessageBatch (messages are counted and dropped). Anything else is
+//! It implements only what the bench's backlog writer, the sweeper, the ingress's cold start and
+//! the reconciler call, the way they call it: SSM GetParameter (every name has the value of
+//! `--secret`: the webhook secret, and the reconciler's API credential), DescribeTable,
+//! GetQueueAttributes, SendMessage, PutItem (optionally `attribute_not_exists`), GetItem, Query on
+//! the `unsent-index` (a key, an optional `received_at` range, `Limit`, `ExclusiveStartKey`,
+//! `Select=COUNT`), BatchGetItem, UpdateItem (`SET`/`REMOVE` with `=`, `IN`, number comparisons
+//! and `attribute_not_exists` conditions joined by AND and OR, `ReturnValues=ALL_NEW`,
+//! `ReturnValuesOnConditionCheckFailure=ALL_OLD`: the checkpoint's lease), and SendMessageBatch
+//! (messages are counted and dropped). `GET /_stats` also counts refused writes by operation and
+//! by the bucket that could not pay (the table, the index, an index partition). Anything else is
 //! answered 400 `UnknownOperationException` with the operation named, so the benchmark fails
 //! loudly instead of measuring a wrong path.
 
@@ -45,11 +49,23 @@ use serde_json::{json, Map, Value};
 
 type Item = Map<String, Value>;
 
-/// A call the fake cannot answer as DynamoDB or SQS would: a 400 with this type and message.
-struct Refusal(&'static str, String);
+/// A call refused as DynamoDB, SQS or SSM would refuse it: a 400 with this type and message
+/// (and, for a failed condition that asked for it, the item as it was).
+#[derive(Debug)]
+struct Refusal(&'static str, String, Option<Value>);
+
+impl Refusal {
+    fn new(kind: &'static str, message: impl Into<String>) -> Self {
+        Self(kind, message.into(), None)
+    }
+
+    fn with_item(kind: &'static str, message: &str, item: Option<Value>) -> Self {
+        Self(kind, message.to_owned(), item)
+    }
+}
 
 fn refuse<T>(kind: &'static str, message: impl Into<String>) -> Result<T, Refusal> {
-    Err(Refusal(kind, message.into()))
+    Err(Refusal::new(kind, message))
 }
 
 /// A token bucket: `rate` tokens a second, holding at most `burst` seconds of them.
@@ -61,13 +77,13 @@ struct Bucket {
 }
 
 impl Bucket {
-    fn new(rate: f64, burst_secs: f64) -> Self {
+    fn new(rate: f64, burst_secs: f64, now: Instant) -> Self {
         let capacity = (rate * burst_secs).max(1.0);
         Self {
             rate,
             capacity,
             tokens: capacity,
-            refilled: Instant::now(),
+            refilled: now,
         }
     }
 
@@ -87,6 +103,14 @@ struct Quotas {
     get_parameter: f64,
     /// How many seconds of unused capacity a bucket keeps.
     burst_secs: f64,
+}
+
+/// Which buckets could not pay for a refused write.
+#[derive(Debug, Clone, Copy)]
+struct Walls {
+    table: bool,
+    index: bool,
+    partition: bool,
 }
 
 /// The buckets of [`Quotas`]; one per index partition, made on first use.
@@ -118,20 +142,25 @@ impl Quotas {
 }
 
 impl Limits {
-    fn new(quotas: Quotas) -> Self {
+    fn new(quotas: Quotas, now: Instant) -> Self {
         Self {
             quotas,
-            table: Bucket::new(quotas.table_write_units, quotas.burst_secs),
-            index: Bucket::new(quotas.index_write_units, quotas.burst_secs),
+            table: Bucket::new(quotas.table_write_units, quotas.burst_secs, now),
+            index: Bucket::new(quotas.index_write_units, quotas.burst_secs, now),
             partitions: HashMap::new(),
-            ssm: Bucket::new(quotas.get_parameter, quotas.burst_secs),
+            ssm: Bucket::new(quotas.get_parameter, quotas.burst_secs, now),
         }
     }
 
     /// Takes `table_units` from the table and one unit per entry of `index_writes` from the index
-    /// and that entry's partition, or nothing at all when one of them cannot pay.
-    fn write(&mut self, table_units: f64, index_writes: &[&str]) -> Result<(), Refusal> {
-        let now = Instant::now();
+    /// and that entry's partition, or nothing at all when one of them cannot pay (then says which
+    /// could not).
+    fn write(
+        &mut self,
+        table_units: f64,
+        index_writes: &[&str],
+        now: Instant,
+    ) -> Result<(), Walls> {
         self.table.refill(now);
         self.index.refill(now);
         let mut needed: HashMap<&str, f64> = HashMap::new();
@@ -139,20 +168,22 @@ impl Limits {
             *needed.entry(partition).or_default() += 1.0;
         }
         let (quotas, partitions) = (self.quotas, &mut self.partitions);
-        let mut affordable =
-            self.table.tokens >= table_units && self.index.tokens >= index_writes.len() as f64;
+        let mut walls = Walls {
+            table: self.table.tokens < table_units,
+            index: self.index.tokens < index_writes.len() as f64,
+            partition: false,
+        };
         for (partition, units) in &needed {
             let bucket = partitions
                 .entry((*partition).to_owned())
-                .or_insert_with(|| Bucket::new(quotas.partition_write_units, quotas.burst_secs));
+                .or_insert_with(|| {
+                    Bucket::new(quotas.partition_write_units, quotas.burst_secs, now)
+                });
             bucket.refill(now);
-            affordable &= bucket.tokens >= *units;
+            walls.partition |= bucket.tokens < *units;
         }
-        if !affordable {
-            return Err(Refusal(
-                "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",
-                "The level of configured provisioned throughput for the table was exceeded".into(),
-            ));
+        if walls.table || walls.index || walls.partition {
+            return Err(walls);
         }
         self.table.tokens -= table_units;
         self.index.tokens -= index_writes.len() as f64;
@@ -187,6 +218,16 @@ struct Counters {
     messages_batched: u64,
     /// Messages whose outbox row did not exist when they were sent (PutItem had failed).
     sent_without_row: u64,
+    /// Refused writes by operation (`put`, `update`).
+    throttles_by_operation: HashMap<String, u64>,
+    /// Refused writes the table's bucket could not pay (one write may count under several).
+    throttled_by_table: u64,
+    /// ... the index's as a whole could not pay.
+    throttled_by_index: u64,
+    /// ... one of the index's partitions could not pay.
+    throttled_by_partition: u64,
+    /// ... only a partition could not pay (the table and the index could).
+    throttled_by_partition_only: u64,
 }
 
 #[derive(Default)]
@@ -230,6 +271,7 @@ impl Tables {
             "DynamoDB_20120810.Query" => self.query(input),
             "DynamoDB_20120810.BatchGetItem" => self.batch_get_item(input),
             "DynamoDB_20120810.UpdateItem" => self.update_item(input),
+            "DynamoDB_20120810.GetItem" => self.get_item(input),
             "AmazonSQS.SendMessageBatch" => self.send_message_batch(input),
             "AmazonSQS.SendMessage" => {
                 self.messages_sent += 1;
@@ -281,11 +323,11 @@ impl Tables {
             None => true,
         };
         let billed: &[&str] = if condition_holds { &index_writes } else { &[] };
-        self.charge(units, billed)?;
+        self.charge("put", units, billed)?;
         if !condition_holds {
-            return Err(Refusal(
+            return Err(Refusal::new(
                 "com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException",
-                "The conditional request failed".into(),
+                "The conditional request failed",
             ));
         }
         self.counters.rows_put += 1;
@@ -293,14 +335,35 @@ impl Tables {
         Ok(json!({}))
     }
 
-    /// Bills a write to the quotas, if any; refused whole when they cannot pay it.
-    fn charge(&mut self, table_units: f64, index_writes: &[&str]) -> Result<(), Refusal> {
+    /// Bills a write (`operation`: `put` or `update`) to the quotas, if any; refused whole when
+    /// they cannot pay it, counted by operation and by the walls that refused it.
+    fn charge(
+        &mut self,
+        operation: &str,
+        table_units: f64,
+        index_writes: &[&str],
+    ) -> Result<(), Refusal> {
         let Some(limits) = &mut self.limits else {
             return Ok(());
         };
-        limits.write(table_units, index_writes).inspect_err(|_| {
-            self.counters.write_throttles += 1;
-        })
+        let Err(walls) = limits.write(table_units, index_writes, Instant::now()) else {
+            return Ok(());
+        };
+        let counters = &mut self.counters;
+        counters.write_throttles += 1;
+        *counters
+            .throttles_by_operation
+            .entry(operation.to_owned())
+            .or_default() += 1;
+        counters.throttled_by_table += u64::from(walls.table);
+        counters.throttled_by_index += u64::from(walls.index);
+        counters.throttled_by_partition += u64::from(walls.partition);
+        counters.throttled_by_partition_only +=
+            u64::from(walls.partition && !walls.table && !walls.index);
+        Err(Refusal::new(
+            "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",
+            "The level of configured provisioned throughput for the table was exceeded",
+        ))
     }
 
     /// Notes a message's `event-id`, and whether its outbox row existed when it was sent.
@@ -333,6 +396,11 @@ impl Tables {
             "messages": counters.messages,
             "messages_batched": counters.messages_batched,
             "sent_without_row": counters.sent_without_row,
+            "throttles_by_operation": counters.throttles_by_operation,
+            "throttled_by_table": counters.throttled_by_table,
+            "throttled_by_index": counters.throttled_by_index,
+            "throttled_by_partition": counters.throttled_by_partition,
+            "throttled_by_partition_only": counters.throttled_by_partition_only,
             "pending": waiting("pending#"),
             "parked": waiting("parked#"),
             "distinct_event_ids": self.queued_event_ids.len(),
@@ -399,9 +467,14 @@ impl Tables {
         let existing = self.rows.get(&id);
         if let Some(condition) = input["ConditionExpression"].as_str() {
             if !holds(condition, input, existing)? {
-                return Err(Refusal(
+                // `ReturnValuesOnConditionCheckFailure=ALL_OLD`: the item as it is, in the error.
+                let old = (input["ReturnValuesOnConditionCheckFailure"] == "ALL_OLD")
+                    .then(|| existing.cloned().map(Value::Object))
+                    .flatten();
+                return Err(Refusal::with_item(
                     "com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException",
-                    "The conditional request failed".into(),
+                    "The conditional request failed",
+                    old,
                 ));
             }
         }
@@ -442,9 +515,23 @@ impl Tables {
         }
         let index_writes: Vec<&str> = index_writes.iter().map(String::as_str).collect();
         let units = write_units(&item).max(before.map_or(0.0, write_units));
-        self.charge(units, &index_writes)?;
+        self.charge("update", units, &index_writes)?;
+        let output = if input["ReturnValues"] == "ALL_NEW" {
+            json!({"Attributes": item})
+        } else {
+            json!({})
+        };
         self.store(id, item);
-        Ok(json!({}))
+        Ok(output)
+    }
+
+    /// GetItem by `id` (the reconciler's checkpoint row), read as it is.
+    fn get_item(&mut self, input: &Value) -> Result<Value, Refusal> {
+        let id = key_of(input["Key"].as_object().unwrap_or(&Map::new()))?;
+        Ok(match self.rows.get(&id) {
+            Some(item) => json!({"Item": item}),
+            None => json!({}),
+        })
     }
 
     fn send_message_batch(&mut self, input: &Value) -> Result<Value, Refusal> {
@@ -506,14 +593,32 @@ fn resolve_value(value: &str, input: &Value) -> Result<Value, Refusal> {
     }
 }
 
-/// Evaluates the condition forms the outbox writes: `attribute_not_exists(x)`, `x = :v` and
-/// `x IN (:a, :b)`, joined by ` AND `.
+/// Evaluates the condition forms the outbox and the reconciler's checkpoint write:
+/// `attribute_not_exists(x)`, `x = :v`, `x IN (:a, :b)` and the number comparisons `x <= :v`,
+/// `x < :v`, `x >= :v`, `x > :v`, joined by ` AND `, and those joined by ` OR ` (no parentheses:
+/// AND binds tighter, as in DynamoDB).
 fn holds(condition: &str, input: &Value, item: Option<&Item>) -> Result<bool, Refusal> {
+    for alternative in condition.split(" OR ") {
+        if all_hold(alternative, input, item)? {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+fn all_hold(condition: &str, input: &Value, item: Option<&Item>) -> Result<bool, Refusal> {
     for clause in condition.split(" AND ") {
         let attribute = |name: &str| -> Result<Option<&Value>, Refusal> {
             Ok(item.and_then(|item| item.get(&resolve_name(name, input).ok()?)))
         };
+        let number =
+            |value: Option<&Value>| -> Option<f64> { value?.get("N")?.as_str()?.parse().ok() };
         let clause = clause.trim();
+        let comparison = ["<=", ">=", "<", ">"].into_iter().find_map(|op| {
+            clause
+                .split_once(&format!(" {op} "))
+                .map(|(l, r)| (op, l, r))
+        });
         let holds = if let Some(name) = clause
             .strip_prefix("attribute_not_exists(")
             .and_then(|rest| rest.strip_suffix(')'))
@@ -525,6 +630,20 @@ fn holds(condition: &str, input: &Value, item: Option<&Item>) -> Result<bool, Re
             allowed.try_fold(false, |any, value| {
                 Ok::<_, Refusal>(any || current == Some(&resolve_value(value, input)?))
             })?
+        } else if let Some((op, name, value)) = comparison {
+            // A missing attribute or a non-number compares false, as in DynamoDB.
+            match (
+                number(attribute(name)?),
+                number(Some(&resolve_value(value, input)?)),
+            ) {
+                (Some(left), Some(right)) => match op {
+                    "<=" => left <= right,
+                    ">=" => left >= right,
+                    "<" => left < right,
+                    _ => left > right,
+                },
+                _ => false,
+            }
         } else if let Some((name, value)) = clause.split_once(" = ") {
             attribute(name)? == Some(&resolve_value(value, input)?)
         } else {
@@ -593,10 +712,13 @@ async fn serve(
     };
     let (status, output) = match answer {
         Ok(output) => (StatusCode::OK, output),
-        Err(Refusal(kind, message)) => (
-            StatusCode::BAD_REQUEST,
-            json!({"__type": kind, "message": message}),
-        ),
+        Err(Refusal(kind, message, item)) => {
+            let mut error = json!({"__type": kind, "message": message});
+            if let Some(item) = item {
+                error["Item"] = item;
+            }
+            (StatusCode::BAD_REQUEST, error)
+        }
     };
     let mut response = Response::new(Full::new(Bytes::from(output.to_string())));
     *response.status_mut() = status;
@@ -617,7 +739,7 @@ async fn main() -> anyhow::Result<()> {
             ("--secret", Some(value)) => secret = value.clone(),
             ("--quotas", Some(value)) => {
                 let quotas = Quotas::from_json(value).context("--quotas")?;
-                limits = Some(Limits::new(quotas));
+                limits = Some(Limits::new(quotas, Instant::now()));
             }
             _ => anyhow::bail!(
                 "usage: fake-aws [--secret VALUE] [--quotas JSON] (prints the address it listens on)"
@@ -643,5 +765,72 @@ async fn main() -> anyhow::Result<()> {
                 .serve_connection(TokioIo::new(stream), service)
                 .await;
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(pairs: &[(&str, Value)]) -> Item {
+        pairs
+            .iter()
+            .map(|(name, value)| ((*name).to_owned(), value.clone()))
+            .collect()
+    }
+
+    /// The checkpoint's lease, as the reconciler asks for it.
+    #[test]
+    fn the_lease_condition_holds_for_a_new_or_expired_lease_only() {
+        let input = json!({
+            "ExpressionAttributeNames": {"#until": "lease_until", "#owner": "lease_owner"},
+            "ExpressionAttributeValues": {":now": {"N": "100"}, ":owner": {"S": "me"}},
+        });
+        let take = "attribute_not_exists(#until) OR #until <= :now";
+        assert!(holds(take, &input, None).unwrap(), "no row yet");
+        let held = item(&[
+            ("lease_until", json!({"N": "150"})),
+            ("lease_owner", json!({"S": "me"})),
+        ]);
+        assert!(!holds(take, &input, Some(&held)).unwrap(), "held until 150");
+        let expired = item(&[("lease_until", json!({"N": "100"}))]);
+        assert!(
+            holds(take, &input, Some(&expired)).unwrap(),
+            "ran out at 100"
+        );
+        let keep = "#owner = :owner AND #until > :now";
+        assert!(holds(keep, &input, Some(&held)).unwrap());
+        assert!(
+            !holds(keep, &input, Some(&expired)).unwrap(),
+            "no owner, ran out"
+        );
+        assert!(
+            !holds(keep, &input, None).unwrap(),
+            "a missing number compares false"
+        );
+        assert!(holds("#until BETWEEN :a AND :b", &input, Some(&held)).is_err());
+    }
+
+    #[test]
+    fn a_refused_write_names_each_bucket_that_could_not_pay() {
+        // One instant throughout: no bucket refills, whatever the machine's pace.
+        let now = Instant::now();
+        let quotas = Quotas {
+            table_write_units: 4.0,
+            index_write_units: 100.0,
+            partition_write_units: 1.0,
+            get_parameter: 1.0,
+            burst_secs: 1.0,
+        };
+        let mut limits = Limits::new(quotas, now);
+        assert!(limits.write(1.0, &["pending#a#0"], now).is_ok());
+        let walls = limits.write(1.0, &["pending#a#0"], now).unwrap_err();
+        assert!(walls.partition && !walls.table && !walls.index);
+        assert!(
+            limits.write(1.0, &["pending#a#1"], now).is_ok(),
+            "another partition"
+        );
+        let walls = limits.write(3.0, &["pending#a#2"], now).unwrap_err();
+        assert!(walls.table && !walls.partition, "2 units left on the table");
     }
 }
