@@ -91,15 +91,18 @@ pub struct ApiResponse {
 }
 
 impl ApiResponse {
-    /// The provider's own explanation of a refusal (`message`, or Stripe's `error.message`),
-    /// else the status.
+    /// The provider's own explanation of a refusal (`message`, Stripe's `error.message`, Paddle's
+    /// `error.detail`, GitLab's `error` or a `message` that is an object), else the status.
     pub fn refusal(&self) -> String {
         let json: Option<serde_json::Value> = serde_json::from_slice(&self.body).ok();
         let message = json.as_ref().and_then(|json| {
             json["message"]
                 .as_str()
                 .or_else(|| json["error"]["message"].as_str())
+                .or_else(|| json["error"]["detail"].as_str())
+                .or_else(|| json["error"].as_str())
                 .map(str::to_owned)
+                .or_else(|| json["message"].is_object().then(|| json["message"].to_string()))
         });
         // The provider's words: escaped, as they may reach a terminal.
         match message {
@@ -140,6 +143,18 @@ impl ApiClient {
         extra: &[(&'static str, &str)],
         sleeper: Arc<dyn Sleeper>,
     ) -> Result<Self, ApiError> {
+        Self::with_credential_header(base, AUTHORIZATION, authorization, extra, sleeper)
+    }
+
+    /// [`ApiClient::new`] with the credential in `header` (GitLab's `PRIVATE-TOKEN`) rather than
+    /// `Authorization`; it is marked sensitive all the same.
+    pub fn with_credential_header(
+        base: &str,
+        header: HeaderName,
+        credential: &str,
+        extra: &[(&'static str, &str)],
+        sleeper: Arc<dyn Sleeper>,
+    ) -> Result<Self, ApiError> {
         let bad = |reason: &str| ApiError::BadUrl {
             url: base.to_owned(),
             reason: reason.to_owned(),
@@ -163,11 +178,11 @@ impl ApiClient {
         if uri.host().is_none_or(str::is_empty) {
             return Err(bad("it names no host"));
         }
-        let mut credential = HeaderValue::from_str(authorization)
+        let mut credential = HeaderValue::from_str(credential)
             .map_err(|_| bad("the credential holds characters a header cannot carry"))?;
         credential.set_sensitive(true);
         let mut headers = vec![
-            (AUTHORIZATION, credential),
+            (header, credential),
             (
                 USER_AGENT,
                 HeaderValue::from_static(concat!(
