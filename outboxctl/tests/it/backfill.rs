@@ -784,3 +784,191 @@ async fn status_shows_the_reconcilers_checkpoint_and_last_run() {
         "{text}"
     );
 }
+
+/// The ingress binary for `scene` with `scheme` and the secret `secret`; its URL.
+async fn start_ingress(
+    scene: &Scene,
+    scheme: &str,
+    secret: &str,
+) -> (e2e::processes::IngressProcess, String) {
+    aws_sdk_ssm::Client::new(&scene.sdk)
+        .put_parameter()
+        .name(&scene.resources.parameter)
+        .value(secret)
+        .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+        .overwrite(true)
+        .send()
+        .await
+        .expect("PutParameter");
+    let binary = e2e::processes::ingress_binary().unwrap_or_else(|err| panic!("{err}"));
+    let address = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port");
+    let mut env: Vec<(String, String)> = scene
+        .env()
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+    env.push(("SIGNATURE_SCHEME".to_owned(), scheme.to_owned()));
+    let logs = std::env::temp_dir().join(e2e::testing::unique("backfill-ingress"));
+    std::fs::create_dir_all(&logs).expect("a log directory");
+    let process = e2e::processes::IngressProcess::start(binary, env, address, logs)
+        .await
+        .unwrap_or_else(|err| panic!("{err}"));
+    (process, format!("http://{address}/"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn gitlab_failed_events_are_resent_through_the_ingress_with_the_hooks_token() {
+    use e2e::provider_api::{gitlab_handler, GitLabHook, GITLAB_HOOK, GITLAB_SECRET, GITLAB_TOKEN};
+
+    let scene = Scene::new("backfill-gitlab").await;
+    let (_ingress, ingress_url) = start_ingress(&scene, "gitlab", GITLAB_SECRET).await;
+    let hook = Arc::new(Mutex::new(GitLabHook::new(ingress_url)));
+    {
+        let mut hook = hook.lock().expect("lock");
+        hook.log(9, "k-failed", "internal error", 5);
+        hook.log(8, "k-ok", "200", 6);
+        hook.log(7, "k-retried", "502", 7);
+        hook.log(6, "k-retried", "404", 8);
+        hook.log(5, "k-gone", "500", 9);
+        hook.gone.push("k-gone".to_owned());
+    }
+    let gitlab = MockApi::start(gitlab_handler(Arc::clone(&hook))).await;
+    let parameter = put_credential(&scene, GITLAB_TOKEN).await;
+    let extra = [
+        ("BACKFILL_CREDENTIAL_PARAMETER", parameter),
+        ("GITLAB_API_BASE", gitlab.base.clone()),
+    ];
+    let args = [
+        "--json",
+        "backfill",
+        "--provider",
+        "gitlab",
+        "--gitlab-hook",
+        GITLAB_HOOK,
+        "--since",
+        "1h",
+    ];
+
+    let dry = scene.run_with(&extra, &args);
+    assert_eq!(dry.code, 0, "{}{}", dry.stdout, dry.stderr);
+    let dry_json = dry.json();
+    assert_eq!((dry_json["listed"].as_u64(), dry_json["delivered"].as_u64()), (Some(4), Some(1)));
+    let missing: Vec<&str> = dry_json["missing"]
+        .as_array()
+        .expect("missing")
+        .iter()
+        .map(|m| m["id"].as_str().expect("id"))
+        .collect();
+    assert_eq!(missing, ["k-gone", "k-retried", "k-failed"], "oldest first");
+    assert_eq!(dry_json["missing"][1]["last_status"], 502, "{dry_json}");
+    assert!(
+        dry_json["calls"]
+            .to_string()
+            .contains("would POST http://127.0.0.1"),
+        "{dry_json}"
+    );
+    assert!(dry_json["calls"].to_string().contains("/events/7/resend"), "the latest delivery");
+    assert_eq!(gitlab.count("POST"), 0, "a dry run asks for nothing");
+
+    let mut yes = args.to_vec();
+    yes.push("--yes");
+    let done = scene.run_with(&extra, &yes);
+    assert_eq!(done.code, 3, "k-gone: {}{}", done.stdout, done.stderr);
+    let done_json = done.json();
+    assert_eq!(done_json["redelivered"], json!(["k-retried", "k-failed"]));
+    assert!(done_json["failed"].to_string().contains("404 Not found"), "{done_json}");
+    for printed in [&dry.stdout, &dry.stderr, &done.stdout, &done.stderr] {
+        assert!(!printed.contains(GITLAB_TOKEN), "the token is never printed");
+    }
+    let messages = scene.drain().await;
+    assert_eq!(messages.len(), 2);
+    for message in &messages {
+        assert_eq!(message.attribute("delivered-by"), Some("ingress"));
+        let body: Value = serde_json::from_slice(&message.raw_body()).expect("JSON");
+        let key = body["key_in_test"].as_str().expect("marker");
+        assert_eq!(
+            message.raw_body(),
+            hook.lock().expect("lock").payloads[key].to_vec(),
+            "the logged payload, byte for byte"
+        );
+    }
+
+    // Again: each resent event has a delivery that succeeded now; nothing is sent twice.
+    let again = scene.run_with(&extra, &yes).json();
+    assert_eq!(again["redelivered"], json!([]), "{again}");
+    assert!(scene.drain().await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn paddle_events_not_delivered_are_replayed_and_a_present_one_is_left_alone() {
+    use e2e::provider_api::{
+        paddle_handler, PaddleAccount, PADDLE_DESTINATION, PADDLE_KEY, PADDLE_SECRET,
+    };
+
+    let scene = Scene::new("backfill-paddle").await;
+    let (_ingress, ingress_url) = start_ingress(&scene, "paddle", PADDLE_SECRET).await;
+    let account = Arc::new(Mutex::new(PaddleAccount::new(ingress_url)));
+    {
+        let mut account = account.lock().expect("lock");
+        account.notify("ntf_3", "evt_missing", "failed", 5, PADDLE_DESTINATION);
+        account.notify("ntf_2", "evt_present", "failed", 6, PADDLE_DESTINATION);
+        account.notify("ntf_1", "evt_other", "failed", 7, "ntfset_another");
+    }
+    scene
+        .insert(&event("evt_present", "transaction.completed", b"{}", now_millis() - 60_000))
+        .await;
+    let base = Arc::new(Mutex::new(String::new()));
+    let paddle = MockApi::start(paddle_handler(Arc::clone(&account), Arc::clone(&base))).await;
+    *base.lock().expect("lock") = paddle.base.clone();
+    let parameter = put_credential(&scene, PADDLE_KEY).await;
+    let extra = [
+        ("BACKFILL_CREDENTIAL_PARAMETER", parameter),
+        ("PADDLE_API_BASE", paddle.base.clone()),
+    ];
+    let dry = scene.run_with(
+        &extra,
+        &[
+            "backfill",
+            "--provider",
+            "paddle",
+            "--paddle-destination",
+            PADDLE_DESTINATION,
+            "--since",
+            "1h",
+        ],
+    );
+    assert_eq!(dry.code, 0, "{}{}", dry.stdout, dry.stderr);
+    for expected in [
+        "/notifications/ntf_3/replay",
+        "listed 2, already present 1, redelivered 0, failed 0",
+        "dry run: 1 event(s) missing from the outbox; add --yes to ask Paddle to replay them",
+    ] {
+        assert!(dry.stdout.contains(expected), "{expected}: {}", dry.stdout);
+    }
+    let done = scene.run_with(
+        &extra,
+        &[
+            "--json",
+            "backfill",
+            "--provider",
+            "paddle",
+            "--paddle-destination",
+            PADDLE_DESTINATION,
+            "--since",
+            "1h",
+            "--yes",
+        ],
+    );
+    assert_eq!(done.code, 0, "{}{}", done.stdout, done.stderr);
+    assert_eq!(done.json()["redelivered"], json!(["evt_missing"]));
+    for printed in [&dry.stdout, &dry.stderr, &done.stdout, &done.stderr] {
+        assert!(!printed.contains(PADDLE_KEY), "the key is never printed");
+    }
+    let messages = scene.drain().await;
+    assert_eq!(messages.len(), 1);
+    assert_eq!(messages[0].attribute("event-id"), Some("evt_missing"));
+    assert_eq!(messages[0].attribute("delivered-by"), Some("ingress"));
+    assert_eq!(paddle.count("POST"), 1, "evt_other is another destination's");
+}
