@@ -102,7 +102,11 @@ impl ApiResponse {
                 .or_else(|| json["error"]["detail"].as_str())
                 .or_else(|| json["error"].as_str())
                 .map(str::to_owned)
-                .or_else(|| json["message"].is_object().then(|| json["message"].to_string()))
+                .or_else(|| {
+                    json["message"]
+                        .is_object()
+                        .then(|| json["message"].to_string())
+                })
         });
         // The provider's words: escaped, as they may reach a terminal.
         match message {

@@ -83,10 +83,7 @@ impl GitlabHook {
 
     /// One page of the hook's events.
     pub fn events_path(&self, page: u64) -> String {
-        format!(
-            "{}/events?per_page={PER_PAGE}&page={page}",
-            self.api_path()
-        )
+        format!("{}/events?per_page={PER_PAGE}&page={page}", self.api_path())
     }
 
     /// Where to ask for an event to be sent again.
@@ -254,7 +251,9 @@ pub fn resend_status(body: &[u8]) -> Option<Result<(), String>> {
     Some(match code {
         Some(code) if (200..300).contains(&code) => Ok(()),
         _ => Err(crate::terminal::escape(
-            status.as_str().map_or(&status.to_string(), |s| s),
+            &status
+                .as_str()
+                .map_or_else(|| status.to_string(), str::to_owned),
         )),
     })
 }
@@ -326,7 +325,13 @@ mod tests {
         let deliveries = [
             // A resend: a new event UUID, the same idempotency key, delivered.
             delivery(5, Some("k-a"), "u-a2", json!("200"), "2026-12-01T10:05:00Z"),
-            delivery(4, Some("k-a"), "u-a1", json!("internal error"), "2026-12-01T10:00:00Z"),
+            delivery(
+                4,
+                Some("k-a"),
+                "u-a1",
+                json!("internal error"),
+                "2026-12-01T10:00:00Z",
+            ),
             delivery(3, Some("k-b"), "u-b2", json!("502"), "2026-12-01T10:03:00Z"),
             delivery(2, Some("k-b"), "u-b1", json!("404"), "2026-12-01T10:02:00Z"),
             delivery(1, None, "u-c", json!(500), "2026-12-01T10:01:00Z"),
@@ -372,7 +377,10 @@ mod tests {
     #[test]
     fn a_resend_answer_says_what_the_hooks_url_answered() {
         assert_eq!(resend_status(br#"{"response_status": 200}"#), Some(Ok(())));
-        assert_eq!(resend_status(br#"{"response_status": "204"}"#), Some(Ok(())));
+        assert_eq!(
+            resend_status(br#"{"response_status": "204"}"#),
+            Some(Ok(()))
+        );
         assert_eq!(
             resend_status(br#"{"response_status": 401}"#),
             Some(Err("401".to_owned()))

@@ -214,9 +214,21 @@ mod tests {
     fn an_event_is_replayed_through_its_original_notification_once_paddle_gave_up() {
         let listed = [
             notification("ntf_4", "evt_b", "failed", "replay", "2026-12-01T10:02:00Z"),
-            notification("ntf_3", "evt_c", "needs_retry", "event", "2026-12-01T10:03:00Z"),
+            notification(
+                "ntf_3",
+                "evt_c",
+                "needs_retry",
+                "event",
+                "2026-12-01T10:03:00Z",
+            ),
             notification("ntf_2", "evt_b", "failed", "event", "2026-12-01T10:02:00Z"),
-            notification("ntf_1", "evt_a", "delivered", "replay", "2026-12-01T10:01:00Z"),
+            notification(
+                "ntf_1",
+                "evt_a",
+                "delivered",
+                "replay",
+                "2026-12-01T10:01:00Z",
+            ),
             notification("ntf_0", "evt_a", "failed", "event", "2026-12-01T10:01:00Z"),
         ];
         let failed = failed_events(&listed, "ntfset_ours");
@@ -224,7 +236,11 @@ mod tests {
         assert_eq!(ids, ["evt_b", "evt_c"], "evt_a was delivered by a replay");
         assert_eq!(failed[0].replayable(), Some("ntf_2"), "the original");
         assert_eq!(failed[1].replayable(), None);
-        assert!(failed[1].why_not().contains("needs_retry"), "{}", failed[1].why_not());
+        assert!(
+            failed[1].why_not().contains("needs_retry"),
+            "{}",
+            failed[1].why_not()
+        );
         assert!(failed_events(&listed, "ntfset_other").is_empty());
     }
 

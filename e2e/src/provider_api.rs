@@ -406,15 +406,13 @@ impl GitLabHook {
             status: status.to_owned(),
             created_at: ago(minutes),
         });
-        self.logs.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
+        self.logs
+            .sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
     }
 }
 
 fn private_token(headers: &HeaderMap, expected: &str) -> bool {
-    headers
-        .get("private-token")
-        .and_then(|v| v.to_str().ok())
-        == Some(expected)
+    headers.get("private-token").and_then(|v| v.to_str().ok()) == Some(expected)
 }
 
 /// GitLab's project hook events API for `projects/acme%2Fshop/hooks/42`: the log three to a page
@@ -484,7 +482,11 @@ pub fn gitlab_handler(hook: Arc<Mutex<GitLabHook>>) -> Handler {
                 .and_then(|rest| rest.strip_suffix("/resend"))
                 .and_then(|id| id.parse::<u64>().ok());
             let Some(log_id) = resend.filter(|_| method == Method::POST) else {
-                return reply(StatusCode::NOT_FOUND, &[], json!({"error": "404 Not Found"}));
+                return reply(
+                    StatusCode::NOT_FOUND,
+                    &[],
+                    json!({"error": "404 Not Found"}),
+                );
             };
             let (key, uuid, body, url) = {
                 let mut hook = hook.lock().expect("lock");
@@ -497,10 +499,18 @@ pub fn gitlab_handler(hook: Arc<Mutex<GitLabHook>>) -> Handler {
                     );
                 }
                 let Some(log) = hook.logs.iter().find(|l| l.id == log_id).cloned() else {
-                    return reply(StatusCode::NOT_FOUND, &[], json!({"message": "404 Not found"}));
+                    return reply(
+                        StatusCode::NOT_FOUND,
+                        &[],
+                        json!({"message": "404 Not found"}),
+                    );
                 };
                 if hook.gone.contains(&log.key) {
-                    return reply(StatusCode::NOT_FOUND, &[], json!({"message": "404 Not found"}));
+                    return reply(
+                        StatusCode::NOT_FOUND,
+                        &[],
+                        json!({"message": "404 Not found"}),
+                    );
                 }
                 let id = hook.next_id;
                 (
@@ -610,7 +620,10 @@ fn percent_decode(text: &str) -> String {
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'%' {
-            if let Some(Ok(byte)) = text.get(i + 1..i + 3).map(|hex| u8::from_str_radix(hex, 16)) {
+            if let Some(Ok(byte)) = text
+                .get(i + 1..i + 3)
+                .map(|hex| u8::from_str_radix(hex, 16))
+            {
                 out.push(byte);
                 i += 3;
                 continue;
@@ -667,7 +680,11 @@ pub fn paddle_handler(account: Arc<Mutex<PaddleAccount>>, base: Arc<Mutex<String
                 let matching: Vec<&PaddleNotification> = account
                     .notifications
                     .iter()
-                    .filter(|n| query.get("notification_setting_id").is_none_or(|s| *s == n.setting))
+                    .filter(|n| {
+                        query
+                            .get("notification_setting_id")
+                            .is_none_or(|s| *s == n.setting)
+                    })
                     .filter(|n| statuses.is_empty() || statuses.contains(&n.status.as_str()))
                     .filter(|n| {
                         let at = backfill::github::rfc3339_to_millis(&n.occurred_at).unwrap_or(0);

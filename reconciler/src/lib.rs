@@ -143,7 +143,9 @@ impl ReconcilerConfig {
         if provider == Provider::Paddle && paddle_destination.is_none() {
             return Err(ReconcilerConfigError::NoPaddleDestination);
         }
-        let base = |name: &str, default: &str| env.optional(name).unwrap_or_else(|| default.to_owned());
+        let base = |name: &'static str, default: &str| {
+            env.optional(name).unwrap_or_else(|| default.to_owned())
+        };
         let secs = |name, default, max| -> Result<Duration, ConfigError> {
             Ok(Duration::from_secs(env.integer(name, default, 0..=max)?))
         };

@@ -854,7 +854,10 @@ async fn gitlab_failed_events_are_resent_through_the_ingress_with_the_hooks_toke
     let dry = scene.run_with(&extra, &args);
     assert_eq!(dry.code, 0, "{}{}", dry.stdout, dry.stderr);
     let dry_json = dry.json();
-    assert_eq!((dry_json["listed"].as_u64(), dry_json["delivered"].as_u64()), (Some(4), Some(1)));
+    assert_eq!(
+        (dry_json["listed"].as_u64(), dry_json["delivered"].as_u64()),
+        (Some(4), Some(1))
+    );
     let missing: Vec<&str> = dry_json["missing"]
         .as_array()
         .expect("missing")
@@ -869,7 +872,10 @@ async fn gitlab_failed_events_are_resent_through_the_ingress_with_the_hooks_toke
             .contains("would POST http://127.0.0.1"),
         "{dry_json}"
     );
-    assert!(dry_json["calls"].to_string().contains("/events/7/resend"), "the latest delivery");
+    assert!(
+        dry_json["calls"].to_string().contains("/events/7/resend"),
+        "the latest delivery"
+    );
     assert_eq!(gitlab.count("POST"), 0, "a dry run asks for nothing");
 
     let mut yes = args.to_vec();
@@ -878,9 +884,15 @@ async fn gitlab_failed_events_are_resent_through_the_ingress_with_the_hooks_toke
     assert_eq!(done.code, 3, "k-gone: {}{}", done.stdout, done.stderr);
     let done_json = done.json();
     assert_eq!(done_json["redelivered"], json!(["k-retried", "k-failed"]));
-    assert!(done_json["failed"].to_string().contains("404 Not found"), "{done_json}");
+    assert!(
+        done_json["failed"].to_string().contains("404 Not found"),
+        "{done_json}"
+    );
     for printed in [&dry.stdout, &dry.stderr, &done.stdout, &done.stderr] {
-        assert!(!printed.contains(GITLAB_TOKEN), "the token is never printed");
+        assert!(
+            !printed.contains(GITLAB_TOKEN),
+            "the token is never printed"
+        );
     }
     let messages = scene.drain().await;
     assert_eq!(messages.len(), 2);
@@ -917,7 +929,12 @@ async fn paddle_events_not_delivered_are_replayed_and_a_present_one_is_left_alon
         account.notify("ntf_1", "evt_other", "failed", 7, "ntfset_another");
     }
     scene
-        .insert(&event("evt_present", "transaction.completed", b"{}", now_millis() - 60_000))
+        .insert(&event(
+            "evt_present",
+            "transaction.completed",
+            b"{}",
+            now_millis() - 60_000,
+        ))
         .await;
     let base = Arc::new(Mutex::new(String::new()));
     let paddle = MockApi::start(paddle_handler(Arc::clone(&account), Arc::clone(&base))).await;
@@ -970,5 +987,9 @@ async fn paddle_events_not_delivered_are_replayed_and_a_present_one_is_left_alon
     assert_eq!(messages.len(), 1);
     assert_eq!(messages[0].attribute("event-id"), Some("evt_missing"));
     assert_eq!(messages[0].attribute("delivered-by"), Some("ingress"));
-    assert_eq!(paddle.count("POST"), 1, "evt_other is another destination's");
+    assert_eq!(
+        paddle.count("POST"),
+        1,
+        "evt_other is another destination's"
+    );
 }

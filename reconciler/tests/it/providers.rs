@@ -16,7 +16,11 @@ use super::{ids, run, Scene, SOURCE};
 use reconciler::RunOutcome;
 
 /// The ingress binary with `scheme` and `secret`, for the scene's stack; its URL.
-async fn ingress(scene: &Scene, scheme: &str, secret: &str) -> (e2e::processes::IngressProcess, String) {
+async fn ingress(
+    scene: &Scene,
+    scheme: &str,
+    secret: &str,
+) -> (e2e::processes::IngressProcess, String) {
     scene.stack.put_secret(secret).await;
     let binary = e2e::processes::ingress_binary().unwrap_or_else(|err| panic!("{err}"));
     let address = std::net::TcpListener::bind("127.0.0.1:0")
@@ -176,8 +180,8 @@ async fn gitlab_failed_events_are_resent_through_the_ingress_once_and_a_gone_one
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn paddle_undelivered_events_are_replayed_signed_and_one_still_retrying_holds_the_checkpoint(
-) {
+async fn paddle_undelivered_events_are_replayed_signed_and_one_still_retrying_holds_the_checkpoint()
+{
     let scene = Scene::new(PADDLE_KEY).await;
     let (_ingress, ingress_url) = ingress(&scene, "paddle", PADDLE_SECRET).await;
     let account = Arc::new(Mutex::new(PaddleAccount::new(ingress_url)));
@@ -188,7 +192,13 @@ async fn paddle_undelivered_events_are_replayed_signed_and_one_still_retrying_ho
         account.notify("ntf_5", "evt_failed", "failed", 5, PADDLE_DESTINATION);
         account.notify("ntf_4", "evt_delivered", "delivered", 6, PADDLE_DESTINATION);
         account.notify("ntf_3", "evt_present", "failed", 7, PADDLE_DESTINATION);
-        account.notify("ntf_2", "evt_retrying", "needs_retry", 8, PADDLE_DESTINATION);
+        account.notify(
+            "ntf_2",
+            "evt_retrying",
+            "needs_retry",
+            8,
+            PADDLE_DESTINATION,
+        );
         account.notify("ntf_1", "evt_gone", "failed", 9, PADDLE_DESTINATION);
         account.notify("ntf_0", "evt_elsewhere", "failed", 10, "ntfset_another");
         account.gone.push("ntf_1".to_owned());
@@ -252,16 +262,25 @@ async fn paddle_undelivered_events_are_replayed_signed_and_one_still_retrying_ho
         paddle
             .requests()
             .iter()
-            .any(|r| r.contains("after=") && r.contains("notification_setting_id=ntfset_01backfilltest")),
+            .any(|r| r.contains("after=")
+                && r.contains("notification_setting_id=ntfset_01backfilltest")),
         "followed meta.pagination.next: {:?}",
         paddle.requests()
     );
     assert_eq!(
         paddle.count("GET /notifications?"),
-        paddle.requests().iter().filter(|r| r.starts_with("GET")).count(),
+        paddle
+            .requests()
+            .iter()
+            .filter(|r| r.starts_with("GET"))
+            .count(),
     );
     let messages = scene.drain().await;
-    assert_eq!(ids(&messages), ["evt_failed"], "event_id, as the ingress reads it");
+    assert_eq!(
+        ids(&messages),
+        ["evt_failed"],
+        "event_id, as the ingress reads it"
+    );
     assert_eq!(messages[0].attribute("delivered-by"), Some("ingress"));
     assert_eq!(
         messages[0].attribute("event-type"),
@@ -290,5 +309,9 @@ async fn paddle_undelivered_events_are_replayed_signed_and_one_still_retrying_ho
     );
     assert_eq!(next.checkpoint_after, Some(later));
     assert_eq!(ids(&scene.drain().await), ["evt_retrying"]);
-    assert_eq!(paddle.count("POST /notifications/ntf_5/replay"), 1, "evt_failed once");
+    assert_eq!(
+        paddle.count("POST /notifications/ntf_5/replay"),
+        1,
+        "evt_failed once"
+    );
 }
