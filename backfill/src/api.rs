@@ -411,6 +411,39 @@ mod tests {
     }
 
     #[test]
+    fn a_refusal_reads_each_providers_error_shape_escaped() {
+        let refusal = |body: &str| {
+            ApiResponse {
+                status: StatusCode::BAD_REQUEST,
+                headers: HeaderMap::new(),
+                body: Bytes::from(body.to_owned()),
+            }
+            .refusal()
+        };
+        assert_eq!(
+            refusal(r#"{"message":"Bad\u001b"}"#),
+            "400 Bad Request: Bad\\u{1b}"
+        );
+        assert_eq!(
+            refusal(r#"{"error":{"message":"No such key"}}"#),
+            "400 Bad Request: No such key"
+        );
+        assert_eq!(
+            refusal(r#"{"error":{"code":"not_found","detail":"Entity ntf_1 not found"}}"#),
+            "400 Bad Request: Entity ntf_1 not found"
+        );
+        assert_eq!(
+            refusal(r#"{"error":"404 Not Found"}"#),
+            "400 Bad Request: 404 Not Found"
+        );
+        assert_eq!(
+            refusal(r#"{"message":{"url":["is blocked"]}}"#),
+            r#"400 Bad Request: {"url":["is blocked"]}"#
+        );
+        assert_eq!(refusal("<html>"), "400 Bad Request");
+    }
+
+    #[test]
     fn retry_after_wins_on_429_and_on_a_limited_403() {
         let asked = headers(&[("retry-after", "7")]);
         assert_eq!(

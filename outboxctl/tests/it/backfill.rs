@@ -993,3 +993,127 @@ async fn paddle_events_not_delivered_are_replayed_and_a_present_one_is_left_alon
         "evt_other is another destination's"
     );
 }
+
+/// GitLab's and Paddle's listings gone wrong end the run with an error saying what happened (a
+/// page number going back, a next page elsewhere or read before); their refusals reach no terminal
+/// as such. In-memory outbox and queue: nothing is stored.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_gitlab_or_paddle_api_gone_wrong_ends_the_run_with_a_clear_error() {
+    use e2e::fakes::{InMemoryOutbox, InMemoryQueue};
+    use shared::ports::QueueSet;
+
+    let env: HashMap<&str, &str> = HashMap::from([
+        ("SOURCE_NAME", SOURCE),
+        ("OUTBOX_TABLE", "unused"),
+        ("QUEUE_URL", "http://queue/main"),
+    ]);
+    let settings = OutboxSettings::from_env(&Env::new(&env)).expect("settings");
+    let outbox = InMemoryOutbox::new(SOURCE, 4);
+    let queues = QueueSet::new(Arc::new(InMemoryQueue::new("http://queue/main")), vec![]);
+    let sink = Sink {
+        outbox: &outbox,
+        queues: &queues,
+        settings: &settings,
+    };
+    let window = Window {
+        since: now_millis() - 3_600_000,
+        until: now_millis(),
+    };
+    let act = Act::Recover { stop_by: None };
+    let client = |base: &str| {
+        ApiClient::new(base, "Bearer t", &[], Arc::new(RecordingSleeper::default()))
+            .expect("client")
+    };
+    let hook: backfill::gitlab::GitlabHook = "projects/7/1".parse().expect("hook");
+    let answering = |headers: Vec<(&'static str, String)>, body: Value| -> Handler {
+        Arc::new(move |_, _, _| {
+            let (headers, body) = (headers.clone(), body.clone());
+            Box::pin(async move { reply(StatusCode::OK, &headers, body) })
+        })
+    };
+
+    // GitLab: page 1 names page 1 next.
+    let api = MockApi::start(answering(vec![("x-next-page", "1".to_owned())], json!([]))).await;
+    let err = backfill::gitlab(&client(&api.base), &hook, window, &sink, act, &|_| {})
+        .await
+        .expect_err("a cycle");
+    assert!(err.to_string().contains("names page 1 next"), "{err}");
+    assert_eq!(api.count("GET"), 1);
+
+    // GitLab: a refusal, escaped.
+    let refusing: Handler = Arc::new(|_, _, _| {
+        Box::pin(async {
+            reply(
+                StatusCode::FORBIDDEN,
+                &[],
+                json!({"message": "403 Forbidden\u{1b}[2J"}),
+            )
+        })
+    });
+    let refused = MockApi::start(refusing).await;
+    let err = backfill::gitlab(&client(&refused.base), &hook, window, &sink, act, &|_| {})
+        .await
+        .expect_err("refused");
+    assert!(
+        err.to_string().contains("403 Forbidden\\u{1b}[2J") && !err.to_string().contains('\u{1b}'),
+        "{err}"
+    );
+
+    // Paddle: a next page on another host, then one read before.
+    let elsewhere = MockApi::start(answering(
+        vec![],
+        json!({"data": [], "meta": {"pagination": {"next": "https://evil.example/notifications?after=x", "has_more": true}}}),
+    ))
+    .await;
+    let err = backfill::paddle(
+        &client(&elsewhere.base),
+        "ntfset_1",
+        window,
+        &sink,
+        act,
+        &|_| {},
+    )
+    .await
+    .expect_err("elsewhere");
+    assert!(
+        err.to_string().contains("not on the API's own address"),
+        "{err}"
+    );
+    let looping = {
+        let base = Arc::new(Mutex::new(String::new()));
+        let handler: Handler = {
+            let base = Arc::clone(&base);
+            Arc::new(move |_, path, _| {
+                let base = Arc::clone(&base);
+                Box::pin(async move {
+                    let next = format!("{}{path}", base.lock().expect("lock"));
+                    reply(
+                        StatusCode::OK,
+                        &[],
+                        json!({"data": [], "meta": {"pagination": {"next": next, "has_more": true}}}),
+                    )
+                })
+            })
+        };
+        let api = MockApi::start(handler).await;
+        *base.lock().expect("lock") = api.base.clone();
+        api
+    };
+    let err = backfill::paddle(
+        &client(&looping.base),
+        "ntfset_1",
+        window,
+        &sink,
+        act,
+        &|_| {},
+    )
+    .await
+    .expect_err("a cycle");
+    assert!(
+        err.to_string()
+            .contains("links back to a page already read"),
+        "{err}"
+    );
+    assert_eq!(looping.count("GET"), 1);
+    assert!(outbox.is_empty() && queues.all().count() == 1);
+}
