@@ -313,7 +313,7 @@ mod tests {
         let mut all = vec!["outboxctl", "backfill", "--credential-parameter", "/p"];
         all.extend_from_slice(args);
         Cli::try_parse_from(all).map(|cli| match cli.command {
-            Command::Backfill(args) => args,
+            Command::Backfill(args) => *args,
             other => panic!("{other:?}"),
         })
     }

@@ -163,7 +163,7 @@ whose id starts `outboxctl-test-`: on the queue it carries `event-type: outboxct
     SendTest(SendTestArgs),
     /// Bring in events the provider emitted that never reached the outbox (GitHub, GitLab, Paddle, Stripe).
     #[command(long_about = crate::backfill::LONG_ABOUT)]
-    Backfill(crate::backfill::BackfillArgs),
+    Backfill(Box<crate::backfill::BackfillArgs>),
 }
 
 impl Command {
