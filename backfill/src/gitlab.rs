@@ -182,8 +182,10 @@ pub struct Triage {
 }
 
 /// Groups deliveries by event: an event any of whose deliveries got a 2xx reached the ingress;
-/// for the others, the latest delivery (highest id) is the one to resend.
-pub fn triage(deliveries: &[HookEvent]) -> Triage {
+/// for the others, the latest delivery (highest id) is the one to resend. An event first
+/// delivered at or after `until` is left out (a later window has it); the deliveries of an earlier
+/// event made after `until` (a resend) still count, so an event resent already is not asked again.
+pub fn triage(deliveries: &[HookEvent], until: EpochMillis) -> Triage {
     let mut by_key: BTreeMap<&str, Vec<&HookEvent>> = BTreeMap::new();
     let mut triage = Triage::default();
     for delivery in deliveries {
@@ -192,8 +194,12 @@ pub fn triage(deliveries: &[HookEvent]) -> Triage {
             None => triage.unnamed += 1,
         }
     }
-    triage.events = by_key.len();
     for (key, attempts) in by_key {
+        let first = attempts.iter().filter_map(|d| d.created_at_millis()).min();
+        if first.is_some_and(|first| first >= until) {
+            continue;
+        }
+        triage.events += 1;
         if attempts.iter().any(|d| d.succeeded()) {
             triage.delivered += 1;
             continue;
@@ -336,7 +342,7 @@ mod tests {
             delivery(2, Some("k-b"), "u-b1", json!("404"), "2026-12-01T10:02:00Z"),
             delivery(1, None, "u-c", json!(500), "2026-12-01T10:01:00Z"),
         ];
-        let triage = triage(&deliveries);
+        let triage = triage(&deliveries, i64::MAX);
         assert_eq!((triage.events, triage.delivered, triage.unnamed), (3, 1, 0));
         let failed: Vec<(&str, u64, &[String])> = triage
             .failed
@@ -359,6 +365,21 @@ mod tests {
         assert_eq!(triage.failed[1].status_code, Some(502));
         assert_eq!(triage.failed[0].status_code, Some(500));
         assert!(triage.failed[1].payload_kept);
+    }
+
+    #[test]
+    fn an_event_first_delivered_after_the_window_waits_and_a_later_resend_still_counts() {
+        let until = rfc3339_to_millis("2026-12-01T10:04:00Z").unwrap();
+        let deliveries = [
+            // Resent (and delivered) after the window's end: still delivered.
+            delivery(5, Some("k-a"), "u-a2", json!("200"), "2026-12-01T10:05:00Z"),
+            delivery(4, Some("k-a"), "u-a1", json!("500"), "2026-12-01T10:00:00Z"),
+            // First delivered after the window's end: a later run's.
+            delivery(3, Some("k-b"), "u-b1", json!("502"), "2026-12-01T10:06:00Z"),
+        ];
+        let triage = triage(&deliveries, until);
+        assert_eq!((triage.events, triage.delivered), (1, 1));
+        assert!(triage.failed.is_empty());
     }
 
     #[test]

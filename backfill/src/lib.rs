@@ -650,11 +650,11 @@ pub async fn gitlab(
             })?;
         progress(listed.len() as u64);
         // Newest first: once a page reaches before the window, later pages are older still.
+        // Deliveries after the window's end are kept: a resend there says the event arrived.
         let mut older_than_window = false;
         for delivery in listed {
             match delivery.created_at_millis() {
                 Some(at) if at < window.since => older_than_window = true,
-                Some(at) if at >= window.until => {}
                 _ => deliveries.push(delivery),
             }
         }
@@ -670,7 +670,7 @@ pub async fn gitlab(
             _ => break,
         }
     }
-    let triage = gitlab::triage(&deliveries);
+    let triage = gitlab::triage(&deliveries, window.until);
     summary.listed = triage.events;
     summary.delivered = triage.delivered;
     let events = triage
