@@ -1117,3 +1117,77 @@ async fn a_gitlab_or_paddle_api_gone_wrong_ends_the_run_with_a_clear_error() {
     assert_eq!(looping.count("GET"), 1);
     assert!(outbox.is_empty() && queues.all().count() == 1);
 }
+
+/// A resend the API keeps rate limiting (GitLab allows five a minute) stops the asking: the events
+/// left are failures a later run recovers, not one long wait each. In-memory outbox and queue.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rate_limit_the_api_keeps_up_leaves_the_remaining_redeliveries_for_a_later_run() {
+    use e2e::fakes::{InMemoryOutbox, InMemoryQueue};
+    use shared::ports::QueueSet;
+
+    let env: HashMap<&str, &str> = HashMap::from([
+        ("SOURCE_NAME", SOURCE),
+        ("OUTBOX_TABLE", "unused"),
+        ("QUEUE_URL", "http://queue/main"),
+    ]);
+    let settings = OutboxSettings::from_env(&Env::new(&env)).expect("settings");
+    let outbox = InMemoryOutbox::new(SOURCE, 4);
+    let queues = QueueSet::new(Arc::new(InMemoryQueue::new("http://queue/main")), vec![]);
+    let sink = Sink {
+        outbox: &outbox,
+        queues: &queues,
+        settings: &settings,
+    };
+    let window = Window {
+        since: now_millis() - 3_600_000,
+        until: now_millis(),
+    };
+    let handler: Handler = Arc::new(|method, _, _| {
+        Box::pin(async move {
+            if method == Method::POST {
+                return reply(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    &[("retry-after", "3600".to_owned())],
+                    json!({"message": "This endpoint has been requested too many times. Try again later."}),
+                );
+            }
+            let delivery = |id: u64, key: &str| {
+                json!({
+                    "id": id, "trigger": "push_hooks", "response_status": "internal error",
+                    "request_headers": {"Idempotency-Key": key, "X-Gitlab-Event-UUID": format!("{key}-u"), "X-Gitlab-Event": "Push Hook"},
+                    "request_data": {"object_kind": "push"}, "created_at": ago(5),
+                })
+            };
+            reply(
+                StatusCode::OK,
+                &[("x-next-page", String::new())],
+                json!([delivery(2, "k-2"), delivery(1, "k-1")]),
+            )
+        })
+    });
+    let gitlab = MockApi::start(handler).await;
+    let sleeper = Arc::new(RecordingSleeper::default());
+    let api = ApiClient::new(&gitlab.base, "Bearer t", &[], sleeper.clone()).expect("client");
+    let hook: backfill::gitlab::GitlabHook = "projects/7/1".parse().expect("hook");
+    let summary = backfill::gitlab(
+        &api,
+        &hook,
+        window,
+        &sink,
+        Act::Recover { stop_by: None },
+        &|_| {},
+    )
+    .await
+    .expect("listed");
+    assert_eq!(summary.recovered.len(), 0);
+    let failed = summary.failed();
+    assert_eq!(failed.len(), 2, "{failed:?}");
+    assert!(failed[0].contains("rate limited for 3600s"), "{failed:?}");
+    assert!(failed[1].contains("not asked"), "{failed:?}");
+    assert_eq!(summary.unrecoverable(), 0, "a later run may recover both");
+    assert_eq!(gitlab.count("POST"), 1, "the second was not asked");
+    assert!(
+        sleeper.0.lock().expect("lock").is_empty(),
+        "an hour is not waited"
+    );
+}
