@@ -91,15 +91,22 @@ pub struct ApiResponse {
 }
 
 impl ApiResponse {
-    /// The provider's own explanation of a refusal (`message`, or Stripe's `error.message`),
-    /// else the status.
+    /// The provider's own explanation of a refusal (`message`, Stripe's `error.message`, Paddle's
+    /// `error.detail`, GitLab's `error` or a `message` that is an object), else the status.
     pub fn refusal(&self) -> String {
         let json: Option<serde_json::Value> = serde_json::from_slice(&self.body).ok();
         let message = json.as_ref().and_then(|json| {
             json["message"]
                 .as_str()
                 .or_else(|| json["error"]["message"].as_str())
+                .or_else(|| json["error"]["detail"].as_str())
+                .or_else(|| json["error"].as_str())
                 .map(str::to_owned)
+                .or_else(|| {
+                    json["message"]
+                        .is_object()
+                        .then(|| json["message"].to_string())
+                })
         });
         // The provider's words: escaped, as they may reach a terminal.
         match message {
@@ -140,6 +147,18 @@ impl ApiClient {
         extra: &[(&'static str, &str)],
         sleeper: Arc<dyn Sleeper>,
     ) -> Result<Self, ApiError> {
+        Self::with_credential_header(base, AUTHORIZATION, authorization, extra, sleeper)
+    }
+
+    /// [`ApiClient::new`] with the credential in `header` (GitLab's `PRIVATE-TOKEN`) rather than
+    /// `Authorization`; it is marked sensitive all the same.
+    pub fn with_credential_header(
+        base: &str,
+        header: HeaderName,
+        credential: &str,
+        extra: &[(&'static str, &str)],
+        sleeper: Arc<dyn Sleeper>,
+    ) -> Result<Self, ApiError> {
         let bad = |reason: &str| ApiError::BadUrl {
             url: base.to_owned(),
             reason: reason.to_owned(),
@@ -163,11 +182,11 @@ impl ApiClient {
         if uri.host().is_none_or(str::is_empty) {
             return Err(bad("it names no host"));
         }
-        let mut credential = HeaderValue::from_str(authorization)
+        let mut credential = HeaderValue::from_str(credential)
             .map_err(|_| bad("the credential holds characters a header cannot carry"))?;
         credential.set_sensitive(true);
         let mut headers = vec![
-            (AUTHORIZATION, credential),
+            (header, credential),
             (
                 USER_AGENT,
                 HeaderValue::from_static(concat!(
@@ -389,6 +408,39 @@ mod tests {
             map.insert(*name, HeaderValue::from_str(value).unwrap());
         }
         map
+    }
+
+    #[test]
+    fn a_refusal_reads_each_providers_error_shape_escaped() {
+        let refusal = |body: &str| {
+            ApiResponse {
+                status: StatusCode::BAD_REQUEST,
+                headers: HeaderMap::new(),
+                body: Bytes::from(body.to_owned()),
+            }
+            .refusal()
+        };
+        assert_eq!(
+            refusal(r#"{"message":"Bad\u001b"}"#),
+            "400 Bad Request: Bad\\u{1b}"
+        );
+        assert_eq!(
+            refusal(r#"{"error":{"message":"No such key"}}"#),
+            "400 Bad Request: No such key"
+        );
+        assert_eq!(
+            refusal(r#"{"error":{"code":"not_found","detail":"Entity ntf_1 not found"}}"#),
+            "400 Bad Request: Entity ntf_1 not found"
+        );
+        assert_eq!(
+            refusal(r#"{"error":"404 Not Found"}"#),
+            "400 Bad Request: 404 Not Found"
+        );
+        assert_eq!(
+            refusal(r#"{"message":{"url":["is blocked"]}}"#),
+            r#"400 Bad Request: {"url":["is blocked"]}"#
+        );
+        assert_eq!(refusal("<html>"), "400 Bad Request");
     }
 
     #[test]

@@ -1,16 +1,20 @@
 //! Backfill: events the provider emitted that never reached the outbox (a DNS or certificate
 //! problem, a secret rotated on one side, a provider that gave up retrying), found through the
-//! provider's own API and brought in. GitHub is asked to redeliver (the delivery then arrives
-//! signed, through the ingress); Stripe's events are taken from its API, recorded in the outbox and
-//! sent like accepted events with `delivered-by: backfill` ([`shared::delivery`]). An event whose
-//! id already has a row is never touched, so a run again does nothing more.
+//! provider's own API and brought in. GitHub, GitLab and Paddle are asked to deliver again (the
+//! delivery then arrives signed, through the ingress); Stripe's events are taken from its API,
+//! recorded in the outbox and sent like accepted events with `delivered-by: backfill`
+//! ([`shared::delivery`]). An event whose id already has a row is never touched, so a run again
+//! does nothing more.
 //!
 //! One code path for `outboxctl backfill` (a person, a window they choose) and the `reconciler`
-//! (a schedule, a sliding window from its checkpoint): both call [`github`] and [`stripe`].
+//! (a schedule, a sliding window from its checkpoint): both call [`github`], [`gitlab`],
+//! [`paddle`] and [`stripe`].
 
 pub mod api;
 pub mod github;
 pub mod github_app;
+pub mod gitlab;
+pub mod paddle;
 pub mod stripe;
 pub mod terminal;
 
@@ -30,9 +34,12 @@ use shared::time::{now_millis, EpochMillis};
 
 use self::api::{ApiClient, ApiError};
 use self::github::HookPath;
+use self::gitlab::GitlabHook;
 
 pub const DEFAULT_STRIPE_API_BASE: &str = "https://api.stripe.com";
 pub const DEFAULT_GITHUB_API_BASE: &str = "https://api.github.com";
+pub const DEFAULT_GITLAB_API_BASE: &str = "https://gitlab.com/api/v4";
+pub const DEFAULT_PADDLE_API_BASE: &str = "https://api.paddle.com";
 /// The GitHub REST API version the requests are written against.
 pub const GITHUB_API_VERSION: &str = "2022-11-28";
 /// Pages read in one run at most: a listing that goes on longer is an API gone wrong (or a
@@ -46,16 +53,26 @@ const MAX_BATCH_GET: usize = 100;
 pub enum Provider {
     Stripe,
     Github,
+    Gitlab,
+    Paddle,
 }
 
 impl Provider {
-    pub const NAMES: &'static [&'static str] = &["stripe", "github"];
+    pub const NAMES: &'static [&'static str] = &["stripe", "github", "gitlab", "paddle"];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Stripe => "stripe",
             Self::Github => "github",
+            Self::Gitlab => "gitlab",
+            Self::Paddle => "paddle",
         }
+    }
+
+    /// Whether the provider is asked to deliver again (through the ingress) rather than the
+    /// event recorded from its API.
+    pub fn redelivers(self) -> bool {
+        !matches!(self, Self::Stripe)
     }
 }
 
@@ -72,6 +89,8 @@ impl FromStr for Provider {
         match text.trim().to_ascii_lowercase().as_str() {
             "stripe" => Ok(Self::Stripe),
             "github" => Ok(Self::Github),
+            "gitlab" => Ok(Self::Gitlab),
+            "paddle" => Ok(Self::Paddle),
             _ => Err(format!(
                 "`{}` is not a provider backfill knows: {}",
                 terminal::escape(text),
@@ -86,13 +105,13 @@ impl FromStr for Provider {
 pub struct Summary {
     /// Events the provider listed in the window.
     pub listed: usize,
-    /// GitHub: events one of whose deliveries succeeded.
+    /// GitHub, GitLab: events one of whose deliveries succeeded.
     pub delivered: usize,
     /// Events with a row in the outbox already.
     pub already_present: usize,
     /// Events with neither: what a run that acts brings in.
     pub missing: Vec<Missing>,
-    /// Redelivered (GitHub) or recorded and sent (Stripe).
+    /// Redelivered (GitHub, GitLab, Paddle) or recorded and sent (Stripe).
     pub recovered: Vec<String>,
     /// Recorded in the outbox but not sent (the sweeper sends them).
     pub left_to_sweeper: Vec<String>,
@@ -486,8 +505,309 @@ pub async fn stripe(
     Ok(summary)
 }
 
+/// An event the provider can be asked to deliver again, as a provider's listing found it.
+struct Redeliverable {
+    /// The id shown and reported.
+    id: String,
+    /// Every id the ingress may have stored it under (the first is `id`).
+    ids: Vec<String>,
+    event_type: Option<String>,
+    /// When the provider emitted or last delivered it (RFC 3339).
+    at: String,
+    last_status: Option<u16>,
+    /// The API path to POST to deliver it again, or why it cannot be asked (and whether for good).
+    ask: Result<String, (String, bool)>,
+}
+
+/// How a provider's answer to "deliver again" reads: `Ok` when it was done, else why, and
+/// whether for good.
+type Judge = dyn Fn(&api::ApiResponse) -> Result<(), (String, bool)> + Sync;
+
+/// The events among `events` the outbox lacks under every id, and when acting asks the provider to
+/// deliver each again. A rate limit the API keeps up leaves the rest for a later run.
+async fn redeliver(
+    api: &ApiClient,
+    events: Vec<Redeliverable>,
+    sink: &Sink<'_>,
+    act: Act,
+    summary: &mut Summary,
+    judge: &Judge,
+) -> Result<(), BackfillError> {
+    let source = sink.settings.source.as_str();
+    let ids: Vec<&str> = events
+        .iter()
+        .flat_map(|event| event.ids.iter().map(String::as_str))
+        .collect();
+    let found = present(sink.outbox, source, &ids).await?;
+    let missing: Vec<Redeliverable> = events
+        .into_iter()
+        .filter(|event| {
+            !event
+                .ids
+                .iter()
+                .any(|id| found.contains(&outbox_key(source, id)))
+        })
+        .collect();
+    summary.already_present += summary
+        .listed
+        .saturating_sub(summary.delivered)
+        .saturating_sub(missing.len());
+    summary.missing = missing
+        .iter()
+        .map(|event| Missing {
+            id: event.id.clone(),
+            event_type: event.event_type.clone(),
+            at: event.at.clone(),
+            last_status: event.last_status,
+        })
+        .collect();
+    let mut limited: Option<String> = None;
+    for event in missing {
+        let at = github::rfc3339_to_millis(&event.at);
+        let fail = |reason: String, permanent: bool| Failure {
+            id: event.id.clone(),
+            at,
+            reason,
+            permanent,
+        };
+        let path = match event.ask {
+            Ok(path) => path,
+            Err((reason, permanent)) => {
+                summary.failures.push(fail(reason, permanent));
+                continue;
+            }
+        };
+        let url = api.url(&path);
+        if !act.acts() {
+            summary
+                .calls
+                .push(format!("would POST {url} (deliver {} again)", event.id));
+            continue;
+        }
+        if let Some(why) = &limited {
+            summary
+                .failures
+                .push(fail(format!("not asked: {why}"), false));
+            continue;
+        }
+        if act.out_of_time() {
+            summary.failures.push(fail(
+                "not asked: the run stopped before its time ran out".to_owned(),
+                false,
+            ));
+            continue;
+        }
+        summary.calls.push(format!("POST {url}"));
+        match api.post(&url).await {
+            Ok(response) => match judge(&response) {
+                Ok(()) => summary.recovered.push(event.id.clone()),
+                Err((reason, permanent)) => summary.failures.push(fail(reason, permanent)),
+            },
+            Err(err @ (ApiError::RateLimited { .. } | ApiError::WaitBudgetSpent { .. })) => {
+                limited = Some("the API's rate limit held up an earlier request".to_owned());
+                summary.failures.push(fail(err.to_string(), false));
+            }
+            Err(err) => summary.failures.push(fail(err.to_string(), false)),
+        }
+    }
+    Ok(())
+}
+
+/// GitLab: lists the hook's events (deliveries) in `window`, and when acting asks for a resend of
+/// each event none of whose deliveries succeeded and that the outbox lacks.
+pub async fn gitlab(
+    api: &ApiClient,
+    hook: &GitlabHook,
+    window: Window,
+    sink: &Sink<'_>,
+    act: Act,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<Summary, BackfillError> {
+    let mut summary = Summary::default();
+    let mut deliveries = Vec::new();
+    let mut page = 1_u64;
+    let mut pages = 0;
+    loop {
+        pages += 1;
+        if pages > MAX_PAGES {
+            return Err(BackfillError::Listing(format!(
+                "GitLab's event list goes on past {MAX_PAGES} pages: stopped (narrow the window)"
+            )));
+        }
+        let url = api.url(&hook.events_path(page));
+        summary.calls.push(format!("GET {url}"));
+        let response = api.get(&url).await?;
+        if !response.status.is_success() {
+            return Err(BackfillError::Listing(format!(
+                "GitLab refused to list the events of {}: {} (does the token have the api scope and the Maintainer role, and is the hook id right?)",
+                hook.api_path(),
+                response.refusal()
+            )));
+        }
+        let listed: Vec<gitlab::HookEvent> =
+            serde_json::from_slice(&response.body).map_err(|err| {
+                BackfillError::Listing(format!("GitLab's event list cannot be read: {err}"))
+            })?;
+        progress(listed.len() as u64);
+        // Newest first: once a page reaches before the window, later pages are older still.
+        // Deliveries after the window's end are kept: a resend there says the event arrived.
+        let mut older_than_window = false;
+        for delivery in listed {
+            match delivery.created_at_millis() {
+                Some(at) if at < window.since => older_than_window = true,
+                _ => deliveries.push(delivery),
+            }
+        }
+        match gitlab::next_page(&response.headers) {
+            Some(next) if !older_than_window => {
+                if next <= page {
+                    return Err(BackfillError::Listing(format!(
+                        "GitLab's event list names page {next} next, after page {page}: stopped rather than loop"
+                    )));
+                }
+                page = next;
+            }
+            _ => break,
+        }
+    }
+    let triage = gitlab::triage(&deliveries, window.until);
+    summary.listed = triage.events;
+    summary.delivered = triage.delivered;
+    let events = triage
+        .failed
+        .into_iter()
+        .map(|failed| Redeliverable {
+            id: failed.key.clone(),
+            ids: failed.ids,
+            event_type: failed.event,
+            at: failed.created_at,
+            last_status: failed.status_code,
+            ask: if failed.payload_kept {
+                Ok(hook.resend_path(failed.log_id))
+            } else {
+                Err((
+                    format!(
+                        "(event {}): GitLab did not keep its payload (over its log's size limit), so a resend would not carry it",
+                        failed.log_id
+                    ),
+                    true,
+                ))
+            },
+        })
+        .collect();
+    let judge = |response: &api::ApiResponse| -> Result<(), (String, bool)> {
+        if response.status.is_success() {
+            return match gitlab::resend_status(&response.body) {
+                Some(Err(answered)) => Err((
+                    format!("GitLab resent it, and the hook's URL answered {answered}"),
+                    false,
+                )),
+                _ => Ok(()),
+            };
+        }
+        let refusal = response.refusal();
+        // 404: the event is no longer in GitLab's log; 422 for a changed URL: GitLab will not
+        // resend it. Anything else (a disabled hook, a failed request) may pass later.
+        let permanent = matches!(response.status.as_u16(), 404 | 410)
+            || (response.status.as_u16() == 422 && refusal.contains("URL has changed"));
+        Err((format!("GitLab refused the resend: {refusal}"), permanent))
+    };
+    redeliver(api, events, sink, act, &mut summary, &judge).await?;
+    Ok(summary)
+}
+
+/// Paddle Billing: lists the notifications of `destination` (a notification setting,
+/// `ntfset_...`) in `window` that were not delivered, and when acting asks Paddle to replay the
+/// original notification of each event the outbox lacks.
+pub async fn paddle(
+    api: &ApiClient,
+    destination: &str,
+    window: Window,
+    sink: &Sink<'_>,
+    act: Act,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<Summary, BackfillError> {
+    let mut summary = Summary::default();
+    let since = shared::time::rfc3339_millis(window.since);
+    let until = shared::time::rfc3339_millis(window.until);
+    let mut notifications = Vec::new();
+    let mut url = api.url(&paddle::notifications_path(destination, &since, &until));
+    let mut visited = HashSet::new();
+    loop {
+        if !visited.insert(url.clone()) {
+            return Err(BackfillError::Listing(format!(
+                "Paddle's notification list links back to a page already read (`{}`): stopped rather than loop",
+                terminal::escape(&url)
+            )));
+        }
+        if visited.len() > MAX_PAGES {
+            return Err(BackfillError::Listing(format!(
+                "Paddle's notification list goes on past {MAX_PAGES} pages: stopped (narrow the window)"
+            )));
+        }
+        summary.calls.push(format!("GET {url}"));
+        let response = api.get(&url).await?;
+        if !response.status.is_success() {
+            return Err(BackfillError::Listing(format!(
+                "Paddle refused to list notifications: {} (does the API key have notification.read and notification.write, and is the notification setting id right?)",
+                response.refusal()
+            )));
+        }
+        let page: paddle::Page = serde_json::from_slice(&response.body).map_err(|err| {
+            BackfillError::Listing(format!("Paddle's notification list cannot be read: {err}"))
+        })?;
+        progress(page.data.len() as u64);
+        for notification in page.data {
+            // The API filters by time already; a notification outside the window is not ours.
+            match notification.occurred_at_millis() {
+                Some(at) if at < window.since || at >= window.until => {}
+                _ => notifications.push(notification),
+            }
+        }
+        match page.meta.pagination.next {
+            Some(next) if page.meta.pagination.has_more => {
+                if !api.owns(&next) {
+                    return Err(BackfillError::Listing(format!(
+                        "Paddle's next page `{}` is not on the API's own address; the key is not sent there",
+                        terminal::escape(&next)
+                    )));
+                }
+                url = next;
+            }
+            _ => break,
+        }
+    }
+    let failed = paddle::failed_events(&notifications, destination);
+    summary.listed = failed.len();
+    let events = failed
+        .into_iter()
+        .map(|event| Redeliverable {
+            ids: vec![event.event_id.clone()],
+            ask: match event.replayable() {
+                Some(id) => Ok(paddle::replay_path(id)),
+                None => Err((event.why_not(), false)),
+            },
+            id: event.event_id,
+            event_type: event.event_type,
+            at: event.occurred_at,
+            last_status: None,
+        })
+        .collect();
+    let judge = |response: &api::ApiResponse| -> Result<(), (String, bool)> {
+        if response.status.is_success() {
+            return Ok(());
+        }
+        Err((
+            format!("Paddle refused the replay: {}", response.refusal()),
+            paddle::refused_for_good(response.status.as_u16(), &response.body),
+        ))
+    };
+    redeliver(api, events, sink, act, &mut summary, &judge).await?;
+    Ok(summary)
+}
+
 /// The API client of `provider`, the credential sent as a bearer token (for a GitHub App's
-/// hook, a token signed with the App's key). The credential is never printed: an error says
+/// hook, a token signed with the App's key; GitLab's as `PRIVATE-TOKEN`). The credential is never printed: an error says
 /// what is wrong with it, never what it is.
 pub fn client(
     provider: Provider,
@@ -516,6 +836,19 @@ pub fn client(
                 sleeper,
             )?)
         }
+        Provider::Gitlab => Ok(ApiClient::with_credential_header(
+            api_base,
+            http::HeaderName::from_static("private-token"),
+            credential,
+            &[],
+            sleeper,
+        )?),
+        Provider::Paddle => Ok(ApiClient::new(
+            api_base,
+            &format!("Bearer {credential}"),
+            &[],
+            sleeper,
+        )?),
         Provider::Stripe => {
             let mut extra = Vec::new();
             if let Some(version) = stripe_version {

@@ -7,9 +7,13 @@ use std::sync::Arc;
 
 use ::backfill::api::{Sleeper, TokioSleeper};
 use ::backfill::github::HookPath;
+use ::backfill::gitlab::GitlabHook;
 use ::backfill::terminal::escape;
 use ::backfill::{Act, Provider, Sink, Summary, Window};
-pub use ::backfill::{DEFAULT_GITHUB_API_BASE, DEFAULT_STRIPE_API_BASE};
+pub use ::backfill::{
+    DEFAULT_GITHUB_API_BASE, DEFAULT_GITLAB_API_BASE, DEFAULT_PADDLE_API_BASE,
+    DEFAULT_STRIPE_API_BASE,
+};
 use anyhow::Context as _;
 use clap::builder::TypedValueParser as _;
 use clap::Args;
@@ -23,7 +27,7 @@ use crate::Outcome;
 
 #[derive(Debug, Args)]
 pub struct BackfillArgs {
-    /// Whose API to ask: stripe or github.
+    /// Whose API to ask: stripe, github, gitlab or paddle.
     #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(Provider::NAMES).map(|name| name.parse::<Provider>().expect("a listed name")))]
     pub provider: Provider,
     /// Events emitted at or after this time (RFC 3339 with its offset, or an age such as `3d`).
@@ -36,6 +40,14 @@ pub struct BackfillArgs {
     /// `app` for a GitHub App's own hook (the credential is then the App's id and private key).
     #[arg(long, value_name = "HOOK", required_if_eq("provider", "github"))]
     pub github_hook: Option<HookPath>,
+    /// GitLab: the hook that delivers to this ingress, projects/PROJECT_ID_OR_PATH/HOOK_ID or
+    /// groups/GROUP_ID_OR_PATH/HOOK_ID.
+    #[arg(long, value_name = "HOOK", required_if_eq("provider", "gitlab"))]
+    pub gitlab_hook: Option<GitlabHook>,
+    /// Paddle: the notification destination (notification setting) that delivers to this
+    /// ingress, `ntfset_...`.
+    #[arg(long, value_name = "ID", required_if_eq("provider", "paddle"))]
+    pub paddle_destination: Option<String>,
     /// Stripe: every event of the window, not only those some endpoint did not get
     /// (for an endpoint Stripe never called, whose events count as delivered elsewhere).
     #[arg(long)]
@@ -46,7 +58,9 @@ pub struct BackfillArgs {
     pub stripe_version: Option<String>,
     /// The SSM parameter (SecureString) holding the API credential: a Stripe restricted key
     /// with read access to events, a GitHub token allowed to read and redeliver the hook's
-    /// deliveries, or for `--github-hook app` the App's `{"app_id": ..., "private_key": "<PEM>"}`.
+    /// deliveries, or for `--github-hook app` the App's `{"app_id": ..., "private_key": "<PEM>"}`,
+    /// a GitLab access token (api scope, Maintainer), or a Paddle API key (notification read and
+    /// write).
     #[arg(
         long,
         env = "BACKFILL_CREDENTIAL_PARAMETER",
@@ -60,6 +74,12 @@ pub struct BackfillArgs {
     /// GitHub's API (GitHub Enterprise Server: https://HOST/api/v3).
     #[arg(long, env = "GITHUB_API_BASE", value_name = "URL", default_value = DEFAULT_GITHUB_API_BASE)]
     pub github_api_base: String,
+    /// GitLab's API (self-managed: https://HOST/api/v4).
+    #[arg(long, env = "GITLAB_API_BASE", value_name = "URL", default_value = DEFAULT_GITLAB_API_BASE)]
+    pub gitlab_api_base: String,
+    /// Paddle's API (sandbox: https://sandbox-api.paddle.com).
+    #[arg(long, env = "PADDLE_API_BASE", value_name = "URL", default_value = DEFAULT_PADDLE_API_BASE)]
+    pub paddle_api_base: String,
     /// Do it (without: list, and print what would be done and the calls it would make).
     #[arg(short = 'y', long)]
     pub yes: bool,
@@ -74,6 +94,14 @@ row is never touched, so running it again backfills nothing more.
 got a 2xx and that have no row, and asks GitHub to redeliver the latest delivery of each \
 (POST .../deliveries/ID/attempts): it arrives signed, through the ingress. GitHub refuses \
 deliveries older than three days: those are reported as failed.
+  gitlab  lists the hook's events (--gitlab-hook; GitLab keeps 7 days), keeps the events (by \
+Idempotency-Key) none of whose deliveries got a 2xx and that have no row, and asks GitLab to resend \
+the latest delivery of each (POST .../events/ID/resend): it arrives with the hook's token, through \
+the ingress.
+  paddle  lists the notifications of --paddle-destination not delivered (GET /notifications), keeps \
+the events (by event_id) that have no row, and asks Paddle to replay each event's notification \
+(POST /notifications/ID/replay): it arrives signed, through the ingress. Paddle replays only what it \
+has given up retrying, and keeps 90 days.
   stripe  lists the events Stripe did not deliver to every endpoint (GET /v1/events with \
 delivery_success=false; --all: every event), records each that has no row in the outbox and sends \
 it to the queue with `delivered-by: backfill`. Its body is the API's JSON of the event, \
@@ -104,7 +132,7 @@ pub async fn run_with(
         "--since must be before --until"
     );
     if args.all && args.provider != Provider::Stripe {
-        anyhow::bail!("--all is for --provider stripe (GitHub lists every delivery)");
+        anyhow::bail!("--all is for --provider stripe (the others list every delivery)");
     }
     let ssm = aws_sdk_ssm::Client::new(&target.sdk);
     let secret = ::backfill::read_credential(&ssm, &args.credential_parameter).await?;
@@ -146,6 +174,36 @@ pub async fn run_with(
             )?;
             ::backfill::github(&api, hook, window, &sink, act, &tick).await?
         }
+        Provider::Gitlab => {
+            let hook = args
+                .gitlab_hook
+                .as_ref()
+                .context("--gitlab-hook is required with --provider gitlab")?;
+            let api = ::backfill::client(
+                Provider::Gitlab,
+                &secret,
+                None,
+                &args.gitlab_api_base,
+                None,
+                sleeper,
+            )?;
+            ::backfill::gitlab(&api, hook, window, &sink, act, &tick).await?
+        }
+        Provider::Paddle => {
+            let destination = args
+                .paddle_destination
+                .as_deref()
+                .context("--paddle-destination is required with --provider paddle")?;
+            let api = ::backfill::client(
+                Provider::Paddle,
+                &secret,
+                None,
+                &args.paddle_api_base,
+                None,
+                sleeper,
+            )?;
+            ::backfill::paddle(&api, destination, window, &sink, act, &tick).await?
+        }
         Provider::Stripe => {
             let api = ::backfill::client(
                 Provider::Stripe,
@@ -167,9 +225,10 @@ pub async fn run_with(
 }
 
 fn print_summary(summary: &Summary, args: &BackfillArgs, output: Output) {
-    let recovered_word = match args.provider {
-        Provider::Github => "redelivered",
-        Provider::Stripe => "backfilled",
+    let recovered_word = if args.provider.redelivers() {
+        "redelivered"
+    } else {
+        "backfilled"
     };
     let missing: Vec<serde_json::Value> = summary
         .missing
@@ -205,7 +264,7 @@ fn print_summary(summary: &Summary, args: &BackfillArgs, output: Output) {
         for call in &summary.calls {
             println!("{}", escape(call));
         }
-        let delivered = if args.provider == Provider::Github {
+        let delivered = if matches!(args.provider, Provider::Github | Provider::Gitlab) {
             format!(" (delivered fine {})", summary.delivered)
         } else {
             String::new()
@@ -234,6 +293,8 @@ fn print_summary(summary: &Summary, args: &BackfillArgs, output: Output) {
                 summary.missing.len(),
                 match args.provider {
                     Provider::Github => "ask GitHub to redeliver them",
+                    Provider::Gitlab => "ask GitLab to resend them",
+                    Provider::Paddle => "ask Paddle to replay them",
                     Provider::Stripe => "record and send them (delivered-by backfill)",
                 }
             );
@@ -252,7 +313,7 @@ mod tests {
         let mut all = vec!["outboxctl", "backfill", "--credential-parameter", "/p"];
         all.extend_from_slice(args);
         Cli::try_parse_from(all).map(|cli| match cli.command {
-            Command::Backfill(args) => args,
+            Command::Backfill(args) => *args,
             other => panic!("{other:?}"),
         })
     }
@@ -283,5 +344,36 @@ mod tests {
         ])
         .is_err());
         assert!(parse(&["--provider", "paypal", "--since", "1d"]).is_err());
+    }
+
+    #[test]
+    fn gitlab_needs_its_hook_and_paddle_its_destination() {
+        assert!(parse(&["--provider", "gitlab", "--since", "1d"]).is_err());
+        let gitlab = parse(&[
+            "--provider",
+            "gitlab",
+            "--since",
+            "1d",
+            "--gitlab-hook",
+            "projects/acme/shop/42",
+        ])
+        .unwrap();
+        assert_eq!(
+            gitlab.gitlab_hook.map(|h| h.api_path()).as_deref(),
+            Some("/projects/acme%2Fshop/hooks/42")
+        );
+        assert_eq!(gitlab.gitlab_api_base, DEFAULT_GITLAB_API_BASE);
+        assert!(parse(&["--provider", "paddle", "--since", "1d"]).is_err());
+        let paddle = parse(&[
+            "--provider",
+            "paddle",
+            "--since",
+            "1d",
+            "--paddle-destination",
+            "ntfset_01",
+        ])
+        .unwrap();
+        assert_eq!(paddle.paddle_destination.as_deref(), Some("ntfset_01"));
+        assert_eq!(paddle.paddle_api_base, DEFAULT_PADDLE_API_BASE);
     }
 }

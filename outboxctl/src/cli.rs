@@ -163,9 +163,9 @@ whose id starts `outboxctl-test-`: on the queue it carries `event-type: outboxct
 `event-id`, which workers skip. Against a deployment (not the local stack) it asks for --yes."
     )]
     SendTest(SendTestArgs),
-    /// Bring in events the provider emitted that never reached the outbox (GitHub, Stripe).
+    /// Bring in events the provider emitted that never reached the outbox (GitHub, GitLab, Paddle, Stripe).
     #[command(long_about = crate::backfill::LONG_ABOUT)]
-    Backfill(crate::backfill::BackfillArgs),
+    Backfill(Box<crate::backfill::BackfillArgs>),
 }
 
 impl Command {

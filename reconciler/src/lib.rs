@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 use aws_config::SdkConfig;
 use backfill::api::{Sleeper, TokioSleeper};
 use backfill::github::HookPath;
+use backfill::gitlab::GitlabHook;
 use backfill::{Act, Provider, Sink, Summary, Window};
 use serde::Serialize;
 use shared::aws::dynamodb::DynamoDbOutbox;
@@ -50,6 +51,10 @@ pub const ENV_VARS: &[&str] = &[
     "BACKFILL_CREDENTIAL_PARAMETER",
     "STRIPE_API_BASE",
     "GITHUB_API_BASE",
+    "RECONCILE_GITLAB_HOOK",
+    "RECONCILE_PADDLE_DESTINATION",
+    "GITLAB_API_BASE",
+    "PADDLE_API_BASE",
 ];
 
 /// The IAM actions the reconciler's AWS calls need: the checkpoint (GetItem, UpdateItem), the
@@ -79,9 +84,15 @@ pub struct ReconcilerConfig {
     pub provider: Provider,
     /// GitHub: the hook whose deliveries are read.
     pub github_hook: Option<HookPath>,
+    /// GitLab: the hook whose events are read.
+    pub gitlab_hook: Option<GitlabHook>,
+    /// Paddle: the notification destination whose notifications are read.
+    pub paddle_destination: Option<String>,
     pub credential_parameter: String,
     pub stripe_api_base: String,
     pub github_api_base: String,
+    pub gitlab_api_base: String,
+    pub paddle_api_base: String,
     pub stripe_version: Option<String>,
     /// The first run's window reaches this far back.
     pub lookback: Duration,
@@ -103,6 +114,12 @@ pub enum ReconcilerConfigError {
     NoHook,
     #[error("RECONCILE_GITHUB_HOOK is invalid: {0}")]
     Hook(String),
+    #[error("RECONCILE_GITLAB_HOOK is required with RECONCILE_PROVIDER=gitlab (projects/PROJECT_ID_OR_PATH/HOOK_ID or groups/GROUP_ID_OR_PATH/HOOK_ID)")]
+    NoGitlabHook,
+    #[error("RECONCILE_GITLAB_HOOK is invalid: {0}")]
+    GitlabHook(String),
+    #[error("RECONCILE_PADDLE_DESTINATION is required with RECONCILE_PROVIDER=paddle (the notification setting id, ntfset_...)")]
+    NoPaddleDestination,
 }
 
 impl ReconcilerConfig {
@@ -117,6 +134,18 @@ impl ReconcilerConfig {
             (_, Some(hook)) => Some(hook.parse().map_err(ReconcilerConfigError::Hook)?),
             (_, None) => None,
         };
+        let gitlab_hook = match (provider, env.optional("RECONCILE_GITLAB_HOOK")) {
+            (Provider::Gitlab, None) => return Err(ReconcilerConfigError::NoGitlabHook),
+            (_, Some(hook)) => Some(hook.parse().map_err(ReconcilerConfigError::GitlabHook)?),
+            (_, None) => None,
+        };
+        let paddle_destination = env.optional("RECONCILE_PADDLE_DESTINATION");
+        if provider == Provider::Paddle && paddle_destination.is_none() {
+            return Err(ReconcilerConfigError::NoPaddleDestination);
+        }
+        let base = |name: &'static str, default: &str| {
+            env.optional(name).unwrap_or_else(|| default.to_owned())
+        };
         let secs = |name, default, max| -> Result<Duration, ConfigError> {
             Ok(Duration::from_secs(env.integer(name, default, 0..=max)?))
         };
@@ -124,6 +153,8 @@ impl ReconcilerConfig {
             outbox: OutboxSettings::from_env(&env)?,
             provider,
             github_hook,
+            gitlab_hook,
+            paddle_destination,
             credential_parameter: env.required("BACKFILL_CREDENTIAL_PARAMETER")?,
             stripe_api_base: env
                 .optional("STRIPE_API_BASE")
@@ -131,6 +162,8 @@ impl ReconcilerConfig {
             github_api_base: env
                 .optional("GITHUB_API_BASE")
                 .unwrap_or_else(|| backfill::DEFAULT_GITHUB_API_BASE.to_owned()),
+            gitlab_api_base: base("GITLAB_API_BASE", backfill::DEFAULT_GITLAB_API_BASE),
+            paddle_api_base: base("PADDLE_API_BASE", backfill::DEFAULT_PADDLE_API_BASE),
             stripe_version: env.optional("RECONCILE_STRIPE_VERSION"),
             lookback: secs(
                 "RECONCILE_LOOKBACK_SECS",
@@ -151,6 +184,8 @@ impl ReconcilerConfig {
         match self.provider {
             Provider::Github => &self.github_api_base,
             Provider::Stripe => &self.stripe_api_base,
+            Provider::Gitlab => &self.gitlab_api_base,
+            Provider::Paddle => &self.paddle_api_base,
         }
     }
 }
@@ -178,7 +213,8 @@ pub struct RunReport {
     pub window_until: Option<EpochMillis>,
     pub listed: u64,
     pub missing: u64,
-    /// Redelivered (GitHub) or recorded and sent, or recorded for the sweeper (Stripe).
+    /// Redelivered (GitHub, GitLab, Paddle) or recorded and sent, or recorded for the sweeper
+    /// (Stripe).
     pub recovered: u64,
     /// Refused for good by the provider (too old to redeliver).
     pub unrecoverable: u64,
@@ -361,6 +397,14 @@ impl Reconciler {
             (Provider::Stripe, _) => {
                 backfill::stripe(&api, window, false, &sink, act, &|_| {}).await
             }
+            (Provider::Gitlab, _) => match &self.config.gitlab_hook {
+                Some(hook) => backfill::gitlab(&api, hook, window, &sink, act, &|_| {}).await,
+                None => return Err("no GitLab hook configured".to_owned()),
+            },
+            (Provider::Paddle, _) => match &self.config.paddle_destination {
+                Some(to) => backfill::paddle(&api, to, window, &sink, act, &|_| {}).await,
+                None => return Err("no Paddle destination configured".to_owned()),
+            },
         };
         summary.map_err(|err| err.to_string())
     }
@@ -514,6 +558,27 @@ mod tests {
         assert_eq!(github.api_base(), "http://127.0.0.1:9");
         assert_eq!(github.lookback, Duration::from_secs(3600));
         assert!(config(&[("RECONCILE_PROVIDER", "paypal")]).is_err());
+        assert!(matches!(
+            config(&[("RECONCILE_PROVIDER", "gitlab")]),
+            Err(ReconcilerConfigError::NoGitlabHook)
+        ));
+        let gitlab = config(&[
+            ("RECONCILE_PROVIDER", "gitlab"),
+            ("RECONCILE_GITLAB_HOOK", "projects/acme/shop/42"),
+        ])
+        .unwrap();
+        assert_eq!(gitlab.api_base(), "https://gitlab.com/api/v4");
+        assert!(matches!(
+            config(&[("RECONCILE_PROVIDER", "paddle")]),
+            Err(ReconcilerConfigError::NoPaddleDestination)
+        ));
+        let paddle = config(&[
+            ("RECONCILE_PROVIDER", "paddle"),
+            ("RECONCILE_PADDLE_DESTINATION", "ntfset_01"),
+            ("PADDLE_API_BASE", "http://127.0.0.1:9"),
+        ])
+        .unwrap();
+        assert_eq!(paddle.api_base(), "http://127.0.0.1:9");
         assert!(config(&[]).is_err(), "the provider is required");
         let err = config(&[
             ("RECONCILE_PROVIDER", "stripe"),

@@ -13,8 +13,8 @@ const USAGE: &str = "\
 usage: reconciler [--once | --every SECONDS]
 
 Asks the provider's API which events it emitted and brings in those this source's outbox lacks,
-as `outboxctl backfill --yes` does: GitHub is asked to redeliver (the delivery arrives signed,
-through the ingress); Stripe's events are recorded from the API and sent with
+as `outboxctl backfill --yes` does: GitHub, GitLab and Paddle are asked to deliver again (the
+delivery arrives signed, through the ingress); Stripe's events are recorded from the API and sent with
 `delivered-by: backfill`. Each run covers a sliding window, from the checkpoint (a row of the
 outbox table) less RECONCILE_OVERLAP_SECS to now less RECONCILE_SETTLE_SECS, and moves the
 checkpoint only past what it settled: an event it could not recover is tried again next run. A
@@ -27,20 +27,27 @@ Under the Lambda runtime (AWS_LAMBDA_RUNTIME_API set) each invocation is one run
 failed; --every N runs every N seconds until Ctrl-C or SIGTERM.
 
 Configuration comes from the environment:
-  RECONCILE_PROVIDER             stripe or github (required)
+  RECONCILE_PROVIDER             stripe, github, gitlab or paddle (required)
   RECONCILE_GITHUB_HOOK          github: repos/OWNER/REPO/HOOK_ID, orgs/ORG/HOOK_ID, or app
+  RECONCILE_GITLAB_HOOK          gitlab: projects/PROJECT_ID_OR_PATH/HOOK_ID or
+                                 groups/GROUP_ID_OR_PATH/HOOK_ID
+  RECONCILE_PADDLE_DESTINATION   paddle: the notification setting that delivers here (ntfset_...)
   BACKFILL_CREDENTIAL_PARAMETER  the SSM SecureString holding the API credential (required):
                                  a Stripe restricted key with read access to Events, a GitHub
                                  token that may read and redeliver the hook's deliveries, or a
-                                 GitHub App's {\"app_id\": ..., \"private_key\": \"<PEM>\"}
+                                 GitHub App's {\"app_id\": ..., \"private_key\": \"<PEM>\"},
+                                 a GitLab access token (api scope, Maintainer), or a Paddle API
+                                 key (notification read and write)
   RECONCILE_LOOKBACK_SECS        the first run's window reaches this far back (default 86400)
   RECONCILE_SETTLE_SECS          events younger than this wait for a later run (default 300)
   RECONCILE_OVERLAP_SECS         each window starts this long before the checkpoint (default 900)
   RECONCILE_LEASE_SECS           how long a run holds the checkpoint (default 960)
   RECONCILE_STRIPE_VERSION       stripe: the API version to serialise events in (default the
                                  account's; set the webhook endpoint's own)
-  STRIPE_API_BASE, GITHUB_API_BASE  the APIs (default https://api.stripe.com,
-                                 https://api.github.com; http:// only for a local test server)
+  STRIPE_API_BASE, GITHUB_API_BASE, GITLAB_API_BASE, PADDLE_API_BASE
+                                 the APIs (default https://api.stripe.com, https://api.github.com,
+                                 https://gitlab.com/api/v4, https://api.paddle.com; http:// only
+                                 for a local test server)
   SOURCE_NAME, OUTBOX_TABLE, QUEUE_URL (required), PENDING_SHARDS, RETENTION_DAYS,
   METRICS_NAMESPACE, ROUTES      as the ingress's
 and the standard AWS variables (AWS_REGION, AWS_ENDPOINT_URL, profiles). See docs/backfill.md,

@@ -64,7 +64,7 @@ def test_accepted_drop_is_an_optional_anomaly_band_alarm(modules, example):
 
 def test_both_alarms_point_at_the_backfill_and_are_in_the_alarm_widget(modules):
     monitoring = modules["monitoring"]
-    assert ('backfill --provider ${coalesce(var.backfill_provider, "stripe|github")} --since'
+    assert ('backfill --provider ${coalesce(var.backfill_provider, "stripe|github|gitlab|paddle")} --since'
             in monitoring.locals["backfill_command"])
     assert modules["webhook-source"].modules["monitoring"]["backfill_provider"] == "${var.backfill_provider}"
     arns = monitoring.locals["alarm_arns"]

@@ -163,7 +163,7 @@ def test_every_alarm_description_is_checked_and_fits_at_the_longest_allowed_valu
         "rejected_rate_min_requests": "100000", "oldest_pending_age_threshold_seconds": "86400",
         "accepted_anomaly_band_width": "10", "backfill_provider": "stripe",
     }
-    backfill = "outboxctl --function " + "p" * 46 + "-ingress:current backfill --provider stripe|github --since <when it started>"
+    backfill = "outboxctl --function " + "p" * 46 + "-ingress:current backfill --provider stripe|github|gitlab|paddle --since <when it started>"
     descriptions = []
     for a in tf.instances("aws_cloudwatch_metric_alarm").values():
         descriptions.append(tf.resolve(a["alarm_description"]))

@@ -784,3 +784,410 @@ async fn status_shows_the_reconcilers_checkpoint_and_last_run() {
         "{text}"
     );
 }
+
+/// The ingress binary for `scene` with `scheme` and the secret `secret`; its URL.
+async fn start_ingress(
+    scene: &Scene,
+    scheme: &str,
+    secret: &str,
+) -> (e2e::processes::IngressProcess, String) {
+    aws_sdk_ssm::Client::new(&scene.sdk)
+        .put_parameter()
+        .name(&scene.resources.parameter)
+        .value(secret)
+        .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+        .overwrite(true)
+        .send()
+        .await
+        .expect("PutParameter");
+    let binary = e2e::processes::ingress_binary().unwrap_or_else(|err| panic!("{err}"));
+    let address = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port");
+    let mut env: Vec<(String, String)> = scene
+        .env()
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+    env.push(("SIGNATURE_SCHEME".to_owned(), scheme.to_owned()));
+    let logs = std::env::temp_dir().join(e2e::testing::unique("backfill-ingress"));
+    std::fs::create_dir_all(&logs).expect("a log directory");
+    let process = e2e::processes::IngressProcess::start(binary, env, address, logs)
+        .await
+        .unwrap_or_else(|err| panic!("{err}"));
+    (process, format!("http://{address}/"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn gitlab_failed_events_are_resent_through_the_ingress_with_the_hooks_token() {
+    use e2e::provider_api::{gitlab_handler, GitLabHook, GITLAB_HOOK, GITLAB_SECRET, GITLAB_TOKEN};
+
+    let scene = Scene::new("backfill-gitlab").await;
+    let (_ingress, ingress_url) = start_ingress(&scene, "gitlab", GITLAB_SECRET).await;
+    let hook = Arc::new(Mutex::new(GitLabHook::new(ingress_url)));
+    {
+        let mut hook = hook.lock().expect("lock");
+        hook.log(9, "k-failed", "internal error", 5);
+        hook.log(8, "k-ok", "200", 6);
+        hook.log(7, "k-retried", "502", 7);
+        hook.log(6, "k-retried", "404", 8);
+        hook.log(5, "k-gone", "500", 9);
+        hook.gone.push("k-gone".to_owned());
+    }
+    let gitlab = MockApi::start(gitlab_handler(Arc::clone(&hook))).await;
+    let parameter = put_credential(&scene, GITLAB_TOKEN).await;
+    let extra = [
+        ("BACKFILL_CREDENTIAL_PARAMETER", parameter),
+        ("GITLAB_API_BASE", gitlab.base.clone()),
+    ];
+    let args = [
+        "--json",
+        "backfill",
+        "--provider",
+        "gitlab",
+        "--gitlab-hook",
+        GITLAB_HOOK,
+        "--since",
+        "1h",
+    ];
+
+    let dry = scene.run_with(&extra, &args);
+    assert_eq!(dry.code, 0, "{}{}", dry.stdout, dry.stderr);
+    let dry_json = dry.json();
+    assert_eq!(
+        (dry_json["listed"].as_u64(), dry_json["delivered"].as_u64()),
+        (Some(4), Some(1))
+    );
+    let missing: Vec<&str> = dry_json["missing"]
+        .as_array()
+        .expect("missing")
+        .iter()
+        .map(|m| m["id"].as_str().expect("id"))
+        .collect();
+    assert_eq!(missing, ["k-gone", "k-retried", "k-failed"], "oldest first");
+    assert_eq!(dry_json["missing"][1]["last_status"], 502, "{dry_json}");
+    assert!(
+        dry_json["calls"]
+            .to_string()
+            .contains("would POST http://127.0.0.1"),
+        "{dry_json}"
+    );
+    assert!(
+        dry_json["calls"].to_string().contains("/events/7/resend"),
+        "the latest delivery"
+    );
+    assert_eq!(gitlab.count("POST"), 0, "a dry run asks for nothing");
+
+    let mut yes = args.to_vec();
+    yes.push("--yes");
+    let done = scene.run_with(&extra, &yes);
+    assert_eq!(done.code, 3, "k-gone: {}{}", done.stdout, done.stderr);
+    let done_json = done.json();
+    assert_eq!(done_json["redelivered"], json!(["k-retried", "k-failed"]));
+    assert!(
+        done_json["failed"].to_string().contains("404 Not found"),
+        "{done_json}"
+    );
+    for printed in [&dry.stdout, &dry.stderr, &done.stdout, &done.stderr] {
+        assert!(
+            !printed.contains(GITLAB_TOKEN),
+            "the token is never printed"
+        );
+    }
+    let messages = scene.drain().await;
+    assert_eq!(messages.len(), 2);
+    for message in &messages {
+        assert_eq!(message.attribute("delivered-by"), Some("ingress"));
+        let body: Value = serde_json::from_slice(&message.raw_body()).expect("JSON");
+        let key = body["key_in_test"].as_str().expect("marker");
+        assert_eq!(
+            message.raw_body(),
+            hook.lock().expect("lock").payloads[key].to_vec(),
+            "the logged payload, byte for byte"
+        );
+    }
+
+    // Again: each resent event has a delivery that succeeded now; nothing is sent twice.
+    let again = scene.run_with(&extra, &yes).json();
+    assert_eq!(again["redelivered"], json!([]), "{again}");
+    assert!(scene.drain().await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn paddle_events_not_delivered_are_replayed_and_a_present_one_is_left_alone() {
+    use e2e::provider_api::{
+        paddle_handler, PaddleAccount, PADDLE_DESTINATION, PADDLE_KEY, PADDLE_SECRET,
+    };
+
+    let scene = Scene::new("backfill-paddle").await;
+    let (_ingress, ingress_url) = start_ingress(&scene, "paddle", PADDLE_SECRET).await;
+    let account = Arc::new(Mutex::new(PaddleAccount::new(ingress_url)));
+    {
+        let mut account = account.lock().expect("lock");
+        account.notify("ntf_3", "evt_missing", "failed", 5, PADDLE_DESTINATION);
+        account.notify("ntf_2", "evt_present", "failed", 6, PADDLE_DESTINATION);
+        account.notify("ntf_1", "evt_other", "failed", 7, "ntfset_another");
+    }
+    scene
+        .insert(&event(
+            "evt_present",
+            "transaction.completed",
+            b"{}",
+            now_millis() - 60_000,
+        ))
+        .await;
+    let base = Arc::new(Mutex::new(String::new()));
+    let paddle = MockApi::start(paddle_handler(Arc::clone(&account), Arc::clone(&base))).await;
+    *base.lock().expect("lock") = paddle.base.clone();
+    let parameter = put_credential(&scene, PADDLE_KEY).await;
+    let extra = [
+        ("BACKFILL_CREDENTIAL_PARAMETER", parameter),
+        ("PADDLE_API_BASE", paddle.base.clone()),
+    ];
+    let dry = scene.run_with(
+        &extra,
+        &[
+            "backfill",
+            "--provider",
+            "paddle",
+            "--paddle-destination",
+            PADDLE_DESTINATION,
+            "--since",
+            "1h",
+        ],
+    );
+    assert_eq!(dry.code, 0, "{}{}", dry.stdout, dry.stderr);
+    for expected in [
+        "/notifications/ntf_3/replay",
+        "listed 2, already present 1, redelivered 0, failed 0",
+        "dry run: 1 event(s) missing from the outbox; add --yes to ask Paddle to replay them",
+    ] {
+        assert!(dry.stdout.contains(expected), "{expected}: {}", dry.stdout);
+    }
+    let done = scene.run_with(
+        &extra,
+        &[
+            "--json",
+            "backfill",
+            "--provider",
+            "paddle",
+            "--paddle-destination",
+            PADDLE_DESTINATION,
+            "--since",
+            "1h",
+            "--yes",
+        ],
+    );
+    assert_eq!(done.code, 0, "{}{}", done.stdout, done.stderr);
+    assert_eq!(done.json()["redelivered"], json!(["evt_missing"]));
+    for printed in [&dry.stdout, &dry.stderr, &done.stdout, &done.stderr] {
+        assert!(!printed.contains(PADDLE_KEY), "the key is never printed");
+    }
+    let messages = scene.drain().await;
+    assert_eq!(messages.len(), 1);
+    assert_eq!(messages[0].attribute("event-id"), Some("evt_missing"));
+    assert_eq!(messages[0].attribute("delivered-by"), Some("ingress"));
+    assert_eq!(
+        paddle.count("POST"),
+        1,
+        "evt_other is another destination's"
+    );
+}
+
+/// GitLab's and Paddle's listings gone wrong end the run with an error saying what happened (a
+/// page number going back, a next page elsewhere or read before); their refusals reach no terminal
+/// as such. In-memory outbox and queue: nothing is stored.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_gitlab_or_paddle_api_gone_wrong_ends_the_run_with_a_clear_error() {
+    use e2e::fakes::{InMemoryOutbox, InMemoryQueue};
+    use shared::ports::QueueSet;
+
+    let env: HashMap<&str, &str> = HashMap::from([
+        ("SOURCE_NAME", SOURCE),
+        ("OUTBOX_TABLE", "unused"),
+        ("QUEUE_URL", "http://queue/main"),
+    ]);
+    let settings = OutboxSettings::from_env(&Env::new(&env)).expect("settings");
+    let outbox = InMemoryOutbox::new(SOURCE, 4);
+    let queues = QueueSet::new(Arc::new(InMemoryQueue::new("http://queue/main")), vec![]);
+    let sink = Sink {
+        outbox: &outbox,
+        queues: &queues,
+        settings: &settings,
+    };
+    let window = Window {
+        since: now_millis() - 3_600_000,
+        until: now_millis(),
+    };
+    let act = Act::Recover { stop_by: None };
+    let client = |base: &str| {
+        ApiClient::new(base, "Bearer t", &[], Arc::new(RecordingSleeper::default()))
+            .expect("client")
+    };
+    let hook: backfill::gitlab::GitlabHook = "projects/7/1".parse().expect("hook");
+    let answering = |headers: Vec<(&'static str, String)>, body: Value| -> Handler {
+        Arc::new(move |_, _, _| {
+            let (headers, body) = (headers.clone(), body.clone());
+            Box::pin(async move { reply(StatusCode::OK, &headers, body) })
+        })
+    };
+
+    // GitLab: page 1 names page 1 next.
+    let api = MockApi::start(answering(vec![("x-next-page", "1".to_owned())], json!([]))).await;
+    let err = backfill::gitlab(&client(&api.base), &hook, window, &sink, act, &|_| {})
+        .await
+        .expect_err("a cycle");
+    assert!(err.to_string().contains("names page 1 next"), "{err}");
+    assert_eq!(api.count("GET"), 1);
+
+    // GitLab: a refusal, escaped.
+    let refusing: Handler = Arc::new(|_, _, _| {
+        Box::pin(async {
+            reply(
+                StatusCode::FORBIDDEN,
+                &[],
+                json!({"message": "403 Forbidden\u{1b}[2J"}),
+            )
+        })
+    });
+    let refused = MockApi::start(refusing).await;
+    let err = backfill::gitlab(&client(&refused.base), &hook, window, &sink, act, &|_| {})
+        .await
+        .expect_err("refused");
+    assert!(
+        err.to_string().contains("403 Forbidden\\u{1b}[2J") && !err.to_string().contains('\u{1b}'),
+        "{err}"
+    );
+
+    // Paddle: a next page on another host, then one read before.
+    let elsewhere = MockApi::start(answering(
+        vec![],
+        json!({"data": [], "meta": {"pagination": {"next": "https://evil.example/notifications?after=x", "has_more": true}}}),
+    ))
+    .await;
+    let err = backfill::paddle(
+        &client(&elsewhere.base),
+        "ntfset_1",
+        window,
+        &sink,
+        act,
+        &|_| {},
+    )
+    .await
+    .expect_err("elsewhere");
+    assert!(
+        err.to_string().contains("not on the API's own address"),
+        "{err}"
+    );
+    let looping = {
+        let base = Arc::new(Mutex::new(String::new()));
+        let handler: Handler = {
+            let base = Arc::clone(&base);
+            Arc::new(move |_, path, _| {
+                let base = Arc::clone(&base);
+                Box::pin(async move {
+                    let next = format!("{}{path}", base.lock().expect("lock"));
+                    reply(
+                        StatusCode::OK,
+                        &[],
+                        json!({"data": [], "meta": {"pagination": {"next": next, "has_more": true}}}),
+                    )
+                })
+            })
+        };
+        let api = MockApi::start(handler).await;
+        *base.lock().expect("lock") = api.base.clone();
+        api
+    };
+    let err = backfill::paddle(
+        &client(&looping.base),
+        "ntfset_1",
+        window,
+        &sink,
+        act,
+        &|_| {},
+    )
+    .await
+    .expect_err("a cycle");
+    assert!(
+        err.to_string()
+            .contains("links back to a page already read"),
+        "{err}"
+    );
+    assert_eq!(looping.count("GET"), 1);
+    assert!(outbox.is_empty() && queues.all().count() == 1);
+}
+
+/// A resend the API keeps rate limiting (GitLab allows five a minute) stops the asking: the events
+/// left are failures a later run recovers, not one long wait each. In-memory outbox and queue.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rate_limit_the_api_keeps_up_leaves_the_remaining_redeliveries_for_a_later_run() {
+    use e2e::fakes::{InMemoryOutbox, InMemoryQueue};
+    use shared::ports::QueueSet;
+
+    let env: HashMap<&str, &str> = HashMap::from([
+        ("SOURCE_NAME", SOURCE),
+        ("OUTBOX_TABLE", "unused"),
+        ("QUEUE_URL", "http://queue/main"),
+    ]);
+    let settings = OutboxSettings::from_env(&Env::new(&env)).expect("settings");
+    let outbox = InMemoryOutbox::new(SOURCE, 4);
+    let queues = QueueSet::new(Arc::new(InMemoryQueue::new("http://queue/main")), vec![]);
+    let sink = Sink {
+        outbox: &outbox,
+        queues: &queues,
+        settings: &settings,
+    };
+    let window = Window {
+        since: now_millis() - 3_600_000,
+        until: now_millis(),
+    };
+    let handler: Handler = Arc::new(|method, _, _| {
+        Box::pin(async move {
+            if method == Method::POST {
+                return reply(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    &[("retry-after", "3600".to_owned())],
+                    json!({"message": "This endpoint has been requested too many times. Try again later."}),
+                );
+            }
+            let delivery = |id: u64, key: &str| {
+                json!({
+                    "id": id, "trigger": "push_hooks", "response_status": "internal error",
+                    "request_headers": {"Idempotency-Key": key, "X-Gitlab-Event-UUID": format!("{key}-u"), "X-Gitlab-Event": "Push Hook"},
+                    "request_data": {"object_kind": "push"}, "created_at": ago(5),
+                })
+            };
+            reply(
+                StatusCode::OK,
+                &[("x-next-page", String::new())],
+                json!([delivery(2, "k-2"), delivery(1, "k-1")]),
+            )
+        })
+    });
+    let gitlab = MockApi::start(handler).await;
+    let sleeper = Arc::new(RecordingSleeper::default());
+    let api = ApiClient::new(&gitlab.base, "Bearer t", &[], sleeper.clone()).expect("client");
+    let hook: backfill::gitlab::GitlabHook = "projects/7/1".parse().expect("hook");
+    let summary = backfill::gitlab(
+        &api,
+        &hook,
+        window,
+        &sink,
+        Act::Recover { stop_by: None },
+        &|_| {},
+    )
+    .await
+    .expect("listed");
+    assert_eq!(summary.recovered.len(), 0);
+    let failed = summary.failed();
+    assert_eq!(failed.len(), 2, "{failed:?}");
+    assert!(failed[0].contains("rate limited for 3600s"), "{failed:?}");
+    assert!(failed[1].contains("not asked"), "{failed:?}");
+    assert_eq!(summary.unrecoverable(), 0, "a later run may recover both");
+    assert_eq!(gitlab.count("POST"), 1, "the second was not asked");
+    assert!(
+        sleeper.0.lock().expect("lock").is_empty(),
+        "an hour is not waited"
+    );
+}

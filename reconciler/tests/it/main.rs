@@ -4,6 +4,7 @@
 //! the clock a lease is judged by is given, never waited for.
 
 mod delivery;
+mod providers;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};

@@ -14,7 +14,7 @@ variable "sources" {
     The webhook providers, keyed by SOURCE_NAME (lowercase letters, digits, hyphens). Each entry is one
     modules/webhook-source (its variables.tf documents every field): `signature` (scheme, header, encoding,
     prefix, public_url), `event` (id_header, id_pointer, type_pointer), `routes`, `settings` (the functions'
-    tuning), `alarms` (thresholds), `backfill_provider` (stripe or github), `ingress_memory_size`,
+    tuning), `alarms` (thresholds), `backfill_provider` (stripe, github, gitlab or paddle), `ingress_memory_size`,
     `sweeper_memory_size`, `ingress_reserved_concurrency` (default 50; -1 reserves none), `name_prefix` (default
     `<name>-<source>`; `<name>` itself for a deployment moved from the one-source layout) and
     `adopt_existing_parameters` (its secret parameters already exist). Adding a provider is one more entry.

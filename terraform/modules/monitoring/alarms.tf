@@ -82,7 +82,7 @@ locals {
 
   # Both detection alarms end at the backfill: the events the provider emitted meanwhile never reached
   # the outbox, and only the provider's API can say which.
-  backfill_command = "${var.outboxctl_command} backfill --provider ${coalesce(var.backfill_provider, "stripe|github")} --since <when it started>"
+  backfill_command = "${var.outboxctl_command} backfill --provider ${coalesce(var.backfill_provider, "stripe|github|gitlab|paddle")} --since <when it started>"
 }
 
 resource "aws_cloudwatch_metric_alarm" "this" {

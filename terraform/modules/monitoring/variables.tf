@@ -147,7 +147,7 @@ variable "rejected_rate_min_requests" {
 }
 
 variable "backfill_provider" {
-  description = "The provider whose API `outboxctl backfill` reads for this source (stripe or github); null: the alarms name both."
+  description = "The provider whose API `outboxctl backfill` reads for this source (stripe, github, gitlab or paddle); null: the alarms name them all."
   type        = string
   default     = null
 }

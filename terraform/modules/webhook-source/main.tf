@@ -163,7 +163,7 @@ module "backfill_credential" {
   name        = "/${var.name}/backfill-credential"
   kms_key_arn = var.shared.secrets_kms_key_arn
   create      = !var.adopt_existing_parameters
-  description = "outboxctl backfill (${var.backfill_provider}): the provider API credential (a Stripe restricted key with Events read, or a GitHub token that may read and redeliver the hook's deliveries). Set with aws ssm put-parameter --overwrite."
+  description = "outboxctl backfill (${var.backfill_provider}): the provider API credential (a Stripe restricted key with Events read, a GitHub token that may read and redeliver the hook's deliveries, a GitLab access token with the api scope, or a Paddle API key with notification read and write). Set with aws ssm put-parameter --overwrite."
   tags        = var.tags
 }
 

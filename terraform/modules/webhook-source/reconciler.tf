@@ -30,6 +30,10 @@ locals {
     BACKFILL_CREDENTIAL_PARAMETER = try(module.backfill_credential[0].parameter_name, "")
     STRIPE_API_BASE               = ""
     GITHUB_API_BASE               = ""
+    RECONCILE_GITLAB_HOOK         = var.reconciler.gitlab_hook
+    RECONCILE_PADDLE_DESTINATION  = var.reconciler.paddle_destination
+    GITLAB_API_BASE               = ""
+    PADDLE_API_BASE               = ""
   }
   # What lambroll_env exports for reconciler/function.json (empty names without a reconciler).
   reconciler_lambroll_env = merge(local.reconciler_env, {

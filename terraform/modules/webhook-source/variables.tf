@@ -156,13 +156,13 @@ variable "adopt_existing_parameters" {
 }
 
 variable "backfill_provider" {
-  description = "The provider API that `outboxctl backfill` reads for this source: stripe or github (docs/backfill.md). Set: creates the credential parameter `/<name>/backfill-credential`, readable by the repair on-call policy only. Null: no backfill for this source."
+  description = "The provider API that `outboxctl backfill` reads for this source: stripe, github, gitlab or paddle (docs/backfill.md). Set: creates the credential parameter `/<name>/backfill-credential`, readable by the repair on-call policy only. Null: no backfill for this source."
   type        = string
   default     = null
 
   validation {
-    condition     = var.backfill_provider == null ? true : contains(["stripe", "github"], var.backfill_provider)
-    error_message = "backfill_provider must be stripe, github or null."
+    condition     = var.backfill_provider == null ? true : contains(["stripe", "github", "gitlab", "paddle"], var.backfill_provider)
+    error_message = "backfill_provider must be stripe, github, gitlab, paddle or null."
   }
 }
 
@@ -196,11 +196,13 @@ variable "tags" {
 }
 
 variable "reconciler" {
-  description = "The scheduled reconciler (docs/backfill.md, The reconciler), for a source with backfill_provider set: enabled (default off), schedule_expression (default every 10 minutes), github_hook (RECONCILE_GITHUB_HOOK, for github), lookback_secs, settle_secs, stripe_version, memory_size, and checkpoint_age_alarm_secs (the checkpoint-age alarm's threshold)."
+  description = "The scheduled reconciler (docs/backfill.md, The reconciler), for a source with backfill_provider set: enabled (default off), schedule_expression (default every 10 minutes), github_hook (RECONCILE_GITHUB_HOOK, for github), gitlab_hook (RECONCILE_GITLAB_HOOK, for gitlab), paddle_destination (RECONCILE_PADDLE_DESTINATION, for paddle), lookback_secs, settle_secs, stripe_version, memory_size, and checkpoint_age_alarm_secs (the checkpoint-age alarm's threshold)."
   type = object({
     enabled                   = optional(bool, false)
     schedule_expression       = optional(string, "rate(10 minutes)")
     github_hook               = optional(string, "")
+    gitlab_hook               = optional(string, "")
+    paddle_destination        = optional(string, "")
     lookback_secs             = optional(number, 86400)
     settle_secs               = optional(number, 300)
     stripe_version            = optional(string, "")
