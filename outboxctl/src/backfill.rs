@@ -14,6 +14,7 @@ use anyhow::Context as _;
 use clap::builder::TypedValueParser as _;
 use clap::Args;
 use serde_json::json;
+use shared::delivery::ClaimCheck;
 use shared::time::{now_millis, rfc3339_millis};
 
 use crate::output::{table, Output};
@@ -120,10 +121,15 @@ pub async fn run_with(
         progress.inc(n);
     };
     let queues = target.queues.ports();
+    let claim_check = target.settings.large_bodies.clone().map(|settings| ClaimCheck {
+        settings,
+        store: Arc::new(target.bodies.clone()),
+    });
     let sink = Sink {
         outbox: &target.outbox,
         queues: &queues,
         settings: &target.settings,
+        claim_check: claim_check.as_ref(),
     };
     let act = if args.yes {
         Act::Recover { stop_by: None }

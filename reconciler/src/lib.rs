@@ -21,9 +21,11 @@ use backfill::github::HookPath;
 use backfill::{Act, Provider, Sink, Summary, Window};
 use serde::Serialize;
 use shared::aws::dynamodb::DynamoDbOutbox;
+use shared::aws::s3::S3BodyStore;
 use shared::aws::sqs::{Queues, SqsQueue};
 use shared::checkpoint::{window, LastRun, Lease};
 use shared::config::{ConfigError, Env, OutboxSettings};
+use shared::delivery::ClaimCheck;
 use shared::metrics::{EmfEmitter, MetricSet, Unit};
 use shared::ports::QueueSet;
 use shared::primitives::EnvSource;
@@ -50,6 +52,9 @@ pub const ENV_VARS: &[&str] = &[
     "BACKFILL_CREDENTIAL_PARAMETER",
     "STRIPE_API_BASE",
     "GITHUB_API_BASE",
+    "LARGE_BODY_BUCKET",
+    "LARGE_BODY_PREFIX",
+    "LARGE_BODY_KMS_KEY",
 ];
 
 /// The IAM actions the reconciler's AWS calls need: the checkpoint (GetItem, UpdateItem), the
@@ -63,6 +68,13 @@ pub const IAM_ACTIONS: &[&str] = &[
     "sqs:SendMessage",
     "ssm:GetParameter",
 ];
+
+/// What the S3 claim check adds (`LARGE_BODY_BUCKET`: a Stripe event over what a row holds), on
+/// the bucket's objects only, as the ingress's: PutObject with tags, and the CopyObject onto
+/// itself that re-tags a body sent (it reads the source). The KMS key needs `kms:GenerateDataKey`
+/// and `kms:Decrypt`.
+pub const LARGE_BODY_IAM_ACTIONS: &[&str] =
+    &["s3:PutObject", "s3:PutObjectTagging", "s3:GetObject"];
 
 pub const DEFAULT_LOOKBACK_SECS: u64 = 86_400;
 pub const DEFAULT_SETTLE_SECS: u64 = 300;
@@ -221,6 +233,8 @@ pub struct Reconciler {
     ssm: aws_sdk_ssm::Client,
     metrics: EmfEmitter,
     sleeper: Arc<dyn Sleeper>,
+    /// Where a Stripe event over what a row holds is stored (`LARGE_BODY_BUCKET`).
+    claim_check: Option<ClaimCheck>,
 }
 
 impl Reconciler {
@@ -238,7 +252,23 @@ impl Reconciler {
             ssm,
             metrics,
             sleeper: Arc::new(TokioSleeper),
+            claim_check: None,
         }
+    }
+
+    /// Stores events the row cannot hold in `store`, when `LARGE_BODY_BUCKET` is configured, as
+    /// the ingress does (without it such an event is a failure a later run retries).
+    pub fn with_body_store(mut self, store: S3BodyStore) -> Self {
+        self.claim_check = self
+            .config
+            .outbox
+            .large_bodies
+            .clone()
+            .map(|settings| ClaimCheck {
+                settings,
+                store: Arc::new(store),
+            });
+        self
     }
 
     /// The clients built from one SDK configuration.
@@ -251,7 +281,13 @@ impl Reconciler {
         );
         let queue = SqsQueue::new(aws_sdk_sqs::Client::new(sdk), &config.outbox.queue_url);
         let queues = Queues::new(queue, &config.outbox.routes).ports();
-        Self::new(config, outbox, queues, aws_sdk_ssm::Client::new(sdk))
+        let kms_key_id = config
+            .outbox
+            .large_bodies
+            .as_ref()
+            .and_then(|large| large.kms_key_id.clone());
+        let store = S3BodyStore::new(shared::aws::s3_client(sdk), kms_key_id);
+        Self::new(config, outbox, queues, aws_sdk_ssm::Client::new(sdk)).with_body_store(store)
     }
 
     /// Waits a rate limit asks for on `sleeper` (tests: a recording one that returns at once).
@@ -349,6 +385,7 @@ impl Reconciler {
             outbox: &self.outbox,
             queues: &self.queues,
             settings: &self.config.outbox,
+            claim_check: self.claim_check.as_ref(),
         };
         let act = Act::Recover {
             stop_by: Some(stop_by),
