@@ -199,6 +199,12 @@ pub struct RunReport {
     pub checkpoint_before: Option<EpochMillis>,
     pub checkpoint_after: Option<EpochMillis>,
     pub checkpoint_age_secs: Option<u64>,
+    /// How long ago the oldest event this run found missing and could not recover (one a later
+    /// run may still recover) was emitted or last delivered: 0 when there is none; `None` when the
+    /// run did not read the provider's list. Compared with the provider's horizon (GitHub
+    /// redelivers for 3 days, Stripe keeps events 30 days), it says how long is left to fix what
+    /// keeps the event from being recovered.
+    pub oldest_missing_age_secs: Option<u64>,
     /// The events not recovered, and why (the provider's words, as data).
     pub failures: Vec<String>,
     pub error: Option<String>,
@@ -219,6 +225,7 @@ impl RunReport {
             checkpoint_before: None,
             checkpoint_after: None,
             checkpoint_age_secs: None,
+            oldest_missing_age_secs: None,
             failures: Vec::new(),
             error: None,
         }
@@ -350,7 +357,9 @@ impl Reconciler {
         match self.recover(window, stop_by).await {
             Ok(summary) => {
                 record(&mut report, &summary);
-                let settled_to = summary.retry_from(window).unwrap_or(window.until);
+                let retry_from = summary.retry_from(window);
+                report.oldest_missing_age_secs = Some(age_secs(retry_from, now));
+                let settled_to = retry_from.unwrap_or(window.until);
                 report.checkpoint_after = Some(settled_to);
                 self.finish(&owner, &mut report, Some(settled_to), now)
                     .await;
@@ -490,7 +499,19 @@ pub fn metrics_of(report: &RunReport, age_secs: Option<u64>) -> MetricSet {
     if let Some(age) = age_secs {
         metrics.set("ReconcileCheckpointAgeSeconds", age as f64, Unit::Seconds);
     }
+    if let Some(age) = report.oldest_missing_age_secs {
+        metrics.set(
+            "ReconcileOldestMissingAgeSeconds",
+            age as f64,
+            Unit::Seconds,
+        );
+    }
     metrics
+}
+
+/// Whole seconds from `since` (an event's time, `None`: no such event, 0) to `now`.
+pub fn age_secs(since: Option<EpochMillis>, now: EpochMillis) -> u64 {
+    since.map_or(0, |at| u64::try_from((now - at).max(0) / 1000).unwrap_or(0))
 }
 
 fn record(report: &mut RunReport, summary: &Summary) {
@@ -575,7 +596,25 @@ mod tests {
         assert_eq!(metrics.get("ReconcileUnrecoverable"), 1.0);
         assert_eq!(metrics.get("ReconcileErrors"), 0.0);
         assert_eq!(metrics.get("ReconcileCheckpointAgeSeconds"), 600.0);
+        let emf = metrics.to_emf("Webhooks", "shop", 0);
+        assert!(
+            emf.get("ReconcileOldestMissingAgeSeconds").is_none(),
+            "not emitted before the list was read: {emf}"
+        );
+        report.oldest_missing_age_secs = Some(7_200);
+        assert_eq!(
+            metrics_of(&report, None).get("ReconcileOldestMissingAgeSeconds"),
+            7_200.0
+        );
         report.outcome = RunOutcome::Failed;
         assert_eq!(metrics_of(&report, None).get("ReconcileErrors"), 1.0);
+    }
+
+    #[test]
+    fn the_oldest_missing_event_s_age_is_whole_seconds_and_zero_without_one() {
+        let now = 1_700_000_000_000;
+        assert_eq!(age_secs(None, now), 0);
+        assert_eq!(age_secs(Some(now - 129_600_999), now), 129_600);
+        assert_eq!(age_secs(Some(now + 5_000), now), 0, "never negative");
     }
 }
