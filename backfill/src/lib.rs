@@ -21,9 +21,7 @@ use std::time::Instant;
 
 use http::HeaderMap;
 use shared::config::OutboxSettings;
-use shared::delivery::{
-    ClaimCheck, Conflicted, Delivered, Deliverer, Delivery, Rules, Unbounded,
-};
+use shared::delivery::{ClaimCheck, Conflicted, Delivered, Deliverer, Delivery, Rules, Unbounded};
 use shared::event::{outbox_key, AcceptedEvent, LazyJson};
 use shared::large_body::{needs_claim_check, MAX_INLINE_BODY_BYTES};
 use shared::message::DeliveredBy;
@@ -467,7 +465,9 @@ pub async fn stripe(
                     "store its body in S3 bucket {} (PutObject, the claim check), ",
                     claim_check.settings.bucket
                 ),
-                (true, None) => "(over what a row holds, and no LARGE_BODY_BUCKET: it would fail) ".to_owned(),
+                (true, None) => {
+                    "(over what a row holds, and no LARGE_BODY_BUCKET: it would fail) ".to_owned()
+                }
             };
             summary.calls.push(format!(
                 "would {body}record {id} in {} (PutItem) and send it to {queue_name} (SendMessage, delivered-by backfill)",

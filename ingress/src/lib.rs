@@ -27,8 +27,8 @@ use shared::aws::{
     sqs_without_retry_quota, CallLimits,
 };
 use shared::config::IngressConfig;
-use shared::event::{event_id, event_type, AcceptedEvent, LazyJson};
 use shared::delivery::{ClaimCheck, Delivered, Deliverer, Rules, Step, StepBound};
+use shared::event::{event_id, event_type, AcceptedEvent, LazyJson};
 use shared::message::DeliveredBy;
 use shared::metrics::{EmfEmitter, MetricSet, Unit};
 use shared::outbox::{token_key, TokenSpend};

@@ -271,9 +271,7 @@ impl Deliverer<'_> {
                     (Delivered::Duplicate(duplicate), marked)
                 }
                 Err(error) => {
-                    let delivered = self
-                        .send_without_row(&event, &error, bound, metrics)
-                        .await;
+                    let delivered = self.send_without_row(&event, &error, bound, metrics).await;
                     return (as_conflict(delivered, &event), false, event);
                 }
             };
@@ -411,9 +409,7 @@ fn as_conflict(delivered: Delivered, event: &AcceptedEvent) -> Delivered {
     }
     match delivered {
         Delivered::Accepted(delivery) => Delivered::IdConflict(Conflicted::Accepted(delivery)),
-        Delivered::Duplicate(duplicate) => {
-            Delivered::IdConflict(Conflicted::Duplicate(duplicate))
-        }
+        Delivered::Duplicate(duplicate) => Delivered::IdConflict(Conflicted::Duplicate(duplicate)),
         other => other,
     }
 }

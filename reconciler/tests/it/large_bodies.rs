@@ -90,6 +90,9 @@ async fn a_stripe_event_over_what_a_row_holds_goes_through_the_claim_check_as_th
     assert_eq!(s(&row, "status").as_deref(), Some("sent"));
     assert!(!has(&row, "body"), "the row holds the pointer");
     assert_eq!(s(&row, "body_s3_key"), Some(object.clone()));
-    assert_eq!(scene.stack.object(&object).await.1.as_deref(), Some(STATE_SENT));
+    assert_eq!(
+        scene.stack.object(&object).await.1.as_deref(),
+        Some(STATE_SENT)
+    );
     assert_eq!(scene.stack.object_keys().await, [object]);
 }

@@ -489,7 +489,11 @@ async fn a_failed_redelivery_holds_the_checkpoint_and_a_run_killed_mid_way_is_re
     let report = run(&reconciler, next).await;
     assert_eq!((report.recovered, report.failed), (1, 0), "{report:?}");
     assert_eq!(report.checkpoint_after, Some(next));
-    assert_eq!(report.oldest_missing_age_secs, Some(0), "nothing left missing");
+    assert_eq!(
+        report.oldest_missing_age_secs,
+        Some(0),
+        "nothing left missing"
+    );
     assert_eq!(
         ids(&github.scene.drain().await),
         ["g-early", "g-hang", "g-late"],
