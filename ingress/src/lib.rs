@@ -845,6 +845,33 @@ mod tests {
     }
 
     #[test]
+    fn each_delivery_step_leaves_time_for_the_steps_that_decide_the_answer() {
+        // The row's write leaves time for a send, a send for the mark; the object's write for
+        // the row and the send; a last step may take what is left.
+        assert!(step_share(Step::StoreBody) < step_share(Step::Insert));
+        assert!(step_share(Step::Insert) < step_share(Step::Send));
+        assert!(step_share(Step::Send) < step_share(Step::MarkSent));
+        for step in [Step::SendWithoutRow, Step::MarkSent, Step::RetagBody] {
+            assert_eq!(step_share(step), 1.0, "{step:?}");
+        }
+        let budget = ResponseBudget {
+            deadline: Instant::now() + Duration::from_secs(10),
+        };
+        let insert = budget.limit(Step::Insert).unwrap();
+        assert!(insert <= Duration::from_secs(4), "{insert:?}");
+        let spent = ResponseBudget {
+            deadline: Instant::now(),
+        };
+        assert_eq!(spent.limit(Step::MarkSent), Some(Duration::ZERO));
+        // The ingress's rules never take another body as present; were it reported, 500.
+        assert_eq!(
+            outcome_of(Delivered::Failed("x".to_owned())),
+            Outcome::Failed
+        );
+        assert_eq!(outcome_of(Delivered::TooLarge), Outcome::TooLarge);
+    }
+
+    #[test]
     fn the_earlier_of_budget_and_invocation_deadline_bounds_a_request() {
         let started = Instant::now();
         let budget = Duration::from_secs(60);
