@@ -79,7 +79,9 @@ deliveries older than three days: those are reported as failed.
 delivery_success=false; --all: every event), records each that has no row in the outbox and sends \
 it to the queue with `delivered-by: backfill`. Its body is the API's JSON of the event, \
 authenticated by the API call, not by a webhook signature (docs/backfill.md). Stripe lists events \
-of the last 30 days.
+of the last 30 days. An event over what an outbox row holds (384 KiB) is stored in the \
+deployment's LARGE_BODY_BUCKET first and sent as a pointer, as the ingress stores one \
+(docs/large-bodies.md); without a bucket it is reported as failed.
 The credential is read from the SSM parameter BACKFILL_CREDENTIAL_PARAMETER and never printed. \
 Rate limits are waited out as the API asks (Retry-After). Without --yes it only lists, and prints \
 what it would do and the API calls it would make. Exit 3 when an event could not be recovered.";

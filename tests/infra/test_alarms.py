@@ -206,7 +206,8 @@ def test_the_reconciler_alarms_on_a_missing_event_nearing_the_provider_s_horizon
     each provider's horizon as the threshold, its own runbook section, and the dashboard's reconciler widget."""
     import re
     source = modules["webhook-source"]
-    assert source.locals["provider_horizon_secs"] == {"github": 3 * 86400, "stripe": 30 * 86400}
+    assert source.locals["provider_horizon_secs"] == {"github": 3 * 86400, "gitlab": 7 * 86400,
+                                                      "stripe": 30 * 86400, "paddle": 90 * 86400}
     assert source.locals["reconciler_horizon_alarm_secs"] == \
         "${floor(local.reconciler_horizon_secs * var.reconciler.horizon_alarm_share)}"
     assert source.variables["reconciler"]["type"]  # horizon_alarm_share is one of its settings

@@ -45,8 +45,9 @@ locals {
   })
 
   # How long the provider can still give back an event (docs/backfill.md): GitHub redelivers a delivery
-  # for 3 days, Stripe lists events for 30 days. A provider not listed here gets the shortest, GitHub's.
-  provider_horizon_secs = { github = 259200, stripe = 2592000 }
+  # for 3 days, GitLab keeps a hook's events 7 days, Stripe lists events for 30 days, Paddle keeps
+  # notifications 90 days. A provider not listed here gets the shortest, GitHub's.
+  provider_horizon_secs = { github = 259200, gitlab = 604800, stripe = 2592000, paddle = 7776000 }
   reconciler_horizon_secs = lookup(local.provider_horizon_secs,
   var.backfill_provider == null ? "" : var.backfill_provider, local.provider_horizon_secs.github)
   # The near-horizon alarm: a missing event not yet recovered this old has this much of the horizon used up.
