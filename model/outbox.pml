@@ -221,10 +221,10 @@ inline record_failure(r, ra) {
 
 /* ---- the provider and the ingress ---- */
 
-#define P_INSERT 0        /* next: a delivery, Ingress::record_and_send -> insert_pending */
-#define P_SEND   1        /* next: Ingress::send_durable -> SqsQueue::send */
-#define P_MARK   2        /* next: Ingress::send_durable -> DynamoDbOutbox::mark_sent */
-#define P_DIRECT 3        /* next: Ingress::send_without_row -> SqsQueue::send */
+#define P_INSERT 0        /* next: a delivery, Ingress::record_and_send -> Deliverer::record_and_send_row -> insert_pending */
+#define P_SEND   1        /* next: Deliverer::send_durable -> SqsQueue::send */
+#define P_MARK   2        /* next: Deliverer::send_durable -> DynamoDbOutbox::mark_sent */
+#define P_DIRECT 3        /* next: Deliverer::send_without_row -> SqsQueue::send */
 #define P_DONE   4        /* answered 2xx: the provider stops */
 #define P_CINSERT 5       /* next: the same insert under the key of its own (another body holds the id) */
 
@@ -253,9 +253,9 @@ inline ingress_crash(pc) {
   fi
 }
 
-/* Ingress::record_and_send_row, its insert: body b of source s under key k. */
+/* Deliverer::record_and_send_row, its insert: body b of source s under key k. */
 inline insert_pending(s, k, b, rd, pc, saw_discarded) {
-  /* Ingress::record_and_send_row -> DynamoDbOutbox::insert_pending: PutItem of pending_item
+  /* Deliverer::record_and_send_row -> DynamoDbOutbox::insert_pending: PutItem of pending_item
    * (status pending, received_at, unsent_key pending#{source}#{shard}, the destination, no
    * expires_at), condition attribute_not_exists(id); on a failed condition the existing row
    * comes back (not an error) and existing_row reads its status, body hash, received_at and
@@ -362,7 +362,7 @@ end_provider:
      }
   :: atomic {
        pc == P_CINSERT ->
-       /* Ingress::record_and_send_row, again: the same body under the key of its own */
+       /* Deliverer::record_and_send_row, again: the same body under the key of its own */
        insert_pending(s, k, b, rd, pc, saw_discarded);
        ingress_crash(pc);
        provider_forget(k, pc, rd);
@@ -370,7 +370,7 @@ end_provider:
      }
   :: atomic {
        pc == P_SEND ->
-       /* Ingress::send_durable -> Ingress::send -> SqsQueue::send, to the event's destination */
+       /* Deliverer::send_durable -> Deliverer::send -> SqsQueue::send, to the event's destination */
        assert(!saw_discarded);
        send_message(s, rd, k, b, 1);
 #ifdef WRONG_MARK_BEFORE_SEND
@@ -387,7 +387,7 @@ end_provider:
      }
   :: atomic {
        pc == P_MARK ->
-       /* Ingress::send_durable -> DynamoDbOutbox::mark_sent with the received_at of the row it
+       /* Deliverer::send_durable -> DynamoDbOutbox::mark_sent with the received_at of the row it
         * wrote or found; an error is MarkSentFailed, still 200 */
        mark_sent(k, MARK_SENT_CONDITION(k));
 #ifdef WRONG_MARK_BEFORE_SEND
@@ -401,7 +401,7 @@ end_provider:
      }
   :: atomic {
        pc == P_DIRECT ->
-       /* Ingress::send_without_row -> Ingress::send -> SqsQueue::send: the outbox write failed,
+       /* Deliverer::send_without_row -> Deliverer::send -> SqsQueue::send: the outbox write failed,
         * so the event is safe only once it is on the queue; it goes to the route this delivery
         * computed (no row was read) */
        send_message(s, rd, k, b, 0);

@@ -25,9 +25,11 @@ use std::time::Instant;
 
 use http::HeaderMap;
 use shared::config::OutboxSettings;
-use shared::delivery::{record_and_send, Recorded};
+use shared::delivery::{ClaimCheck, Conflicted, Delivered, Deliverer, Delivery, Rules, Unbounded};
 use shared::event::{outbox_key, AcceptedEvent, LazyJson};
+use shared::large_body::{needs_claim_check, MAX_INLINE_BODY_BYTES};
 use shared::message::DeliveredBy;
+use shared::metrics::MetricSet;
 use shared::outbox::OutboxError;
 use shared::ports::{Outbox, QueueSet};
 use shared::time::{now_millis, EpochMillis};
@@ -210,6 +212,30 @@ pub struct Sink<'a> {
     pub outbox: &'a dyn Outbox,
     pub queues: &'a QueueSet,
     pub settings: &'a OutboxSettings,
+    /// Where a body the row cannot hold goes (`LARGE_BODY_BUCKET`), as the ingress stores it;
+    /// `None`: such an event is not recorded (a failure a later run retries).
+    pub claim_check: Option<&'a ClaimCheck>,
+}
+
+impl Sink<'_> {
+    /// Records `event` and sends it with `delivered-by: backfill`: the ingress's routine
+    /// ([`shared::delivery`]) under the recovery's rules.
+    async fn record_and_send(&self, event: AcceptedEvent) -> Delivered {
+        let deliverer = Deliverer {
+            outbox: self.outbox,
+            queues: self.queues,
+            claim_check: self.claim_check,
+            delivered_by: DeliveredBy::Backfill,
+            retention: self.settings.retention,
+            rules: Rules::RECOVERY,
+            now: now_millis,
+        };
+        let mut metrics = MetricSet::default();
+        deliverer
+            .record_and_send(event, &Unbounded, &mut metrics)
+            .await
+            .0
+    }
 }
 
 /// The window, in epoch milliseconds: `since` inclusive, `until` exclusive.
@@ -452,8 +478,18 @@ pub async fn stripe(
             .clone()
             .unwrap_or_else(|| sink.settings.queue_url.clone());
         if !act.acts() {
+            let body = match (needs_claim_check(event.body.len()), sink.claim_check) {
+                (false, _) => String::new(),
+                (true, Some(claim_check)) => format!(
+                    "store its body in S3 bucket {} (PutObject, the claim check), ",
+                    claim_check.settings.bucket
+                ),
+                (true, None) => {
+                    "(over what a row holds, and no LARGE_BODY_BUCKET: it would fail) ".to_owned()
+                }
+            };
             summary.calls.push(format!(
-                "would record {id} in {} (PutItem) and send it to {queue_name} (SendMessage, delivered-by backfill)",
+                "would {body}record {id} in {} (PutItem) and send it to {queue_name} (SendMessage, delivered-by backfill)",
                 sink.settings.table
             ));
             continue;
@@ -470,34 +506,29 @@ pub async fn stripe(
         let accepted =
             AcceptedEvent::new(source, event.id, event.event_type, event.body, now_millis())
                 .routed_to(destination);
-        let recorded = record_and_send(
-            sink.outbox,
-            sink.queues,
-            &accepted,
-            DeliveredBy::Backfill,
-            sink.settings.retention,
-            now_millis,
-        )
-        .await;
-        match recorded {
-            Ok(Recorded::Sent { .. }) => {
-                summary
-                    .calls
-                    .push(format!("PutItem {id}; SendMessage to {queue_name}"));
-                summary.recovered.push(id);
-            }
-            Ok(Recorded::LeftToSweeper { .. }) => {
-                summary
-                    .calls
-                    .push(format!("PutItem {id}; SendMessage to {queue_name} failed"));
+        let sent = format!("PutItem {id}; SendMessage to {queue_name}");
+        match sink.record_and_send(accepted).await {
+            Delivered::Accepted(Delivery::Deferred)
+            | Delivered::IdConflict(Conflicted::Accepted(Delivery::Deferred)) => {
+                summary.calls.push(format!("{sent} failed"));
                 summary.left_to_sweeper.push(id);
             }
+            Delivered::Accepted(_) | Delivered::IdConflict(_) => {
+                summary.calls.push(sent);
+                summary.recovered.push(id);
+            }
             // Delivered meanwhile (a Stripe retry reached the ingress): nothing to do.
-            Ok(Recorded::AlreadyThere(_)) => summary.already_present += 1,
-            Err(err) => summary.failures.push(Failure {
+            Delivered::Duplicate(_) | Delivered::OtherBody(_) => summary.already_present += 1,
+            Delivered::TooLarge => summary.failures.push(Failure {
                 id,
                 at,
-                reason: format!("not recorded: {err}"),
+                reason: format!("not recorded: the event is over what an outbox row holds ({MAX_INLINE_BODY_BYTES} bytes) and LARGE_BODY_BUCKET is not set"),
+                permanent: false,
+            }),
+            Delivered::Failed(reason) => summary.failures.push(Failure {
+                id,
+                at,
+                reason: format!("not recorded: {reason}"),
                 permanent: false,
             }),
         }

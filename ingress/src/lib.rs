@@ -9,6 +9,9 @@
 pub mod lambda;
 pub mod local;
 
+/// What became of an event the ingress was responsible for sending (the delivery's own terms).
+pub use shared::delivery::{Conflicted, Delivery, DuplicateOf};
+
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -17,18 +20,18 @@ use bytes::Bytes;
 use http::{HeaderMap, Method, StatusCode};
 use shared::aws::dynamodb::DynamoDbOutbox;
 use shared::aws::s3::S3BodyStore;
-use shared::aws::sqs::{QueueError, Queues, SqsQueue};
+use shared::aws::sqs::{Queues, SqsQueue};
 use shared::aws::ssm::{SsmParameter, SsmSecrets};
 use shared::aws::{
     describe, dynamodb_without_retry_quota, load_sdk_config, s3_without_retry_quota,
     sqs_without_retry_quota, CallLimits,
 };
 use shared::config::IngressConfig;
+use shared::delivery::{ClaimCheck, Delivered, Deliverer, Rules, Step, StepBound};
 use shared::event::{event_id, event_type, AcceptedEvent, LazyJson};
-use shared::large_body::{needs_claim_check, object_key, BodyPointer, LargeBodySettings};
-use shared::message::{DeliveredBy, OutgoingMessage};
+use shared::message::DeliveredBy;
 use shared::metrics::{EmfEmitter, MetricSet, Unit};
-use shared::outbox::{token_key, ExistingRow, InsertOutcome, MarkOutcome, RowStatus, TokenSpend};
+use shared::outbox::{token_key, TokenSpend};
 use shared::ports::{Outbox, QueueSet};
 use shared::secrets::{
     ColdStartRetry, RefreshPolicy, SecretCache, SecretsError, EARLY_REFRESH_INTERVAL,
@@ -98,15 +101,6 @@ fn refresh_policy(config: &IngressConfig) -> RefreshPolicy {
         min_gap: MIN_REFRESH_GAP,
         early_interval: EARLY_REFRESH_INTERVAL,
     }
-}
-
-/// How many keys a body is tried under before the request gives up (see `record_and_send_row`).
-const MAX_CONFLICT_ROUNDS: usize = 4;
-
-/// What a conditional insert led to, before it is told apart as a first body or a second one.
-enum Recorded {
-    Accepted(Delivery),
-    Duplicate(DuplicateOf),
 }
 
 /// The time kept back from the response budget for writing the answer itself.
@@ -183,38 +177,6 @@ pub enum Outcome {
     Failed,
 }
 
-/// What happened to an event this request was responsible for sending.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Delivery {
-    /// On the queue, and its row marked sent.
-    Enqueued,
-    /// On the queue; marking the row sent failed, so the sweeper may send it again.
-    EnqueuedMarkSentFailed,
-    /// The row is pending and durable; SendMessage failed, the sweeper will send it.
-    Deferred,
-    /// The outbox write failed but the message is on the queue.
-    EnqueuedWithoutOutbox,
-}
-
-/// What happened to a second body under an event id, recorded under its own key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Conflicted {
-    /// Its first receipt.
-    Accepted(Delivery),
-    /// A retry of it: its own row was there already.
-    Duplicate(DuplicateOf),
-}
-
-/// The state of the row a duplicate delivery found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DuplicateOf {
-    Sent,
-    Parked,
-    Discarded,
-    /// Still pending: this request tried to send it.
-    Pending(Delivery),
-}
-
 /// The HTTP status for each outcome: one mapping, the answer's whole contract.
 pub fn status_for(outcome: Outcome) -> StatusCode {
     match outcome {
@@ -281,12 +243,6 @@ pub struct Ingress {
     claim_check: Option<ClaimCheck>,
 }
 
-/// The S3 claim check for bodies the row cannot hold: the bucket's settings and its client.
-struct ClaimCheck {
-    settings: LargeBodySettings,
-    store: S3BodyStore,
-}
-
 impl Ingress {
     pub fn new(
         config: IngressConfig,
@@ -324,7 +280,10 @@ impl Ingress {
             .outbox
             .large_bodies
             .clone()
-            .map(|settings| ClaimCheck { settings, store });
+            .map(|settings| ClaimCheck {
+                settings,
+                store: Arc::new(store),
+            });
         self
     }
 
@@ -553,244 +512,76 @@ impl Ingress {
     }
 
     /// Record, send and mark sent, with their failure rules (README, HTTP answers), after storing
-    /// a body the row cannot hold in S3 (the claim check). Also the event as recorded (a second
-    /// body under an id is recorded under a key of its own).
+    /// a body the row cannot hold in S3 (the claim check): [`shared::delivery`] with the ingress's
+    /// rules, each step within its share of the response budget. Also the event as recorded (a
+    /// second body under an id is recorded under a key of its own).
     async fn record_and_send(
         &self,
         event: AcceptedEvent,
         deadline: Instant,
         metrics: &mut MetricSet,
     ) -> (Outcome, AcceptedEvent) {
-        if !needs_claim_check(event.body.len()) {
-            let (outcome, _, recorded) = self.record_and_send_row(event, deadline, metrics).await;
-            return (outcome, recorded);
-        }
-        let Some(claim_check) = &self.claim_check else {
-            // Unreachable through the configuration (MAX_BODY_BYTES above what a row holds needs
-            // LARGE_BODY_BUCKET); an ingress built without its store refuses as one without a bucket.
-            return (Outcome::TooLarge, event);
+        let deliverer = Deliverer {
+            outbox: self.outbox.as_ref(),
+            queues: &self.queues,
+            claim_check: self.claim_check.as_ref(),
+            delivered_by: DeliveredBy::Ingress,
+            retention: self.config.outbox.retention,
+            rules: Rules::INGRESS,
+            now: now_millis,
         };
-        let pointer = BodyPointer {
-            bucket: claim_check.settings.bucket.clone(),
-            key: object_key(&claim_check.settings.prefix, &event.key, &event.body_sha256),
-            size: u64::try_from(event.body.len()).unwrap_or(u64::MAX),
-        };
-        // The object first: a row (or a message) pointing at it must never exist without it. If
-        // this fails nothing else is written; an object whose row never came is only a leak.
-        let stored = within(
-            deadline,
-            0.35,
-            claim_check.store.put(&pointer, event.body.clone()),
-        )
-        .await;
-        if let Err(error) = stored {
-            metrics.count("LargeBodyWriteFailed");
-            warn!(key = %event.key, error, "writing the body to S3 failed; nothing recorded, answering 500 so the provider retries");
-            return (Outcome::Failed, event);
-        }
-        metrics.count("LargeBodyStored");
-        let event = event.with_claim_check(pointer);
-        let (outcome, marked_by_us, event) =
-            self.record_and_send_row(event, deadline, metrics).await;
-        // The object may expire once no unsent row can need it: the row holding this body (its
-        // own key, or the key beside another body) was marked sent by us, or is sent or discarded.
-        let expirable = marked_by_us
-            || matches!(
-                outcome,
-                Outcome::Duplicate(DuplicateOf::Sent | DuplicateOf::Discarded)
-                    | Outcome::IdConflict(Conflicted::Duplicate(
-                        DuplicateOf::Sent | DuplicateOf::Discarded
-                    ))
-            );
-        if expirable {
-            if let Some(pointer) = &event.claim_check {
-                let retagged = within(
-                    deadline,
-                    1.0,
-                    claim_check.store.mark_sent(&pointer.bucket, &pointer.key),
-                )
-                .await;
-                if let Err(error) = retagged {
-                    metrics.count("LargeBodyRetagFailed");
-                    warn!(key = %event.key, error, "re-tagging the body sent failed; its object will not expire (a leak, nothing lost)");
-                }
-            }
-        }
-        (outcome, event)
-    }
-
-    /// Steps 4 to 6 for an event whose body the row holds (or points to); also whether this
-    /// request marked the row sent, and the event as recorded. A second body under the event id
-    /// is recorded under its own key beside the first ([`AcceptedEvent::conflicting`]) and goes
-    /// through the same steps.
-    async fn record_and_send_row(
-        &self,
-        mut event: AcceptedEvent,
-        deadline: Instant,
-        metrics: &mut MetricSet,
-    ) -> (Outcome, bool, AcceptedEvent) {
-        // A key found holding yet another body is a crafted id (`{id}#{hash}` sent ahead of the
-        // body that hashes so): each round moves this body one `#{hash}` further, a few at most.
-        for _ in 0..MAX_CONFLICT_ROUNDS {
-            let inserted = within(deadline, 0.4, self.outbox.insert_pending(&event)).await;
-            let (outcome, marked) = match inserted {
-                Ok(InsertOutcome::Inserted) => {
-                    let (delivery, marked) = self.send_durable(&event, deadline, metrics).await;
-                    (Recorded::Accepted(delivery), marked)
-                }
-                Ok(InsertOutcome::AlreadyThere(existing)) => {
-                    if existing.body_sha256 != event.body_sha256 {
-                        metrics.count("IdConflict");
-                        warn!(key = %event.key, kept_sha256 = %existing.body_sha256, body_sha256 = %event.body_sha256, "same event id with a different body: this body is kept and sent beside the first, marked id-conflict-of");
-                        event = event.conflicting(&existing.body_sha256);
-                        continue;
-                    }
-                    metrics.count("Duplicate");
-                    let (duplicate, marked) = self
-                        .send_pending_duplicate(&event, existing, deadline, metrics)
-                        .await;
-                    (Recorded::Duplicate(duplicate), marked)
-                }
-                Err(error) => {
-                    let outcome = self
-                        .send_without_row(&event, &error, deadline, metrics)
-                        .await;
-                    let outcome = match (outcome, event.id_conflict_of.is_some()) {
-                        (Outcome::Accepted(delivery), true) => {
-                            Outcome::IdConflict(Conflicted::Accepted(delivery))
-                        }
-                        (outcome, _) => outcome,
-                    };
-                    return (outcome, false, event);
-                }
-            };
-            let outcome = match (outcome, event.id_conflict_of.is_some()) {
-                (Recorded::Accepted(delivery), false) => Outcome::Accepted(delivery),
-                (Recorded::Duplicate(duplicate), false) => Outcome::Duplicate(duplicate),
-                (Recorded::Accepted(delivery), true) => {
-                    Outcome::IdConflict(Conflicted::Accepted(delivery))
-                }
-                (Recorded::Duplicate(duplicate), true) => {
-                    Outcome::IdConflict(Conflicted::Duplicate(duplicate))
-                }
-            };
-            return (outcome, marked, event);
-        }
-        warn!(key = %event.key, "every key tried for this body holds another body; answering 500 so the provider retries");
-        (Outcome::Failed, false, event)
-    }
-
-    /// A duplicate delivery: nothing to do for a row already sent, parked or discarded; a row
-    /// still pending is sent as first received. Also whether this request marked it sent.
-    async fn send_pending_duplicate(
-        &self,
-        event: &AcceptedEvent,
-        existing: ExistingRow,
-        deadline: Instant,
-        metrics: &mut MetricSet,
-    ) -> (DuplicateOf, bool) {
-        match existing.status {
-            RowStatus::Sent => (DuplicateOf::Sent, false),
-            RowStatus::Parked => (DuplicateOf::Parked, false),
-            // On-call gave up on it on purpose: a redelivery must not revive it.
-            RowStatus::Discarded => (DuplicateOf::Discarded, false),
-            RowStatus::Pending => {
-                // Durable but unsent: whoever gets there first sends it, this request or the sweeper.
-                let first_receipt = AcceptedEvent {
-                    received_at: existing.received_at,
-                    destination: existing.destination,
-                    ..event.clone()
-                };
-                let (delivery, marked) = self.send_durable(&first_receipt, deadline, metrics).await;
-                (DuplicateOf::Pending(delivery), marked)
-            }
-        }
-    }
-
-    /// Sends an event whose row is durable: a failed send is deferred to the sweeper, never a 5xx.
-    /// Also whether this request marked the row sent.
-    async fn send_durable(
-        &self,
-        event: &AcceptedEvent,
-        deadline: Instant,
-        metrics: &mut MetricSet,
-    ) -> (Delivery, bool) {
-        let message = OutgoingMessage::for_event(event, DeliveredBy::Ingress);
-        let message_id = match within(deadline, 0.7, self.send(event, &message)).await {
-            Ok(message_id) => message_id,
-            Err(error) => {
-                metrics.count("EnqueueDeferred");
-                warn!(key = %event.key, error, "SendMessage failed; the row stays pending for the sweeper");
-                return (Delivery::Deferred, false);
-            }
-        };
-        metrics.count("Enqueued");
-        let marked = within(
-            deadline,
-            1.0,
-            self.outbox.mark_sent(
-                &event.key,
-                event.received_at,
-                &message_id,
-                DeliveredBy::Ingress,
-                now_millis(),
-                self.config.outbox.retention,
-            ),
-        )
-        .await;
-        match marked {
-            Ok(MarkOutcome::Marked) => (Delivery::Enqueued, true),
-            // Someone else sent it meanwhile, or on-call changed it: theirs to record.
-            Ok(MarkOutcome::NotPending) => (Delivery::Enqueued, false),
-            Err(error) => {
-                metrics.count("MarkSentFailed");
-                warn!(key = %event.key, error, "marking the row sent failed; the sweeper may send it again");
-                (Delivery::EnqueuedMarkSentFailed, false)
-            }
-        }
-    }
-
-    /// The outbox write failed: the event is only safe if it reaches the queue now.
-    async fn send_without_row(
-        &self,
-        event: &AcceptedEvent,
-        error: &str,
-        deadline: Instant,
-        metrics: &mut MetricSet,
-    ) -> Outcome {
-        metrics.count("OutboxWriteFailed");
-        warn!(key = %event.key, error, "outbox write failed; sending straight to the queue");
-        let message = OutgoingMessage::for_event(event, DeliveredBy::Ingress);
-        match within(deadline, 1.0, self.send(event, &message)).await {
-            Ok(_) => {
-                metrics.count("Enqueued");
-                Outcome::Accepted(Delivery::EnqueuedWithoutOutbox)
-            }
-            Err(error) => {
-                warn!(key = %event.key, error, "neither the outbox nor the queue took the event; answering 500 so the provider retries");
-                Outcome::Failed
-            }
-        }
+        let (delivered, event) = deliverer
+            .record_and_send(event, &ResponseBudget { deadline }, metrics)
+            .await;
+        (outcome_of(delivered), event)
     }
 }
 
-impl Ingress {
-    /// SendMessage to the event's destination. The destination always comes from this
-    /// process's own routes, so an unknown one is a bug; it fails like an SQS error would.
-    async fn send(
-        &self,
-        event: &AcceptedEvent,
-        message: &OutgoingMessage,
-    ) -> Result<String, QueueError> {
-        let destination = event.destination.queue_url.as_deref();
-        match self.queues.get(destination) {
-            Some(queue) => queue.send(message).await,
-            None => Err(QueueError::UnknownDestination(
-                destination.unwrap_or_default().to_owned(),
-            )),
-        }
+/// The answer a delivery leads to.
+fn outcome_of(delivered: Delivered) -> Outcome {
+    match delivered {
+        Delivered::Accepted(delivery) => Outcome::Accepted(delivery),
+        Delivered::Duplicate(duplicate) => Outcome::Duplicate(duplicate),
+        Delivered::IdConflict(conflicted) => Outcome::IdConflict(conflicted),
+        // Unreachable through the configuration (MAX_BODY_BYTES above what a row holds needs
+        // LARGE_BODY_BUCKET); an ingress built without its store refuses as one without a bucket.
+        Delivered::TooLarge => Outcome::TooLarge,
+        // `Rules::INGRESS` keeps another body beside the first, so this is not reached; were it,
+        // 500 lets the provider retry.
+        Delivered::OtherBody(_) | Delivered::Failed(_) => Outcome::Failed,
     }
 }
+
+/// The share of the time left before the request's deadline each delivery step may take: the
+/// row's write leaves time for a send, the send for marking the row sent; a step with nothing
+/// after it that matters to the answer may take all of it.
+pub fn step_share(step: Step) -> f64 {
+    match step {
+        Step::StoreBody => 0.35,
+        Step::Insert => 0.4,
+        Step::Send => 0.7,
+        Step::SendWithoutRow | Step::MarkSent | Step::RetagBody => 1.0,
+    }
+}
+
+/// The delivery's steps bounded by the request's deadline ([`step_share`]).
+struct ResponseBudget {
+    deadline: Instant,
+}
+
+impl StepBound for ResponseBudget {
+    fn limit(&self, step: Step) -> Option<Duration> {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        Some(left.mul_f64(step_share(step)))
+    }
+
+    fn timed_out(&self) -> &'static str {
+        TIMED_OUT
+    }
+}
+
+/// What the log says of a step that ran out of the response budget.
+const TIMED_OUT: &str = "timed out within the response budget";
 
 /// What the checks that need no AWS call decided about a request.
 #[derive(Debug)]
@@ -967,7 +758,7 @@ async fn within<T, E: std::error::Error + 'static>(
     let left = deadline.saturating_duration_since(Instant::now());
     match tokio::time::timeout(left.mul_f64(share), step).await {
         Ok(result) => result.map_err(|err| describe(&err)),
-        Err(_) => Err("timed out within the response budget".to_owned()),
+        Err(_) => Err(TIMED_OUT.to_owned()),
     }
 }
 
@@ -1051,6 +842,33 @@ mod tests {
         for (outcome, status) in cases {
             assert_eq!(status_for(outcome).as_u16(), status, "{outcome:?}");
         }
+    }
+
+    #[test]
+    fn each_delivery_step_leaves_time_for_the_steps_that_decide_the_answer() {
+        // The row's write leaves time for a send, a send for the mark; the object's write for
+        // the row and the send; a last step may take what is left.
+        assert!(step_share(Step::StoreBody) < step_share(Step::Insert));
+        assert!(step_share(Step::Insert) < step_share(Step::Send));
+        assert!(step_share(Step::Send) < step_share(Step::MarkSent));
+        for step in [Step::SendWithoutRow, Step::MarkSent, Step::RetagBody] {
+            assert_eq!(step_share(step), 1.0, "{step:?}");
+        }
+        let budget = ResponseBudget {
+            deadline: Instant::now() + Duration::from_secs(10),
+        };
+        let insert = budget.limit(Step::Insert).unwrap();
+        assert!(insert <= Duration::from_secs(4), "{insert:?}");
+        let spent = ResponseBudget {
+            deadline: Instant::now(),
+        };
+        assert_eq!(spent.limit(Step::MarkSent), Some(Duration::ZERO));
+        // The ingress's rules never take another body as present; were it reported, 500.
+        assert_eq!(
+            outcome_of(Delivered::Failed("x".to_owned())),
+            Outcome::Failed
+        );
+        assert_eq!(outcome_of(Delivered::TooLarge), Outcome::TooLarge);
     }
 
     #[test]

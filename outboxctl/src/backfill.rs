@@ -18,6 +18,7 @@ use anyhow::Context as _;
 use clap::builder::TypedValueParser as _;
 use clap::Args;
 use serde_json::json;
+use shared::delivery::ClaimCheck;
 use shared::time::{now_millis, rfc3339_millis};
 
 use crate::output::{table, Output};
@@ -106,7 +107,9 @@ has given up retrying, and keeps 90 days.
 delivery_success=false; --all: every event), records each that has no row in the outbox and sends \
 it to the queue with `delivered-by: backfill`. Its body is the API's JSON of the event, \
 authenticated by the API call, not by a webhook signature (docs/backfill.md). Stripe lists events \
-of the last 30 days.
+of the last 30 days. An event over what an outbox row holds (384 KiB) is stored in the \
+deployment's LARGE_BODY_BUCKET first and sent as a pointer, as the ingress stores one \
+(docs/large-bodies.md); without a bucket it is reported as failed.
 The credential is read from the SSM parameter BACKFILL_CREDENTIAL_PARAMETER and never printed. \
 Rate limits are waited out as the API asks (Retry-After). Without --yes it only lists, and prints \
 what it would do and the API calls it would make. Exit 3 when an event could not be recovered.";
@@ -148,10 +151,19 @@ pub async fn run_with(
         progress.inc(n);
     };
     let queues = target.queues.ports();
+    let claim_check = target
+        .settings
+        .large_bodies
+        .clone()
+        .map(|settings| ClaimCheck {
+            settings,
+            store: Arc::new(target.bodies.clone()),
+        });
     let sink = Sink {
         outbox: &target.outbox,
         queues: &queues,
         settings: &target.settings,
+        claim_check: claim_check.as_ref(),
     };
     let act = if args.yes {
         Act::Recover { stop_by: None }

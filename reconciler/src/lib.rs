@@ -22,9 +22,11 @@ use backfill::gitlab::GitlabHook;
 use backfill::{Act, Provider, Sink, Summary, Window};
 use serde::Serialize;
 use shared::aws::dynamodb::DynamoDbOutbox;
+use shared::aws::s3::S3BodyStore;
 use shared::aws::sqs::{Queues, SqsQueue};
 use shared::checkpoint::{window, LastRun, Lease};
 use shared::config::{ConfigError, Env, OutboxSettings};
+use shared::delivery::ClaimCheck;
 use shared::metrics::{EmfEmitter, MetricSet, Unit};
 use shared::ports::QueueSet;
 use shared::primitives::EnvSource;
@@ -55,6 +57,9 @@ pub const ENV_VARS: &[&str] = &[
     "RECONCILE_PADDLE_DESTINATION",
     "GITLAB_API_BASE",
     "PADDLE_API_BASE",
+    "LARGE_BODY_BUCKET",
+    "LARGE_BODY_PREFIX",
+    "LARGE_BODY_KMS_KEY",
 ];
 
 /// The IAM actions the reconciler's AWS calls need: the checkpoint (GetItem, UpdateItem), the
@@ -68,6 +73,13 @@ pub const IAM_ACTIONS: &[&str] = &[
     "sqs:SendMessage",
     "ssm:GetParameter",
 ];
+
+/// What the S3 claim check adds (`LARGE_BODY_BUCKET`: a Stripe event over what a row holds), on
+/// the bucket's objects only, as the ingress's: PutObject with tags, and the CopyObject onto
+/// itself that re-tags a body sent (it reads the source). The KMS key needs `kms:GenerateDataKey`
+/// and `kms:Decrypt`.
+pub const LARGE_BODY_IAM_ACTIONS: &[&str] =
+    &["s3:PutObject", "s3:PutObjectTagging", "s3:GetObject"];
 
 pub const DEFAULT_LOOKBACK_SECS: u64 = 86_400;
 pub const DEFAULT_SETTLE_SECS: u64 = 300;
@@ -223,6 +235,12 @@ pub struct RunReport {
     pub checkpoint_before: Option<EpochMillis>,
     pub checkpoint_after: Option<EpochMillis>,
     pub checkpoint_age_secs: Option<u64>,
+    /// How long ago the oldest event this run found missing and could not recover (one a later
+    /// run may still recover) was emitted or last delivered: 0 when there is none; `None` when the
+    /// run did not read the provider's list. Compared with the provider's horizon (GitHub
+    /// redelivers for 3 days, Stripe keeps events 30 days), it says how long is left to fix what
+    /// keeps the event from being recovered.
+    pub oldest_missing_age_secs: Option<u64>,
     /// The events not recovered, and why (the provider's words, as data).
     pub failures: Vec<String>,
     pub error: Option<String>,
@@ -243,6 +261,7 @@ impl RunReport {
             checkpoint_before: None,
             checkpoint_after: None,
             checkpoint_age_secs: None,
+            oldest_missing_age_secs: None,
             failures: Vec::new(),
             error: None,
         }
@@ -257,6 +276,8 @@ pub struct Reconciler {
     ssm: aws_sdk_ssm::Client,
     metrics: EmfEmitter,
     sleeper: Arc<dyn Sleeper>,
+    /// Where a Stripe event over what a row holds is stored (`LARGE_BODY_BUCKET`).
+    claim_check: Option<ClaimCheck>,
 }
 
 impl Reconciler {
@@ -274,7 +295,23 @@ impl Reconciler {
             ssm,
             metrics,
             sleeper: Arc::new(TokioSleeper),
+            claim_check: None,
         }
+    }
+
+    /// Stores events the row cannot hold in `store`, when `LARGE_BODY_BUCKET` is configured, as
+    /// the ingress does (without it such an event is a failure a later run retries).
+    pub fn with_body_store(mut self, store: S3BodyStore) -> Self {
+        self.claim_check = self
+            .config
+            .outbox
+            .large_bodies
+            .clone()
+            .map(|settings| ClaimCheck {
+                settings,
+                store: Arc::new(store),
+            });
+        self
     }
 
     /// The clients built from one SDK configuration.
@@ -287,7 +324,13 @@ impl Reconciler {
         );
         let queue = SqsQueue::new(aws_sdk_sqs::Client::new(sdk), &config.outbox.queue_url);
         let queues = Queues::new(queue, &config.outbox.routes).ports();
-        Self::new(config, outbox, queues, aws_sdk_ssm::Client::new(sdk))
+        let kms_key_id = config
+            .outbox
+            .large_bodies
+            .as_ref()
+            .and_then(|large| large.kms_key_id.clone());
+        let store = S3BodyStore::new(shared::aws::s3_client(sdk), kms_key_id);
+        Self::new(config, outbox, queues, aws_sdk_ssm::Client::new(sdk)).with_body_store(store)
     }
 
     /// Waits a rate limit asks for on `sleeper` (tests: a recording one that returns at once).
@@ -350,7 +393,9 @@ impl Reconciler {
         match self.recover(window, stop_by).await {
             Ok(summary) => {
                 record(&mut report, &summary);
-                let settled_to = summary.retry_from(window).unwrap_or(window.until);
+                let retry_from = summary.retry_from(window);
+                report.oldest_missing_age_secs = Some(age_secs(retry_from, now));
+                let settled_to = retry_from.unwrap_or(window.until);
                 report.checkpoint_after = Some(settled_to);
                 self.finish(&owner, &mut report, Some(settled_to), now)
                     .await;
@@ -385,6 +430,7 @@ impl Reconciler {
             outbox: &self.outbox,
             queues: &self.queues,
             settings: &self.config.outbox,
+            claim_check: self.claim_check.as_ref(),
         };
         let act = Act::Recover {
             stop_by: Some(stop_by),
@@ -497,7 +543,19 @@ pub fn metrics_of(report: &RunReport, age_secs: Option<u64>) -> MetricSet {
     if let Some(age) = age_secs {
         metrics.set("ReconcileCheckpointAgeSeconds", age as f64, Unit::Seconds);
     }
+    if let Some(age) = report.oldest_missing_age_secs {
+        metrics.set(
+            "ReconcileOldestMissingAgeSeconds",
+            age as f64,
+            Unit::Seconds,
+        );
+    }
     metrics
+}
+
+/// Whole seconds from `since` (an event's time, `None`: no such event, 0) to `now`.
+pub fn age_secs(since: Option<EpochMillis>, now: EpochMillis) -> u64 {
+    since.map_or(0, |at| u64::try_from((now - at).max(0) / 1000).unwrap_or(0))
 }
 
 fn record(report: &mut RunReport, summary: &Summary) {
@@ -603,7 +661,25 @@ mod tests {
         assert_eq!(metrics.get("ReconcileUnrecoverable"), 1.0);
         assert_eq!(metrics.get("ReconcileErrors"), 0.0);
         assert_eq!(metrics.get("ReconcileCheckpointAgeSeconds"), 600.0);
+        let emf = metrics.to_emf("Webhooks", "shop", 0);
+        assert!(
+            emf.get("ReconcileOldestMissingAgeSeconds").is_none(),
+            "not emitted before the list was read: {emf}"
+        );
+        report.oldest_missing_age_secs = Some(7_200);
+        assert_eq!(
+            metrics_of(&report, None).get("ReconcileOldestMissingAgeSeconds"),
+            7_200.0
+        );
         report.outcome = RunOutcome::Failed;
         assert_eq!(metrics_of(&report, None).get("ReconcileErrors"), 1.0);
+    }
+
+    #[test]
+    fn the_oldest_missing_event_s_age_is_whole_seconds_and_zero_without_one() {
+        let now = 1_700_000_000_000;
+        assert_eq!(age_secs(None, now), 0);
+        assert_eq!(age_secs(Some(now - 129_600_999), now), 129_600);
+        assert_eq!(age_secs(Some(now + 5_000), now), 0, "never negative");
     }
 }

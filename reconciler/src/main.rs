@@ -20,7 +20,9 @@ outbox table) less RECONCILE_OVERLAP_SECS to now less RECONCILE_SETTLE_SECS, and
 checkpoint only past what it settled: an event it could not recover is tried again next run. A
 lease on the checkpoint keeps overlapping runs from both acting. Prints EMF metrics
 (ReconcileListed, ReconcileMissing, ReconcileRecovered, ReconcileUnrecoverable, ReconcileFailed,
-ReconcileErrors, ReconcileCheckpointAgeSeconds) and the run's report as JSON.
+ReconcileErrors, ReconcileCheckpointAgeSeconds, and ReconcileOldestMissingAgeSeconds: the age of
+the oldest missing event not yet recovered, to compare with the provider's horizon) and the
+run's report as JSON.
 
 Under the Lambda runtime (AWS_LAMBDA_RUNTIME_API set) each invocation is one run. Locally:
 --once (the default) runs once and exits 0, 3 when an event was not recovered, 1 when the run
@@ -48,6 +50,10 @@ Configuration comes from the environment:
                                  the APIs (default https://api.stripe.com, https://api.github.com,
                                  https://gitlab.com/api/v4, https://api.paddle.com; http:// only
                                  for a local test server)
+  LARGE_BODY_BUCKET, LARGE_BODY_PREFIX, LARGE_BODY_KMS_KEY  the S3 claim check, as the
+                                 ingress's: a Stripe event over what an outbox row holds (384 KiB)
+                                 is stored in the bucket and sent as a pointer; without a bucket
+                                 it is not recorded and the checkpoint waits before it
   SOURCE_NAME, OUTBOX_TABLE, QUEUE_URL (required), PENDING_SHARDS, RETENTION_DAYS,
   METRICS_NAMESPACE, ROUTES      as the ingress's
 and the standard AWS variables (AWS_REGION, AWS_ENDPOINT_URL, profiles). See docs/backfill.md,

@@ -58,6 +58,22 @@ impl AwsCallError {
     }
 }
 
+/// One line describing an SDK error with its whole chain (service code and message included),
+/// for logs and the outbox's `last_error`. SDK errors never contain request bodies or secrets.
+pub fn describe(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

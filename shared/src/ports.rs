@@ -9,7 +9,10 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
+
 use crate::event::AcceptedEvent;
+use crate::large_body::{BodyPointer, BodyStoreError};
 use crate::message::{DeliveredBy, OutgoingMessage};
 use crate::outbox::{
     FailureOutcome, InsertOutcome, MarkOutcome, OutboxError, RowStatus, StoredRow, TokenSpend,
@@ -89,6 +92,23 @@ pub trait Outbox: Send + Sync {
         error: &'a str,
         max_attempts: u32,
     ) -> PortFuture<'a, Result<FailureOutcome, OutboxError>>;
+}
+
+/// Where the S3 claim check keeps bodies the row cannot hold ([`crate::large_body`]).
+pub trait BodyStore: Send + Sync {
+    /// Writes `body` under `pointer`, tagged unsent.
+    fn put<'a>(
+        &'a self,
+        pointer: &'a BodyPointer,
+        body: Bytes,
+    ) -> PortFuture<'a, Result<(), BodyStoreError>>;
+
+    /// Re-tags the object `sent` (its row was marked sent or discarded): it may expire.
+    fn mark_sent<'a>(
+        &'a self,
+        bucket: &'a str,
+        key: &'a str,
+    ) -> PortFuture<'a, Result<(), BodyStoreError>>;
 }
 
 /// One queue, by URL.

@@ -198,3 +198,26 @@ def test_cloudwatch_may_use_the_topic_key_for_this_account_s_alarms_only(modules
     grant = text[text.index('Sid       = "CloudWatchAlarmsPublish"'):text.index('resource "aws_kms_alias" "topic"')]
     assert '"aws:SourceAccount" = data.aws_caller_identity.current.account_id' in grant
     assert ':alarm:*"' in grant and '"aws:SourceArn"' in grant
+
+
+def test_the_reconciler_alarms_on_a_missing_event_nearing_the_provider_s_horizon(modules):
+    """issue 29: an alarm when a missing event not yet recovered gets close to the provider's horizon
+    (GitHub redelivers for 3 days, Stripe keeps events 30 days): the metric the reconciler emits, a share of
+    each provider's horizon as the threshold, its own runbook section, and the dashboard's reconciler widget."""
+    import re
+    source = modules["webhook-source"]
+    assert source.locals["provider_horizon_secs"] == {"github": 3 * 86400, "gitlab": 7 * 86400,
+                                                      "stripe": 30 * 86400, "paddle": 90 * 86400}
+    assert source.locals["reconciler_horizon_alarm_secs"] == \
+        "${floor(local.reconciler_horizon_secs * var.reconciler.horizon_alarm_share)}"
+    assert source.variables["reconciler"]["type"]  # horizon_alarm_share is one of its settings
+    assert "horizon_alarm_share" in str(source.variables["reconciler"]["type"])
+    alarm = source.of_type("aws_cloudwatch_metric_alarm")["reconciler"]
+    for_each = str(alarm["for_each"])
+    assert re.search(r'near-horizon\s*=\s*\{[^}]*metric\s*=\s*"ReconcileOldestMissingAgeSeconds"', for_each), for_each
+    assert re.search(r'near-horizon\s*=\s*\{[^}]*threshold\s*=\s*local.reconciler_horizon_alarm_secs', for_each)
+    assert re.search(r'near-horizon\s*=\s*\{[^}]*section\s*=\s*"reconciler-near-horizon"', for_each)
+    assert "reconciler-near-horizon" in runbook_anchors()
+    assert '"ReconcileOldestMissingAgeSeconds"' in (ROOT / "reconciler" / "src" / "lib.rs").read_text(encoding="utf-8")
+    band = (ROOT / "terraform" / "modules" / "monitoring" / "band.tf").read_text(encoding="utf-8")
+    assert '"ReconcileOldestMissingAgeSeconds"' in band

@@ -12,9 +12,9 @@ ALWAYS_FROM_TERRAFORM = {"ROUTES", "LARGE_BODY_BUCKET", "LARGE_BODY_PREFIX", "LA
 REQUIRED = {
     "ingress": {"SOURCE_NAME", "OUTBOX_TABLE", "QUEUE_URL", "SECRET_PARAMETER"} | ALWAYS_FROM_TERRAFORM,
     "sweeper": {"SOURCE_NAME", "OUTBOX_TABLE", "QUEUE_URL"} | ALWAYS_FROM_TERRAFORM,
-    # No large bodies: a recovered Stripe event is recorded inline (docs/backfill.md, Limits).
-    "reconciler": {"SOURCE_NAME", "OUTBOX_TABLE", "QUEUE_URL", "ROUTES", "RECONCILE_PROVIDER",
-                   "BACKFILL_CREDENTIAL_PARAMETER"},
+    # A recovered Stripe event over what a row holds goes through the claim check (docs/backfill.md).
+    "reconciler": {"SOURCE_NAME", "OUTBOX_TABLE", "QUEUE_URL", "RECONCILE_PROVIDER",
+                   "BACKFILL_CREDENTIAL_PARAMETER"} | ALWAYS_FROM_TERRAFORM,
 }
 FUNCTION_JSON = {"ingress": "function.json", "sweeper": "sweeper/function.json",
                  "reconciler": "reconciler/function.json"}

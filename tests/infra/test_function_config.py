@@ -82,7 +82,7 @@ def test_log_groups_have_retention(modules):
 
 RECONCILER_METRICS = [
     "ReconcileListed", "ReconcileMissing", "ReconcileRecovered", "ReconcileUnrecoverable",
-    "ReconcileCheckpointAgeSeconds",
+    "ReconcileCheckpointAgeSeconds", "ReconcileOldestMissingAgeSeconds",
 ]
 DASHBOARD_FLOW = ["1. Ingress Lambda", "2. Ingress outcomes", "3. Outbox", "4. Sweeper", "5. Queues", "6. DLQs"]
 DASHBOARD_METRICS = [

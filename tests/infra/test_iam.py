@@ -10,6 +10,7 @@ import pytest
 from conftest import ROOT, rust_str_array
 
 LIB_RS = {"ingress": ROOT / "ingress" / "src" / "lib.rs", "sweeper": ROOT / "sweeper" / "src" / "lib.rs"}
+LIB_RS_WITH_RECONCILER = {**LIB_RS, "reconciler": ROOT / "reconciler" / "src" / "lib.rs"}
 
 # Documented extras (docs/deploy.md, terraform/README.md): not SDK calls of the code but permissions used on
 # its behalf: KMS through SSM (SecureString) and DynamoDB (table CMK), and the Lambda service writing logs.
@@ -189,11 +190,11 @@ def test_the_sources_stay_apart_in_the_shared_table(example):
     assert 'projection_type = "KEYS_ONLY"' in table
 
 
-@pytest.mark.parametrize("fn", FUNCTIONS)
+@pytest.mark.parametrize("fn", FUNCTIONS + ["reconciler"])
 def test_large_body_actions_are_exactly_the_codes_and_on_the_bucket_objects_only(fn, example):
     """LARGE_BODY_IAM_ACTIONS (the S3 claim check) are granted in one statement on the bucket's objects,
     with the table's key through S3 for their encryption."""
-    code = set(rust_str_array(LIB_RS[fn], "LARGE_BODY_IAM_ACTIONS"))
+    code = set(rust_str_array(LIB_RS_WITH_RECONCILER[fn], "LARGE_BODY_IAM_ACTIONS"))
     assert code, f"{fn}: LARGE_BODY_IAM_ACTIONS is empty"
     s3 = [s for s in statements(example, fn) if any(a.startswith("s3:") for a in s["actions"])]
     assert [set(s["actions"]) for s in s3] == [code], f"{fn}: {s3}"
@@ -234,7 +235,7 @@ def test_the_bucket_expires_only_sent_bodies_and_outlives_every_message(root, mo
         assert part in expiry, expiry
     assert root.modules["shared"]["large_body_expire_after_days"] == "${local.large_body_expiry_days}"
     source = modules["webhook-source"]
-    for fn in FUNCTIONS:
+    for fn in FUNCTIONS + ["reconciler"]:
         env = source.environment(fn)
         assert env["LARGE_BODY_BUCKET"] == "${var.shared.large_body_bucket_name}"
         assert env["LARGE_BODY_KMS_KEY"] == "${var.shared.table_kms_key_arn}"
@@ -244,6 +245,7 @@ def test_the_reconcilers_role_is_its_iam_actions_on_its_own_rows_queues_and_cred
     """The reconciler (reconciler.tf): exactly reconciler IAM_ACTIONS (plus the keys' kms actions), its
     source's rows and its checkpoint row only, its source's queues, and the backfill credential."""
     code = set(rust_str_array(ROOT / "reconciler" / "src" / "lib.rs", "IAM_ACTIONS"))
+    code |= set(rust_str_array(ROOT / "reconciler" / "src" / "lib.rs", "LARGE_BODY_IAM_ACTIONS"))
     stmts = example.policy_statements("reconciler")
     actions = {a for s in stmts for a in s["actions"]}
     assert actions - {"kms:Decrypt", "kms:GenerateDataKey"} == code

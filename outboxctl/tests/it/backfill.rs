@@ -370,6 +370,7 @@ async fn rate_limits_are_waited_out_as_the_api_asks_without_real_waiting() {
         outbox: &outbox,
         queues: &queues,
         settings: &settings,
+        claim_check: None,
     };
     let window = Window {
         since: now_millis() - 3_600_000,
@@ -580,6 +581,7 @@ async fn a_broken_or_hostile_api_ends_the_run_with_a_clear_error() {
         outbox: &outbox,
         queues: &queues,
         settings: &settings,
+        claim_check: None,
     };
     let window = Window {
         since: now_millis() - 3_600_000,

@@ -5,6 +5,7 @@
 
 mod delivery;
 mod providers;
+mod large_bodies;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -19,6 +20,7 @@ use http::StatusCode;
 use reconciler::{Reconciler, ReconcilerConfig, RunOutcome, RunReport};
 use serde_json::json;
 use shared::aws::dynamodb::DynamoDbOutbox;
+use shared::aws::s3::S3BodyStore;
 use shared::aws::sqs::{Queues, SqsQueue};
 use shared::aws::CallLimits;
 use shared::checkpoint::checkpoint_key;
@@ -66,7 +68,10 @@ impl Scene {
         let outbox = self.outbox().await;
         let queue = SqsQueue::new(aws_sdk_sqs::Client::new(&sdk), &self.stack.queue_url);
         let queues = Queues::new(queue, &config.outbox.routes).ports();
+        // As the binary builds it: the claim check is on when the settings name a bucket.
+        let store = S3BodyStore::new(shared::aws::s3_client(&sdk), None);
         Reconciler::new(config, outbox, queues, aws_sdk_ssm::Client::new(&sdk))
+            .with_body_store(store)
             .with_sleeper(Arc::new(RecordingSleeper::default()))
     }
 
@@ -472,12 +477,24 @@ async fn a_failed_redelivery_holds_the_checkpoint_and_a_run_killed_mid_way_is_re
     let held_at = report.checkpoint_after.expect("a checkpoint");
     assert_eq!(held_at, e2e_time(&late_delivered_at), "held at g-late");
     assert_eq!(github.scene.checkpoint_at().await, Some(held_at));
+    // g-late is missing and not recovered: its age is what the horizon alarm watches.
+    let age = u64::try_from((after_lease - held_at) / 1000).unwrap();
+    assert_eq!(report.oldest_missing_age_secs, Some(age), "{report:?}");
+    assert_eq!(
+        reconciler::metrics_of(&report, None).get("ReconcileOldestMissingAgeSeconds"),
+        age as f64
+    );
 
     // The next run recovers g-late, and the checkpoint moves to its window's end.
     let next = after_lease + 60_000;
     let report = run(&reconciler, next).await;
     assert_eq!((report.recovered, report.failed), (1, 0), "{report:?}");
     assert_eq!(report.checkpoint_after, Some(next));
+    assert_eq!(
+        report.oldest_missing_age_secs,
+        Some(0),
+        "nothing left missing"
+    );
     assert_eq!(
         ids(&github.scene.drain().await),
         ["g-early", "g-hang", "g-late"],

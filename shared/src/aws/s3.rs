@@ -11,6 +11,7 @@ use bytes::Bytes;
 use crate::aws::call_error;
 use crate::call_error::{self as call_errors, AwsCallError};
 use crate::large_body::{BodyPointer, BodyStoreError, STATE_SENT, STATE_TAG, STATE_UNSENT};
+use crate::ports::{BodyStore, PortFuture};
 
 fn aws_error<E>(operation: &'static str, key: &str, err: SdkError<E>) -> BodyStoreError
 where
@@ -99,6 +100,24 @@ impl S3BodyStore {
                 },
             })?;
         Ok(bytes.into_bytes())
+    }
+}
+
+impl BodyStore for S3BodyStore {
+    fn put<'a>(
+        &'a self,
+        pointer: &'a BodyPointer,
+        body: Bytes,
+    ) -> PortFuture<'a, Result<(), BodyStoreError>> {
+        Box::pin(S3BodyStore::put(self, pointer, body))
+    }
+
+    fn mark_sent<'a>(
+        &'a self,
+        bucket: &'a str,
+        key: &'a str,
+    ) -> PortFuture<'a, Result<(), BodyStoreError>> {
+        Box::pin(S3BodyStore::mark_sent(self, bucket, key))
     }
 }
 

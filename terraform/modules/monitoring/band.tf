@@ -36,12 +36,13 @@ locals {
   reconciler_fn = ["AWS/Lambda", "FunctionName", var.reconciler_function_name]
   reconciler_widgets = var.reconciler_function_name == "" ? [] : [
     {
-      title = "2b. Reconciler: Errors, ReconcileListed, Missing, Recovered, Unrecoverable; CheckpointAge (right)"
+      title = "2b. Reconciler: Errors, ReconcileListed, Missing, Recovered, Unrecoverable; CheckpointAge, OldestMissingAge (right, alarm ${var.reconciler_horizon_alarm_seconds})"
       metrics = concat(
         [concat(local.reconciler_fn, ["Errors"], [{ stat = "Sum" }])],
         [for m in ["ReconcileListed", "ReconcileMissing", "ReconcileRecovered", "ReconcileUnrecoverable"] :
         concat(local.emf, [m], [{ stat = "Sum" }])],
-        [concat(local.emf, ["ReconcileCheckpointAgeSeconds"], [{ stat = "Maximum", yAxis = "right" }])],
+        [for m in ["ReconcileCheckpointAgeSeconds", "ReconcileOldestMissingAgeSeconds"] :
+        concat(local.emf, [m], [{ stat = "Maximum", yAxis = "right" }])],
       )
     },
   ]

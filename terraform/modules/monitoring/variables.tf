@@ -30,6 +30,12 @@ variable "reconciler_function_name" {
   default     = ""
 }
 
+variable "reconciler_horizon_alarm_seconds" {
+  description = "The near-horizon alarm's threshold on ReconcileOldestMissingAgeSeconds (a share of the provider's horizon), shown in the reconciler's widget; 0 without a reconciler."
+  type        = number
+  default     = 0
+}
+
 variable "function_url" {
   description = "Ingress Function URL (shown on the dashboard)."
   type        = string

@@ -302,12 +302,13 @@ module "monitoring" {
   ingress_function_name = module.ingress.function_name
   sweeper_function_name = module.sweeper.function_name
   # The reconciler's widget and alarms, when this source runs one.
-  reconciler_function_name = local.reconciler_enabled ? local.reconciler_name : ""
-  function_url             = module.ingress.function_url
-  queue_name               = module.queue.queue_name
-  queue_url                = module.queue.queue_url
-  dlq_name                 = module.queue.dlq_name
-  dlq_url                  = module.queue.dlq_url
+  reconciler_function_name         = local.reconciler_enabled ? local.reconciler_name : ""
+  reconciler_horizon_alarm_seconds = local.reconciler_enabled ? local.reconciler_horizon_alarm_secs : 0
+  function_url                     = module.ingress.function_url
+  queue_name                       = module.queue.queue_name
+  queue_url                        = module.queue.queue_url
+  dlq_name                         = module.queue.dlq_name
+  dlq_url                          = module.queue.dlq_url
   routed_queues = [for r in var.routes : {
     name       = r.name
     queue_name = module.routed_queue[r.name].queue_name

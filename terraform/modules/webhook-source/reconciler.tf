@@ -34,6 +34,10 @@ locals {
     RECONCILE_PADDLE_DESTINATION  = var.reconciler.paddle_destination
     GITLAB_API_BASE               = ""
     PADDLE_API_BASE               = ""
+    # A Stripe event over what a row holds goes to the S3 claim check, as the ingress stores one.
+    LARGE_BODY_BUCKET  = var.shared.large_body_bucket_name
+    LARGE_BODY_PREFIX  = var.settings.large_body_prefix
+    LARGE_BODY_KMS_KEY = var.shared.table_kms_key_arn
   }
   # What lambroll_env exports for reconciler/function.json (empty names without a reconciler).
   reconciler_lambroll_env = merge(local.reconciler_env, {
@@ -43,6 +47,15 @@ locals {
     RECONCILER_MEMORY_SIZE   = var.reconciler.memory_size
     RECONCILER_TIMEOUT       = local.reconciler_timeout
   })
+
+  # How long the provider can still give back an event (docs/backfill.md): GitHub redelivers a delivery
+  # for 3 days, GitLab keeps a hook's events 7 days, Stripe lists events for 30 days, Paddle keeps
+  # notifications 90 days. A provider not listed here gets the shortest, GitHub's.
+  provider_horizon_secs = { github = 259200, gitlab = 604800, stripe = 2592000, paddle = 7776000 }
+  reconciler_horizon_secs = lookup(local.provider_horizon_secs,
+  var.backfill_provider == null ? "" : var.backfill_provider, local.provider_horizon_secs.github)
+  # The near-horizon alarm: a missing event not yet recovered this old has this much of the horizon used up.
+  reconciler_horizon_alarm_secs = floor(local.reconciler_horizon_secs * var.reconciler.horizon_alarm_share)
 }
 
 module "reconciler" {
@@ -83,6 +96,10 @@ module "reconciler" {
       }]
     },
     local.outbox_key_statement,
+    # A Stripe event over what a row holds: written to S3 and re-tagged sent, as the ingress does (exactly
+    # reconciler LARGE_BODY_IAM_ACTIONS), on this source's objects only, encrypted with the table's key.
+    local.large_body_objects_statement,
+    local.large_body_key_statement,
     {
       sid       = "QueueSend"
       actions   = ["sqs:SendMessage"]
@@ -123,16 +140,18 @@ module "reconciler_schedule" {
   tags                = var.tags
 }
 
-# Anything the provider refused for good, and a checkpoint falling behind (runs failing: the credential
-# revoked, the API down; or an event that keeps failing, nearing the provider's horizon).
+# Anything the provider refused for good, a checkpoint falling behind (runs failing: the credential
+# revoked, the API down; or an event that keeps failing), and a missing event nearing the provider's horizon
+# (the age of the oldest one a run could not recover, against a share of how long the provider keeps it).
 resource "aws_cloudwatch_metric_alarm" "reconciler" {
   for_each = local.reconciler_enabled ? {
-    unrecoverable  = { metric = "ReconcileUnrecoverable", statistic = "Sum", threshold = 0, what = "the provider refused to give back an event for good (too old): the event is lost to the queue" }
-    checkpoint-age = { metric = "ReconcileCheckpointAgeSeconds", statistic = "Maximum", threshold = var.reconciler.checkpoint_age_alarm_secs, what = "the checkpoint falls behind: runs fail or an event keeps failing" }
+    unrecoverable  = { metric = "ReconcileUnrecoverable", statistic = "Sum", threshold = 0, section = "reconciler", what = "the provider refused to give back an event for good (too old): the event is lost to the queue" }
+    checkpoint-age = { metric = "ReconcileCheckpointAgeSeconds", statistic = "Maximum", threshold = var.reconciler.checkpoint_age_alarm_secs, section = "reconciler", what = "the checkpoint falls behind: runs fail or an event keeps failing" }
+    near-horizon   = { metric = "ReconcileOldestMissingAgeSeconds", statistic = "Maximum", threshold = local.reconciler_horizon_alarm_secs, section = "reconciler-near-horizon", what = "an event missing from the outbox and not yet recovered is ${local.reconciler_horizon_alarm_secs} s old, ${var.reconciler.horizon_alarm_share * 100} % of the ${local.reconciler_horizon_secs} s the provider keeps it: fix what keeps it from being recovered before the provider forgets it" }
   } : {}
 
   alarm_name          = "${var.name}-reconciler-${each.key}"
-  alarm_description   = "${var.source_name}: ${each.value.what}. Runbook: ${var.runbook_url}#reconciler ; ${local.outboxctl} status"
+  alarm_description   = "${var.source_name}: ${each.value.what}. Runbook: ${var.runbook_url}#${each.value.section} ; ${local.outboxctl} status"
   namespace           = var.metrics_namespace
   metric_name         = each.value.metric
   dimensions          = { Source = var.source_name }

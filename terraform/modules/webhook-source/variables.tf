@@ -196,7 +196,7 @@ variable "tags" {
 }
 
 variable "reconciler" {
-  description = "The scheduled reconciler (docs/backfill.md, The reconciler), for a source with backfill_provider set: enabled (default off), schedule_expression (default every 10 minutes), github_hook (RECONCILE_GITHUB_HOOK, for github), gitlab_hook (RECONCILE_GITLAB_HOOK, for gitlab), paddle_destination (RECONCILE_PADDLE_DESTINATION, for paddle), lookback_secs, settle_secs, stripe_version, memory_size, and checkpoint_age_alarm_secs (the checkpoint-age alarm's threshold)."
+  description = "The scheduled reconciler (docs/backfill.md, The reconciler), for a source with backfill_provider set: enabled (default off), schedule_expression (default every 10 minutes), github_hook (RECONCILE_GITHUB_HOOK, for github), gitlab_hook (RECONCILE_GITLAB_HOOK, for gitlab), paddle_destination (RECONCILE_PADDLE_DESTINATION, for paddle), lookback_secs, settle_secs, stripe_version, memory_size, checkpoint_age_alarm_secs (the checkpoint-age alarm's threshold), and horizon_alarm_share (the near-horizon alarm fires when a missing event not yet recovered has used this share of the provider's horizon: GitHub 3 days, GitLab 7, Stripe 30, Paddle 90; default half)."
   type = object({
     enabled                   = optional(bool, false)
     schedule_expression       = optional(string, "rate(10 minutes)")
@@ -208,6 +208,12 @@ variable "reconciler" {
     stripe_version            = optional(string, "")
     memory_size               = optional(number, 256)
     checkpoint_age_alarm_secs = optional(number, 7200)
+    horizon_alarm_share       = optional(number, 0.5)
   })
   default = {}
+
+  validation {
+    condition     = var.reconciler.horizon_alarm_share > 0 && var.reconciler.horizon_alarm_share < 1
+    error_message = "reconciler.horizon_alarm_share must be between 0 and 1 (a share of the provider's horizon)."
+  }
 }
