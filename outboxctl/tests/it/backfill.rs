@@ -1016,6 +1016,7 @@ async fn a_gitlab_or_paddle_api_gone_wrong_ends_the_run_with_a_clear_error() {
         outbox: &outbox,
         queues: &queues,
         settings: &settings,
+        claim_check: None,
     };
     let window = Window {
         since: now_millis() - 3_600_000,
@@ -1139,6 +1140,7 @@ async fn a_rate_limit_the_api_keeps_up_leaves_the_remaining_redeliveries_for_a_l
         outbox: &outbox,
         queues: &queues,
         settings: &settings,
+        claim_check: None,
     };
     let window = Window {
         since: now_millis() - 3_600_000,
