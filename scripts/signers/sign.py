@@ -190,7 +190,8 @@ def documented(scheme, secret, body, event_id, timestamp, url, method="POST"):
         return {"body": json.dumps(envelope)}
     if scheme == "gitlab":
         headers = {"X-Gitlab-Token": secret, "X-Gitlab-Event": "Push Hook"}
-        if event_id:
+        if event_id:  # GitLab 17.4+ sends both; Idempotency-Key is the one a resend keeps
+            headers["Idempotency-Key"] = event_id
             headers["X-Gitlab-Event-UUID"] = event_id
         return headers
     if scheme == "token":

@@ -283,6 +283,22 @@ mod tests {
     }
 
     #[test]
+    fn a_gitlab_resend_keeps_its_event_id_and_an_older_gitlab_falls_back_to_the_uuid() {
+        let delivery = |uuid: &str, key: Option<&str>| {
+            let mut headers = HeaderMap::new();
+            headers.insert("x-gitlab-event-uuid", uuid.parse().unwrap());
+            if let Some(key) = key {
+                headers.insert("idempotency-key", key.parse().unwrap());
+            }
+            id(&SignatureScheme::GitLab, &EventIdRule::default(), &headers, b"{}")
+        };
+        let first = delivery("uuid-first", Some("key-1"));
+        assert_eq!(first, delivery("uuid-of-the-resend", Some("key-1")));
+        assert_eq!(first, "key-1");
+        assert_eq!(delivery("uuid-only", None), "uuid-only");
+    }
+
+    #[test]
     fn standard_webhooks_uses_the_webhook_id_header() {
         let mut headers = HeaderMap::new();
         headers.insert("webhook-id", "msg_123".parse().unwrap());

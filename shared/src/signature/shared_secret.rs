@@ -15,7 +15,12 @@ use super::{
 };
 
 pub(super) const GITLAB_TOKEN: &str = "x-gitlab-token";
-pub(super) const GITLAB_EVENT_ID: &[Field] = &[Field::Header("x-gitlab-event-uuid")];
+/// `Idempotency-Key` stays the same across GitLab's retries and resends of one event (GitLab 17.4
+/// on); `X-Gitlab-Event-UUID` is new on every resend, so it is the id only for older GitLabs.
+pub(super) const GITLAB_EVENT_ID: &[Field] = &[
+    Field::Header("idempotency-key"),
+    Field::Header("x-gitlab-event-uuid"),
+];
 pub(super) const GITLAB_EVENT_TYPE: &[Field] = &[
     Field::Header("x-gitlab-event"),
     Field::Pointer("/object_kind"),
@@ -73,6 +78,10 @@ pub(super) fn sign_gitlab(key: &SigningKey, event_id: &str) -> Vec<(HeaderName, 
         (
             HeaderName::from_static(GITLAB_TOKEN),
             String::from_utf8_lossy(&key.0).into_owned(),
+        ),
+        (
+            HeaderName::from_static("idempotency-key"),
+            event_id.to_owned(),
         ),
         (
             HeaderName::from_static("x-gitlab-event-uuid"),
