@@ -290,7 +290,12 @@ mod tests {
             if let Some(key) = key {
                 headers.insert("idempotency-key", key.parse().unwrap());
             }
-            id(&SignatureScheme::GitLab, &EventIdRule::default(), &headers, b"{}")
+            id(
+                &SignatureScheme::GitLab,
+                &EventIdRule::default(),
+                &headers,
+                b"{}",
+            )
         };
         let first = delivery("uuid-first", Some("key-1"));
         assert_eq!(first, delivery("uuid-of-the-resend", Some("key-1")));
