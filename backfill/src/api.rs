@@ -355,6 +355,20 @@ impl ApiClient {
 }
 
 /// Whether `host` (a URI's host, IPv6 in brackets) is this machine.
+/// Encodes everything but ASCII alphanumerics and `_-.` in a path segment or query value: ids and
+/// names from a provider or a person are encoded rather than trusted.
+pub fn percent_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.') {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
 fn is_loopback(host: &str) -> bool {
     let bare = host.trim_start_matches('[').trim_end_matches(']');
     bare.eq_ignore_ascii_case("localhost")

@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use shared::time::EpochMillis;
 
+use crate::api::percent_encode;
 use crate::github::rfc3339_to_millis;
 use crate::terminal::escape;
 
@@ -80,28 +81,16 @@ pub const UNDELIVERED: &str = "failed,needs_retry,not_attempted";
 pub fn notifications_path(destination: &str, since: &str, until: &str) -> String {
     format!(
         "/notifications?per_page={PER_PAGE}&notification_setting_id={}&status={}&from={}&to={}",
-        encode(destination),
-        encode(UNDELIVERED),
-        encode(since),
-        encode(until)
+        percent_encode(destination),
+        percent_encode(UNDELIVERED),
+        percent_encode(since),
+        percent_encode(until)
     )
 }
 
 /// Where to ask for a notification to be replayed.
 pub fn replay_path(notification_id: &str) -> String {
-    format!("/notifications/{}/replay", encode(notification_id))
-}
-
-fn encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.') {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
+    format!("/notifications/{}/replay", percent_encode(notification_id))
 }
 
 /// An event none of whose notifications to the destination was delivered.

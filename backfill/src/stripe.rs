@@ -8,6 +8,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use shared::time::{checked_rfc3339_millis, EpochMillis, MAX_RFC3339_MILLIS};
 
+use crate::api::percent_encode;
 use crate::terminal::escape;
 
 /// Events asked for per page (Stripe's maximum).
@@ -83,19 +84,6 @@ pub fn events_path(
         path.push_str(&percent_encode(id));
     }
     path
-}
-
-/// Event ids are `evt_` and alphanumerics; anything else is encoded rather than trusted.
-fn percent_encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.') {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
 }
 
 /// Reads one page, keeping each event's own bytes.

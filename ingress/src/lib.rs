@@ -275,15 +275,8 @@ impl Ingress {
     /// Stores bodies the row cannot hold in `store`, when `LARGE_BODY_BUCKET` is configured
     /// (without it `MAX_BODY_BYTES` never admits such a body).
     pub fn with_body_store(mut self, store: S3BodyStore) -> Self {
-        self.claim_check = self
-            .config
-            .outbox
-            .large_bodies
-            .clone()
-            .map(|settings| ClaimCheck {
-                settings,
-                store: Arc::new(store),
-            });
+        self.claim_check =
+            ClaimCheck::configured(self.config.outbox.large_bodies.as_ref(), Arc::new(store));
         self
     }
 

@@ -151,14 +151,10 @@ pub async fn run_with(
         progress.inc(n);
     };
     let queues = target.queues.ports();
-    let claim_check = target
-        .settings
-        .large_bodies
-        .clone()
-        .map(|settings| ClaimCheck {
-            settings,
-            store: Arc::new(target.bodies.clone()),
-        });
+    let claim_check = ClaimCheck::configured(
+        target.settings.large_bodies.as_ref(),
+        Arc::new(target.bodies.clone()),
+    );
     let sink = Sink {
         outbox: &target.outbox,
         queues: &queues,

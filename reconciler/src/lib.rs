@@ -302,15 +302,8 @@ impl Reconciler {
     /// Stores events the row cannot hold in `store`, when `LARGE_BODY_BUCKET` is configured, as
     /// the ingress does (without it such an event is a failure a later run retries).
     pub fn with_body_store(mut self, store: S3BodyStore) -> Self {
-        self.claim_check = self
-            .config
-            .outbox
-            .large_bodies
-            .clone()
-            .map(|settings| ClaimCheck {
-                settings,
-                store: Arc::new(store),
-            });
+        self.claim_check =
+            ClaimCheck::configured(self.config.outbox.large_bodies.as_ref(), Arc::new(store));
         self
     }
 

@@ -108,6 +108,17 @@ pub struct ClaimCheck {
     pub store: Arc<dyn BodyStore>,
 }
 
+impl ClaimCheck {
+    /// The claim check of a deployment whose settings name a bucket (`LARGE_BODY_BUCKET`); none
+    /// without one.
+    pub fn configured(
+        settings: Option<&LargeBodySettings>,
+        store: Arc<dyn BodyStore>,
+    ) -> Option<Self> {
+        settings.cloned().map(|settings| Self { settings, store })
+    }
+}
+
 impl std::fmt::Debug for ClaimCheck {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ClaimCheck")
