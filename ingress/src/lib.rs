@@ -1105,6 +1105,7 @@ mod tests {
             ("SIGNATURE_HEADER", "x-header"),
             ("EVENT_ID_HEADER", "x-header"),
             ("SIGNATURE_ENCODING", "hex"),
+            ("SIGNATURE_SPEC", ""),
             ("EVENT_ID_POINTER", "/id"),
             ("EVENT_TYPE_POINTER", "/type"),
             ("RESPONSE_BUDGET_MS", "3000"),

@@ -20,14 +20,15 @@ use hmac::{Hmac, KeyInit, Mac};
 use http::{HeaderMap, HeaderName};
 use sha2::Sha256;
 use shared::signature::{
-    mailgun_signed_body, sign_discord, sign_sendgrid, sign_standard_webhooks_v1a, GenericHmac,
-    SignatureEncoding, SignatureScheme, SignedRequest, SigningKey, TokenHeader, SCHEME_NAMES,
+    mailgun_signed_body, parse_spec, sign_discord, sign_sendgrid, sign_standard_webhooks_v1a,
+    GenericHmac, SignatureEncoding, SignatureScheme, SignedRequest, SigningKey, TokenHeader,
+    SCHEME_NAMES,
 };
 
 const SIZES: [(usize, &str); 2] = [(1024, "1KB"), (65536, "64KB")];
 const NOW: i64 = 1_764_400_000;
 
-/// One instance of every scheme: each `SCHEME_NAMES` value, with the settings the two
+/// One instance of every scheme: each `SCHEME_NAMES` value, with the settings the three
 /// configurable ones need, so a name added to the list is benchmarked without an edit here.
 fn every_scheme() -> Vec<SignatureScheme> {
     SCHEME_NAMES
@@ -42,6 +43,16 @@ fn every_scheme() -> Vec<SignatureScheme> {
                 header: HeaderName::from_static("authorization"),
                 prefix: "Bearer ".to_owned(),
             }),
+            // Mux's rule (docs/custom-schemes.md): a keyed header and a signed time.
+            "custom" => SignatureScheme::Hmac(
+                parse_spec(
+                    r#"{"algorithm": "sha256", "encoding": "hex", "header": "Mux-Signature",
+                        "format": {"style": "keyed", "separator": ",", "timestamp_key": "t", "signature_key": "v1"},
+                        "signed": ["timestamp", {"literal": "."}, "body"],
+                        "timestamp": {"from_signature": true}}"#,
+                )
+                .expect("the benchmark's spec is valid"),
+            ),
             other => SignatureScheme::named(other)
                 .unwrap_or_else(|| panic!("`{other}` is a SIGNATURE_SCHEME value")),
         })
