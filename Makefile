@@ -86,6 +86,7 @@ soak-worker: moto build php ## PHP workers killed at random behind the fault-inj
 fuzz: ## fuzz the request checks for FUZZ_SECS seconds (default 60; needs nightly, installs cargo-fuzz)
 	@command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 	cargo +nightly fuzz run admit -- -max_total_time=$(FUZZ_SECS) -max_len=65536
+	cargo +nightly fuzz run spec -- -max_total_time=$(FUZZ_SECS) -max_len=4096
 
 package: ## bootstrap zips for provided.al2023 in dist/ (ARCH=arm64 default, or x86_64)
 	scripts/package.sh $(or $(ARCH),arm64)

@@ -427,26 +427,21 @@ impl Stack {
 
 /// The test secret of each scheme, shaped like the provider's own.
 pub fn secret_for(scheme: &SignatureScheme) -> String {
-    match scheme {
-        SignatureScheme::StandardWebhooks => STANDARD_SECRET,
-        SignatureScheme::HmacSha256(_) => "generic-app-secret",
-        SignatureScheme::Stripe => "whsec_stripe_test_secret_4eC39HqLyjWDarjtT1zdp7dc",
-        SignatureScheme::GitHub => "github-webhook-secret-1",
-        SignatureScheme::Shopify => "shpss_0123456789abcdef0123456789abcdef",
-        SignatureScheme::Slack => "8f742231b10e8888abcd99yyyzzz85a5",
-        SignatureScheme::Hmac(_)
-        | SignatureScheme::GitLab
-        | SignatureScheme::Token(_)
-        | SignatureScheme::Mailgun
-        | SignatureScheme::Twilio => "catalog-test-secret-1",
-        SignatureScheme::Basic => "hooks:catalog-test-password",
+    match scheme.name() {
+        "standard-webhooks" => STANDARD_SECRET,
+        "hmac-sha256" => "generic-app-secret",
+        "stripe" => "whsec_stripe_test_secret_4eC39HqLyjWDarjtT1zdp7dc",
+        "github" => "github-webhook-secret-1",
+        "shopify" => "shpss_0123456789abcdef0123456789abcdef",
+        "slack" => "8f742231b10e8888abcd99yyyzzz85a5",
+        "basic" => "hooks:catalog-test-password",
         // Public keys of the private key 01..01 (hex), as the dashboards show them.
-        SignatureScheme::Discord => {
-            "8a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c"
-        }
-        SignatureScheme::SendGrid => {
+        "discord" => "8a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c",
+        "sendgrid" => {
             "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEb/A7lJJBzh2t1DUZ5pYOCoW0GmmgXDKBA6orzhWUyhY8T3U6Vb8B3FP2wLDH7ueLQMb/fSWpbiKCuYnO9xwUSg=="
         }
+        // Every other scheme takes any text.
+        _ => "catalog-test-secret-1",
     }
     .to_owned()
 }

@@ -4,6 +4,8 @@
 //! a recorded event's id is one that can be a key and an attribute, the request's own target
 //! never changes the decision (a signed URL is `PUBLIC_URL`), a Mailgun event always carries its
 //! token to spend, and a header listing more `v1a` signatures than are tried is never accepted.
+//! `custom` runs with a `SIGNATURE_SPEC` using every kind of signed part (target `spec` fuzzes the
+//! spec reader itself).
 #![no_main]
 
 use std::collections::HashMap;
@@ -25,6 +27,17 @@ const NOW_MILLIS: i64 = 1_700_000_000_000;
 /// The URL configured at the provider: what the URL-signing schemes sign.
 const PUBLIC_URL: &str = "https://hooks.example.com/fuzz";
 const UUID_ID: &str = "5f2c9b1e-8d3a-4e6f-9a7b-1c2d3e4f5a6b";
+/// The `SIGNATURE_SPEC` of `custom`: every kind of part, a keyed header, a signed time and id.
+const CUSTOM_SPEC: &str = r#"{
+    "algorithm": "sha512",
+    "encoding": "base64",
+    "header": "X-Custom-Signature",
+    "format": {"style": "keyed", "separator": ";", "timestamp_key": "ts", "signature_key": "sig"},
+    "signed": ["method", "url", {"header": "X-Custom-Id"}, {"literal": "."}, "timestamp", {"literal": "."}, "body"],
+    "timestamp": {"from_signature": true, "unit": "seconds"},
+    "event_id": [{"header": "X-Custom-Id"}],
+    "event_type": [{"pointer": "/type"}]
+}"#;
 
 #[derive(Debug, Arbitrary)]
 struct Request {
@@ -74,6 +87,9 @@ fn config(scheme: &str) -> IngressConfig {
     ]);
     if scheme == "token" {
         env.insert("SIGNATURE_HEADER", "X-Webhook-Token");
+    }
+    if scheme == "custom" {
+        env.insert("SIGNATURE_SPEC", CUSTOM_SPEC);
     }
     if scheme == "hmac-sha256" {
         env.insert("SIGNATURE_HEADER", "X-Signature");

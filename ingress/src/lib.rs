@@ -54,6 +54,7 @@ pub const ENV_VARS: &[&str] = &[
     "SIGNATURE_HEADER",
     "SIGNATURE_ENCODING",
     "SIGNATURE_PREFIX",
+    "SIGNATURE_SPEC",
     "PUBLIC_URL",
     "EVENT_ID_HEADER",
     "EVENT_ID_POINTER",
@@ -673,8 +674,8 @@ pub fn admit(
         outbox
             .routes
             .destination(headers, &body, &json, &outbox.source, &outbox.queue_url);
-    let token = match config.scheme {
-        SignatureScheme::Mailgun => {
+    let token = match &config.scheme {
+        scheme if *scheme == SignatureScheme::Mailgun => {
             let Some((token, signed_at)) = mailgun_signed_token(&body) else {
                 // Verified above, so unreachable: refused rather than recorded unspent.
                 return Admission::Answer(Outcome::Rejected(Rejection::Malformed(
@@ -915,6 +916,7 @@ mod tests {
             ("SIGNATURE_HEADER", "x-header"),
             ("EVENT_ID_HEADER", "x-header"),
             ("SIGNATURE_ENCODING", "hex"),
+            ("SIGNATURE_SPEC", ""),
             ("EVENT_ID_POINTER", "/id"),
             ("EVENT_TYPE_POINTER", "/type"),
             ("RESPONSE_BUDGET_MS", "3000"),

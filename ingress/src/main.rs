@@ -24,7 +24,9 @@ holds several, separated by commas or whitespace). Optional: SIGNATURE_SCHEME (s
 stripe, github, shopify, slack, paddle, hubspot, zendesk, calendly, twitch, linear, intercom,
 pagerduty, typeform, bitbucket, woocommerce, razorpay, square, mailgun, twilio, sendgrid, discord,
 gitlab, basic; hmac-sha256 with SIGNATURE_HEADER, SIGNATURE_ENCODING and SIGNATURE_PREFIX; token
-with SIGNATURE_HEADER and SIGNATURE_PREFIX; see docs/providers.md), PUBLIC_URL (the exact URL
+with SIGNATURE_HEADER and SIGNATURE_PREFIX; custom with SIGNATURE_SPEC, a JSON document declaring
+any other HMAC scheme: algorithm, encoding, header, format, signed parts, timestamp, event_id and
+event_type, checked at cold start, see docs/custom-schemes.md; see docs/providers.md), PUBLIC_URL (the exact URL
 configured at the provider: required for hubspot, square and twilio, which sign it), EVENT_ID_HEADER, EVENT_ID_POINTER, EVENT_TYPE_POINTER, MAX_BODY_BYTES,
 TIMESTAMP_TOLERANCE_SECS, SECRET_REFRESH_SECS, PENDING_SHARDS, RETENTION_DAYS, RESPONSE_BUDGET_MS,
 METRICS_NAMESPACE, ROUTES, LARGE_BODY_BUCKET, LARGE_BODY_PREFIX, LARGE_BODY_KMS_KEY, and the

@@ -29,7 +29,10 @@ SDK_SCHEMES = ("standard-webhooks", "svix", "stripe", "github", "shopify", "slac
 # (HubSpot's `hubspot-api-client`), that SDK checks or makes the signature too (`_sdk_agrees`).
 DOCUMENTED_SCHEMES = ("paddle", "hubspot", "zendesk", "calendly", "twitch", "linear", "intercom",
                       "pagerduty", "typeform", "bitbucket", "woocommerce", "razorpay", "square",
-                      "mailgun", "gitlab", "token", "basic")
+                      "mailgun", "gitlab", "token", "basic",
+                      # Not in the catalog: the worked examples of docs/custom-schemes.md, which the
+                      # ingress verifies as SIGNATURE_SCHEME=custom with their SIGNATURE_SPEC.
+                      "mux", "sentry", "vercel")
 # Signed with a private key (the SECRET argument: hex of the Ed25519 seed or the P-256 scalar); the
 # ingress holds the public key. PyNaCl signs Ed25519 and Discord's `discord-interactions` (npm)
 # checks it; `cryptography` signs P-256 and SendGrid's `sendgrid` SDK checks it.
@@ -188,6 +191,16 @@ def documented(scheme, secret, body, event_id, timestamp, url, method="POST"):
         envelope = {"signature": {"timestamp": ts, "token": token, "signature": signature},
                     "event-data": json.loads(body)}
         return {"body": json.dumps(envelope)}
+    if scheme == "mux":  # Mux-Signature: t=..,v1=hex(HMAC(t + "." + body))
+        return {"Mux-Signature": f"t={ts},v1=" + _hmac(secret, ts.encode() + b"." + body).hexdigest()}
+    if scheme == "sentry":  # Sentry-Hook-Signature: hex(HMAC(body))
+        headers = {"Sentry-Hook-Signature": _hmac(secret, body).hexdigest(),
+                   "Sentry-Hook-Resource": "issue"}
+        if event_id:
+            headers["Request-ID"] = event_id
+        return headers
+    if scheme == "vercel":  # x-vercel-signature: hex(HMAC-SHA1(body))
+        return {"x-vercel-signature": _hmac(secret, body, hashlib.sha1).hexdigest()}
     if scheme == "gitlab":
         headers = {"X-Gitlab-Token": secret, "X-Gitlab-Event": "Push Hook"}
         if event_id:  # GitLab 17.4+ sends both; Idempotency-Key is the one a resend keeps

@@ -15,7 +15,8 @@ use crate::large_body::{
 pub use crate::primitives::{EnvSource, ProcessEnv};
 use crate::routes::Routes;
 use crate::signature::{
-    GenericHmac, SignatureEncoding, SignatureScheme, TokenHeader, SCHEME_NAMES,
+    parse_spec, GenericHmac, SignatureEncoding, SignatureScheme, TokenHeader, CUSTOM_SCHEME,
+    SCHEME_NAMES,
 };
 
 /// The largest `MAX_BODY_BYTES` without `LARGE_BODY_BUCKET`: a body every accepted event can be
@@ -302,9 +303,10 @@ pub const DEFAULT_TOLERANCE_SECS: u64 = 300;
 pub const MAILGUN_DEFAULT_TOLERANCE_SECS: u64 = 120;
 
 fn default_tolerance_secs(scheme: &SignatureScheme) -> u64 {
-    match scheme {
-        SignatureScheme::Mailgun => MAILGUN_DEFAULT_TOLERANCE_SECS,
-        _ => DEFAULT_TOLERANCE_SECS,
+    if *scheme == SignatureScheme::Mailgun {
+        MAILGUN_DEFAULT_TOLERANCE_SECS
+    } else {
+        DEFAULT_TOLERANCE_SECS
     }
 }
 
@@ -379,6 +381,7 @@ impl SweeperConfig {
 
 fn signature_scheme(env: &Env) -> Result<SignatureScheme, ConfigError> {
     const SCHEME: &str = "SIGNATURE_SCHEME";
+    const SPEC: &str = "SIGNATURE_SPEC";
     const GENERIC_ONLY: [&str; 3] = ["SIGNATURE_HEADER", "SIGNATURE_ENCODING", "SIGNATURE_PREFIX"];
     let name = env
         .optional(SCHEME)
@@ -386,7 +389,19 @@ fn signature_scheme(env: &Env) -> Result<SignatureScheme, ConfigError> {
     let header = env.header_name("SIGNATURE_HEADER")?;
     let encoding = env.optional("SIGNATURE_ENCODING");
     let prefix = env.optional("SIGNATURE_PREFIX");
+    let spec = env.optional(SPEC);
+    if spec.is_some() && name != CUSTOM_SCHEME {
+        return Err(invalid(
+            SPEC,
+            format!("only used with SIGNATURE_SCHEME={CUSTOM_SCHEME}; unset it"),
+        ));
+    }
     let provider = match name.as_str() {
+        CUSTOM_SCHEME => {
+            let spec = spec.ok_or(ConfigError::Missing(SPEC))?;
+            // The error names the field and what is wrong with it; the spec holds no secret.
+            SignatureScheme::Hmac(parse_spec(&spec).map_err(|err| invalid(SPEC, err.to_string()))?)
+        }
         "token" => {
             if let Some(encoding) = encoding {
                 return Err(invalid(
@@ -500,7 +515,6 @@ mod tests {
             ("SOURCE_NAME", "a:b", "SOURCE_NAME is invalid: use at most 64 letters, digits, `-`, `_` or `.`"),
             ("QUEUE_URL", "webhook-events", "QUEUE_URL is invalid: expected the queue URL (https://sqs...), not its name or ARN"),
             ("EVENT_ID_POINTER", "data.id", "EVENT_ID_POINTER is invalid: `data.id` is not a JSON pointer (RFC 6901): it must start with `/`, as in `/data/id`"),
-            ("SIGNATURE_SCHEME", "md5", "SIGNATURE_SCHEME is invalid: `md5` is not one of: standard-webhooks, hmac-sha256, stripe, github, shopify, slack, paddle, hubspot, zendesk, calendly, twitch, linear, intercom, pagerduty, typeform, bitbucket, woocommerce, razorpay, square, mailgun, twilio, sendgrid, discord, gitlab, token, basic"),
             ("SIGNATURE_PREFIX", "sha256=", "SIGNATURE_PREFIX is invalid: only used with SIGNATURE_SCHEME=hmac-sha256; unset it"),
         ];
         for (name, value, expected) in cases {
@@ -508,6 +522,73 @@ mod tests {
             env.insert(name, value);
             assert_eq!(error_text(&env), expected, "{name}={value}");
         }
+    }
+
+    /// The error lists the registry's names, so a new scheme needs no edit here.
+    #[test]
+    fn an_unknown_scheme_is_refused_with_every_name_of_the_registry() {
+        let mut env = minimal();
+        env.insert("SIGNATURE_SCHEME", "md5");
+        let text = error_text(&env);
+        assert_eq!(
+            text,
+            format!(
+                "SIGNATURE_SCHEME is invalid: `md5` is not one of: {}",
+                SCHEME_NAMES.join(", ")
+            )
+        );
+        assert!(text.starts_with(
+            "SIGNATURE_SCHEME is invalid: `md5` is not one of: standard-webhooks, hmac-sha256, stripe,"
+        ));
+        assert!(text.ends_with(", token, basic, custom"), "{text}");
+    }
+
+    #[test]
+    fn custom_takes_its_spec_and_only_custom_does() {
+        let spec = r#"{"algorithm":"sha1","encoding":"hex","header":"X-Vercel-Signature","signed":["body"]}"#;
+        let mut env = minimal();
+        env.insert("SIGNATURE_SCHEME", "custom");
+        assert_eq!(error_text(&env), "SIGNATURE_SPEC is required but not set");
+        env.insert("SIGNATURE_SPEC", spec);
+        let config = IngressConfig::from_env(&env).unwrap();
+        assert_eq!(config.scheme.name(), "custom");
+        assert!(
+            matches!(config.scheme, SignatureScheme::Hmac(declared) if declared.header.name == "x-vercel-signature")
+        );
+        assert_eq!(config.timestamp_tolerance_secs, DEFAULT_TOLERANCE_SECS);
+
+        env.insert("SIGNATURE_SPEC", r#"{"algorithm":"sha1","encoding":"hex","header":"X-Vercel-Signature","signed":["body"],"secret":"do-not-echo"}"#);
+        let text = error_text(&env);
+        assert!(
+            text.starts_with("SIGNATURE_SPEC is invalid: field `secret`: is not a field here"),
+            "{text}"
+        );
+        assert!(!text.contains("do-not-echo"), "{text}");
+
+        env.insert("SIGNATURE_SPEC", spec);
+        env.insert("SIGNATURE_PREFIX", "sha1=");
+        assert_eq!(
+            error_text(&env),
+            "SIGNATURE_PREFIX is invalid: only used with SIGNATURE_SCHEME=hmac-sha256; unset it"
+        );
+
+        let mut env = minimal();
+        env.insert("SIGNATURE_SCHEME", "github");
+        env.insert("SIGNATURE_SPEC", spec);
+        assert_eq!(
+            error_text(&env),
+            "SIGNATURE_SPEC is invalid: only used with SIGNATURE_SCHEME=custom; unset it"
+        );
+
+        // A spec signing the URL needs PUBLIC_URL, as the catalog's URL-signing schemes do.
+        let mut env = minimal();
+        env.insert("SIGNATURE_SCHEME", "custom");
+        env.insert(
+            "SIGNATURE_SPEC",
+            r#"{"algorithm":"sha256","encoding":"base64","header":"x-s","signed":["url","body"]}"#,
+        );
+        assert!(error_text(&env)
+            .starts_with("PUBLIC_URL is invalid: SIGNATURE_SCHEME=custom signs the URL"));
     }
 
     #[test]

@@ -82,6 +82,7 @@ VALUES = {
     "SIGNATURE_HEADER": "X-Signature",
     "SIGNATURE_ENCODING": "hex",
     "SIGNATURE_PREFIX": 'sha256="',
+    "SIGNATURE_SPEC": '{"algorithm": "sha256", "signed": ["body", {"literal": "\\"."}]}',
     "EVENT_ID_HEADER": "",
     "EVENT_ID_POINTER": "/data/i\\d~1\"x\"",
     "EVENT_TYPE_POINTER": "/type",

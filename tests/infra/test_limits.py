@@ -135,7 +135,7 @@ def test_a_realistic_ingress_environment_with_ten_routes_fits():
         "METRICS_NAMESPACE": "WebhookIngress", "LARGE_BODY_BUCKET": "webhook-body-20261204123456789012345678",
         "LARGE_BODY_PREFIX": "", "LARGE_BODY_KMS_KEY": "arn:aws:kms:eu-west-1:123456789012:key/0b3c1d2e-1111-2222-3333-444455556666",
         "SECRET_PARAMETER": "/webhook-stripe/secret", "SIGNATURE_SCHEME": "stripe", "SIGNATURE_HEADER": "",
-        "SIGNATURE_ENCODING": "", "SIGNATURE_PREFIX": "", "PUBLIC_URL": "", "EVENT_ID_HEADER": "",
+        "SIGNATURE_ENCODING": "", "SIGNATURE_PREFIX": "", "SIGNATURE_SPEC": "", "PUBLIC_URL": "", "EVENT_ID_HEADER": "",
         "EVENT_ID_POINTER": "", "EVENT_TYPE_POINTER": "", "MAX_BODY_BYTES": "6291456",
         "TIMESTAMP_TOLERANCE_SECS": "", "SECRET_REFRESH_SECS": "", "RESPONSE_BUDGET_MS": "",
     }

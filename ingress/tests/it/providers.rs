@@ -856,3 +856,56 @@ async fn standard_webhooks_v1a_ed25519_signatures_through_the_binary() {
     })
     .await;
 }
+
+/// The worked examples of docs/custom-schemes.md, as a user configures them: each provider's
+/// `SIGNATURE_SPEC` under `SIGNATURE_SCHEME=custom`, signed by sign.py from the provider's
+/// documented rule (Python's `hmac`).
+fn custom(
+    signer: &'static str,
+    spec: &'static str,
+    timestamped: bool,
+    body: fn(&str, i64) -> String,
+) -> Provider {
+    // One small leak per test: `Provider` holds its settings for the whole test.
+    let env = Box::leak(vec![("SIGNATURE_SPEC", spec)].into_boxed_slice());
+    Provider {
+        scheme: "custom",
+        env,
+        ..documented(signer, timestamped, body)
+    }
+}
+
+#[tokio::test]
+async fn custom_scheme_mux_spec_through_the_binary() {
+    let spec = r#"{"algorithm": "sha256", "encoding": "hex", "header": "Mux-Signature",
+        "format": {"style": "keyed", "separator": ",", "timestamp_key": "t", "signature_key": "v1"},
+        "signed": ["timestamp", {"literal": "."}, "body"],
+        "timestamp": {"from_signature": true, "unit": "seconds"},
+        "event_id": [{"pointer": "/id"}], "event_type": [{"pointer": "/type"}]}"#;
+    exercise(custom("mux", spec, true, |id, _| {
+        format!(r#"{{"type":"video.asset.ready","id":"{id}","n":1}}"#)
+    }))
+    .await;
+}
+
+#[tokio::test]
+async fn custom_scheme_sentry_spec_through_the_binary() {
+    let spec = r#"{"algorithm": "sha256", "encoding": "hex", "header": "Sentry-Hook-Signature",
+        "signed": ["body"], "event_id": [{"header": "Request-ID"}],
+        "event_type": [{"header": "Sentry-Hook-Resource"}]}"#;
+    exercise(custom("sentry", spec, false, |_, _| {
+        r#"{"action":"created","data":{"issue":{"id":"1170820242"}}}"#.to_owned()
+    }))
+    .await;
+}
+
+#[tokio::test]
+async fn custom_scheme_vercel_spec_through_the_binary() {
+    let spec = r#"{"algorithm": "sha1", "encoding": "hex", "header": "x-vercel-signature",
+        "signed": ["body"], "json_body": true,
+        "event_id": [{"pointer": "/id"}], "event_type": [{"pointer": "/type"}]}"#;
+    exercise(custom("vercel", spec, false, |id, _| {
+        format!(r#"{{"id":"{id}","type":"deployment.created","n":1}}"#)
+    }))
+    .await;
+}

@@ -41,7 +41,7 @@ impl GenericHmac {
         .ok_or(Rejection::Malformed(HEADER))
     }
 
-    pub(super) fn verify(
+    pub(super) fn verify_generic(
         &self,
         headers: &HeaderMap,
         body: &[u8],
@@ -60,7 +60,7 @@ impl GenericHmac {
         matched(keys, &[body], &[claimed])
     }
 
-    pub(super) fn sign(&self, key: &SigningKey, body: &[u8]) -> Vec<(HeaderName, String)> {
+    pub(super) fn sign_generic(&self, key: &SigningKey, body: &[u8]) -> Vec<(HeaderName, String)> {
         let tag = key.tag(&[body]);
         let encoded = match self.encoding {
             SignatureEncoding::Hex => hex::encode(tag),

@@ -10,15 +10,14 @@
 
 mod asymmetric;
 mod catalog;
+mod coded;
 mod declarative;
 mod generic;
-mod github;
 mod mailgun;
+mod registry;
 mod shared_secret;
-mod shopify;
-mod slack;
+mod spec;
 mod standard_webhooks;
-mod stripe;
 mod twilio;
 
 use std::fmt;
@@ -31,14 +30,17 @@ use sha2::Sha256;
 use subtle::{Choice, ConditionallySelectable, ConstantTimeEq};
 
 pub use asymmetric::{sign_discord, sign_sendgrid, PublicKey};
-pub use catalog::DECLARED;
 pub use declarative::{
-    Algorithm, Encoding, HmacScheme, Part, SignatureFormat, TimeUnit, Timestamp, TimestampSource,
+    Algorithm, Challenge, Encoding, HmacScheme, ParsedSignatures, Part, SignatureFormat, TimeUnit,
+    Timestamp, TimestampSource,
 };
 pub use generic::{GenericHmac, SignatureEncoding};
 pub use mailgun::{signed_body as mailgun_signed_body, signed_token as mailgun_signed_token};
+pub use registry::{declared_schemes, Entry, EntryKind, REGISTRY, SCHEME_NAMES};
 pub use shared_secret::TokenHeader;
-pub use slack::url_verification_challenge;
+pub use spec::{
+    check as check_spec, parse as parse_spec, SpecError, CUSTOM_SCHEME, MAX_SPEC_BYTES,
+};
 pub use standard_webhooks::{
     sign_v1a as sign_standard_webhooks_v1a, MAX_V1A_SIGNATURES, MIN_SECRET_BYTES,
     STANDARD_WEBHOOKS_PUBLIC_KEY_PREFIX, STANDARD_WEBHOOKS_SECRET_PREFIX,
@@ -46,12 +48,55 @@ pub use standard_webhooks::{
 
 /// Parsers of each provider's signature header, exposed for the property tests and the fuzz target.
 pub mod parsers {
-    pub use super::github::parse_header as github;
-    pub use super::shopify::parse_header as shopify;
-    pub use super::slack::parse_header as slack;
+    use super::catalog::{GITHUB, SHOPIFY, SLACK, STRIPE};
     pub use super::standard_webhooks::parse_header as standard_webhooks;
-    pub use super::stripe::{parse_header as stripe, StripeHeader};
     pub use super::{parse_timestamp as timestamp, ParsedTimestamp};
+    use super::{HmacScheme, Rejection, Tag};
+
+    /// A parsed `Stripe-Signature` header.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct StripeHeader<'h> {
+        pub timestamp: ParsedTimestamp<'h>,
+        /// Every well-formed `v1` signature; other schemes (`v0`) and undecodable entries are
+        /// ignored.
+        pub signatures: Vec<Tag>,
+    }
+
+    fn tags(scheme: &HmacScheme, value: &str) -> Option<Vec<Tag>> {
+        let parsed = scheme.parse_header(value).ok()?;
+        parsed
+            .signatures
+            .iter()
+            .map(|signature| signature.as_slice().try_into().ok())
+            .collect()
+    }
+
+    /// `t=...,v1=...`: exactly one valid `t`, at least one valid `v1`, as the `stripe` entry reads it.
+    pub fn stripe(value: &str) -> Result<StripeHeader<'_>, Rejection> {
+        let malformed = Rejection::Malformed(STRIPE.header.name);
+        let parsed = STRIPE.parse_header(value)?;
+        let timestamp = parsed.timestamp.and_then(timestamp).ok_or(malformed)?;
+        let signatures = tags(&STRIPE, value).ok_or(malformed)?;
+        Ok(StripeHeader {
+            timestamp,
+            signatures,
+        })
+    }
+
+    /// The signature of an `X-Hub-Signature-256` value: `sha256=` then 64 hex digits.
+    pub fn github(value: &str) -> Option<Tag> {
+        tags(&GITHUB, value)?.first().copied()
+    }
+
+    /// The signature of an `X-Shopify-Hmac-Sha256` value: the base64 of 32 bytes.
+    pub fn shopify(value: &str) -> Option<Tag> {
+        tags(&SHOPIFY, value)?.first().copied()
+    }
+
+    /// The signature of an `X-Slack-Signature` value: `v0=` then 64 hex digits.
+    pub fn slack(value: &str) -> Option<Tag> {
+        tags(&SLACK, value)?.first().copied()
+    }
 }
 
 const SHA256_LEN: usize = 32;
@@ -63,68 +108,118 @@ pub type Tag = [u8; SHA256_LEN];
 /// bounds the work a request can cause: at most ~60 hex signatures, each compared with every key.
 const MAX_SIGNATURE_HEADER_BYTES: usize = 4096;
 
-/// How the provider signs its requests.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// How the provider signs its requests: one of the registry's schemes (`registry.rs`), or a
+/// scheme made from settings (`hmac-sha256`, `token`, and `custom`'s `SIGNATURE_SPEC`).
+#[derive(Debug, Clone)]
 pub enum SignatureScheme {
-    /// <https://www.standardwebhooks.com/>: `webhook-id`, `webhook-timestamp`, `webhook-signature`.
-    StandardWebhooks,
+    /// A declared HMAC scheme: a catalog entry (Stripe, GitHub, Slack, Twitch, ...) or the one a
+    /// `SIGNATURE_SPEC` describes.
+    Hmac(&'static HmacScheme),
+    /// A scheme with code of its own (Standard Webhooks, Mailgun, Twilio, Discord, ...).
+    Coded(&'static dyn Scheme),
     /// HMAC-SHA256 of the raw body in a configurable header.
     HmacSha256(GenericHmac),
-    /// Stripe: `Stripe-Signature: t=...,v1=...` over `{t}.{body}`.
-    Stripe,
-    /// GitHub: `X-Hub-Signature-256: sha256=<hex>` over the body.
-    GitHub,
-    /// Shopify: `X-Shopify-Hmac-Sha256: <base64>` over the body.
-    Shopify,
-    /// Slack: `X-Slack-Signature: v0=<hex>` over `v0:{X-Slack-Request-Timestamp}:{body}`.
-    Slack,
-    /// A provider declared in the catalog (Paddle, HubSpot, Twitch, Square, ...).
-    Hmac(&'static HmacScheme),
-    /// GitLab: the secret token itself in `X-Gitlab-Token`.
-    GitLab,
     /// The secret token itself in a configured header, after an optional prefix.
     Token(TokenHeader),
-    /// HTTP Basic: `Authorization: Basic` with `user:password`.
-    Basic,
-    /// Mailgun: the signature inside the JSON body.
-    Mailgun,
-    /// Twilio: HMAC-SHA1 over the URL and the sorted form parameters (or the URL's body hash).
-    Twilio,
-    /// SendGrid's Event Webhook: ECDSA P-256 over the timestamp header and the body.
-    SendGrid,
-    /// Discord interactions: Ed25519 over the timestamp header and the body.
-    Discord,
 }
 
-/// Every `SIGNATURE_SCHEME` value, in the order error messages list them.
-pub const SCHEME_NAMES: &[&str] = &[
-    "standard-webhooks",
-    "hmac-sha256",
-    "stripe",
-    "github",
-    "shopify",
-    "slack",
-    "paddle",
-    "hubspot",
-    "zendesk",
-    "calendly",
-    "twitch",
-    "linear",
-    "intercom",
-    "pagerduty",
-    "typeform",
-    "bitbucket",
-    "woocommerce",
-    "razorpay",
-    "square",
-    "mailgun",
-    "twilio",
-    "sendgrid",
-    "discord",
-    "gitlab",
-    "token",
-    "basic",
-];
+/// The schemes code and tests name most, under the names they had as variants of their own.
+#[allow(non_upper_case_globals)]
+impl SignatureScheme {
+    pub const StandardWebhooks: Self = Self::Coded(&coded::StandardWebhooks);
+    pub const Stripe: Self = Self::Hmac(&catalog::STRIPE);
+    pub const GitHub: Self = Self::Hmac(&catalog::GITHUB);
+    pub const Shopify: Self = Self::Hmac(&catalog::SHOPIFY);
+    pub const Slack: Self = Self::Hmac(&catalog::SLACK);
+    pub const GitLab: Self = Self::Coded(&coded::GitLab);
+    pub const Basic: Self = Self::Coded(&coded::Basic);
+    pub const Mailgun: Self = Self::Coded(&coded::Mailgun);
+    pub const Twilio: Self = Self::Coded(&coded::Twilio);
+    pub const SendGrid: Self = Self::Coded(&coded::SendGrid);
+    pub const Discord: Self = Self::Coded(&coded::Discord);
+}
+
+impl PartialEq for SignatureScheme {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Self::Hmac(a), Self::Hmac(b)) => a == b,
+            (Self::Coded(a), Self::Coded(b)) => a.name() == b.name(),
+            (Self::HmacSha256(a), Self::HmacSha256(b)) => a == b,
+            (Self::Token(a), Self::Token(b)) => a == b,
+            _ => false,
+        }
+    }
+}
+
+impl Eq for SignatureScheme {}
+
+/// What every scheme does: verify a request, sign one as the provider would (for tests, the
+/// benchmarks and the local sender), answer the provider's handshake, and say which headers it
+/// signs and where its event id and type are. Declared HMAC schemes ([`HmacScheme`]) and the
+/// schemes with code of their own (`coded.rs`) alike.
+pub trait Scheme: fmt::Debug + Send + Sync {
+    /// Its `SIGNATURE_SCHEME` value.
+    fn name(&self) -> &'static str;
+
+    /// The position of the active key that signed the request, or why it is refused.
+    fn verify(
+        &self,
+        request: &SignedRequest<'_>,
+        keys: &SigningKeys,
+        window: Window,
+    ) -> Result<usize, Rejection>;
+
+    /// The headers the provider sends with the request (empty for schemes signed with a private
+    /// key the secret parameter never holds, or inside the body).
+    fn sign(
+        &self,
+        key: &SigningKey,
+        event_id: &str,
+        timestamp_secs: i64,
+        request: &SignedRequest<'_>,
+    ) -> Vec<(HeaderName, String)>;
+
+    /// The answer to a verified request that is the provider checking the URL rather than an
+    /// event (nothing is recorded); `None` for an event.
+    fn handshake(&self, _headers: &HeaderMap, _body: &[u8]) -> Option<Handshake> {
+        None
+    }
+
+    /// The headers (lower-case) whose values the signature covers besides the body.
+    fn signed_headers(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// Where the provider puts its event id, tried in order.
+    fn event_id_fields(&self) -> &'static [Field] {
+        &[]
+    }
+
+    /// Where the provider puts the event type, tried in order.
+    fn event_type_fields(&self) -> &'static [Field] {
+        &[]
+    }
+
+    /// Whether the provider signs the URL it was given (`PUBLIC_URL`, then required).
+    fn signs_url(&self) -> bool {
+        false
+    }
+
+    /// One secret of the parameter (number `position`, from 1) as a key: its UTF-8 bytes unless
+    /// the scheme takes another form.
+    fn parse_key(&self, secret: &str, _position: usize) -> Result<Key, KeyError> {
+        Ok(Key::Secret(SigningKey(secret.as_bytes().to_vec())))
+    }
+}
+
+/// One active secret, as a scheme reads it.
+#[derive(Debug, Clone)]
+pub enum Key {
+    /// An HMAC key or a shared secret.
+    Secret(SigningKey),
+    /// A provider's public key.
+    Public(PublicKey),
+}
 
 /// What a scheme may check about a request besides its headers and body: the method and the URL
 /// the provider was given: exactly `PUBLIC_URL` (empty for schemes that do not sign the URL),
@@ -252,101 +347,52 @@ impl SigningKeys {
 }
 
 impl SignatureScheme {
+    /// What the scheme does, behind the one trait.
+    pub fn behaviour(&self) -> &dyn Scheme {
+        match self {
+            Self::Hmac(declared) => *declared,
+            Self::Coded(coded) => *coded,
+            Self::HmacSha256(generic) => generic,
+            Self::Token(token) => token,
+        }
+    }
+
     /// The `SIGNATURE_SCHEME` value naming this scheme.
     pub fn name(&self) -> &'static str {
-        match self {
-            Self::StandardWebhooks => "standard-webhooks",
-            Self::HmacSha256(_) => "hmac-sha256",
-            Self::Stripe => "stripe",
-            Self::GitHub => "github",
-            Self::Shopify => "shopify",
-            Self::Slack => "slack",
-            Self::Hmac(declared) => declared.name,
-            Self::GitLab => "gitlab",
-            Self::Token(_) => "token",
-            Self::Basic => "basic",
-            Self::Mailgun => "mailgun",
-            Self::Twilio => "twilio",
-            Self::SendGrid => "sendgrid",
-            Self::Discord => "discord",
-        }
+        self.behaviour().name()
     }
 
     /// Whether the provider signs the URL it was given (`PUBLIC_URL`, then required).
     pub fn signs_url(&self) -> bool {
-        match self {
-            Self::Twilio => true,
-            Self::Hmac(declared) => declared.message.contains(&Part::Url),
-            _ => false,
-        }
+        self.behaviour().signs_url()
     }
 
-    /// The scheme a `SIGNATURE_SCHEME` value names, for every scheme that needs no settings of its
-    /// own (all but `hmac-sha256` and `token`).
+    /// The scheme a `SIGNATURE_SCHEME` value names, for every registry entry that needs no
+    /// settings of its own (all but `hmac-sha256`, `token` and `custom`).
     pub fn named(name: &str) -> Option<Self> {
-        Some(match name {
-            "standard-webhooks" => Self::StandardWebhooks,
-            "stripe" => Self::Stripe,
-            "github" => Self::GitHub,
-            "shopify" => Self::Shopify,
-            "slack" => Self::Slack,
-            "gitlab" => Self::GitLab,
-            "basic" => Self::Basic,
-            "mailgun" => Self::Mailgun,
-            "twilio" => Self::Twilio,
-            "sendgrid" => Self::SendGrid,
-            "discord" => Self::Discord,
-            other => Self::Hmac(DECLARED.iter().find(|d| d.name == other)?),
-        })
+        match REGISTRY.iter().find(|entry| entry.name == name)?.kind {
+            EntryKind::Declared(declared) => Some(Self::Hmac(declared)),
+            EntryKind::Coded(coded) => Some(Self::Coded(coded)),
+            EntryKind::Configured { .. } => None,
+        }
     }
 
     /// Turns the secret parameter's value into keys: one secret, or several separated by whitespace
     /// or commas. Standard Webhooks secrets are `whsec_` and the base64 of at least 24 bytes, or
-    /// `whpk_` and a public key (anything else is refused); every other provider's secret
-    /// (Stripe's `whsec_...` included) is used as its UTF-8 bytes.
+    /// `whpk_` and a public key (anything else is refused); Discord and SendGrid hold public keys;
+    /// every other provider's secret (Stripe's `whsec_...` included) is used as its UTF-8 bytes.
     pub fn parse_keys(&self, raw: &str) -> Result<SigningKeys, KeyError> {
         let secrets = raw
             .split(|c: char| c.is_whitespace() || c == ',')
             .filter(|s| !s.is_empty());
+        let behaviour = self.behaviour();
         let mut keys = Vec::new();
         let mut public = Vec::new();
         for (index, secret) in secrets.enumerate() {
-            let position = index + 1;
-            let parsed = match self {
-                Self::Discord => Some(asymmetric::ed25519_from_hex(secret).ok_or(
-                    KeyError::NotPublicKey {
-                        position,
-                        expected: "an Ed25519 public key in hex (64 digits)",
-                    },
-                )?),
-                Self::SendGrid => Some(asymmetric::p256_from_base64_der(secret).ok_or(
-                    KeyError::NotPublicKey {
-                        position,
-                        expected: "a base64 DER P-256 public key",
-                    },
-                )?),
-                Self::StandardWebhooks => {
-                    match secret.strip_prefix(STANDARD_WEBHOOKS_PUBLIC_KEY_PREFIX) {
-                        Some(encoded) => Some(asymmetric::ed25519_from_base64(encoded).ok_or(
-                            KeyError::NotPublicKey {
-                                position,
-                                expected: "an Ed25519 public key in base64 after `whpk_`",
-                            },
-                        )?),
-                        None => None,
-                    }
-                }
-                _ => None,
-            };
-            if let Some(key) = parsed {
-                public.push(key);
-                continue;
+            match behaviour.parse_key(secret, index + 1)? {
+                Key::Secret(key) => keys.push(key),
+                Key::Public(key) => public.push(key),
             }
-            let bytes = match self {
-                Self::StandardWebhooks => standard_webhooks::key_bytes(secret, position)?,
-                _ => secret.as_bytes().to_vec(),
-            };
-            keys.push(SigningKey(bytes));
         }
         if keys.is_empty() && public.is_empty() {
             return Err(KeyError::Empty);
@@ -386,113 +432,32 @@ impl SignatureScheme {
             now_secs,
             tolerance_secs,
         };
-        let (headers, body) = (request.headers, request.body);
-        let key_index = match self {
-            Self::StandardWebhooks => standard_webhooks::verify(headers, body, keys, window),
-            Self::HmacSha256(generic) => generic.verify(headers, body, keys),
-            Self::Stripe => stripe::verify(headers, body, keys, window),
-            Self::GitHub => github::verify(headers, body, keys),
-            Self::Shopify => shopify::verify(headers, body, keys),
-            Self::Slack => slack::verify(headers, body, keys, window),
-            Self::Hmac(declared) => declared.verify(request, keys, window),
-            Self::GitLab => shared_secret::verify_gitlab(headers, keys),
-            Self::Token(token) => token.verify(headers, keys),
-            Self::Basic => shared_secret::verify_basic(headers, keys),
-            Self::Mailgun => mailgun::verify(body, keys, window),
-            Self::Twilio => twilio::verify(request, keys),
-            Self::SendGrid => asymmetric::verify_sendgrid(headers, body, keys, window),
-            Self::Discord => asymmetric::verify_discord(headers, body, keys, window),
-        }?;
+        let key_index = self.behaviour().verify(request, keys, window)?;
         Ok(Verified { key_index })
     }
 
     /// The answer to a verified request that is a provider's handshake rather than an event
-    /// (Slack's `url_verification`, Twitch's `webhook_callback_verification`).
+    /// (Slack's `url_verification`, Twitch's `webhook_callback_verification`, Discord's `PING`).
     pub fn handshake(&self, headers: &HeaderMap, body: &[u8]) -> Option<Handshake> {
-        let text = |body: String| Handshake {
-            body,
-            content_type: "text/plain",
-        };
-        match self {
-            Self::Slack => url_verification_challenge(body).map(text),
-            Self::Discord => asymmetric::discord_ping(body).then(|| Handshake {
-                body: r#"{"type":1}"#.to_owned(),
-                content_type: "application/json",
-            }),
-            Self::Hmac(declared) if declared.name == catalog::TWITCH.name => {
-                let kind = headers.get(catalog::TWITCH_MESSAGE_TYPE)?.to_str().ok()?;
-                if kind.trim() != "webhook_callback_verification" {
-                    return None;
-                }
-                #[derive(serde::Deserialize)]
-                struct Verification {
-                    challenge: String,
-                }
-                let request: Verification = serde_json::from_slice(body).ok()?;
-                Some(text(request.challenge))
-            }
-            _ => None,
-        }
+        self.behaviour().handshake(headers, body)
     }
 
     /// The headers (lower-case) whose values the signature covers besides the body: a replay of a
     /// captured request cannot change them. Every other header (the GitHub and Shopify event id
     /// and topic headers among them) can be changed by whoever holds a signed body.
     pub fn signed_headers(&self) -> &'static [&'static str] {
-        match self {
-            Self::StandardWebhooks => standard_webhooks::SIGNED_HEADERS,
-            Self::Slack => slack::SIGNED_HEADERS,
-            Self::Hmac(declared) => declared.signed_headers,
-            Self::Discord => asymmetric::DISCORD_SIGNED_HEADERS,
-            Self::SendGrid => asymmetric::SENDGRID_SIGNED_HEADERS,
-            Self::HmacSha256(_)
-            | Self::Stripe
-            | Self::GitHub
-            | Self::Shopify
-            | Self::GitLab
-            | Self::Token(_)
-            | Self::Basic
-            | Self::Mailgun
-            | Self::Twilio => &[],
-        }
+        self.behaviour().signed_headers()
     }
 
     /// Where the provider puts its event id, tried in order before `EVENT_ID_HEADER` and
     /// `EVENT_ID_POINTER`.
     pub fn event_id_fields(&self) -> &'static [Field] {
-        match self {
-            Self::StandardWebhooks => standard_webhooks::EVENT_ID,
-            Self::HmacSha256(_) => &[],
-            Self::Stripe => stripe::EVENT_ID,
-            Self::GitHub => github::EVENT_ID,
-            Self::Shopify => shopify::EVENT_ID,
-            Self::Slack => slack::EVENT_ID,
-            Self::Hmac(declared) => declared.event_id,
-            Self::GitLab => shared_secret::GITLAB_EVENT_ID,
-            Self::Mailgun => mailgun::EVENT_ID,
-            Self::Twilio => twilio::EVENT_ID,
-            Self::Discord => asymmetric::DISCORD_EVENT_ID,
-            Self::SendGrid => asymmetric::SENDGRID_EVENT_ID,
-            Self::Token(_) | Self::Basic => &[],
-        }
+        self.behaviour().event_id_fields()
     }
 
     /// Where the provider puts the event type, tried in order, unless `EVENT_TYPE_POINTER` is set.
     pub fn event_type_fields(&self) -> &'static [Field] {
-        match self {
-            Self::StandardWebhooks => standard_webhooks::EVENT_TYPE,
-            Self::HmacSha256(_) => &[],
-            Self::Stripe => stripe::EVENT_TYPE,
-            Self::GitHub => github::EVENT_TYPE,
-            Self::Shopify => shopify::EVENT_TYPE,
-            Self::Slack => slack::EVENT_TYPE,
-            Self::Hmac(declared) => declared.event_type,
-            Self::GitLab => shared_secret::GITLAB_EVENT_TYPE,
-            Self::Mailgun => mailgun::EVENT_TYPE,
-            Self::Discord => asymmetric::DISCORD_EVENT_TYPE,
-            Self::SendGrid => asymmetric::SENDGRID_EVENT_TYPE,
-            Self::Token(_) | Self::Basic | Self::Twilio => &[],
-        }
+        self.behaviour().event_type_fields()
     }
 
     /// Signs `body` as the provider would, returning the headers to send. Used by tests, benchmarks
@@ -523,32 +488,16 @@ impl SignatureScheme {
         timestamp_secs: i64,
         request: &SignedRequest<'_>,
     ) -> Vec<(HeaderName, String)> {
-        let body = request.body;
-        match self {
-            Self::StandardWebhooks => standard_webhooks::sign(key, event_id, timestamp_secs, body),
-            Self::HmacSha256(generic) => generic.sign(key, body),
-            Self::Stripe => stripe::sign(key, timestamp_secs, body),
-            Self::GitHub => github::sign(key, event_id, body),
-            Self::Shopify => shopify::sign(key, event_id, body),
-            Self::Slack => slack::sign(key, timestamp_secs, body),
-            Self::Hmac(declared) => declared.sign(key, event_id, timestamp_secs, request),
-            Self::GitLab => shared_secret::sign_gitlab(key, event_id),
-            Self::Token(token) => token.sign(key),
-            Self::Basic => shared_secret::sign_basic(key),
-            Self::Mailgun => mailgun::sign(),
-            Self::Twilio => twilio::sign(key, event_id, request),
-            // Signed with the provider's private key, which the secret parameter never holds:
-            // see `sign_discord` and `sign_sendgrid`.
-            Self::SendGrid | Self::Discord => Vec::new(),
-        }
+        self.behaviour()
+            .sign(key, event_id, timestamp_secs, request)
     }
 }
 
 /// The accepted time window of timestamped schemes.
 #[derive(Debug, Clone, Copy)]
-struct Window {
-    now_secs: i64,
-    tolerance_secs: u64,
+pub struct Window {
+    pub now_secs: i64,
+    pub tolerance_secs: u64,
 }
 
 /// A timestamp header: its exact text (it is part of what is signed) and its value.
@@ -618,17 +567,27 @@ fn matched(keys: &SigningKeys, signed: &[&[u8]], claimed: &[Tag]) -> Result<usiz
 
 /// A header every request of a scheme carries: its lower-case name for messages, and the same name
 /// as a `HeaderName` made at compile time, so a lookup only hashes it instead of parsing it first.
-struct KnownHeader {
-    name: &'static str,
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KnownHeader {
+    /// The lower-case name.
+    pub name: &'static str,
     header: HeaderName,
 }
 
 impl KnownHeader {
-    const fn new(name: &'static str) -> Self {
+    /// A header named at compile time (a name that is not a valid lower-case header name does
+    /// not compile).
+    pub const fn new(name: &'static str) -> Self {
         Self {
             name,
             header: HeaderName::from_static(name),
         }
+    }
+
+    /// A header named at run time (a user's `SIGNATURE_SPEC`); `None` for an invalid name.
+    pub fn parse(name: &'static str) -> Option<Self> {
+        let header = HeaderName::from_bytes(name.as_bytes()).ok()?;
+        (header.as_str() == name).then_some(Self { name, header })
     }
 }
 

@@ -93,7 +93,7 @@ pub(super) fn sign_gitlab(key: &SigningKey, event_id: &str) -> Vec<(HeaderName, 
 const TOKEN_HEADER: &str = "token header";
 
 impl TokenHeader {
-    pub(super) fn verify(
+    pub(super) fn verify_token(
         &self,
         headers: &HeaderMap,
         keys: &SigningKeys,
@@ -115,7 +115,7 @@ impl TokenHeader {
         matching_secret(keys, token.as_bytes())
     }
 
-    pub(super) fn sign(&self, key: &SigningKey) -> Vec<(HeaderName, String)> {
+    pub(super) fn sign_token(&self, key: &SigningKey) -> Vec<(HeaderName, String)> {
         vec![(
             self.header.clone(),
             format!("{}{}", self.prefix, String::from_utf8_lossy(&key.0)),

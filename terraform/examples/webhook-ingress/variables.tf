@@ -13,7 +13,7 @@ variable "sources" {
   description = <<-EOT
     The webhook providers, keyed by SOURCE_NAME (lowercase letters, digits, hyphens). Each entry is one
     modules/webhook-source (its variables.tf documents every field): `signature` (scheme, header, encoding,
-    prefix, public_url), `event` (id_header, id_pointer, type_pointer), `routes`, `settings` (the functions'
+    prefix, spec, public_url), `event` (id_header, id_pointer, type_pointer), `routes`, `settings` (the functions'
     tuning), `alarms` (thresholds), `backfill_provider` (stripe, github, gitlab or paddle), `ingress_memory_size`,
     `sweeper_memory_size`, `ingress_reserved_concurrency` (default 50; -1 reserves none), `name_prefix` (default
     `<name>-<source>`; `<name>` itself for a deployment moved from the one-source layout) and
@@ -26,6 +26,7 @@ variable "sources" {
       header     = optional(string, "")
       encoding   = optional(string, "")
       prefix     = optional(string, "")
+      spec       = optional(string, "")
       public_url = optional(string, "")
     }), {})
     event = optional(object({

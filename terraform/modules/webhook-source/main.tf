@@ -44,6 +44,7 @@ locals {
     SIGNATURE_HEADER         = var.signature.header
     SIGNATURE_ENCODING       = var.signature.encoding
     SIGNATURE_PREFIX         = var.signature.prefix
+    SIGNATURE_SPEC           = var.signature.spec
     PUBLIC_URL               = var.signature.public_url
     EVENT_ID_HEADER          = var.event.id_header
     EVENT_ID_POINTER         = var.event.id_pointer

@@ -40,12 +40,13 @@ variable "name" {
 }
 
 variable "signature" {
-  description = "How the provider signs its requests (docs/providers.md): SIGNATURE_SCHEME, SIGNATURE_HEADER, SIGNATURE_ENCODING, SIGNATURE_PREFIX, and PUBLIC_URL, the exact URL configured at the provider (required by the schemes that sign the URL: twilio, square, hubspot)."
+  description = "How the provider signs its requests (docs/providers.md): SIGNATURE_SCHEME, SIGNATURE_HEADER, SIGNATURE_ENCODING, SIGNATURE_PREFIX, SIGNATURE_SPEC (the JSON document of scheme `custom`, docs/custom-schemes.md: pass jsonencode({...})), and PUBLIC_URL, the exact URL configured at the provider (required by the schemes that sign the URL: twilio, square, hubspot)."
   type = object({
     scheme     = optional(string, "")
     header     = optional(string, "")
     encoding   = optional(string, "")
     prefix     = optional(string, "")
+    spec       = optional(string, "")
     public_url = optional(string, "")
   })
   default = {}
@@ -53,6 +54,11 @@ variable "signature" {
   validation {
     condition     = !contains(["twilio", "square", "hubspot"], var.signature.scheme) || startswith(var.signature.public_url, "https://")
     error_message = "signature.public_url must be the https:// URL configured at the provider: the twilio, square and hubspot schemes sign it, and the ingress refuses to start without it."
+  }
+
+  validation {
+    condition     = (var.signature.scheme == "custom") == (var.signature.spec != "")
+    error_message = "signature.spec (the JSON document declaring the scheme, docs/custom-schemes.md) is required with scheme \"custom\" and refused with any other: the ingress would not start."
   }
 }
 
