@@ -514,10 +514,6 @@ impl HmacScheme {
                 return Err(Rejection::Malformed(known.name));
             }
         }
-        if self.json_body && !is_json(request.body) {
-            return Err(Rejection::Malformed("body"));
-        }
-
         let mut parts: [&[u8]; MAX_PARTS] = [&[]; MAX_PARTS];
         for (slot, part) in parts.iter_mut().zip(self.message) {
             *slot = match part {
@@ -532,13 +528,18 @@ impl HmacScheme {
             };
         }
         let parts = &parts[..self.message.len().min(MAX_PARTS)];
-        match_claims(self.algorithm, keys, parts, |compare| {
+        let verified = match_claims(self.algorithm, keys, parts, |compare| {
             self.each_claim(value, compare)
         })
         .map_err(|rejection| match rejection {
             Rejection::Malformed(_) => Rejection::Malformed(header),
             other => other,
-        })
+        })?;
+        // After the signature: a sender without the key never makes us parse its body.
+        if self.json_body && !is_json(request.body) {
+            return Err(Rejection::Malformed("body"));
+        }
+        Ok(verified)
     }
 
     /// The headers this provider sends with `body`: the id header (unless `event_id` is empty),

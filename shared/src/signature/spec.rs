@@ -758,6 +758,21 @@ pub(in crate::signature) mod tests {
         );
         assert_eq!(
             verify_with(VERCEL, "vercel-webhook-secret", &signed, b"not json", NOW),
+            Err(Rejection::NoMatch)
+        );
+        // Signed, and still not JSON (SHA-1 HMAC of `not json` under the secret, by Python's hmac).
+        let signed_not_json = headers(&[(
+            "x-vercel-signature",
+            "2f4d70b070304dac27049224367f88d5a94634e0",
+        )]);
+        assert_eq!(
+            verify_with(
+                VERCEL,
+                "vercel-webhook-secret",
+                &signed_not_json,
+                b"not json",
+                NOW
+            ),
             Err(Rejection::Malformed("body"))
         );
         let sha256 = headers(&[("x-vercel-signature", SENTRY_SIGNATURE)]);
