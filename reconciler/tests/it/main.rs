@@ -260,11 +260,15 @@ async fn a_reconciler_started_while_another_runs_skips_and_each_missing_event_is
     let listing = stripe_handler(Arc::new(events), Arc::new(Mutex::new(true)));
     let gate = Arc::new(tokio::sync::Notify::new());
     let first_request = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let listing_held = Arc::new(tokio::sync::Notify::new());
     let held_back: Handler = {
-        let gate = Arc::clone(&gate);
+        let (gate, listing_held) = (Arc::clone(&gate), Arc::clone(&listing_held));
         Arc::new(move |method, path, headers| {
             let (listing, gate) = (Arc::clone(&listing), Arc::clone(&gate));
             let hold = first_request.swap(false, std::sync::atomic::Ordering::SeqCst);
+            if hold {
+                listing_held.notify_one();
+            }
             Box::pin(async move {
                 if hold {
                     gate.notified().await;
@@ -283,9 +287,9 @@ async fn a_reconciler_started_while_another_runs_skips_and_each_missing_event_is
         let report = run(&first, now).await;
         (first, report)
     });
-    while stripe.count("GET") == 0 {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    tokio::time::timeout(Duration::from_secs(60), listing_held.notified())
+        .await
+        .expect("the first run lists (a timeout only guards a hang)");
     let b = run(&second, now).await;
     assert_eq!(b.outcome, RunOutcome::Skipped, "{b:?}");
     gate.notify_one();
@@ -448,12 +452,15 @@ async fn a_failed_redelivery_holds_the_checkpoint_and_a_run_killed_mid_way_is_re
     let flaky = Arc::new(Mutex::new(false));
     let front_base = Arc::new(Mutex::new(String::new()));
     let inner = github_handler(Arc::clone(&github.hook), Arc::clone(&front_base));
+    let reached_hang = Arc::new(tokio::sync::Notify::new());
     let handler: Handler = {
         let (hang, flaky) = (Arc::clone(&hang), Arc::clone(&flaky));
+        let reached_hang = Arc::clone(&reached_hang);
         Arc::new(move |method, path: String, headers| {
             if path.ends_with("/deliveries/11/attempts")
                 && std::mem::take(&mut *hang.lock().expect("lock"))
             {
+                reached_hang.notify_one();
                 return Box::pin(std::future::pending());
             }
             if path.ends_with("/deliveries/12/attempts")
@@ -480,13 +487,9 @@ async fn a_failed_redelivery_holds_the_checkpoint_and_a_run_killed_mid_way_is_re
         let reconciler = Arc::clone(&reconciler);
         async move { run(&reconciler, now).await }
     });
-    tokio::time::timeout(Duration::from_secs(60), async {
-        while front.count("POST /repos/acme/shop/hooks/42/deliveries/11/") == 0 {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    })
-    .await
-    .unwrap_or_else(|_| panic!("the run did not reach g-hang: {:?}", front.requests()));
+    tokio::time::timeout(Duration::from_secs(60), reached_hang.notified())
+        .await
+        .unwrap_or_else(|_| panic!("the run did not reach g-hang: {:?}", front.requests()));
     assert!(!killed.is_finished(), "{:?}", killed.await);
     killed.abort();
     let _ = killed.await;
