@@ -83,7 +83,7 @@ test-php: moto build php ## the PHP worker kit's PHPUnit tests (workers/php): un
 soak-worker: moto build php ## PHP workers killed at random behind the fault-injected ingress: 2,000 events; must end `effects N of N, doubled 0, missing 0` (SOAK_WORKER_ARGS=...)
 	php workers/php/tests/soak.php $(SOAK_WORKER_ARGS)
 
-fuzz: ## fuzz the request checks for FUZZ_SECS seconds (default 60; needs nightly, installs cargo-fuzz)
+fuzz: ## fuzz the request checks and the SIGNATURE_SPEC reader for FUZZ_SECS seconds each (default 60; needs nightly, installs cargo-fuzz)
 	@command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 	cargo +nightly fuzz run admit -- -max_total_time=$(FUZZ_SECS) -max_len=65536
 	cargo +nightly fuzz run spec -- -max_total_time=$(FUZZ_SECS) -max_len=4096
